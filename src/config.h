@@ -1,0 +1,113 @@
+/*
+ * config.h -- one immutable configuration built from a file and flags. A
+ * reload builds a new one; live tunnels hold a reference to the one they
+ * started with (config_ref / config_free).
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum target_kind {
+	TARGET_TCP = 0,		/* host:port, resolved asynchronously */
+	TARGET_UNIX,		/* unix:/path */
+	TARGET_ECHO,		/* built-in echo of every message */
+};
+
+struct target {
+	enum target_kind kind;
+	char		*host;		/* TARGET_TCP: name or address, no brackets */
+	char		*port;		/* TARGET_TCP: service or number */
+	char		*path;		/* TARGET_UNIX */
+	char		*spec;		/* as written, for logs */
+};
+
+/* One route: a request path bridged to a target, with its policy. */
+struct route {
+	char		*path;		/* exact path, or "*" for any path */
+	struct target	 target;
+	char		**subprotocols;	/* server preference order */
+	size_t		 nsubprotocols;
+	int		 require_subprotocol; /* 400 when none of ours offered */
+	char		**origins;	/* allowed Origin values; none: any */
+	size_t		 norigins;
+	int		 text;		/* backend bytes as text messages */
+	size_t		 max_frame;	/* outbound frame payload limit */
+	uint64_t	 max_message;	/* inbound message limit, 0: none (1009) */
+	unsigned	 connect_timeout_ms;
+	unsigned	 idle_timeout_ms;	/* 0: none */
+	unsigned	 ping_interval_ms;	/* 0: no keepalive pings */
+	unsigned	 pong_timeout_ms;
+	int		 line;		/* config line, 0 from flags */
+};
+
+struct listen_cfg {
+	char		*host;		/* NULL: every address (IPv4 and IPv6) */
+	char		*port;
+	char		*spec;		/* as written, for logs */
+	int		 line;
+};
+
+struct config {
+	int		 refcnt;
+	char		*file;		/* the file it came from, or NULL */
+	struct listen_cfg *listens;
+	size_t		 nlistens;
+	struct route	*routes;
+	size_t		 nroutes;
+	unsigned	 max_connections;	/* past it: 503 */
+	size_t		 max_head;		/* request head limit: 431 */
+	unsigned	 handshake_timeout_ms;
+	unsigned	 close_timeout_ms;
+	unsigned	 shutdown_timeout_ms;
+	size_t		 buffer_size;	/* per direction high watermark */
+	int		 log_level;	/* enum log_level */
+	int		 log_syslog;
+	struct route	 defaults;	/* route option defaults ("route-defaults") */
+};
+
+/* Returns a config holding defaults only; the caller owns it (config_free). */
+struct config	*config_new(void);
+
+/* Drops a reference; frees on the last. config_free(NULL) is a no-op. */
+void		 config_free(struct config *);
+/* Takes a reference. */
+struct config	*config_ref(struct config *);
+
+/*
+ * Reads a config file into cfg. Returns 0, or -1 with *cause set (caller
+ * frees) as "FILE:LINE: message" for the first bad line.
+ */
+int	config_load_file(struct config *cfg, const char *path, char **cause);
+
+/*
+ * Applies one config line (already stripped of its newline). where names it
+ * in errors ("FILE:LINE" or "--flag"). Returns 0, or -1 with *cause set.
+ */
+int	config_parse_line(struct config *cfg, const char *line, const char *where,
+	    int lineno, char **cause);
+
+/* "ADDR" as in a listen line: [host:]port, [v6]:port, "*:port". */
+int	config_add_listen(struct config *cfg, const char *spec, int lineno,
+	    char **cause);
+/* "PATH TARGET [key=value ...]" as in a route line. */
+int	config_add_route(struct config *cfg, const char *spec, int lineno,
+	    char **cause);
+
+/*
+ * Checks the whole config once built (at least one listener and one route,
+ * no duplicate route paths). Returns 0, or -1 with *cause set.
+ */
+int	config_finish(struct config *cfg, char **cause);
+
+/* Returns the route for path (exact match first, then "*"), or NULL. */
+const struct route *config_find_route(const struct config *cfg,
+	    const char *path);
+
+/* "10s", "250ms", "2m", "1h", plain number = seconds. Returns 0 or -1. */
+int	config_parse_duration(const char *s, unsigned *ms);
+/* "4096", "64k", "16M", "1G" (powers of 1024). Returns 0 or -1. */
+int	config_parse_size(const char *s, uint64_t *out);
+
+#endif

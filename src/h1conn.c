@@ -1,0 +1,475 @@
+/*
+ * h1conn.c -- one client connection over HTTP/1.1 (RFC 6455 4.2): reads the
+ * request head under a size limit and a deadline, validates it, connects the
+ * backend first and only then answers 101 (so an unreachable service is a
+ * clean 502/504), and afterwards is the socket transport of the tunnel,
+ * including the lingering close that keeps our close frame from being lost
+ * to a TCP reset.
+ */
+#include "wsb_autoconf.h"
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "backend.h"
+#include "config.h"
+#include "h1conn.h"
+#include "handshake.h"
+#include "http1.h"
+#include "log.h"
+#include "server.h"
+#include "tunnel.h"
+#include "util.h"
+#include "ws_conn.h"
+
+#define H1_LINGER_MS	2000	/* how long we read and drop after closing */
+
+enum h1_state {
+	H1_REQUEST = 0,		/* reading the request head (handshake timer) */
+	H1_CONNECTING,		/* request valid; backend connect in flight */
+	H1_TUNNEL,		/* 101 sent; the tunnel owns us */
+	H1_FLUSHING,		/* last bytes queued; shut down once written */
+	H1_LINGER,		/* write side shut; dropping input until EOF */
+	H1_CLOSED,		/* socket done; freed by our owner */
+};
+
+struct h1conn {
+	TAILQ_ENTRY(h1conn)	 entry;
+	struct server		*srv;
+	struct config		*cfg;
+	struct bufferevent	*bev;
+	uint64_t		 id;
+	char			 logid[24];
+	char			 peer[64];
+	enum h1_state		 state;
+	struct event		*timer;		/* handshake or linger deadline */
+	struct event		*ev_closed;	/* reports the close from the loop */
+	struct ws_offer		 offer;
+	const char		*subprotocol;	/* borrowed from the route */
+	struct tunnel		*tunnel;
+	int			 listed;	/* on srv->h1conns */
+};
+
+static void	h1conn_read(struct bufferevent *, void *);
+static void	h1conn_write(struct bufferevent *, void *);
+static void	h1conn_event(struct bufferevent *, short, void *);
+
+static void
+h1conn_arm(struct h1conn *c, unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+h1conn_free(struct h1conn *c)
+{
+	if (c->listed)
+		TAILQ_REMOVE(&c->srv->h1conns, c, entry);
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	event_free(c->ev_closed);
+	ws_offer_clear(&c->offer);
+	config_free(c->cfg);
+	server_conn_gone(c->srv);
+	free(c);
+}
+
+/* Socket finished: tell the tunnel, or free ourselves if we never had one. */
+static void
+h1conn_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct h1conn	*c = arg;
+
+	if (c->tunnel != NULL && tunnel_ws(c->tunnel) != NULL) {
+		ws_conn_transport_closed(tunnel_ws(c->tunnel));
+		return;		/* the tunnel frees us through ops->free */
+	}
+	if (c->tunnel != NULL)
+		tunnel_abort(c->tunnel);
+	h1conn_free(c);
+}
+
+static void
+h1conn_set_closed(struct h1conn *c)
+{
+	if (c->state == H1_CLOSED)
+		return;
+	c->state = H1_CLOSED;
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->ev_closed, EV_TIMEOUT, 1);
+}
+
+/* Output is written: shut our side, read and drop until EOF or deadline. */
+static void
+h1conn_linger(struct h1conn *c)
+{
+	c->state = H1_LINGER;
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+		h1conn_set_closed(c);
+		return;
+	}
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_enable(c->bev, EV_READ);
+	h1conn_arm(c, H1_LINGER_MS);
+}
+
+/* Writes what is queued, then closes gracefully (or at once when abort). */
+static void
+h1conn_close(struct h1conn *c, int abort)
+{
+	if (c->state >= H1_FLUSHING)
+		return;
+	if (abort) {
+		h1conn_set_closed(c);
+		return;
+	}
+	c->state = H1_FLUSHING;
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		h1conn_linger(c);
+	else {
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		h1conn_arm(c, c->cfg->close_timeout_ms);
+	}
+}
+
+/* Answers an error status (never 101) and closes after writing it. */
+static void
+h1conn_reject(struct h1conn *c, int status, const char *why)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	const char	*extra = "";
+	char		 body[160];
+	int		 n;
+
+	log_info("c%llu: %d %s peer=%s path=%s: %s", (unsigned long long)c->id,
+	    status, http1_reason(status), c->peer,
+	    c->offer.path != NULL ? c->offer.path : "-", why);
+	if (status == 426)
+		extra = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+	else if (status == 405)
+		extra = "Allow: GET\r\n";
+	n = snprintf(body, sizeof body, "%d %s: %s\n", status,
+	    http1_reason(status), why);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Connection: close\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %d\r\n"
+	    "%s\r\n%s", status, http1_reason(status), n, extra, body);
+	h1conn_close(c, 0);
+}
+
+/* ---- the WebSocket transport over this socket ---------------------------- */
+
+static struct evbuffer *
+h1t_input(void *t)
+{
+	return (bufferevent_get_input(((struct h1conn *)t)->bev));
+}
+
+static struct evbuffer *
+h1t_output(void *t)
+{
+	return (bufferevent_get_output(((struct h1conn *)t)->bev));
+}
+
+static size_t
+h1t_pending(void *t)
+{
+	return (evbuffer_get_length(h1t_output(t)));
+}
+
+static void
+h1t_flush(void *t)
+{
+	/* The bufferevent writes on its own. */
+}
+
+static void
+h1t_set_read(void *t, int on)
+{
+	struct h1conn	*c = t;
+
+	if (c->state != H1_TUNNEL)
+		return;
+	if (on)
+		bufferevent_enable(c->bev, EV_READ);
+	else
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+static void
+h1t_close(void *t, int abort)
+{
+	h1conn_close(t, abort);
+}
+
+static void
+h1t_free(void *t)
+{
+	h1conn_free(t);
+}
+
+static const struct ws_transport_ops h1_transport = {
+	.input = h1t_input,
+	.output = h1t_output,
+	.pending = h1t_pending,
+	.flush = h1t_flush,
+	.set_read = h1t_set_read,
+	.close = h1t_close,
+	.free = h1t_free,
+};
+
+/* ---- handshake ------------------------------------------------------------ */
+
+static void
+h1conn_backend_ready(void *arg, int status)
+{
+	struct h1conn	*c = arg;
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		 accept[WS_ACCEPT_LEN + 1];
+	size_t		 high = c->cfg->buffer_size;
+
+	if (c->state != H1_CONNECTING)
+		return;
+	if (status != 0) {
+		tunnel_abort(c->tunnel);
+		c->tunnel = NULL;
+		h1conn_reject(c, status, status == 504 ?
+		    "backend connect timed out" : "backend unreachable");
+		return;
+	}
+	if (handshake_accept_key(c->offer.key, accept) == -1) {
+		tunnel_abort(c->tunnel);
+		c->tunnel = NULL;
+		h1conn_reject(c, 500, "cannot compute Sec-WebSocket-Accept");
+		return;
+	}
+	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n", accept);
+	if (c->subprotocol != NULL)
+		evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n",
+		    c->subprotocol);
+	evbuffer_add(out, "\r\n", 2);
+
+	c->state = H1_TUNNEL;
+	evtimer_del(c->timer);
+	TAILQ_REMOVE(&c->srv->h1conns, c, entry);
+	c->listed = 0;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, high);
+	bufferevent_setwatermark(c->bev, EV_WRITE, high / 2, 0);
+	bufferevent_set_max_single_read(c->bev, high);
+	bufferevent_set_max_single_write(c->bev, high);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	tunnel_attach(c->tunnel, &h1_transport, c);
+}
+
+static void
+h1conn_request(struct h1conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct http1_request	 req;
+	struct tunnel_client	 cl;
+	const struct route	*rt;
+	const char		*why = "malformed request";
+	size_t			 len;
+	ssize_t			 n;
+	char			*buf;
+	int			 status;
+
+	len = evbuffer_get_length(in);
+	buf = (char *)evbuffer_pullup(in, MIN(len, c->cfg->max_head));
+	n = http1_parse_request(buf, MIN(len, c->cfg->max_head),
+	    c->cfg->max_head, &req);
+	if (n == 0)
+		return;
+	if (n < 0) {
+		h1conn_reject(c, (int)-n, n == -431 ?
+		    "request head too large" : n == -505 ?
+		    "HTTP version not supported" : "malformed request");
+		return;
+	}
+	if ((status = handshake_check_http1(&req, &c->offer, &why)) != 0 ||
+	    (status = handshake_route(c->cfg, &c->offer, &rt, &c->subprotocol,
+	    &why)) != 0) {
+		h1conn_reject(c, status, why);
+		return;
+	}
+	/* Frames sent right behind the request stay in the buffer. */
+	evbuffer_drain(in, (size_t)n);
+	bufferevent_disable(c->bev, EV_READ);
+	c->state = H1_CONNECTING;
+	cl.peer = c->peer;
+	cl.path = c->offer.path;
+	cl.subprotocol = c->subprotocol;
+	cl.proto = "h1";
+	c->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, c->id,
+	    h1conn_backend_ready, c);
+}
+
+static void
+h1conn_read(struct bufferevent *bev, void *arg)
+{
+	struct h1conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	switch (c->state) {
+	case H1_REQUEST:
+		h1conn_request(c);
+		break;
+	case H1_TUNNEL:
+		ws_conn_input(tunnel_ws(c->tunnel));
+		break;
+	default:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		break;
+	}
+}
+
+static void
+h1conn_write(struct bufferevent *bev, void *arg)
+{
+	struct h1conn	*c = arg;
+
+	switch (c->state) {
+	case H1_TUNNEL:
+		ws_conn_output_drained(tunnel_ws(c->tunnel));
+		break;
+	case H1_FLUSHING:
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			h1conn_linger(c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+h1conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct h1conn	*c = arg;
+
+	switch (c->state) {
+	case H1_TUNNEL:
+		ws_conn_transport_eof(tunnel_ws(c->tunnel),
+		    (what & BEV_EVENT_ERROR) != 0);
+		break;
+	case H1_REQUEST:
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			log_info("%s: peer=%s left during its request",
+			    c->logid, c->peer);
+		h1conn_set_closed(c);
+		break;
+	default:
+		h1conn_set_closed(c);
+		break;
+	}
+}
+
+static void
+h1conn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct h1conn	*c = arg;
+
+	switch (c->state) {
+	case H1_REQUEST:
+		h1conn_reject(c, 408, "no complete request within "
+		    "handshake-timeout");
+		break;
+	default:	/* flush or linger deadline */
+		h1conn_set_closed(c);
+		break;
+	}
+}
+
+static void
+h1conn_peer_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else
+		snprintf(buf, len, "unix");
+}
+
+void
+h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	struct h1conn	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->cfg = config_ref(srv->cfg);
+	c->id = ++srv->next_id;
+	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
+	h1conn_peer_str(sa, c->peer, sizeof c->peer);
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		config_free(c->cfg);
+		free(c);
+		return;
+	}
+	srv->nconns++;
+	backend_tune_socket(fd);
+	c->timer = evtimer_new(srv->base, h1conn_timeout, c);
+	c->ev_closed = event_new(srv->base, -1, 0, h1conn_closed_cb, c);
+	TAILQ_INSERT_TAIL(&srv->h1conns, c, entry);
+	c->listed = 1;
+	bufferevent_setcb(c->bev, h1conn_read, h1conn_write, h1conn_event, c);
+	/* A head larger than max-header-size is refused, never buffered. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, c->cfg->max_head + 1);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+
+	if (srv->stopping || srv->nconns > c->cfg->max_connections) {
+		h1conn_reject(c, 503, srv->stopping ? "server shutting down" :
+		    "too many connections");
+		return;
+	}
+	h1conn_arm(c, c->cfg->handshake_timeout_ms);
+}
+
+void
+h1conn_shutdown_all(struct server *srv)
+{
+	struct h1conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&srv->h1conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == H1_CONNECTING) {
+			tunnel_abort(c->tunnel);
+			c->tunnel = NULL;
+		}
+		if (c->state <= H1_CONNECTING)
+			h1conn_reject(c, 503, "server shutting down");
+	}
+}

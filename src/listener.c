@@ -1,0 +1,157 @@
+/* listener.c -- bound, listening sockets that hand accepted clients to h1conn. */
+#include "wsb_autoconf.h"
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+#include "h1conn.h"
+#include "listener.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+static void
+listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener	*l = arg;
+
+	h1conn_accept(l->srv, fd, sa, (socklen_t)salen);
+}
+
+static void
+listener_error(struct evconnlistener *evl, void *arg)
+{
+	struct listener	*l = arg;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	/* EMFILE and friends: keep serving the connections we have. */
+	log_warn("accept on %s: %s", l->addr, evutil_socket_error_to_string(err));
+}
+
+static void
+listener_addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char	host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+/* Binds one address. Returns the socket, or -1 with errno set. */
+static int
+listener_bind(const struct addrinfo *ai)
+{
+	int	fd, one = 1, saved;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return (-1);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+		goto fail;
+	/* Our [::] socket must not take the IPv4 port its sibling binds. */
+	if (ai->ai_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1)
+		goto fail;
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
+		goto fail;
+	if (listen(fd, 1024) == -1)
+		goto fail;
+	return (fd);
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (-1);
+}
+
+int
+listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
+{
+	struct addrinfo		 hints, *res = NULL, *ai;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	struct listener		*l;
+	int			 fd, rc, opened = 0;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(lc->host, lc->port, &hints, &res)) != 0) {
+		*cause = xasprintf("listen %s: %s", lc->spec, gai_strerror(rc));
+		return (-1);
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = listener_bind(ai)) == -1) {
+			/* A wildcard may lack IPv6 on this host; skip that half. */
+			if (lc->host == NULL && ai->ai_family == AF_INET6 &&
+			    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
+				continue;
+			*cause = xasprintf("listen %s: %s", lc->spec,
+			    strerror(errno));
+			freeaddrinfo(res);
+			return (-1);
+		}
+		l = xcalloc(1, sizeof *l);
+		l->srv = srv;
+		l->spec = xstrdup(lc->spec);
+		sslen = sizeof ss;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+			listener_addr_str((struct sockaddr *)&ss, l->addr,
+			    sizeof l->addr);
+		l->evl = evconnlistener_new(srv->base, listener_accept, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+		if (l->evl == NULL) {
+			close(fd);
+			*cause = xasprintf("listen %s: cannot watch socket",
+			    lc->spec);
+			free(l->spec);
+			free(l);
+			freeaddrinfo(res);
+			return (-1);
+		}
+		evconnlistener_set_error_cb(l->evl, listener_error);
+		TAILQ_INSERT_TAIL(&srv->listeners, l, entry);
+		log_info("listening on %s", l->addr);
+		opened++;
+	}
+	freeaddrinfo(res);
+	if (opened == 0) {
+		*cause = xasprintf("listen %s: no usable address", lc->spec);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	TAILQ_REMOVE(&l->srv->listeners, l, entry);
+	evconnlistener_free(l->evl);
+	free(l->spec);
+	free(l);
+}

@@ -1,0 +1,97 @@
+/* log.c -- the one log module: stderr lines with time, level and function, or syslog. */
+#include "wsb_autoconf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static enum log_level	log_level = LOGL_INFO;
+static int		log_syslog;
+
+static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+void
+log_init(enum log_level level, int use_syslog)
+{
+	log_level = level;
+	if (use_syslog && !log_syslog)
+		openlog("wsbridge", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = use_syslog;
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+int
+log_enabled(enum log_level level)
+{
+	return (level <= log_level);
+}
+
+int
+log_level_parse(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof log_names / sizeof log_names[0]; i++)
+		if (strcmp(s, log_names[i]) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+static void
+log_vmsg(enum log_level level, const char *func, const char *fmt, va_list ap)
+{
+	static const int	 prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char			 msg[2048], ts[32];
+	struct timespec		 now;
+	struct tm		 tm;
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	if (log_syslog) {
+		syslog(prio[level], "%s", msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* One write per line so lines from a dying process are never torn. */
+	if (level == LOGL_DEBUG)
+		fprintf(stderr, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000,
+		    log_names[level], func, msg);
+	else
+		fprintf(stderr, "%s.%03ldZ %s %s\n", ts, now.tv_nsec / 1000000,
+		    log_names[level], msg);
+}
+
+void
+log_msg(enum log_level level, const char *func, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level, func, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOGL_ERROR, "fatal", fmt, ap);
+	va_end(ap);
+	exit(1);
+}

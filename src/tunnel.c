@@ -1,0 +1,559 @@
+/*
+ * tunnel.c -- moves payload bytes between one WebSocket endpoint and one
+ * backend. Client message payload goes to the backend as it arrives (never
+ * whole messages); backend bytes go out as binary messages, or as text
+ * messages cut at UTF-8 code point boundaries. Each side reads only while
+ * the other side's output is under the high watermark, so memory per tunnel
+ * is bounded whatever the peers do.
+ */
+#include "wsb_autoconf.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "backend.h"
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "tunnel.h"
+#include "util.h"
+#include "ws_conn.h"
+#include "ws_frame.h"
+#include "ws_utf8.h"
+
+struct tunnel {
+	TAILQ_ENTRY(tunnel)		 entry;
+	struct server			*srv;
+	struct config			*cfg;
+	const struct route		*rt;
+	uint64_t			 id;
+	char				 logid[24];
+	char				*peer;
+	char				*path;
+	char				*subprotocol;
+	const char			*proto;
+	enum tunnel_state		 state;
+
+	/* Connect phase. */
+	struct backend_req		*req;
+	tunnel_connect_cb		*connect_cb;
+	void				*connect_arg;
+	struct event			*ev_connected;	/* echo: report from the loop */
+
+	/* Client side. */
+	struct ws_conn			*ws;
+	const struct ws_transport_ops	*tops;
+	void				*tr;
+	int				 ws_done;	/* transport closed */
+	int				 echo_open;	/* echo: a fragmented reply is open */
+
+	/* Backend side (NULL for echo, or once closed). */
+	struct bufferevent		*be;
+	int				 be_eof;	/* backend finished sending */
+	uint16_t			 be_code;	/* close code its end maps to */
+	int				 be_flushing;	/* writing the rest, then close */
+	struct event			*ev_linger;	/* bounds be_flushing */
+	uint64_t			 be_in, be_out;	/* bytes read / written */
+
+	struct event			*ev_free;
+	uint64_t			 t_start, t_open;
+	char				 be_err[96];
+};
+
+static void	tunnel_be_pump(struct tunnel *);
+static void	tunnel_maybe_free(struct tunnel *);
+
+const char *
+tunnel_state_str(enum tunnel_state s)
+{
+	switch (s) {
+	case TUNNEL_CONNECTING:	return ("connecting");
+	case TUNNEL_OPEN:	return ("open");
+	case TUNNEL_DRAINING:	return ("draining");
+	case TUNNEL_CLOSED:	return ("closed");
+	}
+	return ("?");
+}
+
+static int
+tunnel_is_echo(const struct tunnel *t)
+{
+	return (t->rt->target.kind == TARGET_ECHO);
+}
+
+static size_t
+tunnel_high(const struct tunnel *t)
+{
+	return (t->cfg->buffer_size);
+}
+
+static void
+tunnel_log_close(struct tunnel *t)
+{
+	const struct ws_counters	*c;
+	double				 dur;
+
+	dur = (double)(now_ns() - t->t_start) / 1e9;
+	if (t->ws == NULL) {
+		log_info("%s: closed before open peer=%s path=%s dur=%.3fs",
+		    t->logid, t->peer, t->path, dur);
+		return;
+	}
+	c = ws_conn_counters(t->ws);
+	log_info("%s: close peer=%s %s route=%s backend=%s proto=%s "
+	    "in=%llu/%llu out=%llu/%llu bytes/msgs dur=%.3fs "
+	    "code=%u/%u first=%s%s%s",
+	    t->logid, t->peer, t->path, t->rt->path, t->rt->target.spec,
+	    t->subprotocol != NULL ? t->subprotocol : "-",
+	    (unsigned long long)c->payload_in, (unsigned long long)c->msgs_in,
+	    (unsigned long long)c->payload_out, (unsigned long long)c->msgs_out,
+	    dur, c->close_code_in, c->close_code_out,
+	    c->closed_by_peer ? "client" : "server",
+	    t->be_err[0] != '\0' ? " backend-error=" : "", t->be_err);
+}
+
+static void
+tunnel_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	tunnel_log_close(t);
+	TAILQ_REMOVE(&t->srv->tunnels, t, entry);
+	backend_cancel(t->req);
+	if (t->be != NULL)
+		bufferevent_free(t->be);
+	ws_conn_free(t->ws);
+	if (t->tops != NULL)
+		t->tops->free(t->tr);
+	if (t->ev_connected != NULL)
+		event_free(t->ev_connected);
+	event_free(t->ev_linger);
+	event_free(t->ev_free);
+	config_free(t->cfg);
+	free(t->peer);
+	free(t->path);
+	free(t->subprotocol);
+	free(t);
+}
+
+/* Frees on the next loop pass: never inside a callback of our own objects. */
+static void
+tunnel_schedule_free(struct tunnel *t)
+{
+	if (t->state == TUNNEL_CLOSED)
+		return;
+	t->state = TUNNEL_CLOSED;
+	event_active(t->ev_free, EV_TIMEOUT, 1);
+}
+
+static void
+tunnel_maybe_free(struct tunnel *t)
+{
+	if (t->ws_done && t->be == NULL)
+		tunnel_schedule_free(t);
+}
+
+static void
+tunnel_be_close(struct tunnel *t)
+{
+	if (t->be == NULL)
+		return;
+	bufferevent_free(t->be);
+	t->be = NULL;
+	t->be_flushing = 0;
+	evtimer_del(t->ev_linger);
+	tunnel_maybe_free(t);
+}
+
+/*
+ * The client side is done sending: write what the backend has not yet
+ * taken, then close it (bounded by close-timeout).
+ */
+static void
+tunnel_be_finish(struct tunnel *t)
+{
+	struct timeval	tv;
+
+	if (t->be == NULL || t->be_flushing)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(t->be)) == 0) {
+		tunnel_be_close(t);
+		return;
+	}
+	t->be_flushing = 1;
+	bufferevent_disable(t->be, EV_READ);
+	tv.tv_sec = t->cfg->close_timeout_ms / 1000;
+	tv.tv_usec = (t->cfg->close_timeout_ms % 1000) * 1000;
+	evtimer_add(t->ev_linger, &tv);
+}
+
+static void
+tunnel_linger_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	log_info("%s: backend did not take the last %zu bytes in time",
+	    t->logid, evbuffer_get_length(bufferevent_get_output(t->be)));
+	tunnel_be_close(t);
+}
+
+/* ---- client -> backend ------------------------------------------------ */
+
+static void
+tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
+    int first, int last)
+{
+	struct tunnel	*t = arg;
+
+	if (tunnel_is_echo(t)) {
+		/*
+		 * Echo each piece as it arrives, as a fragment of the reply
+		 * message, so a large message never sits whole in memory and
+		 * control frames can go out between fragments.
+		 */
+		if (n == 0 && !last && !first)
+			return;
+		ws_conn_send(t->ws, t->echo_open ? WS_OP_CONT : opcode, last, 0,
+		    src, n);
+		t->echo_open = !last;
+		return;
+	}
+	if (t->be == NULL || t->be_flushing) {
+		evbuffer_drain(src, n);		/* backend gone: nowhere to go */
+		return;
+	}
+	evbuffer_remove_buffer(src, bufferevent_get_output(t->be), n);
+	t->be_out += n;
+}
+
+static size_t
+tunnel_ws_room(void *arg)
+{
+	struct tunnel	*t = arg;
+	size_t		 pending;
+
+	if (tunnel_is_echo(t))
+		return (ws_conn_out_room(t->ws));
+	if (t->be == NULL || t->be_flushing)
+		return (SIZE_MAX);
+	pending = evbuffer_get_length(bufferevent_get_output(t->be));
+	return (pending >= tunnel_high(t) ? 0 : tunnel_high(t) - pending);
+}
+
+static void
+tunnel_ws_writable(void *arg)
+{
+	struct tunnel	*t = arg;
+
+	if (tunnel_is_echo(t))
+		ws_conn_resume(t->ws);
+	else
+		tunnel_be_pump(t);
+}
+
+static void
+tunnel_ws_closing(void *arg, uint16_t code, int by_peer)
+{
+	struct tunnel	*t = arg;
+
+	if (t->state == TUNNEL_OPEN)
+		t->state = TUNNEL_DRAINING;
+	/* Whatever the client sent before its close still reaches the backend. */
+	tunnel_be_finish(t);
+}
+
+static void
+tunnel_ws_closed(void *arg)
+{
+	struct tunnel	*t = arg;
+
+	t->ws_done = 1;
+	tunnel_be_finish(t);
+	tunnel_maybe_free(t);
+}
+
+static const struct ws_handler tunnel_ws_handler = {
+	.payload = tunnel_ws_payload,
+	.room = tunnel_ws_room,
+	.writable = tunnel_ws_writable,
+	.closing = tunnel_ws_closing,
+	.closed = tunnel_ws_closed,
+};
+
+/* ---- backend -> client ------------------------------------------------ */
+
+/*
+ * For text routes: how many of the first n bytes of in form whole UTF-8
+ * code points, validated. Returns that length (0: wait for more bytes), or
+ * -1 when the bytes are not UTF-8.
+ */
+static ssize_t
+tunnel_text_cut(struct evbuffer *in, size_t n, int at_eof)
+{
+	struct evbuffer_iovec	 iov[8];
+	struct evbuffer_ptr	 ptr;
+	uint8_t			 tail[4];
+	size_t			 k, i, need, have, done;
+	uint32_t		 st = WS_UTF8_ACCEPT;
+	int			 cnt, j;
+
+	k = MIN(n, sizeof tail);
+	evbuffer_ptr_set(in, &ptr, n - k, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(in, &ptr, tail, k);
+	for (i = k; i > 0; i--) {
+		if ((tail[i - 1] & 0xc0) == 0x80)
+			continue;		/* continuation byte */
+		need = tail[i - 1] >= 0xf0 ? 4 : tail[i - 1] >= 0xe0 ? 3 :
+		    tail[i - 1] >= 0xc0 ? 2 : 1;
+		have = k - (i - 1);
+		if (have < need)
+			n -= have;		/* keep the partial character */
+		break;
+	}
+	if (n == 0)
+		return (at_eof || k == sizeof tail ? -1 : 0);
+	done = 0;
+	evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
+	while (done < n) {
+		cnt = evbuffer_peek(in, n - done, &ptr, iov, nitems(iov));
+		cnt = MIN(cnt, (int)nitems(iov));
+		for (j = 0; j < cnt && done < n; j++) {
+			k = MIN(iov[j].iov_len, n - done);
+			if (ws_utf8_feed(&st, iov[j].iov_base, k) == -1)
+				return (-1);
+			done += k;
+		}
+		evbuffer_ptr_set(in, &ptr, done, EVBUFFER_PTR_SET);
+	}
+	return (st == WS_UTF8_ACCEPT ? (ssize_t)n : -1);
+}
+
+/* Frames backend bytes while the client's output has room. */
+static void
+tunnel_be_pump(struct tunnel *t)
+{
+	struct evbuffer	*in;
+	size_t		 avail, n;
+	ssize_t		 cut;
+
+	if (t->be == NULL || t->ws == NULL)
+		return;
+	in = bufferevent_get_input(t->be);
+	while ((avail = evbuffer_get_length(in)) > 0) {
+		if (ws_conn_out_room(t->ws) == 0)
+			return;		/* writable() brings us back */
+		n = MIN(avail, t->rt->max_frame);
+		if (t->rt->text) {
+			if ((cut = tunnel_text_cut(in, n, t->be_eof)) == -1) {
+				snprintf(t->be_err, sizeof t->be_err,
+				    "bytes are not UTF-8 on a text route");
+				ws_conn_close(t->ws, WS_CLOSE_INTERNAL,
+				    "backend sent invalid UTF-8", 0);
+				evbuffer_drain(in, avail);
+				return;
+			}
+			if (cut == 0)
+				return;
+			n = (size_t)cut;
+		}
+		t->be_in += n;
+		ws_conn_send(t->ws, t->rt->text ? WS_OP_TEXT : WS_OP_BINARY, 1,
+		    0, in, n);
+	}
+	if (t->be_eof && ws_conn_state(t->ws) == WS_OPEN) {
+		/* Everything the backend sent is queued: now the close. */
+		if (t->state == TUNNEL_OPEN)
+			t->state = TUNNEL_DRAINING;
+		ws_conn_close(t->ws, t->be_code, t->be_code == WS_CLOSE_NORMAL ?
+		    NULL : "backend connection failed", 0);
+	}
+}
+
+static void
+tunnel_be_read(struct bufferevent *bev, void *arg)
+{
+	tunnel_be_pump(arg);
+}
+
+static void
+tunnel_be_write(struct bufferevent *bev, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	if (t->be_flushing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			tunnel_be_close(t);
+		return;
+	}
+	if (t->ws != NULL)
+		ws_conn_resume(t->ws);
+}
+
+static void
+tunnel_be_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+	struct evbuffer	*out = bufferevent_get_output(bev);
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (what & BEV_EVENT_ERROR) {
+		snprintf(t->be_err, sizeof t->be_err, "%s",
+		    evutil_socket_error_to_string(err));
+		log_info("%s: backend %s: %s", t->logid, t->rt->target.spec,
+		    t->be_err);
+		t->be_code = WS_CLOSE_INTERNAL;
+		/* Nothing more can be written: what waits for it is lost. */
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		evbuffer_drain(out, evbuffer_get_length(out));
+	} else {
+		/* EOF: it may still read (half-close); keep writing to it. */
+		t->be_code = WS_CLOSE_NORMAL;
+		bufferevent_disable(bev, EV_READ);
+	}
+	t->be_eof = 1;
+	if (t->be_flushing && evbuffer_get_length(out) == 0) {
+		tunnel_be_close(t);
+		return;
+	}
+	/* What it sent before leaving still goes to the client, then close. */
+	tunnel_be_pump(t);
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static void
+tunnel_connected(void *arg, struct bufferevent *bev, int status,
+    const char *why)
+{
+	struct tunnel	*t = arg;
+
+	t->req = NULL;
+	if (status != 0) {
+		log_info("%s: backend %s for %s: %s", t->logid,
+		    t->rt->target.spec, t->peer, why);
+		snprintf(t->be_err, sizeof t->be_err, "%s", why);
+		t->connect_cb(t->connect_arg, status);
+		return;
+	}
+	t->be = bev;
+	t->connect_cb(t->connect_arg, 0);
+}
+
+static void
+tunnel_echo_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	t->connect_cb(t->connect_arg, 0);
+}
+
+struct tunnel *
+tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
+    const struct tunnel_client *cl, uint64_t id, tunnel_connect_cb *cb,
+    void *arg)
+{
+	struct tunnel	*t;
+
+	t = xcalloc(1, sizeof *t);
+	t->srv = srv;
+	t->cfg = config_ref(cfg);
+	t->rt = rt;
+	t->id = id;
+	snprintf(t->logid, sizeof t->logid, "c%llu", (unsigned long long)id);
+	t->peer = xstrdup(cl->peer);
+	t->path = xstrdup(cl->path);
+	t->subprotocol = cl->subprotocol != NULL ? xstrdup(cl->subprotocol) :
+	    NULL;
+	t->proto = cl->proto;
+	t->state = TUNNEL_CONNECTING;
+	t->connect_cb = cb;
+	t->connect_arg = arg;
+	t->t_start = now_ns();
+	t->ev_free = event_new(srv->base, -1, 0, tunnel_free_cb, t);
+	t->ev_linger = evtimer_new(srv->base, tunnel_linger_timeout, t);
+	TAILQ_INSERT_TAIL(&srv->tunnels, t, entry);
+
+	if (rt->target.kind == TARGET_ECHO) {
+		t->ev_connected = event_new(srv->base, -1, 0, tunnel_echo_ready, t);
+		event_active(t->ev_connected, EV_TIMEOUT, 1);
+	} else
+		t->req = backend_connect(srv, &rt->target,
+		    rt->connect_timeout_ms, tunnel_connected, t);
+	return (t);
+}
+
+void
+tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
+{
+	struct ws_limits	lim;
+	size_t			high = tunnel_high(t);
+
+	assert(t->state == TUNNEL_CONNECTING);
+	t->state = TUNNEL_OPEN;
+	t->t_open = now_ns();
+	t->tops = ops;
+	t->tr = tr;
+	memset(&lim, 0, sizeof lim);
+	lim.max_message = t->rt->max_message;
+	lim.out_high = high;
+	lim.close_timeout_ms = t->cfg->close_timeout_ms;
+	lim.idle_timeout_ms = t->rt->idle_timeout_ms;
+	lim.ping_interval_ms = t->rt->ping_interval_ms;
+	lim.pong_timeout_ms = t->rt->pong_timeout_ms;
+	t->ws = ws_conn_new(t->srv->base, ops, tr, &tunnel_ws_handler, t, &lim,
+	    t->logid);
+	log_info("%s: open peer=%s %s %s route=%s backend=%s subprotocol=%s",
+	    t->logid, t->peer, t->proto, t->path, t->rt->path,
+	    t->rt->target.spec, t->subprotocol != NULL ? t->subprotocol : "-");
+
+	if (t->be != NULL) {
+		bufferevent_setcb(t->be, tunnel_be_read, tunnel_be_write,
+		    tunnel_be_event, t);
+		/* Stop reading the backend while its bytes wait for the client. */
+		bufferevent_setwatermark(t->be, EV_READ, 0, high);
+		bufferevent_setwatermark(t->be, EV_WRITE, high / 2, 0);
+		bufferevent_set_max_single_read(t->be, high);
+		bufferevent_set_max_single_write(t->be, high);
+		bufferevent_enable(t->be, EV_READ | EV_WRITE);
+	}
+	ws_conn_input(t->ws);
+}
+
+void
+tunnel_abort(struct tunnel *t)
+{
+	if (t->req != NULL) {
+		backend_cancel(t->req);
+		t->req = NULL;
+	}
+	if (t->ev_connected != NULL)
+		event_del(t->ev_connected);
+	t->ws_done = 1;
+	if (t->be != NULL) {
+		bufferevent_free(t->be);
+		t->be = NULL;
+	}
+	tunnel_schedule_free(t);
+}
+
+void
+tunnel_shutdown_all(struct server *srv)
+{
+	struct tunnel	*t;
+
+	TAILQ_FOREACH(t, &srv->tunnels, entry)
+		if (t->ws != NULL)
+			ws_conn_close(t->ws, WS_CLOSE_GOING_AWAY,
+			    "server shutting down", 0);
+}
+
+struct ws_conn *
+tunnel_ws(struct tunnel *t)
+{
+	return (t->ws);
+}

@@ -1,0 +1,67 @@
+/*
+ * tunnel.h -- the bridge between one WebSocket endpoint and one backend:
+ * message payload to backend bytes and back, watermarks both ways, and the
+ * close-code mapping.
+ */
+#ifndef TUNNEL_H
+#define TUNNEL_H
+
+#include <sys/queue.h>
+#include <stdint.h>
+
+struct server;
+struct config;
+struct route;
+struct ws_transport_ops;
+
+enum tunnel_state {
+	TUNNEL_CONNECTING = 0,	/* backend connect in flight; no 101/200 sent yet */
+	TUNNEL_OPEN,		/* both directions flowing, under watermarks */
+	TUNNEL_DRAINING,	/* one side closed; flushing the other, then close */
+	TUNNEL_CLOSED,		/* freed on the next loop pass, never in a callback */
+};
+
+/* Facts about the client side, for logs (copied). */
+struct tunnel_client {
+	const char	*peer;		/* "1.2.3.4:5678" */
+	const char	*path;
+	const char	*subprotocol;	/* agreed, or NULL */
+	const char	*proto;		/* "h1", "h2" */
+};
+
+/*
+ * Result of tunnel_connect: status 0 when the backend is ready, else the
+ * HTTP status to answer with (502 unreachable, 504 timed out).
+ */
+typedef void tunnel_connect_cb(void *arg, int status);
+
+/*
+ * Creates a tunnel on route rt of cfg (a reference is taken) and starts
+ * connecting its backend; cb(arg, status) is called from the event loop,
+ * never from inside this call. The caller owns the tunnel until
+ * tunnel_attach() or tunnel_abort().
+ */
+struct tunnel	*tunnel_new(struct server *srv, struct config *cfg,
+		    const struct route *rt, const struct tunnel_client *cl,
+		    uint64_t id, tunnel_connect_cb *cb, void *arg);
+
+/*
+ * Starts the WebSocket on transport tr (ops) once the handshake response is
+ * queued. The tunnel now owns the transport and frees it (ops->free) when
+ * both sides are done. Input already buffered in the transport is parsed.
+ */
+void	tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops,
+	    void *tr);
+
+/* Abandons a tunnel before attach (handshake failed or client left). */
+void	tunnel_abort(struct tunnel *t);
+
+/* Graceful shutdown: every open tunnel sends close 1001, then drains. */
+void	tunnel_shutdown_all(struct server *srv);
+
+/* Transport hooks for the h1/h2 transports: forward to the endpoint. */
+struct ws_conn	*tunnel_ws(struct tunnel *t);
+
+const char	*tunnel_state_str(enum tunnel_state);
+
+#endif

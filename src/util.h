@@ -1,0 +1,31 @@
+/* util.h -- allocation that cannot fail, small string helpers, clocks. */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Allocators abort on exhaustion: a proxy out of memory cannot serve anyone. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+char	*xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
+
+/* Case-insensitive compare of s[0..n) with the NUL-terminated t. */
+int	 strncaseeq(const char *s, size_t n, const char *t);
+
+/* Monotonic clock in nanoseconds; wall clock in nanoseconds since the epoch. */
+uint64_t now_ns(void);
+uint64_t wall_ns(void);
+
+#define nitems(a)	(sizeof (a) / sizeof ((a)[0]))
+#ifndef MIN
+#define MIN(a, b)	((a) < (b) ? (a) : (b))
+#define MAX(a, b)	((a) > (b) ? (a) : (b))
+#endif
+
+#endif

@@ -1,0 +1,544 @@
+/*
+ * ws_conn.c -- one WebSocket endpoint in the server role (RFC 6455 5-7):
+ * parses and validates client frames as they arrive, unmasks payload in place
+ * and hands it to the owner without waiting for whole messages, answers
+ * control frames, runs the close handshake and the keepalive/idle timers,
+ * and frames outbound data.
+ */
+#include "wsb_autoconf.h"
+
+#include <sys/uio.h>
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "util.h"
+#include "ws_conn.h"
+#include "ws_frame.h"
+#include "ws_utf8.h"
+
+struct ws_conn {
+	struct event_base		*base;
+	const struct ws_transport_ops	*ops;
+	void				*t;
+	const struct ws_handler		*h;
+	void				*arg;
+	struct ws_limits		 lim;
+	char				 logid[32];
+	enum ws_state			 state;
+
+	/* Receive side. */
+	struct ws_rx_rules		 rules;
+	struct ws_frame			 rx;		/* current frame header */
+	int				 rx_in_frame;	/* header consumed, payload pending */
+	uint64_t			 rx_left;	/* payload bytes still to come */
+	size_t				 rx_mask_off;	/* mask offset into the payload */
+	uint64_t			 rx_msg_len;	/* bytes of the current message */
+	int				 rx_msg_first;	/* next payload is the message's first */
+	uint32_t			 rx_utf8;	/* validator state of a text message */
+	int				 in_input;	/* re-entrancy guard */
+	int				 paused;	/* owner had no room */
+
+	/* Keepalive and timers. */
+	struct event			*ev_close;	/* close handshake deadline */
+	struct event			*ev_ping;	/* next keepalive ping */
+	struct event			*ev_pong;	/* pong deadline */
+	struct event			*ev_idle;
+	int				 closing_told;	/* handler->closing() called */
+
+	struct ws_counters		 c;
+};
+
+static void	ws_conn_fail(struct ws_conn *, uint16_t, const char *);
+
+const char *
+ws_state_str(enum ws_state s)
+{
+	switch (s) {
+	case WS_OPEN:		return ("open");
+	case WS_CLOSE_SENT:	return ("close-sent");
+	case WS_CLOSING:	return ("closing");
+	case WS_DONE:		return ("done");
+	}
+	return ("?");
+}
+
+static void
+ms_to_tv(unsigned ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static void
+ws_conn_arm(struct event *ev, unsigned ms)
+{
+	struct timeval	tv;
+
+	if (ev == NULL || ms == 0)
+		return;
+	ms_to_tv(ms, &tv);
+	evtimer_add(ev, &tv);
+}
+
+/* Appends a control frame (payload <= 125 bytes) to the output. */
+static void
+ws_conn_send_control(struct ws_conn *ws, unsigned opcode, const void *p,
+    size_t n)
+{
+	uint8_t		hdr[WS_HDR_MAX];
+	size_t		hl;
+	struct evbuffer	*out = ws->ops->output(ws->t);
+
+	assert(n <= WS_CONTROL_MAX);
+	hl = ws_frame_header(hdr, 1, 0, opcode, n, NULL);
+	evbuffer_add(out, hdr, hl);
+	if (n > 0)
+		evbuffer_add(out, p, n);
+	ws->c.frames_out++;
+	ws->ops->flush(ws->t);
+}
+
+static void
+ws_conn_tell_closing(struct ws_conn *ws, uint16_t code, int by_peer)
+{
+	if (ws->closing_told)
+		return;
+	ws->closing_told = 1;
+	if (ws->ev_ping != NULL)
+		evtimer_del(ws->ev_ping);
+	if (ws->ev_pong != NULL)
+		evtimer_del(ws->ev_pong);
+	if (ws->ev_idle != NULL)
+		evtimer_del(ws->ev_idle);
+	ws->h->closing(ws->arg, code, by_peer);
+}
+
+/* Ends the WebSocket: write what is queued, then close the transport. */
+static void
+ws_conn_finish(struct ws_conn *ws, int abort)
+{
+	if (ws->state >= WS_CLOSING)
+		return;
+	ws->state = WS_CLOSING;
+	evtimer_del(ws->ev_close);
+	ws->ops->set_read(ws->t, 0);
+	ws->ops->close(ws->t, abort);
+}
+
+void
+ws_conn_close(struct ws_conn *ws, uint16_t code, const char *reason, int fail)
+{
+	uint8_t	payload[WS_CONTROL_MAX];
+	size_t	n;
+
+	if (ws->state != WS_OPEN)
+		return;
+	n = ws_close_build(payload, code, reason);
+	ws_conn_send_control(ws, WS_OP_CLOSE, payload, n);
+	ws->c.close_code_out = code == WS_CLOSE_NO_STATUS ? 0 : code;
+	ws->state = WS_CLOSE_SENT;
+	ws_conn_tell_closing(ws, code, 0);
+	if (fail) {
+		/* RFC 6455 7.1.7: a failed connection does not await the peer. */
+		ws_conn_finish(ws, 0);
+		return;
+	}
+	ws_conn_arm(ws->ev_close, ws->lim.close_timeout_ms);
+}
+
+static void
+ws_conn_fail(struct ws_conn *ws, uint16_t code, const char *why)
+{
+	log_info("%s: closing with %u: %s", ws->logid, code, why);
+	if (ws->state == WS_OPEN)
+		ws_conn_close(ws, code, why, 1);
+	else
+		ws_conn_finish(ws, 0);
+}
+
+static void
+ws_conn_close_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn	*ws = arg;
+
+	log_info("%s: peer did not answer our close in %u ms", ws->logid,
+	    ws->lim.close_timeout_ms);
+	ws_conn_finish(ws, 1);
+}
+
+static void
+ws_conn_ping_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn	*ws = arg;
+	uint64_t	 t = now_ns();
+
+	if (ws->state != WS_OPEN)
+		return;
+	ws_conn_send_control(ws, WS_OP_PING, &t, sizeof t);
+	if (!evtimer_pending(ws->ev_pong, NULL))
+		ws_conn_arm(ws->ev_pong, ws->lim.pong_timeout_ms);
+	ws_conn_arm(ws->ev_ping, ws->lim.ping_interval_ms);
+}
+
+static void
+ws_conn_pong_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn	*ws = arg;
+
+	ws_conn_fail(ws, WS_CLOSE_INTERNAL, "keepalive pong timeout");
+}
+
+static void
+ws_conn_idle_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn	*ws = arg;
+
+	log_info("%s: idle for %u ms", ws->logid, ws->lim.idle_timeout_ms);
+	ws_conn_close(ws, WS_CLOSE_GOING_AWAY, "idle timeout", 0);
+}
+
+static void
+ws_conn_activity(struct ws_conn *ws)
+{
+	if (ws->ev_idle != NULL && ws->state == WS_OPEN)
+		ws_conn_arm(ws->ev_idle, ws->lim.idle_timeout_ms);
+}
+
+struct ws_conn *
+ws_conn_new(struct event_base *base, const struct ws_transport_ops *ops,
+    void *t, const struct ws_handler *h, void *arg,
+    const struct ws_limits *lim, const char *logid)
+{
+	struct ws_conn	*ws;
+
+	ws = xcalloc(1, sizeof *ws);
+	ws->base = base;
+	ws->ops = ops;
+	ws->t = t;
+	ws->h = h;
+	ws->arg = arg;
+	ws->lim = *lim;
+	snprintf(ws->logid, sizeof ws->logid, "%s", logid);
+	ws->state = WS_OPEN;
+	ws->rules.require_mask = 1;
+	ws->rx_msg_first = 1;
+	ws->ev_close = evtimer_new(base, ws_conn_close_timeout, ws);
+	if (lim->ping_interval_ms != 0) {
+		ws->ev_ping = evtimer_new(base, ws_conn_ping_due, ws);
+		ws->ev_pong = evtimer_new(base, ws_conn_pong_timeout, ws);
+		ws_conn_arm(ws->ev_ping, lim->ping_interval_ms);
+	}
+	if (lim->idle_timeout_ms != 0) {
+		ws->ev_idle = evtimer_new(base, ws_conn_idle_timeout, ws);
+		ws_conn_arm(ws->ev_idle, lim->idle_timeout_ms);
+	}
+	return (ws);
+}
+
+void
+ws_conn_free(struct ws_conn *ws)
+{
+	if (ws == NULL)
+		return;
+	event_free(ws->ev_close);
+	if (ws->ev_ping != NULL)
+		event_free(ws->ev_ping);
+	if (ws->ev_pong != NULL)
+		event_free(ws->ev_pong);
+	if (ws->ev_idle != NULL)
+		event_free(ws->ev_idle);
+	free(ws);
+}
+
+enum ws_state
+ws_conn_state(const struct ws_conn *ws)
+{
+	return (ws->state);
+}
+
+const struct ws_counters *
+ws_conn_counters(const struct ws_conn *ws)
+{
+	return (&ws->c);
+}
+
+size_t
+ws_conn_out_room(const struct ws_conn *ws)
+{
+	size_t	pending;
+
+	if (ws->state != WS_OPEN)
+		return (0);
+	pending = ws->ops->pending(ws->t);
+	return (pending >= ws->lim.out_high ? 0 : ws->lim.out_high - pending);
+}
+
+void
+ws_conn_send(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
+    struct evbuffer *src, size_t n)
+{
+	uint8_t		 hdr[WS_HDR_MAX];
+	size_t		 hl;
+	struct evbuffer	*out;
+
+	assert(ws->state == WS_OPEN);
+	out = ws->ops->output(ws->t);
+	hl = ws_frame_header(hdr, fin, rsv, opcode, n, NULL);
+	evbuffer_add(out, hdr, hl);
+	if (n > 0)
+		evbuffer_remove_buffer(src, out, n);
+	ws->c.frames_out++;
+	ws->c.payload_out += n;
+	if (fin)
+		ws->c.msgs_out++;
+	ws->ops->flush(ws->t);
+	ws_conn_activity(ws);
+}
+
+/*
+ * Unmasks n payload bytes at the front of buf in place, feeding text to the
+ * UTF-8 validator on the way. Returns 0, or -1 at invalid UTF-8. The bytes
+ * stay in buf; only their values change (the chains are ours to modify:
+ * they hold data read from the socket).
+ */
+static int
+ws_conn_unmask(struct ws_conn *ws, struct evbuffer *buf, size_t n, int text)
+{
+	struct evbuffer_iovec	 iov[16];
+	struct evbuffer_ptr	 ptr;
+	int			 i, cnt;
+	size_t			 done = 0, len;
+
+	evbuffer_ptr_set(buf, &ptr, 0, EVBUFFER_PTR_SET);
+	while (done < n) {
+		cnt = evbuffer_peek(buf, n - done, &ptr, iov, nitems(iov));
+		if (cnt > (int)nitems(iov))
+			cnt = nitems(iov);
+		for (i = 0; i < cnt && done < n; i++) {
+			len = MIN(iov[i].iov_len, n - done);
+			ws->rx_mask_off = ws_mask(iov[i].iov_base, len,
+			    ws->rx.mask, ws->rx_mask_off);
+			if (text && ws_utf8_feed(&ws->rx_utf8, iov[i].iov_base,
+			    len) == -1)
+				return (-1);
+			done += len;
+		}
+		if (done < n)
+			evbuffer_ptr_set(buf, &ptr, done, EVBUFFER_PTR_SET);
+	}
+	return (0);
+}
+
+/* Handles a complete control frame whose payload (unmasked) is p[0..n). */
+static void
+ws_conn_control(struct ws_conn *ws, const uint8_t *p, size_t n)
+{
+	uint16_t	 code, err;
+	const uint8_t	*reason;
+	size_t		 rlen;
+	uint8_t		 reply[WS_CONTROL_MAX];
+
+	switch (ws->rx.opcode) {
+	case WS_OP_PING:
+		if (ws->state == WS_OPEN)
+			ws_conn_send_control(ws, WS_OP_PONG, p, n);
+		break;
+	case WS_OP_PONG:
+		/* Unsolicited pongs are allowed and ignored (RFC 6455 5.5.3). */
+		if (ws->ev_pong != NULL)
+			evtimer_del(ws->ev_pong);
+		break;
+	case WS_OP_CLOSE:
+		if ((err = ws_close_parse(p, n, &code, &reason, &rlen)) != 0) {
+			ws_conn_fail(ws, err, err == WS_CLOSE_INVALID_DATA ?
+			    "close reason is not UTF-8" : "invalid close payload");
+			return;
+		}
+		ws->c.close_code_in = code;
+		if (ws->state == WS_OPEN) {
+			/* Echo the peer's code (RFC 6455 5.5.1), then close TCP. */
+			ws->c.closed_by_peer = 1;
+			rlen = ws_close_build(reply, code, NULL);
+			ws_conn_send_control(ws, WS_OP_CLOSE, reply, rlen);
+			ws->c.close_code_out = code == WS_CLOSE_NO_STATUS ? 0 : code;
+			ws->state = WS_CLOSE_SENT;
+			ws_conn_tell_closing(ws, code, 1);
+		}
+		/* The server closes the TCP connection first (RFC 6455 7.1.1). */
+		ws_conn_finish(ws, 0);
+		break;
+	}
+}
+
+/*
+ * Parses as much input as the owner has room for. Frames are consumed one
+ * header at a time; data payload moves to the owner in the pieces that
+ * arrived (cut-through), control payload (<= 125 bytes) is gathered whole.
+ */
+static void
+ws_conn_parse(struct ws_conn *ws)
+{
+	struct evbuffer	*in = ws->ops->input(ws->t);
+	size_t		 avail, n, room;
+	uint8_t		*p;
+	int		 r, last;
+	uint16_t	 err;
+
+	while (ws->state == WS_OPEN || ws->state == WS_CLOSE_SENT) {
+		avail = evbuffer_get_length(in);
+		if (!ws->rx_in_frame) {
+			if (avail < 2)
+				break;
+			n = MIN(avail, WS_HDR_MAX);
+			if ((p = evbuffer_pullup(in, n)) == NULL)
+				break;
+			if ((r = ws_frame_parse(p, n, &ws->rx)) == 0)
+				break;
+			if (r < 0) {
+				ws_conn_fail(ws, WS_CLOSE_PROTOCOL,
+				    "64-bit frame length with the top bit set");
+				return;
+			}
+			if ((err = ws_rx_check(&ws->rules, &ws->rx)) != 0) {
+				ws_conn_fail(ws, err, "frame violates RFC 6455 5.2-5.5");
+				return;
+			}
+			evbuffer_drain(in, r);
+			avail -= r;
+			ws->c.frames_in++;
+			ws->rx_in_frame = 1;
+			ws->rx_left = ws->rx.len;
+			ws->rx_mask_off = 0;
+			if (!WS_OP_IS_CONTROL(ws->rx.opcode)) {
+				if (ws->rx.opcode != WS_OP_CONT) {
+					ws->rx_msg_len = 0;
+					ws->rx_msg_first = 1;
+					ws->rx_utf8 = 0;
+				}
+				ws->rx_msg_len += ws->rx.len;
+				if (ws->lim.max_message != 0 &&
+				    ws->rx_msg_len > ws->lim.max_message) {
+					ws_conn_fail(ws, WS_CLOSE_TOO_BIG,
+					    "message exceeds max-message");
+					return;
+				}
+			}
+			ws_conn_activity(ws);
+		}
+
+		if (WS_OP_IS_CONTROL(ws->rx.opcode)) {
+			n = (size_t)ws->rx.len;
+			if (avail < n)
+				break;
+			p = n > 0 ? evbuffer_pullup(in, n) : NULL;
+			if (n > 0)
+				ws_mask(p, n, ws->rx.mask, 0);
+			ws->rx_in_frame = 0;
+			ws_conn_control(ws, p, n);
+			evbuffer_drain(in, n);
+			continue;
+		}
+
+		/* Data payload: after our close is sent it is read and dropped. */
+		if (ws->state == WS_CLOSE_SENT) {
+			n = (size_t)MIN((uint64_t)avail, ws->rx_left);
+			evbuffer_drain(in, n);
+			ws->rx_left -= n;
+			if (ws->rx_left == 0)
+				ws->rx_in_frame = 0;
+			if (n == 0 && ws->rx_left > 0)
+				break;
+			continue;
+		}
+		room = ws->h->room(ws->arg);
+		n = (size_t)MIN((uint64_t)avail, ws->rx_left);
+		n = MIN(n, room);
+		if (n == 0 && ws->rx_left > 0) {
+			if (room == 0 && avail > 0) {
+				ws->paused = 1;
+				ws->ops->set_read(ws->t, 0);
+			}
+			break;
+		}
+		if (ws_conn_unmask(ws, in, n,
+		    ws->rules.msg_opcode == WS_OP_TEXT) == -1) {
+			ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
+			    "text message is not valid UTF-8");
+			return;
+		}
+		ws->rx_left -= n;
+		last = ws->rx_left == 0 && ws->rx.fin;
+		if (last && ws->rules.msg_opcode == WS_OP_TEXT &&
+		    ws->rx_utf8 != WS_UTF8_ACCEPT) {
+			ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
+			    "text message ends inside a UTF-8 sequence");
+			return;
+		}
+		ws->c.payload_in += n;
+		if (last)
+			ws->c.msgs_in++;
+		ws->h->payload(ws->arg, in, n, ws->rules.msg_opcode,
+		    ws->rx_msg_first, last);
+		ws->rx_msg_first = 0;
+		if (ws->rx_left == 0)
+			ws->rx_in_frame = 0;
+	}
+}
+
+void
+ws_conn_input(struct ws_conn *ws)
+{
+	if (ws->in_input)
+		return;		/* the outer call's loop sees the new bytes */
+	ws->in_input = 1;
+	ws_conn_parse(ws);
+	ws->in_input = 0;
+}
+
+void
+ws_conn_resume(struct ws_conn *ws)
+{
+	if (ws->state >= WS_CLOSING)
+		return;
+	if (ws->paused) {
+		ws->paused = 0;
+		ws->ops->set_read(ws->t, 1);
+	}
+	ws_conn_input(ws);
+}
+
+void
+ws_conn_output_drained(struct ws_conn *ws)
+{
+	if (ws->state == WS_OPEN)
+		ws->h->writable(ws->arg);
+}
+
+void
+ws_conn_transport_eof(struct ws_conn *ws, int error)
+{
+	if (ws->state >= WS_CLOSING)
+		return;
+	if (ws->state == WS_OPEN)
+		log_info("%s: client went away without a close frame%s",
+		    ws->logid, error ? " (socket error)" : "");
+	ws_conn_tell_closing(ws, WS_CLOSE_ABNORMAL, 1);
+	ws_conn_finish(ws, 1);
+}
+
+void
+ws_conn_transport_closed(struct ws_conn *ws)
+{
+	if (ws->state == WS_DONE)
+		return;
+	ws->state = WS_DONE;
+	evtimer_del(ws->ev_close);
+	ws_conn_tell_closing(ws, WS_CLOSE_ABNORMAL, 1);
+	ws->h->closed(ws->arg);
+}

@@ -1,0 +1,131 @@
+/*
+ * ws_conn.h -- one WebSocket endpoint (server role): frame parsing and
+ * validation, control frames, the close handshake, keepalive and idle
+ * timers, and framing of outbound data. Transport-agnostic: an HTTP/1.1
+ * socket or an HTTP/2 stream sits behind struct ws_transport_ops; the owner
+ * (a tunnel) gets payload through struct ws_handler.
+ */
+#ifndef WS_CONN_H
+#define WS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct evbuffer;
+struct event_base;
+struct ws_conn;
+
+/* What a transport offers the endpoint. t is the transport's own pointer. */
+struct ws_transport_ops {
+	/* Input buffer holding the peer's unread bytes. Borrowed. */
+	struct evbuffer	*(*input)(void *t);
+	/* Output buffer frames are appended to. Borrowed. */
+	struct evbuffer	*(*output)(void *t);
+	/* Bytes queued for the peer and not yet handed to the kernel. */
+	size_t		 (*pending)(void *t);
+	/* Called after bytes were appended to output (h2: resume DATA). */
+	void		 (*flush)(void *t);
+	/* Stop (0) or resume (1) reading from the peer. */
+	void		 (*set_read)(void *t, int on);
+	/*
+	 * Write what is queued, then close; abort: close at once. Either way
+	 * the transport later calls ws_conn_transport_closed().
+	 */
+	void		 (*close)(void *t, int abort);
+	/* Releases the transport; called by the owner when freeing. */
+	void		 (*free)(void *t);
+};
+
+/* What the endpoint tells its owner. arg is the owner's pointer. */
+struct ws_handler {
+	/*
+	 * Payload of a data message: move exactly n bytes (n may be 0) out of
+	 * src, already unmasked and, for text, validated so far. opcode is
+	 * the message's (WS_OP_TEXT / WS_OP_BINARY); first and last mark
+	 * the message's first and final bytes. n never exceeds room().
+	 */
+	void	(*payload)(void *arg, struct evbuffer *src, size_t n,
+		    unsigned opcode, int first, int last);
+	/* Payload bytes the owner can take now; 0 pauses reading. */
+	size_t	(*room)(void *arg);
+	/* Output dropped below the low watermark: produce more. */
+	void	(*writable)(void *arg);
+	/*
+	 * The WebSocket is closing: code is the peer's close code (by_peer)
+	 * or ours. No more payload will be delivered.
+	 */
+	void	(*closing)(void *arg, uint16_t code, int by_peer);
+	/* The transport is closed; the owner may free everything. */
+	void	(*closed)(void *arg);
+};
+
+enum ws_state {
+	WS_OPEN = 0,		/* data flows both ways */
+	WS_CLOSE_SENT,		/* our close is queued; awaiting the peer's (close timer) */
+	WS_CLOSING,		/* close handshake done or failed: flushing, transport closing */
+	WS_DONE,		/* transport closed */
+};
+
+struct ws_limits {
+	uint64_t	max_message;	/* 0: none */
+	size_t		out_high;	/* output high watermark (bytes) */
+	unsigned	close_timeout_ms;
+	unsigned	idle_timeout_ms;	/* 0: none */
+	unsigned	ping_interval_ms;	/* 0: none */
+	unsigned	pong_timeout_ms;
+};
+
+/* Per-endpoint counters, read by the tunnel's log line and stats. */
+struct ws_counters {
+	uint64_t	frames_in, frames_out;
+	uint64_t	msgs_in, msgs_out;
+	uint64_t	payload_in, payload_out;
+	uint16_t	close_code_in;	/* peer's close code, 0 if none */
+	uint16_t	close_code_out;	/* ours, 0 if none sent */
+	int		closed_by_peer;	/* the peer's close came first */
+};
+
+/*
+ * Creates an endpoint on transport t (ops), reporting to h/arg. The owner
+ * frees it with ws_conn_free(), after or instead of closed().
+ */
+struct ws_conn	*ws_conn_new(struct event_base *base,
+		    const struct ws_transport_ops *ops, void *t,
+		    const struct ws_handler *h, void *arg,
+		    const struct ws_limits *lim, const char *logid);
+void		 ws_conn_free(struct ws_conn *);
+
+/* The transport has new input; parse what the owner has room for. */
+void	ws_conn_input(struct ws_conn *);
+/* The owner has room again after room() returned 0. */
+void	ws_conn_resume(struct ws_conn *);
+/* The transport's output fell below its low watermark. */
+void	ws_conn_output_drained(struct ws_conn *);
+/* The peer closed the transport (eof) or it failed (error). */
+void	ws_conn_transport_eof(struct ws_conn *, int error);
+/* The transport finished closing. */
+void	ws_conn_transport_closed(struct ws_conn *);
+
+/* Output bytes that may be queued before the high watermark. */
+size_t	ws_conn_out_room(const struct ws_conn *);
+
+/*
+ * Sends one frame whose payload is n bytes moved from src (src may be NULL
+ * when n is 0). Only in WS_OPEN. Never splits: the caller bounds n.
+ */
+void	ws_conn_send(struct ws_conn *, unsigned opcode, int fin, unsigned rsv,
+	    struct evbuffer *src, size_t n);
+
+/*
+ * Starts the close handshake with code and reason (NULL: none). In
+ * WS_OPEN sends a close frame and waits for the peer's; otherwise does
+ * nothing. abort_after: do not wait for the peer (failing the connection).
+ */
+void	ws_conn_close(struct ws_conn *, uint16_t code, const char *reason,
+	    int fail);
+
+enum ws_state		 ws_conn_state(const struct ws_conn *);
+const char		*ws_state_str(enum ws_state);
+const struct ws_counters *ws_conn_counters(const struct ws_conn *);
+
+#endif
