@@ -88,7 +88,11 @@ int	config_load_file(struct config *cfg, const char *path, char **cause);
 int	config_parse_line(struct config *cfg, const char *line, const char *where,
 	    int lineno, char **cause);
 
-/* "ADDR" as in a listen line: [host:]port, [v6]:port, "*:port". */
+/*
+ * "ADDR" as in a listen line: [host:]port, [v6]:port, "*:port". Returns 0, or
+ * -1 with *cause set (caller frees) without a location prefix: the caller
+ * names the flag or line. Same for config_add_route.
+ */
 int	config_add_listen(struct config *cfg, const char *spec, int lineno,
 	    char **cause);
 /* "PATH TARGET [key=value ...]" as in a route line. */

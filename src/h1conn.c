@@ -459,6 +459,15 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 }
 
 void
+h1conn_free_all(struct server *srv)
+{
+	struct h1conn	*c;
+
+	while ((c = TAILQ_FIRST(&srv->h1conns)) != NULL)
+		h1conn_free(c);
+}
+
+void
 h1conn_shutdown_all(struct server *srv)
 {
 	struct h1conn	*c, *next;

@@ -21,4 +21,7 @@ void	h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 /* SIGTERM: answers 503 to every connection still in its handshake. */
 void	h1conn_shutdown_all(struct server *srv);
 
+/* At exit, after tunnel_free_all(): frees connections still in handshake. */
+void	h1conn_free_all(struct server *srv);
+
 #endif

@@ -31,13 +31,29 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 }
 
 static void
+listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	evconnlistener_enable(l->evl);
+}
+
+static void
 listener_error(struct evconnlistener *evl, void *arg)
 {
 	struct listener	*l = arg;
+	struct timeval	 tv = { 0, 250000 };
 	int		 err = EVUTIL_SOCKET_ERROR();
 
-	/* EMFILE and friends: keep serving the connections we have. */
-	log_warn("accept on %s: %s", l->addr, evutil_socket_error_to_string(err));
+	/*
+	 * Out of descriptors (EMFILE, ENFILE, ENOBUFS): the pending client
+	 * stays in the backlog and would wake us forever. Pause accepting
+	 * for a moment and keep serving the connections we have.
+	 */
+	log_warn("accept on %s: %s; pausing accepts for 250 ms", l->addr,
+	    evutil_socket_error_to_string(err));
+	evconnlistener_disable(l->evl);
+	evtimer_add(l->ev_resume, &tv);
 }
 
 static void
@@ -133,6 +149,7 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 			return (-1);
 		}
 		evconnlistener_set_error_cb(l->evl, listener_error);
+		l->ev_resume = evtimer_new(srv->base, listener_resume, l);
 		TAILQ_INSERT_TAIL(&srv->listeners, l, entry);
 		log_info("listening on %s", l->addr);
 		opened++;
@@ -152,6 +169,7 @@ listener_free(struct listener *l)
 		return;
 	TAILQ_REMOVE(&l->srv->listeners, l, entry);
 	evconnlistener_free(l->evl);
+	event_free(l->ev_resume);
 	free(l->spec);
 	free(l);
 }

@@ -11,6 +11,7 @@ struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	struct server		*srv;
 	struct evconnlistener	*evl;
+	struct event		*ev_resume;	/* re-enables after EMFILE */
 	char			*spec;		/* the listen line it came from */
 	char			 addr[80];	/* bound address, for logs */
 };

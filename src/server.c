@@ -196,6 +196,9 @@ server_stop(struct server *srv)
 {
 	struct listener	*l;
 
+	/* Connections the drain deadline cut short. */
+	tunnel_free_all(srv);
+	h1conn_free_all(srv);
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL)
 		listener_free(l);
 	event_free(srv->ev_sigterm);

@@ -105,7 +105,7 @@ tunnel_log_close(struct tunnel *t)
 		return;
 	}
 	c = ws_conn_counters(t->ws);
-	log_info("%s: close peer=%s %s route=%s backend=%s proto=%s "
+	log_info("%s: close peer=%s %s route=%s backend=%s subprotocol=%s "
 	    "in=%llu/%llu out=%llu/%llu bytes/msgs dur=%.3fs "
 	    "code=%u/%u first=%s%s%s",
 	    t->logid, t->peer, t->path, t->rt->path, t->rt->target.spec,
@@ -118,10 +118,8 @@ tunnel_log_close(struct tunnel *t)
 }
 
 static void
-tunnel_free_cb(evutil_socket_t fd, short what, void *arg)
+tunnel_free(struct tunnel *t)
 {
-	struct tunnel	*t = arg;
-
 	tunnel_log_close(t);
 	TAILQ_REMOVE(&t->srv->tunnels, t, entry);
 	backend_cancel(t->req);
@@ -139,6 +137,21 @@ tunnel_free_cb(evutil_socket_t fd, short what, void *arg)
 	free(t->path);
 	free(t->subprotocol);
 	free(t);
+}
+
+static void
+tunnel_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	tunnel_free(arg);
+}
+
+void
+tunnel_free_all(struct server *srv)
+{
+	struct tunnel	*t;
+
+	while ((t = TAILQ_FIRST(&srv->tunnels)) != NULL)
+		tunnel_free(t);
 }
 
 /* Frees on the next loop pass: never inside a callback of our own objects. */
@@ -214,10 +227,10 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		/*
 		 * Echo each piece as it arrives, as a fragment of the reply
 		 * message, so a large message never sits whole in memory and
-		 * control frames can go out between fragments.
+		 * control frames can go out between fragments. A frame that
+		 * arrives in one read is echoed as one frame, so the client's
+		 * fragmentation is kept in the common case.
 		 */
-		if (n == 0 && !last && !first)
-			return;
 		ws_conn_send(t->ws, t->echo_open ? WS_OP_CONT : opcode, last, 0,
 		    src, n);
 		t->echo_open = !last;

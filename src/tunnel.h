@@ -59,6 +59,9 @@ void	tunnel_abort(struct tunnel *t);
 /* Graceful shutdown: every open tunnel sends close 1001, then drains. */
 void	tunnel_shutdown_all(struct server *srv);
 
+/* At exit, after the loop: frees every tunnel left (deadline passed). */
+void	tunnel_free_all(struct server *srv);
+
 /* Transport hooks for the h1/h2 transports: forward to the endpoint. */
 struct ws_conn	*tunnel_ws(struct tunnel *t);
 

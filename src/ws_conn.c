@@ -362,9 +362,16 @@ ws_conn_control(struct ws_conn *ws, const uint8_t *p, size_t n)
 		}
 		ws->c.close_code_in = code;
 		if (ws->state == WS_OPEN) {
-			/* Echo the peer's code (RFC 6455 5.5.1), then close TCP. */
+			/*
+			 * Echo the peer's code and reason (RFC 6455 5.5.1),
+			 * then close TCP. The reason is valid UTF-8 and fits.
+			 */
 			ws->c.closed_by_peer = 1;
-			rlen = ws_close_build(reply, code, NULL);
+			rlen = 0;
+			if (n > 0) {
+				memcpy(reply, p, n);
+				rlen = n;
+			}
 			ws_conn_send_control(ws, WS_OP_CLOSE, reply, rlen);
 			ws->c.close_code_out = code == WS_CLOSE_NO_STATUS ? 0 : code;
 			ws->state = WS_CLOSE_SENT;

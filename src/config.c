@@ -1,0 +1,992 @@
+/*
+ * config.c -- builds one immutable configuration from a line-based file and
+ * command-line flags, and looks routes up in it.
+ */
+#include "wsb_autoconf.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#define CONFIG_MAX_FRAME_MIN	1
+#define CONFIG_MAX_FRAME_MAX	(16 * 1024 * 1024)
+#define CONFIG_MAX_HEAD_MIN	1024
+#define CONFIG_MAX_HEAD_MAX	(1024 * 1024)
+#define CONFIG_BUFFER_MIN	(4 * 1024)
+#define CONFIG_BUFFER_MAX	(1024 * 1024 * 1024)
+
+/* A line split into words; the words are owned by the struct. */
+struct config_words {
+	char	**argv;
+	size_t	  argc;
+};
+
+static void	config_route_clear(struct route *);
+
+/* Sets *cause to a formatted message. Always returns -1. */
+static int __attribute__((format(printf, 2, 3)))
+config_error(char **cause, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	*cause = xvasprintf(fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+static void
+config_route_defaults(struct route *r)
+{
+	memset(r, 0, sizeof *r);
+	r->max_frame = 64 * 1024;
+	r->max_message = 0;
+	r->connect_timeout_ms = 10 * 1000;
+	r->idle_timeout_ms = 0;
+	r->ping_interval_ms = 0;
+	r->pong_timeout_ms = 30 * 1000;
+}
+
+struct config *
+config_new(void)
+{
+	struct config	*cfg;
+
+	cfg = xcalloc(1, sizeof *cfg);
+	cfg->refcnt = 1;
+	cfg->max_connections = 10000;
+	cfg->max_head = 8 * 1024;
+	cfg->handshake_timeout_ms = 10 * 1000;
+	cfg->close_timeout_ms = 5 * 1000;
+	cfg->shutdown_timeout_ms = 10 * 1000;
+	cfg->buffer_size = 256 * 1024;
+	cfg->log_level = LOGL_INFO;
+	cfg->log_syslog = 0;
+	config_route_defaults(&cfg->defaults);
+	return (cfg);
+}
+
+struct config *
+config_ref(struct config *cfg)
+{
+	cfg->refcnt++;
+	return (cfg);
+}
+
+static void
+config_strv_free(char **v, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static char **
+config_strv_copy(char *const *v, size_t n)
+{
+	char	**c;
+	size_t	  i;
+
+	if (n == 0)
+		return (NULL);
+	c = xreallocarray(NULL, n, sizeof *c);
+	for (i = 0; i < n; i++)
+		c[i] = xstrdup(v[i]);
+	return (c);
+}
+
+static void
+config_target_clear(struct target *t)
+{
+	free(t->host);
+	free(t->port);
+	free(t->path);
+	free(t->spec);
+	memset(t, 0, sizeof *t);
+}
+
+static void
+config_route_clear(struct route *r)
+{
+	free(r->path);
+	config_target_clear(&r->target);
+	config_strv_free(r->subprotocols, r->nsubprotocols);
+	config_strv_free(r->origins, r->norigins);
+	memset(r, 0, sizeof *r);
+}
+
+/* Makes dst a deep copy of the policy in src: no path, no target. */
+static void
+config_route_copy_policy(struct route *dst, const struct route *src)
+{
+	*dst = *src;
+	dst->path = NULL;
+	memset(&dst->target, 0, sizeof dst->target);
+	dst->subprotocols = config_strv_copy(src->subprotocols,
+	    src->nsubprotocols);
+	dst->origins = config_strv_copy(src->origins, src->norigins);
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t	i;
+
+	if (cfg == NULL)
+		return;
+	if (--cfg->refcnt > 0)
+		return;
+	for (i = 0; i < cfg->nlistens; i++) {
+		free(cfg->listens[i].host);
+		free(cfg->listens[i].port);
+		free(cfg->listens[i].spec);
+	}
+	free(cfg->listens);
+	for (i = 0; i < cfg->nroutes; i++)
+		config_route_clear(&cfg->routes[i]);
+	free(cfg->routes);
+	config_route_clear(&cfg->defaults);
+	free(cfg->file);
+	free(cfg);
+}
+
+static void
+config_words_free(struct config_words *w)
+{
+	config_strv_free(w->argv, w->argc);
+	w->argv = NULL;
+	w->argc = 0;
+}
+
+/*
+ * Splits line into words separated by spaces and tabs. A double-quoted
+ * section may hold spaces, '#' and, escaped with a backslash, '"' and '\';
+ * it may sit inside a word (key="a b"). A '#' at the start of a word begins a
+ * comment to the end of the line, as in sh(1), so values such as a "#"
+ * subprotocol token still work unquoted inside a word. Returns 0, or -1 with
+ * *cause set.
+ */
+static int
+config_split(const char *line, struct config_words *w, char **cause)
+{
+	const char	*p = line;
+	char		*word;
+	size_t		 len;
+	int		 quoted;
+
+	memset(w, 0, sizeof *w);
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p == '\0' || *p == '#')
+			return (0);
+
+		/* A word is never longer than what is left of the line. */
+		word = xmalloc(strlen(p) + 1);
+		len = 0;
+		quoted = 0;
+		for (; *p != '\0'; p++) {
+			if (quoted) {
+				if (*p == '"') {
+					quoted = 0;
+					continue;
+				}
+				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+					p++;
+			} else {
+				if (*p == ' ' || *p == '\t' || *p == '\r' ||
+				    *p == '\n')
+					break;
+				if (*p == '"') {
+					quoted = 1;
+					continue;
+				}
+			}
+			word[len++] = *p;
+		}
+		word[len] = '\0';
+		if (quoted) {
+			free(word);
+			config_words_free(w);
+			return (config_error(cause, "unterminated quote"));
+		}
+		w->argv = xreallocarray(w->argv, w->argc + 1, sizeof *w->argv);
+		w->argv[w->argc++] = word;
+	}
+}
+
+/* Returns 1 if s holds a control character (it came from inside quotes). */
+static int
+config_has_ctl(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return (1);
+	}
+	return (0);
+}
+
+/* Parses a decimal number into *out; no sign, no spaces. Returns 0 or -1. */
+static int
+config_parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t	v = 0;
+	size_t		i;
+
+	if (n == 0)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return (-1);
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return (0);
+}
+
+int
+config_parse_duration(const char *s, unsigned *ms)
+{
+	uint64_t	v, mult;
+	size_t		n;
+
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	if (strcmp(s + n, "") == 0 || strcmp(s + n, "s") == 0)
+		mult = 1000;
+	else if (strcmp(s + n, "ms") == 0)
+		mult = 1;
+	else if (strcmp(s + n, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(s + n, "h") == 0)
+		mult = 60 * 60 * 1000;
+	else
+		return (-1);
+	if (config_parse_u64(s, n, &v) != 0)
+		return (-1);
+	if (v > UINT_MAX / mult)
+		return (-1);
+	*ms = (unsigned)(v * mult);
+	return (0);
+}
+
+int
+config_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t	v, mult;
+	size_t		n;
+
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	if (strcmp(s + n, "") == 0)
+		mult = 1;
+	else if (strcmp(s + n, "k") == 0 || strcmp(s + n, "K") == 0)
+		mult = 1024;
+	else if (strcmp(s + n, "m") == 0 || strcmp(s + n, "M") == 0)
+		mult = 1024 * 1024;
+	else if (strcmp(s + n, "g") == 0 || strcmp(s + n, "G") == 0)
+		mult = 1024 * 1024 * 1024;
+	else
+		return (-1);
+	if (config_parse_u64(s, n, &v) != 0)
+		return (-1);
+	if (v > UINT64_MAX / mult)
+		return (-1);
+	*out = v * mult;
+	return (0);
+}
+
+/* Parses "yes" or "no". Returns 0 or -1. */
+static int
+config_parse_bool(const char *s, int *out)
+{
+	if (strcmp(s, "yes") == 0)
+		*out = 1;
+	else if (strcmp(s, "no") == 0)
+		*out = 0;
+	else
+		return (-1);
+	return (0);
+}
+
+/* Parses a numeric port into *port. Returns 0 or -1. */
+static int
+config_parse_port(const char *s, unsigned *port)
+{
+	uint64_t	v;
+
+	if (config_parse_u64(s, strlen(s), &v) != 0 || v > 65535)
+		return (-1);
+	*port = (unsigned)v;
+	return (0);
+}
+
+/*
+ * Returns 1 if s[0..n) can be a host name or an address literal (an IPv6 one
+ * when v6, possibly with a %zone). Anything else is a typo or stray quoting
+ * that getaddrinfo would only report once per client.
+ */
+static int
+config_host_valid(const char *s, size_t n, int v6)
+{
+	size_t	i;
+	char	c;
+
+	if (n == 0)
+		return (0);
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
+			continue;
+		if (v6 && (c == ':' || c == '%'))
+			continue;
+		return (0);
+	}
+	return (1);
+}
+
+/*
+ * Splits "HOST:PORT", "[V6]:PORT" or, when bare_port (a listen address),
+ * "PORT" and "*:PORT" into a copy of the host (NULL for a bare port) and the
+ * numeric port. Returns 0, or -1 with
+ * *cause set.
+ */
+static int
+config_split_hostport(const char *spec, int bare_port, char **host,
+    unsigned *port, char **cause)
+{
+	const char	*colon, *end;
+
+	*host = NULL;
+	if (spec[0] == '[') {
+		if ((end = strchr(spec, ']')) == NULL)
+			return (config_error(cause, "missing ']' in '%s'", spec));
+		if (end == spec + 1)
+			return (config_error(cause, "empty address in '%s'",
+			    spec));
+		if (end[1] != ':')
+			return (config_error(cause, "missing port in '%s'",
+			    spec));
+		if (memchr(spec + 1, ':', (size_t)(end - spec - 1)) == NULL)
+			return (config_error(cause,
+			    "'%s': brackets are for IPv6 addresses", spec));
+		if (!config_host_valid(spec + 1, (size_t)(end - spec - 1), 1))
+			return (config_error(cause, "bad address in '%s'",
+			    spec));
+		colon = end + 1;
+		if (config_parse_port(colon + 1, port) != 0)
+			return (config_error(cause, "bad port in '%s'", spec));
+		*host = xstrndup(spec + 1, (size_t)(end - spec - 1));
+		return (0);
+	}
+	if ((colon = strrchr(spec, ':')) == NULL) {
+		if (!bare_port)
+			return (config_error(cause, "missing port in '%s'",
+			    spec));
+		if (config_parse_port(spec, port) != 0)
+			return (config_error(cause, "bad port '%s'", spec));
+		return (0);
+	}
+	if (colon == spec)
+		return (config_error(cause, "empty host in '%s'", spec));
+	if (memchr(spec, ':', (size_t)(colon - spec)) != NULL)
+		return (config_error(cause,
+		    "'%s': put an IPv6 address in brackets", spec));
+	if ((!bare_port || colon - spec != 1 || spec[0] != '*') &&
+	    !config_host_valid(spec, (size_t)(colon - spec), 0))
+		return (config_error(cause, "bad host in '%s'", spec));
+	if (config_parse_port(colon + 1, port) != 0)
+		return (config_error(cause, "bad port in '%s'", spec));
+	*host = xstrndup(spec, (size_t)(colon - spec));
+	return (0);
+}
+
+int
+config_add_listen(struct config *cfg, const char *spec, int lineno,
+    char **cause)
+{
+	struct listen_cfg	*l;
+	char			*host;
+	unsigned		 port;
+
+	if (config_has_ctl(spec))
+		return (config_error(cause, "bad listen address"));
+	if (config_split_hostport(spec, 1, &host, &port, cause) != 0)
+		return (-1);
+	if (host != NULL && strcmp(host, "*") == 0) {
+		/* "*:PORT": every address, as a bare port. */
+		free(host);
+		host = NULL;
+	}
+	cfg->listens = xreallocarray(cfg->listens, cfg->nlistens + 1,
+	    sizeof *cfg->listens);
+	l = &cfg->listens[cfg->nlistens++];
+	l->host = host;
+	l->port = xasprintf("%u", port);
+	l->spec = xstrdup(spec);
+	l->line = lineno;
+	return (0);
+}
+
+/* Fills t from "HOST:PORT", "[V6]:PORT", "unix:/path" or "echo". */
+static int
+config_parse_target(const char *spec, struct target *t, char **cause)
+{
+	struct sockaddr_un	 sun;
+	unsigned		 port;
+
+	memset(t, 0, sizeof *t);
+	if (config_has_ctl(spec))
+		return (config_error(cause, "bad target"));
+	if (strcmp(spec, "echo") == 0) {
+		t->kind = TARGET_ECHO;
+	} else if (strncmp(spec, "unix:", 5) == 0) {
+		if (spec[5] != '/')
+			return (config_error(cause,
+			    "unix socket path must be absolute: '%s'", spec));
+		/* Caught here rather than as a connect error on every client. */
+		if (strlen(spec + 5) >= sizeof sun.sun_path)
+			return (config_error(cause,
+			    "unix socket path too long: '%s'", spec));
+		t->kind = TARGET_UNIX;
+		t->path = xstrdup(spec + 5);
+	} else {
+		if (config_split_hostport(spec, 0, &t->host, &port, cause) != 0)
+			return (-1);
+		if (port == 0) {
+			config_target_clear(t);
+			return (config_error(cause, "bad port in '%s'", spec));
+		}
+		t->kind = TARGET_TCP;
+		t->port = xasprintf("%u", port);
+	}
+	t->spec = xstrdup(spec);
+	return (0);
+}
+
+/* Returns 1 if s is an RFC 9110 token. */
+static int
+config_is_token(const char *s, size_t n)
+{
+	size_t	i;
+	char	c;
+
+	if (n == 0)
+		return (0);
+	for (i = 0; i < n; i++) {
+		c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
+			continue;
+		if (c == '\0' || strchr("!#$%&'*+-.^_`|~", c) == NULL)
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * Checks an allowed-origin entry: "*", "null", or scheme "://" host [":"
+ * port] as a browser serialises it (RFC 6454 6.2). A path or trailing slash
+ * would never match any request, so it is an error rather than a silent 403.
+ */
+static int
+config_origin_valid(const char *s)
+{
+	const char	*p, *host;
+
+	if (strcmp(s, "*") == 0 || strcmp(s, "null") == 0)
+		return (1);
+	if ((p = strstr(s, "://")) == NULL || p == s)
+		return (0);
+	host = p + 3;
+	if (*host == '\0')
+		return (0);
+	for (p = s; p < host; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return (0);
+	}
+	for (p = host; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '/' ||
+		    *p == '?' || *p == '#' || *p == ',')
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * Splits a comma-separated list, trimming spaces, into a new array. Each item
+ * is checked with valid. Returns 0, or -1 with *cause set naming the item.
+ */
+static int
+config_parse_list(const char *key, const char *s, int (*valid)(const char *),
+    char ***out, size_t *nout, char **cause)
+{
+	const char	*p = s, *start, *end;
+	char		**v = NULL, *item;
+	size_t		  n = 0;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		start = p;
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		item = xstrndup(start, (size_t)(end - start));
+		if (!valid(item)) {
+			config_error(cause, "%s: bad value '%s'", key, item);
+			free(item);
+			config_strv_free(v, n);
+			return (-1);
+		}
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n++] = item;
+		if (*p == ',') {
+			p++;
+			if (*p == '\0') {
+				config_strv_free(v, n);
+				return (config_error(cause,
+				    "%s: empty item in list", key));
+			}
+		}
+	}
+	*out = v;
+	*nout = n;
+	return (0);
+}
+
+static int
+config_subprotocol_valid(const char *s)
+{
+	return (config_is_token(s, strlen(s)));
+}
+
+/* Parses a duration for key; must be non-zero when nonzero is set. */
+static int
+config_route_duration(const char *key, const char *value, int nonzero,
+    unsigned *ms, char **cause)
+{
+	unsigned	v;
+
+	if (config_parse_duration(value, &v) != 0)
+		return (config_error(cause, "%s: bad duration '%s'", key,
+		    value));
+	if (nonzero && v == 0)
+		return (config_error(cause, "%s: must not be 0", key));
+	*ms = v;
+	return (0);
+}
+
+/*
+ * Applies one "key=value" route option to r. Returns 0, or -1 with *cause
+ * set naming the key.
+ */
+static int
+config_route_option(struct route *r, const char *kv, char **cause)
+{
+	const char	*eq, *value;
+	char		*key, **v;
+	size_t		 n;
+	uint64_t	 size;
+	int		 rc = -1;
+
+	if ((eq = strchr(kv, '=')) == NULL || eq == kv)
+		return (config_error(cause, "expected key=value, got '%s'", kv));
+	key = xstrndup(kv, (size_t)(eq - kv));
+	value = eq + 1;
+
+	if (strcmp(key, "subprotocols") == 0) {
+		if (config_parse_list(key, value, config_subprotocol_valid,
+		    &v, &n, cause) != 0)
+			goto out;
+		config_strv_free(r->subprotocols, r->nsubprotocols);
+		r->subprotocols = v;
+		r->nsubprotocols = n;
+	} else if (strcmp(key, "require-subprotocol") == 0) {
+		if (config_parse_bool(value, &r->require_subprotocol) != 0) {
+			config_error(cause, "%s: expected yes or no", key);
+			goto out;
+		}
+	} else if (strcmp(key, "origins") == 0) {
+		if (config_parse_list(key, value, config_origin_valid, &v, &n,
+		    cause) != 0)
+			goto out;
+		config_strv_free(r->origins, r->norigins);
+		r->origins = v;
+		r->norigins = n;
+	} else if (strcmp(key, "mode") == 0) {
+		if (strcmp(value, "binary") == 0)
+			r->text = 0;
+		else if (strcmp(value, "text") == 0)
+			r->text = 1;
+		else {
+			config_error(cause, "%s: expected binary or text", key);
+			goto out;
+		}
+	} else if (strcmp(key, "max-frame") == 0) {
+		if (config_parse_size(value, &size) != 0 ||
+		    size < CONFIG_MAX_FRAME_MIN || size > CONFIG_MAX_FRAME_MAX) {
+			config_error(cause, "%s: bad size '%s' (1 to 16M)", key,
+			    value);
+			goto out;
+		}
+		r->max_frame = (size_t)size;
+	} else if (strcmp(key, "max-message") == 0) {
+		if (config_parse_size(value, &size) != 0) {
+			config_error(cause, "%s: bad size '%s'", key, value);
+			goto out;
+		}
+		r->max_message = size;
+	} else if (strcmp(key, "connect-timeout") == 0) {
+		if (config_route_duration(key, value, 1, &r->connect_timeout_ms,
+		    cause) != 0)
+			goto out;
+	} else if (strcmp(key, "idle-timeout") == 0) {
+		if (config_route_duration(key, value, 0, &r->idle_timeout_ms,
+		    cause) != 0)
+			goto out;
+	} else if (strcmp(key, "ping-interval") == 0) {
+		if (config_route_duration(key, value, 0, &r->ping_interval_ms,
+		    cause) != 0)
+			goto out;
+	} else if (strcmp(key, "pong-timeout") == 0) {
+		if (config_route_duration(key, value, 1, &r->pong_timeout_ms,
+		    cause) != 0)
+			goto out;
+	} else {
+		config_error(cause, "unknown route option '%s'", key);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(key);
+	return (rc);
+}
+
+/* Adds a route from the words "PATH TARGET [key=value ...]". */
+static int
+config_route_words(struct config *cfg, char **argv, size_t argc, int lineno,
+    char **cause)
+{
+	struct route	r;
+	size_t		i;
+
+	if (argc < 2)
+		return (config_error(cause, "route needs PATH and TARGET"));
+	if (strcmp(argv[0], "*") != 0 && argv[0][0] != '/')
+		return (config_error(cause,
+		    "route path must start with '/' or be '*': '%s'", argv[0]));
+	for (i = 0; argv[0][i] != '\0'; i++) {
+		/* The request path never holds these, so the route is dead. */
+		if ((unsigned char)argv[0][i] <= 0x20 ||
+		    (unsigned char)argv[0][i] >= 0x7f || argv[0][i] == '?' ||
+		    argv[0][i] == '#')
+			return (config_error(cause, "bad route path '%s'",
+			    argv[0]));
+	}
+
+	config_route_copy_policy(&r, &cfg->defaults);
+	r.line = lineno;
+	r.path = xstrdup(argv[0]);
+	if (config_parse_target(argv[1], &r.target, cause) != 0)
+		goto fail;
+	for (i = 2; i < argc; i++) {
+		if (config_route_option(&r, argv[i], cause) != 0)
+			goto fail;
+	}
+	cfg->routes = xreallocarray(cfg->routes, cfg->nroutes + 1,
+	    sizeof *cfg->routes);
+	cfg->routes[cfg->nroutes++] = r;
+	return (0);
+fail:
+	config_route_clear(&r);
+	return (-1);
+}
+
+int
+config_add_route(struct config *cfg, const char *spec, int lineno,
+    char **cause)
+{
+	struct config_words	w;
+	int			rc;
+
+	if (config_split(spec, &w, cause) != 0)
+		return (-1);
+	rc = config_route_words(cfg, w.argv, w.argc, lineno, cause);
+	config_words_free(&w);
+	return (rc);
+}
+
+/*
+ * Applies route-defaults options to a scratch copy first, so a bad option
+ * leaves the defaults as they were.
+ */
+static int
+config_route_defaults_words(struct config *cfg, char **argv, size_t argc,
+    char **cause)
+{
+	struct route	r;
+	size_t		i;
+
+	if (argc == 0)
+		return (config_error(cause, "route-defaults needs key=value"));
+	config_route_copy_policy(&r, &cfg->defaults);
+	for (i = 0; i < argc; i++) {
+		if (config_route_option(&r, argv[i], cause) != 0) {
+			config_route_clear(&r);
+			return (-1);
+		}
+	}
+	config_route_clear(&cfg->defaults);
+	cfg->defaults = r;
+	return (0);
+}
+
+/* Applies a directive taking one argument: the globals. */
+static int
+config_global(struct config *cfg, const char *name, const char *arg,
+    char **cause)
+{
+	uint64_t	size;
+	unsigned	ms;
+	int		level;
+
+	if (strcmp(name, "max-connections") == 0) {
+		if (config_parse_u64(arg, strlen(arg), &size) != 0 ||
+		    size == 0 || size > UINT_MAX)
+			return (config_error(cause, "%s: bad number '%s'", name,
+			    arg));
+		cfg->max_connections = (unsigned)size;
+	} else if (strcmp(name, "max-header-size") == 0) {
+		if (config_parse_size(arg, &size) != 0 ||
+		    size < CONFIG_MAX_HEAD_MIN || size > CONFIG_MAX_HEAD_MAX)
+			return (config_error(cause,
+			    "%s: bad size '%s' (1k to 1M)", name, arg));
+		cfg->max_head = (size_t)size;
+	} else if (strcmp(name, "buffer-size") == 0) {
+		if (config_parse_size(arg, &size) != 0 ||
+		    size < CONFIG_BUFFER_MIN || size > CONFIG_BUFFER_MAX)
+			return (config_error(cause,
+			    "%s: bad size '%s' (4k to 1G)", name, arg));
+		cfg->buffer_size = (size_t)size;
+	} else if (strcmp(name, "handshake-timeout") == 0 ||
+	    strcmp(name, "close-timeout") == 0 ||
+	    strcmp(name, "shutdown-timeout") == 0) {
+		if (config_parse_duration(arg, &ms) != 0)
+			return (config_error(cause, "%s: bad duration '%s'",
+			    name, arg));
+		/* A waiting peer must always meet a timer: 0 is not "off". */
+		if (ms == 0 && strcmp(name, "shutdown-timeout") != 0)
+			return (config_error(cause, "%s: must not be 0", name));
+		if (strcmp(name, "handshake-timeout") == 0)
+			cfg->handshake_timeout_ms = ms;
+		else if (strcmp(name, "close-timeout") == 0)
+			cfg->close_timeout_ms = ms;
+		else
+			cfg->shutdown_timeout_ms = ms;
+	} else if (strcmp(name, "log-level") == 0) {
+		if ((level = log_level_parse(arg)) == -1)
+			return (config_error(cause,
+			    "%s: expected error, warn, info or debug", name));
+		cfg->log_level = level;
+	} else if (strcmp(name, "syslog") == 0) {
+		if (config_parse_bool(arg, &cfg->log_syslog) != 0)
+			return (config_error(cause, "%s: expected yes or no",
+			    name));
+	} else
+		return (config_error(cause, "unknown directive '%s'", name));
+	return (0);
+}
+
+static const char *const config_globals[] = {
+	"max-connections", "max-header-size", "buffer-size",
+	"handshake-timeout", "close-timeout", "shutdown-timeout",
+	"log-level", "syslog",
+};
+
+/* Applies the words of one line; errors come back without a location. */
+static int
+config_words(struct config *cfg, char **argv, size_t argc, int lineno,
+    char **cause)
+{
+	size_t	i;
+
+	if (strcmp(argv[0], "listen") == 0) {
+		if (argc != 2)
+			return (config_error(cause, "listen needs one address"));
+		return (config_add_listen(cfg, argv[1], lineno, cause));
+	}
+	if (strcmp(argv[0], "route") == 0)
+		return (config_route_words(cfg, argv + 1, argc - 1, lineno,
+		    cause));
+	if (strcmp(argv[0], "route-defaults") == 0)
+		return (config_route_defaults_words(cfg, argv + 1, argc - 1,
+		    cause));
+	for (i = 0; i < nitems(config_globals); i++) {
+		if (strcmp(argv[0], config_globals[i]) != 0)
+			continue;
+		if (argc != 2)
+			return (config_error(cause, "%s needs one value",
+			    argv[0]));
+		return (config_global(cfg, argv[0], argv[1], cause));
+	}
+	return (config_error(cause, "unknown directive '%s'", argv[0]));
+}
+
+int
+config_parse_line(struct config *cfg, const char *line, const char *where,
+    int lineno, char **cause)
+{
+	struct config_words	 w;
+	char			*msg = NULL;
+	int			 rc = 0;
+
+	if (config_split(line, &w, &msg) != 0)
+		rc = -1;
+	else if (w.argc > 0)
+		rc = config_words(cfg, w.argv, w.argc, lineno, &msg);
+	config_words_free(&w);
+	if (rc != 0) {
+		if (where != NULL)
+			*cause = xasprintf("%s: %s", where, msg);
+		else {
+			*cause = msg;
+			msg = NULL;
+		}
+	}
+	free(msg);
+	return (rc);
+}
+
+int
+config_load_file(struct config *cfg, const char *path, char **cause)
+{
+	FILE	*f;
+	char	*line = NULL, *where;
+	size_t	 size = 0;
+	ssize_t	 n;
+	int	 lineno = 0, rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	free(cfg->file);
+	cfg->file = xstrdup(path);
+	for (;;) {
+		errno = 0;
+		if ((n = getline(&line, &size, f)) == -1) {
+			if (ferror(f)) {
+				*cause = xasprintf("%s: %s", path,
+				    strerror(errno));
+				goto out;
+			}
+			break;
+		}
+		if (lineno == INT_MAX) {
+			*cause = xasprintf("%s: too many lines", path);
+			goto out;
+		}
+		lineno++;
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			*cause = xasprintf("%s:%d: NUL byte in line", path,
+			    lineno);
+			goto out;
+		}
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
+		where = xasprintf("%s:%d", path, lineno);
+		if (config_parse_line(cfg, line, where, lineno, cause) != 0) {
+			free(where);
+			goto out;
+		}
+		free(where);
+	}
+	rc = 0;
+out:
+	free(line);
+	fclose(f);
+	return (rc);
+}
+
+/* Names where line came from: "FILE:LINE", "line N" or "the command line". */
+static char *
+config_where(const struct config *cfg, int line)
+{
+	if (line == 0)
+		return (xstrdup("the command line"));
+	if (cfg->file != NULL)
+		return (xasprintf("%s:%d", cfg->file, line));
+	return (xasprintf("line %d", line));
+}
+
+int
+config_finish(struct config *cfg, char **cause)
+{
+	char	*a, *b;
+	size_t	 i, j;
+
+	if (cfg->nlistens == 0) {
+		*cause = xasprintf("%s%sno listen address",
+		    cfg->file != NULL ? cfg->file : "",
+		    cfg->file != NULL ? ": " : "");
+		return (-1);
+	}
+	if (cfg->nroutes == 0) {
+		*cause = xasprintf("%s%sno route",
+		    cfg->file != NULL ? cfg->file : "",
+		    cfg->file != NULL ? ": " : "");
+		return (-1);
+	}
+	/* Quadratic, but over a handful of lines written by a person. */
+	for (i = 0; i < cfg->nroutes; i++) {
+		for (j = i + 1; j < cfg->nroutes; j++) {
+			if (strcmp(cfg->routes[i].path,
+			    cfg->routes[j].path) != 0)
+				continue;
+			a = config_where(cfg, cfg->routes[j].line);
+			b = config_where(cfg, cfg->routes[i].line);
+			*cause = xasprintf("%s: duplicate route '%s' "
+			    "(first at %s)", a, cfg->routes[j].path, b);
+			free(a);
+			free(b);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+const struct route *
+config_find_route(const struct config *cfg, const char *path)
+{
+	const struct route	*any = NULL;
+	size_t			 i;
+
+	for (i = 0; i < cfg->nroutes; i++) {
+		if (strcmp(cfg->routes[i].path, path) == 0)
+			return (&cfg->routes[i]);
+		if (any == NULL && strcmp(cfg->routes[i].path, "*") == 0)
+			any = &cfg->routes[i];
+	}
+	return (any);
+}

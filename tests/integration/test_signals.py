@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""test_signals.py -- SIGHUP reloads the -c file (new routes for new
+connections, live tunnels untouched, a bad file keeps the old config) and
+SIGTERM closes every client with 1001 and exits 0 within shutdown-timeout."""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsbtest as T  # noqa: E402
+
+import websockets  # noqa: E402
+
+
+def status(port, path):
+    c = T.RawConn(port)
+    try:
+        c.send(T.upgrade_request(path))
+        st, _, _ = c.read_response(5)
+        return st
+    finally:
+        c.close()
+
+
+def wait_status(port, path, want, timeout, what):
+    """A reload is seen only through behaviour: poll, bounded."""
+    last = None
+    for _ in T.deadline_loop(timeout, what):
+        last = status(port, path)
+        if last == want:
+            break
+    T.expect_eq(last, want, "status for %s (%s)" % (path, what))
+
+
+def echo(c, msg):
+    c.send_frame(T.OP_BINARY, msg)
+    got = bytearray()
+    while len(got) < len(msg):
+        op, part = c.recv_message(5)
+        got += part
+    T.expect_eq(bytes(got), msg, "echo through the tunnel")
+
+
+def write(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.rename(tmp, path)
+
+
+def main():
+    backend = T.EchoBackend()
+    d = T.tmpdir()
+    conf = os.path.join(d, "wsbridge.conf")
+    write(conf, "# routes only; the listener comes from --listen\n"
+        "route /a %s\n" % backend.addr)
+    b = T.Bridge("-c", conf)
+
+    with T.subtest("SIGHUP: a route added to the file works, the live "
+            "tunnel keeps working"):
+        t1 = T.raw_ws(b.port, "/a")
+        echo(t1, b"before reload")
+        T.expect_eq(status(b.port, "/b"), 404, "/b before the reload")
+        write(conf, "route /a %s\nroute /b echo\n" % backend.addr)
+        b.signal(signal.SIGHUP)
+        wait_status(b.port, "/b", 101, 5, "the new route after SIGHUP")
+        echo(t1, b"after reload")
+        t2 = T.raw_ws(b.port, "/a")
+        echo(t2, b"new tunnel on /a")
+        t2.close()
+        T.check(b.alive(), "wsbridge still running")
+
+    with T.subtest("SIGHUP: a route removed from the file; its live tunnel "
+            "keeps working"):
+        write(conf, "route /b echo\n")
+        b.signal(signal.SIGHUP)
+        wait_status(b.port, "/a", 404, 5, "/a gone after SIGHUP")
+        echo(t1, b"tunnel on a removed route")
+        T.expect_eq(status(b.port, "/b"), 101, "/b still there")
+
+    with T.subtest("SIGHUP with a broken file keeps the running config"):
+        n0 = b.nlines()
+        write(conf, "route /b echo\nroute /c echo\nthis is not a directive\n")
+        b.signal(signal.SIGHUP)
+        try:
+            line = b.wait_log(r"(?i)wsbridge\.conf:3|reload", 5, start=n0)
+            T.log("   log: " + line)
+        except T.Failure:
+            T.fail("no log line naming %s:3 (or a reload) within 5s of "
+                "SIGHUP with a broken file" % conf)
+        # The log line and the reload happen in one pass of wsbridge's
+        # loop, so the requests below see the outcome.
+        T.expect_eq(status(b.port, "/b"), 101, "/b still served")
+        T.expect_eq(status(b.port, "/c"), 404,
+            "/c from the broken file not applied")
+        echo(t1, b"tunnel after a failed reload")
+        T.check(b.alive(), "wsbridge still running")
+        t1.close()
+
+    with T.subtest("SIGTERM with tunnels open stops cleanly"):
+        T.expect_eq(b.stop(), 0, "exit status")
+
+    b2 = T.Bridge("--route", "/echo=echo", "--route", "/tcp=%s" %
+        backend.addr, "-o", "shutdown-timeout 3s", name="wsbridge-term")
+
+    async def term():
+        opts = dict(ping_interval=None, open_timeout=10, close_timeout=10)
+        a = await websockets.connect(b2.url("/echo"), **opts)
+        t = await websockets.connect(b2.url("/tcp"), **opts)
+        await a.send("hi")
+        T.expect_eq(await T.wait_for(a.recv(), 5, "echo"), "hi", "echo")
+        await t.send(b"hi")
+        T.expect_eq(await T.wait_for(t.recv(), 5, "tcp echo"), b"hi",
+            "tcp echo")
+        # A raw client that never answers the close.
+        mute = T.raw_ws(b2.port, "/echo")
+        t0 = time.monotonic()
+        b2.signal(signal.SIGTERM)
+        await T.wait_for(a.wait_closed(), 10, "echo client closed")
+        await T.wait_for(t.wait_closed(), 10, "tcp client closed")
+        T.expect_eq(a.close_code, 1001, "close code for the echo client")
+        T.expect_eq(t.close_code, 1001, "close code for the tcp client")
+        code, _ = await asyncio.to_thread(mute.recv_close, 10)
+        T.expect_eq(code, 1001, "close code for a client that won't answer")
+        st = await asyncio.to_thread(b2.wait_exit, 10)
+        dt = time.monotonic() - t0
+        T.expect_eq(st, 0, "exit status after SIGTERM")
+        T.check(dt <= 3.0 + 2.0, "exited within shutdown-timeout (3s) + "
+            "margin", "<= 5s", "%.2fs" % dt)
+        mute.close()
+
+    with T.subtest("SIGTERM: close 1001 to every client, exit 0 within "
+            "shutdown-timeout"):
+        T.arun(term(), 40)
+        T.expect_eq(b2.stop(), 0, "exit status")
+
+
+T.run(main)

@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""test_slow_reader.py -- backpressure: a 200 MiB download to a client that
+stops reading, and a 200 MiB upload to a backend that stops reading. While
+the slow side stalls, wsbridge's VmRSS must stay within a bound over its
+baseline and the fast side must be held back; afterwards every byte arrives
+intact."""
+
+import hashlib
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsbtest as T  # noqa: E402
+
+TOTAL = 200 * T.MiB
+STALL = 3.0		# seconds the slow side does not read
+
+
+def sample_rss(b, seconds, what):
+    """Samples VmRSS every 100 ms for `seconds` (a measurement, not a wait
+    for an event); returns the maximum in KiB."""
+    peak = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        peak = max(peak, b.rss_kib())
+        time.sleep(0.1)
+    T.log("   %s: peak VmRSS %d KiB" % (what, peak))
+    return peak
+
+
+def main():
+    asan = T.is_asan_build()
+    env = None
+    bound_kib = 32 * 1024
+    if asan:
+        # ASan's quarantine keeps freed buffers resident; shrink it so RSS
+        # reflects live memory, and allow for shadow memory.
+        opts = os.environ.get("ASAN_OPTIONS", "")
+        env = {"ASAN_OPTIONS": (opts + ":" if opts else "") +
+            "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
+        bound_kib = 64 * 1024
+        T.log("   (ASan build: bound raised to +64 MiB, small quarantine)")
+
+    source = T.SourceBackend(TOTAL, seed=21)
+    gate = threading.Event()
+    sink = T.SinkBackend(gate=gate)
+    b = T.Bridge("--route", "/source=%s" % source.addr,
+        "--route", "/sink=%s" % sink.addr,
+        "--route", "/echo=echo", env=env)
+
+    # Warm up the allocator on a small exchange, then take the baseline.
+    c = T.raw_ws(b.port, "/echo")
+    c.send_frame(T.OP_BINARY, os.urandom(200000))
+    c.recv_message(5)
+    c.close()
+    base = b.rss_kib()
+    T.log("   baseline VmRSS %d KiB" % base)
+
+    with T.subtest("download of 200 MiB to a client that stops reading"):
+        c = T.RawConn(b.port, rcvbuf=65536)
+        c.upgrade("/source")
+        peak = sample_rss(b, STALL, "client not reading for %.0fs" % STALL)
+        sent_stalled = source.sent
+        T.check(peak - base <= bound_kib, "VmRSS within +%d MiB of the "
+            "baseline while the client stalls" % (bound_kib // 1024),
+            "<= %d KiB" % (base + bound_kib), "%d KiB (+%d)" % (peak,
+            peak - base))
+        T.check(sent_stalled < TOTAL // 2, "backend held back (bytes it "
+            "could send so far)", "< %d" % (TOTAL // 2), sent_stalled)
+        # Slow reading: 64 KiB every 20 ms for a second.
+        h = hashlib.sha256()
+        n = 0
+        code = "none"
+        slow_end = time.monotonic() + 1.0
+        frames = 0
+        while True:
+            f = c.recv_frame(30)
+            if f.opcode == T.OP_CLOSE:
+                code = f.close_code()
+                break
+            if f.opcode not in (T.OP_BINARY, T.OP_CONT):
+                T.fail("unexpected frame %r" % f)
+            h.update(f.payload)
+            n += len(f.payload)
+            frames += 1
+            if time.monotonic() < slow_end:
+                time.sleep(0.02)
+            elif frames % 256 == 0:
+                peak = max(peak, b.rss_kib())
+        T.log("   peak VmRSS over the whole download %d KiB" % peak)
+        T.expect_eq(n, TOTAL, "bytes received")
+        T.expect_eq(h.hexdigest(), T.pattern_digest(TOTAL, 21), "sha256")
+        T.expect_eq(code, 1000, "close code after the backend's EOF")
+        T.check(peak - base <= bound_kib, "VmRSS bound held during the "
+            "whole download", "<= %d KiB" % (base + bound_kib),
+            "%d KiB" % peak)
+        c.close()
+
+    with T.subtest("upload of 200 MiB to a backend that stops reading"):
+        base = b.rss_kib()
+        c = T.RawConn(b.port)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        c.upgrade("/sink")
+        progress = {"sent": 0, "error": None}
+        zero = b"\0\0\0\0"	# all-zero mask key: payload bytes unchanged
+
+        def uploader():
+            try:
+                for chunk in T.pattern(TOTAL, 22):
+                    c.sock.settimeout(60)
+                    c.sock.sendall(T.frame(T.OP_BINARY, chunk, key=zero))
+                    progress["sent"] += len(chunk)
+                c.sock.sendall(T.frame(T.OP_CLOSE, T.close_payload(1000),
+                    key=zero))
+            except Exception as e:
+                progress["error"] = "%s: %s" % (type(e).__name__, e)
+        th = threading.Thread(target=uploader, daemon=True)
+        th.start()
+        peak = sample_rss(b, STALL, "backend not reading for %.0fs" % STALL)
+        sent_stalled = progress["sent"]
+        gate.set()
+        T.check(peak - base <= bound_kib, "VmRSS within +%d MiB while the "
+            "backend stalls" % (bound_kib // 1024), "<= %d KiB" % (
+            base + bound_kib), "%d KiB (+%d)" % (peak, peak - base))
+        T.check(sent_stalled < TOTAL // 2, "client held back (bytes it "
+            "could send so far)", "< %d" % (TOTAL // 2), sent_stalled)
+        th.join(60)
+        T.check(not th.is_alive(), "upload finished within 60s after the "
+            "backend started reading")
+        T.expect_eq(progress["error"], None, "upload error")
+        n, digest = sink.wait_result(30)
+        T.expect_eq(n, TOTAL, "bytes received by the backend")
+        T.expect_eq(digest, T.pattern_digest(TOTAL, 22), "sha256")
+        code, _ = c.recv_close(10)
+        T.expect_eq(code, 1000, "close echoed")
+        c.close()
+
+    T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
+
+
+T.run(main)

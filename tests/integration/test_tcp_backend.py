@@ -1,0 +1,367 @@
+#!/usr/bin/python3
+"""test_tcp_backend.py -- bridging to TCP (and unix) backends: 100 MiB each
+way with sha256 checks, varied message sizes both ways, max-frame on the
+way out, mode=text with characters split across backend writes, invalid
+UTF-8 from a text-mode backend (1011), backend EOF mid-stream (every byte,
+then 1000), backend reset (data, then 1011), refused backend (502), and 100
+concurrent tunnels."""
+
+import asyncio
+import hashlib
+import os
+import socket
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsbtest as T  # noqa: E402
+
+import websockets  # noqa: E402
+
+BIG = 100 * T.MiB
+
+
+def connect(b, path, **kw):
+    kw.setdefault("max_size", None)
+    kw.setdefault("ping_interval", None)
+    kw.setdefault("compression", None)
+    kw.setdefault("open_timeout", 10)
+    kw.setdefault("close_timeout", 10)
+    return websockets.connect(b.url(path), **kw)
+
+
+async def drain(ws, timeout, what):
+    """Receives until the server closes. Returns (bytes, sha256 hex, types
+    seen, close code, close reason)."""
+    h = hashlib.sha256()
+    n = 0
+    types = set()
+
+    async def loop():
+        nonlocal n
+        try:
+            while True:
+                m = await ws.recv()
+                types.add(type(m).__name__)
+                if isinstance(m, str):
+                    m = m.encode()
+                h.update(m)
+                n += len(m)
+        except websockets.ConnectionClosed:
+            pass
+    await T.wait_for(loop(), timeout, what + " (got %d bytes so far)" % n)
+    return n, h.hexdigest(), types, ws.close_code, ws.close_reason
+
+
+async def read_bytes(ws, n, timeout, what):
+    """Reads binary messages until n bytes arrived; returns them and the
+    message types seen."""
+    got = bytearray()
+    types = set()
+
+    async def loop():
+        while len(got) < n:
+            m = await ws.recv()
+            types.add(type(m).__name__)
+            got.extend(m.encode() if isinstance(m, str) else m)
+    await T.wait_for(loop(), timeout, "%s: %d of %d bytes" % (what,
+        len(got), n))
+    return bytes(got), types
+
+
+def main():
+    sink = T.SinkBackend()
+    source = T.SourceBackend(BIG, seed=12)
+    echo = T.EchoBackend()
+    midclose = T.MidCloseBackend(3 * T.MiB + 17, seed=13)
+    release = threading.Event()
+    reset = T.MidCloseBackend(100003, seed=14, rst=True, release=release)
+    refused = T.closed_port()
+    smallsrc = T.SourceBackend(200000, seed=15)
+
+    text = ("aé€𝄞 ÿ—✓ z" * 40)
+    tbytes = text.encode()
+    cuts = list(range(0, len(tbytes), 7)) + [len(tbytes)]
+    tchunks = [tbytes[a:b] for a, b in zip(cuts, cuts[1:])]
+    got_msg = threading.Event()
+    text_errors = []
+
+    def text_backend(c):
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i, ch in enumerate(tchunks):
+            got_msg.clear()
+            c.sendall(ch)
+            # Lockstep: the next chunk only after the client saw a message,
+            # so every split really reaches wsbridge as its own read.
+            if i + 1 < len(tchunks) and not got_msg.wait(5):
+                text_errors.append("no text message within 5s after backend "
+                    "chunk %d %r" % (i, ch))
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(10)
+        try:
+            while c.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def bad_utf8_backend(payload):
+        def fn(c):
+            c.sendall(payload)
+            c.shutdown(socket.SHUT_WR)
+            c.settimeout(10)
+            try:
+                while c.recv(4096):
+                    pass
+            except OSError:
+                pass
+        return fn
+
+    textsrc = T.ScriptBackend(text_backend)
+    bad1 = T.ScriptBackend(bad_utf8_backend(b"valid " + b"\xff" + b" more"))
+    bad2 = T.ScriptBackend(bad_utf8_backend(b"sur" + b"\xed\xa0\x80" + b"x"))
+    bad3 = T.ScriptBackend(bad_utf8_backend(b"truncated at EOF \xe2\x82"))
+
+    d = T.tmpdir()
+    upath = os.path.join(d, "echo.sock")
+    usock = socket.socket(socket.AF_UNIX)
+    usock.bind(upath)
+    usock.listen(16)
+
+    def unix_echo():
+        while True:
+            try:
+                c, _ = usock.accept()
+            except OSError:
+                return
+
+            def serve(c=c):
+                with c:
+                    while True:
+                        x = c.recv(65536)
+                        if not x:
+                            return
+                        c.sendall(x)
+            threading.Thread(target=serve, daemon=True).start()
+    threading.Thread(target=unix_echo, daemon=True).start()
+
+    b = T.Bridge(
+        "--route", "/sink=%s" % sink.addr,
+        "--route", "/source=%s" % source.addr,
+        "--route", "/echo=%s" % echo.addr,
+        "--route", "/midclose=%s" % midclose.addr,
+        "--route", "/reset=%s" % reset.addr,
+        "--route", "/refused=127.0.0.1:%d" % refused,
+        "--route", "/smallframes=%s max-frame=1k" % smallsrc.addr,
+        "--route", "/text=%s mode=text" % textsrc.addr,
+        "--route", "/bad1=%s mode=text" % bad1.addr,
+        "--route", "/bad2=%s mode=text" % bad2.addr,
+        "--route", "/bad3=%s mode=text" % bad3.addr,
+        "--route", "/unix=unix:%s" % upath)
+
+    async def upload():
+        async with connect(b, "/sink") as ws:
+            for chunk in T.pattern(BIG, 11):
+                await T.wait_for(ws.send(chunk), 30, "send 256 KiB")
+        return sink.wait_result(30)
+
+    with T.subtest("100 MiB upload to a sink backend"):
+        n, digest = T.arun(upload(), 90)
+        T.expect_eq(n, BIG, "bytes received by the backend")
+        T.expect_eq(digest, T.pattern_digest(BIG, 11),
+            "sha256 of what the backend received")
+
+    async def download():
+        async with connect(b, "/source") as ws:
+            return await drain(ws, 90, "100 MiB download")
+
+    with T.subtest("100 MiB download from a source backend"):
+        n, digest, types, code, _ = T.arun(download(), 100)
+        T.expect_eq(n, BIG, "bytes received by the client")
+        T.expect_eq(digest, T.pattern_digest(BIG, 12), "sha256")
+        T.expect_eq(types, {"bytes"}, "message types (binary only)")
+        T.expect_eq(code, 1000, "close code after the backend's EOF")
+
+    async def varied():
+        sizes = [1, 2, 125, 126, 1000, 65535, 65536, 65537, 300000, T.MiB]
+        async with connect(b, "/echo") as ws:
+            for n in sizes:
+                data = T.pattern_bytes(n, 100 + n)
+                await ws.send(data)
+                got, types = await read_bytes(ws, n, 20, "echo of %d B" % n)
+                T.check(got == data, "%d-byte binary message came back "
+                    "intact" % n, n, len(got))
+                T.expect_eq(types, {"bytes"}, "types of the replies")
+            # Text from the client goes to the backend as raw bytes too.
+            s = "text → backend € 𝄞"
+            await ws.send(s)
+            got, types = await read_bytes(ws, len(s.encode()), 10, "text")
+            T.expect_eq(got, s.encode(), "text payload forwarded as bytes")
+            # Empty messages forward nothing and break nothing.
+            await ws.send(b"")
+            await ws.send("")
+            # Pipelined: all sizes at once, then read the total back.
+            blob = [T.pattern_bytes(n, 200 + n) for n in sizes]
+            for x in blob:
+                await ws.send(x)
+            want = b"".join(blob)
+            got, _ = await read_bytes(ws, len(want), 30, "pipelined echo")
+            T.check(got == want, "%d pipelined bytes in order" % len(want),
+                len(want), len(got))
+
+    with T.subtest("varied message sizes both ways through a TCP echo"):
+        T.arun(varied(), 90)
+
+    with T.subtest("max-frame=1k bounds outbound frames"):
+        c = T.raw_ws(b.port, "/smallframes")
+        data = bytearray()
+        biggest = 0
+        nframes = 0
+        in_msg = False
+        code = None
+        for _ in range(100000):
+            f = c.recv_frame(10)
+            if f.opcode == T.OP_CLOSE:
+                code = f.close_code()
+                break
+            nframes += 1
+            want_op = T.OP_CONT if in_msg else T.OP_BINARY
+            if f.opcode != want_op:
+                T.fail("frame %d: expected opcode %d, got %r" % (nframes,
+                    want_op, f))
+            in_msg = not f.fin
+            biggest = max(biggest, len(f.payload))
+            data += f.payload
+        T.check(biggest <= 1024, "largest frame payload <= 1024", "<= 1024",
+            biggest)
+        T.expect_eq(len(data), 200000, "bytes received")
+        T.expect_eq(hashlib.sha256(data).hexdigest(),
+            T.pattern_digest(200000, 15), "sha256")
+        T.expect_eq(code, 1000, "close code")
+        c.close()
+
+    async def textmode():
+        async with connect(b, "/text") as ws:
+            parts = []
+            try:
+                while True:
+                    m = await T.wait_for(ws.recv(), 15, "text message")
+                    parts.append(m)
+                    got_msg.set()
+            except websockets.ConnectionClosed:
+                pass
+            return parts, ws.close_code
+
+    with T.subtest("mode=text: characters split across backend writes"):
+        parts, code = T.arun(textmode(), 60)
+        T.expect_eq(text_errors, [], "lockstep errors")
+        T.expect_eq(sorted({type(p).__name__ for p in parts}), ["str"],
+            "all messages are text")
+        T.check(len(parts) >= len(tchunks) - 1, "one message per backend "
+            "write or so", ">= %d" % (len(tchunks) - 1), len(parts))
+        T.expect_eq("".join(parts), text, "concatenation of the messages")
+        T.expect_eq(code, 1000, "close code after the backend's EOF")
+
+    async def bad(path):
+        async with connect(b, path) as ws:
+            parts = []
+            try:
+                while True:
+                    parts.append(await T.wait_for(ws.recv(), 10, "message"))
+            except websockets.ConnectionClosed:
+                pass
+            return parts, ws.close_code
+
+    for path, what, prefix in (("/bad1", "a 0xFF byte", "valid "),
+            ("/bad2", "a UTF-16 surrogate", "sur"),
+            ("/bad3", "a sequence truncated by EOF", "truncated at EOF ")):
+        with T.subtest("mode=text: %s from the backend -> 1011" % what):
+            parts, code = T.arun(bad(path), 30)
+            T.expect_eq(code, 1011, "close code")
+            joined = "".join(p for p in parts if isinstance(p, str))
+            T.check(prefix.startswith(joined), "only the valid prefix was "
+                "delivered (if anything)", repr(prefix), repr(joined))
+
+    async def mid():
+        async with connect(b, "/midclose") as ws:
+            return await drain(ws, 30, "mid-stream close")
+
+    with T.subtest("backend closes after 3 MiB+17: every byte, then 1000"):
+        n, digest, types, code, _ = T.arun(mid(), 40)
+        T.expect_eq(n, 3 * T.MiB + 17, "bytes received")
+        T.expect_eq(digest, T.pattern_digest(3 * T.MiB + 17, 13), "sha256")
+        T.expect_eq(code, 1000, "close code")
+
+    async def rst():
+        async with connect(b, "/reset") as ws:
+            got, _ = await read_bytes(ws, 100003, 20, "data before the reset")
+            release.set()
+            try:
+                extra = await T.wait_for(ws.recv(), 10, "close after reset")
+                T.fail("unexpected message after all data: %d bytes" %
+                    len(extra))
+            except websockets.ConnectionClosed:
+                pass
+            return got, ws.close_code
+
+    with T.subtest("backend resets after sending data: data, then 1011"):
+        got, code = T.arun(rst(), 40)
+        T.expect_eq(hashlib.sha256(got).hexdigest(),
+            T.pattern_digest(100003, 14), "sha256 of the data")
+        T.expect_eq(code, 1011, "close code after a backend reset")
+
+    with T.subtest("backend refused -> 502"):
+        c = T.RawConn(b.port)
+        c.send(T.upgrade_request("/refused"))
+        st, _, _ = c.read_response(10)
+        T.expect_eq(st, 502, "status")
+        c.close()
+
+    async def unix():
+        async with connect(b, "/unix") as ws:
+            data = os.urandom(200000)
+            await ws.send(data)
+            got, _ = await read_bytes(ws, len(data), 10, "unix echo")
+            T.check(got == data, "200000 bytes echoed via a unix socket",
+                len(data), len(got))
+
+    with T.subtest("unix:/path target"):
+        T.arun(unix(), 30)
+
+    async def concurrent():
+        async def one(i):
+            async with connect(b, "/echo") as ws:
+                data = ("conn %03d " % i).encode() + T.pattern_bytes(1000, i)
+                await ws.send(data)
+                got, _ = await read_bytes(ws, len(data), 30, "conn %d" % i)
+                if got != data:
+                    T.fail("connection %d: echo differs" % i)
+                await ws.send("second %d" % i)
+                got, _ = await read_bytes(ws, len("second %d" % i), 30,
+                    "conn %d again" % i)
+                if got != ("second %d" % i).encode():
+                    T.fail("connection %d: second echo differs" % i)
+            return i
+        before = echo.accepted
+        res = await asyncio.gather(*(one(i) for i in range(100)),
+            return_exceptions=True)
+        errs = [r for r in res if not isinstance(r, int)]
+        T.check(not errs, "100 concurrent tunnels succeeded", "0 errors",
+            "%d errors, first: %r" % (len(errs), errs[:3]))
+        T.check(echo.accepted - before >= 100, "backend saw 100 connections",
+            ">= 100", echo.accepted - before)
+
+    with T.subtest("100 concurrent connections through a TCP echo backend"):
+        T.arun(concurrent(), 60)
+
+    with T.subtest("backend threads saw no errors"):
+        errs = []
+        for be in (sink, source, echo, midclose, smallsrc, textsrc, bad1):
+            errs += be.errors
+        T.expect_eq([e for e in errs if "Broken pipe" not in e and
+            "reset" not in e], [], "backend errors")
+
+    T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
+    usock.close()
+
+
+T.run(main)

@@ -1,0 +1,204 @@
+// wsbtest.mjs -- shared helpers for the Node integration tests: start
+// wsbridge on an OS-picked port (learnt from its "listening on HOST:PORT"
+// stderr line), keep its log, stop it with SIGTERM and fail on sanitizer
+// reports; report sub-checks; exit 0 pass, 77 skip, 1 fail.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SKIP = 77;
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SANITIZER_MARKS = ['AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
+
+const failures = [];
+const bridges = [];
+const tmpdirs = [];
+
+export function log(msg) { process.stdout.write(msg + '\n'); }
+
+export class Failure extends Error {}
+export class Skip extends Error {}
+
+function short(v) {
+  let s;
+  try { s = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v); }
+  catch { s = String(v); }
+  if (s === undefined) s = String(v);
+  return s.length > 300 ? s.slice(0, 300) + `...(${s.length} chars)` : s;
+}
+
+export function fail(msg) { throw new Failure(msg); }
+
+export function check(cond, what, expected, got) {
+  if (!cond) {
+    if (expected === undefined && got === undefined) fail(what);
+    fail(`${what}: expected ${short(expected)}, got ${short(got)}`);
+  }
+  log(`   ok: ${what}`);
+}
+
+export function expectEq(got, expected, what) {
+  check(got === expected, what, expected, got);
+}
+
+export async function subtest(name, fn) {
+  log(`== ${name}`);
+  const t0 = Date.now();
+  try {
+    await fn();
+    log(`PASS: ${name} (${((Date.now() - t0) / 1000).toFixed(2)}s)`);
+  } catch (e) {
+    if (e instanceof Skip) throw e;
+    const msg = e instanceof Failure ? e.message : `unexpected ${e?.stack ?? e}`;
+    failures.push([name, msg]);
+    log(`FAIL: ${name}: ${msg}`);
+  }
+}
+
+/** Rejects with a Failure after ms unless p settles first. */
+export function within(p, ms, what) {
+  let timer;
+  const t = new Promise((_, rej) => {
+    timer = setTimeout(() => rej(new Failure(`timed out after ${ms / 1000}s: ${what}`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export function wsbridgePath() {
+  return resolve(process.env.WSBRIDGE || join(HERE, '..', '..', 'wsbridge'));
+}
+
+export function makeTmpdir() {
+  const d = mkdtempSync(join(tmpdir(), 'wsbtest-'));
+  tmpdirs.push(d);
+  return d;
+}
+
+/** Imports an npm package from tests/node_modules, or throws Skip. */
+export async function need(pkg) {
+  try {
+    return await import(pkg);
+  } catch (e) {
+    throw new Skip(`npm package '${pkg}' not installed (run 'npm ci' in tests/): ${e.code ?? e.message}`);
+  }
+}
+
+const LISTEN_RE = /listening on (\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d+)/;
+
+export class Bridge {
+  constructor(args, { name = 'wsbridge', listen = ['127.0.0.1:0'] } = {}) {
+    this.name = name;
+    this.args = args;
+    this.listen = listen;
+    this.lines = [];
+    this.stopped = false;
+    this.exitCode = undefined;
+    this.exitSignal = undefined;
+  }
+
+  /** Spawns and resolves once every listener printed its address. */
+  async start(timeoutMs = 10000) {
+    const bin = wsbridgePath();
+    if (!existsSync(bin)) fail(`wsbridge binary not found: ${bin} (set WSBRIDGE)`);
+    const argv = [];
+    for (const l of this.listen) argv.push('--listen', l);
+    argv.push(...this.args);
+    log(`   start: ${bin} ${argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`);
+    this.proc = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    bridges.push(this);
+    this.exited = new Promise((res) => {
+      this.proc.on('exit', (code, sig) => { this.exitCode = code; this.exitSignal = sig; res(); });
+    });
+    this.closedStreams = new Promise((res) => this.proc.on('close', res));
+    this.addrs = [];
+    let wake = () => {};
+    const feed = (tag) => {
+      let pending = '';
+      return (chunk) => {
+        pending += chunk.toString('utf8');
+        let i;
+        while ((i = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, i);
+          pending = pending.slice(i + 1);
+          this.lines.push(tag + line);
+          const m = LISTEN_RE.exec(line);
+          if (m && !tag) this.addrs.push([m[1].replace(/[[\]]/g, ''), Number(m[2])]);
+          wake();
+        }
+      };
+    };
+    this.proc.stderr.on('data', feed(''));
+    this.proc.stdout.on('data', feed('[stdout] '));
+    await within(new Promise((res, rej) => {
+      wake = () => { if (this.addrs.length >= this.listen.length) res(); };
+      this.exited.then(() => rej(new Failure(
+        `wsbridge exited (${this.exitCode ?? this.exitSignal}) before listening; log:\n${this.lines.join('\n')}`)));
+    }), timeoutMs, `'listening on' line(s); log so far:\n${this.lines.join('\n')}`);
+    this.port = this.addrs[0][1];
+    return this;
+  }
+
+  url(path = '/') { return `ws://127.0.0.1:${this.port}${path}`; }
+
+  /** SIGTERM, wait (15 s, then SIGKILL and fail), check for sanitizer reports. */
+  async stop(timeoutMs = 15000) {
+    if (this.stopped) return this.exitCode;
+    this.stopped = true;
+    const problems = [];
+    if (this.exitCode === undefined && this.exitSignal === undefined) {
+      this.proc.kill('SIGTERM');
+      try {
+        await within(this.exited, timeoutMs, 'exit after SIGTERM');
+      } catch {
+        this.proc.kill('SIGKILL');
+        await within(this.exited, 5000, 'exit after SIGKILL').catch(() => {});
+        problems.push(`did not exit within ${timeoutMs / 1000}s of SIGTERM (killed)`);
+      }
+    }
+    await within(this.closedStreams, 5000, 'log streams closed').catch(() => {});
+    if (this.exitSignal) problems.push(`killed by ${this.exitSignal}`);
+    const text = this.lines.join('\n');
+    for (const m of SANITIZER_MARKS) if (text.includes(m)) problems.push(`stderr contains '${m}'`);
+    if (problems.length) fail(`${this.name} (pid ${this.proc.pid}): ${problems.join('; ')}`);
+    return this.exitCode;
+  }
+
+  dumpLog(last = 300) {
+    const lines = this.lines.slice(-last);
+    log(`----- ${this.name} log (pid ${this.proc?.pid}, ${this.lines.length} lines) -----`);
+    for (const l of lines) log(`   | ${l}`);
+    log(`----- end of ${this.name} log -----`);
+  }
+}
+
+/** Runs main(), stops every bridge, exits 0/1/77. */
+export async function run(main, overallMs = 55000) {
+  let skipped = null;
+  try {
+    await within(main(), overallMs, 'whole test');
+  } catch (e) {
+    if (e instanceof Skip) skipped = e.message;
+    else {
+      failures.push(['main', e instanceof Failure ? e.message : String(e?.stack ?? e)]);
+      log(`FAIL: ${e instanceof Failure ? e.message : e?.stack ?? e}`);
+    }
+  }
+  for (const b of bridges) {
+    try { await b.stop(); } catch (e) {
+      if (!skipped) { failures.push([`stop ${b.name}`, e.message]); log(`FAIL: stop: ${e.message}`); }
+    }
+  }
+  for (const d of tmpdirs) rmSync(d, { recursive: true, force: true });
+  if (skipped) { log(`SKIP: ${skipped}`); process.exit(SKIP); }
+  if (failures.length) {
+    log(`\n${failures.length} check(s) failed:`);
+    for (const [n, m] of failures) log(`  - ${n}: ${m}`);
+    for (const b of bridges) b.dumpLog();
+    process.exit(1);
+  }
+  log('all checks passed');
+  process.exit(0);
+}

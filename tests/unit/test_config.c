@@ -1,0 +1,806 @@
+/* test_config.c -- config file grammar, every directive and route key, errors naming their line. */
+#include "wsb_autoconf.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+/* Applies line to cfg as line 1 of "t.conf"; fails the test on error. */
+static void
+ok(struct config *cfg, const char *line)
+{
+	char	*cause = NULL;
+
+	if (config_parse_line(cfg, line, "t.conf:1", 1, &cause) != 0)
+		fail_msg("\"%s\": %s", line, cause);
+}
+
+/*
+ * Applies line to a fresh config as line 7 of "t.conf" and checks it fails
+ * with exactly "t.conf:7: " followed by want.
+ */
+static void
+bad(const char *line, const char *want)
+{
+	struct config	*cfg;
+	char		*cause = NULL, *full;
+
+	cfg = config_new();
+	if (config_parse_line(cfg, line, "t.conf:7", 7, &cause) == 0)
+		fail_msg("\"%s\" was accepted", line);
+	full = xasprintf("t.conf:7: %s", want);
+	if (strcmp(cause, full) != 0)
+		fail_msg("\"%s\": got \"%s\", want \"%s\"", line, cause, full);
+	free(full);
+	free(cause);
+	config_free(cfg);
+}
+
+/* The last route added. */
+static const struct route *
+last_route(const struct config *cfg)
+{
+	assert_true(cfg->nroutes > 0);
+	return (&cfg->routes[cfg->nroutes - 1]);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = config_new();
+	assert_int_equal(cfg->refcnt, 1);
+	assert_null(cfg->file);
+	assert_int_equal(cfg->nlistens, 0);
+	assert_int_equal(cfg->nroutes, 0);
+	assert_int_equal(cfg->max_connections, 10000);
+	assert_int_equal(cfg->max_head, 8192);
+	assert_int_equal(cfg->handshake_timeout_ms, 10000);
+	assert_int_equal(cfg->close_timeout_ms, 5000);
+	assert_int_equal(cfg->shutdown_timeout_ms, 10000);
+	assert_int_equal(cfg->buffer_size, 256 * 1024);
+	assert_int_equal(cfg->log_level, LOGL_INFO);
+	assert_int_equal(cfg->log_syslog, 0);
+	assert_int_equal(cfg->defaults.max_frame, 64 * 1024);
+	assert_int_equal(cfg->defaults.max_message, 0);
+	assert_int_equal(cfg->defaults.connect_timeout_ms, 10000);
+	assert_int_equal(cfg->defaults.idle_timeout_ms, 0);
+	assert_int_equal(cfg->defaults.ping_interval_ms, 0);
+	assert_int_equal(cfg->defaults.pong_timeout_ms, 30000);
+	assert_int_equal(cfg->defaults.text, 0);
+	assert_int_equal(cfg->defaults.require_subprotocol, 0);
+	assert_int_equal(cfg->defaults.nsubprotocols, 0);
+	assert_int_equal(cfg->defaults.norigins, 0);
+	config_free(cfg);
+}
+
+static void
+test_ref_free(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	config_free(NULL);
+	cfg = config_new();
+	ok(cfg, "listen 80");
+	ok(cfg, "route-defaults subprotocols=a,b origins=*");
+	ok(cfg, "route /x 10.0.0.1:80 origins=https://a.example");
+	assert_ptr_equal(config_ref(cfg), cfg);
+	assert_int_equal(cfg->refcnt, 2);
+	config_free(cfg);
+	assert_int_equal(cfg->refcnt, 1);
+	assert_string_equal(cfg->routes[0].path, "/x");	/* still alive */
+	config_free(cfg);	/* ASan reports any leak or double free */
+}
+
+static void
+test_listen(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "listen 8080");
+	ok(cfg, "listen 127.0.0.1:80");
+	ok(cfg, "listen [::1]:443");
+	ok(cfg, "listen *:0");
+	ok(cfg, "listen localhost:65535");
+	ok(cfg, "listen [fe80::1%eth0]:9000");
+	ok(cfg, "  listen\t\"0.0.0.0:1\"   # quoted, with a comment");
+	assert_int_equal(cfg->nlistens, 7);
+	assert_null(cfg->listens[0].host);
+	assert_string_equal(cfg->listens[0].port, "8080");
+	assert_string_equal(cfg->listens[0].spec, "8080");
+	assert_int_equal(cfg->listens[0].line, 1);
+	assert_string_equal(cfg->listens[1].host, "127.0.0.1");
+	assert_string_equal(cfg->listens[1].port, "80");
+	assert_string_equal(cfg->listens[2].host, "::1");
+	assert_string_equal(cfg->listens[2].port, "443");
+	assert_null(cfg->listens[3].host);
+	assert_string_equal(cfg->listens[3].port, "0");
+	assert_string_equal(cfg->listens[3].spec, "*:0");
+	assert_string_equal(cfg->listens[4].host, "localhost");
+	assert_string_equal(cfg->listens[4].port, "65535");
+	assert_string_equal(cfg->listens[5].host, "fe80::1%eth0");
+	assert_string_equal(cfg->listens[6].host, "0.0.0.0");
+	config_free(cfg);
+
+	bad("listen", "listen needs one address");
+	bad("listen 80 81", "listen needs one address");
+	bad("listen 65536", "bad port '65536'");
+	bad("listen 99999999999999999999999", "bad port '99999999999999999999999'");
+	bad("listen -1", "bad port '-1'");
+	bad("listen +80", "bad port '+80'");
+	bad("listen http", "bad port 'http'");
+	bad("listen *", "bad port '*'");
+	bad("listen host:", "bad port in 'host:'");
+	bad("listen :80", "empty host in ':80'");
+	bad("listen ::1:80", "'::1:80': put an IPv6 address in brackets");
+	bad("listen [::1]", "missing port in '[::1]'");
+	bad("listen [::1:80", "missing ']' in '[::1:80'");
+	bad("listen []:80", "empty address in '[]:80'");
+	bad("listen [1.2.3.4]:80", "'[1.2.3.4]:80': brackets are for IPv6 addresses");
+	bad("listen [::1]:x", "bad port in '[::1]:x'");
+	bad("listen \"a b:80\"", "bad host in 'a b:80'");
+	bad("listen \"[::1 ]:80\"", "bad address in '[::1 ]:80'");
+}
+
+static void
+test_add_listen_and_route(void **state)
+{
+	struct config	*cfg;
+	char		*cause = NULL;
+
+	(void)state;
+	cfg = config_new();
+	assert_int_equal(config_add_listen(cfg, "[::]:8443", 0, &cause), 0);
+	assert_string_equal(cfg->listens[0].host, "::");
+	assert_int_equal(cfg->listens[0].line, 0);
+	assert_int_equal(config_add_route(cfg,
+	    "/x echo subprotocols=\"a, b\" # flag", 0, &cause), 0);
+	assert_int_equal(last_route(cfg)->nsubprotocols, 2);
+	assert_string_equal(last_route(cfg)->subprotocols[1], "b");
+	/* Errors from flags carry no location; the caller adds one. */
+	assert_int_equal(config_add_listen(cfg, "x", 0, &cause), -1);
+	assert_string_equal(cause, "bad port 'x'");
+	free(cause);
+	assert_int_equal(config_add_route(cfg, "/y", 0, &cause), -1);
+	assert_string_equal(cause, "route needs PATH and TARGET");
+	free(cause);
+	assert_int_equal(config_add_route(cfg, "/y echo \"x", 0, &cause), -1);
+	assert_string_equal(cause, "unterminated quote");
+	free(cause);
+	assert_int_equal(config_finish(cfg, &cause), 0);
+	config_free(cfg);
+}
+
+static void
+test_route_targets(void **state)
+{
+	struct config		*cfg;
+	const struct route	*r;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "route /tcp backend.internal:9000");
+	r = last_route(cfg);
+	assert_string_equal(r->path, "/tcp");
+	assert_int_equal(r->target.kind, TARGET_TCP);
+	assert_string_equal(r->target.host, "backend.internal");
+	assert_string_equal(r->target.port, "9000");
+	assert_string_equal(r->target.spec, "backend.internal:9000");
+	assert_null(r->target.path);
+	assert_int_equal(r->line, 1);
+
+	ok(cfg, "route /v6 [2001:db8::1]:22");
+	r = last_route(cfg);
+	assert_int_equal(r->target.kind, TARGET_TCP);
+	assert_string_equal(r->target.host, "2001:db8::1");
+	assert_string_equal(r->target.port, "22");
+
+	ok(cfg, "route /unix unix:/run/app.sock");
+	r = last_route(cfg);
+	assert_int_equal(r->target.kind, TARGET_UNIX);
+	assert_string_equal(r->target.path, "/run/app.sock");
+	assert_string_equal(r->target.spec, "unix:/run/app.sock");
+	assert_null(r->target.host);
+
+	ok(cfg, "route * echo");
+	r = last_route(cfg);
+	assert_string_equal(r->path, "*");
+	assert_int_equal(r->target.kind, TARGET_ECHO);
+	assert_string_equal(r->target.spec, "echo");
+	config_free(cfg);
+
+	bad("route", "route needs PATH and TARGET");
+	bad("route /x", "route needs PATH and TARGET");
+	bad("route chat echo", "route path must start with '/' or be '*': 'chat'");
+	bad("route ** echo", "route path must start with '/' or be '*': '**'");
+	bad("route /a?b echo", "bad route path '/a?b'");
+	bad("route /a#b echo", "bad route path '/a#b'");
+	bad("route \"/a b\" echo", "bad route path '/a b'");
+	bad("route /x host", "missing port in 'host'");
+	bad("route /x host:0", "bad port in 'host:0'");
+	bad("route /x host:65536", "bad port in 'host:65536'");
+	bad("route /x 80", "missing port in '80'");
+	bad("route /x *:80", "bad host in '*:80'");
+	bad("route /x unix:run.sock", "unix socket path must be absolute: 'unix:run.sock'");
+	bad("route /x unix:", "unix socket path must be absolute: 'unix:'");
+	bad("route /x unix:/" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "unix socket path too long: 'unix:/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'");
+	bad("route /x \"echo\x01\"", "bad target");
+}
+
+static void
+test_route_keys(void **state)
+{
+	struct config		*cfg;
+	const struct route	*r;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "route /all 127.0.0.1:1 subprotocols=v2.chat,v1.chat "
+	    "require-subprotocol=yes "
+	    "origins=https://a.example,http://b.example:8080 mode=text "
+	    "max-frame=16k max-message=1M connect-timeout=250ms "
+	    "idle-timeout=2m ping-interval=30s pong-timeout=1h");
+	r = last_route(cfg);
+	assert_int_equal(r->nsubprotocols, 2);
+	assert_string_equal(r->subprotocols[0], "v2.chat");
+	assert_string_equal(r->subprotocols[1], "v1.chat");
+	assert_int_equal(r->require_subprotocol, 1);
+	assert_int_equal(r->norigins, 2);
+	assert_string_equal(r->origins[0], "https://a.example");
+	assert_string_equal(r->origins[1], "http://b.example:8080");
+	assert_int_equal(r->text, 1);
+	assert_int_equal(r->max_frame, 16384);
+	assert_int_equal(r->max_message, 1048576);
+	assert_int_equal(r->connect_timeout_ms, 250);
+	assert_int_equal(r->idle_timeout_ms, 120000);
+	assert_int_equal(r->ping_interval_ms, 30000);
+	assert_int_equal(r->pong_timeout_ms, 3600000);
+
+	ok(cfg, "route /b echo mode=binary require-subprotocol=no "
+	    "max-frame=1 max-message=0 idle-timeout=0 ping-interval=0 "
+	    "origins=* subprotocols=\" a , b\"");
+	r = last_route(cfg);
+	assert_int_equal(r->text, 0);
+	assert_int_equal(r->require_subprotocol, 0);
+	assert_int_equal(r->max_frame, 1);
+	assert_int_equal(r->max_message, 0);
+	assert_int_equal(r->norigins, 1);
+	assert_string_equal(r->origins[0], "*");
+	assert_int_equal(r->nsubprotocols, 2);
+	assert_string_equal(r->subprotocols[0], "a");
+
+	/* Limits, a later key overriding an earlier one, an emptied list. */
+	ok(cfg, "route /c echo max-frame=16M max-message=16G "
+	    "subprotocols=x subprotocols= origins=null");
+	r = last_route(cfg);
+	assert_int_equal(r->max_frame, 16 * 1024 * 1024);
+	assert_true(r->max_message == 16ull * 1024 * 1024 * 1024);
+	assert_int_equal(r->nsubprotocols, 0);
+	assert_null(r->subprotocols);
+	assert_string_equal(r->origins[0], "null");
+
+	/* An empty list clears what route-defaults set. */
+	ok(cfg, "route-defaults origins=https://a.example subprotocols=a");
+	ok(cfg, "route /d echo origins= subprotocols=\"\"");
+	r = last_route(cfg);
+	assert_int_equal(r->norigins, 0);
+	assert_int_equal(r->nsubprotocols, 0);
+	config_free(cfg);
+
+	bad("route /x echo bogus=1", "unknown route option 'bogus'");
+	bad("route /x echo Mode=text", "unknown route option 'Mode'");
+	bad("route /x echo mode", "expected key=value, got 'mode'");
+	bad("route /x echo =text", "expected key=value, got '=text'");
+	bad("route /x echo mode=utf8", "mode: expected binary or text");
+	bad("route /x echo require-subprotocol=true",
+	    "require-subprotocol: expected yes or no");
+	bad("route /x echo subprotocols=a,,b", "subprotocols: bad value ''");
+	bad("route /x echo subprotocols=a,", "subprotocols: empty item in list");
+	bad("route /x echo subprotocols=,a", "subprotocols: bad value ''");
+	bad("route /x echo subprotocols=\"a b\"", "subprotocols: bad value 'a b'");
+	bad("route /x echo subprotocols=a/b", "subprotocols: bad value 'a/b'");
+	bad("route /x echo origins=https://a.example/",
+	    "origins: bad value 'https://a.example/'");
+	bad("route /x echo origins=a.example", "origins: bad value 'a.example'");
+	bad("route /x echo origins=https://", "origins: bad value 'https://'");
+	bad("route /x echo max-frame=0", "max-frame: bad size '0' (1 to 16M)");
+	bad("route /x echo max-frame=16777217",
+	    "max-frame: bad size '16777217' (1 to 16M)");
+	bad("route /x echo max-frame=1T", "max-frame: bad size '1T' (1 to 16M)");
+	bad("route /x echo max-message=-1", "max-message: bad size '-1'");
+	bad("route /x echo connect-timeout=0",
+	    "connect-timeout: must not be 0");
+	bad("route /x echo connect-timeout=1d",
+	    "connect-timeout: bad duration '1d'");
+	bad("route /x echo idle-timeout=x", "idle-timeout: bad duration 'x'");
+	bad("route /x echo ping-interval=5sec",
+	    "ping-interval: bad duration '5sec'");
+	bad("route /x echo pong-timeout=0", "pong-timeout: must not be 0");
+}
+
+static void
+test_globals(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "max-connections 5");
+	ok(cfg, "max-header-size 1k");
+	ok(cfg, "handshake-timeout 250ms");
+	ok(cfg, "close-timeout 1m");
+	ok(cfg, "shutdown-timeout 0");
+	ok(cfg, "buffer-size 4k");
+	ok(cfg, "log-level debug");
+	ok(cfg, "syslog yes");
+	assert_int_equal(cfg->max_connections, 5);
+	assert_int_equal(cfg->max_head, 1024);
+	assert_int_equal(cfg->handshake_timeout_ms, 250);
+	assert_int_equal(cfg->close_timeout_ms, 60000);
+	assert_int_equal(cfg->shutdown_timeout_ms, 0);
+	assert_int_equal(cfg->buffer_size, 4096);
+	assert_int_equal(cfg->log_level, LOGL_DEBUG);
+	assert_int_equal(cfg->log_syslog, 1);
+	ok(cfg, "max-header-size 1M");
+	ok(cfg, "log-level error");
+	ok(cfg, "syslog no");
+	ok(cfg, "max-connections 4294967295");
+	assert_int_equal(cfg->max_head, 1048576);
+	assert_int_equal(cfg->log_level, LOGL_ERROR);
+	assert_int_equal(cfg->log_syslog, 0);
+	assert_int_equal(cfg->max_connections, UINT_MAX);
+	ok(cfg, "log-level warn");
+	assert_int_equal(cfg->log_level, LOGL_WARN);
+	ok(cfg, "log-level info");
+	assert_int_equal(cfg->log_level, LOGL_INFO);
+	config_free(cfg);
+
+	bad("max-connections 0", "max-connections: bad number '0'");
+	bad("max-connections 4294967296",
+	    "max-connections: bad number '4294967296'");
+	bad("max-connections 1k", "max-connections: bad number '1k'");
+	bad("max-connections", "max-connections needs one value");
+	bad("max-connections 1 2", "max-connections needs one value");
+	bad("max-header-size 1023",
+	    "max-header-size: bad size '1023' (1k to 1M)");
+	bad("max-header-size 1025k",
+	    "max-header-size: bad size '1025k' (1k to 1M)");
+	bad("handshake-timeout 0", "handshake-timeout: must not be 0");
+	bad("close-timeout 0ms", "close-timeout: must not be 0");
+	bad("shutdown-timeout forever",
+	    "shutdown-timeout: bad duration 'forever'");
+	bad("buffer-size 4095", "buffer-size: bad size '4095' (4k to 1G)");
+	bad("buffer-size 2G", "buffer-size: bad size '2G' (4k to 1G)");
+	bad("log-level loud", "log-level: expected error, warn, info or debug");
+	bad("log-level INFO", "log-level: expected error, warn, info or debug");
+	bad("syslog 1", "syslog: expected yes or no");
+	bad("lisen 80", "unknown directive 'lisen'");
+	bad("Listen 80", "unknown directive 'Listen'");
+	bad("route-defaults", "route-defaults needs key=value");
+	bad("route-defaults mode=text bogus=1", "unknown route option 'bogus'");
+}
+
+static void
+test_lexing(void **state)
+{
+	struct config	*cfg;
+	char		*cause = NULL;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "");
+	ok(cfg, "   \t ");
+	ok(cfg, "# a comment");
+	ok(cfg, "   # an indented comment \"with a quote");
+	assert_int_equal(cfg->nlistens + cfg->nroutes, 0);
+	/* Quotes join a word; '#' inside a word or quotes is no comment. */
+	ok(cfg, "route /q echo subprotocols=\"a,b\"c#d # comment \"");
+	assert_int_equal(last_route(cfg)->nsubprotocols, 2);
+	assert_string_equal(last_route(cfg)->subprotocols[1], "bc#d");
+	ok(cfg, "route /e echo origins=\"https://a.example, null\"");
+	assert_int_equal(last_route(cfg)->norigins, 2);
+	assert_string_equal(last_route(cfg)->origins[1], "null");
+	config_free(cfg);
+
+	bad("route /a#b\"#\" echo #comment", "bad route path '/a#b#'");
+	bad("route /e echo subprotocols=\"x\\\"y\"",
+	    "subprotocols: bad value 'x\"y'");
+	bad("route \"/with space\\\\\" echo # a '\\' kept",
+	    "bad route path '/with space\\'");
+	bad("listen \"80", "unterminated quote");
+	bad("route /x echo origins=\"https://a.example", "unterminated quote");
+
+	cfg = config_new();
+	ok(cfg, "route\t/p\t\"127.0.0.1:80\"\tsubprotocols=\"a, b\"\t#x");
+	assert_string_equal(last_route(cfg)->target.host, "127.0.0.1");
+	assert_string_equal(last_route(cfg)->subprotocols[1], "b");
+	/* Without a where, the message has no prefix. */
+	assert_int_equal(config_parse_line(cfg, "nope", NULL, 3, &cause), -1);
+	assert_string_equal(cause, "unknown directive 'nope'");
+	free(cause);
+	config_free(cfg);
+}
+
+static void
+test_duration(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 rc;
+		unsigned	 ms;
+	} cases[] = {
+		{ "0", 0, 0 },
+		{ "10", 0, 10000 },
+		{ "10s", 0, 10000 },
+		{ "250ms", 0, 250 },
+		{ "2m", 0, 120000 },
+		{ "1h", 0, 3600000 },
+		{ "007s", 0, 7000 },
+		{ "4294967295ms", 0, 4294967295u },
+		{ "4294967s", 0, 4294967000u },
+		{ "71582m", 0, 4294920000u },
+		{ "1193h", 0, 4294800000u },
+		{ "4294967296ms", -1, 0 },
+		{ "4294968s", -1, 0 },
+		{ "4294968", -1, 0 },
+		{ "71583m", -1, 0 },
+		{ "1194h", -1, 0 },
+		{ "99999999999999999999999s", -1, 0 },
+		{ "", -1, 0 },
+		{ "s", -1, 0 },
+		{ "ms", -1, 0 },
+		{ "-1s", -1, 0 },
+		{ "+1s", -1, 0 },
+		{ " 1s", -1, 0 },
+		{ "1s ", -1, 0 },
+		{ "1 s", -1, 0 },
+		{ "1.5s", -1, 0 },
+		{ "1S", -1, 0 },
+		{ "1d", -1, 0 },
+		{ "1sm", -1, 0 },
+		{ "1ms5", -1, 0 },
+		{ "0x10", -1, 0 },
+	};
+	unsigned	ms;
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		ms = 12345;
+		if (config_parse_duration(cases[i].s, &ms) != cases[i].rc)
+			fail_msg("duration \"%s\": wrong result", cases[i].s);
+		if (cases[i].rc == 0 && ms != cases[i].ms)
+			fail_msg("duration \"%s\": got %u, want %u", cases[i].s,
+			    ms, cases[i].ms);
+		if (cases[i].rc != 0 && ms != 12345)
+			fail_msg("duration \"%s\": output changed", cases[i].s);
+	}
+}
+
+static void
+test_size(void **state)
+{
+	static const struct {
+		const char	*s;
+		int		 rc;
+		uint64_t	 v;
+	} cases[] = {
+		{ "0", 0, 0 },
+		{ "4096", 0, 4096 },
+		{ "64k", 0, 65536 },
+		{ "64K", 0, 65536 },
+		{ "16M", 0, 16777216 },
+		{ "16m", 0, 16777216 },
+		{ "1G", 0, 1073741824 },
+		{ "1g", 0, 1073741824 },
+		{ "18446744073709551615", 0, UINT64_MAX },
+		{ "17179869183G", 0, 17179869183ull << 30 },
+		{ "18446744073709551616", -1, 0 },
+		{ "17179869184G", -1, 0 },
+		{ "18014398509481984k", -1, 0 },
+		{ "", -1, 0 },
+		{ "k", -1, 0 },
+		{ "-1", -1, 0 },
+		{ "+1", -1, 0 },
+		{ " 1", -1, 0 },
+		{ "1 k", -1, 0 },
+		{ "1.5k", -1, 0 },
+		{ "1kb", -1, 0 },
+		{ "1KiB", -1, 0 },
+		{ "1T", -1, 0 },
+		{ "0x10", -1, 0 },
+	};
+	uint64_t	v;
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < nitems(cases); i++) {
+		v = 12345;
+		if (config_parse_size(cases[i].s, &v) != cases[i].rc)
+			fail_msg("size \"%s\": wrong result", cases[i].s);
+		if (cases[i].rc == 0 && v != cases[i].v)
+			fail_msg("size \"%s\": wrong value", cases[i].s);
+		if (cases[i].rc != 0 && v != 12345)
+			fail_msg("size \"%s\": output changed", cases[i].s);
+	}
+}
+
+static void
+test_route_defaults(void **state)
+{
+	struct config		*cfg;
+	const struct route	*r;
+	char			*cause = NULL;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "route /before echo");
+	ok(cfg, "route-defaults subprotocols=a,b origins=https://a.example "
+	    "mode=text ping-interval=20s max-frame=1k");
+	ok(cfg, "route /after echo");
+	ok(cfg, "route /own echo subprotocols=c mode=binary max-frame=2k");
+	ok(cfg, "route-defaults origins=* idle-timeout=1m");
+	ok(cfg, "route /later echo");
+
+	/* Routes defined before the line keep the built-in defaults. */
+	r = &cfg->routes[0];
+	assert_int_equal(r->nsubprotocols, 0);
+	assert_int_equal(r->norigins, 0);
+	assert_int_equal(r->text, 0);
+	assert_int_equal(r->ping_interval_ms, 0);
+	assert_int_equal(r->max_frame, 65536);
+
+	r = &cfg->routes[1];
+	assert_int_equal(r->nsubprotocols, 2);
+	assert_string_equal(r->subprotocols[1], "b");
+	/* A deep copy: the defaults' array is not shared. */
+	assert_ptr_not_equal(r->subprotocols, cfg->defaults.subprotocols);
+	assert_ptr_not_equal(r->subprotocols[0],
+	    cfg->defaults.subprotocols[0]);
+	assert_string_equal(r->origins[0], "https://a.example");
+	assert_int_equal(r->text, 1);
+	assert_int_equal(r->ping_interval_ms, 20000);
+	assert_int_equal(r->max_frame, 1024);
+	assert_int_equal(r->pong_timeout_ms, 30000);
+
+	r = &cfg->routes[2];
+	assert_int_equal(r->nsubprotocols, 1);
+	assert_string_equal(r->subprotocols[0], "c");
+	assert_int_equal(r->text, 0);
+	assert_int_equal(r->max_frame, 2048);
+	assert_string_equal(r->origins[0], "https://a.example");
+
+	/* route-defaults lines accumulate. */
+	r = &cfg->routes[3];
+	assert_int_equal(r->nsubprotocols, 2);
+	assert_string_equal(r->origins[0], "*");
+	assert_int_equal(r->idle_timeout_ms, 60000);
+	assert_int_equal(r->text, 1);
+
+	/* A bad route-defaults line changes nothing. */
+	assert_int_equal(config_parse_line(cfg,
+	    "route-defaults mode=binary max-frame=0", "t", 9, &cause), -1);
+	assert_string_equal(cause, "t: max-frame: bad size '0' (1 to 16M)");
+	free(cause);
+	assert_int_equal(cfg->defaults.text, 1);
+	/* Nor does a bad route line. */
+	assert_int_equal(config_parse_line(cfg,
+	    "route /bad echo origins=* subprotocols=x mode=x", "t", 10,
+	    &cause), -1);
+	free(cause);
+	assert_int_equal(cfg->nroutes, 4);
+	config_free(cfg);
+}
+
+static void
+test_finish(void **state)
+{
+	struct config	*cfg;
+	char		*cause = NULL;
+
+	(void)state;
+	cfg = config_new();
+	assert_int_equal(config_finish(cfg, &cause), -1);
+	assert_string_equal(cause, "no listen address");
+	free(cause);
+	ok(cfg, "listen 80");
+	assert_int_equal(config_finish(cfg, &cause), -1);
+	assert_string_equal(cause, "no route");
+	free(cause);
+	ok(cfg, "route / echo");
+	assert_int_equal(config_finish(cfg, &cause), 0);
+	config_free(cfg);
+
+	/* Duplicates name both places. */
+	cfg = config_new();
+	assert_int_equal(config_parse_line(cfg, "listen 80", "f", 1, &cause), 0);
+	assert_int_equal(config_parse_line(cfg, "route /a echo", "f", 2,
+	    &cause), 0);
+	assert_int_equal(config_parse_line(cfg, "route /b echo", "f", 3,
+	    &cause), 0);
+	assert_int_equal(config_parse_line(cfg, "route /a 10.0.0.1:22", "f", 12,
+	    &cause), 0);
+	assert_int_equal(config_finish(cfg, &cause), -1);
+	assert_string_equal(cause, "line 12: duplicate route '/a' "
+	    "(first at line 2)");
+	free(cause);
+	cfg->file = xstrdup("wsbridge.conf");
+	assert_int_equal(config_finish(cfg, &cause), -1);
+	assert_string_equal(cause, "wsbridge.conf:12: duplicate route '/a' "
+	    "(first at wsbridge.conf:2)");
+	free(cause);
+	config_free(cfg);
+
+	cfg = config_new();
+	assert_int_equal(config_add_listen(cfg, "80", 0, &cause), 0);
+	assert_int_equal(config_add_route(cfg, "* echo", 0, &cause), 0);
+	assert_int_equal(config_add_route(cfg, "* echo", 0, &cause), 0);
+	assert_int_equal(config_finish(cfg, &cause), -1);
+	assert_string_equal(cause, "the command line: duplicate route '*' "
+	    "(first at the command line)");
+	free(cause);
+	config_free(cfg);
+}
+
+static void
+test_find_route(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "route /a echo");
+	assert_null(config_find_route(cfg, "/b"));
+	ok(cfg, "route * echo");
+	ok(cfg, "route /b echo");
+	/* Exact first, even when "*" comes earlier in the file. */
+	assert_ptr_equal(config_find_route(cfg, "/a"), &cfg->routes[0]);
+	assert_ptr_equal(config_find_route(cfg, "/b"), &cfg->routes[2]);
+	assert_ptr_equal(config_find_route(cfg, "/c"), &cfg->routes[1]);
+	assert_ptr_equal(config_find_route(cfg, "/A"), &cfg->routes[1]);
+	assert_ptr_equal(config_find_route(cfg, ""), &cfg->routes[1]);
+	config_free(cfg);
+}
+
+/* Writes text to a new temporary file and returns its name (caller frees). */
+static char *
+write_file(const char *text)
+{
+	char	*path;
+	FILE	*f;
+	int	 fd;
+
+	path = xstrdup("/tmp/test_config.XXXXXX");
+	assert_int_not_equal(fd = mkstemp(path), -1);
+	assert_non_null(f = fdopen(fd, "w"));
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+	return (path);
+}
+
+static void
+test_load_file(void **state)
+{
+	struct config	*cfg;
+	char		*path, *cause = NULL, *want;
+
+	(void)state;
+	path = write_file(
+	    "# wsbridge.conf\n"
+	    "listen 8080\r\n"
+	    "\n"
+	    "route-defaults ping-interval=30s\n"
+	    "route /chat 127.0.0.1:9000 subprotocols=chat\n"
+	    "route * echo");	/* no final newline */
+	cfg = config_new();
+	assert_int_equal(config_load_file(cfg, path, &cause), 0);
+	assert_string_equal(cfg->file, path);
+	assert_int_equal(cfg->nlistens, 1);
+	assert_int_equal(cfg->listens[0].line, 2);
+	assert_int_equal(cfg->nroutes, 2);
+	assert_int_equal(cfg->routes[0].line, 5);
+	assert_int_equal(cfg->routes[0].ping_interval_ms, 30000);
+	assert_int_equal(cfg->routes[1].line, 6);
+	assert_int_equal(config_finish(cfg, &cause), 0);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+
+	path = write_file("listen 80\n\n# x\n\n\n\n\n\n\n\n\nlisen 81\n");
+	cfg = config_new();
+	assert_int_equal(config_load_file(cfg, path, &cause), -1);
+	want = xasprintf("%s:12: unknown directive 'lisen'", path);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+
+	path = write_file("listen 80\nroute /a echo\nroute /a echo\n");
+	cfg = config_new();
+	assert_int_equal(config_load_file(cfg, path, &cause), 0);
+	assert_int_equal(config_finish(cfg, &cause), -1);
+	want = xasprintf("%s:3: duplicate route '/a' (first at %s:2)", path,
+	    path);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+
+	/* A NUL byte cannot hide the rest of a line. */
+	path = write_file("listen 80\n");
+	{
+		FILE	*f = fopen(path, "a");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite("route /a\0 echo\n", 1, 15, f), 15);
+		fclose(f);
+	}
+	cfg = config_new();
+	assert_int_equal(config_load_file(cfg, path, &cause), -1);
+	want = xasprintf("%s:2: NUL byte in line", path);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+
+	cfg = config_new();
+	assert_int_equal(config_load_file(cfg, "/nonexistent/wsbridge.conf",
+	    &cause), -1);
+	assert_string_equal(cause,
+	    "/nonexistent/wsbridge.conf: No such file or directory");
+	free(cause);
+	assert_int_equal(config_load_file(cfg, "/", &cause), -1);
+	assert_string_equal(cause, "/: Is a directory");
+	free(cause);
+	config_free(cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_ref_free),
+		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_add_listen_and_route),
+		cmocka_unit_test(test_route_targets),
+		cmocka_unit_test(test_route_keys),
+		cmocka_unit_test(test_globals),
+		cmocka_unit_test(test_lexing),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_route_defaults),
+		cmocka_unit_test(test_finish),
+		cmocka_unit_test(test_find_route),
+		cmocka_unit_test(test_load_file),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
