@@ -8,7 +8,7 @@ what=${1:-run}
 build="autoconf automake libtool pkg-config make gcc libevent-dev libssl-dev
 zlib1g-dev libncurses-dev libsqlite3-dev libnghttp2-dev sqlite3"
 test_pkgs="libcmocka-dev clang python3 python3-websockets python3-wsproto
-python3-h2 nodejs npm chromium tmux nghttp2-client procps"
+python3-h2 chromium tmux nghttp2-client procps"
 
 pkgs=$build
 [ "$what" = test ] && pkgs="$pkgs $test_pkgs"
@@ -19,6 +19,11 @@ for p in $pkgs; do
 		missing="$missing $p"
 	fi
 done
+# Node may come from Debian or from another packager that bundles npm:
+# ask for the commands, not the package names.
+if [ "$what" = test ] && ! { command -v node && command -v npm; } >/dev/null; then
+	missing="$missing nodejs npm"
+fi
 if [ -n "$missing" ]; then
 	echo "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
