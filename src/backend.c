@@ -1,7 +1,9 @@
 /*
  * backend.c -- connecting to a route's target. TCP names resolve through
- * evdns (never blocking the loop); unix sockets connect directly. A timer
- * bounds the whole attempt, resolution included.
+ * evdns (never blocking the loop) and every address is tried in turn, so
+ * "localhost:5900" works whether the service listens on ::1 or 127.0.0.1;
+ * unix sockets connect directly. One timer bounds the whole attempt,
+ * resolution included.
  */
 #include "wsb_autoconf.h"
 
@@ -9,6 +11,7 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,16 +29,22 @@
 #include "util.h"
 
 struct backend_req {
-	struct server		*srv;
-	struct bufferevent	*bev;
-	struct event		*timer;
-	backend_cb		*cb;
-	void			*arg;
-	char			 why[160];
-	int			 status;	/* result waiting to be delivered */
-	int			 in_connect;	/* inside backend_connect() */
-	int			 early;		/* a result arrived inside it */
+	struct server			*srv;
+	struct bufferevent		*bev;		/* the attempt in flight */
+	struct evdns_getaddrinfo_request *dns_req;
+	struct evutil_addrinfo		*ais;		/* resolved addresses */
+	struct evutil_addrinfo		*next_ai;	/* next one to try */
+	struct event			*timer;		/* deadline */
+	struct event			*ev_step;	/* next address, or the result */
+	backend_cb			*cb;
+	void				*arg;
+	char				 why[160];
+	int				 in_connect;	/* inside backend_connect() */
+	int				 done;		/* result ready: status, why */
+	int				 status;
 };
+
+static void	backend_try_next(struct backend_req *);
 
 void
 backend_tune_socket(int fd)
@@ -49,58 +58,115 @@ backend_tune_socket(int fd)
 static void
 backend_req_free(struct backend_req *req)
 {
+	if (req->dns_req != NULL)
+		evdns_getaddrinfo_cancel(req->dns_req);
 	if (req->bev != NULL)
 		bufferevent_free(req->bev);
+	if (req->ais != NULL)
+		evutil_freeaddrinfo(req->ais);
 	event_free(req->timer);
+	event_free(req->ev_step);
 	free(req);
 }
 
+/* Hands the result to the caller and frees the request. */
 static void
-backend_done(struct backend_req *req, int status, const char *why)
+backend_deliver(struct backend_req *req)
 {
 	struct bufferevent	*bev = NULL;
 
-	if (status == 0) {
+	if (req->status == 0) {
 		bev = req->bev;
 		req->bev = NULL;
 		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
 		backend_tune_socket(bufferevent_getfd(bev));
 	}
-	req->cb(req->arg, bev, status, why);
+	req->cb(req->arg, bev, req->status, req->status != 0 ? req->why : NULL);
 	backend_req_free(req);
+}
+
+/* Records the result; it is delivered from the loop (ev_step). */
+static void
+backend_finish(struct backend_req *req, int status)
+{
+	req->done = 1;
+	req->status = status;
+	event_active(req->ev_step, EV_TIMEOUT, 1);
+}
+
+static void
+backend_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend_req	*req = arg;
+
+	if (req->done)
+		backend_deliver(req);
+	else
+		backend_try_next(req);
 }
 
 static void
 backend_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct backend_req	*req = arg;
-	int			 err, dnserr;
-	char			 why[160];
+	int			 err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		if (req->in_connect) {
-			/* Numeric names may connect synchronously. */
-			req->early = 1;
-			req->status = 0;
+		backend_finish(req, 0);
+		return;
+	}
+	snprintf(req->why, sizeof req->why, "%s", err != 0 ?
+	    evutil_socket_error_to_string(err) : "connection failed");
+	/* Not freed here, inside its own callback: backend_try_next does. */
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	event_active(req->ev_step, EV_TIMEOUT, 1);
+}
+
+static void
+backend_try_next(struct backend_req *req)
+{
+	struct evutil_addrinfo	*ai;
+
+	if (req->bev != NULL) {
+		bufferevent_free(req->bev);
+		req->bev = NULL;
+	}
+	while ((ai = req->next_ai) != NULL) {
+		req->next_ai = ai->ai_next;
+		req->bev = bufferevent_socket_new(req->srv->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (req->bev == NULL)
+			break;
+		bufferevent_setcb(req->bev, NULL, NULL, backend_event, req);
+		if (bufferevent_socket_connect(req->bev, ai->ai_addr,
+		    (int)ai->ai_addrlen) == 0)
 			return;
-		}
-		backend_done(req, 0, NULL);
+		snprintf(req->why, sizeof req->why, "%s",
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		bufferevent_free(req->bev);
+		req->bev = NULL;
+	}
+	if (req->why[0] == '\0')
+		snprintf(req->why, sizeof req->why, "no address to connect to");
+	backend_finish(req, 502);
+}
+
+static void
+backend_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct backend_req	*req = arg;
+
+	req->dns_req = NULL;
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	if (result != 0) {
+		snprintf(req->why, sizeof req->why, "cannot resolve: %s",
+		    evutil_gai_strerror(result));
+		backend_finish(req, 502);
 		return;
 	}
-	err = EVUTIL_SOCKET_ERROR();
-	if ((dnserr = bufferevent_socket_get_dns_error(bev)) != 0)
-		snprintf(why, sizeof why, "cannot resolve: %s",
-		    evutil_gai_strerror(dnserr));
-	else
-		snprintf(why, sizeof why, "%s", err != 0 ?
-		    evutil_socket_error_to_string(err) : "connection failed");
-	if (req->in_connect) {
-		req->early = 1;
-		req->status = 502;
-		memcpy(req->why, why, sizeof req->why);
-		return;
-	}
-	backend_done(req, 502, why);
+	req->ais = req->next_ai = res;
+	backend_try_next(req);
 }
 
 static void
@@ -108,78 +174,71 @@ backend_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct backend_req	*req = arg;
 
-	if (req->early) {		/* a result from inside backend_connect() */
-		backend_done(req, req->status, req->status != 0 ? req->why : NULL);
-		return;
-	}
-	backend_done(req, 504, "connect timed out");
+	snprintf(req->why, sizeof req->why, "connect timed out");
+	req->status = 504;
+	backend_deliver(req);
 }
 
 struct backend_req *
 backend_connect(struct server *srv, const struct target *tg,
     unsigned timeout_ms, backend_cb *cb, void *arg)
 {
-	struct backend_req	*req;
-	struct sockaddr_un	 sun;
-	struct timeval		 tv;
-	int			 rc;
+	struct backend_req		*req;
+	struct evutil_addrinfo		 hints;
+	struct evdns_getaddrinfo_request *dr;
+	struct sockaddr_un		 sun;
+	struct timeval			 tv;
 
 	req = xcalloc(1, sizeof *req);
 	req->srv = srv;
 	req->cb = cb;
 	req->arg = arg;
 	req->timer = evtimer_new(srv->base, backend_timeout, req);
-	req->bev = bufferevent_socket_new(srv->base, -1,
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (req->bev == NULL)
-		goto fail_now;
-	bufferevent_setcb(req->bev, NULL, NULL, backend_event, req);
+	req->ev_step = event_new(srv->base, -1, 0, backend_step, req);
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(req->timer, &tv);
 
-	req->in_connect = 1;
 	switch (tg->kind) {
 	case TARGET_TCP:
-		rc = bufferevent_socket_connect_hostname(req->bev, srv->dns,
-		    AF_UNSPEC, tg->host, atoi(tg->port));
+		memset(&hints, 0, sizeof hints);
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_protocol = IPPROTO_TCP;
+		hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+		/* May answer at once (numeric hosts): backend_finish defers. */
+		dr = evdns_getaddrinfo(srv->dns, tg->host, tg->port, &hints,
+		    backend_resolved, req);
+		if (!req->done && req->ais == NULL)
+			req->dns_req = dr;
 		break;
 	case TARGET_UNIX:
 		memset(&sun, 0, sizeof sun);
 		sun.sun_family = AF_UNIX;
 		if (strlen(tg->path) >= sizeof sun.sun_path) {
 			snprintf(req->why, sizeof req->why, "unix path too long");
-			goto fail_later;
+			backend_finish(req, 502);
+			break;
 		}
 		memcpy(sun.sun_path, tg->path, strlen(tg->path));
-		rc = bufferevent_socket_connect(req->bev,
-		    (struct sockaddr *)&sun, sizeof sun);
+		req->bev = bufferevent_socket_new(srv->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (req->bev == NULL) {
+			snprintf(req->why, sizeof req->why, "cannot create socket");
+			backend_finish(req, 502);
+			break;
+		}
+		bufferevent_setcb(req->bev, NULL, NULL, backend_event, req);
+		if (bufferevent_socket_connect(req->bev, (struct sockaddr *)&sun,
+		    sizeof sun) == -1) {
+			snprintf(req->why, sizeof req->why, "%s",
+			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			backend_finish(req, 502);
+		}
 		break;
 	default:
 		abort();	/* echo never reaches here: our bug */
 	}
-	req->in_connect = 0;
-	if (rc == -1) {
-		snprintf(req->why, sizeof req->why, "%s",
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		goto fail_later;
-	}
-	if (req->early) {
-		tv.tv_sec = tv.tv_usec = 0;
-		evtimer_add(req->timer, &tv);
-		return (req);
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(req->timer, &tv);
-	return (req);
-
-fail_now:
-	snprintf(req->why, sizeof req->why, "cannot create socket");
-fail_later:
-	/* Deliver from the loop, never from inside this call. */
-	req->in_connect = 0;
-	req->early = 1;
-	req->status = 502;
-	tv.tv_sec = tv.tv_usec = 0;
-	evtimer_add(req->timer, &tv);
 	return (req);
 }
 

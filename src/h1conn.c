@@ -308,6 +308,8 @@ h1conn_request(struct h1conn *c)
 		    "HTTP version not supported" : "malformed request");
 		return;
 	}
+	log_debug("%s: %.*s %.*s from %s", c->logid, (int)req.method_len,
+	    req.method, (int)req.target_len, req.target, c->peer);
 	if ((status = handshake_check_http1(&req, &c->offer, &why)) != 0 ||
 	    (status = handshake_route(c->cfg, &c->offer, &rt, &c->subprotocol,
 	    &why)) != 0) {
@@ -317,6 +319,8 @@ h1conn_request(struct h1conn *c)
 	/* Frames sent right behind the request stay in the buffer. */
 	evbuffer_drain(in, (size_t)n);
 	bufferevent_disable(c->bev, EV_READ);
+	/* From here the route's connect-timeout bounds the wait (504). */
+	evtimer_del(c->timer);
 	c->state = H1_CONNECTING;
 	cl.peer = c->peer;
 	cl.path = c->offer.path;

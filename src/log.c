@@ -48,7 +48,7 @@ log_level_parse(const char *s)
 	return (-1);
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vmsg(enum log_level level, const char *func, const char *fmt, va_list ap)
 {
 	static const int	 prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };

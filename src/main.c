@@ -156,14 +156,16 @@ main(int argc, char **argv)
 	if ((srv.cfg = server_build_config(&srv, &cause)) == NULL) {
 		fprintf(stderr, "wsbridge: %s\n", cause);
 		free(cause);
-		return (1);
+		rc = 1;
+		goto out;
 	}
 	if (check) {
 		printf("configuration OK: %zu listeners, %zu routes\n",
 		    srv.cfg->nlistens, srv.cfg->nroutes);
-		config_free(srv.cfg);
-		return (0);
+		rc = 0;
+		goto out;
 	}
+	srv.log_level_flag = level;
 	log_init(level != -1 ? (enum log_level)level :
 	    (enum log_level)srv.cfg->log_level, use_syslog || srv.cfg->log_syslog);
 
@@ -171,17 +173,18 @@ main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 	if (server_start(&srv) == -1) {
 		rc = 1;
-		goto out;
+		goto stop;
 	}
 	log_info("wsbridge %s ready: %zu routes", PACKAGE_VERSION,
 	    srv.cfg->nroutes);
 	event_base_dispatch(srv.base);
 	log_info("exiting");
 	rc = 0;
-out:
+stop:
 	server_stop(&srv);
-	config_free(srv.cfg);
 	event_base_free(srv.base);
+out:
+	config_free(srv.cfg);
 	for (i = 0; i < srv.nflag_lines; i++) {
 		line = srv.flag_lines[i];
 		free(line);

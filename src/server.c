@@ -101,7 +101,8 @@ server_reload(struct server *srv)
 	/* Live tunnels keep their reference to the old config. */
 	config_free(srv->cfg);
 	srv->cfg = cfg;
-	log_set_level(cfg->log_level);
+	if (srv->log_level_flag == -1)
+		log_set_level(cfg->log_level);
 	server_sync_listeners(srv);
 	log_info("configuration reloaded: %zu listeners, %zu routes",
 	    cfg->nlistens, cfg->nroutes);

@@ -28,6 +28,7 @@ struct server {
 	unsigned		 nconns;	/* counted against max-connections */
 	uint64_t		 next_id;	/* connection ids for logs */
 	int			 stopping;	/* SIGTERM seen: draining */
+	int			 log_level_flag; /* --log-level/-v, or -1: beats the file */
 	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
 	struct event		*ev_shutdown;	/* drain deadline */
 };

@@ -57,6 +57,7 @@ struct tunnel {
 	int				 be_eof;	/* backend finished sending */
 	uint16_t			 be_code;	/* close code its end maps to */
 	int				 be_flushing;	/* writing the rest, then close */
+	int				 be_dead;	/* socket failed: nothing reaches it */
 	struct event			*ev_linger;	/* bounds be_flushing */
 	uint64_t			 be_in, be_out;	/* bytes read / written */
 
@@ -224,6 +225,10 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 	struct tunnel	*t = arg;
 
 	if (tunnel_is_echo(t)) {
+		if (ws_conn_state(t->ws) != WS_OPEN) {
+			evbuffer_drain(src, n);	/* our close is out: no replies */
+			return;
+		}
 		/*
 		 * Echo each piece as it arrives, as a fragment of the reply
 		 * message, so a large message never sits whole in memory and
@@ -236,7 +241,7 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		t->echo_open = !last;
 		return;
 	}
-	if (t->be == NULL || t->be_flushing) {
+	if (t->be == NULL || t->be_flushing || t->be_dead) {
 		evbuffer_drain(src, n);		/* backend gone: nowhere to go */
 		return;
 	}
@@ -252,7 +257,7 @@ tunnel_ws_room(void *arg)
 
 	if (tunnel_is_echo(t))
 		return (ws_conn_out_room(t->ws));
-	if (t->be == NULL || t->be_flushing)
+	if (t->be == NULL || t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
 	pending = evbuffer_get_length(bufferevent_get_output(t->be));
 	return (pending >= tunnel_high(t) ? 0 : tunnel_high(t) - pending);
@@ -276,8 +281,13 @@ tunnel_ws_closing(void *arg, uint16_t code, int by_peer)
 
 	if (t->state == TUNNEL_OPEN)
 		t->state = TUNNEL_DRAINING;
-	/* Whatever the client sent before its close still reaches the backend. */
-	tunnel_be_finish(t);
+	/*
+	 * The client's close: whatever it sent before still reaches the
+	 * backend, then the backend is closed. When the close is ours, the
+	 * backend stays open until the client answers (tunnel_ws_closed).
+	 */
+	if (by_peer)
+		tunnel_be_finish(t);
 }
 
 static void
@@ -362,6 +372,8 @@ tunnel_be_pump(struct tunnel *t)
 			return;		/* writable() brings us back */
 		n = MIN(avail, t->rt->max_frame);
 		if (t->rt->text) {
+			/* A character never splits: at least 4 bytes a frame. */
+			n = MIN(avail, MAX(n, 4));
 			if ((cut = tunnel_text_cut(in, n, t->be_eof)) == -1) {
 				snprintf(t->be_err, sizeof t->be_err,
 				    "bytes are not UTF-8 on a text route");
@@ -420,6 +432,7 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 		log_info("%s: backend %s: %s", t->logid, t->rt->target.spec,
 		    t->be_err);
 		t->be_code = WS_CLOSE_INTERNAL;
+		t->be_dead = 1;
 		/* Nothing more can be written: what waits for it is lost. */
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 		evbuffer_drain(out, evbuffer_get_length(out));

@@ -43,6 +43,7 @@ struct ws_conn {
 	uint32_t			 rx_utf8;	/* validator state of a text message */
 	int				 in_input;	/* re-entrancy guard */
 	int				 paused;	/* owner had no room */
+	int				 paused_out;	/* our output is full: no pongs */
 
 	/* Keepalive and timers. */
 	struct event			*ev_close;	/* close handshake deadline */
@@ -419,6 +420,9 @@ ws_conn_parse(struct ws_conn *ws)
 			evbuffer_drain(in, r);
 			avail -= r;
 			ws->c.frames_in++;
+			log_debug("%s: frame in %s fin=%u rsv=%u len=%llu",
+			    ws->logid, ws_opcode_str(ws->rx.opcode), ws->rx.fin,
+			    ws->rx.rsv, (unsigned long long)ws->rx.len);
 			ws->rx_in_frame = 1;
 			ws->rx_left = ws->rx.len;
 			ws->rx_mask_off = 0;
@@ -435,14 +439,26 @@ ws_conn_parse(struct ws_conn *ws)
 					    "message exceeds max-message");
 					return;
 				}
+				/* Only data counts against idle-timeout. */
+				ws_conn_activity(ws);
 			}
-			ws_conn_activity(ws);
 		}
 
 		if (WS_OP_IS_CONTROL(ws->rx.opcode)) {
 			n = (size_t)ws->rx.len;
 			if (avail < n)
 				break;
+			/*
+			 * A peer that sends pings and never reads would have
+			 * us queue pongs without end: stop reading until the
+			 * output drains.
+			 */
+			if (ws->rx.opcode == WS_OP_PING &&
+			    ws->ops->pending(ws->t) >= ws->lim.out_high) {
+				ws->paused_out = 1;
+				ws->ops->set_read(ws->t, 0);
+				break;
+			}
 			p = n > 0 ? evbuffer_pullup(in, n) : NULL;
 			if (n > 0)
 				ws_mask(p, n, ws->rx.mask, 0);
@@ -452,17 +468,11 @@ ws_conn_parse(struct ws_conn *ws)
 			continue;
 		}
 
-		/* Data payload: after our close is sent it is read and dropped. */
-		if (ws->state == WS_CLOSE_SENT) {
-			n = (size_t)MIN((uint64_t)avail, ws->rx_left);
-			evbuffer_drain(in, n);
-			ws->rx_left -= n;
-			if (ws->rx_left == 0)
-				ws->rx_in_frame = 0;
-			if (n == 0 && ws->rx_left > 0)
-				break;
-			continue;
-		}
+		/*
+		 * Data payload. After our close it still goes to the owner:
+		 * the peer sent it before it saw our close, and a backend
+		 * that only half-closed may still want it.
+		 */
 		room = ws->h->room(ws->arg);
 		n = (size_t)MIN((uint64_t)avail, ws->rx_left);
 		n = MIN(n, room);
@@ -515,7 +525,8 @@ ws_conn_resume(struct ws_conn *ws)
 		return;
 	if (ws->paused) {
 		ws->paused = 0;
-		ws->ops->set_read(ws->t, 1);
+		if (!ws->paused_out)
+			ws->ops->set_read(ws->t, 1);
 	}
 	ws_conn_input(ws);
 }
@@ -523,6 +534,12 @@ ws_conn_resume(struct ws_conn *ws)
 void
 ws_conn_output_drained(struct ws_conn *ws)
 {
+	if (ws->paused_out && ws->state < WS_CLOSING) {
+		ws->paused_out = 0;
+		if (!ws->paused)
+			ws->ops->set_read(ws->t, 1);
+		ws_conn_input(ws);
+	}
 	if (ws->state == WS_OPEN)
 		ws->h->writable(ws->arg);
 }
