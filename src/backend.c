@@ -205,7 +205,10 @@ backend_connect(struct server *srv, const struct target *tg,
 		hints.ai_family = AF_UNSPEC;
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_protocol = IPPROTO_TCP;
-		hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+		/*
+		 * No AI_ADDRCONFIG: it judges IPv6 by a route to the
+		 * Internet, and would hide ::1 on a machine without one.
+		 */
 		/* May answer at once (numeric hosts): backend_finish defers. */
 		dr = evdns_getaddrinfo(srv->dns, tg->host, tg->port, &hints,
 		    backend_resolved, req);

@@ -282,12 +282,10 @@ tunnel_ws_closing(void *arg, uint16_t code, int by_peer)
 	if (t->state == TUNNEL_OPEN)
 		t->state = TUNNEL_DRAINING;
 	/*
-	 * The client's close: whatever it sent before still reaches the
-	 * backend, then the backend is closed. When the close is ours, the
-	 * backend stays open until the client answers (tunnel_ws_closed).
+	 * Whatever the client sent before its close (or before it answered
+	 * ours) still reaches the backend; then the backend is closed.
 	 */
-	if (by_peer)
-		tunnel_be_finish(t);
+	tunnel_be_finish(t);
 }
 
 static void

@@ -106,17 +106,24 @@ ws_conn_send_control(struct ws_conn *ws, unsigned opcode, const void *p,
 }
 
 static void
-ws_conn_tell_closing(struct ws_conn *ws, uint16_t code, int by_peer)
+ws_conn_stop_timers(struct ws_conn *ws)
 {
-	if (ws->closing_told)
-		return;
-	ws->closing_told = 1;
 	if (ws->ev_ping != NULL)
 		evtimer_del(ws->ev_ping);
 	if (ws->ev_pong != NULL)
 		evtimer_del(ws->ev_pong);
 	if (ws->ev_idle != NULL)
 		evtimer_del(ws->ev_idle);
+}
+
+/* No more payload will reach the owner: tell it once. */
+static void
+ws_conn_tell_closing(struct ws_conn *ws, uint16_t code, int by_peer)
+{
+	if (ws->closing_told)
+		return;
+	ws->closing_told = 1;
+	ws_conn_stop_timers(ws);
 	ws->h->closing(ws->arg, code, by_peer);
 }
 
@@ -128,6 +135,9 @@ ws_conn_finish(struct ws_conn *ws, int abort)
 		return;
 	ws->state = WS_CLOSING;
 	evtimer_del(ws->ev_close);
+	ws_conn_tell_closing(ws, ws->c.close_code_in != 0 ? ws->c.close_code_in :
+	    ws->c.close_code_out != 0 ? ws->c.close_code_out : WS_CLOSE_ABNORMAL,
+	    ws->c.closed_by_peer);
 	ws->ops->set_read(ws->t, 0);
 	ws->ops->close(ws->t, abort);
 }
@@ -144,7 +154,8 @@ ws_conn_close(struct ws_conn *ws, uint16_t code, const char *reason, int fail)
 	ws_conn_send_control(ws, WS_OP_CLOSE, payload, n);
 	ws->c.close_code_out = code == WS_CLOSE_NO_STATUS ? 0 : code;
 	ws->state = WS_CLOSE_SENT;
-	ws_conn_tell_closing(ws, code, 0);
+	/* Payload may still come until the peer answers: the owner takes it. */
+	ws_conn_stop_timers(ws);
 	if (fail) {
 		/* RFC 6455 7.1.7: a failed connection does not await the peer. */
 		ws_conn_finish(ws, 0);
@@ -376,7 +387,6 @@ ws_conn_control(struct ws_conn *ws, const uint8_t *p, size_t n)
 			ws_conn_send_control(ws, WS_OP_CLOSE, reply, rlen);
 			ws->c.close_code_out = code == WS_CLOSE_NO_STATUS ? 0 : code;
 			ws->state = WS_CLOSE_SENT;
-			ws_conn_tell_closing(ws, code, 1);
 		}
 		/* The server closes the TCP connection first (RFC 6455 7.1.1). */
 		ws_conn_finish(ws, 0);
@@ -552,7 +562,7 @@ ws_conn_transport_eof(struct ws_conn *ws, int error)
 	if (ws->state == WS_OPEN)
 		log_info("%s: client went away without a close frame%s",
 		    ws->logid, error ? " (socket error)" : "");
-	ws_conn_tell_closing(ws, WS_CLOSE_ABNORMAL, 1);
+	ws->c.closed_by_peer = ws->state == WS_OPEN;
 	ws_conn_finish(ws, 1);
 }
 

@@ -51,8 +51,11 @@ struct ws_handler {
 	/* Output dropped below the low watermark: produce more. */
 	void	(*writable)(void *arg);
 	/*
-	 * The WebSocket is closing: code is the peer's close code (by_peer)
-	 * or ours. No more payload will be delivered.
+	 * No more payload will be delivered: the peer's close arrived, the
+	 * connection failed, or the transport ended. code is the peer's close
+	 * code, else ours, else 1006; by_peer: the peer closed first. (Our
+	 * own close frame alone does not end the payload: the peer may send
+	 * data until it answers.)
 	 */
 	void	(*closing)(void *arg, uint16_t code, int by_peer);
 	/* The transport is closed; the owner may free everything. */

@@ -194,6 +194,19 @@ def main():
         T.expect_eq([(f.opcode, f.fin, f.payload) for f in got],
             [(T.OP_TEXT, False, b"\xc3"), (T.OP_CONT, True, b"\xa9")],
             "text fragments split inside a character echoed as sent")
+        # 10000 one-byte fragments in one write: same fragmentation back.
+        n = 10000
+        c.send(T.frame(T.OP_BINARY, b"\x00", fin=False) + b"".join(
+            T.frame(T.OP_CONT, bytes([i % 256]), fin=(i == n - 1))
+            for i in range(1, n)))
+        frames = [c.recv_frame(10) for _ in range(n)]
+        T.check(all(len(f.payload) == 1 for f in frames) and
+            frames[0].opcode == T.OP_BINARY and frames[-1].fin and
+            not any(f.fin for f in frames[:-1]) and
+            all(f.opcode == T.OP_CONT for f in frames[1:]),
+            "10000 one-byte fragments echoed as 10000 frames")
+        T.expect_eq(b"".join(f.payload for f in frames),
+            bytes(i % 256 for i in range(n)), "their payload")
         c.send_frame(T.OP_CLOSE, T.close_payload(1000, "done"))
         code, reason = c.recv_close(5)
         T.expect_eq((code, reason), (1000, b"done"), "close echoed")

@@ -109,6 +109,29 @@ def main():
             "fragmented binary message sent with the request echoed")
         c.close()
 
+    with T.subtest("request and frame fed one byte at a time"):
+        c = T.RawConn(port)
+        key = T.make_key()
+        raw = R("/echo", key=key)
+        for i in range(len(raw)):
+            c.send(raw[i:i + 1])
+        st, _, h = c.read_response()
+        T.expect_eq(st, 101, "status")
+        T.expect_eq(hdr(h, "sec-websocket-accept"), T.accept_for(key),
+            "accept key")
+        f = T.frame(T.OP_TEXT, "bytewise")
+        for i in range(len(f)):
+            c.send(f[i:i + 1])
+        op, got = c.recv_message(5)
+        T.expect_eq((op, got), (T.OP_TEXT, b"bytewise"), "echo")
+        c.close()
+
+    with T.subtest("a query string does not change the route"):
+        c = T.RawConn(port)
+        c.upgrade("/echo?token=abc&x=1")
+        echo_roundtrip(c, "with a query")
+        c.close()
+
     cases = [
         ("malformed request line", b"GARBAGE\r\n\r\n", 400),
         ("bad Sec-WebSocket-Key (not 16 bytes base64)",
@@ -157,6 +180,10 @@ def main():
         T.expect_eq(st, 431, "status for a %d-byte head in 20 headers" %
             len(raw))
 
+    with T.subtest("431 for a request line alone over 8k"):
+        st, h = status_of(port, R("/echo" + "x" * 9000))
+        T.expect_eq(st, 431, "status for a 9000-byte path")
+
     with T.subtest("a 6000-byte head (under 8k) is accepted"):
         c = T.RawConn(port)
         c.upgrade("/echo", extra=[("X-Filler", "c" * 5700)])
@@ -167,6 +194,22 @@ def main():
         c = T.RawConn(port)
         c.upgrade("/echo", upgrade="WebSocket",
             connection="keep-alive, Upgrade")
+        echo_roundtrip(c)
+        c.close()
+
+    with T.subtest("header names in any case, no space after the colon"):
+        key = T.make_key()
+        raw = ("GET /echo HTTP/1.1\r\nhost:127.0.0.1\r\nupgrade:websocket\r\n"
+            "CONNECTION: UPGRADE\r\nsec-websocket-key:%s\r\n"
+            "SEC-WEBSOCKET-VERSION:13\r\nsec-websocket-protocol:chat\r\n"
+            "\r\n" % key).encode()
+        c = T.RawConn(port)
+        c.send(raw)
+        st, _, h = c.read_response()
+        T.expect_eq(st, 101, "status")
+        T.expect_eq(hdr(h, "sec-websocket-accept"), T.accept_for(key),
+            "accept key")
+        T.expect_eq(hdr(h, "sec-websocket-protocol"), "chat", "subprotocol")
         echo_roundtrip(c)
         c.close()
 
@@ -275,7 +318,70 @@ def main():
         T.expect_eq(ok, 101, "a new connection after one closed")
         echo_roundtrip(c2, "still two")
         c2.close()
-        m.stop()
+        T.expect_eq(m.stop(), 0, "exit status")
+
+    with T.subtest("max-connections 2: no slot leaks after failed and "
+            "abandoned connections"):
+        refused2 = T.closed_port()
+        m = T.Bridge("--route", "/echo=echo",
+            "--route", "/refused=127.0.0.1:%d" % refused2,
+            "--route", "/hole=%s connect-timeout=1s" % hole.addr,
+            "-o", "max-connections 2", "-o", "handshake-timeout 1s",
+            name="wsbridge-maxconn-leaks")
+        # Each of these ends one way or another; none may keep a slot.
+        for raw, want in ((R("/nope"), 404), (R("/refused"), 502),
+                (b"GARBAGE\r\n\r\n", 400), (R("/echo", version="8"), 426)):
+            st, _ = status_of(m.port, raw)
+            T.expect_eq(st, want, "status")
+        def ws_when_free(path="/echo"):
+            # A slot frees when wsbridge has read the previous peer's EOF,
+            # which may come after our next connect: retry a 503, bounded.
+            for _ in T.deadline_loop(5, "a free slot"):
+                c = T.RawConn(m.port)
+                c.upgrade(path, expect=None)
+                if c.status == 101:
+                    return c
+                T.expect_eq(c.status, 503, "status while slots are busy")
+                c.close()
+
+        for _ in range(3):
+            c = ws_when_free()	# upgraded, then TCP dropped
+            c.close()
+            c = ws_when_free()	# protocol error
+            c.send(T.frame(T.OP_CONT, b"x"))
+            c.recv_close(5)
+            c.close()
+            c = T.RawConn(m.port)		# half a request, then dropped
+            c.send(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
+            c.close()
+            c = T.RawConn(m.port)		# gone while the backend connects
+            c.send(R("/hole"))
+            c.close()
+        quiet = T.RawConn(m.port)		# times out in the handshake
+        try:
+            quiet.read_response(5)
+        except T.Closed:
+            pass
+        quiet.close()
+        # Slots are released when wsbridge has seen the ends (the /hole ones
+        # after the 1s connect-timeout at most): poll, bounded.
+        for _ in T.deadline_loop(6, "two free slots"):
+            c1 = T.RawConn(m.port)
+            c1.send(R("/echo"))
+            st1 = c1.read_response(5)[0]
+            c2 = T.RawConn(m.port)
+            c2.send(R("/echo"))
+            st2 = c2.read_response(5)[0]
+            if (st1, st2) == (101, 101):
+                break
+            c1.close()
+            c2.close()
+        T.expect_eq((st1, st2), (101, 101), "two connections fit again")
+        echo_roundtrip(c1, "slot one")
+        echo_roundtrip(c2, "slot two")
+        c1.close()
+        c2.close()
+        T.expect_eq(m.stop(), 0, "exit status")
 
     with T.subtest("IPv6 listener [::1]:0"):
         try:
@@ -300,6 +406,43 @@ def main():
             echo_roundtrip(c, "over IPv4 beside it")
             c.close()
             v6.stop()
+
+    with T.subtest("positional [HOST:]PORT TARGET bridges any path"):
+        p = T.Bridge("127.0.0.1:0", "echo", listen=(), nlisteners=1,
+            name="wsbridge-positional")
+        for path in ("/", "/any/path", "/echo?q=1"):
+            c = T.RawConn(p.port)
+            c.upgrade(path)
+            echo_roundtrip(c, "positional " + path)
+            c.close()
+        T.expect_eq(p.stop(), 0, "exit status")
+        be = T.EchoBackend()
+        p = T.Bridge("127.0.0.1:0", be.addr, listen=(), nlisteners=1,
+            name="wsbridge-positional-tcp")
+        c = T.RawConn(p.port)
+        c.upgrade("/websockify")
+        c.send_frame(T.OP_BINARY, b"to tcp")
+        op, got = c.recv_message(5)
+        T.expect_eq((op, got), (T.OP_BINARY, b"to tcp"),
+            "echo through a TCP target given positionally")
+        c.close()
+        T.expect_eq(p.stop(), 0, "exit status")
+        be.close()
+
+    with T.subtest("-c FILE with listen and route lines serves them"):
+        d = T.tmpdir()
+        conf = os.path.join(d, "run.conf")
+        with open(conf, "w") as f:
+            f.write("listen 127.0.0.1:0\nroute /from-file echo\n"
+                "handshake-timeout 5s\n")
+        p = T.Bridge("-c", conf, listen=(), nlisteners=1,
+            name="wsbridge-conffile")
+        c = T.raw_ws(p.port, "/from-file")
+        echo_roundtrip(c, "from a config file")
+        c.close()
+        st, _ = status_of(p.port, R("/echo"))
+        T.expect_eq(st, 404, "a route not in the file")
+        T.expect_eq(p.stop(), 0, "exit status")
 
     with T.subtest("--check on a good configuration file"):
         d = T.tmpdir()

@@ -12,7 +12,19 @@ import wsbtest as T  # noqa: E402
 
 
 def main():
+    def ticker(c):
+        for _ in range(6):
+            c.sendall(b"t")
+            time.sleep(0.4)	# pacing the backend's traffic
+        c.settimeout(15)
+        try:
+            while c.recv(4096):
+                pass
+        except OSError:
+            pass
+    tick = T.ScriptBackend(ticker)
     b = T.Bridge("--route", "/ka=echo ping-interval=1s pong-timeout=1s",
+        "--route", "/tick=%s idle-timeout=1s" % tick.addr,
         "--route", "/idle=echo idle-timeout=1s",
         "--route", "/plain=echo")
 
@@ -110,6 +122,25 @@ def main():
         dt = time.monotonic() - t1
         T.check(dt <= 3.5, "closed about 1s after the traffic stopped",
             "<= 3.5s", "%.2fs" % dt)
+        c.close()
+
+    with T.subtest("idle-timeout=1s: backend-to-client traffic counts as "
+            "activity"):
+        c = T.raw_ws(b.port, "/tick")
+        t0 = time.monotonic()
+        for i in range(6):
+            try:
+                op, got = c.recv_message(3)
+            except T.Failure as e:
+                T.fail("tick %d at %.1fs: %s" % (i, time.monotonic() - t0, e))
+            T.expect_eq(got, b"t", "tick %d at %.1fs" % (i,
+                time.monotonic() - t0))
+        t1 = time.monotonic()
+        code, _ = c.recv_close(6)
+        dt = time.monotonic() - t1
+        T.expect_eq(code, 1001, "close code once the backend goes quiet")
+        T.check(0.3 <= dt <= 3.5, "closed about 1s after the last tick",
+            "0.3..3.5s", "%.2fs" % dt)
         c.close()
 
     with T.subtest("no keepalive options: no pings, no idle close for 2.5s"):

@@ -123,6 +123,23 @@ async function main() {
     await T.within(ws.closed, 10000, 'close');
   });
 
+  await T.subtest('ws defaults (offers permessage-deflate) still work', async () => {
+    const ws = new WebSocket(b.url('/echo'));
+    const got = T.within(new Promise((res, rej) => {
+      ws.once('message', (d, isBinary) => res({ d: Buffer.from(d), isBinary }));
+      ws.once('error', rej);
+    }), 10000, 'echo with defaults');
+    await T.within(new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); }), 10000, 'open');
+    T.log(`   (extensions: ${JSON.stringify(ws.extensions)})`);
+    const payload = randomBytes(300000);
+    ws.send(payload);
+    const m = await got;
+    T.check(m.isBinary && m.d.equals(payload), '300000 B echoed with ws defaults', 300000, m.d.length);
+    const closed = new Promise((res) => ws.once('close', res));
+    ws.close(1000);
+    await T.within(closed, 10000, 'close');
+  });
+
   await T.subtest('ping answered with the same payload', async () => {
     const ws = open(WebSocket, b.url('/echo'));
     await ws.opened;

@@ -100,6 +100,34 @@ def main():
         T.check(b.alive(), "wsbridge still running")
         t1.close()
 
+    with T.subtest("20 SIGHUPs in a row while a tunnel streams 50 MiB"):
+        src = T.SourceBackend(50 * T.MiB, seed=41)
+        write(conf, "route /b echo\nroute /src %s\n" % src.addr)
+        b.signal(signal.SIGHUP)
+        wait_status(b.port, "/src", 101, 5, "the /src route")
+        c = T.raw_ws(b.port, "/src")
+        h = T.hashlib.sha256()
+        n = 0
+        frames = 0
+        code = None
+        while True:
+            f = c.recv_frame(30)
+            if f.opcode == T.OP_CLOSE:
+                code = f.close_code()
+                break
+            h.update(f.payload)
+            n += len(f.payload)
+            frames += 1
+            if frames % 40 == 0 and frames // 40 <= 20:
+                b.signal(signal.SIGHUP)
+        T.expect_eq(n, 50 * T.MiB, "bytes received")
+        T.expect_eq(h.hexdigest(), T.pattern_digest(50 * T.MiB, 41),
+            "sha256")
+        T.expect_eq(code, 1000, "close code")
+        c.close()
+        T.check(b.alive(), "wsbridge still running")
+        T.expect_eq(status(b.port, "/b"), 101, "/b still served")
+
     with T.subtest("SIGTERM with tunnels open stops cleanly"):
         T.expect_eq(b.stop(), 0, "exit status")
 
@@ -136,6 +164,47 @@ def main():
             "shutdown-timeout"):
         T.arun(term(), 40)
         T.expect_eq(b2.stop(), 0, "exit status")
+
+    with T.subtest("SIGTERM in the middle of transfers both ways and a "
+            "half-sent request"):
+        src = T.SourceBackend(200 * T.MiB, seed=42)
+        sink = T.SinkBackend()
+        b3 = T.Bridge("--route", "/src=%s" % src.addr, "--route",
+            "/sink=%s" % sink.addr, "-o", "shutdown-timeout 3s",
+            name="wsbridge-term-busy")
+        down = T.raw_ws(b3.port, "/src")
+        up = T.raw_ws(b3.port, "/sink")
+        half = T.RawConn(b3.port)
+        half.send(b"GET /src HTTP/1.1\r\nHost: x\r\n")
+        zero = b"\0\0\0\0"
+        chunk = T.frame(T.OP_BINARY, b"u" * 65536, key=zero)
+        for _ in range(32):
+            up.send(chunk)
+        n = 0
+        while n < 8 * T.MiB:
+            n += len(down.recv_frame(10).payload)
+        t0 = time.monotonic()
+        b3.signal(signal.SIGTERM)
+        # Keep the upload going until wsbridge says goodbye.
+        up.sock.setblocking(False)
+        code_down, _ = down.recv_close(10)
+        T.expect_eq(code_down, 1001, "close code for the downloading client")
+        up.sock.settimeout(10)
+        code_up, _ = up.recv_close(10)
+        T.expect_eq(code_up, 1001, "close code for the uploading client")
+        for c in (down, up):
+            try:
+                c.send_frame(T.OP_CLOSE, T.close_payload(1001))
+            except OSError:
+                pass
+        st = b3.wait_exit(10)
+        dt = time.monotonic() - t0
+        T.expect_eq(st, 0, "exit status")
+        T.check(dt <= 5.0, "exited within shutdown-timeout (3s) + margin",
+            "<= 5s", "%.2fs" % dt)
+        T.expect_eq(b3.stop(), 0, "exit status (and no sanitizer report)")
+        for c in (down, up, half):
+            c.close()
 
 
 T.run(main)

@@ -138,6 +138,48 @@ def main():
         T.expect_eq(code, 1000, "close echoed")
         c.close()
 
+    with T.subtest("ping flood from a client that does not read"):
+        base = b.rss_kib()
+        npings = 100000
+        c = T.RawConn(b.port, rcvbuf=65536)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        c.upgrade("/echo")
+        zero = b"\0\0\0\0"
+        ping = T.frame(T.OP_PING, b"p" * 120, key=zero)
+        progress = {"sent": 0, "error": None}
+
+        def flooder():
+            try:
+                c.sock.settimeout(60)
+                for _ in range(npings // 1000):
+                    c.sock.sendall(ping * 1000)
+                    progress["sent"] += 1000
+            except Exception as e:
+                progress["error"] = "%s: %s" % (type(e).__name__, e)
+        th = threading.Thread(target=flooder, daemon=True)
+        th.start()
+        peak = sample_rss(b, STALL, "client flooding pings, not reading")
+        sent_stalled = progress["sent"]
+        T.check(peak - base <= bound_kib, "VmRSS within +%d MiB during the "
+            "flood" % (bound_kib // 1024), "<= %d KiB" % (base + bound_kib),
+            "%d KiB (+%d)" % (peak, peak - base))
+        T.check(sent_stalled < npings, "flooder held back (pings sent so "
+            "far)", "< %d" % npings, sent_stalled)
+        pongs = 0
+        deadline = time.monotonic() + 40
+        while pongs < npings and time.monotonic() < deadline:
+            f = c.recv_frame(max(0.1, deadline - time.monotonic()))
+            if f.opcode != T.OP_PONG or f.payload != b"p" * 120:
+                T.fail("expected pong #%d, got %r" % (pongs + 1, f))
+            pongs += 1
+        th.join(10)
+        T.expect_eq(progress["error"], None, "flood error")
+        T.expect_eq(pongs, npings, "pongs received, one per ping")
+        c.send_frame(T.OP_TEXT, "after the flood")
+        op, got = c.recv_message(5)
+        T.expect_eq(got, b"after the flood", "echo after the flood")
+        c.close()
+
     T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
 
 

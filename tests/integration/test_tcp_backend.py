@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsbtest as T  # noqa: E402
@@ -121,6 +122,50 @@ def main():
     bad2 = T.ScriptBackend(bad_utf8_backend(b"sur" + b"\xed\xa0\x80" + b"x"))
     bad3 = T.ScriptBackend(bad_utf8_backend(b"truncated at EOF \xe2\x82"))
 
+    def banner_backend(c):
+        c.sendall(b"HELLO FROM BACKEND\r\n")
+        while True:
+            x = c.recv(65536)
+            if not x:
+                return
+            c.sendall(x)
+
+    late = T.queue.Queue()
+
+    def halfclose_backend(c):
+        # Says goodbye and half-closes, but keeps reading: what the client
+        # sends before it answers wsbridge's close must still arrive.
+        c.sendall(b"bye")
+        c.shutdown(socket.SHUT_WR)
+        got = bytearray()
+        c.settimeout(20)
+        try:
+            while True:
+                x = c.recv(65536)
+                if not x:
+                    break
+                got += x
+        except OSError as e:
+            got += ("<%s>" % e).encode()
+        late.put(bytes(got))
+
+    mbtext = "€𝄞é" * 200 + "end"
+
+    def multibyte_backend(c):
+        c.sendall(mbtext.encode())
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(10)
+        try:
+            while c.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    banner = T.ScriptBackend(banner_backend)
+    mbsrc = T.ScriptBackend(multibyte_backend)
+    halfclose = T.ScriptBackend(halfclose_backend)
+    sink2 = T.SinkBackend()
+
     d = T.tmpdir()
     upath = os.path.join(d, "echo.sock")
     usock = socket.socket(socket.AF_UNIX)
@@ -156,7 +201,14 @@ def main():
         "--route", "/bad1=%s mode=text" % bad1.addr,
         "--route", "/bad2=%s mode=text" % bad2.addr,
         "--route", "/bad3=%s mode=text" % bad3.addr,
-        "--route", "/unix=unix:%s" % upath)
+        "--route", "/unix=unix:%s" % upath,
+        "--route", "/banner=%s" % banner.addr,
+        "--route", "/halfclose=%s" % halfclose.addr,
+        "--route", "/sink2=%s" % sink2.addr,
+        "--route", "/localhost=localhost:%d" % echo.port,
+        "--route", "/textframes=%s mode=text max-frame=1" % mbsrc.addr,
+        "--route", "/nounix=unix:%s" % os.path.join(d, "missing.sock"),
+        "-o", "close-timeout 2s")
 
     async def upload():
         async with connect(b, "/sink") as ws:
@@ -352,6 +404,167 @@ def main():
 
     with T.subtest("100 concurrent connections through a TCP echo backend"):
         T.arun(concurrent(), 60)
+
+    with T.subtest("frames in the same write as the request reach a TCP "
+            "backend"):
+        c = T.RawConn(b.port)
+        c.send(T.upgrade_request("/echo") + T.frame(T.OP_BINARY, b"early") +
+            T.frame(T.OP_TEXT, " and text"))
+        st, _, _ = c.read_response(10)
+        T.expect_eq(st, 101, "status")
+        got = bytearray()
+        while len(got) < len(b"early and text"):
+            op, part = c.recv_message(5)
+            got += part
+        T.expect_eq(bytes(got), b"early and text", "echo through the backend")
+        c.close()
+
+    with T.subtest("a backend that speaks first (banner): delivered after "
+            "the 101"):
+        c = T.raw_ws(b.port, "/banner")
+        op, got = c.recv_message(5)
+        T.expect_eq((op, got), (T.OP_BINARY, b"HELLO FROM BACKEND\r\n"),
+            "banner as the first message")
+        c.send_frame(T.OP_BINARY, b"then echo")
+        op, got = c.recv_message(5)
+        T.expect_eq(got, b"then echo", "echo after the banner")
+        c.close()
+
+    with T.subtest("client closes during a 100 MiB download: close answered "
+            "promptly"):
+        c = T.raw_ws(b.port, "/source")
+        n = 0
+        while n < T.MiB:
+            f = c.recv_frame(10)
+            n += len(f.payload)
+        t0 = time.monotonic()
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000, "enough"))
+        skipped = []
+        code, reason = c.recv_close(10, collect=skipped)
+        dt = time.monotonic() - t0
+        T.expect_eq(code, 1000, "close code answered")
+        T.check(dt < 5, "close answered within 5s", "< 5s", "%.2fs" % dt)
+        T.check(c.wait_eof(5), "TCP closed after the close handshake")
+        T.log("   (%d data frames arrived between our close and its answer)"
+            % len(skipped))
+        c.close()
+
+    with T.subtest("client vanishes (TCP EOF, no close frame) after 5 MiB: "
+            "backend gets every byte, then EOF"):
+        c = T.raw_ws(b.port, "/sink2")
+        zero = b"\0\0\0\0"
+        for chunk in T.pattern(5 * T.MiB, 31):
+            c.send(T.frame(T.OP_BINARY, chunk, key=zero))
+        c.sock.shutdown(socket.SHUT_WR)
+        n, digest = sink2.wait_result(15)
+        T.expect_eq(n, 5 * T.MiB, "bytes received by the backend")
+        T.expect_eq(digest, T.pattern_digest(5 * T.MiB, 31), "sha256")
+        T.check(c.wait_eof(5), "wsbridge closed the client's TCP")
+        c.close()
+
+    with T.subtest("backend EOF: close 1000; data the client sends before "
+            "answering still reaches the backend"):
+        c = T.raw_ws(b.port, "/halfclose")
+        op, got = c.recv_message(5)
+        T.expect_eq(got, b"bye", "backend's last bytes")
+        code, _ = c.recv_close(5)
+        T.expect_eq(code, 1000, "close code after the backend's EOF")
+        c.send_frame(T.OP_BINARY, b"late data")
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        T.check(c.wait_eof(5), "TCP closed after the close handshake")
+        try:
+            got = late.get(timeout=10)
+        except T.queue.Empty:
+            T.fail("half-closed backend saw no EOF within 10s")
+        T.expect_eq(got, b"late data", "what the half-closed backend read")
+        c.close()
+
+    with T.subtest("client that never answers wsbridge's close: TCP closed "
+            "after close-timeout (2s)"):
+        c = T.raw_ws(b.port, "/midclose")
+        t0 = None
+        n = 0
+        while True:
+            f = c.recv_frame(10)
+            if f.opcode == T.OP_CLOSE:
+                t0 = time.monotonic()
+                T.expect_eq(f.close_code(), 1000, "close code")
+                break
+            n += len(f.payload)
+        T.expect_eq(n, 3 * T.MiB + 17, "bytes before the close")
+        T.check(c.wait_eof(8), "TCP closed without our answer")
+        dt = time.monotonic() - t0
+        T.check(1.0 <= dt <= 4.5, "closed after about close-timeout",
+            "1.0..4.5s", "%.2fs" % dt)
+        c.close()
+
+    with T.subtest("target by name (localhost:PORT, backend on 127.0.0.1 "
+            "only)"):
+        c = T.raw_ws(b.port, "/localhost")
+        c.send_frame(T.OP_BINARY, b"via localhost")
+        op, got = c.recv_message(5)
+        T.expect_eq(got, b"via localhost", "echo")
+        c.close()
+
+    with T.subtest("missing unix socket -> 502"):
+        c = T.RawConn(b.port)
+        c.send(T.upgrade_request("/nounix"))
+        st, _, _ = c.read_response(10)
+        T.expect_eq(st, 502, "status")
+        c.close()
+
+    with T.subtest("mode=text with max-frame=1: frames never split a "
+            "message into invalid text"):
+        c = T.raw_ws(b.port, "/textframes")
+        msgs = []
+        cur, op0 = [], None
+        biggest = 0
+        while True:
+            f = c.recv_frame(10)
+            if f.opcode == T.OP_CLOSE:
+                code = f.close_code()
+                break
+            biggest = max(biggest, len(f.payload))
+            if op0 is None:
+                op0 = f.opcode
+                T.expect_eq(op0, T.OP_TEXT, "first frame of a message")
+            cur.append(f.payload)
+            if f.fin:
+                msgs.append(b"".join(cur))
+                cur, op0 = [], None
+        try:
+            text = "".join(m.decode("utf-8") for m in msgs)
+        except UnicodeDecodeError as e:
+            T.fail("a text message is not valid UTF-8: %s" % e)
+        T.expect_eq(text, mbtext, "concatenated text")
+        T.check(biggest <= 4, "frames hold at most one character", "<= 4",
+            biggest)
+        T.expect_eq(code, 1000, "close code")
+        c.close()
+
+    with T.subtest("a ping during a fast 100 MiB download is answered "
+            "without waiting for the download"):
+        c = T.raw_ws(b.port, "/source")
+        n = 0
+        while n < 4 * T.MiB:
+            n += len(c.recv_frame(10).payload)
+        c.send_frame(T.OP_PING, b"are you there")
+        after = 0
+        while True:
+            f = c.recv_frame(10)
+            if f.opcode == T.OP_PONG:
+                break
+            if f.opcode == T.OP_CLOSE:
+                T.fail("download ended (%d bytes after the ping) without a "
+                    "pong" % after)
+            after += len(f.payload)
+        T.log("   pong after %d payload bytes" % after)
+        T.expect_eq(f.payload, b"are you there", "pong payload")
+        T.check(after <= 24 * T.MiB, "pong not stuck behind the download",
+            "<= 24 MiB of data first", after)
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        c.recv_close(10)
+        c.close()
 
     with T.subtest("backend threads saw no errors"):
         errs = []

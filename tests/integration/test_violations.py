@@ -211,6 +211,22 @@ def main():
             c.close()
     healthy.check("valid close codes")
 
+    with T.subtest("data after the client's close frame is not processed"):
+        c = T.raw_ws(b.port, "/echo")
+        c.send(CP(1000, "bye") + F(TEXT, "after close") + F(PING, b"late"))
+        seen = []
+        got, reason = c.recv_close(5, collect=seen)
+        T.expect_eq(seen, [], "frames before the close answer")
+        T.expect_eq(got, 1000, "close code echoed")
+        extra = []
+        try:
+            while True:
+                extra.append(c.recv_frame(3))
+        except T.Closed:
+            pass
+        T.expect_eq(extra, [], "frames after the close answer")
+        c.close()
+
     with T.subtest("empty close payload -> empty close or 1000"):
         c = T.raw_ws(b.port, "/echo")
         c.send(F(CLOSE, b""))

@@ -204,10 +204,12 @@ _LISTEN_RE = re.compile(r"listening on (\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d+)")
 
 class Bridge:
     """One wsbridge process. args are extra arguments; listen lists the
-    --listen addresses (default one on 127.0.0.1 port 0)."""
+    --listen addresses (default one on 127.0.0.1 port 0); nlisteners: how
+    many "listening on" lines to wait for (default len(listen)), for
+    listeners given another way (positional PORT, config file)."""
 
     def __init__(self, *args, listen=("127.0.0.1:0",), env=None,
-            name="wsbridge", start_timeout=10.0):
+            name="wsbridge", start_timeout=10.0, nlisteners=None):
         self.name = name
         self.lines = []
         self.cond = threading.Condition()
@@ -235,7 +237,8 @@ class Bridge:
             threading.Thread(target=self._drain, args=(stream, tag),
                 daemon=True).start()
         self.addrs = []
-        self._wait_listeners(len(listen), start_timeout)
+        self._wait_listeners(len(listen) if nlisteners is None else
+            nlisteners, start_timeout)
         self.port = self.addrs[0][1]
 
     def _drain(self, stream, tag):
