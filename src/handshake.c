@@ -73,6 +73,8 @@ handshake_join(const struct http1_request *req, const char *name)
 	return (s);
 }
 
+static int	handshake_has_body(const struct http1_request *);
+
 /* Returns a copy of the first value of header name, or NULL. */
 static char *
 handshake_first(const struct http1_request *req, const char *name)
@@ -187,7 +189,38 @@ handshake_check_http1(const struct http1_request *req, struct ws_offer *o,
 		*why = "more than one Origin";
 		return (400);
 	}
+
+	/*
+	 * An upgrade request has no body: body bytes would be read as
+	 * frames, and a front proxy that sees the body differently could be
+	 * fooled into smuggling frames (RFC 9112 6.3, RFC 6455 4.1).
+	 */
+	if (http1_count(req, "Transfer-Encoding") > 0 ||
+	    handshake_has_body(req)) {
+		*why = "request with a body";
+		return (400);
+	}
 	*why = NULL;
+	return (0);
+}
+
+/* Returns 1 if a Content-Length header announces anything but 0. */
+static int
+handshake_has_body(const struct http1_request *req)
+{
+	size_t	i, j;
+
+	for (i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+
+		if (!strncaseeq(h->name, h->name_len, "Content-Length"))
+			continue;
+		if (h->value_len == 0)
+			return (1);
+		for (j = 0; j < h->value_len; j++)
+			if (h->value[j] != '0')
+				return (1);
+	}
 	return (0);
 }
 

@@ -200,6 +200,8 @@ server_stop(struct server *srv)
 	/* Connections the drain deadline cut short. */
 	tunnel_free_all(srv);
 	h1conn_free_all(srv);
+	/* libevent finalises freed bufferevents on a loop pass: give it one. */
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL)
 		listener_free(l);
 	event_free(srv->ev_sigterm);

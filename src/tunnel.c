@@ -172,6 +172,17 @@ tunnel_maybe_free(struct tunnel *t)
 		tunnel_schedule_free(t);
 }
 
+/* close-timeout without progress ends a backend flush. */
+static void
+tunnel_arm_linger(struct tunnel *t)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = t->cfg->close_timeout_ms / 1000;
+	tv.tv_usec = (t->cfg->close_timeout_ms % 1000) * 1000;
+	evtimer_add(t->ev_linger, &tv);
+}
+
 static void
 tunnel_be_close(struct tunnel *t)
 {
@@ -191,8 +202,6 @@ tunnel_be_close(struct tunnel *t)
 static void
 tunnel_be_finish(struct tunnel *t)
 {
-	struct timeval	tv;
-
 	if (t->be == NULL || t->be_flushing)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(t->be)) == 0) {
@@ -201,9 +210,7 @@ tunnel_be_finish(struct tunnel *t)
 	}
 	t->be_flushing = 1;
 	bufferevent_disable(t->be, EV_READ);
-	tv.tv_sec = t->cfg->close_timeout_ms / 1000;
-	tv.tv_usec = (t->cfg->close_timeout_ms % 1000) * 1000;
-	evtimer_add(t->ev_linger, &tv);
+	tunnel_arm_linger(t);
 }
 
 static void
@@ -411,6 +418,8 @@ tunnel_be_write(struct bufferevent *bev, void *arg)
 	if (t->be_flushing) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			tunnel_be_close(t);
+		else
+			tunnel_arm_linger(t);	/* progress: a slow backend is not a dead one */
 		return;
 	}
 	if (t->ws != NULL)
