@@ -740,19 +740,20 @@ main(int argc, char **argv)
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	conns = calloc(nconns, sizeof *conns);
 
-	if (mode == IDLE) {
+	if (mode == IDLE)
 		mem0 = tree_pss(proxy_pid);
-		/* Open in waves so no listen backlog overflows. */
+	if (mode != HS) {
+		/*
+		 * Open in waves so no listen backlog overflows (a forking
+		 * peer takes a while per connection).
+		 */
 		for (i = 0; i < nconns; i++) {
 			conn_new(i);
-			if (i % 200 == 199 || i == nconns - 1) {
+			if (i % 100 == 99 || i == nconns - 1) {
 				wave = i + 1;
 				loop_until(now_ns() + 30000000000ULL, wave_open);
 			}
 		}
-	} else if (mode != HS) {
-		for (i = 0; i < nconns; i++)
-			conn_new(i);
 	}
 	if (mode != HS) {
 		loop_until(now_ns() + 60000000000ULL, all_open);
