@@ -313,6 +313,33 @@ def report(b, scenarios, peers):
     return "\n".join(lines)
 
 
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def machine(a):
+    cpu = sh("sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1")
+    mem = sh("awk '/MemTotal/ {printf \"%.0f GiB\", $2/1048576}' "
+             "/proc/meminfo")
+    return ("Machine: %s cores (nproc), %s, %s RAM, Linux %s; client, proxy "
+            "and backend share the cores.\n\nPeers: wsbridge %s (libevent "
+            "%s), websockify %s, websocketd %s wrapping socat %s, Node %s "
+            "with ws %s." % (
+                sh("nproc"), cpu, mem, sh("uname -r"),
+                sh("'%s' -V | cut -d' ' -f2" % a.wsbridge),
+                sh("dpkg-query -W -f='${Version}' libevent-2.1-7"),
+                sh("dpkg-query -W -f='${Version}' websockify"),
+                sh("dpkg-query -W -f='${Version}' websocketd"),
+                sh("dpkg-query -W -f='${Version}' socat"),
+                sh("node --version"),
+                sh("node -p \"require('%s/node-bridge/node_modules/ws/"
+                   "package.json').version\"" % HERE)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -358,6 +385,11 @@ def main():
     if "relay" not in peers:
         peers.insert(0, "relay")
     b = Bench(a)
+    print(machine(a))
+    print("\nCommand: %s\n\nLoad average at start: %s" % (
+        os.environ.get("BENCH_CMD", "bench.py"),
+        sh("cut -d' ' -f1-3 /proc/loadavg")))
+    print()
     t0 = time.time()
     b.run(scen, peers)
     print(report(b, scen, peers))

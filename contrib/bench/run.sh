@@ -50,5 +50,7 @@ fi
 # 9,000 idle connections need ~18,000 descriptors in the proxy.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "bench: wsbridge=$WSBRIDGE fd limit $(ulimit -n), logs in $out" >&2
+BENCH_CMD="contrib/bench/run.sh $*"
+export BENCH_CMD
 exec python3 "$here/bench.py" --bin "$out/bin" --wsbridge "$WSBRIDGE" \
     --outdir "$out" "$@"
