@@ -140,16 +140,32 @@ listen_on(int port, const char *what)
 	return (fd);
 }
 
-/* Starts a non-blocking connect to 127.0.0.1:port. Returns the fd or -1. */
+/*
+ * Starts a non-blocking connect to 127.0.0.1:port, from 127.0.0.<src> when
+ * src is not 0 (spreads a stream of short connections over many address
+ * pairs, so the server's TIME_WAIT sockets do not meet our new SYNs).
+ * Returns the fd or -1.
+ */
 static int
-connect_to(int port)
+connect_from(int port, int src)
 {
 	struct sockaddr_in	sin;
-	int			fd;
+	int			fd, one = 1;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
+	if (src != 0) {
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(0x7f000000 | (src & 0xff));
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		    sizeof one);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+			close(fd);
+			return (-1);
+		}
+	}
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -161,6 +177,12 @@ connect_to(int port)
 	}
 	sock_tune(fd);
 	return (fd);
+}
+
+static int
+connect_to(int port)
+{
+	return (connect_from(port, 0));
 }
 
 /* ---- /proc: CPU time and memory of a process and its descendants ---- */

@@ -624,7 +624,8 @@ conn_new(uint32_t id)
 		c->hbuf = malloc(14 * IOVN);
 	conns[id] = c;
 	nstarted++;
-	if ((c->fd = connect_to(ports[id % nports])) == -1) {
+	if ((c->fd = connect_from(ports[id % nports],
+	    mode == HS ? 2 + nstarted % 250 : 0)) == -1) {
 		conn_lost(c, "socket");
 		return;
 	}
