@@ -341,6 +341,7 @@ h1conn_read(struct bufferevent *bev, void *arg)
 		h1conn_request(c);
 		break;
 	case H1_TUNNEL:
+		backend_read_more(bev, c->cfg->buffer_size);
 		ws_conn_input(tunnel_ws(c->tunnel));
 		break;
 	default:

@@ -407,7 +407,10 @@ tunnel_be_pump(struct tunnel *t)
 static void
 tunnel_be_read(struct bufferevent *bev, void *arg)
 {
-	tunnel_be_pump(arg);
+	struct tunnel	*t = arg;
+
+	backend_read_more(bev, tunnel_high(t));
+	tunnel_be_pump(t);
 }
 
 static void
