@@ -51,7 +51,7 @@
 
 enum h2_state {
 	H2_OPEN = 0,		/* serving streams (idle timer while none) */
-	H2_DRAINING,		/* GOAWAY sent: no new streams; ends with the last */
+	H2_DRAINING,		/* SIGTERM or idle: GOAWAY once every stream ended */
 	H2_FLUSHING,		/* session over: writing what is queued */
 	H2_LINGER,		/* write side shut; dropping input until EOF/deadline */
 	H2_CLOSED,		/* socket done; freed once no tunnel holds a stream */
@@ -131,6 +131,7 @@ struct h2conn {
 	unsigned		 nstreams;
 	size_t			 high;		/* socket output high watermark */
 	int			 settings_acked; /* client acknowledged ours */
+	int			 goaway_sent;
 	int			 in_work;
 	int			 kicked;
 	struct event		*ev_work;	/* runs h2conn_work() */
@@ -940,7 +941,17 @@ h2_on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame,
 	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))) {
 		s->local_done = 1;
 		c->kicked = 1;
-		if (!s->closed && frame->hd.type != NGHTTP2_RST_STREAM)
+		if (s->closed || s->remote_eof ||
+		    frame->hd.type == NGHTTP2_RST_STREAM)
+			return (0);
+		if (s->state == H2S_RESPONDED)
+			/*
+			 * RFC 9113 8.1: the answer is complete; ask the client
+			 * to stop sending its request, without error.
+			 */
+			(void)nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE,
+			    s->id, NGHTTP2_NO_ERROR);
+		else
 			h2_arm(s->ev_linger, H2_STREAM_LINGER_MS);
 	}
 	return (0);
@@ -1086,6 +1097,19 @@ h2conn_finish(struct h2conn *c, const char *why)
 	}
 }
 
+/* Every stream is closed (bounded: each ends within its linger). */
+static int
+h2conn_drained(struct h2conn *c)
+{
+	struct h2stream	*s;
+
+	TAILQ_FOREACH(s, &c->streams, entry) {
+		if (!s->closed)
+			return (0);
+	}
+	return (1);
+}
+
 static void
 h2conn_pass(struct h2conn *c)
 {
@@ -1107,6 +1131,21 @@ h2conn_pass(struct h2conn *c)
 		return;
 	}
 	h2conn_fc_update(c);
+	if (c->state == H2_DRAINING && !c->goaway_sent && h2conn_drained(c)) {
+		/*
+		 * GOAWAY only after the last stream ended: some clients
+		 * (python-h2) drop every frame that follows a GOAWAY, the
+		 * END_STREAM of a closing WebSocket included.
+		 */
+		c->goaway_sent = 1;
+		(void)nghttp2_submit_goaway(c->sess, NGHTTP2_FLAG_NONE,
+		    nghttp2_session_get_last_proc_stream_id(c->sess),
+		    NGHTTP2_NO_ERROR, NULL, 0);
+		if ((rv = nghttp2_session_send(c->sess)) != 0) {
+			h2conn_finish(c, "send failed");
+			return;
+		}
+	}
 	if (!nghttp2_session_want_read(c->sess) &&
 	    !nghttp2_session_want_write(c->sess))
 		h2conn_finish(c, "session done");
@@ -1186,8 +1225,6 @@ h2conn_timeout(evutil_socket_t fd, short what, void *arg)
 			break;
 		log_info("%s: idle for %u ms: GOAWAY", c->logid,
 		    c->cfg->h2_idle_timeout_ms);
-		(void)nghttp2_session_terminate_session(c->sess,
-		    NGHTTP2_NO_ERROR);
 		c->state = H2_DRAINING;
 		h2conn_kick(c);
 		break;
@@ -1344,9 +1381,7 @@ h2conn_shutdown_all(struct server *srv)
 	TAILQ_FOREACH(c, &srv->h2conns, entry) {
 		if (c->state != H2_OPEN)
 			continue;
-		(void)nghttp2_submit_goaway(c->sess, NGHTTP2_FLAG_NONE,
-		    nghttp2_session_get_last_proc_stream_id(c->sess),
-		    NGHTTP2_NO_ERROR, (const uint8_t *)"shutting down", 13);
+		/* New streams get 503 meanwhile (srv->stopping). */
 		c->state = H2_DRAINING;
 		TAILQ_FOREACH(s, &c->streams, entry) {
 			if (s->state != H2S_CONNECTING)

@@ -63,9 +63,9 @@ void	h2conn_take(struct server *srv, struct bufferevent *bev,
 	    struct config *cfg, uint64_t id, const char *peer, int tls);
 
 /*
- * SIGTERM: every connection sends GOAWAY (no new streams), streams still
- * connecting their backend get 503, open WebSockets are closed by
- * tunnel_shutdown_all(); each connection closes once its streams are done.
+ * SIGTERM: open WebSockets are closed by tunnel_shutdown_all() (1001),
+ * streams still connecting their backend and new ones get 503; once its
+ * streams have ended each connection sends GOAWAY(NO_ERROR) and closes.
  */
 void	h2conn_shutdown_all(struct server *srv);
 

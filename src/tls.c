@@ -127,8 +127,14 @@ tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, lc->key, SSL_FILETYPE_PEM) != 1) {
-		*cause = xasprintf("key %s: %s", lc->key,
-		    tls_last_error(err, sizeof err));
+		if (ERR_GET_REASON(ERR_peek_last_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH) {
+			ERR_clear_error();
+			*cause = xasprintf("key %s does not match cert %s",
+			    lc->key, lc->cert);
+		} else
+			*cause = xasprintf("key %s: %s", lc->key,
+			    tls_last_error(err, sizeof err));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {

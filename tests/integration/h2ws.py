@@ -58,6 +58,8 @@ class WSStream:
         self._hash = None
         self._len = 0
         self.close = None
+        self.auto_end = True		# answer a close frame and END_STREAM
+        self.all_hash = hashlib.sha256()	# every payload byte, in order
         self.body = bytearray()
         self.recv_payload = 0
         self.t_first = None
@@ -79,6 +81,7 @@ class WSStream:
             self._len = 0
             self._parts = []
         self._hash.update(data)
+        self.all_hash.update(data)
         self._len += len(data)
         self.recv_payload += len(data)
         now = time.monotonic()
@@ -101,7 +104,8 @@ class WSStream:
                 pass
             elif f.opcode == Opcode.CLOSE:
                 self.close = (int(f.payload[0]), f.payload[1])
-                if not self.end_after and not self.local_ended:
+                if (self.auto_end and not self.end_after and
+                        not self.local_ended):
                     # Echo it and end our side, as a browser would.
                     self.client.queue(self, self.fp.close(f.payload[0]))
                     self.end_after = True
@@ -163,11 +167,12 @@ class H2Client:
 
     # ---- requests
 
-    def request(self, headers, end_stream=True, keep=True):
+    def request(self, headers, end_stream=True, keep=True, auto_end=True):
         """Sends a header block (list of (name, value) str or bytes pairs,
         in the given order) on a new stream; returns its WSStream."""
         sid = self.conn.get_next_available_stream_id()
         st = WSStream(self, sid, keep)
+        st.auto_end = auto_end
         self.streams[sid] = st
         hb = [(n.encode() if isinstance(n, str) else n,
                v.encode() if isinstance(v, str) else v) for n, v in headers]
@@ -190,10 +195,11 @@ class H2Client:
         h += list(extra)
         return [x for x in h if x[0] not in omit]
 
-    def open_ws(self, path, keep=True, **kw):
-        """Sends an extended CONNECT for path; returns the stream."""
+    def open_ws(self, path, keep=True, auto_end=True, **kw):
+        """Sends an extended CONNECT for path; returns the stream.
+        auto_end=False: do not answer a close frame nor end our side."""
         return self.request(self.ws_headers(path, **kw), end_stream=False,
-            keep=keep)
+            keep=keep, auto_end=auto_end)
 
     def connect_ws(self, path, timeout=10.0, **kw):
         """open_ws and wait for :status 200."""
@@ -225,6 +231,12 @@ class H2Client:
         st.local_ended = True
         st.reset = code
         self._flush_h2()
+        self.flush()
+
+    def flush(self, timeout=5.0):
+        """Pumps until everything queued is written to the socket."""
+        self._push_streams()
+        self.wait(lambda: not self.wbuf, timeout, "our frames to be written")
 
     # ---- the loop
 
