@@ -49,21 +49,31 @@ tls_last_error(char *buf, size_t len)
 void
 tls_error_str(struct bufferevent *bev, char *buf, size_t len)
 {
-	unsigned long	e, last = 0;
+	SSL		*ssl = NULL;
+	unsigned long	 e, best = 0;
+	long		 vr;
 
-	if (bev != NULL) {
-		while ((e = bufferevent_get_openssl_error(bev)) != 0)
-			last = e;
+	if (bev != NULL && (ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
+	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		/* The most useful fact about a refused client certificate. */
+		snprintf(buf, len, "client certificate: %s",
+		    X509_verify_cert_error_string(vr));
+		ERR_clear_error();
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+		return;
 	}
-	if (last == 0) {
+	/* The first error that OpenSSL can name. */
+	while (bev != NULL && (e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (best == 0 && ERR_reason_error_string(e) != NULL)
+			best = e;
+	}
+	if (best == 0) {
 		tls_last_error(buf, len);
 		return;
 	}
 	ERR_clear_error();
-	if (ERR_reason_error_string(last) != NULL)
-		snprintf(buf, len, "%s", ERR_reason_error_string(last));
-	else
-		ERR_error_string_n(last, buf, len);
+	snprintf(buf, len, "%s", ERR_reason_error_string(best));
 }
 
 /* Checks that path can be opened, so the message says why not. */
