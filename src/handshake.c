@@ -224,6 +224,89 @@ handshake_has_body(const struct http1_request *req)
 	return (0);
 }
 
+int
+handshake_check_h2(const struct h2_request *req, struct ws_offer *o,
+    const char **why)
+{
+	const struct http1_request	*f = &req->fields;
+	const struct http1_header	*h;
+	const char			*q;
+
+	memset(o, 0, sizeof *o);
+	o->http_version = 20;
+	if (req->path != NULL && req->path[0] == '/') {
+		if ((q = strchr(req->path, '?')) == NULL)
+			o->path = xstrdup(req->path);
+		else {
+			o->path = xstrndup(req->path, (size_t)(q - req->path));
+			o->query = xstrdup(q + 1);
+		}
+	}
+	if (req->authority != NULL)
+		o->host = xstrdup(req->authority);
+	o->origin = handshake_first(f, "Origin");
+	o->protocols = handshake_join(f, "Sec-WebSocket-Protocol");
+	o->extensions = handshake_join(f, "Sec-WebSocket-Extensions");
+	o->user_agent = handshake_first(f, "User-Agent");
+
+	if (req->method == NULL) {
+		*why = "no :method";
+		return (400);
+	}
+	if (strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0) {
+		*why = "no page here: WebSockets use extended CONNECT";
+		return (404);
+	}
+	if (strcmp(req->method, "CONNECT") != 0) {
+		*why = "method is not CONNECT";
+		return (405);
+	}
+	if (req->protocol == NULL) {
+		*why = "CONNECT without :protocol (not a proxy)";
+		return (405);
+	}
+	if (strcasecmp(req->protocol, "websocket") != 0) {
+		*why = ":protocol is not websocket";
+		return (501);
+	}
+	/* RFC 8441 4: :scheme and :path are present for extended CONNECT. */
+	if (req->scheme == NULL || (strcmp(req->scheme, "https") != 0 &&
+	    strcmp(req->scheme, "http") != 0)) {
+		*why = ":scheme is not https or http";
+		return (400);
+	}
+	if (o->path == NULL) {
+		*why = ":path is not origin-form";
+		return (400);
+	}
+	if (o->host == NULL) {
+		*why = "missing :authority";
+		return (400);
+	}
+	switch (http1_count(f, "Sec-WebSocket-Version")) {
+	case 0:
+		*why = "missing sec-websocket-version";
+		return (400);
+	case 1:
+		break;
+	default:
+		*why = "more than one sec-websocket-version";
+		return (400);
+	}
+	h = http1_find(f, "Sec-WebSocket-Version");
+	if (h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
+		*why = "sec-websocket-version is not 13";
+		return (426);
+	}
+	if (http1_count(f, "Origin") > 1) {
+		*why = "more than one origin";
+		return (400);
+	}
+	*why = NULL;
+	return (0);
+}
+
 /*
  * Returns 1 if the comma-separated offer holds proto exactly. Subprotocol
  * names are compared byte for byte: a browser fails the connection when the

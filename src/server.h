@@ -14,6 +14,7 @@ struct event;
 struct config;
 struct tunnel;
 struct h1conn;
+struct h2conn;
 
 struct server {
 	struct event_base	*base;
@@ -24,6 +25,7 @@ struct server {
 	size_t			 nflag_lines;
 	TAILQ_HEAD(, listener)	 listeners;
 	TAILQ_HEAD(, h1conn)	 h1conns;	/* client connections over HTTP/1.1 */
+	TAILQ_HEAD(, h2conn)	 h2conns;	/* client connections over HTTP/2 */
 	TAILQ_HEAD(, tunnel)	 tunnels;	/* every live WebSocket tunnel */
 	unsigned		 nconns;	/* counted against max-connections */
 	uint64_t		 next_id;	/* connection ids for logs */

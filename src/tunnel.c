@@ -543,7 +543,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	lim.pong_timeout_ms = t->rt->pong_timeout_ms;
 	t->ws = ws_conn_new(t->srv->base, ops, tr, &tunnel_ws_handler, t, &lim,
 	    t->logid);
-	log_info("%s: open peer=%s %s %s route=%s backend=%s subprotocol=%s",
+	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s subprotocol=%s",
 	    t->logid, t->peer, t->proto, t->path, t->rt->path,
 	    t->rt->target.spec, t->subprotocol != NULL ? t->subprotocol : "-");
 
