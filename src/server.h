@@ -14,6 +14,7 @@ struct event;
 struct config;
 struct tunnel;
 struct h1conn;
+struct framelog;
 
 struct server {
 	struct event_base	*base;
@@ -30,6 +31,7 @@ struct server {
 	int			 stopping;	/* SIGTERM seen: draining */
 	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
 	struct event		*ev_shutdown;	/* drain deadline */
+	struct framelog		*flog;		/* frame log, or NULL (log-db) */
 };
 
 /*
