@@ -494,7 +494,7 @@ flogdb_frame(struct flogdb *d, const struct flog_frame *f,
 	sqlite3_bind_int(st, 9, f->masked);
 	sqlite3_bind_int(st, 10, f->hdr_len);
 	sqlite3_bind_int64(st, 11, (int64_t)f->len);
-	if (control) {
+	if (control || f->msg_no == 0) {
 		sqlite3_bind_null(st, 12);
 		sqlite3_bind_null(st, 13);
 	} else {

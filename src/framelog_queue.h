@@ -50,8 +50,9 @@ void	flogq_free(struct flogq *q);
  * Producer: reserves the next record and n side bytes (*bytes points at
  * them; NULL when n is 0). Returns the record to fill, or NULL when the
  * record ring is full, and likewise when the side ring cannot hold n bytes
- * (then *bytes is NULL and the caller may retry with n = 0). Nothing is
- * visible to the consumer until flogq_commit().
+ * (then *bytes is NULL and the caller may retry with n = 0). Allocations
+ * are contiguous, so up to half the side ring is sure to fit once it has
+ * drained. Nothing is visible to the consumer until flogq_commit().
  */
 struct flog_frame *flogq_reserve(struct flogq *q, size_t n, uint8_t **bytes);
 void	flogq_commit(struct flogq *q);

@@ -176,12 +176,13 @@ ws_conn_ev_in_begin(struct ws_conn *ws)
 	ev->rsv = ws->rx.rsv;
 	ev->masked = ws->rx.masked;
 	ev->hdr_len = ws->rx.hdr_len;
-	if (!WS_OP_IS_CONTROL(ws->rx.opcode)) {
-		if (ws->rx.opcode != WS_OP_CONT) {
-			ws->msg_no_in++;
-			ws->frag_in = 0;
-		} else
-			ws->frag_in++;
+	/* Reserved opcodes (rejected) get no message number. */
+	if (ws->rx.opcode == WS_OP_TEXT || ws->rx.opcode == WS_OP_BINARY) {
+		ws->msg_no_in++;
+		ws->frag_in = 0;
+	} else if (ws->rx.opcode == WS_OP_CONT)
+		ws->frag_in++;
+	if (ws->rx.opcode <= WS_OP_BINARY) {
 		ev->msg_no = ws->msg_no_in;
 		ev->frag = ws->frag_in;
 	}
@@ -701,6 +702,10 @@ ws_conn_parse(struct ws_conn *ws)
 		/* Data payload: after our close is sent it is read and dropped. */
 		if (ws->state == WS_CLOSE_SENT) {
 			n = (size_t)MIN((uint64_t)avail, ws->rx_left);
+			/* Unmasked only for an observer that captures. */
+			if (ws->rx_observed && ws->obs != NULL &&
+			    ws->obs->capture > ws->rx_ev.data_len)
+				ws_conn_unmask(ws, in, n, 0);
 			evbuffer_drain(in, n);
 			ws->rx_consumed += n;
 			ws->rx_left -= n;
