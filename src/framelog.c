@@ -373,9 +373,9 @@ framelog_session_backend(struct framelog_session *s, const char *addr,
 	s->rec->backend_connect_ns = (int64_t)connect_ns;
 }
 
-void
+const struct ws_observer *
 framelog_session_open(struct framelog_session *s, int status,
-    struct ws_conn *ws, void (*ready)(void *), void *arg)
+    void (*ready)(void *), void *arg)
 {
 	s->opened = 1;
 	s->rec->status = status;
@@ -383,7 +383,7 @@ framelog_session_open(struct framelog_session *s, int status,
 	s->ready = ready;
 	s->ready_arg = arg;
 	framelog_push_session(s->fl, framelog_rec_dup(s->rec));
-	ws_conn_set_observer(ws, &s->obs, s);
+	return (&s->obs);
 }
 
 void

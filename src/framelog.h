@@ -16,8 +16,8 @@
 struct config;
 struct event_base;
 struct tunnel_client;
-struct ws_conn;
 struct ws_counters;
+struct ws_observer;
 struct framelog;
 struct framelog_session;
 
@@ -56,11 +56,13 @@ void	framelog_session_backend(struct framelog_session *,
 
 /*
  * The WebSocket is open (status: the HTTP status answered, 101 or 200):
- * writes the session row and observes ws. ready(arg) is called when the
- * log, having been busy (log-overflow block), takes frames again.
+ * writes the session row. Returns the observer to give the endpoint with
+ * ws_conn_set_observer(ws, obs, session); valid until _close(). ready(arg)
+ * is called when the log, having been busy (log-overflow block), takes
+ * frames again.
  */
-void	framelog_session_open(struct framelog_session *, int status,
-	    struct ws_conn *ws, void (*ready)(void *), void *arg);
+const struct ws_observer *framelog_session_open(struct framelog_session *,
+	    int status, void (*ready)(void *), void *arg);
 
 /* What is known when a session ends. */
 struct framelog_close {

@@ -619,8 +619,9 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	t->ws = ws_conn_new(t->srv->base, ops, tr, &tunnel_ws_handler, t, &lim,
 	    t->logid);
 	if (t->fls != NULL)
-		framelog_session_open(t->fls, strcmp(t->proto, "h2") == 0 ?
-		    200 : 101, t->ws, tunnel_log_ready, t);
+		ws_conn_set_observer(t->ws, framelog_session_open(t->fls,
+		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t),
+		    t->fls);
 	log_info("%s: open peer=%s %s %s route=%s backend=%s subprotocol=%s",
 	    t->logid, t->peer, t->proto, t->path, t->rt->path,
 	    t->rt->target.spec, t->subprotocol != NULL ? t->subprotocol : "-");
