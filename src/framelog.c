@@ -564,9 +564,11 @@ static int
 framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 {
 	struct flog_session_rec	*r;
-	struct flog_frame	*f, tmp;
+	struct flog_frame	*f, tmp, many[FLOGDB_BATCH_ROWS];
+	const struct flog_frame	*fp[FLOGDB_BATCH_ROWS];
+	const uint8_t		*data[FLOGDB_BATCH_ROWS];
 	uint64_t		 local;
-	size_t			 i;
+	size_t			 i, k;
 	int			 rc;
 
 	if ((rc = flogdb_begin(fl->db)) != 0)
@@ -580,8 +582,20 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 		if (rc != 0)
 			goto fail;
 	}
-	for (i = 0; i < n; i++) {
-		f = flogq_at(&fl->q, i);
+	for (i = 0; i < n; ) {
+		if (n - i >= FLOGDB_BATCH_ROWS) {
+			for (k = 0; k < FLOGDB_BATCH_ROWS; k++, i++) {
+				f = flogq_at(&fl->q, i);
+				many[k] = *f;
+				many[k].session = fl->id_base + f->session;
+				fp[k] = &many[k];
+				data[k] = flogq_data(&fl->q, f);
+			}
+			if ((rc = flogdb_frames(fl->db, fp, data)) != 0)
+				goto fail;
+			continue;
+		}
+		f = flogq_at(&fl->q, i++);
 		tmp = *f;
 		tmp.session = fl->id_base + f->session;
 		if ((rc = flogdb_frame(fl->db, &tmp, flogq_data(&fl->q,

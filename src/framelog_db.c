@@ -161,8 +161,13 @@ static const char *const migrations[] = {
 
 #define NMIGRATIONS	((int)nitems(migrations))
 
+/* Frames per multi-row INSERT: fewer statement runs per row. */
+#define FLOGDB_ROWS	FLOGDB_BATCH_ROWS
+#define FLOGDB_FCOLS	18
+
 enum {
 	ST_FRAME = 0,
+	ST_FRAMES,	/* FLOGDB_ROWS frames at once, built at open */
 	ST_SESSION,
 	ST_RUN_START,
 	ST_RUN_END,
@@ -178,6 +183,7 @@ static const char *const statements[ST_COUNT] = {
 	    "rsv1, rsv2, rsv3, masked, hdr_len, len, msg_no, frag, delay_ns, "
 	    "close_code, close_reason, payload, status) VALUES (?,?,?,?,?,?,?,"
 	    "?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_FRAMES] = NULL,
 	[ST_SESSION] = "INSERT OR REPLACE INTO sessions (id, run_id, conn, "
 	    "t_start, t_open, t_end, client_addr, client_port, listener, "
 	    "http_version, h2_stream_id, tls_version, tls_cipher, alpn, sni, "
@@ -335,6 +341,29 @@ fail:
 	return (-1);
 }
 
+/* The INSERT of ST_FRAME with FLOGDB_ROWS rows of values. */
+static char *
+flogdb_multi_insert(void)
+{
+	const char	*one = statements[ST_FRAME];
+	const char	*values = strstr(one, "VALUES ") + 7;
+	size_t		 head = (size_t)(values - one), vlen = strlen(values);
+	char		*sql, *p;
+	int		 i;
+
+	sql = xmalloc(head + FLOGDB_ROWS * (vlen + 1) + 1);
+	memcpy(sql, one, head);
+	p = sql + head;
+	for (i = 0; i < FLOGDB_ROWS; i++) {
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, values, vlen);
+		p += vlen;
+	}
+	*p = '\0';
+	return (sql);
+}
+
 struct flogdb *
 flogdb_open(const char *path, uint64_t max_size, char **cause)
 {
@@ -382,8 +411,16 @@ flogdb_open(const char *path, uint64_t max_size, char **cause)
 		flogdb_exec(d, sql);
 	}
 	for (i = 0; i < ST_COUNT; i++) {
-		if (sqlite3_prepare_v3(d->db, statements[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &d->st[i], NULL) != SQLITE_OK) {
+		char	*multi = NULL;
+		int	 rc;
+
+		if (i == ST_FRAMES)
+			multi = flogdb_multi_insert();
+		rc = sqlite3_prepare_v3(d->db, multi != NULL ? multi :
+		    statements[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i],
+		    NULL);
+		free(multi);
+		if (rc != SQLITE_OK) {
 			*cause = xasprintf("%s: %s", path,
 			    sqlite3_errmsg(d->db));
 			goto fail;
@@ -475,45 +512,66 @@ flogdb_status_str(unsigned status)
 	}
 }
 
+/* Binds frame f to parameters o + 1 .. o + FLOGDB_FCOLS of st. */
+static void
+flogdb_bind_frame(sqlite3_stmt *st, int o, const struct flog_frame *f,
+    const uint8_t *data)
+{
+	int	control = WS_OP_IS_CONTROL(f->opcode);
+
+	sqlite3_bind_int64(st, o + 1, (int64_t)f->session);
+	sqlite3_bind_int64(st, o + 2, f->t);
+	sqlite3_bind_text(st, o + 3, f->dir == 0 ? "in" : "out", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int(st, o + 4, f->opcode);
+	sqlite3_bind_int(st, o + 5, f->fin);
+	sqlite3_bind_int(st, o + 6, (f->rsv & WS_RSV1) != 0);
+	sqlite3_bind_int(st, o + 7, (f->rsv & WS_RSV2) != 0);
+	sqlite3_bind_int(st, o + 8, (f->rsv & WS_RSV3) != 0);
+	sqlite3_bind_int(st, o + 9, f->masked);
+	sqlite3_bind_int(st, o + 10, f->hdr_len);
+	sqlite3_bind_int64(st, o + 11, (int64_t)f->len);
+	if (control || f->msg_no == 0) {
+		sqlite3_bind_null(st, o + 12);
+		sqlite3_bind_null(st, o + 13);
+	} else {
+		sqlite3_bind_int64(st, o + 12, (int64_t)f->msg_no);
+		sqlite3_bind_int64(st, o + 13, f->frag);
+	}
+	sqlite3_bind_int64(st, o + 14, (int64_t)f->delay_ns);
+	bind_int(st, o + 15, f->close_code, 0);
+	if (f->reason_len > 0)
+		sqlite3_bind_text(st, o + 16, (const char *)data + f->data_len,
+		    f->reason_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, o + 16);
+	if (f->data_len > 0)
+		sqlite3_bind_blob(st, o + 17, data, (int)f->data_len,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, o + 17);
+	bind_text(st, o + 18, flogdb_status_str(f->status));
+}
+
 int
 flogdb_frame(struct flogdb *d, const struct flog_frame *f,
     const uint8_t *data)
 {
 	sqlite3_stmt	*st = d->st[ST_FRAME];
-	int		 control = WS_OP_IS_CONTROL(f->opcode);
 
-	sqlite3_bind_int64(st, 1, (int64_t)f->session);
-	sqlite3_bind_int64(st, 2, f->t);
-	sqlite3_bind_text(st, 3, f->dir == 0 ? "in" : "out", -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int(st, 4, f->opcode);
-	sqlite3_bind_int(st, 5, f->fin);
-	sqlite3_bind_int(st, 6, (f->rsv & WS_RSV1) != 0);
-	sqlite3_bind_int(st, 7, (f->rsv & WS_RSV2) != 0);
-	sqlite3_bind_int(st, 8, (f->rsv & WS_RSV3) != 0);
-	sqlite3_bind_int(st, 9, f->masked);
-	sqlite3_bind_int(st, 10, f->hdr_len);
-	sqlite3_bind_int64(st, 11, (int64_t)f->len);
-	if (control || f->msg_no == 0) {
-		sqlite3_bind_null(st, 12);
-		sqlite3_bind_null(st, 13);
-	} else {
-		sqlite3_bind_int64(st, 12, (int64_t)f->msg_no);
-		sqlite3_bind_int64(st, 13, f->frag);
-	}
-	sqlite3_bind_int64(st, 14, (int64_t)f->delay_ns);
-	bind_int(st, 15, f->close_code, 0);
-	if (f->reason_len > 0)
-		sqlite3_bind_text(st, 16, (const char *)data + f->data_len,
-		    f->reason_len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 16);
-	if (f->data_len > 0)
-		sqlite3_bind_blob(st, 17, data, (int)f->data_len,
-		    SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 17);
-	bind_text(st, 18, flogdb_status_str(f->status));
+	flogdb_bind_frame(st, 0, f, data);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_frames(struct flogdb *d, const struct flog_frame *const *f,
+    const uint8_t *const *data)
+{
+	sqlite3_stmt	*st = d->st[ST_FRAMES];
+	int		 i;
+
+	for (i = 0; i < FLOGDB_ROWS; i++)
+		flogdb_bind_frame(st, i * FLOGDB_FCOLS, f[i], data[i]);
 	return (flogdb_step(st));
 }
 

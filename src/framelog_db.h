@@ -78,6 +78,10 @@ int	flogdb_commit(struct flogdb *);
 void	flogdb_rollback(struct flogdb *);
 int	flogdb_frame(struct flogdb *, const struct flog_frame *,
 	    const uint8_t *data);
+/* Exactly FLOGDB_BATCH_ROWS frames in one statement (cheaper per row). */
+#define FLOGDB_BATCH_ROWS	32
+int	flogdb_frames(struct flogdb *, const struct flog_frame *const *f,
+	    const uint8_t *const *data);
 int	flogdb_session(struct flogdb *, const struct flog_session_rec *);
 /* Starts a row in runs; *id gets its id. */
 int	flogdb_run_start(struct flogdb *, int64_t t, long pid,
