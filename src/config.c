@@ -77,6 +77,7 @@ config_new(void)
 	cfg->log_level = LOGL_INFO;
 	cfg->log_syslog = 0;
 	config_route_defaults(&cfg->defaults);
+	framelog_config_defaults(&cfg->log);
 	return (cfg);
 }
 
@@ -165,6 +166,7 @@ config_free(struct config *cfg)
 		config_route_clear(&cfg->routes[i]);
 	free(cfg->routes);
 	config_route_clear(&cfg->defaults);
+	framelog_config_clear(&cfg->log);
 	free(cfg->file);
 	free(cfg);
 }
@@ -939,6 +941,12 @@ config_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	if (strcmp(argv[0], "route-defaults") == 0)
 		return (config_route_defaults_words(cfg, argv + 1, argc - 1,
 		    cause));
+	switch (framelog_config_words(&cfg->log, argv, argc, cause)) {
+	case 1:
+		return (0);
+	case -1:
+		return (-1);
+	}
 	for (i = 0; i < nitems(config_globals); i++) {
 		if (strcmp(argv[0], config_globals[i]) != 0)
 			continue;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "framelog_config.h"
+
 enum target_kind {
 	TARGET_TCP = 0,		/* host:port, resolved asynchronously */
 	TARGET_UNIX,		/* unix:/path */
@@ -71,6 +73,7 @@ struct config {
 	int		 log_level;	/* enum log_level */
 	int		 log_syslog;
 	struct route	 defaults;	/* route option defaults ("route-defaults") */
+	struct framelog_cfg log;	/* the frame log (log-db, log-capture...) */
 };
 
 /* Returns a config holding defaults only; the caller owns it (config_free). */

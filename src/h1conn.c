@@ -61,6 +61,7 @@ struct h1conn {
 	uint64_t		 id;
 	char			 logid[24];
 	char			 peer[64];
+	char			 local[64];	/* the listener's address */
 	enum h1_state		 state;
 	struct event		*timer;		/* handshake or linger deadline */
 	struct event		*ev_closed;	/* reports the close from the loop */
@@ -365,10 +366,19 @@ h1conn_request(struct h1conn *c)
 	/* From here the route's connect-timeout bounds the wait (504). */
 	evtimer_del(c->timer);
 	c->state = H1_CONNECTING;
+	memset(&cl, 0, sizeof cl);
 	cl.peer = c->peer;
 	cl.path = c->offer.path;
 	cl.subprotocol = c->subprotocol;
 	cl.proto = "h1";
+	cl.listener = c->local;
+	cl.query = c->offer.query;
+	cl.host = c->offer.host;
+	cl.origin = c->offer.origin;
+	cl.user_agent = c->offer.user_agent;
+	cl.protocols = c->offer.protocols;
+	cl.extensions_offered = c->offer.extensions;
+	cl.http_version = "1.1";
 	c->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, c->id,
 	    h1conn_backend_ready, c);
 }
@@ -483,6 +493,17 @@ h1conn_peer_str(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "unix");
 }
 
+/* The local address the client reached, for the frame log. */
+static void
+h1conn_local_str(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sslen = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		h1conn_peer_str((struct sockaddr *)&ss, buf, len);
+}
+
 void
 h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
     socklen_t salen, SSL_CTX *tls)
@@ -496,6 +517,7 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	c->id = ++srv->next_id;
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
 	h1conn_peer_str(sa, c->peer, sizeof c->peer);
+	h1conn_local_str(fd, c->local, sizeof c->local);
 	if (tls != NULL) {
 		c->tls = 1;
 		if ((ssl = SSL_new(tls)) != NULL)

@@ -44,6 +44,8 @@ usage(FILE *f)
 "  -o, --option 'LINE'     apply any config file line, e.g. -o 'max-connections 100'\n"
 "      --demo              run the built-in demo: 127.0.0.1:8080, /echo\n"
 "      --check             validate the configuration and exit\n"
+"      --log-db FILE       record every session and frame to the SQLite\n"
+"                          database FILE (see log-db in wsbridge.conf(5))\n"
 "      --log-level LEVEL   error, warn, info (default) or debug\n"
 "  -v, --verbose           same as --log-level debug\n"
 "      --syslog            log to syslog instead of stderr\n"
@@ -62,6 +64,25 @@ add_flag_line(struct server *srv, char *line)
 	srv->flag_lines[srv->nflag_lines++] = line;
 }
 
+/* "NAME "VALUE"" with the quoting config lines understand. */
+static char *
+quoted_line(const char *name, const char *value)
+{
+	char	*line, *p;
+
+	line = xmalloc(strlen(name) + 2 * strlen(value) + 4);
+	p = line + strlen(name) + 2;
+	snprintf(line, p - line + 1, "%s \"", name);
+	for (; *value != '\0'; value++) {
+		if (*value == '"' || *value == '\\')
+			*p++ = '\\';
+		*p++ = *value;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return (line);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -72,6 +93,7 @@ main(int argc, char **argv)
 		{ "option",	required_argument,	NULL, 'o' },
 		{ "demo",	no_argument,		NULL, 'D' },
 		{ "check",	no_argument,		NULL, 'C' },
+		{ "log-db",	required_argument,	NULL, 'B' },
 		{ "log-level",	required_argument,	NULL, 'L' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "syslog",	no_argument,		NULL, 'S' },
@@ -112,6 +134,9 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 			check = 1;
+			break;
+		case 'B':
+			add_flag_line(&srv, quoted_line("log-db", optarg));
 			break;
 		case 'L':
 			if ((level = log_level_parse(optarg)) == -1) {

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "framelog.h"
 #include "h1conn.h"
 #include "h2conn.h"
 #include "listener.h"
@@ -101,6 +102,11 @@ server_reload(struct server *srv)
 		free(cause);
 		return;
 	}
+	/* The frame log's file and writer settings are fixed at start. */
+	if ((cfg->log.db == NULL) != (srv->flog == NULL) ||
+	    (cfg->log.db != NULL && strcmp(cfg->log.db,
+	    framelog_path(srv->flog)) != 0))
+		log_warn("log-db changes take effect at the next start");
 	/* Live tunnels keep their reference to the old config. */
 	config_free(srv->cfg);
 	srv->cfg = cfg;
@@ -194,6 +200,8 @@ server_start(struct server *srv)
 		/* No resolv.conf: numeric backends and /etc/hosts still work. */
 		srv->dns = evdns_base_new(srv->base, 0);
 	}
+	if (srv->cfg->log.db != NULL)
+		srv->flog = framelog_new(srv->base, srv->cfg);
 	return (server_sync_listeners(srv));
 }
 
@@ -208,6 +216,9 @@ server_stop(struct server *srv)
 	h2conn_free_all(srv);
 	/* libevent finalises freed bufferevents on a loop pass: give it one. */
 	event_base_loop(srv->base, EVLOOP_NONBLOCK);
+	/* Every session is closed: write what is queued, then exit. */
+	framelog_free(srv->flog);
+	srv->flog = NULL;
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL)
 		listener_free(l);
 	event_free(srv->ev_sigterm);

@@ -15,6 +15,7 @@ struct config;
 struct tunnel;
 struct h1conn;
 struct h2conn;
+struct framelog;
 
 struct server {
 	struct event_base	*base;
@@ -33,6 +34,7 @@ struct server {
 	int			 log_level_flag; /* --log-level/-v, or -1: beats the file */
 	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
 	struct event		*ev_shutdown;	/* drain deadline */
+	struct framelog		*flog;		/* frame log, or NULL (log-db) */
 };
 
 /*

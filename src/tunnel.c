@@ -8,6 +8,10 @@
  */
 #include "wsb_autoconf.h"
 
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +20,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "arrivals.h"
 #include "backend.h"
 #include "config.h"
+#include "framelog.h"
 #include "log.h"
 #include "server.h"
 #include "tunnel.h"
@@ -64,6 +70,13 @@ struct tunnel {
 	struct event			*ev_free;
 	uint64_t			 t_start, t_open;
 	char				 be_err[96];
+
+	/* Frame log (NULL when off). */
+	struct framelog_session		*fls;
+	struct arrivals			 be_arr;	/* backend read times */
+	int				 status;	/* HTTP status when refused */
+	const char			*closed_by;	/* who started the close */
+	int				 be_closing;	/* we close for the backend */
 };
 
 static void	tunnel_be_pump(struct tunnel *);
@@ -118,15 +131,38 @@ tunnel_log_close(struct tunnel *t)
 	    t->be_err[0] != '\0' ? " backend-error=" : "", t->be_err);
 }
 
+/* Ends the frame log's session, after the endpoint's last frame events. */
+static void
+tunnel_log_end(struct tunnel *t, const struct ws_counters *c)
+{
+	struct framelog_close	fc;
+
+	memset(&fc, 0, sizeof fc);
+	fc.c = c;
+	fc.status = t->status;
+	fc.closed_by = t->closed_by;
+	fc.backend_in = t->be_in;
+	fc.backend_out = t->be_out;
+	fc.error = t->be_err[0] != '\0' ? t->be_err : NULL;
+	framelog_session_close(t->fls, &fc);
+	t->fls = NULL;
+}
+
 static void
 tunnel_free(struct tunnel *t)
 {
+	struct ws_counters	c;
+
 	tunnel_log_close(t);
 	TAILQ_REMOVE(&t->srv->tunnels, t, entry);
 	backend_cancel(t->req);
 	if (t->be != NULL)
 		bufferevent_free(t->be);
+	if (t->ws != NULL)
+		c = *ws_conn_counters(t->ws);
 	ws_conn_free(t->ws);
+	if (t->fls != NULL)
+		tunnel_log_end(t, t->ws != NULL ? &c : NULL);
 	if (t->tops != NULL)
 		t->tops->free(t->tr);
 	if (t->ev_connected != NULL)
@@ -243,8 +279,8 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		 * arrives in one read is echoed as one frame, so the client's
 		 * fragmentation is kept in the common case.
 		 */
-		ws_conn_send(t->ws, t->echo_open ? WS_OP_CONT : opcode, last, 0,
-		    src, n);
+		ws_conn_send_at(t->ws, t->echo_open ? WS_OP_CONT : opcode, last,
+		    0, src, n, ws_conn_input_time(t->ws, n));
 		t->echo_open = !last;
 		return;
 	}
@@ -262,8 +298,9 @@ tunnel_ws_room(void *arg)
 	struct tunnel	*t = arg;
 	size_t		 pending;
 
-	if (tunnel_is_echo(t))
-		return (ws_conn_out_room(t->ws));
+	if (tunnel_is_echo(t))	/* after our close, echo payload is dropped */
+		return (ws_conn_state(t->ws) == WS_OPEN ?
+		    ws_conn_out_room(t->ws) : SIZE_MAX);
 	if (t->be == NULL || t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
 	pending = evbuffer_get_length(bufferevent_get_output(t->be));
@@ -286,6 +323,9 @@ tunnel_ws_closing(void *arg, uint16_t code, int by_peer)
 {
 	struct tunnel	*t = arg;
 
+	if (t->closed_by == NULL)
+		t->closed_by = by_peer ? "client" : t->be_closing ? "backend" :
+		    "server";
 	if (t->state == TUNNEL_OPEN)
 		t->state = TUNNEL_DRAINING;
 	/*
@@ -303,6 +343,16 @@ tunnel_ws_closed(void *arg)
 	t->ws_done = 1;
 	tunnel_be_finish(t);
 	tunnel_maybe_free(t);
+}
+
+/* The frame log can take events again (log-overflow block). */
+static void
+tunnel_log_ready(void *arg)
+{
+	struct tunnel	*t = arg;
+
+	if (t->ws != NULL)
+		ws_conn_observer_ready(t->ws);
 }
 
 static const struct ws_handler tunnel_ws_handler = {
@@ -368,6 +418,7 @@ tunnel_be_pump(struct tunnel *t)
 	struct evbuffer	*in;
 	size_t		 avail, n;
 	ssize_t		 cut;
+	uint64_t	 t_src;
 
 	if (t->be == NULL || t->ws == NULL)
 		return;
@@ -382,6 +433,7 @@ tunnel_be_pump(struct tunnel *t)
 			if ((cut = tunnel_text_cut(in, n, t->be_eof)) == -1) {
 				snprintf(t->be_err, sizeof t->be_err,
 				    "bytes are not UTF-8 on a text route");
+				t->be_closing = 1;
 				ws_conn_close(t->ws, WS_CLOSE_INTERNAL,
 				    "backend sent invalid UTF-8", 0);
 				evbuffer_drain(in, avail);
@@ -391,14 +443,17 @@ tunnel_be_pump(struct tunnel *t)
 				return;
 			n = (size_t)cut;
 		}
+		t_src = t->fls != NULL ? arrivals_time(&t->be_arr, t->be_in + n) :
+		    0;
 		t->be_in += n;
-		ws_conn_send(t->ws, t->rt->text ? WS_OP_TEXT : WS_OP_BINARY, 1,
-		    0, in, n);
+		ws_conn_send_at(t->ws, t->rt->text ? WS_OP_TEXT : WS_OP_BINARY,
+		    1, 0, in, n, t_src);
 	}
 	if (t->be_eof && ws_conn_state(t->ws) == WS_OPEN) {
 		/* Everything the backend sent is queued: now the close. */
 		if (t->state == TUNNEL_OPEN)
 			t->state = TUNNEL_DRAINING;
+		t->be_closing = 1;
 		ws_conn_close(t->ws, t->be_code, t->be_code == WS_CLOSE_NORMAL ?
 		    NULL : "backend connection failed", 0);
 	}
@@ -410,6 +465,10 @@ tunnel_be_read(struct bufferevent *bev, void *arg)
 	struct tunnel	*t = arg;
 
 	backend_read_more(bev, tunnel_high(t));
+	if (t->fls != NULL)
+		arrivals_note(&t->be_arr, t->be_in +
+		    evbuffer_get_length(bufferevent_get_input(bev)), t->be_in,
+		    now_ns());
 	tunnel_be_pump(t);
 }
 
@@ -462,6 +521,38 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 
 /* ---- life cycle ------------------------------------------------------- */
 
+/* Tells the frame log the backend's address and connect time. */
+static void
+tunnel_log_backend(struct tunnel *t, struct bufferevent *bev)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	char			 host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16];
+	const void		*a = NULL;
+	unsigned		 port = 0;
+
+	addr[0] = '\0';
+	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
+	    &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			a = &((struct sockaddr_in *)&ss)->sin_addr;
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+		if (a != NULL && inet_ntop(ss.ss_family, a, host,
+		    sizeof host) != NULL)
+			snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ?
+			    "[%s]:%u" : "%s:%u", host, port);
+		else if (ss.ss_family == AF_UNIX)
+			snprintf(addr, sizeof addr, "unix:%s",
+			    t->rt->target.path);
+	}
+	framelog_session_backend(t->fls, addr[0] != '\0' ? addr : NULL,
+	    now_ns() - t->t_start);
+}
+
 static void
 tunnel_connected(void *arg, struct bufferevent *bev, int status,
     const char *why)
@@ -473,10 +564,13 @@ tunnel_connected(void *arg, struct bufferevent *bev, int status,
 		log_info("%s: backend %s for %s: %s", t->logid,
 		    t->rt->target.spec, t->peer, why);
 		snprintf(t->be_err, sizeof t->be_err, "%s", why);
+		t->status = status;
 		t->connect_cb(t->connect_arg, status);
 		return;
 	}
 	t->be = bev;
+	if (t->fls != NULL)
+		tunnel_log_backend(t, bev);
 	t->connect_cb(t->connect_arg, 0);
 }
 
@@ -513,6 +607,9 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 	t->ev_free = event_new(srv->base, -1, 0, tunnel_free_cb, t);
 	t->ev_linger = evtimer_new(srv->base, tunnel_linger_timeout, t);
 	TAILQ_INSERT_TAIL(&srv->tunnels, t, entry);
+	if (srv->flog != NULL)
+		t->fls = framelog_session_new(srv->flog, cl, t->logid, rt->path,
+		    rt->target.spec, cfg->log.capture);
 
 	if (rt->target.kind == TARGET_ECHO) {
 		t->ev_connected = event_new(srv->base, -1, 0, tunnel_echo_ready, t);
@@ -543,6 +640,10 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	lim.pong_timeout_ms = t->rt->pong_timeout_ms;
 	t->ws = ws_conn_new(t->srv->base, ops, tr, &tunnel_ws_handler, t, &lim,
 	    t->logid);
+	if (t->fls != NULL)
+		ws_conn_set_observer(t->ws, framelog_session_open(t->fls,
+		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t),
+		    t->fls);
 	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s subprotocol=%s",
 	    t->logid, t->peer, t->proto, t->path, t->rt->path,
 	    t->rt->target.spec, t->subprotocol != NULL ? t->subprotocol : "-");
