@@ -366,19 +366,11 @@ h1conn_request(struct h1conn *c)
 	/* From here the route's connect-timeout bounds the wait (504). */
 	evtimer_del(c->timer);
 	c->state = H1_CONNECTING;
-	memset(&cl, 0, sizeof cl);
+	tunnel_client_init(&cl, &c->offer);
 	cl.peer = c->peer;
-	cl.path = c->offer.path;
 	cl.subprotocol = c->subprotocol;
 	cl.proto = "h1";
 	cl.listener = c->local;
-	cl.query = c->offer.query;
-	cl.host = c->offer.host;
-	cl.origin = c->offer.origin;
-	cl.user_agent = c->offer.user_agent;
-	cl.protocols = c->offer.protocols;
-	cl.extensions_offered = c->offer.extensions;
-	cl.http_version = "1.1";
 	c->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, c->id,
 	    h1conn_backend_ready, c);
 }

@@ -728,10 +728,11 @@ h2s_request(struct h2stream *s, int end_stream)
 		return;
 	}
 	s->state = H2S_CONNECTING;
+	tunnel_client_init(&cl, &s->offer);
 	cl.peer = c->peer;
-	cl.path = s->offer.path;
 	cl.subprotocol = s->subprotocol;
 	cl.proto = "h2";
+	cl.h2_stream_id = s->id;
 	s->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, ++c->srv->next_id,
 	    h2s_backend_ready, s);
 	log_debug("%s: CONNECT %s is c%llu", s->logid, s->offer.path,

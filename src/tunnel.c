@@ -23,6 +23,7 @@
 #include "arrivals.h"
 #include "backend.h"
 #include "config.h"
+#include "handshake.h"
 #include "framelog.h"
 #include "log.h"
 #include "server.h"
@@ -580,6 +581,20 @@ tunnel_echo_ready(evutil_socket_t fd, short what, void *arg)
 	struct tunnel	*t = arg;
 
 	t->connect_cb(t->connect_arg, 0);
+}
+
+void
+tunnel_client_init(struct tunnel_client *cl, const struct ws_offer *o)
+{
+	memset(cl, 0, sizeof *cl);
+	cl->path = o->path;
+	cl->query = o->query;
+	cl->host = o->host;
+	cl->origin = o->origin;
+	cl->user_agent = o->user_agent;
+	cl->protocols = o->protocols;
+	cl->extensions_offered = o->extensions;
+	cl->http_version = o->http_version == 20 ? "2" : "1.1";
 }
 
 struct tunnel *

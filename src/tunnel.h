@@ -13,6 +13,7 @@ struct server;
 struct config;
 struct route;
 struct ws_transport_ops;
+struct ws_offer;
 
 enum tunnel_state {
 	TUNNEL_CONNECTING = 0,	/* backend connect in flight; no 101/200 sent yet */
@@ -46,6 +47,12 @@ struct tunnel_client {
 	const char	*sni;
 	int64_t		 h2_stream_id;	/* 0: not HTTP/2 */
 };
+
+/*
+ * Zeroes cl and fills what the client's request says (path, query, host,
+ * origin, user agent, offers) and the HTTP version, borrowing from o.
+ */
+void	tunnel_client_init(struct tunnel_client *cl, const struct ws_offer *o);
 
 /*
  * Result of tunnel_connect: status 0 when the backend is ready, else the
