@@ -48,6 +48,7 @@
 #define H2_STREAM_LINGER_MS	2000	/* after our END_STREAM, wait for theirs */
 #define H2_CONN_LINGER_MS	2000	/* after GOAWAY is written, read and drop */
 #define H2_WORK_PASSES		16	/* passes per event before yielding */
+#define H2_FRAME_MAX		(64 * 1024)	/* largest frame the client may send */
 
 enum h2_state {
 	H2_OPEN = 0,		/* serving streams (idle timer while none) */
@@ -1273,7 +1274,7 @@ h2conn_session_new(struct h2conn *c)
 	nghttp2_session_callbacks	*cb;
 	nghttp2_option			*opt;
 	nghttp2_session			*sess = NULL;
-	nghttp2_settings_entry		 iv[4];
+	nghttp2_settings_entry		 iv[5];
 	uint32_t			 window;
 	uint64_t			 cwin;
 
@@ -1318,6 +1319,8 @@ h2conn_session_new(struct h2conn *c)
 	iv[2].value = (uint32_t)c->cfg->max_head;
 	iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
 	iv[3].value = 1;
+	iv[4].settings_id = NGHTTP2_SETTINGS_MAX_FRAME_SIZE;
+	iv[4].value = H2_FRAME_MAX;
 	/* Room for every stream's window at once: never the bottleneck. */
 	cwin = MIN((uint64_t)window * c->cfg->h2_max_streams,
 	    (uint64_t)INT32_MAX);

@@ -37,7 +37,9 @@ usage(FILE *f)
 "\n"
 "options:\n"
 "  -c, --config FILE       read FILE (see wsbridge.conf(5)); SIGHUP rereads it\n"
-"  -l, --listen ADDR       listen on ADDR: PORT, HOST:PORT, [V6]:PORT (repeatable)\n"
+"  -l, --listen ADDR       listen on ADDR: PORT, HOST:PORT, [V6]:PORT (repeatable);\n"
+"                          'ADDR tls cert=FILE key=FILE [ca=FILE]' for wss://\n"
+"                          (HTTP/1.1 and HTTP/2 by ALPN; ca= requires client certs)\n"
 "  -r, --route 'PATH=TARGET [KEY=VALUE ...]'\n"
 "                          bridge PATH (or * for any) to TARGET (repeatable);\n"
 "                          keys as in a config route line, e.g. mode=text\n"
@@ -53,7 +55,7 @@ usage(FILE *f)
 "  -V, --version           show the version\n"
 "\n"
 "Signals: TERM/INT close every WebSocket with 1001 and exit once drained;\n"
-"HUP reloads the configuration (live tunnels keep their route).\n");
+"HUP reloads the configuration and TLS certificates (live tunnels keep theirs).\n");
 }
 
 static void
