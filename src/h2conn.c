@@ -607,13 +607,16 @@ h2s_respond(struct h2stream *s, int status, const char *why)
 	nghttp2_nv		 nv[5];
 	char			 st[8], len[24], body[200];
 	size_t			 n = 0;
-	int			 blen, head;
+	int			 blen, head, version;
 
 	log_info("%s: %d %s peer=%s method=%s path=%s: %s", s->logid, status,
 	    http1_reason(status == 426 ? 400 : status), s->c->peer,
 	    s->req.method != NULL ? s->req.method : "-",
 	    s->req.path != NULL ? s->req.path : "-", why);
 	head = s->req.method != NULL && strcmp(s->req.method, "HEAD") == 0;
+	/* Any version trouble: say which version we speak (RFC 6455 4.4). */
+	version = status == 426 ||
+	    strcasestr(why, "Sec-WebSocket-Version") != NULL;
 	if (status == 426)
 		status = 400;
 	s->state = H2S_RESPONDED;
@@ -626,7 +629,7 @@ h2s_respond(struct h2stream *s, int status, const char *why)
 	h2_nv(&nv[n++], "content-length", len);
 	if (status == 405)
 		h2_nv(&nv[n++], "allow", "CONNECT");
-	if (strstr(why, "sec-websocket-version") != NULL)
+	if (version)
 		h2_nv(&nv[n++], "sec-websocket-version", "13");
 	if (!h2conn_live(s->c))
 		return;

@@ -75,6 +75,35 @@ handshake_join(const struct http1_request *req, const char *name)
 
 static int	handshake_has_body(const struct http1_request *);
 
+/*
+ * Sec-WebSocket-Version, the same rule over HTTP/1.1 and HTTP/2. A missing
+ * version is a malformed handshake (RFC 6455 4.2.1 makes the header
+ * mandatory), so 400; a version we do not speak is the negotiable case of
+ * 4.4 and gets 426 with the one we do. Returns 0 or the status.
+ */
+static int
+handshake_check_version(const struct http1_request *f, const char **why)
+{
+	const struct http1_header	*h;
+
+	switch (http1_count(f, "Sec-WebSocket-Version")) {
+	case 0:
+		*why = "missing Sec-WebSocket-Version";
+		return (400);
+	case 1:
+		break;
+	default:
+		*why = "more than one Sec-WebSocket-Version";
+		return (400);
+	}
+	h = http1_find(f, "Sec-WebSocket-Version");
+	if (h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
+		*why = "Sec-WebSocket-Version is not 13";
+		return (426);
+	}
+	return (0);
+}
+
 /* Returns a copy of the first value of header name, or NULL. */
 static char *
 handshake_first(const struct http1_request *req, const char *name)
@@ -90,8 +119,8 @@ int
 handshake_check_http1(const struct http1_request *req, struct ws_offer *o,
     const char **why)
 {
-	const struct http1_header	*h;
 	const char			*q;
+	int				 status;
 
 	memset(o, 0, sizeof *o);
 	o->http_version = 11;
@@ -145,26 +174,8 @@ handshake_check_http1(const struct http1_request *req, struct ws_offer *o,
 		return (426);
 	}
 
-	/*
-	 * A missing version is a malformed handshake (RFC 6455 4.2.1 makes the
-	 * header mandatory), so 400; a version we do not speak is the
-	 * negotiable case of 4.4 and gets 426 with the one we do.
-	 */
-	switch (http1_count(req, "Sec-WebSocket-Version")) {
-	case 0:
-		*why = "missing Sec-WebSocket-Version";
-		return (400);
-	case 1:
-		break;
-	default:
-		*why = "more than one Sec-WebSocket-Version";
-		return (400);
-	}
-	h = http1_find(req, "Sec-WebSocket-Version");
-	if (h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
-		*why = "Sec-WebSocket-Version is not 13";
-		return (426);
-	}
+	if ((status = handshake_check_version(req, why)) != 0)
+		return (status);
 
 	switch (http1_count(req, "Sec-WebSocket-Key")) {
 	case 0:
@@ -229,8 +240,8 @@ handshake_check_h2(const struct h2_request *req, struct ws_offer *o,
     const char **why)
 {
 	const struct http1_request	*f = &req->fields;
-	const struct http1_header	*h;
 	const char			*q;
+	int				 status;
 
 	memset(o, 0, sizeof *o);
 	o->http_version = 20;
@@ -284,23 +295,10 @@ handshake_check_h2(const struct h2_request *req, struct ws_offer *o,
 		*why = "missing :authority";
 		return (400);
 	}
-	switch (http1_count(f, "Sec-WebSocket-Version")) {
-	case 0:
-		*why = "missing sec-websocket-version";
-		return (400);
-	case 1:
-		break;
-	default:
-		*why = "more than one sec-websocket-version";
-		return (400);
-	}
-	h = http1_find(f, "Sec-WebSocket-Version");
-	if (h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
-		*why = "sec-websocket-version is not 13";
-		return (426);
-	}
+	if ((status = handshake_check_version(f, why)) != 0)
+		return (status);
 	if (http1_count(f, "Origin") > 1) {
-		*why = "more than one origin";
+		*why = "more than one Origin";
 		return (400);
 	}
 	*why = NULL;
