@@ -288,11 +288,15 @@ ws_conn_send(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 	struct evbuffer	*out;
 
 	assert(ws->state == WS_OPEN);
-	out = ws->ops->output(ws->t);
 	hl = ws_frame_header(hdr, fin, rsv, opcode, n, NULL);
-	evbuffer_add(out, hdr, hl);
-	if (n > 0)
-		evbuffer_remove_buffer(src, out, n);
+	if (ws->ops->send != NULL)
+		ws->ops->send(ws->t, hdr, hl, src, n);
+	else {
+		out = ws->ops->output(ws->t);
+		evbuffer_add(out, hdr, hl);
+		if (n > 0)
+			evbuffer_remove_buffer(src, out, n);
+	}
 	ws->c.frames_out++;
 	ws->c.payload_out += n;
 	if (fin)
