@@ -33,6 +33,7 @@ class Bench:
         self.port = 21000 + (os.getpid() % 50) * 100
         self.out = open(os.path.join(a.outdir, "runs.log"), "a")
         self.failures = []
+        self.dnf = []       # a peer could not open the connections
         self.results = {}   # (scenario, peer) -> [result dict]
 
     def next_port(self):
@@ -154,6 +155,9 @@ class Bench:
                     res[k] = float(v)
                 except ValueError:
                     res[k] = v
+        if rc == 2 and res.get("integrity") == "DNF":
+            res["why"] = res.get("what")
+            return res
         if rc != 0 or res.get("integrity") != "ok":
             res["integrity"] = "FAIL"
             res["why"] = (res.get("what") or err.strip().splitlines()[-1:]
@@ -183,7 +187,11 @@ class Bench:
             if "INTEGRITY FAILURE" in f.read()[-20000:]:
                 res["integrity"] = "FAIL"
                 res["why"] = "backend saw corrupted bytes"
-        if res.get("integrity") != "ok":
+        if res.get("integrity") == "DNF":
+            msg = "DNF: %s / %s: %s" % (sc["name"], peer, res.get("why"))
+            print("*** " + msg, file=sys.stderr)
+            self.dnf.append(msg)
+        elif res.get("integrity") != "ok":
             msg = "FAIL: %s / %s: %s" % (sc["name"], peer, res.get("why"))
             print("*** " + msg, file=sys.stderr)
             self.failures.append(msg)
@@ -246,12 +254,13 @@ def report(b, scenarios, peers):
                 continue
             s = summarize(rs, key)
             if s is None:
-                row.append("FAIL")
+                row.append("DNF" if all(r.get("integrity") == "DNF"
+                                        for r in rs) else "FAIL")
                 continue
             cell = fmt(s[0])
             if base and base[0] > 0 and p != "relay":
                 cell += " (%.2fx)" % (s[0] / base[0])
-            if any(r.get("integrity") != "ok" for r in rs):
+            if any(r.get("integrity") == "FAIL" for r in rs):
                 cell += " FAIL"
             row.append(cell)
         lines.append("| " + " | ".join(row) + " |")
@@ -273,8 +282,9 @@ def report(b, scenarios, peers):
                 continue
             s = summarize(rs, key)
             if s is None:
-                lines.append("| %s | %s | FAIL | | | | | | | |" %
-                             (sc["name"], p))
+                lines.append("| %s | %s | %s | | | | | | | |" % (
+                    sc["name"], p, "DNF: " + str(rs[0].get("why"))
+                    if rs[0].get("integrity") == "DNF" else "FAIL"))
                 continue
             ok = [r for r in rs if r.get("integrity") == "ok"]
             ratio = "%.2f" % (s[0] / base[0]) if base and base[0] else "-"
@@ -301,7 +311,7 @@ def report(b, scenarios, peers):
             if sc["mode"] == "idle":
                 med = "%s KiB at %d conns" % (fmt(s[0] / 1024),
                                               int(ok[0]["conns"]))
-            fails = sum(1 for r in rs if r.get("integrity") != "ok")
+            fails = sum(1 for r in rs if r.get("integrity") == "FAIL")
             lines.append("| %s | %s | %s%s | %s-%s | %s | %s | %s | %s | %s | "
                          "%s |" % (sc["name"], p, med,
                                    " (%d FAIL)" % fails if fails else "",
@@ -395,6 +405,11 @@ def main():
     print(report(b, scen, peers))
     print("\n%d rounds, %.1f s measured per run after %.1f s warm-up; "
           "took %.0f s." % (a.rounds, a.duration, a.warmup, time.time() - t0))
+    if b.dnf:
+        print("\nDid not finish (the peer refused or dropped connections "
+              "while they were being opened; not a data error):")
+        for f in b.dnf:
+            print("- " + f)
     if b.failures:
         print("\nFAILURES (corrupted or missing bytes, or lost connections):")
         for f in b.failures:
