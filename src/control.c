@@ -245,7 +245,9 @@ ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
 	v[i++] = ti->q_backend_out + ti->q_client_in;
 	v[i++] = stats_q_age(qo, now);
 	v[i++] = stats_q_age(qi, now);
-	v[i++] = MAX(qo->max_wait, qi->max_wait);
+	/* The worst wait so far, the one still going on included. */
+	v[i++] = MAX(MAX(qo->max_wait, qi->max_wait), MAX(stats_q_age(qo, now),
+	    stats_q_age(qi, now)));
 	v[i++] = stats_q_ctl_age(qo, now, NULL);
 	v[i++] = qo->ctl_max;
 	v[i++] = stats_q_inflight(qo, &size, &sent, &complete);
@@ -356,10 +358,14 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	}
 	json_object_set_new(o, "rates", x);
 	x = json_object();
-	json_object_set_new(x, "bytes_in", jint(g->peak_bytes[STATS_IN]));
-	json_object_set_new(x, "bytes_out", jint(g->peak_bytes[STATS_OUT]));
-	json_object_set_new(x, "msgs_in", jint(g->peak_msgs[STATS_IN]));
-	json_object_set_new(x, "msgs_out", jint(g->peak_msgs[STATS_OUT]));
+	json_object_set_new(x, "bytes_in", json_real(g->peak_bytes[STATS_IN] /
+	    2.0));
+	json_object_set_new(x, "bytes_out", json_real(g->peak_bytes[STATS_OUT] /
+	    2.0));
+	json_object_set_new(x, "msgs_in", json_real(g->peak_msgs[STATS_IN] /
+	    2.0));
+	json_object_set_new(x, "msgs_out", json_real(g->peak_msgs[STATS_OUT] /
+	    2.0));
 	json_object_set_new(o, "peak", x);
 	json_object_set_new(o, "ctl_wait_max_ns", jint(g->ctl_max));
 	json_object_set_new(o, "hist_in", jhist(g->hist[STATS_IN]));

@@ -560,9 +560,9 @@ stats_global_tick(struct stats_global *g, uint64_t now)
 		    stats_secs_at(&g->secs, now, 2, d, 0);
 		m = (uint64_t)stats_secs_at(&g->secs, now, 1, d, 1) +
 		    stats_secs_at(&g->secs, now, 2, d, 1);
-		if (b / 2 > g->peak_bytes[d])
-			g->peak_bytes[d] = b / 2;
-		if (m / 2 > g->peak_msgs[d])
-			g->peak_msgs[d] = m / 2;
+		if (b > g->peak_bytes[d])
+			g->peak_bytes[d] = b;
+		if (m > g->peak_msgs[d])
+			g->peak_msgs[d] = m;
 	}
 }

@@ -143,7 +143,8 @@ struct stats_global {
 	uint64_t	 conns_total;
 	unsigned	 open_h1_ws, open_h1_wss, open_h2_ws, open_h2_wss;
 	uint64_t	 bytes[2], msgs[2], frames[2];
-	uint64_t	 peak_bytes[2], peak_msgs[2];	/* best 2 s rate */
+	uint64_t	 peak_bytes[2], peak_msgs[2];	/* best 2 full seconds
+							   (a rate: / 2) */
 	uint32_t	 hist[2][STATS_HIST];
 	struct stats_secs secs;
 	uint64_t	 ctl_max;	/* worst control-frame wait, any conn */
