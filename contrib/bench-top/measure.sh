@@ -11,7 +11,7 @@ n=${2:-10000}
 secs=${3:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 port=$((20000 + $$ % 20000))
 "$bin/wsbridge" -l 127.0.0.1:$port -r '/echo=echo' --control "$tmp/c.sock" \
     -o "max-connections $((n + 100))" --log-level warn 2>"$tmp/wsb.log" &
