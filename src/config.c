@@ -167,6 +167,7 @@ config_free(struct config *cfg)
 	free(cfg->routes);
 	config_route_clear(&cfg->defaults);
 	framelog_config_clear(&cfg->log);
+	free(cfg->control);
 	free(cfg->file);
 	free(cfg);
 }
@@ -914,6 +915,11 @@ config_global(struct config *cfg, const char *name, const char *arg,
 		if (config_parse_bool(arg, &cfg->log_syslog) != 0)
 			return (config_error(cause, "%s: expected yes or no",
 			    name));
+	} else if (strcmp(name, "control") == 0) {
+		if (arg[0] == '\0')
+			return (config_error(cause, "%s: empty path", name));
+		free(cfg->control);
+		cfg->control = xstrdup(arg);
 	} else
 		return (config_error(cause, "unknown directive '%s'", name));
 	return (0);
@@ -923,6 +929,7 @@ static const char *const config_globals[] = {
 	"max-connections", "max-header-size", "buffer-size",
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
+	"control",
 };
 
 /* Applies the words of one line; errors come back without a location. */

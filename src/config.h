@@ -74,6 +74,7 @@ struct config {
 	int		 log_syslog;
 	struct route	 defaults;	/* route option defaults ("route-defaults") */
 	struct framelog_cfg log;	/* the frame log (log-db, log-capture...) */
+	char		*control;	/* control socket path, or NULL */
 };
 
 /* Returns a config holding defaults only; the caller owns it (config_free). */

@@ -24,6 +24,7 @@
 #include "framelog_db.h"
 #include "framelog_queue.h"
 #include "log.h"
+#include "stats.h"
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
@@ -254,6 +255,34 @@ framelog_frame(void *arg, const struct ws_frame_event *ev)
 		framelog_wake(fl);
 }
 
+void
+framelog_session_hol(struct framelog_session *s, const struct stats_done *d)
+{
+	struct framelog		*fl = s->fl;
+	struct flog_frame	*r;
+	uint8_t			*bytes;
+
+	if ((r = flogq_reserve(&fl->q, 0, &bytes)) == NULL) {
+		AADD(&fl->frames_dropped, 1);
+		s->dropped++;
+		return;
+	}
+	/* flogq_reserve zeroed it and set the side-ring positions. */
+	r->session = s->id;
+	r->status = FLOG_HOL;
+	r->dir = d->dir == STATS_IN ? WS_DIR_IN : WS_DIR_OUT;
+	if (d->kind == STATS_K_DATA) {
+		r->msg_no = d->msg_no;
+		r->delay_ns = d->transfer_ns;
+		r->extra_ns = d->delay_next_ns;
+	} else {
+		r->opcode = d->opcode;
+		r->t = framelog_wall(fl, d->t_queued);
+		r->delay_ns = d->wait_ns;
+	}
+	flogq_commit(&fl->q);
+}
+
 /* The observer's busy(): log-overflow block pauses the tunnel. */
 static int
 framelog_busy(void *arg)
@@ -416,6 +445,23 @@ framelog_session_close(struct framelog_session *s,
 	free(s);
 }
 
+void
+framelog_live(struct framelog *fl, struct framelog_live *out)
+{
+	memset(out, 0, sizeof *out);
+	out->queue_used = flogq_used(&fl->q);
+	out->queue_size = fl->q.nrecs;
+	out->queue_max = ALOAD(&fl->queue_max);
+	out->frames_dropped = ALOAD(&fl->frames_dropped);
+	/* Written by the writer thread: relaxed reads, a snapshot. */
+	out->frames_written = ALOAD(&fl->st.frames_written);
+	out->sessions_written = ALOAD(&fl->st.sessions_written);
+	out->records_lost = ALOAD(&fl->st.records_lost);
+	out->errors = ALOAD(&fl->st.errors_full) + ALOAD(&fl->st.errors_busy) +
+	    ALOAD(&fl->st.errors_readonly) + ALOAD(&fl->st.errors_io);
+	out->failing = ALOAD(&fl->db_err) != 0;
+}
+
 const char *
 framelog_path(const struct framelog *fl)
 {
@@ -555,6 +601,18 @@ framelog_free_sessions(struct flog_session_rec *r)
 	}
 }
 
+/* Records i..i+k-1 of the queue are all frames (no FLOG_HOL). */
+static int
+framelog_run_of_frames(struct framelog *fl, size_t i, size_t k)
+{
+	size_t	j;
+
+	for (j = 0; j < k; j++)
+		if (flogq_at(&fl->q, i + j)->status == FLOG_HOL)
+			return (0);
+	return (1);
+}
+
 /*
  * Writes sessions (all of them) and frames 0..n-1 of the queue in one
  * transaction. Returns 0 or the SQLite code (the transaction is rolled
@@ -583,7 +641,17 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 			goto fail;
 	}
 	for (i = 0; i < n; ) {
-		if (n - i >= FLOGDB_BATCH_ROWS) {
+		f = flogq_at(&fl->q, i);
+		if (f->status == FLOG_HOL) {
+			tmp = *f;
+			tmp.session = fl->id_base + f->session;
+			if ((rc = flogdb_hol(fl->db, &tmp)) != 0)
+				goto fail;
+			i++;
+			continue;
+		}
+		if (n - i >= FLOGDB_BATCH_ROWS &&
+		    framelog_run_of_frames(fl, i, FLOGDB_BATCH_ROWS)) {
 			for (k = 0; k < FLOGDB_BATCH_ROWS; k++, i++) {
 				f = flogq_at(&fl->q, i);
 				many[k] = *f;

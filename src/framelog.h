@@ -18,6 +18,7 @@ struct event_base;
 struct tunnel_client;
 struct ws_counters;
 struct ws_observer;
+struct stats_done;
 struct framelog;
 struct framelog_session;
 
@@ -35,6 +36,15 @@ struct framelog	*framelog_new(struct event_base *base,
  * Call after every session is closed. framelog_free(NULL) is a no-op.
  */
 void		 framelog_free(struct framelog *);
+
+/* The frame log's health, for the control socket (loop thread). */
+struct framelog_live {
+	uint64_t	queue_used, queue_size, queue_max;
+	uint64_t	frames_written, sessions_written;
+	uint64_t	frames_dropped, records_lost, errors;
+	int		failing;	/* the database is failing now */
+};
+void		 framelog_live(struct framelog *, struct framelog_live *);
 
 /* The database file, for messages. */
 const char	*framelog_path(const struct framelog *);
@@ -63,6 +73,14 @@ void	framelog_session_backend(struct framelog_session *,
  */
 const struct ws_observer *framelog_session_open(struct framelog_session *,
 	    int status, void (*ready)(void *), void *arg);
+
+/*
+ * Head-of-line results of a message or control frame already logged
+ * (stats.h): queued like a frame (dropped and counted when the queue is
+ * full), applied to its row by the writer.
+ */
+void	framelog_session_hol(struct framelog_session *,
+	    const struct stats_done *);
 
 /* What is known when a session ends. */
 struct framelog_close {

@@ -157,6 +157,33 @@ static const char *const migrations[] = {
 	"    s.log_dropped, s.error,"
 	"    s.t_end IS NULL AS live"
 	"  FROM sessions s;",
+	/*
+	 * 1 -> 2: head-of-line results (docs/dashboard.md). Control frames
+	 * get wait_ns; the last frame of a data message gets the message's
+	 * transfer_ns and the delay it imposed on the next (next_delay_ns).
+	 */
+	"ALTER TABLE frames ADD COLUMN wait_ns INTEGER;"
+	"ALTER TABLE frames ADD COLUMN transfer_ns INTEGER;"
+	"ALTER TABLE frames ADD COLUMN next_delay_ns INTEGER;"
+	"DROP VIEW messages;"
+	"CREATE VIEW messages AS"
+	"  SELECT session_id, dir, msg_no,"
+	"    max(CASE WHEN frag = 0 THEN opcode END) AS opcode,"
+	"    max(CASE WHEN frag = 0 THEN"
+	"      (CASE opcode WHEN 1 THEN 'text' WHEN 2 THEN 'binary'"
+	"       ELSE 'continuation' END) END) AS type,"
+	"    count(*) AS frames,"
+	"    sum(len) AS size,"
+	"    min(t) AS t_first,"
+	"    max(t) AS t_last,"
+	"    max(t) - min(t) AS duration_ns,"
+	"    max(fin) AS complete,"
+	"    max(delay_ns) AS max_delay_ns,"
+	"    sum(delay_ns) AS sum_delay_ns,"
+	"    max(transfer_ns) AS transfer_ns,"
+	"    max(next_delay_ns) AS next_delay_ns"
+	"  FROM frames WHERE msg_no IS NOT NULL"
+	"  GROUP BY session_id, dir, msg_no;",
 };
 
 #define NMIGRATIONS	((int)nitems(migrations))
@@ -175,6 +202,8 @@ enum {
 	ST_STATUS,
 	ST_BEGIN,
 	ST_COMMIT,
+	ST_HOL_MSG,
+	ST_HOL_CTL,
 	ST_COUNT
 };
 
@@ -207,6 +236,13 @@ static const char *const statements[ST_COUNT] = {
 	    "last_error_t) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_BEGIN] = "BEGIN",
 	[ST_COMMIT] = "COMMIT",
+	[ST_HOL_MSG] = "UPDATE frames SET transfer_ns = ?1, next_delay_ns = ?2 "
+	    "WHERE session_id = ?3 AND dir = ?4 AND msg_no = ?5 AND fin = 1",
+	/* Frame times go through the wall clock offset: match the nearest. */
+	[ST_HOL_CTL] = "UPDATE frames SET wait_ns = ?1 WHERE id = (SELECT id "
+	    "FROM frames WHERE session_id = ?2 AND dir = ?3 AND msg_no IS NULL "
+	    "AND opcode = ?4 AND t BETWEEN ?5 - 2000000 AND ?5 + 2000000 "
+	    "ORDER BY abs(t - ?5) LIMIT 1)",
 };
 
 struct flogdb {
@@ -572,6 +608,30 @@ flogdb_frames(struct flogdb *d, const struct flog_frame *const *f,
 
 	for (i = 0; i < FLOGDB_ROWS; i++)
 		flogdb_bind_frame(st, i * FLOGDB_FCOLS, f[i], data[i]);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_hol(struct flogdb *d, const struct flog_frame *f)
+{
+	sqlite3_stmt	*st;
+	const char	*dir = f->dir == 0 ? "in" : "out";
+
+	if (f->msg_no != 0) {
+		st = d->st[ST_HOL_MSG];
+		sqlite3_bind_int64(st, 1, (int64_t)f->delay_ns);
+		sqlite3_bind_int64(st, 2, (int64_t)f->extra_ns);
+		sqlite3_bind_int64(st, 3, (int64_t)f->session);
+		sqlite3_bind_text(st, 4, dir, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (int64_t)f->msg_no);
+	} else {
+		st = d->st[ST_HOL_CTL];
+		sqlite3_bind_int64(st, 1, (int64_t)f->delay_ns);
+		sqlite3_bind_int64(st, 2, (int64_t)f->session);
+		sqlite3_bind_text(st, 3, dir, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, f->opcode);
+		sqlite3_bind_int64(st, 5, f->t);
+	}
 	return (flogdb_step(st));
 }
 

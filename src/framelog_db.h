@@ -12,7 +12,7 @@
 
 #include "framelog_queue.h"
 
-#define FLOGDB_VERSION	1	/* PRAGMA user_version this code writes */
+#define FLOGDB_VERSION	2	/* PRAGMA user_version this code writes */
 
 struct flogdb;
 
@@ -78,6 +78,8 @@ int	flogdb_commit(struct flogdb *);
 void	flogdb_rollback(struct flogdb *);
 int	flogdb_frame(struct flogdb *, const struct flog_frame *,
 	    const uint8_t *data);
+/* Applies a FLOG_HOL record to the frame rows it describes. */
+int	flogdb_hol(struct flogdb *, const struct flog_frame *);
 /* Exactly FLOGDB_BATCH_ROWS frames in one statement (cheaper per row). */
 #define FLOGDB_BATCH_ROWS	32
 int	flogdb_frames(struct flogdb *, const struct flog_frame *const *f,

@@ -17,7 +17,8 @@ struct flog_frame {
 	int64_t		t;		/* header parsed (in) / queued (out) */
 	uint64_t	len;		/* payload length */
 	uint64_t	msg_no;		/* 0: control frame */
-	uint64_t	delay_ns;
+	uint64_t	delay_ns;	/* FLOG_HOL: transfer_ns or wait_ns */
+	uint64_t	extra_ns;	/* FLOG_HOL: next_delay_ns */
 	uint64_t	bytes_pos;	/* side ring position of capture+reason */
 	uint64_t	bytes_end;	/* side ring head after this record */
 	uint32_t	frag;
@@ -27,6 +28,14 @@ struct flog_frame {
 	uint8_t		dir;		/* enum ws_dir */
 	uint8_t		opcode, fin, rsv, masked, hdr_len, status;
 };
+
+/*
+ * A record with this status is no frame but head-of-line results for one
+ * already queued (framelog_session_hol): msg_no != 0, a data message's
+ * transfer and next-delay times; msg_no 0, a control frame's wait, the
+ * frame found by session, dir, opcode and t.
+ */
+#define FLOG_HOL	0x10
 
 struct flogq {
 	struct flog_frame	*recs;

@@ -260,6 +260,12 @@ h1t_free(void *t)
 	h1conn_free(t);
 }
 
+static int
+h1t_fd(void *t)
+{
+	return ((int)bufferevent_getfd(((struct h1conn *)t)->bev));
+}
+
 static const struct ws_transport_ops h1_transport = {
 	.input = h1t_input,
 	.output = h1t_output,
@@ -269,6 +275,7 @@ static const struct ws_transport_ops h1_transport = {
 	.set_read = h1t_set_read,
 	.close = h1t_close,
 	.free = h1t_free,
+	.fd = h1t_fd,
 };
 
 /* ---- handshake ------------------------------------------------------------ */

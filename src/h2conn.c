@@ -548,6 +548,20 @@ h2t_free(void *t)
 		h2conn_kick(s->c);
 }
 
+static int
+h2t_fd(void *t)
+{
+	struct h2stream	*s = t;
+
+	return (s->c->bev != NULL ? (int)bufferevent_getfd(s->c->bev) : -1);
+}
+
+static struct h2stream *
+h2t_h2stream(void *t)
+{
+	return (t);
+}
+
 static const struct ws_transport_ops h2_transport = {
 	.input = h2t_input,
 	.output = h2t_output,
@@ -556,6 +570,8 @@ static const struct ws_transport_ops h2_transport = {
 	.set_read = h2t_set_read,
 	.close = h2t_close,
 	.free = h2t_free,
+	.fd = h2t_fd,
+	.h2stream = h2t_h2stream,
 };
 
 /* ---- responses ---------------------------------------------------------- */

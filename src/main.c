@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -28,6 +29,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: wsbridge [options] [[HOST:]PORT TARGET]\n"
+"       wsbridge ctl [-s PATH] [--json] hello|stats|list|conn ID|events\n"
 "\n"
 "Bridges WebSocket clients (RFC 6455) to TCP or unix-socket backends.\n"
 "With PORT and TARGET, listens on PORT and bridges every path to TARGET,\n"
@@ -48,6 +50,8 @@ usage(FILE *f)
 "      --check             validate the configuration and exit\n"
 "      --log-db FILE       record every session and frame to the SQLite\n"
 "                          database FILE (see log-db in wsbridge.conf(5))\n"
+"      --control PATH      serve stats and events on the unix socket PATH\n"
+"                          (mode 0600) for wsbridge-top and wsbridge ctl\n"
 "      --log-level LEVEL   error, warn, info (default) or debug\n"
 "  -v, --verbose           same as --log-level debug\n"
 "      --syslog            log to syslog instead of stderr\n"
@@ -96,6 +100,7 @@ main(int argc, char **argv)
 		{ "demo",	no_argument,		NULL, 'D' },
 		{ "check",	no_argument,		NULL, 'C' },
 		{ "log-db",	required_argument,	NULL, 'B' },
+		{ "control",	required_argument,	NULL, 'K' },
 		{ "log-level",	required_argument,	NULL, 'L' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "syslog",	no_argument,		NULL, 'S' },
@@ -108,6 +113,9 @@ main(int argc, char **argv)
 	int		 ch, check = 0, demo = 0, level = -1, use_syslog = 0, rc;
 	size_t		 i;
 
+	/* wsbridge ctl ...: the control socket's batch client. */
+	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
+		return (ctl_main(argc - 1, argv + 1));
 	memset(&srv, 0, sizeof srv);
 	while ((ch = getopt_long(argc, argv, "c:l:r:o:vhV", longopts,
 	    NULL)) != -1) {
@@ -139,6 +147,9 @@ main(int argc, char **argv)
 			break;
 		case 'B':
 			add_flag_line(&srv, quoted_line("log-db", optarg));
+			break;
+		case 'K':
+			add_flag_line(&srv, quoted_line("control", optarg));
 			break;
 		case 'L':
 			if ((level = log_level_parse(optarg)) == -1) {

@@ -13,12 +13,14 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "control.h"
 #include "framelog.h"
 #include "h1conn.h"
 #include "h2conn.h"
 #include "listener.h"
 #include "log.h"
 #include "server.h"
+#include "stats.h"
 #include "tunnel.h"
 #include "util.h"
 
@@ -107,6 +109,10 @@ server_reload(struct server *srv)
 	    (cfg->log.db != NULL && strcmp(cfg->log.db,
 	    framelog_path(srv->flog)) != 0))
 		log_warn("log-db changes take effect at the next start");
+	if ((cfg->control == NULL) != (srv->ctl == NULL) ||
+	    (cfg->control != NULL && srv->cfg->control != NULL &&
+	    strcmp(cfg->control, srv->cfg->control) != 0))
+		log_warn("control changes take effect at the next start");
 	/* Live tunnels keep their reference to the old config. */
 	config_free(srv->cfg);
 	srv->cfg = cfg;
@@ -202,6 +208,18 @@ server_start(struct server *srv)
 	}
 	if (srv->cfg->log.db != NULL)
 		srv->flog = framelog_new(srv->base, srv->cfg);
+	if (srv->cfg->control != NULL) {
+		char	*cause;
+
+		srv->stats = xcalloc(1, sizeof *srv->stats);
+		stats_global_init(srv->stats, now_ns());
+		if ((srv->ctl = control_new(srv, srv->cfg->control,
+		    &cause)) == NULL) {
+			log_error("%s", cause);
+			free(cause);
+			return (-1);
+		}
+	}
 	return (server_sync_listeners(srv));
 }
 
@@ -219,6 +237,10 @@ server_stop(struct server *srv)
 	/* Every session is closed: write what is queued, then exit. */
 	framelog_free(srv->flog);
 	srv->flog = NULL;
+	control_free(srv->ctl);
+	srv->ctl = NULL;
+	free(srv->stats);
+	srv->stats = NULL;
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL)
 		listener_free(l);
 	event_free(srv->ev_sigterm);

@@ -16,6 +16,8 @@ struct tunnel;
 struct h1conn;
 struct h2conn;
 struct framelog;
+struct stats_global;
+struct control;
 
 struct server {
 	struct event_base	*base;
@@ -35,6 +37,8 @@ struct server {
 	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
 	struct event		*ev_shutdown;	/* drain deadline */
 	struct framelog		*flog;		/* frame log, or NULL (log-db) */
+	struct stats_global	*stats;		/* live stats, or NULL (no control) */
+	struct control		*ctl;		/* control socket, or NULL */
 };
 
 /*

@@ -23,10 +23,12 @@
 #include "arrivals.h"
 #include "backend.h"
 #include "config.h"
+#include "control.h"
 #include "handshake.h"
 #include "framelog.h"
 #include "log.h"
 #include "server.h"
+#include "stats.h"
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
@@ -45,6 +47,13 @@ struct tunnel {
 	char				*subprotocol;
 	const char			*proto;
 	enum tunnel_state		 state;
+	/* Handshake facts for the control socket (owned, or NULL). */
+	char				*origin, *user_agent, *host, *query;
+	char				*extensions, *protocols;
+	char				*tls_version, *tls_cipher, *alpn, *sni;
+	const char			*http_version;
+	int64_t				 h2_stream_id;
+	uint64_t			 t_start_wall;
 
 	/* Connect phase. */
 	struct backend_req		*req;
@@ -78,6 +87,14 @@ struct tunnel {
 	int				 status;	/* HTTP status when refused */
 	const char			*closed_by;	/* who started the close */
 	int				 be_closing;	/* we close for the backend */
+
+	/* Live stats (NULL without a control socket). */
+	struct stats_conn		*st;
+	struct ws_observer		 obs;		/* fans out to stats and log */
+	const struct ws_observer	*flobs;		/* the frame log's, or NULL */
+	struct evbuffer_cb_entry	*cb_client;	/* client output drains */
+	struct evbuffer_cb_entry	*cb_backend;	/* backend output drains */
+	int				 counted;	/* in the open counts */
 };
 
 static void	tunnel_be_pump(struct tunnel *);
@@ -149,19 +166,52 @@ tunnel_log_end(struct tunnel *t, const struct ws_counters *c)
 	t->fls = NULL;
 }
 
+/* Stops counting a buffer's drains (before it goes). */
+static void
+tunnel_stats_unhook(struct tunnel *t)
+{
+	if (t->cb_backend != NULL && t->be != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(t->be),
+		    t->cb_backend);
+	t->cb_backend = NULL;
+	if (t->cb_client != NULL && t->tops != NULL)
+		evbuffer_remove_cb_entry(t->tops->output(t->tr), t->cb_client);
+	t->cb_client = NULL;
+}
+
+/* The open-connection counts of the header, by kind. */
+static unsigned *
+tunnel_open_count(struct tunnel *t)
+{
+	struct stats_global	*g = t->srv->stats;
+	int			 h2 = strcmp(t->proto, "h2") == 0;
+
+	if (t->tls_version != NULL)
+		return (h2 ? &g->open_h2_wss : &g->open_h1_wss);
+	return (h2 ? &g->open_h2_ws : &g->open_h1_ws);
+}
+
 static void
 tunnel_free(struct tunnel *t)
 {
 	struct ws_counters	c;
 
 	tunnel_log_close(t);
+	if (t->counted) {
+		control_tunnel_close(t->srv->ctl, t);
+		(*tunnel_open_count(t))--;
+	}
 	TAILQ_REMOVE(&t->srv->tunnels, t, entry);
 	backend_cancel(t->req);
+	tunnel_stats_unhook(t);
 	if (t->be != NULL)
 		bufferevent_free(t->be);
 	if (t->ws != NULL)
 		c = *ws_conn_counters(t->ws);
 	ws_conn_free(t->ws);
+	/* Its last messages are reported to the frame log before the row. */
+	stats_conn_free(t->st);
+	t->st = NULL;
 	if (t->fls != NULL)
 		tunnel_log_end(t, t->ws != NULL ? &c : NULL);
 	if (t->tops != NULL)
@@ -174,6 +224,16 @@ tunnel_free(struct tunnel *t)
 	free(t->peer);
 	free(t->path);
 	free(t->subprotocol);
+	free(t->origin);
+	free(t->user_agent);
+	free(t->host);
+	free(t->query);
+	free(t->extensions);
+	free(t->protocols);
+	free(t->tls_version);
+	free(t->tls_cipher);
+	free(t->alpn);
+	free(t->sni);
 	free(t);
 }
 
@@ -225,6 +285,11 @@ tunnel_be_close(struct tunnel *t)
 {
 	if (t->be == NULL)
 		return;
+	if (t->cb_backend != NULL) {
+		evbuffer_remove_cb_entry(bufferevent_get_output(t->be),
+		    t->cb_backend);
+		t->cb_backend = NULL;
+	}
 	bufferevent_free(t->be);
 	t->be = NULL;
 	t->be_flushing = 0;
@@ -268,6 +333,10 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 {
 	struct tunnel	*t = arg;
 
+	if (t->st != NULL)
+		stats_payload(t->st, t->srv->stats, STATS_IN, n, first, last,
+		    !tunnel_is_echo(t) && t->be != NULL && !t->be_flushing &&
+		    !t->be_dead, now_ns());
 	if (tunnel_is_echo(t)) {
 		if (ws_conn_state(t->ws) != WS_OPEN) {
 			evbuffer_drain(src, n);	/* our close is out: no replies */
@@ -444,8 +513,8 @@ tunnel_be_pump(struct tunnel *t)
 				return;
 			n = (size_t)cut;
 		}
-		t_src = t->fls != NULL ? arrivals_time(&t->be_arr, t->be_in + n) :
-		    0;
+		t_src = t->fls != NULL || t->st != NULL ?
+		    arrivals_time(&t->be_arr, t->be_in + n) : 0;
 		t->be_in += n;
 		ws_conn_send_at(t->ws, t->rt->text ? WS_OP_TEXT : WS_OP_BINARY,
 		    1, 0, in, n, t_src);
@@ -466,7 +535,7 @@ tunnel_be_read(struct bufferevent *bev, void *arg)
 	struct tunnel	*t = arg;
 
 	backend_read_more(bev, tunnel_high(t));
-	if (t->fls != NULL)
+	if (t->fls != NULL || t->st != NULL)
 		arrivals_note(&t->be_arr, t->be_in +
 		    evbuffer_get_length(bufferevent_get_input(bev)), t->be_in,
 		    now_ns());
@@ -615,6 +684,21 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 	t->subprotocol = cl->subprotocol != NULL ? xstrdup(cl->subprotocol) :
 	    NULL;
 	t->proto = cl->proto;
+#define DUPZ(s)	((s) != NULL ? xstrdup(s) : NULL)
+	t->origin = DUPZ(cl->origin);
+	t->user_agent = DUPZ(cl->user_agent);
+	t->host = DUPZ(cl->host);
+	t->query = DUPZ(cl->query);
+	t->extensions = DUPZ(cl->extensions);
+	t->protocols = DUPZ(cl->protocols);
+	t->tls_version = DUPZ(cl->tls_version);
+	t->tls_cipher = DUPZ(cl->tls_cipher);
+	t->alpn = DUPZ(cl->alpn);
+	t->sni = DUPZ(cl->sni);
+#undef DUPZ
+	t->http_version = cl->http_version;	/* a literal */
+	t->h2_stream_id = cl->h2_stream_id;
+	t->t_start_wall = wall_ns();
 	t->state = TUNNEL_CONNECTING;
 	t->connect_cb = cb;
 	t->connect_arg = arg;
@@ -633,6 +717,167 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 		t->req = backend_connect(srv, &rt->target,
 		    rt->connect_timeout_ms, tunnel_connected, t);
 	return (t);
+}
+
+/* ---- live stats ---------------------------------------------------------- */
+
+/* The observer of the endpoint: stats and control first, then the log. */
+static void
+tunnel_obs_frame(void *arg, const struct ws_frame_event *ev)
+{
+	struct tunnel	*t = arg;
+
+	if (t->st != NULL) {
+		stats_frame(t->st, t->srv->stats, ev->dir == WS_DIR_IN ?
+		    STATS_IN : STATS_OUT, ev->opcode, ev->fin, ev->rsv,
+		    ev->masked, ev->len, ev->hdr_len, ev->close_code,
+		    ev->status, ev->delay_ns != 0 && ev->delay_ns < ev->t_ns ?
+		    ev->t_ns - ev->delay_ns : 0, ev->t_ns,
+		    t->st->frames_ring != NULL ? wall_ns() : 0);
+		control_frame(t->srv->ctl, t, ev);
+	}
+	if (t->flobs != NULL)
+		t->flobs->frame(t->fls, ev);
+}
+
+static int
+tunnel_obs_busy(void *arg)
+{
+	struct tunnel	*t = arg;
+
+	return (t->flobs != NULL && t->flobs->busy != NULL &&
+	    t->flobs->busy(t->fls));
+}
+
+/* Bytes left the client's output buffer (socket or h2 framing). */
+static void
+tunnel_client_drained(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	if (info->n_deleted > 0 && t->st != NULL)
+		stats_taken(t->st, t->srv->stats, STATS_OUT, info->n_deleted,
+		    now_ns());
+}
+
+/* Bytes left the backend's output buffer for its socket. */
+static void
+tunnel_backend_drained(struct evbuffer *buf,
+    const struct evbuffer_cb_info *info, void *arg)
+{
+	struct tunnel	*t = arg;
+
+	if (info->n_deleted > 0 && t->st != NULL)
+		stats_taken(t->st, t->srv->stats, STATS_IN, info->n_deleted,
+		    now_ns());
+}
+
+/* A message or control frame finished leaving: into the frame log. */
+static void
+tunnel_stats_done(void *arg, const struct stats_done *d)
+{
+	struct tunnel	*t = arg;
+
+	if (t->fls != NULL)
+		framelog_session_hol(t->fls, d);
+}
+
+/* Starts live stats for an attached tunnel (a control socket exists). */
+static void
+tunnel_stats_start(struct tunnel *t)
+{
+	struct evbuffer	*out = t->tops->output(t->tr);
+
+	t->st = stats_conn_new(tunnel_stats_done, t);
+	/* The 101 response (h1) may still be queued. */
+	stats_q_other(&t->st->q[STATS_OUT], STATS_OUT,
+	    evbuffer_get_length(out), now_ns());
+	t->cb_client = evbuffer_add_cb(out, tunnel_client_drained, t);
+	if (t->be != NULL)
+		t->cb_backend = evbuffer_add_cb(bufferevent_get_output(t->be),
+		    tunnel_backend_drained, t);
+	t->srv->stats->conns_total++;
+	(*tunnel_open_count(t))++;
+	t->counted = 1;
+}
+
+void
+tunnel_info(struct tunnel *t, struct tunnel_info *ti)
+{
+	memset(ti, 0, sizeof *ti);
+	ti->id = t->id;
+	ti->peer = t->peer;
+	ti->path = t->path;
+	ti->query = t->query;
+	ti->route = t->rt->path;
+	ti->backend = t->rt->target.spec;
+	ti->proto = t->proto;
+	ti->subprotocol = t->subprotocol;
+	ti->origin = t->origin;
+	ti->user_agent = t->user_agent;
+	ti->host = t->host;
+	ti->extensions = t->extensions;
+	ti->protocols = t->protocols;
+	ti->http_version = t->http_version;
+	ti->tls_version = t->tls_version;
+	ti->tls_cipher = t->tls_cipher;
+	ti->alpn = t->alpn;
+	ti->sni = t->sni;
+	ti->h2_stream_id = t->h2_stream_id;
+	ti->state = tunnel_state_str(t->state);
+	ti->closed_by = t->closed_by;
+	ti->t_start = t->t_start;
+	ti->t_open = t->t_open;
+	ti->t_start_wall = t->t_start_wall;
+	ti->st = t->st;
+	ti->be_in = t->be_in;
+	ti->be_out = t->be_out;
+	ti->fd = -1;
+	if (t->ws != NULL) {
+		ti->c = ws_conn_counters(t->ws);
+		ti->ws_state = ws_state_str(ws_conn_state(t->ws));
+		ti->rx_msg = ws_conn_rx_msg(t->ws, &ti->rx_known,
+		    &ti->rx_received, &ti->rx_final);
+	}
+	if (t->tops != NULL && !t->ws_done) {
+		ti->q_client_out = t->tops->pending(t->tr);
+		ti->q_client_in = evbuffer_get_length(t->tops->input(t->tr));
+		if (t->tops->fd != NULL)
+			ti->fd = t->tops->fd(t->tr);
+		if (t->tops->h2stream != NULL)
+			ti->h2 = t->tops->h2stream(t->tr);
+	}
+	if (t->be != NULL) {
+		ti->q_backend_out = evbuffer_get_length(
+		    bufferevent_get_output(t->be));
+		ti->q_backend_in = evbuffer_get_length(
+		    bufferevent_get_input(t->be));
+	}
+}
+
+struct tunnel *
+tunnel_first(struct server *srv)
+{
+	return (TAILQ_FIRST(&srv->tunnels));
+}
+
+struct tunnel *
+tunnel_next(struct tunnel *t)
+{
+	return (TAILQ_NEXT(t, entry));
+}
+
+uint64_t
+tunnel_id(const struct tunnel *t)
+{
+	return (t->id);
+}
+
+struct stats_conn *
+tunnel_stats(struct tunnel *t)
+{
+	return (t->st);
 }
 
 void
@@ -656,9 +901,19 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	t->ws = ws_conn_new(t->srv->base, ops, tr, &tunnel_ws_handler, t, &lim,
 	    t->logid);
 	if (t->fls != NULL)
-		ws_conn_set_observer(t->ws, framelog_session_open(t->fls,
-		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t),
-		    t->fls);
+		t->flobs = framelog_session_open(t->fls,
+		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t);
+	if (t->srv->stats != NULL)
+		tunnel_stats_start(t);
+	if (t->st != NULL) {
+		/* Both watch: one observer that tells each. */
+		t->obs.capture = t->flobs != NULL ? t->flobs->capture : 0;
+		t->obs.frame = tunnel_obs_frame;
+		t->obs.busy = t->flobs != NULL && t->flobs->busy != NULL ?
+		    tunnel_obs_busy : NULL;
+		ws_conn_set_observer(t->ws, &t->obs, t);
+	} else if (t->flobs != NULL)
+		ws_conn_set_observer(t->ws, t->flobs, t->fls);
 	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s subprotocol=%s",
 	    t->logid, t->peer, t->proto, t->path, t->rt->path,
 	    t->rt->target.spec, t->subprotocol != NULL ? t->subprotocol : "-");
@@ -673,6 +928,8 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		bufferevent_set_max_single_write(t->be, high);
 		bufferevent_enable(t->be, EV_READ | EV_WRITE);
 	}
+	if (t->counted)
+		control_tunnel_open(t->srv->ctl, t);
 	ws_conn_input(t->ws);
 }
 

@@ -87,6 +87,44 @@ void	tunnel_shutdown_all(struct server *srv);
 /* At exit, after the loop: frees every tunnel left (deadline passed). */
 void	tunnel_free_all(struct server *srv);
 
+/*
+ * What the control socket shows of a tunnel. Strings are borrowed until
+ * the tunnel is freed; NULL when unknown. Queue lengths are bytes now.
+ */
+struct tunnel_info {
+	uint64_t		 id;
+	const char		*peer, *path, *query, *route, *backend, *proto;
+	const char		*subprotocol, *origin, *user_agent, *host;
+	const char		*extensions, *protocols, *http_version;
+	const char		*tls_version, *tls_cipher, *alpn, *sni;
+	int64_t			 h2_stream_id;	/* 0: HTTP/1.1 */
+	const char		*state;		/* tunnel_state_str() */
+	const char		*ws_state;	/* ws_state_str(), or NULL */
+	const char		*closed_by;
+	uint64_t		 t_start, t_open;	/* monotonic ns */
+	uint64_t		 t_start_wall;	/* ns since the epoch */
+	const struct ws_counters *c;		/* NULL before open */
+	struct stats_conn	*st;		/* NULL without a control socket */
+	uint64_t		 be_in, be_out;	/* backend bytes */
+	size_t			 q_client_out;	/* in the client transport's output */
+	size_t			 q_client_in;	/* client bytes not yet parsed */
+	size_t			 q_backend_out;	/* waiting for the backend socket */
+	size_t			 q_backend_in;	/* backend bytes not yet framed */
+	int			 fd;		/* client socket, -1 */
+	struct h2stream		*h2;		/* HTTP/2 stream, or NULL */
+	int			 rx_msg;	/* an inbound message in progress */
+	uint64_t		 rx_known, rx_received;
+	int			 rx_final;
+};
+
+/* Fills ti from t. */
+void	tunnel_info(struct tunnel *t, struct tunnel_info *ti);
+/* Walks srv->tunnels (NULL at the end). */
+struct tunnel	*tunnel_first(struct server *srv);
+struct tunnel	*tunnel_next(struct tunnel *t);
+uint64_t	 tunnel_id(const struct tunnel *t);
+struct stats_conn *tunnel_stats(struct tunnel *t);
+
 /* Transport hooks for the h1/h2 transports: forward to the endpoint. */
 struct ws_conn	*tunnel_ws(struct tunnel *t);
 

@@ -41,6 +41,7 @@ struct ws_conn {
 	size_t				 rx_mask_off;	/* mask offset into the payload */
 	uint64_t			 rx_msg_len;	/* bytes of the current message */
 	int				 rx_msg_first;	/* next payload is the message's first */
+	int				 rx_msg_open;	/* inside a data message (stats) */
 	uint32_t			 rx_utf8;	/* validator state of a text message */
 	int				 in_input;	/* re-entrancy guard */
 	int				 paused;	/* owner had no room */
@@ -473,6 +474,22 @@ ws_conn_state(const struct ws_conn *ws)
 	return (ws->state);
 }
 
+int
+ws_conn_rx_msg(const struct ws_conn *ws, uint64_t *known, uint64_t *received,
+    int *final)
+{
+	int	in_data = ws->rx_in_frame && !WS_OP_IS_CONTROL(ws->rx.opcode);
+
+	*known = *received = 0;
+	*final = 0;
+	if (!ws->rx_msg_open)
+		return (0);
+	*known = ws->rx_msg_len;
+	*received = ws->rx_msg_len - (in_data ? ws->rx_left : 0);
+	*final = in_data && ws->rx.fin;
+	return (1);
+}
+
 const struct ws_counters *
 ws_conn_counters(const struct ws_conn *ws)
 {
@@ -684,6 +701,7 @@ ws_conn_parse(struct ws_conn *ws)
 					ws->rx_utf8 = 0;
 				}
 				ws->rx_msg_len += ws->rx.len;
+				ws->rx_msg_open = 1;
 				if (ws->lim.max_message != 0 &&
 				    ws->rx_msg_len > ws->lim.max_message) {
 					ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
@@ -769,6 +787,8 @@ ws_conn_parse(struct ws_conn *ws)
 		ws->rx_msg_first = 0;
 		if (ws->rx_left == 0) {
 			ws->rx_in_frame = 0;
+			if (ws->rx.fin)
+				ws->rx_msg_open = 0;
 			ws_conn_ev_in_end(ws, WS_FEV_OK);
 		}
 	}

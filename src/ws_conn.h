@@ -13,6 +13,7 @@
 
 struct evbuffer;
 struct event_base;
+struct h2stream;
 struct ws_conn;
 
 /* What a transport offers the endpoint. t is the transport's own pointer. */
@@ -40,6 +41,12 @@ struct ws_transport_ops {
 	void		 (*close)(void *t, int abort);
 	/* Releases the transport; called by the owner when freeing. */
 	void		 (*free)(void *t);
+	/*
+	 * For stats (may be NULL): the client socket, for its kernel send
+	 * queue (SIOCOUTQ), or -1; the HTTP/2 stream, or NULL.
+	 */
+	int		 (*fd)(void *t);
+	struct h2stream	*(*h2stream)(void *t);
 };
 
 /* What the endpoint tells its owner. arg is the owner's pointer. */
@@ -225,6 +232,14 @@ uint64_t ws_conn_input_time(const struct ws_conn *, size_t off);
  */
 void	ws_conn_close(struct ws_conn *, uint16_t code, const char *reason,
 	    int fail);
+
+/*
+ * The inbound data message being received, for stats: returns 0 between
+ * messages, else 1 with *known the payload length its frame headers have
+ * announced so far (its size when *final), *received the bytes handed on.
+ */
+int	ws_conn_rx_msg(const struct ws_conn *, uint64_t *known,
+	    uint64_t *received, int *final);
 
 enum ws_state		 ws_conn_state(const struct ws_conn *);
 const char		*ws_state_str(enum ws_state);

@@ -100,7 +100,7 @@ def test_websockets_mix(d):
 
     mode = stat.S_IMODE(os.stat(db).st_mode)
     T.expect_eq(oct(mode), oct(0o600), "database file mode")
-    T.expect_eq(one(db, "PRAGMA user_version"), 1, "schema version")
+    T.expect_eq(one(db, "PRAGMA user_version"), 2, "schema version")
     T.expect_eq(one(db, "PRAGMA journal_mode"), "wal", "journal mode")
 
     sessions = sql(db, "SELECT * FROM sessions")

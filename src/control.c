@@ -1,0 +1,1180 @@
+/*
+ * control.c -- the control socket server (see control.h and
+ * docs/dashboard.md for the protocol). JSON is built and parsed with
+ * jansson; each client is a bufferevent whose output we bound.
+ */
+#include "wsb_autoconf.h"
+
+#include <sys/ioctl.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "control.h"
+#include "framelog.h"
+#include "h2conn.h"
+#include "log.h"
+#include "server.h"
+#include "stats.h"
+#include "tunnel.h"
+#include "util.h"
+#include "ws_conn.h"
+#include "ws_frame.h"
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client)	 entry;
+	struct control		*ctl;
+	struct bufferevent	*bev;
+	uint64_t		 id;
+	int			 closing;	/* flush, then free */
+
+	/* Subscription. */
+	struct event		*ev_snap;
+	unsigned		 snap_ms;	/* 0: no snapshots */
+	int			 snap_conns;	/* with per-connection rows */
+	uint64_t		 sent_max_id;	/* static facts sent up to this id */
+	int			 ev_open, ev_close, ev_frames;
+	uint64_t		 frames_conn;	/* 0: every connection */
+	unsigned		 frames_per_sec;
+	uint64_t		 frames_sec;	/* the second being counted */
+	unsigned		 frames_in_sec;
+	uint64_t		 dropped_events, dropped_snapshots;
+	uint64_t		 reported_drops;
+
+	int			 dead;		/* freed on the next loop pass */
+	struct event		*ev_free;
+
+	/* Stall detection. */
+	struct event		*ev_stall;
+	uint64_t		 last_drain;	/* output last shrank (ns) */
+};
+
+struct control {
+	struct server		*srv;
+	char			*path;
+	struct evconnlistener	*evl;
+	struct event		*ev_tick;
+	TAILQ_HEAD(, ctl_client) clients;
+	unsigned		 nclients;
+	unsigned		 nframe_subs;	/* clients wanting frame events */
+	unsigned		 nconn_subs;	/* clients wanting open/close */
+	uint64_t		 next_id;
+};
+
+static void	ctl_client_kill(struct ctl_client *);
+
+/* The per-connection snapshot row, in this order ("cols"). */
+static const char *const ctl_cols[] = {
+	"id", "state", "bytes_in", "bytes_out", "msgs_in", "msgs_out",
+	"largest_in", "largest_out", "rate_in", "rate_out", "mrate_in",
+	"mrate_out", "q_out", "q_kernel", "q_in", "stall_out_ns",
+	"stall_in_ns", "stall_max_ns", "ctl_wait_ns", "ctl_wait_max_ns",
+	"inflight_msg", "inflight_size", "inflight_sent", "inflight_complete",
+	"h2_wait_ns", "transfer_max_ns", "delay_max_ns", "hol_msg",
+	"hol_msg_size",
+};
+
+/* ---- output ---------------------------------------------------------------- */
+
+static size_t
+ctl_unread(const struct ctl_client *cl)
+{
+	return (evbuffer_get_length(bufferevent_get_output(cl->bev)));
+}
+
+/* Writes obj (taken) as one line. Past CONTROL_OUT_MAX: disconnects. */
+static void
+ctl_send(struct ctl_client *cl, json_t *obj)
+{
+	char	*s;
+
+	if (cl->closing || cl->dead) {
+		json_decref(obj);
+		return;
+	}
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (s == NULL)
+		return;
+	if (ctl_unread(cl) + strlen(s) > CONTROL_OUT_MAX) {
+		log_warn("control client %llu: %zu bytes unread; disconnecting",
+		    (unsigned long long)cl->id, ctl_unread(cl));
+		free(s);
+		ctl_client_kill(cl);
+		return;
+	}
+	evbuffer_add(bufferevent_get_output(cl->bev), s, strlen(s));
+	evbuffer_add(bufferevent_get_output(cl->bev), "\n", 1);
+	free(s);
+}
+
+static json_t *
+ctl_reply(const char *type, json_t *req_id)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "type", json_string(type));
+	if (req_id != NULL)
+		json_object_set(o, "req", req_id);
+	return (o);
+}
+
+static void
+ctl_error(struct ctl_client *cl, json_t *req_id, const char *code,
+    const char *msg)
+{
+	json_t	*o = ctl_reply("error", req_id);
+
+	json_object_set_new(o, "code", json_string(code));
+	json_object_set_new(o, "message", json_string(msg));
+	ctl_send(cl, o);
+}
+
+static json_t *
+jstr(const char *s)
+{
+	return (s != NULL ? json_string(s) : json_null());
+}
+
+static json_t *
+jint(uint64_t v)
+{
+	return (json_integer((json_int_t)v));
+}
+
+static json_t *
+jhist(const uint32_t *h)
+{
+	json_t	*a = json_array();
+	int	 i;
+
+	for (i = 0; i < STATS_HIST; i++)
+		json_array_append_new(a, jint(h[i]));
+	return (a);
+}
+
+/* ---- snapshots ------------------------------------------------------------- */
+
+/* Bytes the kernel still holds for the client socket, 0 when unknown. */
+static uint64_t
+ctl_kernel_queue(int fd)
+{
+#ifdef SIOCOUTQ
+	int	n = 0;
+
+	if (fd != -1 && ioctl(fd, SIOCOUTQ, &n) == 0 && n > 0)
+		return ((uint64_t)n);
+#endif
+	return (0);
+}
+
+/* Everything known of a tunnel that does not change. */
+static json_t *
+ctl_conn_static(const struct tunnel_info *ti)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "id", jint(ti->id));
+	json_object_set_new(o, "peer", jstr(ti->peer));
+	json_object_set_new(o, "path", jstr(ti->path));
+	json_object_set_new(o, "query", jstr(ti->query));
+	json_object_set_new(o, "route", jstr(ti->route));
+	json_object_set_new(o, "backend", jstr(ti->backend));
+	json_object_set_new(o, "proto", jstr(ti->proto));
+	json_object_set_new(o, "tls", json_boolean(ti->tls_version != NULL));
+	json_object_set_new(o, "tls_version", jstr(ti->tls_version));
+	json_object_set_new(o, "tls_cipher", jstr(ti->tls_cipher));
+	json_object_set_new(o, "alpn", jstr(ti->alpn));
+	json_object_set_new(o, "sni", jstr(ti->sni));
+	json_object_set_new(o, "http_version", jstr(ti->http_version));
+	json_object_set_new(o, "h2_stream", jint((uint64_t)ti->h2_stream_id));
+	json_object_set_new(o, "host", jstr(ti->host));
+	json_object_set_new(o, "origin", jstr(ti->origin));
+	json_object_set_new(o, "user_agent", jstr(ti->user_agent));
+	json_object_set_new(o, "subprotocol", jstr(ti->subprotocol));
+	json_object_set_new(o, "protocols", jstr(ti->protocols));
+	json_object_set_new(o, "extensions", jstr(ti->extensions));
+	json_object_set_new(o, "t_start", jint(ti->t_start_wall));
+	return (o);
+}
+
+/* The numbers of ctl_cols for one tunnel. */
+static void
+ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
+{
+	const struct stats_conn	*st = ti->st;
+	const struct stats_q	*qo = &st->q[STATS_OUT], *qi = &st->q[STATS_IN];
+	struct stats_rates	 r;
+	struct h2_stream_fc	 fc;
+	uint64_t		 size, sent;
+	int			 complete, i = 0;
+
+	stats_secs_rates(&st->secs, now, 2, &r);
+	v[i++] = ti->id;
+	v[i++] = 0;			/* state: filled as a string */
+	v[i++] = st->bytes[STATS_IN];
+	v[i++] = st->bytes[STATS_OUT];
+	v[i++] = st->msgs[STATS_IN];
+	v[i++] = st->msgs[STATS_OUT];
+	v[i++] = MAX(st->largest[STATS_IN], ti->rx_msg ? ti->rx_received : 0);
+	v[i++] = st->largest[STATS_OUT];
+	v[i++] = (uint64_t)r.bytes[STATS_IN];
+	v[i++] = (uint64_t)r.bytes[STATS_OUT];
+	v[i++] = (uint64_t)(r.msgs[STATS_IN] * 1000);	/* milli-msgs/s */
+	v[i++] = (uint64_t)(r.msgs[STATS_OUT] * 1000);
+	v[i++] = ti->q_client_out + ti->q_backend_in;
+	v[i++] = ctl_kernel_queue(ti->fd);
+	v[i++] = ti->q_backend_out + ti->q_client_in;
+	v[i++] = stats_q_age(qo, now);
+	v[i++] = stats_q_age(qi, now);
+	/* The worst wait so far, the one still going on included. */
+	v[i++] = MAX(MAX(qo->max_wait, qi->max_wait), MAX(stats_q_age(qo, now),
+	    stats_q_age(qi, now)));
+	v[i++] = stats_q_ctl_age(qo, now, NULL);
+	v[i++] = qo->ctl_max;
+	v[i++] = stats_q_inflight(qo, &size, &sent, &complete);
+	v[i++] = size;
+	v[i++] = sent;
+	v[i++] = (uint64_t)complete;
+	if (ti->h2 != NULL) {
+		h2stream_fc(ti->h2, now, &fc);
+		v[i++] = fc.out_stream_wait_ns + fc.out_conn_wait_ns;
+	} else
+		v[i++] = 0;
+	v[i++] = MAX(qo->xfer_max, qi->xfer_max);
+	v[i++] = MAX(qo->delay_max, qi->delay_max);
+	if (qi->max_wait > qo->max_wait) {
+		v[i++] = qi->max_wait_msg;
+		v[i++] = qi->max_wait_size;
+	} else {
+		v[i++] = qo->max_wait_msg;
+		v[i++] = qo->max_wait_size;
+	}
+}
+
+static json_t *
+ctl_conn_row(const struct tunnel_info *ti, uint64_t now)
+{
+	uint64_t	 v[nitems(ctl_cols)];
+	json_t		*a = json_array();
+	size_t		 i;
+
+	ctl_conn_numbers(ti, now, v);
+	for (i = 0; i < nitems(ctl_cols); i++) {
+		if (i == 1)
+			json_array_append_new(a, jstr(ti->ws_state != NULL ?
+			    ti->ws_state : ti->state));
+		else
+			json_array_append_new(a, jint(v[i]));
+	}
+	return (a);
+}
+
+/* Static and dynamic fields by name (wsbridge ctl list). */
+static json_t *
+ctl_conn_object(const struct tunnel_info *ti, uint64_t now)
+{
+	uint64_t	 v[nitems(ctl_cols)];
+	json_t		*o = ctl_conn_static(ti);
+	size_t		 i;
+
+	ctl_conn_numbers(ti, now, v);
+	for (i = 1; i < nitems(ctl_cols); i++) {
+		if (i == 1)
+			json_object_set_new(o, "state", jstr(ti->ws_state !=
+			    NULL ? ti->ws_state : ti->state));
+		else
+			json_object_set_new(o, ctl_cols[i], jint(v[i]));
+	}
+	json_object_set_new(o, "age_ns", jint(now - ti->t_start));
+	return (o);
+}
+
+static json_t *
+ctl_rates(const struct stats_rates *r)
+{
+	json_t	*o = json_object();
+
+	json_object_set_new(o, "bytes_in", json_real(r->bytes[STATS_IN]));
+	json_object_set_new(o, "bytes_out", json_real(r->bytes[STATS_OUT]));
+	json_object_set_new(o, "msgs_in", json_real(r->msgs[STATS_IN]));
+	json_object_set_new(o, "msgs_out", json_real(r->msgs[STATS_OUT]));
+	return (o);
+}
+
+static json_t *
+ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
+{
+	struct server		*srv = ctl->srv;
+	struct stats_global	*g = srv->stats;
+	struct stats_rates	 r;
+	struct framelog_live	 fl;
+	json_t			*o = json_object(), *x;
+	static const unsigned	 windows[] = { 2, 10, 40 };
+	char			 key[8];
+	size_t			 i;
+
+	stats_global_tick(g, now);
+	json_object_set_new(o, "t", jint(wall_ns()));
+	json_object_set_new(o, "uptime_ns", jint(now - g->t_start));
+	json_object_set_new(o, "pid", jint((uint64_t)getpid()));
+	json_object_set_new(o, "conns_total", jint(g->conns_total));
+	x = json_object();
+	json_object_set_new(x, "h1_ws", jint(g->open_h1_ws));
+	json_object_set_new(x, "h1_wss", jint(g->open_h1_wss));
+	json_object_set_new(x, "h2_ws", jint(g->open_h2_ws));
+	json_object_set_new(x, "h2_wss", jint(g->open_h2_wss));
+	json_object_set_new(o, "open", x);
+	json_object_set_new(o, "connections", jint(srv->nconns));
+	json_object_set_new(o, "bytes_in", jint(g->bytes[STATS_IN]));
+	json_object_set_new(o, "bytes_out", jint(g->bytes[STATS_OUT]));
+	json_object_set_new(o, "msgs_in", jint(g->msgs[STATS_IN]));
+	json_object_set_new(o, "msgs_out", jint(g->msgs[STATS_OUT]));
+	json_object_set_new(o, "frames_in", jint(g->frames[STATS_IN]));
+	json_object_set_new(o, "frames_out", jint(g->frames[STATS_OUT]));
+	x = json_object();
+	for (i = 0; i < nitems(windows); i++) {
+		stats_secs_rates(&g->secs, now, windows[i], &r);
+		snprintf(key, sizeof key, "%us", windows[i]);
+		json_object_set_new(x, key, ctl_rates(&r));
+	}
+	json_object_set_new(o, "rates", x);
+	x = json_object();
+	json_object_set_new(x, "bytes_in", json_real(g->peak_bytes[STATS_IN] /
+	    2.0));
+	json_object_set_new(x, "bytes_out", json_real(g->peak_bytes[STATS_OUT] /
+	    2.0));
+	json_object_set_new(x, "msgs_in", json_real(g->peak_msgs[STATS_IN] /
+	    2.0));
+	json_object_set_new(x, "msgs_out", json_real(g->peak_msgs[STATS_OUT] /
+	    2.0));
+	json_object_set_new(o, "peak", x);
+	json_object_set_new(o, "ctl_wait_max_ns", jint(g->ctl_max));
+	json_object_set_new(o, "hist_in", jhist(g->hist[STATS_IN]));
+	json_object_set_new(o, "hist_out", jhist(g->hist[STATS_OUT]));
+	x = json_object();
+	json_object_set_new(x, "enabled", json_boolean(srv->flog != NULL));
+	if (srv->flog != NULL) {
+		framelog_live(srv->flog, &fl);
+		json_object_set_new(x, "path", jstr(framelog_path(srv->flog)));
+		json_object_set_new(x, "queue", jint(fl.queue_used));
+		json_object_set_new(x, "queue_size", jint(fl.queue_size));
+		json_object_set_new(x, "queue_max", jint(fl.queue_max));
+		json_object_set_new(x, "written", jint(fl.frames_written));
+		json_object_set_new(x, "dropped", jint(fl.frames_dropped));
+		json_object_set_new(x, "lost", jint(fl.records_lost));
+		json_object_set_new(x, "errors", jint(fl.errors));
+		json_object_set_new(x, "failing", json_boolean(fl.failing));
+	}
+	json_object_set_new(o, "log", x);
+	json_object_set_new(o, "control_clients", jint(ctl->nclients));
+	if (cl != NULL) {
+		json_object_set_new(o, "dropped_events", jint(cl->dropped_events));
+		json_object_set_new(o, "dropped_snapshots",
+		    jint(cl->dropped_snapshots));
+	}
+	return (o);
+}
+
+static void
+ctl_send_snapshot(struct ctl_client *cl, json_t *req_id)
+{
+	struct control		*ctl = cl->ctl;
+	struct tunnel		*t;
+	struct tunnel_info	 ti;
+	json_t			*o, *rows, *fresh, *cols;
+	uint64_t		 now = now_ns(), max_id = cl->sent_max_id;
+	size_t			 i;
+
+	o = ctl_reply("snapshot", req_id);
+	json_object_set_new(o, "global", ctl_global(ctl, cl, now));
+	if (cl->snap_conns || req_id != NULL) {
+		cols = json_array();
+		for (i = 0; i < nitems(ctl_cols); i++)
+			json_array_append_new(cols, json_string(ctl_cols[i]));
+		json_object_set_new(o, "cols", cols);
+		rows = json_array();
+		fresh = json_array();
+		for (t = tunnel_first(ctl->srv); t != NULL; t = tunnel_next(t)) {
+			if (tunnel_stats(t) == NULL)
+				continue;	/* not open yet */
+			tunnel_info(t, &ti);
+			if (ti.id > cl->sent_max_id) {
+				json_array_append_new(fresh,
+				    ctl_conn_static(&ti));
+				max_id = MAX(max_id, ti.id);
+			}
+			json_array_append_new(rows, ctl_conn_row(&ti, now));
+		}
+		json_object_set_new(o, "new", fresh);
+		json_object_set_new(o, "conns", rows);
+	}
+	cl->sent_max_id = max_id;
+	ctl_send(cl, o);
+}
+
+static void
+ctl_snap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	/* The last one is still unread: skip this one (a slow reader). */
+	if (ctl_unread(cl) > CONTROL_SNAP_SKIP) {
+		cl->dropped_snapshots++;
+		return;
+	}
+	ctl_send_snapshot(cl, NULL);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static json_t *
+ctl_hello(json_t *req_id)
+{
+	json_t	*o = ctl_reply("hello", req_id), *cmds;
+
+	json_object_set_new(o, "protocol", json_integer(CONTROL_PROTOCOL));
+	json_object_set_new(o, "server", json_string("wsbridge"));
+	json_object_set_new(o, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(o, "pid", jint((uint64_t)getpid()));
+	cmds = json_pack("[sssssss]", "hello", "stats", "list", "conn",
+	    "snapshot", "subscribe", "unsubscribe");
+	json_object_set_new(o, "commands", cmds);
+	return (o);
+}
+
+static struct tunnel *
+ctl_find(struct control *ctl, uint64_t id)
+{
+	struct tunnel	*t;
+
+	for (t = tunnel_first(ctl->srv); t != NULL; t = tunnel_next(t))
+		if (tunnel_id(t) == id && tunnel_stats(t) != NULL)
+			return (t);
+	return (NULL);
+}
+
+static json_t *
+ctl_queue(const struct stats_q *q, uint64_t now)
+{
+	json_t			*o = json_object(), *a, *m;
+	const struct stats_msg	*sm;
+	uint64_t		 size, sent;
+	uint8_t			 op = 0;
+	int			 complete;
+	unsigned		 i;
+
+	json_object_set_new(o, "bytes", jint(stats_q_bytes(q)));
+	json_object_set_new(o, "age_ns", jint(stats_q_age(q, now)));
+	json_object_set_new(o, "ctl_age_ns", jint(stats_q_ctl_age(q, now, &op)));
+	json_object_set_new(o, "ctl_age_opcode", jint(op));
+	json_object_set_new(o, "inflight_msg", jint(stats_q_inflight(q, &size,
+	    &sent, &complete)));
+	json_object_set_new(o, "inflight_size", jint(size));
+	json_object_set_new(o, "inflight_sent", jint(sent));
+	json_object_set_new(o, "inflight_complete", json_boolean(complete));
+	json_object_set_new(o, "max_wait_ns", jint(q->max_wait));
+	json_object_set_new(o, "max_wait_ago_ns", jint(q->max_wait_t != 0 ?
+	    now - q->max_wait_t : 0));
+	json_object_set_new(o, "max_wait_msg", jint(q->max_wait_msg));
+	json_object_set_new(o, "max_wait_msg_size", jint(q->max_wait_size));
+	json_object_set_new(o, "ctl_last_ns", jint(q->ctl_last));
+	json_object_set_new(o, "ctl_last_opcode", jint(q->ctl_last_op));
+	json_object_set_new(o, "ctl_max_ns", jint(q->ctl_max));
+	json_object_set_new(o, "ctl_count", jint(q->ctl_count));
+	json_object_set_new(o, "ctl_sum_ns", jint(q->ctl_sum));
+	json_object_set_new(o, "transfer_max_ns", jint(q->xfer_max));
+	json_object_set_new(o, "delay_max_ns", jint(q->delay_max));
+	json_object_set_new(o, "delay_max_msg", jint(q->delay_max_msg));
+	json_object_set_new(o, "merged", json_boolean(q->merged));
+	a = json_array();
+	for (i = 0; i < q->nmsgs; i++) {
+		sm = &q->msgs[(q->msgs_head + i) % STATS_MSGS];
+		m = json_object();
+		json_object_set_new(m, "msg", jint(sm->msg_no));
+		json_object_set_new(m, "size", jint(sm->size));
+		json_object_set_new(m, "first_ago_ns", jint(now - sm->t_first));
+		json_object_set_new(m, "done_ago_ns", jint(now - sm->t_done));
+		json_object_set_new(m, "transfer_ns", jint(sm->t_done -
+		    sm->t_first));
+		json_object_set_new(m, "delay_next_ns", sm->next_known ?
+		    jint(sm->delay_next) : json_null());
+		json_array_append_new(a, m);
+	}
+	json_object_set_new(o, "messages", a);
+	return (o);
+}
+
+static json_t *
+ctl_series(const struct stats_secs *s, uint64_t now, int dir, int msgs)
+{
+	uint32_t	 v[STATS_SECS - 1];
+	json_t		*a = json_array();
+	unsigned	 i;
+
+	stats_secs_series(s, now, dir, msgs, STATS_SECS - 1, v);
+	for (i = 0; i < STATS_SECS - 1; i++)
+		json_array_append_new(a, jint(v[i]));
+	return (a);
+}
+
+/* Everything about one connection (the detail and head-of-line views). */
+static void
+ctl_send_conn(struct ctl_client *cl, json_t *req_id, uint64_t id)
+{
+	struct tunnel		*t;
+	struct tunnel_info	 ti;
+	struct stats_conn	*st;
+	struct h2_stream_fc	 fc;
+	const struct stats_frame *f;
+	json_t			*o, *c, *a, *x;
+	uint64_t		 now = now_ns();
+	unsigned		 i;
+
+	if ((t = ctl_find(cl->ctl, id)) == NULL) {
+		ctl_error(cl, req_id, "no-such-connection",
+		    "no open connection has that id");
+		return;
+	}
+	tunnel_info(t, &ti);
+	st = ti.st;
+	/* From now on the connection keeps its recent frames. */
+	stats_conn_keep_frames(st);
+	o = ctl_reply("conn", req_id);
+	c = ctl_conn_object(&ti, now);
+	json_object_set_new(c, "frames_in", jint(st->frames[STATS_IN]));
+	json_object_set_new(c, "frames_out", jint(st->frames[STATS_OUT]));
+	json_object_set_new(c, "backend_in", jint(ti.be_in));
+	json_object_set_new(c, "backend_out", jint(ti.be_out));
+	json_object_set_new(c, "closed_by", jstr(ti.closed_by));
+	if (ti.c != NULL) {
+		json_object_set_new(c, "close_code_in",
+		    jint(ti.c->close_code_in));
+		json_object_set_new(c, "close_code_out",
+		    jint(ti.c->close_code_out));
+	}
+	x = json_object();
+	json_object_set_new(x, "active", json_boolean(ti.rx_msg));
+	json_object_set_new(x, "known", jint(ti.rx_known));
+	json_object_set_new(x, "received", jint(ti.rx_received));
+	json_object_set_new(x, "final", json_boolean(ti.rx_final));
+	json_object_set_new(c, "rx_msg", x);
+	json_object_set_new(c, "hist_in", jhist(st->hist[STATS_IN]));
+	json_object_set_new(c, "hist_out", jhist(st->hist[STATS_OUT]));
+	x = json_object();
+	json_object_set_new(x, "bytes_in", ctl_series(&st->secs, now,
+	    STATS_IN, 0));
+	json_object_set_new(x, "bytes_out", ctl_series(&st->secs, now,
+	    STATS_OUT, 0));
+	json_object_set_new(x, "msgs_in", ctl_series(&st->secs, now,
+	    STATS_IN, 1));
+	json_object_set_new(x, "msgs_out", ctl_series(&st->secs, now,
+	    STATS_OUT, 1));
+	json_object_set_new(c, "series", x);
+	json_object_set_new(c, "queue_in", ctl_queue(&st->q[STATS_IN], now));
+	json_object_set_new(c, "queue_out", ctl_queue(&st->q[STATS_OUT], now));
+	if (ti.h2 != NULL) {
+		h2stream_fc(ti.h2, now, &fc);
+		x = json_object();
+		json_object_set_new(x, "out_stream_wait_ns",
+		    jint(fc.out_stream_wait_ns));
+		json_object_set_new(x, "out_conn_wait_ns",
+		    jint(fc.out_conn_wait_ns));
+		json_object_set_new(x, "out_stream_waits",
+		    jint(fc.out_stream_waits));
+		json_object_set_new(x, "out_conn_waits", jint(fc.out_conn_waits));
+		json_object_set_new(x, "out_conn_blocker",
+		    jint((uint64_t)fc.out_conn_blocker));
+		json_object_set_new(x, "in_stall_ns", jint(fc.in_stall_ns));
+		json_object_set_new(x, "in_stalls", jint(fc.in_stalls));
+		json_object_set_new(c, "h2", x);
+	}
+	a = json_array();
+	for (i = 0; i < st->nframes; i++) {
+		f = &st->frames_ring[(st->frames_head + STATS_FRAMES -
+		    st->nframes + i) % STATS_FRAMES];
+		x = json_object();
+		json_object_set_new(x, "t", jint(f->t));
+		json_object_set_new(x, "dir", json_string(f->dir == STATS_IN ?
+		    "in" : "out"));
+		json_object_set_new(x, "opcode", jint(f->opcode));
+		json_object_set_new(x, "fin", jint(f->fin));
+		json_object_set_new(x, "rsv", jint(f->rsv));
+		json_object_set_new(x, "masked", jint(f->masked));
+		json_object_set_new(x, "len", jint(f->len));
+		json_object_set_new(x, "close_code", jint(f->close_code));
+		json_object_set_new(x, "status", jint(f->status));
+		json_array_append_new(a, x);
+	}
+	json_object_set_new(c, "frames", a);
+	json_object_set_new(o, "conn", c);
+	ctl_send(cl, o);
+}
+
+static void
+ctl_send_list(struct ctl_client *cl, json_t *req_id)
+{
+	struct tunnel		*t;
+	struct tunnel_info	 ti;
+	json_t			*o, *a;
+	uint64_t		 now = now_ns();
+
+	o = ctl_reply("list", req_id);
+	a = json_array();
+	for (t = tunnel_first(cl->ctl->srv); t != NULL; t = tunnel_next(t)) {
+		if (tunnel_stats(t) == NULL)
+			continue;
+		tunnel_info(t, &ti);
+		json_array_append_new(a, ctl_conn_object(&ti, now));
+	}
+	json_object_set_new(o, "conns", a);
+	ctl_send(cl, o);
+}
+
+static void
+ctl_unsubscribe(struct ctl_client *cl)
+{
+	if (cl->ev_frames)
+		cl->ctl->nframe_subs--;
+	if (cl->ev_open || cl->ev_close)
+		cl->ctl->nconn_subs--;
+	cl->ev_open = cl->ev_close = cl->ev_frames = 0;
+	cl->snap_ms = 0;
+	if (cl->ev_snap != NULL)
+		evtimer_del(cl->ev_snap);
+}
+
+/* Returns 0, or -1 with an error sent. */
+static int
+ctl_subscribe(struct ctl_client *cl, json_t *req, json_t *req_id)
+{
+	json_t		*v, *e;
+	size_t		 i;
+	struct timeval	 tv;
+	json_int_t	 ms = 0, fps = 200, conn = 0;
+	int		 open = 0, close = 0, frames = 0;
+
+	if ((v = json_object_get(req, "snapshot_ms")) != NULL) {
+		if (!json_is_integer(v) || (ms = json_integer_value(v)) < 0 ||
+		    (ms != 0 && ms < CONTROL_SNAP_MIN_MS) || ms > 3600000) {
+			ctl_error(cl, req_id, "bad-argument", "snapshot_ms: 0 "
+			    "(none) or 50 to 3600000");
+			return (-1);
+		}
+	}
+	if ((v = json_object_get(req, "events")) != NULL) {
+		if (!json_is_array(v)) {
+			ctl_error(cl, req_id, "bad-argument",
+			    "events: an array of \"open\", \"close\", \"frame\"");
+			return (-1);
+		}
+		json_array_foreach(v, i, e) {
+			if (json_is_string(e) &&
+			    strcmp(json_string_value(e), "open") == 0)
+				open = 1;
+			else if (json_is_string(e) &&
+			    strcmp(json_string_value(e), "close") == 0)
+				close = 1;
+			else if (json_is_string(e) &&
+			    strcmp(json_string_value(e), "frame") == 0)
+				frames = 1;
+			else {
+				ctl_error(cl, req_id, "bad-argument",
+				    "events: unknown event kind");
+				return (-1);
+			}
+		}
+	}
+	if ((v = json_object_get(req, "conn")) != NULL &&
+	    (!json_is_integer(v) || (conn = json_integer_value(v)) < 0)) {
+		ctl_error(cl, req_id, "bad-argument", "conn: a connection id");
+		return (-1);
+	}
+	if ((v = json_object_get(req, "max_frames_per_sec")) != NULL &&
+	    (!json_is_integer(v) || (fps = json_integer_value(v)) < 1 ||
+	    fps > 100000)) {
+		ctl_error(cl, req_id, "bad-argument",
+		    "max_frames_per_sec: 1 to 100000");
+		return (-1);
+	}
+	ctl_unsubscribe(cl);
+	cl->snap_ms = (unsigned)ms;
+	v = json_object_get(req, "conns");
+	cl->snap_conns = v == NULL || json_is_true(v);
+	cl->ev_open = open;
+	cl->ev_close = close;
+	cl->ev_frames = frames;
+	cl->frames_conn = (uint64_t)conn;
+	cl->frames_per_sec = (unsigned)fps;
+	if (frames)
+		cl->ctl->nframe_subs++;
+	if (open || close)
+		cl->ctl->nconn_subs++;
+	if (ms != 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(cl->ev_snap, &tv);
+	}
+	return (0);
+}
+
+static void
+ctl_request(struct ctl_client *cl, const char *line, size_t len)
+{
+	json_t		*req, *id, *cmdv, *v;
+	json_error_t	 err;
+	const char	*cmd;
+	char		 msg[200];
+
+	if ((req = json_loadb(line, len, 0, &err)) == NULL) {
+		snprintf(msg, sizeof msg, "not JSON: %s", err.text);
+		ctl_error(cl, NULL, "bad-json", msg);
+		return;
+	}
+	id = json_object_get(req, "req");
+	if (!json_is_object(req) || (cmdv = json_object_get(req, "cmd")) ==
+	    NULL || !json_is_string(cmdv)) {
+		ctl_error(cl, json_is_object(req) ? id : NULL, "bad-request",
+		    "expected an object with a string \"cmd\"");
+		goto out;
+	}
+	cmd = json_string_value(cmdv);
+	if (strcmp(cmd, "hello") == 0 || strcmp(cmd, "version") == 0)
+		ctl_send(cl, ctl_hello(id));
+	else if (strcmp(cmd, "stats") == 0) {
+		v = ctl_reply("stats", id);
+		json_object_set_new(v, "global", ctl_global(cl->ctl, cl,
+		    now_ns()));
+		ctl_send(cl, v);
+	} else if (strcmp(cmd, "snapshot") == 0)
+		ctl_send_snapshot(cl, id != NULL ? id : json_null());
+	else if (strcmp(cmd, "list") == 0)
+		ctl_send_list(cl, id);
+	else if (strcmp(cmd, "conn") == 0) {
+		v = json_object_get(req, "conn");
+		if (v == NULL || !json_is_integer(v) ||
+		    json_integer_value(v) < 0)
+			ctl_error(cl, id, "bad-argument",
+			    "conn: a connection id (integer)");
+		else
+			ctl_send_conn(cl, id, (uint64_t)json_integer_value(v));
+	} else if (strcmp(cmd, "subscribe") == 0) {
+		if (ctl_subscribe(cl, req, id) == 0) {
+			v = ctl_reply("subscribed", id);
+			json_object_set_new(v, "snapshot_ms",
+			    jint(cl->snap_ms));
+			ctl_send(cl, v);
+			if (cl->snap_ms != 0)
+				ctl_send_snapshot(cl, NULL);
+		}
+	} else if (strcmp(cmd, "unsubscribe") == 0) {
+		ctl_unsubscribe(cl);
+		ctl_send(cl, ctl_reply("unsubscribed", id));
+	} else {
+		snprintf(msg, sizeof msg, "unknown command '%.64s'", cmd);
+		ctl_error(cl, id, "unknown-command", msg);
+	}
+out:
+	json_decref(req);
+}
+
+/* ---- clients ------------------------------------------------------------- */
+
+static void
+ctl_client_free(struct ctl_client *cl)
+{
+	struct control	*ctl = cl->ctl;
+
+	ctl_unsubscribe(cl);
+	TAILQ_REMOVE(&ctl->clients, cl, entry);
+	ctl->nclients--;
+	event_free(cl->ev_snap);
+	event_free(cl->ev_stall);
+	event_free(cl->ev_free);
+	bufferevent_free(cl->bev);
+	log_debug("control client %llu gone", (unsigned long long)cl->id);
+	free(cl);
+}
+
+static void
+ctl_client_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ctl_client_free(arg);
+}
+
+/* Ends a client on the next loop pass (never inside its callbacks). */
+static void
+ctl_client_kill(struct ctl_client *cl)
+{
+	if (cl->dead)
+		return;
+	cl->dead = 1;
+	ctl_unsubscribe(cl);
+	bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
+	event_active(cl->ev_free, EV_TIMEOUT, 1);
+}
+
+static void
+ctl_client_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*cl = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	char			*line;
+	size_t			 len;
+
+	while (!cl->dead && !cl->closing &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		if (len > 0)
+			ctl_request(cl, line, len);
+		free(line);
+	}
+	if (cl->dead)
+		return;
+	if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
+		/* A request line without end: answer, then hang up. */
+		ctl_error(cl, NULL, "too-long", "request line over 64 KiB");
+		cl->closing = 1;
+		bufferevent_disable(bev, EV_READ);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+}
+
+static void
+ctl_client_write(struct bufferevent *bev, void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	if (cl->closing && ctl_unread(cl) == 0)
+		ctl_client_kill(cl);
+}
+
+static void
+ctl_client_event(struct bufferevent *bev, short what, void *arg)
+{
+	ctl_client_kill(arg);
+}
+
+/* Output shrank: the client reads. */
+static void
+ctl_client_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	if (info->n_deleted > 0)
+		cl->last_drain = now_ns();
+}
+
+static void
+ctl_client_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl_client	*cl = arg;
+
+	if (ctl_unread(cl) > 0 && now_ns() - cl->last_drain >
+	    (uint64_t)CONTROL_STALL_MS * 1000000) {
+		log_warn("control client %llu read nothing for %u ms; "
+		    "disconnecting", (unsigned long long)cl->id,
+		    CONTROL_STALL_MS);
+		ctl_client_kill(cl);
+	}
+}
+
+static void
+ctl_accept(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct control		*ctl = arg;
+	struct ctl_client	*cl;
+	struct timeval		 tv = { 1, 0 };
+
+	cl = xcalloc(1, sizeof *cl);
+	cl->ctl = ctl;
+	cl->id = ++ctl->next_id;
+	cl->bev = bufferevent_socket_new(ctl->srv->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (cl->bev == NULL) {
+		close(fd);
+		free(cl);
+		return;
+	}
+	cl->ev_snap = event_new(ctl->srv->base, -1, EV_PERSIST, ctl_snap_cb,
+	    cl);
+	cl->ev_stall = event_new(ctl->srv->base, -1, EV_PERSIST,
+	    ctl_client_stall_cb, cl);
+	cl->ev_free = event_new(ctl->srv->base, -1, 0, ctl_client_free_cb, cl);
+	evtimer_add(cl->ev_stall, &tv);
+	cl->last_drain = now_ns();
+	evbuffer_add_cb(bufferevent_get_output(cl->bev), ctl_client_drained,
+	    cl);
+	bufferevent_setcb(cl->bev, ctl_client_read, ctl_client_write,
+	    ctl_client_event, cl);
+	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&ctl->clients, cl, entry);
+	ctl->nclients++;
+	log_debug("control client %llu connected", (unsigned long long)cl->id);
+	ctl_send(cl, ctl_hello(NULL));
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+/* Events are dropped (counted) for a client that lags. */
+static int
+ctl_event_room(struct ctl_client *cl)
+{
+	if (ctl_unread(cl) > CONTROL_EVENTS_MAX) {
+		cl->dropped_events++;
+		return (0);
+	}
+	if (cl->dropped_events > cl->reported_drops) {
+		json_t	*o = ctl_reply("event", NULL);
+
+		json_object_set_new(o, "event", json_string("dropped"));
+		json_object_set_new(o, "count", jint(cl->dropped_events -
+		    cl->reported_drops));
+		cl->reported_drops = cl->dropped_events;
+		ctl_send(cl, o);
+	}
+	return (1);
+}
+
+void
+control_tunnel_open(struct control *ctl, struct tunnel *t)
+{
+	struct ctl_client	*cl, *next;
+	struct tunnel_info	 ti;
+	json_t			*o;
+
+	if (ctl == NULL || ctl->nconn_subs == 0)
+		return;
+	tunnel_info(t, &ti);
+	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		if (cl->dead || !cl->ev_open || !ctl_event_room(cl))
+			continue;
+		o = ctl_reply("event", NULL);
+		json_object_set_new(o, "event", json_string("open"));
+		json_object_set_new(o, "t", jint(wall_ns()));
+		json_object_set_new(o, "conn", ctl_conn_static(&ti));
+		ctl_send(cl, o);
+	}
+}
+
+void
+control_tunnel_close(struct control *ctl, struct tunnel *t)
+{
+	struct ctl_client	*cl, *next;
+	struct tunnel_info	 ti;
+	json_t			*o;
+	uint64_t		 now;
+
+	if (ctl == NULL || ctl->nconn_subs == 0)
+		return;
+	tunnel_info(t, &ti);
+	now = now_ns();
+	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		if (cl->dead || !cl->ev_close || !ctl_event_room(cl))
+			continue;
+		o = ctl_reply("event", NULL);
+		json_object_set_new(o, "event", json_string("close"));
+		json_object_set_new(o, "t", jint(wall_ns()));
+		json_object_set_new(o, "id", jint(ti.id));
+		json_object_set_new(o, "peer", jstr(ti.peer));
+		json_object_set_new(o, "route", jstr(ti.route));
+		json_object_set_new(o, "duration_ns", jint(now - ti.t_start));
+		json_object_set_new(o, "closed_by", jstr(ti.closed_by));
+		if (ti.c != NULL) {
+			json_object_set_new(o, "close_code_in",
+			    jint(ti.c->close_code_in));
+			json_object_set_new(o, "close_code_out",
+			    jint(ti.c->close_code_out));
+		}
+		if (ti.st != NULL) {
+			json_object_set_new(o, "bytes_in",
+			    jint(ti.st->bytes[STATS_IN]));
+			json_object_set_new(o, "bytes_out",
+			    jint(ti.st->bytes[STATS_OUT]));
+			json_object_set_new(o, "msgs_in",
+			    jint(ti.st->msgs[STATS_IN]));
+			json_object_set_new(o, "msgs_out",
+			    jint(ti.st->msgs[STATS_OUT]));
+			json_object_set_new(o, "stall_max_ns",
+			    jint(MAX(ti.st->q[0].max_wait,
+			    ti.st->q[1].max_wait)));
+		}
+		ctl_send(cl, o);
+	}
+}
+
+void
+control_frame(struct control *ctl, struct tunnel *t,
+    const struct ws_frame_event *ev)
+{
+	struct ctl_client	*cl, *next;
+	json_t			*o;
+	uint64_t		 id, sec;
+
+	if (ctl == NULL || ctl->nframe_subs == 0)
+		return;
+	id = tunnel_id(t);
+	sec = ev->t_ns / 1000000000ULL;
+	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		if (cl->dead || !cl->ev_frames || (cl->frames_conn != 0 &&
+		    cl->frames_conn != id))
+			continue;
+		/* Busy traffic: at most frames_per_sec a second, counted. */
+		if (sec != cl->frames_sec) {
+			cl->frames_sec = sec;
+			cl->frames_in_sec = 0;
+		}
+		if (cl->frames_in_sec >= cl->frames_per_sec) {
+			cl->dropped_events++;
+			continue;
+		}
+		if (!ctl_event_room(cl))
+			continue;
+		cl->frames_in_sec++;
+		o = ctl_reply("event", NULL);
+		json_object_set_new(o, "event", json_string("frame"));
+		json_object_set_new(o, "t", jint(wall_ns()));
+		json_object_set_new(o, "id", jint(id));
+		json_object_set_new(o, "dir", json_string(ev->dir == WS_DIR_IN ?
+		    "in" : "out"));
+		json_object_set_new(o, "opcode", jint(ev->opcode));
+		json_object_set_new(o, "fin", jint(ev->fin));
+		json_object_set_new(o, "rsv", jint(ev->rsv));
+		json_object_set_new(o, "masked", jint(ev->masked));
+		json_object_set_new(o, "len", jint(ev->len));
+		json_object_set_new(o, "msg", jint(ev->msg_no));
+		json_object_set_new(o, "close_code", jint(ev->close_code));
+		json_object_set_new(o, "status", jint(ev->status));
+		ctl_send(cl, o);
+	}
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void
+ctl_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct control	*ctl = arg;
+
+	stats_global_tick(ctl->srv->stats, now_ns());
+}
+
+/* Is somebody listening on path? */
+static int
+ctl_in_use(const char *path)
+{
+	struct sockaddr_un	sun;
+	int			fd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return (0);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	close(fd);
+	return (rc == 0);
+}
+
+struct control *
+control_new(struct server *srv, const char *path, char **cause)
+{
+	struct control		*ctl;
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	struct timeval		 tv = { 1, 0 };
+	mode_t			 mask;
+	int			 fd = -1;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		*cause = xasprintf("control %s: path too long", path);
+		return (NULL);
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			*cause = xasprintf("control %s: exists and is not a "
+			    "socket", path);
+			return (NULL);
+		}
+		if (ctl_in_use(path)) {
+			*cause = xasprintf("control %s: another process "
+			    "listens on it", path);
+			return (NULL);
+		}
+		unlink(path);	/* left by a process that died */
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) == -1)
+		goto syserr;
+	/* 0600 from the first moment: stats name every peer. */
+	mask = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		umask(mask);
+		goto syserr;
+	}
+	umask(mask);
+	if (chmod(path, 0600) == -1)
+		goto syserr;
+	ctl = xcalloc(1, sizeof *ctl);
+	ctl->srv = srv;
+	ctl->path = xstrdup(path);
+	TAILQ_INIT(&ctl->clients);
+	ctl->evl = evconnlistener_new(srv->base, ctl_accept, ctl,
+	    LEV_OPT_CLOSE_ON_FREE, 16, fd);
+	if (ctl->evl == NULL) {
+		free(ctl->path);
+		free(ctl);
+		unlink(path);
+		goto syserr;
+	}
+	ctl->ev_tick = event_new(srv->base, -1, EV_PERSIST, ctl_tick, ctl);
+	evtimer_add(ctl->ev_tick, &tv);
+	log_info("control socket %s (protocol %d)", path, CONTROL_PROTOCOL);
+	return (ctl);
+syserr:
+	*cause = xasprintf("control %s: %s", path, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return (NULL);
+}
+
+void
+control_free(struct control *ctl)
+{
+	struct ctl_client	*cl;
+
+	if (ctl == NULL)
+		return;
+	while ((cl = TAILQ_FIRST(&ctl->clients)) != NULL)
+		ctl_client_free(cl);
+	evconnlistener_free(ctl->evl);
+	event_free(ctl->ev_tick);
+	unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}

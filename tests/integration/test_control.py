@@ -1,0 +1,325 @@
+#!/usr/bin/python3
+"""test_control.py -- the control socket (control PATH / --control): mode
+0600, hello and versions, snapshot and per-connection fields against known
+traffic, head-of-line numbers of a stalled reader, the event stream (open,
+close, frames with a per-second cap), errors for bad requests, a client
+that never reads does not slow the bridge, wsbridge ctl, a stale socket
+file, and the frame log's schema 2 head-of-line columns (also after
+upgrading a version-1 file)."""
+
+import asyncio
+import json
+import os
+import re
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsbtest as T  # noqa: E402
+
+import websockets  # noqa: E402
+
+
+class Ctl:
+    """A control-socket client speaking JSON lines."""
+
+    def __init__(self, path, timeout=10.0):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+        self.hello = self.recv()
+
+    def send(self, obj):
+        data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+        self.s.sendall(data + b"\n")
+
+    def recv(self):
+        while b"\n" not in self.buf:
+            d = self.s.recv(1 << 20)
+            if not d:
+                T.fail("control socket closed")
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def recv_type(self, typ, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            o = self.recv()
+            if o.get("type") == typ:
+                return o
+        T.fail("no %r message within %.0fs" % (typ, timeout))
+
+    def ask(self, obj):
+        obj = dict(obj, req=obj.get("req", 7))
+        self.send(obj)
+        while True:
+            o = self.recv()
+            if o.get("req") == obj["req"]:
+                return o
+
+    def close(self):
+        self.s.close()
+
+
+def connect(b, path="/echo", **kw):
+    kw.setdefault("max_size", None)
+    kw.setdefault("ping_interval", None)
+    return websockets.connect(b.url(path), **kw)
+
+
+def ctl_bin(*args):
+    p = subprocess.run([T.wsbridge_path(), "ctl"] + list(args),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def test_basics(d):
+    sock = os.path.join(d, "c.sock")
+    b = T.Bridge("--route", "/echo=echo subprotocols=chat", "--control", sock,
+        name="wsbridge-ctl")
+    T.expect_eq(oct(stat.S_IMODE(os.stat(sock).st_mode)), oct(0o600),
+        "socket mode")
+    c = Ctl(sock)
+    h = c.hello
+    T.expect_eq((h["type"], h["protocol"], h["server"]), ("hello", 1,
+        "wsbridge"), "hello line on connect")
+    T.check(re.match(r"\d+\.\d+", h["version"]) is not None, "version given")
+    T.expect_eq(c.ask({"cmd": "hello"})["pid"], b.pid, "pid in hello")
+
+    info = {}
+
+    async def traffic():
+        async with connect(b, "/echo?k=v", origin="http://o.example",
+                user_agent_header="ctl-test/2", subprotocols=["chat"]) as ws:
+            info["port"] = ws.local_address[1]
+            for n in (10, 1000, 70000):
+                await ws.send(b"a" * n)
+                await ws.recv()
+            await ws.send("text!")
+            await ws.recv()
+            pong = await ws.ping(b"p")
+            await pong
+            s = c.ask({"cmd": "snapshot"})
+            info["snap"] = s
+            info["conn"] = c.ask({"cmd": "conn", "conn": s["conns"][0][0]})
+            info["list"] = c.ask({"cmd": "list"})
+    T.arun(traffic(), 60)
+
+    s = info["snap"]
+    g = s["global"]
+    T.expect_eq(g["open"]["h1_ws"], 1, "open h1 ws")
+    T.expect_eq(g["conns_total"], 1, "connections so far")
+    T.expect_eq((g["bytes_in"], g["msgs_in"], g["msgs_out"]),
+        (71015, 4, 4), "global bytes and messages")
+    for w in ("2s", "10s", "40s"):
+        T.check(g["rates"][w]["bytes_in"] > 0, "rate over %s" % w)
+    T.check(g["peak"]["bytes_in"] >= 0, "peak present")
+    T.expect_eq(len(g["hist_in"]), 34, "log2 histogram buckets")
+    T.expect_eq(g["log"]["enabled"], False, "frame log off")
+    cols = s["cols"]
+    T.check({"id", "bytes_in", "q_kernel", "stall_out_ns", "ctl_wait_max_ns",
+        "inflight_msg"} <= set(cols), "snapshot columns")
+    row = dict(zip(cols, s["conns"][0]))
+    T.expect_eq((row["msgs_in"], row["largest_in"], row["largest_out"]),
+        (4, 70000, 70000), "row counters")
+    new = s["new"][0]
+    T.expect_eq((new["peer"], new["route"], new["backend"], new["proto"],
+        new["origin"], new["user_agent"], new["subprotocol"]),
+        ("127.0.0.1:%d" % info["port"], "/echo", "echo", "h1",
+        "http://o.example", "ctl-test/2", "chat"), "static facts")
+    cn = info["conn"]["conn"]
+    T.expect_eq(cn["query"], "k=v", "detail: query")
+    T.expect_eq(cn["hist_in"][stats_bucket(70000)], 1, "70000-byte frame "
+        "in its log2 bucket")
+    T.expect_eq(cn["queue_out"]["ctl_count"], 1, "one pong timed")
+    T.check(0 < cn["queue_out"]["ctl_max_ns"] < 5e9, "pong wait measured")
+    T.check(len(cn["series"]["bytes_in"]) == 40, "40 s series")
+    T.check(any(f["opcode"] == 10 for f in cn["frames"]) or
+        cn["frames"] == [], "recent frames ring (kept from the first ask)")
+    T.expect_eq(len(info["list"]["conns"]), 1, "list: one connection")
+
+    # Errors.
+    c.send(b"{not json")
+    e = c.recv_type("error")
+    T.expect_eq(e["code"], "bad-json", "not JSON")
+    T.expect_eq(c.ask({"cmd": "frobnicate"})["code"], "unknown-command",
+        "unknown command")
+    T.expect_eq(c.ask({"nocmd": 1})["code"], "bad-request", "no cmd")
+    T.expect_eq(c.ask({"cmd": "conn", "conn": "x"})["code"], "bad-argument",
+        "conn id not an integer")
+    T.expect_eq(c.ask({"cmd": "conn", "conn": 999})["code"],
+        "no-such-connection", "unknown connection")
+    T.expect_eq(c.ask({"cmd": "subscribe", "snapshot_ms": 5})["code"],
+        "bad-argument", "too fast a snapshot rate")
+    T.expect_eq(c.ask({"cmd": "subscribe", "events": ["nope"]})["code"],
+        "bad-argument", "unknown event kind")
+    T.expect_eq(c.ask({"cmd": "hello"})["type"], "hello",
+        "still answering after errors")
+
+    # Events: open, frames, close; a periodic snapshot.
+    T.expect_eq(c.ask({"cmd": "subscribe", "snapshot_ms": 100,
+        "events": ["open", "close", "frame"]})["type"], "subscribed",
+        "subscribe")
+    seen = []
+
+    async def more():
+        async with connect(b) as ws:
+            await ws.send("one")
+            await ws.recv()
+    T.arun(more(), 30)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        o = c.recv()
+        if o["type"] == "event":
+            seen.append(o)
+            if o["event"] == "close":
+                break
+    kinds = [o["event"] for o in seen]
+    T.check(kinds[0] == "open" and kinds[-1] == "close", "open first, close "
+        "last: %s" % kinds)
+    frames = [o for o in seen if o["event"] == "frame"]
+    T.check(any(f["dir"] == "in" and f["opcode"] == 1 and f["len"] == 3
+        for f in frames), "frame event for the text message in")
+    T.check(any(f["opcode"] == 8 for f in frames), "close frames reported")
+    T.expect_eq(seen[-1]["msgs_in"], 1, "close event counters")
+    T.check(c.recv_type("snapshot")["global"]["conns_total"] == 2,
+        "periodic snapshots")
+    c.send({"cmd": "unsubscribe"})
+    c.recv_type("unsubscribed")
+    c.close()
+
+    # wsbridge ctl.
+    rc, out, err = ctl_bin("-s", sock, "stats")
+    T.expect_eq(rc, 0, "ctl stats status")
+    T.check("total conns     2" in out, "ctl stats text: %r" % out[:200])
+    rc, out, err = ctl_bin("-s", sock, "--json", "list")
+    T.expect_eq((rc, json.loads(out)["type"]), (0, "list"), "ctl list --json")
+    rc, out, err = ctl_bin("-s", sock, "conn", "12345")
+    T.check(rc == 1 and "no-such-connection" in err, "ctl conn error")
+    rc, out, err = ctl_bin("-s", os.path.join(d, "none.sock"), "stats")
+    T.check(rc == 1 and "No such file" in err, "ctl without wsbridge")
+
+    # A second wsbridge may not take a live socket.
+    st, text = T.run_wsbridge("--listen", "127.0.0.1:0", "--route",
+        "/=echo", "--control", sock)
+    T.check(st != 0 and "another process listens" in text,
+        "live control socket refused")
+    T.expect_eq(b.stop(), 0, "exit status")
+    T.check(not os.path.exists(sock), "socket removed at exit")
+
+
+def stats_bucket(n):
+    b = 0
+    while n > 1:
+        n >>= 1
+        b += 1
+    return b + 1
+
+
+def test_slow_client(d):
+    """A client subscribed to everything at 50 ms that never reads: echo
+    throughput stays, wsbridge's memory stays bounded, it gets skipped."""
+    sock = os.path.join(d, "s.sock")
+    b = T.Bridge("--route", "/echo=echo", "--control", sock,
+        name="wsbridge-slowctl")
+
+    async def echo_loop(n):
+        async with connect(b) as ws:
+            t0 = time.monotonic()
+            for i in range(n):
+                await ws.send(b"x" * 512)
+                await ws.recv()
+            return time.monotonic() - t0
+    base = T.arun(echo_loop(3000), 120)
+    stuck = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(sock)
+    stuck.sendall(json.dumps({"cmd": "subscribe", "snapshot_ms": 50,
+        "events": ["open", "close", "frame"],
+        "max_frames_per_sec": 100000}).encode() + b"\n")
+    rss0 = b.rss_kib()
+    slow = T.arun(echo_loop(3000), 120)
+    rss1 = b.rss_kib()
+    T.log("   3000 echoes: %.2fs alone, %.2fs with a stuck control client; "
+        "RSS %d -> %d KiB" % (base, slow, rss0, rss1))
+    T.check(slow < base * 3 + 1.0, "echo not slowed by a client that does "
+        "not read (%.2fs vs %.2fs)" % (slow, base))
+    T.check(rss1 - rss0 < 64 * 1024, "memory bounded (grew %d KiB)" %
+        (rss1 - rss0))
+    c = Ctl(sock)
+    g = c.ask({"cmd": "stats"})["global"]
+    T.expect_eq(g["control_clients"], 2, "both clients still counted")
+    c.close()
+    stuck.close()
+    T.expect_eq(b.stop(), 0, "exit status")
+
+
+def test_framelog_hol(d):
+    """Schema 2: the pong's wait and each message's transfer time reach the
+    frame log; a version-1 file is upgraded in place."""
+    db = os.path.join(d, "hol.db")
+    # A version-1 file, from the first migration step of this source.
+    src = open(os.path.join(T.HERE, "..", "..", "src",
+        "framelog_db.c")).read()
+    step0 = src.split("/* 0 -> 1: the first schema. */", 1)[1]
+    step0 = step0.split("/*\n\t * 1 -> 2", 1)[0]
+    sql1 = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', step0))
+    sql1 = sql1.replace("\\'", "'")
+    con = sqlite3.connect(db)
+    con.executescript(sql1)
+    con.execute("PRAGMA user_version = 1")
+    con.execute("INSERT INTO sessions (id, t_start) VALUES (1, 1)")
+    con.execute("INSERT INTO frames (session_id, t, dir, opcode, fin, rsv1, "
+        "rsv2, rsv3, masked, hdr_len, len) VALUES (1, 1, 'in', 1, 1, 0, 0, "
+        "0, 1, 6, 5)")
+    con.commit()
+    con.close()
+    sock = os.path.join(d, "h.sock")
+    b = T.Bridge("--route", "/echo=echo", "--control", sock, "--log-db", db,
+        name="wsbridge-holdb")
+
+    async def client():
+        async with connect(b) as ws:
+            for n in (100, 200000):
+                await ws.send(b"y" * n)
+                await ws.recv()
+            await (await ws.ping())
+    T.arun(client(), 60)
+    T.expect_eq(b.stop(), 0, "exit status")
+    con = sqlite3.connect(db)
+    T.expect_eq(con.execute("PRAGMA user_version").fetchone()[0], 2,
+        "upgraded to schema 2")
+    T.expect_eq(con.execute("SELECT count(*) FROM frames WHERE session_id = "
+        "1 AND wait_ns IS NULL").fetchone()[0], 1, "old row kept")
+    sid = con.execute("SELECT max(id) FROM sessions").fetchone()[0]
+    pong = con.execute("SELECT wait_ns FROM frames WHERE session_id = ? AND "
+        "dir = 'out' AND opcode = 10", (sid,)).fetchone()
+    T.check(pong is not None and pong[0] is not None and 0 < pong[0] < 5e9,
+        "pong wait_ns recorded: %r" % (pong,))
+    rows = con.execute("SELECT msg_no, transfer_ns, next_delay_ns FROM "
+        "messages WHERE session_id = ? AND dir = 'out' ORDER BY msg_no",
+        (sid,)).fetchall()
+    T.expect_eq([r[0] for r in rows], [1, 2], "two messages out")
+    T.check(all(r[1] is not None and r[1] > 0 for r in rows),
+        "transfer_ns per message: %r" % rows)
+    T.check(rows[0][2] is not None, "next_delay_ns of the first")
+    con.close()
+
+
+def main():
+    d = T.tmpdir()
+    with T.subtest("protocol, fields, events, errors, ctl"):
+        test_basics(d)
+    with T.subtest("a control client that never reads"):
+        test_slow_client(d)
+    with T.subtest("frame log head-of-line columns, v1 upgrade"):
+        test_framelog_hol(d)
+
+
+T.run(main)

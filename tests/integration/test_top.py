@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""test_top.py -- wsbridge-top end to end in a real terminal: tmux runs it
+at 160x48 against a running wsbridge while an independent client
+(hol_client.py, Python websockets) downloads a 64 MiB message on one
+connection, stalling its reads for a while, and pings on another. The pane
+must show both connections with sensible numbers and the head-of-line
+stall on the downloading one only; sort, filter (and its inversion),
+detail, head-of-line, help and quit must change the screen as documented;
+it must reconnect when wsbridge restarts; and --db must replay the
+recorded session. Every wait polls capture-pane against a deadline."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsbtest as T  # noqa: E402
+
+W, H = 160, 48
+
+
+def top_path():
+    p = os.environ.get("WSBRIDGE_TOP") or os.path.join(
+        os.path.dirname(T.wsbridge_path()), "wsbridge-top")
+    if not os.access(p, os.X_OK):
+        T.fail("wsbridge-top not found at %s (set WSBRIDGE_TOP)" % p)
+    return p
+
+
+class Pane:
+    """A tmux session running one command; keys in, screen text out."""
+
+    def __init__(self, name, cmd):
+        self.name = name
+        subprocess.run(["tmux", "kill-session", "-t", name],
+            stderr=subprocess.DEVNULL)
+        env = "LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=tmux-256color "
+        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x",
+            str(W), "-y", str(H), env + cmd + "; echo TOP-EXITED $?; "
+            "sleep 120"], check=True)
+
+    def text(self):
+        p = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+            stdout=subprocess.PIPE, check=True)
+        return p.stdout.decode("utf-8", "replace")
+
+    def keys(self, *keys):
+        subprocess.run(["tmux", "send-keys", "-t", self.name] + list(keys),
+            check=True)
+
+    def literal(self, s):
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", s],
+            check=True)
+
+    def wait(self, pred, what, timeout=15.0):
+        """Polls the screen until pred(text) is true; returns the text."""
+        end = time.monotonic() + timeout
+        while True:
+            t = self.text()
+            if pred(t):
+                T.log("   ok: screen shows %s" % what)
+                return t
+            if time.monotonic() > end:
+                T.log("----- screen -----\n" + t + "\n------------------")
+                T.fail("screen never showed %s within %.0fs" % (what,
+                    timeout))
+            time.sleep(0.1)
+
+    def kill(self):
+        subprocess.run(["tmux", "kill-session", "-t", self.name],
+            stderr=subprocess.DEVNULL)
+
+
+def row(text, needle):
+    for line in text.splitlines():
+        if needle in line:
+            return line
+    return None
+
+
+DUR = r"(\d+\.\d\ds|\d+m\d\ds)"		# a second or more, as fmt_dur shows
+
+
+class Client:
+    """hol_client.py in its own process; its lines gathered in a thread."""
+
+    def __init__(self, url, stall):
+        self.lines = []
+        self.cond = threading.Condition()
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(T.HERE,
+            "hol_client.py"), url, "--stall", str(stall), "--linger", "4"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for raw in iter(self.proc.stdout.readline, b""):
+            with self.cond:
+                self.lines.append(raw.decode().rstrip())
+                self.cond.notify_all()
+
+    def wait(self, prefix, timeout=60):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for l in self.lines:
+                    if l.startswith(prefix):
+                        return l
+                left = end - time.monotonic()
+                if left <= 0:
+                    T.fail("client never said %r; it said %r" % (prefix,
+                        self.lines))
+                self.cond.wait(left)
+
+
+def test_live_and_replay(d):
+    sock = os.path.join(d, "top.sock")
+    db = os.path.join(d, "top.db")
+    b = T.Bridge("--route", "/echo=echo", "--control", sock, "--log-db", db,
+        name="wsbridge-top-live")
+    pane = Pane("wsbtop%d" % os.getpid(), "%s -s %s -d 0.5" % (top_path(),
+        sock))
+    try:
+        pane.wait(lambda t: "pid %d" % b.pid in t, "the title with "
+            "wsbridge's pid")
+        c = Client(b.url("/echo"), stall=20)
+        bport = c.wait("B-port").split()[1]
+        aport = c.wait("A-port").split()[1]
+        a_id, b_id = "127.0.0.1:" + aport, "127.0.0.1:" + bport
+        c.wait("A-stalled")
+
+        # Both rows; the stall on A only, with bytes queued for it.
+        def stalled(t):
+            ra, rb = row(t, a_id), row(t, b_id)
+            return (ra is not None and rb is not None and
+                re.search(DUR + r"\s*$", ra) is not None and
+                re.search(r"(-|\d+(us|ms))\s*$", rb) is not None)
+        t = pane.wait(stalled, "A stalled for a second or more, B not")
+        ra = row(t, a_id)
+        T.check(re.search(r"\d+(\.\d+)?[KM]\s+\d+(\.\d+)?[KM]\s+" + DUR +
+            r"\s*$", ra) is not None, "A has bytes queued in wsbridge and "
+            "the kernel: %r" % ra)
+        T.check("h1 ws 2" in t, "header counts two h1 connections")
+        T.check(re.search(r"bytes out\s+\S+", t) is not None and
+            "frame log  " + db[:30] in t, "header: rates and frame log")
+        T.check(t.splitlines().index(ra) < t.splitlines().index(
+            row(t, b_id)), "default sort: the stalled one first")
+
+        # Sort by OUT/s, then back to the stall.
+        pane.keys("O")
+        pane.wait(lambda t: "OUT/s↓" in t, "the sort marker on OUT/s")
+        pane.keys("O")
+        pane.wait(lambda t: "OUT/s↑" in t, "the same key inverts")
+        pane.keys("S")
+        pane.wait(lambda t: "HOL↓" in t, "sorted by stall again")
+
+        # Filter: B's port only; then inverted; then cleared.
+        pane.keys("/")
+        pane.wait(lambda t: "filter (regex" in t, "the filter prompt")
+        pane.literal(bport)
+        pane.keys("Enter")
+        pane.wait(lambda t: row(t, b_id) is not None and row(t, a_id) is None
+            and "shown 1/2" in t, "only B after /" + bport)
+        pane.keys("/")
+        pane.keys("C-u")
+        pane.literal("!" + bport)
+        pane.keys("Enter")
+        pane.wait(lambda t: row(t, a_id) is not None and row(t, b_id) is None
+            and "filter !" + bport in t, "only A after /!" + bport)
+        pane.keys("/")
+        for _ in range(len(bport) + 2):
+            pane.keys("BSpace")
+        pane.keys("Enter")
+        pane.wait(lambda t: "shown 2/2" in t, "filter cleared")
+
+        # Head-of-line view: A ranked first, what it waits behind.
+        pane.keys("h")
+        t = pane.wait(lambda t: "CAUSED BY" in t and row(t, a_id) is not
+            None, "the head-of-line view")
+        lines = t.splitlines()
+        hdr = [i for i, l in enumerate(lines) if "CAUSED BY" in l][0]
+        T.check(a_id in lines[hdr + 1], "A ranked first by stall: %r" %
+            lines[hdr + 1])
+        T.check(re.search(r"#1 \S+/\S+", lines[hdr + 1]) is not None,
+            "A's message #1 in flight with its progress")
+        pane.keys("g")
+        pane.wait(lambda t: "timeline of connection" in t and "░" in t,
+            "A's timeline with bytes still queued")
+
+        # Detail of A.
+        pane.keys("Enter")
+        t = pane.wait(lambda t: "frame sizes (log2" in t and a_id in t and
+            "in flight #1" in t, "the detail view of A")
+        T.check("user agent Python" in t and "OPCODE" in t,
+            "handshake facts and the frames table")
+
+        # Help overlay, then any key closes it.
+        pane.keys("?")
+        pane.wait(lambda t: "wsbridge-top keys" in t and "regex" in t,
+            "the help overlay")
+        pane.keys("x")
+        pane.wait(lambda t: "wsbridge-top keys" not in t, "help closed")
+        pane.keys("Escape")
+        pane.wait(lambda t: "LARGEST" in t, "back to the table")
+
+        c.wait("A-resumed", 40)
+        c.wait("A-done", 60)
+        pane.wait(lambda t: row(t, a_id) is None or re.search(
+            r"(-|\d+(us|ms))\s*$", row(t, a_id)), "A's stall over")
+        c.wait("done", 30)
+        T.expect_eq(c.proc.wait(30), 0, "client exit status")
+
+        # wsbridge restarts: the dashboard says so, then reconnects.
+        T.expect_eq(b.stop(), 0, "wsbridge exit status")
+        pane.wait(lambda t: "disconnected" in t, "the lost connection")
+        b2 = T.Bridge("--route", "/echo=echo", "--control", sock,
+            name="wsbridge-top-again")
+        pane.wait(lambda t: "pid %d" % b2.pid in t and "disconnected" not
+            in t, "reconnected to the new wsbridge", timeout=20)
+        pane.keys("q")
+        pane.wait(lambda t: "TOP-EXITED 0" in t, "q quits with status 0")
+        b2.stop()
+    finally:
+        pane.kill()
+
+    # Replay of the recorded session.
+    pane = Pane("wsbtopdb%d" % os.getpid(), "%s --db %s" % (top_path(), db))
+    try:
+        t = pane.wait(lambda t: row(t, a_id) is not None and
+            row(t, b_id) is not None, "both recorded sessions")
+        T.check("replay " + db[:20] in t, "the replay title")
+        T.check(re.search(r"64\.0M", row(t, a_id)) is not None,
+            "A's largest message: 64.0M")
+        pane.keys("/")
+        pane.literal(bport)
+        pane.keys("Enter")
+        pane.wait(lambda t: row(t, a_id) is None, "filtered to B")
+        pane.keys("Enter")
+        t = pane.wait(lambda t: "OPCODE" in t and re.search(
+            r"out\s+pong", t) is not None and re.search(r"in\s+ping", t),
+            "B's recorded pings and pongs")
+        T.check(re.search(r"out\s+pong.*waited", t) is not None,
+            "pong waits from schema 2")
+        pane.keys("Escape")
+        pane.keys("/")
+        for _ in range(len(bport) + 2):
+            pane.keys("BSpace")
+        pane.keys("Enter")
+        pane.keys("h")
+        t = pane.wait(lambda t: "CAUSED BY" in t and row(t, a_id) is
+            not None, "the head-of-line view of the recording")
+        T.check(re.search(DUR, row(t, a_id)) is not None,
+            "A's message took seconds to transfer: %r" % row(t, a_id))
+        pane.keys("q")
+        pane.wait(lambda t: "TOP-EXITED 0" in t, "q quits the replay")
+    finally:
+        pane.kill()
+
+
+def main():
+    if shutil.which("tmux") is None:
+        raise T.Skip("no tmux")
+    d = T.tmpdir()
+    with T.subtest("live dashboard, keys, reconnect, replay"):
+        test_live_and_replay(d)
+
+
+T.run(main)
