@@ -32,6 +32,7 @@
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
+#include "ws_deflate.h"
 
 #define H1_LINGER_MS	2000	/* how long we read and drop after closing */
 
@@ -57,6 +58,7 @@ struct h1conn {
 	struct event		*ev_closed;	/* reports the close from the loop */
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
+	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
 	struct tunnel		*tunnel;
 	int			 listed;	/* on srv->h1conns */
 };
@@ -269,6 +271,9 @@ h1conn_backend_ready(void *arg, int status)
 	if (c->subprotocol != NULL)
 		evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n",
 		    c->subprotocol);
+	if (c->extensions[0] != '\0')
+		evbuffer_add_printf(out, "Sec-WebSocket-Extensions: %s\r\n",
+		    c->extensions);
 	evbuffer_add(out, "\r\n", 2);
 
 	c->state = H1_TUNNEL;
@@ -289,6 +294,7 @@ h1conn_request(struct h1conn *c)
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct http1_request	 req;
 	struct tunnel_client	 cl;
+	struct ws_deflate_params deflate;
 	const struct route	*rt;
 	const char		*why = "malformed request";
 	size_t			 len;
@@ -328,6 +334,9 @@ h1conn_request(struct h1conn *c)
 	cl.proto = "h1";
 	c->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, c->id,
 	    h1conn_backend_ready, c);
+	if (ws_deflate_negotiate(c->offer.extensions, &rt->deflate, &deflate,
+	    c->extensions, sizeof c->extensions) == 1)
+		tunnel_set_deflate(c->tunnel, &deflate);
 }
 
 static void
