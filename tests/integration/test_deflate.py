@@ -90,8 +90,10 @@ async def roundtrip(ws, msg, what, timeout=60):
         sha(g)[:12]))
 
 
-def close_line(b, start):
-    line = b.wait_log(r"c\d+: close .* deflate wire-in=", start=start)
+def close_line(b, start, route):
+    """The close line of the (only) connection on route after line start."""
+    line = b.wait_log(r"c\d+: close .* route=%s .* deflate wire-in=" %
+        re.escape(route), start=start)
     m = re.search(r"in=(\d+)/\d+ out=(\d+)/\d+ .* wire-in=(\d+) "
         r"wire-out=(\d+) ratio-in=([\d.]+) ratio-out=([\d.]+)", line)
     T.check(m is not None, "close line has the deflate counters", "", line)
@@ -103,10 +105,12 @@ def main():
     echo_be = T.EchoBackend()
     b = T.Bridge(
         "--route", "/echo=echo deflate=on",
+        "--route", "/big=echo deflate=on",
         "--route", "/plain=echo",
         "--route", "/w10=echo deflate=on deflate-window-bits=10 "
         "deflate-min-size=0",
         "--route", "/tcp=%s deflate=on" % echo_be.addr,
+        "--route", "/tcp2=%s deflate=on" % echo_be.addr,
         "--route", "/text=%s deflate=on mode=text deflate-level=1" %
         echo_be.addr,
         )
@@ -185,7 +189,7 @@ def main():
 
     # --------------------------------------------------------- 16 MiB, echo
     async def big_echo():
-        async with connect(b, "/echo") as ws:
+        async with connect(b, "/big") as ws:
             T.check("permessage-deflate" in ws.response_headers.get(
                 "Sec-WebSocket-Extensions", ""), "library defaults agree "
                 "permessage-deflate")
@@ -197,7 +201,7 @@ def main():
     with T.subtest("16 MiB compressible and incompressible, echo route"):
         start = b.nlines()
         T.arun(big_echo(), 240)
-        pin, pout, win, wout, rin, rout = close_line(b, start)
+        pin, pout, win, wout, rin, rout = close_line(b, start, "/big")
         T.check(rin > 1.5 and rout > 1.5, "compression ratio both ways "
             "above 1.5 (random half included)", "> 1.5", (rin, rout))
 
@@ -223,21 +227,21 @@ def main():
             "route)"):
         start = b.nlines()
         T.arun(tcp("/tcp", json_text(16 * T.MiB, 9).encode()), 240)
-        pin, pout, win, wout, rin, rout = close_line(b, start)
+        pin, pout, win, wout, rin, rout = close_line(b, start, "/tcp")
         T.check(rin > 3 and rout > 3, "JSON compressed over 3x both ways",
             "> 3", (rin, rout))
 
     with T.subtest("16 MiB incompressible through a TCP backend"):
         start = b.nlines()
-        T.arun(tcp("/tcp", os.urandom(16 * T.MiB)), 240)
-        pin, pout, win, wout, rin, rout = close_line(b, start)
+        T.arun(tcp("/tcp2", os.urandom(16 * T.MiB)), 240)
+        pin, pout, win, wout, rin, rout = close_line(b, start, "/tcp2")
         T.check(wout <= pout, "random bytes never grow on the way out "
             "(sent plain when they do not shrink)", "<= %d" % pout, wout)
 
     with T.subtest("4 MiB JSON through a text-mode TCP route, level 1"):
         start = b.nlines()
         T.arun(tcp("/text", json_text(4 * T.MiB, 11)), 120)
-        pin, pout, win, wout, rin, rout = close_line(b, start)
+        pin, pout, win, wout, rin, rout = close_line(b, start, "/text")
         T.check(rout > 3, "text route compressed over 3x", "> 3", rout)
 
     # -------------------------------------------------- raw frames on the wire
