@@ -57,8 +57,8 @@ config_route_defaults(struct route *r)
 	r->ping_interval_ms = 0;
 	r->pong_timeout_ms = 30 * 1000;
 	/*
-	 * permessage-deflate is off unless a route asks: it costs CPU and up
-	 * to ~300 KiB of zlib state per connection, buys nothing for streams
+	 * permessage-deflate is off unless a route asks: it costs CPU and
+	 * ~50 KiB of zlib state per connection, buys nothing for streams
 	 * that are already compressed or encrypted (VNC, SSH), and mixing
 	 * secrets with attacker-chosen bytes in one compressed stream opens
 	 * CRIME/BREACH-style length oracles.

@@ -109,6 +109,8 @@ def main():
         "--route", "/plain=echo",
         "--route", "/w10=echo deflate=on deflate-window-bits=10 "
         "deflate-min-size=0",
+        "--route", "/w15=echo deflate=on deflate-window-bits=15 "
+        "deflate-mem-level=8",
         "--route", "/tcp=%s deflate=on" % echo_be.addr,
         "--route", "/tcp2=%s deflate=on" % echo_be.addr,
         "--route", "/text=%s deflate=on mode=text deflate-level=1" %
@@ -119,6 +121,8 @@ def main():
     with T.subtest("negotiation as the 101 answers it"):
         cases = [
             ("/echo", "permessage-deflate; client_max_window_bits",
+                "permessage-deflate; client_max_window_bits=12"),
+            ("/w15", "permessage-deflate; client_max_window_bits",
                 "permessage-deflate; client_max_window_bits=15"),
             ("/echo", "permessage-deflate; unknown, permessage-deflate; "
                 "server_no_context_takeover; server_max_window_bits=9",

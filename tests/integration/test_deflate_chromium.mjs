@@ -139,7 +139,7 @@ async function main() {
       const r = await T.within(page.evaluate(pageExchange, { url: b.url('/echo'), tcp: false }), 90000,
         'page script');
       T.log(`   page result: ${JSON.stringify(r)}`);
-      T.expectEq(r.extensions, 'permessage-deflate; client_max_window_bits=15', 'ws.extensions');
+      T.expectEq(r.extensions, 'permessage-deflate; client_max_window_bits=12', 'ws.extensions');
       T.expectEq(r.textType, 'string', 'text echoed as text');
       T.expectEq(r.gotTextDigest, r.textDigest, 'SHA-256 of the 16 MiB text echo');
       T.expectEq(r.gotBinLength, 16 * 1024 * 1024, '16 MiB random reply length');
