@@ -28,11 +28,15 @@
 /*
  * Compressed bytes unmasked per inflate step, and inflated bytes handed to
  * the owner per step on top of its room(): one step's memory, whatever a
- * frame claims to expand to.
+ * frame claims to expand to. Inflated bytes go through a stack buffer and
+ * are appended as a chain of their own size: the owner moves that chain
+ * whole, and a big reserved chain holding a few bytes would make the
+ * watermarks (which count bytes) blind to what it allocates. Sizes leave
+ * room for libevent's chain header below a power of two.
  */
 #define WS_INFLATE_IN_MAX	(64 * 1024)
-#define WS_INFLATE_OUT_MAX	(64 * 1024)
-#define WS_DEFLATE_OUT_CHUNK	(16 * 1024)	/* output reserved per deflate call */
+#define WS_INFLATE_OUT_MAX	(16 * 1024 - 256)
+#define WS_DEFLATE_OUT_CHUNK	(16 * 1024 - 256) /* reserved per deflate call */
 
 struct ws_conn {
 	struct event_base		*base;
@@ -581,8 +585,9 @@ ws_conn_wire_max(const struct ws_conn *ws)
 static int
 ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 {
-	struct evbuffer_iovec	 vin, vout;
+	struct evbuffer_iovec	 vin;
 	struct evbuffer_ptr	 ptr;
+	uint8_t			 out[WS_INFLATE_OUT_MAX];
 	const uint8_t		*p;
 	const char		*why = NULL;
 	size_t			 room, k, off = 0, len, used, got, made = 0;
@@ -611,12 +616,7 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 	}
 	end = ws->rx_left == 0 && ws->rx.fin;
 
-	room = MIN(room, WS_INFLATE_OUT_MAX);
-	if (evbuffer_reserve_space(ws->rx_plain, room, &vout, 1) != 1) {
-		ws_conn_fail(ws, WS_CLOSE_INTERNAL, "out of memory");
-		return (-1);
-	}
-	vout.iov_len = MIN(vout.iov_len, room);
+	room = MIN(room, sizeof out);
 	evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
 	for (;;) {
 		p = NULL;
@@ -627,14 +627,13 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 			len = MIN(vin.iov_len, ws->rx_z_ready - off);
 		}
 		last = end && off + len == ws->rx_z_ready;
-		r = ws_deflate_inflate(ws->zd, p, len, last, &used,
-		    (uint8_t *)vout.iov_base + made, vout.iov_len - made, &got,
-		    &why);
+		r = ws_deflate_inflate(ws->zd, p, len, last, &used, out + made,
+		    room - made, &got, &why);
 		if (r == -1)
 			break;
 		off += used;
 		made += got;
-		if (r == 1 || len == 0 || used < len || made == vout.iov_len)
+		if (r == 1 || len == 0 || used < len || made == room)
 			break;
 		evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
 	}
@@ -646,7 +645,7 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		    "compressed payload is not valid DEFLATE data");
 		return (-1);
 	}
-	if (text && ws_utf8_feed(&ws->rx_utf8, vout.iov_base, made) == -1) {
+	if (text && ws_utf8_feed(&ws->rx_utf8, out, made) == -1) {
 		ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
 		    "text message is not valid UTF-8");
 		return (-1);
@@ -662,8 +661,8 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		    "text message ends inside a UTF-8 sequence");
 		return (-1);
 	}
-	vout.iov_len = made;
-	evbuffer_commit_space(ws->rx_plain, &vout, 1);
+	if (made > 0 && evbuffer_add(ws->rx_plain, out, made) == -1)
+		abort();	/* out of memory, as xmalloc */
 	if (off == 0 && made == 0 && r != 1) {
 		if (ws->rx_z_ready == 0 && !end)
 			return (0);	/* wait for more of the frame */
