@@ -2,6 +2,8 @@
 #ifndef BACKEND_H
 #define BACKEND_H
 
+#include <stddef.h>
+
 struct bufferevent;
 struct server;
 struct target;
@@ -28,5 +30,14 @@ void	backend_cancel(struct backend_req *req);
 
 /* Socket options every bridged socket gets (TCP_NODELAY where TCP). */
 void	backend_tune_socket(int fd);
+
+/*
+ * From a read callback: reads what else the socket of bev already holds,
+ * in one readv, until its input buffer holds limit bytes (pass the read
+ * high watermark). A no-op for TLS bufferevents and when the last read
+ * drained the socket. EOF and errors are left for the bufferevent's own
+ * next read to report.
+ */
+void	backend_read_more(struct bufferevent *bev, size_t limit);
 
 #endif

@@ -25,6 +25,7 @@
 #define CONFIG_MAX_HEAD_MAX	(1024 * 1024)
 #define CONFIG_BUFFER_MIN	(4 * 1024)
 #define CONFIG_BUFFER_MAX	(1024 * 1024 * 1024)
+#define CONFIG_H2_STREAMS_MAX	10000
 
 /* A line split into words; the words are owned by the struct. */
 struct config_words {
@@ -79,9 +80,12 @@ config_new(void)
 	cfg->close_timeout_ms = 5 * 1000;
 	cfg->shutdown_timeout_ms = 10 * 1000;
 	cfg->buffer_size = 256 * 1024;
+	cfg->h2_max_streams = 100;
+	cfg->h2_idle_timeout_ms = 60 * 1000;
 	cfg->log_level = LOGL_INFO;
 	cfg->log_syslog = 0;
 	config_route_defaults(&cfg->defaults);
+	framelog_config_defaults(&cfg->log);
 	return (cfg);
 }
 
@@ -161,12 +165,16 @@ config_free(struct config *cfg)
 		free(cfg->listens[i].host);
 		free(cfg->listens[i].port);
 		free(cfg->listens[i].spec);
+		free(cfg->listens[i].cert);
+		free(cfg->listens[i].key);
+		free(cfg->listens[i].ca);
 	}
 	free(cfg->listens);
 	for (i = 0; i < cfg->nroutes; i++)
 		config_route_clear(&cfg->routes[i]);
 	free(cfg->routes);
 	config_route_clear(&cfg->defaults);
+	framelog_config_clear(&cfg->log);
 	free(cfg->file);
 	free(cfg);
 }
@@ -425,31 +433,114 @@ config_split_hostport(const char *spec, int bare_port, char **host,
 	return (0);
 }
 
+/* Sets *dst to a copy of a file option's value; each may be given once. */
+static int
+config_listen_file(const char *key, const char *value, char **dst,
+    char **cause)
+{
+	if (*dst != NULL)
+		return (config_error(cause, "%s given twice", key));
+	if (*value == '\0')
+		return (config_error(cause, "%s: empty file name", key));
+	*dst = xstrdup(value);
+	return (0);
+}
+
+/* Adds a listener from the words "ADDR [tls cert=FILE key=FILE [ca=FILE]]". */
+static int
+config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
+    char **cause)
+{
+	struct listen_cfg	 lc;
+	char			*spec, *tmp;
+	unsigned		 port;
+	size_t			 i;
+
+	if (argc == 0)
+		return (config_error(cause, "listen needs one address"));
+	memset(&lc, 0, sizeof lc);
+	if (config_has_ctl(argv[0]))
+		return (config_error(cause, "bad listen address"));
+	if (config_split_hostport(argv[0], 1, &lc.host, &port, cause) != 0)
+		return (-1);
+	if (lc.host != NULL && strcmp(lc.host, "*") == 0) {
+		/* "*:PORT": every address, as a bare port. */
+		free(lc.host);
+		lc.host = NULL;
+	}
+	for (i = 1; i < argc; i++) {
+		if (config_has_ctl(argv[i])) {
+			config_error(cause, "bad listen option");
+			goto fail;
+		}
+		if (strcmp(argv[i], "tls") == 0)
+			lc.tls = 1;
+		else if (strncmp(argv[i], "cert=", 5) == 0) {
+			if (config_listen_file("cert", argv[i] + 5, &lc.cert,
+			    cause) != 0)
+				goto fail;
+		} else if (strncmp(argv[i], "key=", 4) == 0) {
+			if (config_listen_file("key", argv[i] + 4, &lc.key,
+			    cause) != 0)
+				goto fail;
+		} else if (strncmp(argv[i], "ca=", 3) == 0) {
+			if (config_listen_file("ca", argv[i] + 3, &lc.ca,
+			    cause) != 0)
+				goto fail;
+		} else if (i == 1 && strchr(argv[i], '=') == NULL) {
+			config_error(cause, "listen takes one address, then "
+			    "options (tls cert=FILE key=FILE [ca=FILE]); "
+			    "got '%s'", argv[i]);
+			goto fail;
+		} else {
+			config_error(cause, "unknown listen option '%s'",
+			    argv[i]);
+			goto fail;
+		}
+	}
+	if (!lc.tls && (lc.cert != NULL || lc.key != NULL || lc.ca != NULL)) {
+		config_error(cause, "cert=, key= and ca= need 'tls'");
+		goto fail;
+	}
+	if (lc.tls && (lc.cert == NULL || lc.key == NULL)) {
+		config_error(cause, "tls needs cert=FILE and key=FILE");
+		goto fail;
+	}
+	spec = xstrdup(argv[0]);
+	for (i = 1; i < argc; i++) {
+		tmp = xasprintf("%s %s", spec, argv[i]);
+		free(spec);
+		spec = tmp;
+	}
+	lc.port = xasprintf("%u", port);
+	lc.spec = spec;
+	lc.line = lineno;
+	cfg->listens = xreallocarray(cfg->listens, cfg->nlistens + 1,
+	    sizeof *cfg->listens);
+	cfg->listens[cfg->nlistens++] = lc;
+	return (0);
+fail:
+	free(lc.host);
+	free(lc.cert);
+	free(lc.key);
+	free(lc.ca);
+	return (-1);
+}
+
 int
 config_add_listen(struct config *cfg, const char *spec, int lineno,
     char **cause)
 {
-	struct listen_cfg	*l;
-	char			*host;
-	unsigned		 port;
+	struct config_words	w;
+	int			rc;
 
 	if (config_has_ctl(spec))
 		return (config_error(cause, "bad listen address"));
-	if (config_split_hostport(spec, 1, &host, &port, cause) != 0)
+	if (config_split(spec, &w, cause) != 0)
 		return (-1);
-	if (host != NULL && strcmp(host, "*") == 0) {
-		/* "*:PORT": every address, as a bare port. */
-		free(host);
-		host = NULL;
-	}
-	cfg->listens = xreallocarray(cfg->listens, cfg->nlistens + 1,
-	    sizeof *cfg->listens);
-	l = &cfg->listens[cfg->nlistens++];
-	l->host = host;
-	l->port = xasprintf("%u", port);
-	l->spec = xstrdup(spec);
-	l->line = lineno;
-	return (0);
+	rc = config_listen_words(cfg, w.argv, w.argc, lineno, cause);
+	config_words_free(&w);
+	return (rc);
 }
 
 /* Fills t from "HOST:PORT", "[V6]:PORT", "unix:/path" or "echo". */
@@ -865,6 +956,18 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			cfg->close_timeout_ms = ms;
 		else
 			cfg->shutdown_timeout_ms = ms;
+	} else if (strcmp(name, "h2-max-streams") == 0) {
+		/* Each stream may hold a backend and two buffers. */
+		if (config_parse_u64(arg, strlen(arg), &size) != 0 ||
+		    size == 0 || size > CONFIG_H2_STREAMS_MAX)
+			return (config_error(cause, "%s: bad number '%s' "
+			    "(1 to %u)", name, arg, CONFIG_H2_STREAMS_MAX));
+		cfg->h2_max_streams = (unsigned)size;
+	} else if (strcmp(name, "h2-idle-timeout") == 0) {
+		if (config_parse_duration(arg, &ms) != 0 || ms == 0)
+			return (config_error(cause, "%s: bad duration '%s'",
+			    name, arg));
+		cfg->h2_idle_timeout_ms = ms;
 	} else if (strcmp(name, "log-level") == 0) {
 		if ((level = log_level_parse(arg)) == -1)
 			return (config_error(cause,
@@ -882,7 +985,7 @@ config_global(struct config *cfg, const char *name, const char *arg,
 static const char *const config_globals[] = {
 	"max-connections", "max-header-size", "buffer-size",
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
-	"log-level", "syslog",
+	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
 };
 
 /* Applies the words of one line; errors come back without a location. */
@@ -892,17 +995,21 @@ config_words(struct config *cfg, char **argv, size_t argc, int lineno,
 {
 	size_t	i;
 
-	if (strcmp(argv[0], "listen") == 0) {
-		if (argc != 2)
-			return (config_error(cause, "listen needs one address"));
-		return (config_add_listen(cfg, argv[1], lineno, cause));
-	}
+	if (strcmp(argv[0], "listen") == 0)
+		return (config_listen_words(cfg, argv + 1, argc - 1, lineno,
+		    cause));
 	if (strcmp(argv[0], "route") == 0)
 		return (config_route_words(cfg, argv + 1, argc - 1, lineno,
 		    cause));
 	if (strcmp(argv[0], "route-defaults") == 0)
 		return (config_route_defaults_words(cfg, argv + 1, argc - 1,
 		    cause));
+	switch (framelog_config_words(&cfg->log, argv, argc, cause)) {
+	case 1:
+		return (0);
+	case -1:
+		return (-1);
+	}
 	for (i = 0; i < nitems(config_globals); i++) {
 		if (strcmp(argv[0], config_globals[i]) != 0)
 			continue;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "framelog_config.h"
 #include "ws_deflate.h"
 
 enum target_kind {
@@ -48,8 +49,12 @@ struct route {
 struct listen_cfg {
 	char		*host;		/* NULL: every address (IPv4 and IPv6) */
 	char		*port;
-	char		*spec;		/* as written, for logs */
+	char		*spec;		/* as written, options included: identity on reload */
 	int		 line;
+	int		 tls;		/* "tls": TLS with ALPN h2, http/1.1 */
+	char		*cert;		/* tls: certificate chain file (PEM) */
+	char		*key;		/* tls: private key file (PEM) */
+	char		*ca;		/* tls: verify client certificates (mTLS), or NULL */
 };
 
 struct config {
@@ -65,9 +70,12 @@ struct config {
 	unsigned	 close_timeout_ms;
 	unsigned	 shutdown_timeout_ms;
 	size_t		 buffer_size;	/* per direction high watermark */
+	unsigned	 h2_max_streams;	/* SETTINGS_MAX_CONCURRENT_STREAMS */
+	unsigned	 h2_idle_timeout_ms;	/* h2 connection without streams */
 	int		 log_level;	/* enum log_level */
 	int		 log_syslog;
 	struct route	 defaults;	/* route option defaults ("route-defaults") */
+	struct framelog_cfg log;	/* the frame log (log-db, log-capture...) */
 };
 
 /* Returns a config holding defaults only; the caller owns it (config_free). */
@@ -92,9 +100,11 @@ int	config_parse_line(struct config *cfg, const char *line, const char *where,
 	    int lineno, char **cause);
 
 /*
- * "ADDR" as in a listen line: [host:]port, [v6]:port, "*:port". Returns 0, or
- * -1 with *cause set (caller frees) without a location prefix: the caller
- * names the flag or line. Same for config_add_route.
+ * "ADDR [tls cert=FILE key=FILE [ca=FILE]]" as in a listen line; ADDR is
+ * [host:]port, [v6]:port or "*:port". The files are only named here; tls.c
+ * reads them when the listener opens. Returns 0, or -1 with *cause set
+ * (caller frees) without a location prefix: the caller names the flag or
+ * line. Same for config_add_route.
  */
 int	config_add_listen(struct config *cfg, const char *spec, int lineno,
 	    char **cause);

@@ -20,21 +20,30 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+
+#include <openssl/ssl.h>
 
 #include "backend.h"
 #include "config.h"
 #include "h1conn.h"
+#include "h2conn.h"
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
 #include "ws_deflate.h"
 
 #define H1_LINGER_MS	2000	/* how long we read and drop after closing */
+
+/* RFC 9113 3.4: what an h2c client with prior knowledge sends first. */
+#define H2_PREFACE	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define H2_PREFACE_LEN	24
 
 enum h1_state {
 	H1_REQUEST = 0,		/* reading the request head (handshake timer) */
@@ -53,6 +62,7 @@ struct h1conn {
 	uint64_t		 id;
 	char			 logid[24];
 	char			 peer[64];
+	char			 local[64];	/* the listener's address */
 	enum h1_state		 state;
 	struct event		*timer;		/* handshake or linger deadline */
 	struct event		*ev_closed;	/* reports the close from the loop */
@@ -61,6 +71,9 @@ struct h1conn {
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
 	struct tunnel		*tunnel;
 	int			 listed;	/* on srv->h1conns */
+	int			 tls;		/* over TLS */
+	int			 tls_done;	/* TLS handshake finished */
+	int			 handed_off;	/* the socket now belongs to h2conn */
 };
 
 static void	h1conn_read(struct bufferevent *, void *);
@@ -82,12 +95,14 @@ h1conn_free(struct h1conn *c)
 {
 	if (c->listed)
 		TAILQ_REMOVE(&c->srv->h1conns, c, entry);
-	bufferevent_free(c->bev);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
 	event_free(c->timer);
 	event_free(c->ev_closed);
 	ws_offer_clear(&c->offer);
 	config_free(c->cfg);
-	server_conn_gone(c->srv);
+	if (!c->handed_off)
+		server_conn_gone(c->srv);	/* else h2conn counts it */
 	free(c);
 }
 
@@ -121,7 +136,12 @@ h1conn_set_closed(struct h1conn *c)
 static void
 h1conn_linger(struct h1conn *c)
 {
+	SSL	*ssl;
+
 	c->state = H1_LINGER;
+	/* close_notify first, so a TLS peer sees a clean end (not truncation). */
+	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL && c->tls_done)
+		(void)SSL_shutdown(ssl);
 	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
 		h1conn_set_closed(c);
 		return;
@@ -288,6 +308,24 @@ h1conn_backend_ready(void *arg, int status)
 	tunnel_attach(c->tunnel, &h1_transport, c);
 }
 
+/*
+ * The client speaks HTTP/2: give the socket (and what it sent so far) to
+ * h2conn and free ourselves on the next loop pass.
+ */
+static void
+h1conn_to_h2(struct h1conn *c)
+{
+	struct bufferevent	*bev = c->bev;
+
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	c->bev = NULL;
+	c->handed_off = 1;
+	c->state = H1_CLOSED;
+	evtimer_del(c->timer);
+	h2conn_take(c->srv, bev, c->cfg, c->id, c->peer, c->tls);
+	event_active(c->ev_closed, EV_TIMEOUT, 1);
+}
+
 static void
 h1conn_request(struct h1conn *c)
 {
@@ -300,10 +338,16 @@ h1conn_request(struct h1conn *c)
 	size_t			 len;
 	ssize_t			 n;
 	char			*buf;
-	int			 status;
+	int			 status, agreed;
 
 	len = evbuffer_get_length(in);
 	buf = (char *)evbuffer_pullup(in, MIN(len, c->cfg->max_head));
+	if (len > 0 && memcmp(buf, H2_PREFACE, MIN(len, H2_PREFACE_LEN)) == 0) {
+		/* h2c with prior knowledge (RFC 9113 3.3), or h2 without ALPN. */
+		if (len >= H2_PREFACE_LEN)
+			h1conn_to_h2(c);
+		return;
+	}
 	n = http1_parse_request(buf, MIN(len, c->cfg->max_head),
 	    c->cfg->max_head, &req);
 	if (n == 0)
@@ -328,14 +372,18 @@ h1conn_request(struct h1conn *c)
 	/* From here the route's connect-timeout bounds the wait (504). */
 	evtimer_del(c->timer);
 	c->state = H1_CONNECTING;
+	tunnel_client_init(&cl, &c->offer);
 	cl.peer = c->peer;
-	cl.path = c->offer.path;
 	cl.subprotocol = c->subprotocol;
 	cl.proto = "h1";
+	cl.listener = c->local;
+	agreed = ws_deflate_negotiate(c->offer.extensions, &rt->deflate,
+	    &deflate, c->extensions, sizeof c->extensions);
+	if (agreed)
+		cl.extensions = c->extensions;
 	c->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, c->id,
 	    h1conn_backend_ready, c);
-	if (ws_deflate_negotiate(c->offer.extensions, &rt->deflate, &deflate,
-	    c->extensions, sizeof c->extensions) == 1)
+	if (agreed)
 		tunnel_set_deflate(c->tunnel, &deflate);
 }
 
@@ -350,6 +398,7 @@ h1conn_read(struct bufferevent *bev, void *arg)
 		h1conn_request(c);
 		break;
 	case H1_TUNNEL:
+		backend_read_more(bev, c->cfg->buffer_size);
 		ws_conn_input(tunnel_ws(c->tunnel));
 		break;
 	default:
@@ -380,7 +429,22 @@ static void
 h1conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct h1conn	*c = arg;
+	char		 err[160];
 
+	if (what & BEV_EVENT_CONNECTED) {
+		/* TLS handshake done: ALPN decides who serves the client. */
+		c->tls_done = 1;
+		if (c->state == H1_REQUEST && tls_alpn(bev) == TLS_ALPN_H2)
+			h1conn_to_h2(c);
+		return;
+	}
+	if (c->tls && !c->tls_done) {
+		tls_error_str(bev, err, sizeof err);
+		log_info("%s: peer=%s TLS handshake failed: %s", c->logid,
+		    c->peer, (what & BEV_EVENT_EOF) ? "client closed" : err);
+		h1conn_set_closed(c);
+		return;
+	}
 	switch (c->state) {
 	case H1_TUNNEL:
 		ws_conn_transport_eof(tunnel_ws(c->tunnel),
@@ -433,11 +497,23 @@ h1conn_peer_str(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "unix");
 }
 
+/* The local address the client reached, for the frame log. */
+static void
+h1conn_local_str(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sslen = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		h1conn_peer_str((struct sockaddr *)&ss, buf, len);
+}
+
 void
 h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
-    socklen_t salen)
+    socklen_t salen, SSL_CTX *tls)
 {
 	struct h1conn	*c;
+	SSL		*ssl = NULL;
 
 	c = xcalloc(1, sizeof *c);
 	c->srv = srv;
@@ -445,13 +521,27 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	c->id = ++srv->next_id;
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
 	h1conn_peer_str(sa, c->peer, sizeof c->peer);
-	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	h1conn_local_str(fd, c->local, sizeof c->local);
+	if (tls != NULL) {
+		c->tls = 1;
+		if ((ssl = SSL_new(tls)) != NULL)
+			c->bev = bufferevent_openssl_socket_new(srv->base, fd,
+			    ssl, BUFFEREVENT_SSL_ACCEPTING,
+			    BEV_OPT_CLOSE_ON_FREE);
+	} else
+		c->bev = bufferevent_socket_new(srv->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
+		if (ssl != NULL)
+			SSL_free(ssl);
 		close(fd);
 		config_free(c->cfg);
 		free(c);
 		return;
 	}
+	/* A peer that closes without close_notify has still closed (EOF). */
+	if (c->tls)
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	srv->nconns++;
 	backend_tune_socket(fd);
 	c->timer = evtimer_new(srv->base, h1conn_timeout, c);

@@ -73,6 +73,37 @@ handshake_join(const struct http1_request *req, const char *name)
 	return (s);
 }
 
+static int	handshake_has_body(const struct http1_request *);
+
+/*
+ * Sec-WebSocket-Version, the same rule over HTTP/1.1 and HTTP/2. A missing
+ * version is a malformed handshake (RFC 6455 4.2.1 makes the header
+ * mandatory), so 400; a version we do not speak is the negotiable case of
+ * 4.4 and gets 426 with the one we do. Returns 0 or the status.
+ */
+static int
+handshake_check_version(const struct http1_request *f, const char **why)
+{
+	const struct http1_header	*h;
+
+	switch (http1_count(f, "Sec-WebSocket-Version")) {
+	case 0:
+		*why = "missing Sec-WebSocket-Version";
+		return (400);
+	case 1:
+		break;
+	default:
+		*why = "more than one Sec-WebSocket-Version";
+		return (400);
+	}
+	h = http1_find(f, "Sec-WebSocket-Version");
+	if (h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
+		*why = "Sec-WebSocket-Version is not 13";
+		return (426);
+	}
+	return (0);
+}
+
 /* Returns a copy of the first value of header name, or NULL. */
 static char *
 handshake_first(const struct http1_request *req, const char *name)
@@ -88,8 +119,8 @@ int
 handshake_check_http1(const struct http1_request *req, struct ws_offer *o,
     const char **why)
 {
-	const struct http1_header	*h;
 	const char			*q;
+	int				 status;
 
 	memset(o, 0, sizeof *o);
 	o->http_version = 11;
@@ -143,26 +174,8 @@ handshake_check_http1(const struct http1_request *req, struct ws_offer *o,
 		return (426);
 	}
 
-	/*
-	 * A missing version is a malformed handshake (RFC 6455 4.2.1 makes the
-	 * header mandatory), so 400; a version we do not speak is the
-	 * negotiable case of 4.4 and gets 426 with the one we do.
-	 */
-	switch (http1_count(req, "Sec-WebSocket-Version")) {
-	case 0:
-		*why = "missing Sec-WebSocket-Version";
-		return (400);
-	case 1:
-		break;
-	default:
-		*why = "more than one Sec-WebSocket-Version";
-		return (400);
-	}
-	h = http1_find(req, "Sec-WebSocket-Version");
-	if (h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
-		*why = "Sec-WebSocket-Version is not 13";
-		return (426);
-	}
+	if ((status = handshake_check_version(req, why)) != 0)
+		return (status);
 
 	switch (http1_count(req, "Sec-WebSocket-Key")) {
 	case 0:
@@ -184,6 +197,107 @@ handshake_check_http1(const struct http1_request *req, struct ws_offer *o,
 	 * them; a browser never sends that (RFC 6454 7.3).
 	 */
 	if (http1_count(req, "Origin") > 1) {
+		*why = "more than one Origin";
+		return (400);
+	}
+
+	/*
+	 * An upgrade request has no body: body bytes would be read as
+	 * frames, and a front proxy that sees the body differently could be
+	 * fooled into smuggling frames (RFC 9112 6.3, RFC 6455 4.1).
+	 */
+	if (http1_count(req, "Transfer-Encoding") > 0 ||
+	    handshake_has_body(req)) {
+		*why = "request with a body";
+		return (400);
+	}
+	*why = NULL;
+	return (0);
+}
+
+/* Returns 1 if a Content-Length header announces anything but 0. */
+static int
+handshake_has_body(const struct http1_request *req)
+{
+	size_t	i, j;
+
+	for (i = 0; i < req->nheaders; i++) {
+		const struct http1_header *h = &req->headers[i];
+
+		if (!strncaseeq(h->name, h->name_len, "Content-Length"))
+			continue;
+		if (h->value_len == 0)
+			return (1);
+		for (j = 0; j < h->value_len; j++)
+			if (h->value[j] != '0')
+				return (1);
+	}
+	return (0);
+}
+
+int
+handshake_check_h2(const struct h2_request *req, struct ws_offer *o,
+    const char **why)
+{
+	const struct http1_request	*f = &req->fields;
+	const char			*q;
+	int				 status;
+
+	memset(o, 0, sizeof *o);
+	o->http_version = 20;
+	if (req->path != NULL && req->path[0] == '/') {
+		if ((q = strchr(req->path, '?')) == NULL)
+			o->path = xstrdup(req->path);
+		else {
+			o->path = xstrndup(req->path, (size_t)(q - req->path));
+			o->query = xstrdup(q + 1);
+		}
+	}
+	if (req->authority != NULL)
+		o->host = xstrdup(req->authority);
+	o->origin = handshake_first(f, "Origin");
+	o->protocols = handshake_join(f, "Sec-WebSocket-Protocol");
+	o->extensions = handshake_join(f, "Sec-WebSocket-Extensions");
+	o->user_agent = handshake_first(f, "User-Agent");
+
+	if (req->method == NULL) {
+		*why = "no :method";
+		return (400);
+	}
+	if (strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0) {
+		*why = "no page here: WebSockets use extended CONNECT";
+		return (404);
+	}
+	if (strcmp(req->method, "CONNECT") != 0) {
+		*why = "method is not CONNECT";
+		return (405);
+	}
+	if (req->protocol == NULL) {
+		*why = "CONNECT without :protocol (not a proxy)";
+		return (405);
+	}
+	if (strcasecmp(req->protocol, "websocket") != 0) {
+		*why = ":protocol is not websocket";
+		return (501);
+	}
+	/* RFC 8441 4: :scheme and :path are present for extended CONNECT. */
+	if (req->scheme == NULL || (strcmp(req->scheme, "https") != 0 &&
+	    strcmp(req->scheme, "http") != 0)) {
+		*why = ":scheme is not https or http";
+		return (400);
+	}
+	if (o->path == NULL) {
+		*why = ":path is not origin-form";
+		return (400);
+	}
+	if (o->host == NULL) {
+		*why = "missing :authority";
+		return (400);
+	}
+	if ((status = handshake_check_version(f, why)) != 0)
+		return (status);
+	if (http1_count(f, "Origin") > 1) {
 		*why = "more than one Origin";
 		return (400);
 	}

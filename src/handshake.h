@@ -9,9 +9,10 @@
 
 #include <stddef.h>
 
+#include "http1.h"
+
 struct config;
 struct route;
-struct http1_request;
 
 #define WS_ACCEPT_LEN	28	/* base64 of a 20-byte SHA-1 */
 
@@ -48,6 +49,35 @@ void	ws_offer_clear(struct ws_offer *o);
  */
 int	handshake_check_http1(const struct http1_request *req,
 	    struct ws_offer *o, const char **why);
+
+/*
+ * An HTTP/2 request head as the h2 session collected it. Strings are
+ * borrowed and NUL-terminated; NULL when the pseudo-header was absent.
+ * nghttp2 has already refused what RFC 9113 8.3 calls malformed (pseudo-
+ * headers after regular ones, duplicates, uppercase names, connection-
+ * specific fields, a CONNECT with :path but no :protocol).
+ */
+struct h2_request {
+	const char		*method;	/* :method */
+	const char		*scheme;	/* :scheme */
+	const char		*authority;	/* :authority */
+	const char		*path;		/* :path */
+	const char		*protocol;	/* :protocol (RFC 8441 4) */
+	struct http1_request	 fields;	/* regular fields; method, target unused */
+};
+
+/*
+ * Checks an HTTP/2 request against RFC 8441 4-5 and fills *o. Returns 0 for
+ * a WebSocket extended CONNECT, or the status to answer with: 404 (GET or
+ * HEAD: wsbridge serves no pages), 405 (any other method, or a CONNECT
+ * without :protocol: no proxying here), 501 (a :protocol other than
+ * websocket), 400 (bad :scheme or :path, missing or repeated
+ * sec-websocket-version, more than one origin), 426 (sec-websocket-version
+ * other than 13; HTTP/2 has no Upgrade, so the caller answers 400 with
+ * "sec-websocket-version: 13", RFC 6455 4.4). *why gets a static reason.
+ */
+int	handshake_check_h2(const struct h2_request *req, struct ws_offer *o,
+	    const char **why);
 
 /*
  * Chooses the route for an offer and applies its policy. Returns 0 and sets

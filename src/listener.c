@@ -1,4 +1,7 @@
-/* listener.c -- bound, listening sockets that hand accepted clients to h1conn. */
+/*
+ * listener.c -- bound, listening sockets that hand accepted clients to
+ * h1conn, with the TLS context of the listen line when it has one.
+ */
 #include "wsb_autoconf.h"
 
 #include <sys/socket.h>
@@ -14,11 +17,14 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <openssl/ssl.h>
+
 #include "config.h"
 #include "h1conn.h"
 #include "listener.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 
 static void
@@ -27,7 +33,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	h1conn_accept(l->srv, fd, sa, (socklen_t)salen);
+	h1conn_accept(l->srv, fd, sa, (socklen_t)salen, l->tls);
 }
 
 static void
@@ -109,14 +115,25 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	struct listener		*l;
+	SSL_CTX			*tls = NULL;
 	int			 fd, rc, opened = 0;
 
+	if (lc->tls) {
+		char	*why;
+
+		if ((tls = tls_server_ctx_new(lc, &why)) == NULL) {
+			*cause = xasprintf("listen %s: %s", lc->spec, why);
+			free(why);
+			return (-1);
+		}
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(lc->host, lc->port, &hints, &res)) != 0) {
 		*cause = xasprintf("listen %s: %s", lc->spec, gai_strerror(rc));
+		SSL_CTX_free(tls);
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -128,6 +145,7 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 			*cause = xasprintf("listen %s: %s", lc->spec,
 			    strerror(errno));
 			freeaddrinfo(res);
+			SSL_CTX_free(tls);
 			return (-1);
 		}
 		l = xcalloc(1, sizeof *l);
@@ -146,20 +164,47 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 			free(l->spec);
 			free(l);
 			freeaddrinfo(res);
+			SSL_CTX_free(tls);
 			return (-1);
 		}
 		evconnlistener_set_error_cb(l->evl, listener_error);
 		l->ev_resume = evtimer_new(srv->base, listener_resume, l);
+		if (tls != NULL) {
+			SSL_CTX_up_ref(tls);
+			l->tls = tls;
+		}
 		TAILQ_INSERT_TAIL(&srv->listeners, l, entry);
-		log_info("listening on %s", l->addr);
+		log_info("listening on %s%s", l->addr, tls != NULL ?
+		    " (tls: h2, http/1.1)" : "");
 		opened++;
 	}
 	freeaddrinfo(res);
+	SSL_CTX_free(tls);	/* each listener holds its own reference */
 	if (opened == 0) {
 		*cause = xasprintf("listen %s: no usable address", lc->spec);
 		return (-1);
 	}
 	return (0);
+}
+
+void
+listener_reload_tls(struct listener *l, const struct listen_cfg *lc)
+{
+	SSL_CTX	*tls;
+	char	*cause;
+
+	if (l->tls == NULL || !lc->tls)
+		return;
+	if ((tls = tls_server_ctx_new(lc, &cause)) == NULL) {
+		log_error("listen %s: %s; keeping the previous certificate",
+		    lc->spec, cause);
+		free(cause);
+		return;
+	}
+	/* Live connections hold their own reference to the old context. */
+	SSL_CTX_free(l->tls);
+	l->tls = tls;
+	log_info("%s: certificate reloaded from %s", l->addr, lc->cert);
 }
 
 void
@@ -170,6 +215,7 @@ listener_free(struct listener *l)
 	TAILQ_REMOVE(&l->srv->listeners, l, entry);
 	evconnlistener_free(l->evl);
 	event_free(l->ev_resume);
+	SSL_CTX_free(l->tls);
 	free(l->spec);
 	free(l);
 }

@@ -1,4 +1,7 @@
-/* listener.h -- bound, listening sockets that hand accepted clients to h1conn. */
+/*
+ * listener.h -- bound, listening sockets that hand accepted clients to
+ * h1conn, through TLS when the listen line says so.
+ */
 #ifndef LISTENER_H
 #define LISTENER_H
 
@@ -6,6 +9,7 @@
 
 struct server;
 struct listen_cfg;
+typedef struct ssl_ctx_st SSL_CTX;
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
@@ -14,6 +18,7 @@ struct listener {
 	struct event		*ev_resume;	/* re-enables after EMFILE */
 	char			*spec;		/* the listen line it came from */
 	char			 addr[80];	/* bound address, for logs */
+	SSL_CTX			*tls;		/* new connections' context, or NULL */
 };
 
 /*
@@ -23,6 +28,13 @@ struct listener {
  */
 int	listener_open(struct server *srv, const struct listen_cfg *lc,
 	    char **cause);
+
+/*
+ * SIGHUP: rereads the certificate and key of a TLS listener kept across a
+ * reload (same listen line). New connections get the new context; live ones
+ * keep theirs. On error the old context stays and the error is logged.
+ */
+void	listener_reload_tls(struct listener *l, const struct listen_cfg *lc);
 
 /* Closes and frees one listener (removing it from srv->listeners). */
 void	listener_free(struct listener *l);

@@ -13,8 +13,9 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "framelog.h"
 #include "h1conn.h"
-#include "h1conn.h"
+#include "h2conn.h"
 #include "listener.h"
 #include "log.h"
 #include "server.h"
@@ -67,9 +68,12 @@ server_sync_listeners(struct server *srv)
 	for (l = TAILQ_FIRST(&srv->listeners); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, entry);
 		keep = 0;
-		for (i = 0; i < srv->cfg->nlistens; i++)
-			if (strcmp(srv->cfg->listens[i].spec, l->spec) == 0)
+		for (i = 0; i < srv->cfg->nlistens && !keep; i++) {
+			if (strcmp(srv->cfg->listens[i].spec, l->spec) == 0) {
 				keep = 1;
+				listener_reload_tls(l, &srv->cfg->listens[i]);
+			}
+		}
 		if (!keep) {
 			log_info("no longer listening on %s", l->addr);
 			listener_free(l);
@@ -98,6 +102,11 @@ server_reload(struct server *srv)
 		free(cause);
 		return;
 	}
+	/* The frame log's file and writer settings are fixed at start. */
+	if ((cfg->log.db == NULL) != (srv->flog == NULL) ||
+	    (cfg->log.db != NULL && strcmp(cfg->log.db,
+	    framelog_path(srv->flog)) != 0))
+		log_warn("log-db changes take effect at the next start");
 	/* Live tunnels keep their reference to the old config. */
 	config_free(srv->cfg);
 	srv->cfg = cfg;
@@ -136,6 +145,7 @@ server_begin_shutdown(struct server *srv, const char *signame)
 		listener_free(l);
 	h1conn_shutdown_all(srv);
 	tunnel_shutdown_all(srv);
+	h2conn_shutdown_all(srv);
 	tv.tv_sec = srv->cfg->shutdown_timeout_ms / 1000;
 	tv.tv_usec = (srv->cfg->shutdown_timeout_ms % 1000) * 1000;
 	srv->ev_shutdown = evtimer_new(srv->base, server_shutdown_timeout, srv);
@@ -175,6 +185,7 @@ server_start(struct server *srv)
 {
 	TAILQ_INIT(&srv->listeners);
 	TAILQ_INIT(&srv->h1conns);
+	TAILQ_INIT(&srv->h2conns);
 	TAILQ_INIT(&srv->tunnels);
 	signal(SIGPIPE, SIG_IGN);
 	srv->ev_sigterm = evsignal_new(srv->base, SIGTERM, server_signal, srv);
@@ -189,6 +200,8 @@ server_start(struct server *srv)
 		/* No resolv.conf: numeric backends and /etc/hosts still work. */
 		srv->dns = evdns_base_new(srv->base, 0);
 	}
+	if (srv->cfg->log.db != NULL)
+		srv->flog = framelog_new(srv->base, srv->cfg);
 	return (server_sync_listeners(srv));
 }
 
@@ -200,6 +213,12 @@ server_stop(struct server *srv)
 	/* Connections the drain deadline cut short. */
 	tunnel_free_all(srv);
 	h1conn_free_all(srv);
+	h2conn_free_all(srv);
+	/* libevent finalises freed bufferevents on a loop pass: give it one. */
+	event_base_loop(srv->base, EVLOOP_NONBLOCK);
+	/* Every session is closed: write what is queued, then exit. */
+	framelog_free(srv->flog);
+	srv->flog = NULL;
 	while ((l = TAILQ_FIRST(&srv->listeners)) != NULL)
 		listener_free(l);
 	event_free(srv->ev_sigterm);

@@ -14,6 +14,8 @@ struct event;
 struct config;
 struct tunnel;
 struct h1conn;
+struct h2conn;
+struct framelog;
 
 struct server {
 	struct event_base	*base;
@@ -24,6 +26,7 @@ struct server {
 	size_t			 nflag_lines;
 	TAILQ_HEAD(, listener)	 listeners;
 	TAILQ_HEAD(, h1conn)	 h1conns;	/* client connections over HTTP/1.1 */
+	TAILQ_HEAD(, h2conn)	 h2conns;	/* client connections over HTTP/2 */
 	TAILQ_HEAD(, tunnel)	 tunnels;	/* every live WebSocket tunnel */
 	unsigned		 nconns;	/* counted against max-connections */
 	uint64_t		 next_id;	/* connection ids for logs */
@@ -31,6 +34,7 @@ struct server {
 	int			 log_level_flag; /* --log-level/-v, or -1: beats the file */
 	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
 	struct event		*ev_shutdown;	/* drain deadline */
+	struct framelog		*flog;		/* frame log, or NULL (log-db) */
 };
 
 /*

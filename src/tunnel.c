@@ -8,6 +8,10 @@
  */
 #include "wsb_autoconf.h"
 
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +20,11 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "arrivals.h"
 #include "backend.h"
 #include "config.h"
+#include "handshake.h"
+#include "framelog.h"
 #include "log.h"
 #include "server.h"
 #include "tunnel.h"
@@ -67,6 +74,13 @@ struct tunnel {
 	struct event			*ev_free;
 	uint64_t			 t_start, t_open;
 	char				 be_err[96];
+
+	/* Frame log (NULL when off). */
+	struct framelog_session		*fls;
+	struct arrivals			 be_arr;	/* backend read times */
+	int				 status;	/* HTTP status when refused */
+	const char			*closed_by;	/* who started the close */
+	int				 be_closing;	/* we close for the backend */
 };
 
 static void	tunnel_be_pump(struct tunnel *);
@@ -134,15 +148,38 @@ tunnel_log_close(struct tunnel *t)
 	    t->be_err[0] != '\0' ? " backend-error=" : "", t->be_err);
 }
 
+/* Ends the frame log's session, after the endpoint's last frame events. */
+static void
+tunnel_log_end(struct tunnel *t, const struct ws_counters *c)
+{
+	struct framelog_close	fc;
+
+	memset(&fc, 0, sizeof fc);
+	fc.c = c;
+	fc.status = t->status;
+	fc.closed_by = t->closed_by;
+	fc.backend_in = t->be_in;
+	fc.backend_out = t->be_out;
+	fc.error = t->be_err[0] != '\0' ? t->be_err : NULL;
+	framelog_session_close(t->fls, &fc);
+	t->fls = NULL;
+}
+
 static void
 tunnel_free(struct tunnel *t)
 {
+	struct ws_counters	c;
+
 	tunnel_log_close(t);
 	TAILQ_REMOVE(&t->srv->tunnels, t, entry);
 	backend_cancel(t->req);
 	if (t->be != NULL)
 		bufferevent_free(t->be);
+	if (t->ws != NULL)
+		c = *ws_conn_counters(t->ws);
 	ws_conn_free(t->ws);
+	if (t->fls != NULL)
+		tunnel_log_end(t, t->ws != NULL ? &c : NULL);
 	if (t->tops != NULL)
 		t->tops->free(t->tr);
 	if (t->ev_connected != NULL)
@@ -188,6 +225,17 @@ tunnel_maybe_free(struct tunnel *t)
 		tunnel_schedule_free(t);
 }
 
+/* close-timeout without progress ends a backend flush. */
+static void
+tunnel_arm_linger(struct tunnel *t)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = t->cfg->close_timeout_ms / 1000;
+	tv.tv_usec = (t->cfg->close_timeout_ms % 1000) * 1000;
+	evtimer_add(t->ev_linger, &tv);
+}
+
 static void
 tunnel_be_close(struct tunnel *t)
 {
@@ -207,8 +255,6 @@ tunnel_be_close(struct tunnel *t)
 static void
 tunnel_be_finish(struct tunnel *t)
 {
-	struct timeval	tv;
-
 	if (t->be == NULL || t->be_flushing)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(t->be)) == 0) {
@@ -217,9 +263,7 @@ tunnel_be_finish(struct tunnel *t)
 	}
 	t->be_flushing = 1;
 	bufferevent_disable(t->be, EV_READ);
-	tv.tv_sec = t->cfg->close_timeout_ms / 1000;
-	tv.tv_usec = (t->cfg->close_timeout_ms % 1000) * 1000;
-	evtimer_add(t->ev_linger, &tv);
+	tunnel_arm_linger(t);
 }
 
 static void
@@ -252,7 +296,8 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		 * arrives in one read is echoed as one frame, so the client's
 		 * fragmentation is kept in the common case.
 		 */
-		ws_conn_send_data(t->ws, opcode, !t->echo_open, last, src, n);
+		ws_conn_send_data(t->ws, opcode, !t->echo_open, last, src, n,
+		    ws_conn_input_time(t->ws, n));
 		t->echo_open = !last;
 		return;
 	}
@@ -270,8 +315,9 @@ tunnel_ws_room(void *arg)
 	struct tunnel	*t = arg;
 	size_t		 pending;
 
-	if (tunnel_is_echo(t))
-		return (ws_conn_out_room(t->ws));
+	if (tunnel_is_echo(t))	/* after our close, echo payload is dropped */
+		return (ws_conn_state(t->ws) == WS_OPEN ?
+		    ws_conn_out_room(t->ws) : SIZE_MAX);
 	if (t->be == NULL || t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
 	pending = evbuffer_get_length(bufferevent_get_output(t->be));
@@ -294,6 +340,9 @@ tunnel_ws_closing(void *arg, uint16_t code, int by_peer)
 {
 	struct tunnel	*t = arg;
 
+	if (t->closed_by == NULL)
+		t->closed_by = by_peer ? "client" : t->be_closing ? "backend" :
+		    "server";
 	if (t->state == TUNNEL_OPEN)
 		t->state = TUNNEL_DRAINING;
 	/*
@@ -311,6 +360,16 @@ tunnel_ws_closed(void *arg)
 	t->ws_done = 1;
 	tunnel_be_finish(t);
 	tunnel_maybe_free(t);
+}
+
+/* The frame log can take events again (log-overflow block). */
+static void
+tunnel_log_ready(void *arg)
+{
+	struct tunnel	*t = arg;
+
+	if (t->ws != NULL)
+		ws_conn_observer_ready(t->ws);
 }
 
 static const struct ws_handler tunnel_ws_handler = {
@@ -376,6 +435,7 @@ tunnel_be_pump(struct tunnel *t)
 	struct evbuffer	*in;
 	size_t		 avail, n;
 	ssize_t		 cut;
+	uint64_t	 t_src;
 
 	if (t->be == NULL || t->ws == NULL)
 		return;
@@ -390,6 +450,7 @@ tunnel_be_pump(struct tunnel *t)
 			if ((cut = tunnel_text_cut(in, n, t->be_eof)) == -1) {
 				snprintf(t->be_err, sizeof t->be_err,
 				    "bytes are not UTF-8 on a text route");
+				t->be_closing = 1;
 				ws_conn_close(t->ws, WS_CLOSE_INTERNAL,
 				    "backend sent invalid UTF-8", 0);
 				evbuffer_drain(in, avail);
@@ -399,14 +460,17 @@ tunnel_be_pump(struct tunnel *t)
 				return;
 			n = (size_t)cut;
 		}
+		t_src = t->fls != NULL ? arrivals_time(&t->be_arr, t->be_in + n) :
+		    0;
 		t->be_in += n;
 		ws_conn_send_data(t->ws, t->rt->text ? WS_OP_TEXT :
-		    WS_OP_BINARY, 1, 1, in, n);
+		    WS_OP_BINARY, 1, 1, in, n, t_src);
 	}
 	if (t->be_eof && ws_conn_state(t->ws) == WS_OPEN) {
 		/* Everything the backend sent is queued: now the close. */
 		if (t->state == TUNNEL_OPEN)
 			t->state = TUNNEL_DRAINING;
+		t->be_closing = 1;
 		ws_conn_close(t->ws, t->be_code, t->be_code == WS_CLOSE_NORMAL ?
 		    NULL : "backend connection failed", 0);
 	}
@@ -415,7 +479,14 @@ tunnel_be_pump(struct tunnel *t)
 static void
 tunnel_be_read(struct bufferevent *bev, void *arg)
 {
-	tunnel_be_pump(arg);
+	struct tunnel	*t = arg;
+
+	backend_read_more(bev, tunnel_high(t));
+	if (t->fls != NULL)
+		arrivals_note(&t->be_arr, t->be_in +
+		    evbuffer_get_length(bufferevent_get_input(bev)), t->be_in,
+		    now_ns());
+	tunnel_be_pump(t);
 }
 
 static void
@@ -426,6 +497,8 @@ tunnel_be_write(struct bufferevent *bev, void *arg)
 	if (t->be_flushing) {
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 			tunnel_be_close(t);
+		else
+			tunnel_arm_linger(t);	/* progress: a slow backend is not a dead one */
 		return;
 	}
 	if (t->ws != NULL)
@@ -465,6 +538,38 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 
 /* ---- life cycle ------------------------------------------------------- */
 
+/* Tells the frame log the backend's address and connect time. */
+static void
+tunnel_log_backend(struct tunnel *t, struct bufferevent *bev)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+	char			 host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16];
+	const void		*a = NULL;
+	unsigned		 port = 0;
+
+	addr[0] = '\0';
+	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
+	    &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			a = &((struct sockaddr_in *)&ss)->sin_addr;
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+		if (a != NULL && inet_ntop(ss.ss_family, a, host,
+		    sizeof host) != NULL)
+			snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ?
+			    "[%s]:%u" : "%s:%u", host, port);
+		else if (ss.ss_family == AF_UNIX)
+			snprintf(addr, sizeof addr, "unix:%s",
+			    t->rt->target.path);
+	}
+	framelog_session_backend(t->fls, addr[0] != '\0' ? addr : NULL,
+	    now_ns() - t->t_start);
+}
+
 static void
 tunnel_connected(void *arg, struct bufferevent *bev, int status,
     const char *why)
@@ -476,10 +581,13 @@ tunnel_connected(void *arg, struct bufferevent *bev, int status,
 		log_info("%s: backend %s for %s: %s", t->logid,
 		    t->rt->target.spec, t->peer, why);
 		snprintf(t->be_err, sizeof t->be_err, "%s", why);
+		t->status = status;
 		t->connect_cb(t->connect_arg, status);
 		return;
 	}
 	t->be = bev;
+	if (t->fls != NULL)
+		tunnel_log_backend(t, bev);
 	t->connect_cb(t->connect_arg, 0);
 }
 
@@ -489,6 +597,20 @@ tunnel_echo_ready(evutil_socket_t fd, short what, void *arg)
 	struct tunnel	*t = arg;
 
 	t->connect_cb(t->connect_arg, 0);
+}
+
+void
+tunnel_client_init(struct tunnel_client *cl, const struct ws_offer *o)
+{
+	memset(cl, 0, sizeof *cl);
+	cl->path = o->path;
+	cl->query = o->query;
+	cl->host = o->host;
+	cl->origin = o->origin;
+	cl->user_agent = o->user_agent;
+	cl->protocols = o->protocols;
+	cl->extensions_offered = o->extensions;
+	cl->http_version = o->http_version == 20 ? "2" : "1.1";
 }
 
 struct tunnel *
@@ -516,6 +638,9 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 	t->ev_free = event_new(srv->base, -1, 0, tunnel_free_cb, t);
 	t->ev_linger = evtimer_new(srv->base, tunnel_linger_timeout, t);
 	TAILQ_INSERT_TAIL(&srv->tunnels, t, entry);
+	if (srv->flog != NULL)
+		t->fls = framelog_session_new(srv->flog, cl, t->logid, rt->path,
+		    rt->target.spec, cfg->log.capture);
 
 	if (rt->target.kind == TARGET_ECHO) {
 		t->ev_connected = event_new(srv->base, -1, 0, tunnel_echo_ready, t);
@@ -548,7 +673,11 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	    t->logid);
 	if (t->deflate_on)
 		ws_conn_set_deflate(t->ws, &t->deflate, &t->rt->deflate);
-	log_info("%s: open peer=%s %s %s route=%s backend=%s subprotocol=%s",
+	if (t->fls != NULL)
+		ws_conn_set_observer(t->ws, framelog_session_open(t->fls,
+		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t),
+		    t->fls);
+	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s subprotocol=%s",
 	    t->logid, t->peer, t->proto, t->path, t->rt->path,
 	    t->rt->target.spec, t->subprotocol != NULL ? t->subprotocol : "-");
 

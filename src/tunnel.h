@@ -14,6 +14,7 @@ struct config;
 struct route;
 struct ws_deflate_params;
 struct ws_transport_ops;
+struct ws_offer;
 
 enum tunnel_state {
 	TUNNEL_CONNECTING = 0,	/* backend connect in flight; no 101/200 sent yet */
@@ -22,13 +23,37 @@ enum tunnel_state {
 	TUNNEL_CLOSED,		/* freed on the next loop pass, never in a callback */
 };
 
-/* Facts about the client side, for logs (copied). */
+/*
+ * Facts about the client side, for logs and the frame log (copied; NULL
+ * when absent). Zero the struct, then fill what the transport knows.
+ */
 struct tunnel_client {
 	const char	*peer;		/* "1.2.3.4:5678" */
 	const char	*path;
 	const char	*subprotocol;	/* agreed, or NULL */
 	const char	*proto;		/* "h1", "h2" */
+	const char	*listener;	/* local address "127.0.0.1:8080" */
+	const char	*query;		/* without '?' */
+	const char	*host;		/* Host or :authority */
+	const char	*origin;
+	const char	*user_agent;
+	const char	*protocols;	/* Sec-WebSocket-Protocol offered */
+	const char	*extensions_offered;	/* Sec-WebSocket-Extensions */
+	const char	*extensions;	/* agreed extensions */
+	const char	*http_version;	/* "1.1", "2" */
+	/* Filled by the TLS and HTTP/2 transports. */
+	const char	*tls_version;	/* "TLSv1.3" */
+	const char	*tls_cipher;
+	const char	*alpn;
+	const char	*sni;
+	int64_t		 h2_stream_id;	/* 0: not HTTP/2 */
 };
+
+/*
+ * Zeroes cl and fills what the client's request says (path, query, host,
+ * origin, user agent, offers) and the HTTP version, borrowing from o.
+ */
+void	tunnel_client_init(struct tunnel_client *cl, const struct ws_offer *o);
 
 /*
  * Result of tunnel_connect: status 0 when the backend is ready, else the

@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "arrivals.h"
 #include "log.h"
 #include "util.h"
 #include "ws_conn.h"
@@ -79,6 +80,19 @@ struct ws_conn {
 	int				 closing_told;	/* handler->closing() called */
 
 	struct ws_counters		 c;
+
+	/* Frame events (NULL obs: nobody watches, nothing below is kept). */
+	const struct ws_observer	*obs;
+	void				*obs_arg;
+	struct arrivals			 rx_arr;	/* when input bytes were read */
+	uint64_t			 rx_consumed;	/* input bytes parsed so far */
+	struct ws_frame_event		 rx_ev;		/* the inbound frame in progress */
+	int				 rx_observed;	/* rx_ev is being filled */
+	uint64_t			 rx_end;	/* input offset after that frame */
+	uint64_t			 msg_no_in, msg_no_out;
+	uint32_t			 frag_in, frag_out;
+	uint8_t				*cap_in, *cap_out;	/* capture buffers */
+	size_t				 cap_in_size, cap_out_size;
 };
 
 static void	ws_conn_fail(struct ws_conn *, uint16_t, const char *);
@@ -113,14 +127,193 @@ ws_conn_arm(struct event *ev, unsigned ms)
 	evtimer_add(ev, &tv);
 }
 
+/* ---- frame events -------------------------------------------------------- */
+
+/* Grows *buf to hold n bytes; *size is its size. Returns *buf. */
+static uint8_t *
+ws_conn_cap_buf(uint8_t **buf, size_t *size, size_t n)
+{
+	if (n > *size) {
+		*buf = xreallocarray(*buf, 1, n);
+		*size = n;
+	}
+	return (*buf);
+}
+
+/* Fills the close code and reason of a close frame event from its payload. */
+static void
+ws_conn_ev_close(struct ws_frame_event *ev, const uint8_t *p, size_t n)
+{
+	uint16_t	 code;
+	const uint8_t	*reason;
+	size_t		 rlen;
+
+	if (ev->opcode != WS_OP_CLOSE ||
+	    ws_close_parse(p, n, &code, &reason, &rlen) != 0)
+		return;
+	ev->close_code = code == WS_CLOSE_NO_STATUS ? 0 : code;
+	ev->reason = rlen > 0 ? reason : NULL;
+	ev->reason_len = rlen;
+}
+
+/* Reports an outbound frame just queued; payload p (control) or cap_out. */
+static void
+ws_conn_ev_out(struct ws_conn *ws, const struct ws_frame *f, const uint8_t *p,
+    size_t captured, uint64_t t_src)
+{
+	struct ws_frame_event	ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.t_ns = now_ns();
+	ev.delay_ns = t_src != 0 && t_src < ev.t_ns ? ev.t_ns - t_src : 0;
+	ev.len = f->len;
+	ev.dir = WS_DIR_OUT;
+	ev.opcode = f->opcode;
+	ev.fin = f->fin;
+	ev.rsv = f->rsv;
+	ev.masked = 0;
+	ev.hdr_len = f->hdr_len;
+	if (!WS_OP_IS_CONTROL(f->opcode)) {
+		if (f->opcode != WS_OP_CONT) {
+			ws->msg_no_out++;
+			ws->frag_out = 0;
+		} else
+			ws->frag_out++;
+		ev.msg_no = ws->msg_no_out;
+		ev.frag = ws->frag_out;
+	} else
+		ws_conn_ev_close(&ev, p, (size_t)f->len);
+	ev.data = p;
+	ev.data_len = captured;
+	ws->obs->frame(ws->obs_arg, &ev);
+}
+
+/* Starts the event of the inbound frame whose header ws->rx now holds. */
+static void
+ws_conn_ev_in_begin(struct ws_conn *ws)
+{
+	struct ws_frame_event	*ev = &ws->rx_ev;
+
+	memset(ev, 0, sizeof *ev);
+	ev->t_ns = now_ns();
+	ev->len = ws->rx.len;
+	ev->dir = WS_DIR_IN;
+	ev->opcode = ws->rx.opcode;
+	ev->fin = ws->rx.fin;
+	ev->rsv = ws->rx.rsv;
+	ev->masked = ws->rx.masked;
+	ev->hdr_len = ws->rx.hdr_len;
+	/* Reserved opcodes (rejected) get no message number. */
+	if (ws->rx.opcode == WS_OP_TEXT || ws->rx.opcode == WS_OP_BINARY) {
+		ws->msg_no_in++;
+		ws->frag_in = 0;
+	} else if (ws->rx.opcode == WS_OP_CONT)
+		ws->frag_in++;
+	if (ws->rx.opcode <= WS_OP_BINARY) {
+		ev->msg_no = ws->msg_no_in;
+		ev->frag = ws->frag_in;
+	}
+	ws->rx_end = ws->rx_consumed + ws->rx.hdr_len + ws->rx.len;
+	ws->rx_observed = 1;
+}
+
+/* Reports the inbound frame in progress, finished with status. */
+static void
+ws_conn_ev_in_end(struct ws_conn *ws, int status)
+{
+	struct ws_frame_event	*ev = &ws->rx_ev;
+	uint64_t		 now, t_read;
+
+	if (!ws->rx_observed)
+		return;
+	ws->rx_observed = 0;
+	if (ws->obs == NULL)
+		return;
+	now = now_ns();
+	t_read = arrivals_time(&ws->rx_arr, ws->rx_end);
+	ev->delay_ns = t_read != 0 && t_read < now ? now - t_read : 0;
+	ev->status = status;
+	if (!WS_OP_IS_CONTROL(ev->opcode))
+		ev->data = ws->cap_in;
+	ws->obs->frame(ws->obs_arg, ev);
+}
+
+/* Copies unmasked payload p[0..n) at offset off into the capture. */
+static void
+ws_conn_ev_in_capture(struct ws_conn *ws, const uint8_t *p, size_t n)
+{
+	size_t	want, k;
+
+	want = (size_t)MIN((uint64_t)ws->obs->capture, ws->rx_ev.len);
+	if (ws->rx_ev.data_len >= want)
+		return;
+	k = MIN(n, want - ws->rx_ev.data_len);
+	ws_conn_cap_buf(&ws->cap_in, &ws->cap_in_size, want);
+	memcpy(ws->cap_in + ws->rx_ev.data_len, p, k);
+	ws->rx_ev.data_len += k;
+}
+
+static int
+ws_conn_obs_busy(const struct ws_conn *ws)
+{
+	return (ws->obs != NULL && ws->obs->busy != NULL &&
+	    ws->obs->busy(ws->obs_arg));
+}
+
+void
+ws_conn_set_observer(struct ws_conn *ws, const struct ws_observer *obs,
+    void *arg)
+{
+	ws->obs = obs;
+	ws->obs_arg = arg;
+	if (obs == NULL)
+		ws->rx_observed = 0;
+}
+
+void
+ws_conn_observer_ready(struct ws_conn *ws)
+{
+	if (ws->state >= WS_CLOSING)
+		return;
+	ws_conn_resume(ws);
+	if (ws->state == WS_OPEN)
+		ws->h->writable(ws->arg);
+}
+
+uint64_t
+ws_conn_input_time(const struct ws_conn *ws, size_t off)
+{
+	if (ws->obs == NULL)
+		return (0);
+	/*
+	 * Inflated bytes have no offset in the input: they came out of the
+	 * compressed bytes consumed last.
+	 */
+	if (ws->rules.msg_rsv1)
+		off = 0;
+	return (arrivals_time(&ws->rx_arr, ws->rx_consumed + off));
+}
+
+/* When the last byte of the inbound frame in progress was read, or 0. */
+static uint64_t
+ws_conn_rx_time(const struct ws_conn *ws)
+{
+	if (!ws->rx_observed)
+		return (0);
+	return (arrivals_time(&ws->rx_arr, ws->rx_end));
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
 /* Appends a control frame (payload <= 125 bytes) to the output. */
 static void
 ws_conn_send_control(struct ws_conn *ws, unsigned opcode, const void *p,
-    size_t n)
+    size_t n, uint64_t t_src)
 {
 	uint8_t		hdr[WS_HDR_MAX];
 	size_t		hl;
 	struct evbuffer	*out = ws->ops->output(ws->t);
+	struct ws_frame	f;
 
 	assert(n <= WS_CONTROL_MAX);
 	hl = ws_frame_header(hdr, 1, 0, opcode, n, NULL);
@@ -128,6 +321,14 @@ ws_conn_send_control(struct ws_conn *ws, unsigned opcode, const void *p,
 	if (n > 0)
 		evbuffer_add(out, p, n);
 	ws->c.frames_out++;
+	if (ws->obs != NULL) {
+		memset(&f, 0, sizeof f);
+		f.len = n;
+		f.opcode = opcode;
+		f.fin = 1;
+		f.hdr_len = hl;
+		ws_conn_ev_out(ws, &f, p, MIN(n, ws->obs->capture), t_src);
+	}
 	ws->ops->flush(ws->t);
 }
 
@@ -177,7 +378,7 @@ ws_conn_close(struct ws_conn *ws, uint16_t code, const char *reason, int fail)
 	if (ws->state != WS_OPEN)
 		return;
 	n = ws_close_build(payload, code, reason);
-	ws_conn_send_control(ws, WS_OP_CLOSE, payload, n);
+	ws_conn_send_control(ws, WS_OP_CLOSE, payload, n, 0);
 	ws->c.close_code_out = code == WS_CLOSE_NO_STATUS ? 0 : code;
 	ws->state = WS_CLOSE_SENT;
 	/* Payload may still come until the peer answers: the owner takes it. */
@@ -218,7 +419,7 @@ ws_conn_ping_due(evutil_socket_t fd, short what, void *arg)
 
 	if (ws->state != WS_OPEN)
 		return;
-	ws_conn_send_control(ws, WS_OP_PING, &t, sizeof t);
+	ws_conn_send_control(ws, WS_OP_PING, &t, sizeof t, 0);
 	if (!evtimer_pending(ws->ev_pong, NULL))
 		ws_conn_arm(ws->ev_pong, ws->lim.pong_timeout_ms);
 	ws_conn_arm(ws->ev_ping, ws->lim.ping_interval_ms);
@@ -284,6 +485,10 @@ ws_conn_free(struct ws_conn *ws)
 {
 	if (ws == NULL)
 		return;
+	if (ws->rx_in_frame)
+		ws_conn_ev_in_end(ws, WS_FEV_INCOMPLETE);
+	free(ws->cap_in);
+	free(ws->cap_out);
 	ws_deflate_free(ws->zd);
 	if (ws->rx_plain != NULL)
 		evbuffer_free(ws->rx_plain);
@@ -318,36 +523,63 @@ ws_conn_out_room(const struct ws_conn *ws)
 
 	if (ws->state != WS_OPEN)
 		return (0);
+	if (ws->obs != NULL && ws_conn_obs_busy(ws))
+		return (0);
 	pending = ws->ops->pending(ws->t);
 	return (pending >= ws->lim.out_high ? 0 : ws->lim.out_high - pending);
-}
-
-/* Appends one data frame whose payload is n bytes moved from src. */
-static void
-ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
-    struct evbuffer *src, size_t n)
-{
-	uint8_t		 hdr[WS_HDR_MAX];
-	size_t		 hl;
-	struct evbuffer	*out;
-
-	out = ws->ops->output(ws->t);
-	hl = ws_frame_header(hdr, fin, rsv, opcode, n, NULL);
-	evbuffer_add(out, hdr, hl);
-	if (n > 0)
-		evbuffer_remove_buffer(src, out, n);
-	ws->c.frames_out++;
-	ws->c.wire_out += n;
-	ws->ops->flush(ws->t);
-	ws_conn_activity(ws);
 }
 
 void
 ws_conn_send(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
     struct evbuffer *src, size_t n)
 {
+	ws_conn_send_at(ws, opcode, fin, rsv, src, n, 0);
+}
+
+/*
+ * Appends one data frame whose payload is n bytes moved from src, counted
+ * as wire bytes; t_src as for ws_conn_send_at().
+ */
+static void
+ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
+    struct evbuffer *src, size_t n, uint64_t t_src)
+{
+	uint8_t		 hdr[WS_HDR_MAX];
+	size_t		 hl, k = 0;
+	struct evbuffer	*out;
+	struct ws_frame	 f;
+
+	out = ws->ops->output(ws->t);
+	hl = ws_frame_header(hdr, fin, rsv, opcode, n, NULL);
+	evbuffer_add(out, hdr, hl);
+	if (ws->obs != NULL && n > 0 && ws->obs->capture > 0) {
+		k = MIN(n, ws->obs->capture);
+		evbuffer_copyout(src, ws_conn_cap_buf(&ws->cap_out,
+		    &ws->cap_out_size, k), k);
+	}
+	if (n > 0)
+		evbuffer_remove_buffer(src, out, n);
+	ws->c.frames_out++;
+	if (ws->obs != NULL) {
+		memset(&f, 0, sizeof f);
+		f.len = n;
+		f.opcode = opcode;
+		f.fin = fin;
+		f.rsv = rsv;
+		f.hdr_len = hl;
+		ws_conn_ev_out(ws, &f, ws->cap_out, k, t_src);
+	}
+	ws->c.wire_out += n;
+	ws->ops->flush(ws->t);
+	ws_conn_activity(ws);
+}
+
+void
+ws_conn_send_at(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
+    struct evbuffer *src, size_t n, uint64_t t_src)
+{
 	assert(ws->state == WS_OPEN);
-	ws_conn_frame_out(ws, opcode, fin, rsv, src, n);
+	ws_conn_frame_out(ws, opcode, fin, rsv, src, n, t_src);
 	ws->c.payload_out += n;
 	if (fin)
 		ws->c.msgs_out++;
@@ -425,7 +657,7 @@ ws_conn_deflate(struct ws_conn *ws, struct evbuffer *src, size_t n, int fin)
 
 void
 ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
-    struct evbuffer *src, size_t n)
+    struct evbuffer *src, size_t n, uint64_t t_src)
 {
 	size_t	k;
 
@@ -441,7 +673,7 @@ ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
 		ws->c.msgs_out++;
 	if (!ws->tx_deflate) {
 		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
-		    last, 0, src, n);
+		    last, 0, src, n, t_src);
 		ws->tx_sent = 1;
 		return;
 	}
@@ -461,14 +693,14 @@ ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
 		/* It did not shrink: the original goes instead, RSV1 clear. */
 		evbuffer_drain(ws->tx_z, evbuffer_get_length(ws->tx_z));
 		ws_deflate_compress_discard(ws->zd);
-		ws_conn_frame_out(ws, opcode, 1, 0, src, n);
+		ws_conn_frame_out(ws, opcode, 1, 0, src, n, t_src);
 		return;
 	}
 	evbuffer_drain(src, n);
 	/* Nothing to say yet (zlib keeps a block back): no empty fragment. */
 	if (k > 0 || last) {
 		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
-		    last, ws->tx_sent ? 0 : WS_RSV1, ws->tx_z, k);
+		    last, ws->tx_sent ? 0 : WS_RSV1, ws->tx_z, k, t_src);
 		ws->tx_sent = 1;
 	}
 	if (last) {
@@ -500,6 +732,8 @@ ws_conn_unmask(struct ws_conn *ws, struct evbuffer *buf, size_t n, int text)
 			len = MIN(iov[i].iov_len, n - done);
 			ws->rx_mask_off = ws_mask(iov[i].iov_base, len,
 			    ws->rx.mask, ws->rx_mask_off);
+			if (ws->rx_observed && ws->obs != NULL)
+				ws_conn_ev_in_capture(ws, iov[i].iov_base, len);
 			if (text && ws_utf8_feed(&ws->rx_utf8, iov[i].iov_base,
 			    len) == -1)
 				return (-1);
@@ -523,7 +757,8 @@ ws_conn_control(struct ws_conn *ws, const uint8_t *p, size_t n)
 	switch (ws->rx.opcode) {
 	case WS_OP_PING:
 		if (ws->state == WS_OPEN)
-			ws_conn_send_control(ws, WS_OP_PONG, p, n);
+			ws_conn_send_control(ws, WS_OP_PONG, p, n,
+			    ws_conn_rx_time(ws));
 		break;
 	case WS_OP_PONG:
 		/* Unsolicited pongs are allowed and ignored (RFC 6455 5.5.3). */
@@ -548,7 +783,8 @@ ws_conn_control(struct ws_conn *ws, const uint8_t *p, size_t n)
 				memcpy(reply, p, n);
 				rlen = n;
 			}
-			ws_conn_send_control(ws, WS_OP_CLOSE, reply, rlen);
+			ws_conn_send_control(ws, WS_OP_CLOSE, reply, rlen,
+			    ws_conn_rx_time(ws));
 			ws->c.close_code_out = code == WS_CLOSE_NO_STATUS ? 0 : code;
 			ws->state = WS_CLOSE_SENT;
 		}
@@ -589,13 +825,15 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 	struct evbuffer_ptr	 ptr;
 	uint8_t			 out[WS_INFLATE_OUT_MAX];
 	const uint8_t		*p;
-	const char		*why = NULL;
+	const char		*why = NULL, *fail = NULL;
 	size_t			 room, k, off = 0, len, used, got, made = 0;
+	uint16_t		 code = WS_CLOSE_INVALID_DATA;
 	int			 end, last, r = 0, text;
 
 	text = ws->rules.msg_opcode == WS_OP_TEXT;
 	if (ws->rx_z_ready == 0 && ws->rx_left == 0 && !ws->rx.fin) {
 		ws->rx_in_frame = 0;	/* a fragment fully taken */
+		ws_conn_ev_in_end(ws, WS_FEV_OK);
 		return (1);
 	}
 	room = ws->h->room(ws->arg);
@@ -638,40 +876,37 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
 	}
 	evbuffer_drain(in, off);
+	ws->rx_consumed += off;
 	ws->rx_z_ready -= off;
+	ws->rx_plain_len += made;
 	if (r == -1) {
 		log_info("%s: inflate: %s", ws->logid, why);
-		ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
-		    "compressed payload is not valid DEFLATE data");
-		return (-1);
+		fail = "compressed payload is not valid DEFLATE data";
+	} else if (text && ws_utf8_feed(&ws->rx_utf8, out, made) == -1)
+		fail = "text message is not valid UTF-8";
+	else if (ws->lim.max_message != 0 &&
+	    ws->rx_plain_len > ws->lim.max_message) {
+		code = WS_CLOSE_TOO_BIG;
+		fail = "message exceeds max-message once inflated";
+	} else if (r == 1 && text && ws->rx_utf8 != WS_UTF8_ACCEPT)
+		fail = "text message ends inside a UTF-8 sequence";
+	else if (off == 0 && made == 0 && r != 1) {
+		if (ws->rx_z_ready == 0 && !end)
+			return (0);	/* wait for more of the frame */
+		/* zlib took nothing and gave nothing: never spin on it. */
+		code = WS_CLOSE_INTERNAL;
+		fail = "inflate made no progress";
 	}
-	if (text && ws_utf8_feed(&ws->rx_utf8, out, made) == -1) {
-		ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
-		    "text message is not valid UTF-8");
-		return (-1);
-	}
-	ws->rx_plain_len += made;
-	if (ws->lim.max_message != 0 && ws->rx_plain_len > ws->lim.max_message) {
-		ws_conn_fail(ws, WS_CLOSE_TOO_BIG,
-		    "message exceeds max-message once inflated");
-		return (-1);
-	}
-	if (r == 1 && text && ws->rx_utf8 != WS_UTF8_ACCEPT) {
-		ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
-		    "text message ends inside a UTF-8 sequence");
+	if (fail != NULL) {
+		ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
+		ws_conn_fail(ws, code, fail);
 		return (-1);
 	}
 	if (made > 0 && evbuffer_add(ws->rx_plain, out, made) == -1)
 		abort();	/* out of memory, as xmalloc */
-	if (off == 0 && made == 0 && r != 1) {
-		if (ws->rx_z_ready == 0 && !end)
-			return (0);	/* wait for more of the frame */
-		/* zlib took nothing and gave nothing: never spin on it. */
-		ws_conn_fail(ws, WS_CLOSE_INTERNAL, "inflate made no progress");
-		return (-1);
-	}
 	if (made > 0 || r == 1) {
 		ws->c.payload_in += made;
+		ws->rx_ev.plain_len += made;
 		if (r == 1) {
 			ws->c.msgs_in++;
 			ws->c.zmsgs_in++;
@@ -680,8 +915,11 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		    ws->rules.msg_opcode, ws->rx_msg_first, r == 1);
 		ws->rx_msg_first = 0;
 	}
-	if (ws->rx_left == 0 && ws->rx_z_ready == 0 && (!ws->rx.fin || r == 1))
+	if (ws->rx_left == 0 && ws->rx_z_ready == 0 &&
+	    (!ws->rx.fin || r == 1)) {
 		ws->rx_in_frame = 0;
+		ws_conn_ev_in_end(ws, WS_FEV_OK);
+	}
 	return (1);
 }
 
@@ -704,6 +942,12 @@ ws_conn_parse(struct ws_conn *ws)
 		if (!ws->rx_in_frame) {
 			if (avail < 2)
 				break;
+			if (ws->obs != NULL && ws_conn_obs_busy(ws)) {
+				/* ws_conn_observer_ready() resumes us. */
+				ws->paused = 1;
+				ws->ops->set_read(ws->t, 0);
+				break;
+			}
 			n = MIN(avail, WS_HDR_MAX);
 			if ((p = evbuffer_pullup(in, n)) == NULL)
 				break;
@@ -714,11 +958,15 @@ ws_conn_parse(struct ws_conn *ws)
 				    "64-bit frame length with the top bit set");
 				return;
 			}
+			if (ws->obs != NULL)
+				ws_conn_ev_in_begin(ws);
 			if ((err = ws_rx_check(&ws->rules, &ws->rx)) != 0) {
+				ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
 				ws_conn_fail(ws, err, "frame violates RFC 6455 5.2-5.5");
 				return;
 			}
 			evbuffer_drain(in, r);
+			ws->rx_consumed += r;
 			avail -= r;
 			ws->c.frames_in++;
 			log_debug("%s: frame in %s fin=%u rsv=%u len=%llu",
@@ -737,6 +985,7 @@ ws_conn_parse(struct ws_conn *ws)
 				ws->rx_msg_len += ws->rx.len;
 				if (ws->lim.max_message != 0 &&
 				    ws->rx_msg_len > ws_conn_wire_max(ws)) {
+					ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
 					ws_conn_fail(ws, WS_CLOSE_TOO_BIG,
 					    "message exceeds max-message");
 					return;
@@ -766,6 +1015,15 @@ ws_conn_parse(struct ws_conn *ws)
 				ws_mask(p, n, ws->rx.mask, 0);
 			ws->rx_in_frame = 0;
 			ws_conn_control(ws, p, n);
+			if (ws->rx_observed) {
+				ws->rx_ev.data = p;
+				ws->rx_ev.data_len = ws->obs != NULL ?
+				    MIN(n, ws->obs->capture) : 0;
+				ws_conn_ev_close(&ws->rx_ev, p, n);
+				ws->rx_consumed += n;
+				ws_conn_ev_in_end(ws, WS_FEV_OK);
+			} else
+				ws->rx_consumed += n;
 			evbuffer_drain(in, n);
 			continue;
 		}
@@ -794,6 +1052,7 @@ ws_conn_parse(struct ws_conn *ws)
 		}
 		if (ws_conn_unmask(ws, in, n,
 		    ws->rules.msg_opcode == WS_OP_TEXT) == -1) {
+			ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
 			ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
 			    "text message is not valid UTF-8");
 			return;
@@ -802,19 +1061,24 @@ ws_conn_parse(struct ws_conn *ws)
 		last = ws->rx_left == 0 && ws->rx.fin;
 		if (last && ws->rules.msg_opcode == WS_OP_TEXT &&
 		    ws->rx_utf8 != WS_UTF8_ACCEPT) {
+			ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
 			ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
 			    "text message ends inside a UTF-8 sequence");
 			return;
 		}
 		ws->c.payload_in += n;
 		ws->c.wire_in += n;
+		ws->rx_ev.plain_len += n;
 		if (last)
 			ws->c.msgs_in++;
 		ws->h->payload(ws->arg, in, n, ws->rules.msg_opcode,
 		    ws->rx_msg_first, last);
+		ws->rx_consumed += n;
 		ws->rx_msg_first = 0;
-		if (ws->rx_left == 0)
+		if (ws->rx_left == 0) {
 			ws->rx_in_frame = 0;
+			ws_conn_ev_in_end(ws, WS_FEV_OK);
+		}
 	}
 }
 
@@ -824,6 +1088,10 @@ ws_conn_input(struct ws_conn *ws)
 	if (ws->in_input)
 		return;		/* the outer call's loop sees the new bytes */
 	ws->in_input = 1;
+	if (ws->obs != NULL)
+		arrivals_note(&ws->rx_arr, ws->rx_consumed +
+		    evbuffer_get_length(ws->ops->input(ws->t)),
+		    ws->rx_consumed, now_ns());
 	ws_conn_parse(ws);
 	ws->in_input = 0;
 }
@@ -873,6 +1141,8 @@ ws_conn_transport_closed(struct ws_conn *ws)
 		return;
 	ws->state = WS_DONE;
 	evtimer_del(ws->ev_close);
+	if (ws->rx_in_frame)
+		ws_conn_ev_in_end(ws, WS_FEV_INCOMPLETE);
 	ws_conn_tell_closing(ws, WS_CLOSE_ABNORMAL, 1);
 	ws->h->closed(ws->arg);
 }

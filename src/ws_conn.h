@@ -64,6 +64,85 @@ struct ws_handler {
 	void	(*closed)(void *arg);
 };
 
+/*
+ * Frame events, for the frame log, live stats and the dashboard. One event
+ * per frame in each direction:
+ *  - inbound (client to wsbridge): when the frame is finished with, i.e. its
+ *    last payload byte was handed to the owner (data), it was answered
+ *    (control), it was dropped (data after our close), or the connection
+ *    ended inside it (WS_FEV_INCOMPLETE) or it broke the rules
+ *    (WS_FEV_REJECTED, reported before the connection fails);
+ *  - outbound (wsbridge to client): when it is queued on the transport.
+ * Cheap when nobody observes: the endpoint tests one pointer.
+ */
+enum ws_dir {
+	WS_DIR_IN = 0,		/* client -> wsbridge */
+	WS_DIR_OUT,		/* wsbridge -> client */
+};
+
+enum ws_fev_status {
+	WS_FEV_OK = 0,		/* a whole frame */
+	WS_FEV_INCOMPLETE,	/* the connection ended inside its payload */
+	WS_FEV_REJECTED,	/* broke RFC 6455 5.2-5.5 or a limit: we failed it */
+};
+
+struct ws_frame_event {
+	/*
+	 * Monotonic clock (now_ns()): inbound, when its header was parsed;
+	 * outbound, when it was queued.
+	 */
+	uint64_t	 t_ns;
+	/*
+	 * Time the frame spent inside wsbridge, in ns. Inbound: from the read
+	 * that brought its last byte (header and payload) into wsbridge to the
+	 * moment that byte was handed to the owner (the backend's output
+	 * buffer), or the control frame was handled. Outbound: from the read
+	 * (backend, or client for echo) that brought its last payload byte in
+	 * to the moment the frame was queued on the client transport (not the
+	 * kernel write). Waiting on backpressure counts; network time does not.
+	 */
+	uint64_t	 delay_ns;
+	uint64_t	 len;		/* payload length from the header */
+	uint64_t	 msg_no;	/* data frames: message number in this
+					   session and direction, from 1; 0 for
+					   control frames */
+	uint32_t	 frag;		/* data frames: index in the message, from 0 */
+	uint8_t		 dir;		/* enum ws_dir */
+	uint8_t		 opcode, fin, rsv, masked, hdr_len;
+	uint8_t		 status;	/* enum ws_fev_status */
+	uint16_t	 close_code;	/* close frames: code, 0 when none */
+	const uint8_t	*reason;	/* close frames: reason (not NUL-terminated) */
+	size_t		 reason_len;
+	/*
+	 * The first data_len payload bytes (unmasked), at most the
+	 * observer's capture. Borrowed for the duration of the call.
+	 */
+	const uint8_t	*data;
+	size_t		 data_len;
+	/*
+	 * Inbound data frames: payload bytes handed to the owner while this
+	 * frame was consumed -- len for a plain message, what its bytes
+	 * inflated to for a compressed one (RSV1 on the message's first
+	 * frame). 0 for control and outbound frames. data above holds the
+	 * payload as framed (compressed).
+	 */
+	uint64_t	 plain_len;
+};
+
+/* Who watches an endpoint's frames; arg is the observer's pointer. */
+struct ws_observer {
+	/* Payload bytes wanted per frame: 0 none, SIZE_MAX all. */
+	size_t	  capture;
+	/* One call per frame and direction (see struct ws_frame_event). */
+	void	(*frame)(void *arg, const struct ws_frame_event *ev);
+	/*
+	 * Non-zero: the observer cannot take more events now. The endpoint
+	 * stops parsing input and reports no output room until
+	 * ws_conn_observer_ready(). May be NULL.
+	 */
+	int	(*busy)(void *arg);
+};
+
 enum ws_state {
 	WS_OPEN = 0,		/* data flows both ways */
 	WS_CLOSE_SENT,		/* our close is queued; awaiting the peer's (close timer) */
@@ -107,6 +186,16 @@ struct ws_conn	*ws_conn_new(struct event_base *base,
 		    const struct ws_limits *lim, const char *logid);
 void		 ws_conn_free(struct ws_conn *);
 
+/*
+ * Sets (or with NULL clears) the frame observer; obs is borrowed and must
+ * outlive the endpoint or the next call. An inbound frame in progress is
+ * reported when it ends only if it began while observed.
+ */
+void	ws_conn_set_observer(struct ws_conn *, const struct ws_observer *obs,
+	    void *arg);
+/* The observer was busy and can take events again: resume both ways. */
+void	ws_conn_observer_ready(struct ws_conn *);
+
 /* The transport has new input; parse what the owner has room for. */
 void	ws_conn_input(struct ws_conn *);
 /* The owner has room again after room() returned 0. */
@@ -127,6 +216,18 @@ size_t	ws_conn_out_room(const struct ws_conn *);
  */
 void	ws_conn_send(struct ws_conn *, unsigned opcode, int fin, unsigned rsv,
 	    struct evbuffer *src, size_t n);
+/*
+ * The same, for observers: t_src is the monotonic time the frame's last
+ * payload byte was read into wsbridge (0: now), for the frame event's delay.
+ */
+void	ws_conn_send_at(struct ws_conn *, unsigned opcode, int fin,
+	    unsigned rsv, struct evbuffer *src, size_t n, uint64_t t_src);
+/*
+ * Monotonic time at which the byte at offset off of the transport input
+ * (counted from the first byte not yet parsed) was read, as far as the
+ * endpoint knows; for the echo route. 0 when not observed.
+ */
+uint64_t ws_conn_input_time(const struct ws_conn *, size_t off);
 
 /*
  * Sends n bytes moved from src as part of a data message of type opcode
@@ -134,10 +235,11 @@ void	ws_conn_send(struct ws_conn *, unsigned opcode, int fin, unsigned rsv,
  * frame per call at most, of about n bytes. With permessage-deflate agreed
  * the message is compressed (RSV1 on its first frame), except a message sent
  * whole (first and last) that is below the route's minimum size or does not
- * shrink: that one goes out as it is. Only in WS_OPEN.
+ * shrink: that one goes out as it is. t_src as for ws_conn_send_at(). Only
+ * in WS_OPEN.
  */
 void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
-	    int last, struct evbuffer *src, size_t n);
+	    int last, struct evbuffer *src, size_t n, uint64_t t_src);
 
 /*
  * Turns on permessage-deflate as agreed in the handshake (p) with the

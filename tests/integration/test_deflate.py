@@ -24,6 +24,10 @@ import wsbtest as T  # noqa: E402
 import websockets  # noqa: E402
 from websockets.extensions.permessage_deflate import (  # noqa: E402
     ClientPerMessageDeflateFactory)
+from wsproto.extensions import PerMessageDeflate  # noqa: E402
+from wsproto.frame_protocol import FrameProtocol  # noqa: E402
+
+import h2ws  # noqa: E402
 
 PMD = ("Sec-WebSocket-Extensions", "permessage-deflate")
 RSV1 = 4
@@ -111,6 +115,7 @@ def main():
         "deflate-min-size=0",
         "--route", "/w15=echo deflate=on deflate-window-bits=15 "
         "deflate-mem-level=8",
+        "--route", "/h2z=echo deflate=on",
         "--route", "/tcp=%s deflate=on" % echo_be.addr,
         "--route", "/tcp2=%s deflate=on" % echo_be.addr,
         "--route", "/text=%s deflate=on mode=text deflate-level=1" %
@@ -247,6 +252,41 @@ def main():
         T.arun(tcp("/text", json_text(4 * T.MiB, 11)), 120)
         pin, pout, win, wout, rin, rout = close_line(b, start, "/text")
         T.check(rout > 3, "text route compressed over 3x", "> 3", rout)
+
+    # ------------------------------------------------------------- HTTP/2
+    with T.subtest("over HTTP/2 (RFC 8441, h2c): negotiated and inflated "
+            "alike"):
+        c = h2ws.H2Client(b.port)
+        streams = []
+        for path, offer in (("/echo", {}), ("/h2z", {
+                "server_no_context_takeover": True,
+                "client_max_window_bits": 10})):
+            pmd = PerMessageDeflate(**offer)
+            st = c.connect_ws(path, extra=[("sec-websocket-extensions",
+                "permessage-deflate; " + pmd.offer()
+                if isinstance(pmd.offer(), str) else "permessage-deflate")])
+            hdr = st.headers.get("sec-websocket-extensions")
+            T.check(hdr is not None and hdr[0].startswith(
+                "permessage-deflate"), "%s: sec-websocket-extensions %r" % (
+                path, hdr))
+            params = hdr[0][len("permessage-deflate"):].lstrip("; ")
+            pmd.finalize(params)
+            st.fp = FrameProtocol(client=True, extensions=[pmd])
+            streams.append((path, st))
+        want = [json_text(400000, 3), os.urandom(50000), "tiny"]
+        for _, st in streams:
+            for m in want:
+                c.send_message(st, m)
+        c.wait(lambda: all(len(st.messages) >= len(want) for _, st in
+            streams), 60, "echoes on both streams")
+        for path, st in streams:
+            got = [p.decode() if op == 1 else p for op, p in st.messages]
+            T.check(got == want, "%s: every message echoed intact" % path)
+            c.send_close(st, 1000, "done")
+        c.wait(lambda: all(st.done() for _, st in streams), 15, "closes")
+        c.close()
+        rin = close_line(b, 0, "/h2z")[4]
+        T.check(rin > 2, "compressed inbound over HTTP/2", "> 2", rin)
 
     # -------------------------------------------------- raw frames on the wire
     with T.subtest("RFC 7692 7.2.3.1 'Hello', and what goes out compressed"):

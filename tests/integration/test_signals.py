@@ -174,6 +174,10 @@ def main():
             name="wsbridge-term-busy")
         down = T.raw_ws(b3.port, "/src")
         up = T.raw_ws(b3.port, "/sink")
+        # A downloader that never reads: its close frame cannot even be
+        # written, so only shutdown-timeout ends it.
+        stuck = T.RawConn(b3.port, rcvbuf=4096)
+        stuck.upgrade("/src")
         half = T.RawConn(b3.port)
         half.send(b"GET /src HTTP/1.1\r\nHost: x\r\n")
         zero = b"\0\0\0\0"
@@ -203,7 +207,7 @@ def main():
         T.check(dt <= 5.0, "exited within shutdown-timeout (3s) + margin",
             "<= 5s", "%.2fs" % dt)
         T.expect_eq(b3.stop(), 0, "exit status (and no sanitizer report)")
-        for c in (down, up, half):
+        for c in (down, up, half, stuck):
             c.close()
 
 

@@ -99,7 +99,8 @@ def main():
             "%d KiB" % peak)
         c.close()
 
-    with T.subtest("upload of 200 MiB to a backend that stops reading"):
+    with T.subtest("upload of one 200 MiB frame to a backend that stops "
+            "reading"):
         base = b.rss_kib()
         c = T.RawConn(b.port)
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
@@ -108,10 +109,14 @@ def main():
         zero = b"\0\0\0\0"	# all-zero mask key: payload bytes unchanged
 
         def uploader():
+            # One 200 MiB frame: wsbridge must cut it through, never hold
+            # a whole message.
             try:
+                c.sock.settimeout(60)
+                c.sock.sendall(T.frame(T.OP_BINARY, b"", length=TOTAL,
+                    len_form=64, key=zero))
                 for chunk in T.pattern(TOTAL, 22):
-                    c.sock.settimeout(60)
-                    c.sock.sendall(T.frame(T.OP_BINARY, chunk, key=zero))
+                    c.sock.sendall(chunk)
                     progress["sent"] += len(chunk)
                 c.sock.sendall(T.frame(T.OP_CLOSE, T.close_payload(1000),
                     key=zero))
@@ -136,6 +141,54 @@ def main():
         T.expect_eq(digest, T.pattern_digest(TOTAL, 22), "sha256")
         code, _ = c.recv_close(10)
         T.expect_eq(code, 1000, "close echoed")
+        c.close()
+
+    with T.subtest("echo of one 200 MiB frame to a client that does not "
+            "read the echo"):
+        base = b.rss_kib()
+        c = T.RawConn(b.port, rcvbuf=65536)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        c.upgrade("/echo")
+        zero = b"\0\0\0\0"
+        progress = {"sent": 0, "error": None}
+
+        def sender():
+            try:
+                c.sock.settimeout(60)
+                c.sock.sendall(T.frame(T.OP_BINARY, b"", length=TOTAL,
+                    len_form=64, key=zero))
+                for chunk in T.pattern(TOTAL, 23):
+                    c.sock.sendall(chunk)
+                    progress["sent"] += len(chunk)
+            except Exception as e:
+                progress["error"] = "%s: %s" % (type(e).__name__, e)
+        th = threading.Thread(target=sender, daemon=True)
+        th.start()
+        peak = sample_rss(b, STALL, "echo client not reading for %.0fs" %
+            STALL)
+        sent_stalled = progress["sent"]
+        T.check(peak - base <= bound_kib, "VmRSS within +%d MiB while the "
+            "echo is not read" % (bound_kib // 1024), "<= %d KiB" % (
+            base + bound_kib), "%d KiB (+%d)" % (peak, peak - base))
+        T.check(sent_stalled < TOTAL // 2, "sender held back", "< %d" % (
+            TOTAL // 2), sent_stalled)
+        h = hashlib.sha256()
+        n = 0
+        op0 = None
+        while n < TOTAL:
+            f = c.recv_frame(30)
+            if op0 is None:
+                op0 = f.opcode
+                T.expect_eq(op0, T.OP_BINARY, "first echoed frame opcode")
+            elif f.opcode != T.OP_CONT:
+                T.fail("unexpected frame inside the echo: %r" % f)
+            h.update(f.payload)
+            n += len(f.payload)
+        T.check(f.fin, "the echo ends with FIN after %d bytes" % TOTAL)
+        th.join(30)
+        T.expect_eq(progress["error"], None, "send error")
+        T.expect_eq(h.hexdigest(), T.pattern_digest(TOTAL, 23),
+            "sha256 of the echo")
         c.close()
 
     with T.subtest("ping flood from a client that does not read"):

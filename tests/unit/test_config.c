@@ -140,7 +140,14 @@ test_listen(void **state)
 	config_free(cfg);
 
 	bad("listen", "listen needs one address");
-	bad("listen 80 81", "listen needs one address");
+	bad("listen 80 81", "listen takes one address, then options (tls "
+	    "cert=FILE key=FILE [ca=FILE]); got '81'");
+	bad("listen 80 tls", "tls needs cert=FILE and key=FILE");
+	bad("listen 80 tls cert=a", "tls needs cert=FILE and key=FILE");
+	bad("listen 80 cert=a key=b", "cert=, key= and ca= need 'tls'");
+	bad("listen 80 tls cert=a cert=b key=c", "cert given twice");
+	bad("listen 80 tls cert= key=c", "cert: empty file name");
+	bad("listen 80 tls cert=a key=b h2=no", "unknown listen option 'h2=no'");
 	bad("listen 65536", "bad port '65536'");
 	bad("listen 99999999999999999999999", "bad port '99999999999999999999999'");
 	bad("listen -1", "bad port '-1'");
@@ -157,6 +164,37 @@ test_listen(void **state)
 	bad("listen [::1]:x", "bad port in '[::1]:x'");
 	bad("listen \"a b:80\"", "bad host in 'a b:80'");
 	bad("listen \"[::1 ]:80\"", "bad address in '[::1 ]:80'");
+}
+
+static void
+test_listen_tls(void **state)
+{
+	struct config	*cfg;
+	char		*cause = NULL;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "listen 127.0.0.1:443 tls cert=/c.pem key=\"/k k.pem\"");
+	ok(cfg, "listen 8443 tls key=k cert=c ca=ca.pem");
+	assert_int_equal(config_add_listen(cfg, "[::1]:0 tls cert=c key=k", 0,
+	    &cause), 0);
+	assert_int_equal(cfg->nlistens, 3);
+	assert_int_equal(cfg->listens[0].tls, 1);
+	assert_string_equal(cfg->listens[0].host, "127.0.0.1");
+	assert_string_equal(cfg->listens[0].port, "443");
+	assert_string_equal(cfg->listens[0].cert, "/c.pem");
+	assert_string_equal(cfg->listens[0].key, "/k k.pem");
+	assert_null(cfg->listens[0].ca);
+	/* The whole line is the listener's identity across reloads. */
+	assert_string_equal(cfg->listens[0].spec,
+	    "127.0.0.1:443 tls cert=/c.pem key=/k k.pem");
+	assert_string_equal(cfg->listens[1].ca, "ca.pem");
+	assert_string_equal(cfg->listens[2].host, "::1");
+	assert_int_equal(cfg->listens[2].tls, 1);
+	ok(cfg, "listen 80");
+	assert_int_equal(cfg->listens[3].tls, 0);
+	assert_null(cfg->listens[3].cert);
+	config_free(cfg);
 }
 
 static void
@@ -427,7 +465,18 @@ test_globals(void **state)
 	assert_int_equal(cfg->log_level, LOGL_WARN);
 	ok(cfg, "log-level info");
 	assert_int_equal(cfg->log_level, LOGL_INFO);
+	assert_int_equal(cfg->h2_max_streams, 100);
+	assert_int_equal(cfg->h2_idle_timeout_ms, 60000);
+	ok(cfg, "h2-max-streams 8");
+	ok(cfg, "h2-idle-timeout 5s");
+	assert_int_equal(cfg->h2_max_streams, 8);
+	assert_int_equal(cfg->h2_idle_timeout_ms, 5000);
 	config_free(cfg);
+
+	bad("h2-max-streams 0", "h2-max-streams: bad number '0' (1 to 10000)");
+	bad("h2-max-streams 10001",
+	    "h2-max-streams: bad number '10001' (1 to 10000)");
+	bad("h2-idle-timeout 0", "h2-idle-timeout: bad duration '0'");
 
 	bad("max-connections 0", "max-connections: bad number '0'");
 	bad("max-connections 4294967296",
@@ -842,6 +891,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_ref_free),
 		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_listen_tls),
 		cmocka_unit_test(test_add_listen_and_route),
 		cmocka_unit_test(test_route_targets),
 		cmocka_unit_test(test_route_keys),

@@ -296,6 +296,19 @@ test_check_upgrade_tokens(void **state)
 	    "Sec-WebSocket-Key: " KEY "\r\n"), 0, NULL);
 }
 
+/* Regression: an upgrade with a body would have its body read as frames. */
+static void
+test_check_body(void **state)
+{
+	(void)state;
+	expect_status(HEAD("GET / HTTP/1.1", GOOD_HEADERS
+	    "Content-Length: 5\r\n"), 400, "body");
+	expect_status(HEAD("GET / HTTP/1.1", GOOD_HEADERS
+	    "Transfer-Encoding: chunked\r\n"), 400, "body");
+	expect_status(HEAD("GET / HTTP/1.1", GOOD_HEADERS
+	    "Content-Length: 0\r\n"), 0, NULL);
+}
+
 static void
 test_check_ws_version(void **state)
 {
@@ -560,6 +573,7 @@ main(void)
 		cmocka_unit_test(test_check_upgrade_tokens),
 		cmocka_unit_test(test_check_ws_version),
 		cmocka_unit_test(test_check_key),
+		cmocka_unit_test(test_check_body),
 		cmocka_unit_test(test_route_paths),
 		cmocka_unit_test(test_route_origins),
 		cmocka_unit_test(test_route_subprotocols),

@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""bench.py -- runs wsbridge's benchmark: every scenario against every peer,
+interleaved (A B C A B C ...) over several rounds, and prints markdown tables
+of medians, min-max and ratios to the bare C relay. Started by run.sh, which
+installs the peers and builds the tools; see run.sh --help for the options.
+
+Every wsload run checks every byte it sees; a run that reports corruption,
+missing bytes or lost connections is printed as FAIL and makes the whole
+benchmark exit 1.
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+PEERS_ALL = ["relay", "wsbridge", "wsbridge-2p", "websockify", "websocketd",
+             "node"]
+# Process-per-connection peers: idle memory is measured at this many
+# connections (a fork per connection does not reach 9,000 here).
+FORKING = {"websockify", "websocketd"}
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.port = 21000 + (os.getpid() % 50) * 100
+        self.out = open(os.path.join(a.outdir, "runs.log"), "a")
+        self.failures = []
+        self.results = {}   # (scenario, peer) -> [result dict]
+
+    def next_port(self):
+        for _ in range(500):
+            self.port += 1
+            if self.port > 31000:
+                self.port = 21000
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", self.port))
+                return self.port
+            except OSError:
+                continue
+            finally:
+                s.close()
+        raise SystemExit("bench: no free port")
+
+    def log(self, msg):
+        self.out.write(msg + "\n")
+        self.out.flush()
+        if self.a.verbose:
+            print(msg, file=sys.stderr)
+
+    def spawn(self, argv, name):
+        errf = open(os.path.join(self.a.outdir, name + ".err"), "ab")
+        self.log("spawn: " + " ".join(argv))
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errf,
+                                start_new_session=True, cwd=HERE)
+
+    @staticmethod
+    def wait_port(port, proc, secs=15):
+        t = time.time() + secs
+        while time.time() < t:
+            if proc.poll() is not None:
+                raise RuntimeError("exited with %d" % proc.returncode)
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("port %d never opened" % port)
+
+    @staticmethod
+    def stop(proc):
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(3)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def backend(self, kind, size):
+        port = self.next_port()
+        argv = [self.a.bin + "/wsbback", kind, str(port)]
+        if kind == "source":
+            argv.append(str(size))
+        p = self.spawn(argv, "backend")
+        self.wait_port(port, p)
+        return p, port
+
+    def proxy(self, peer, bport):
+        port = self.next_port()
+        tgt = "127.0.0.1:%d" % bport
+        if peer == "relay":
+            argv = [self.a.bin + "/relay", str(port), str(bport)]
+        elif peer == "wsbridge":
+            argv = [self.a.wsbridge, "127.0.0.1:%d" % port, tgt]
+        elif peer == "wsbridge-2p":
+            # Two processes on two ports: the most "workers 2" could give
+            # on this machine (wsload spreads its connections over both).
+            port2 = self.next_port()
+            argv = ["/bin/sh", "-c", "'%s' 127.0.0.1:%d %s & '%s' "
+                    "127.0.0.1:%d %s & wait" % (self.a.wsbridge, port, tgt,
+                                                self.a.wsbridge, port2, tgt)]
+            port = (port, port2)
+        elif peer == "websockify":
+            argv = ["websockify", "127.0.0.1:%d" % port, tgt]
+        elif peer == "websocketd":
+            argv = ["websocketd", "--address=127.0.0.1", "--port=%d" % port,
+                    "--binary=true", "--loglevel=error",
+                    "socat", "-b65536", "-", "TCP:%s,nodelay" % tgt]
+        elif peer == "node":
+            argv = ["node", os.path.join(HERE, "node-bridge", "bridge.js"),
+                    str(port), tgt]
+        else:
+            raise SystemExit("unknown peer " + peer)
+        p = self.spawn(argv, peer)
+        for pt in (port if isinstance(port, tuple) else (port,)):
+            self.wait_port(pt, p)
+        if isinstance(port, tuple):
+            return p, ",".join(str(x) for x in port)
+        return p, str(port)
+
+    def wsload(self, peer, ports, ppid, bpid, mode, conns, size, duration):
+        argv = [self.a.bin + "/wsload", "-m", mode, "-p", ports,
+                "-c", str(conns), "-s", str(size), "-d", str(duration),
+                "-W", str(self.a.warmup), "-x", str(ppid), "-b", str(bpid)]
+        if peer != "relay":
+            argv.append("-w")
+        self.log("run: " + " ".join(argv))
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True,
+                               timeout=duration + self.a.warmup + 150)
+            out, err, rc = r.stdout, r.stderr, r.returncode
+        except subprocess.TimeoutExpired:
+            out, err, rc = "", "wsload timed out", -1
+        self.log(out.strip() + (" | " + err.strip()[-400:] if err else ""))
+        m = re.search(r"^RESULT (.*)$", out, re.M)
+        res = {}
+        if m:
+            for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', m.group(1)):
+                v = v.strip('"')
+                try:
+                    res[k] = float(v)
+                except ValueError:
+                    res[k] = v
+        if rc != 0 or res.get("integrity") != "ok":
+            res["integrity"] = "FAIL"
+            res["why"] = (res.get("what") or err.strip().splitlines()[-1:]
+                          or ["no result"])
+        return res
+
+    def run_one(self, sc, peer):
+        kind, mode, size, conns = sc["backend"], sc["mode"], sc["size"], \
+            sc["conns"]
+        if mode == "idle" and peer in FORKING:
+            conns = min(conns, self.a.idle_forking)
+        bp, bport = self.backend(kind, size)
+        pp = None
+        try:
+            pp, ports = self.proxy(peer, bport)
+            time.sleep(0.2)
+            res = self.wsload(peer, ports, pp.pid, bp.pid, mode, conns, size,
+                              self.a.duration)
+            res["conns"] = conns
+        except RuntimeError as e:
+            res = {"integrity": "FAIL", "why": "%s did not start: %s" %
+                   (peer, e)}
+        finally:
+            self.stop(pp)
+            self.stop(bp)
+        with open(os.path.join(self.a.outdir, "backend.err")) as f:
+            if "INTEGRITY FAILURE" in f.read()[-20000:]:
+                res["integrity"] = "FAIL"
+                res["why"] = "backend saw corrupted bytes"
+        if res.get("integrity") != "ok":
+            msg = "FAIL: %s / %s: %s" % (sc["name"], peer, res.get("why"))
+            print("*** " + msg, file=sys.stderr)
+            self.failures.append(msg)
+        return res
+
+    def run(self, scenarios, peers):
+        for sc in scenarios:
+            print("scenario %s ..." % sc["name"], file=sys.stderr, flush=True)
+            for rnd in range(self.a.rounds):
+                # A B C ... then C B A ...: no peer always runs first.
+                order = peers if rnd % 2 == 0 else list(reversed(peers))
+                for peer in order:
+                    if peer == "wsbridge-2p" and sc["mode"] not in (
+                            "echo", "hs") or (peer == "wsbridge-2p" and
+                                              sc["conns"] < 64):
+                        continue
+                    res = self.run_one(sc, peer)
+                    self.results.setdefault((sc["name"], peer), []).append(res)
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return "{:,.0f}".format(v)
+    return "{:.{}f}".format(v, max(nd, 1 if v >= 10 else 2))
+
+
+def summarize(rs, key):
+    vals = [r[key] for r in rs if r.get("integrity") == "ok" and key in r]
+    if not vals:
+        return None
+    return statistics.median(vals), min(vals), max(vals)
+
+
+def metric(sc):
+    if sc["mode"] in ("up", "down"):
+        return "mib_s", "MiB/s"
+    if sc["mode"] == "idle":
+        return "mem_per_conn", "bytes/conn"
+    if sc["mode"] == "hs":
+        return "msg_s", "handshakes/s"
+    return "msg_s", "msgs/s"
+
+
+def report(b, scenarios, peers):
+    lines = []
+    peers = [p for p in peers]
+    # Summary: ratios to the relay.
+    lines.append("| scenario | " + " | ".join(peers) + " |")
+    lines.append("|---|" + "---|" * len(peers))
+    for sc in scenarios:
+        key, unit = metric(sc)
+        base = summarize(b.results.get((sc["name"], "relay"), []), key)
+        row = ["%s (%s)" % (sc["name"], unit)]
+        for p in peers:
+            rs = b.results.get((sc["name"], p))
+            if not rs:
+                row.append("")
+                continue
+            s = summarize(rs, key)
+            if s is None:
+                row.append("FAIL")
+                continue
+            cell = fmt(s[0])
+            if base and base[0] > 0 and p != "relay":
+                cell += " (%.2fx)" % (s[0] / base[0])
+            if any(r.get("integrity") != "ok" for r in rs):
+                cell += " FAIL"
+            row.append(cell)
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("Ratios are to the bare relay (for memory, lower is better; "
+                 "everything else, higher is better).")
+    lines.append("")
+    # Detail.
+    lines.append("| scenario | peer | median | min-max | x relay | p50 / p99 "
+                 "latency (us) | proxy CPU | CPU per GiB | CPU per msg | "
+                 "wsload CPU |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
+    for sc in scenarios:
+        key, unit = metric(sc)
+        base = summarize(b.results.get((sc["name"], "relay"), []), key)
+        for p in peers:
+            rs = b.results.get((sc["name"], p))
+            if not rs:
+                continue
+            s = summarize(rs, key)
+            if s is None:
+                lines.append("| %s | %s | FAIL | | | | | | | |" %
+                             (sc["name"], p))
+                continue
+            ok = [r for r in rs if r.get("integrity") == "ok"]
+            ratio = "%.2f" % (s[0] / base[0]) if base and base[0] else "-"
+            lat = "-"
+            if sc["mode"] == "echo":
+                lat = "%s / %s" % (fmt(summarize(ok, "p50_us")[0]),
+                                   fmt(summarize(ok, "p99_us")[0]))
+            cpu = gib = per = gen = "-"
+            if sc["mode"] != "idle":
+                cpu_share = statistics.median(
+                    [r["proxy_cpu"] / r["secs"] for r in ok])
+                cpu = "%.0f%%" % (100 * cpu_share)
+                gen = "%.0f%%" % (100 * statistics.median(
+                    [r["gen_cpu"] / r["secs"] for r in ok]))
+                msgs = [r for r in ok if r.get("msgs", 0) > 0]
+                if msgs:
+                    per = "%s us" % fmt(statistics.median(
+                        [1e6 * r["proxy_cpu"] / r["msgs"] for r in msgs]))
+                byt = [r for r in ok if r.get("bytes", 0) > 0]
+                if byt and sc["mode"] in ("up", "down"):
+                    gib = "%s s" % fmt(statistics.median(
+                        [r["proxy_cpu"] / (r["bytes"] / 2**30) for r in byt]))
+            med = fmt(s[0])
+            if sc["mode"] == "idle":
+                med = "%s KiB at %d conns" % (fmt(s[0] / 1024),
+                                              int(ok[0]["conns"]))
+            fails = sum(1 for r in rs if r.get("integrity") != "ok")
+            lines.append("| %s | %s | %s%s | %s-%s | %s | %s | %s | %s | %s | "
+                         "%s |" % (sc["name"], p, med,
+                                   " (%d FAIL)" % fails if fails else "",
+                                   fmt(s[1] if sc["mode"] != "idle" else
+                                       s[1] / 1024),
+                                   fmt(s[2] if sc["mode"] != "idle" else
+                                       s[2] / 1024),
+                                   ratio, lat, cpu, gib, per, gen))
+    return "\n".join(lines)
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def machine(a):
+    cpu = sh("sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1")
+    mem = sh("awk '/MemTotal/ {printf \"%.0f GiB\", $2/1048576}' "
+             "/proc/meminfo")
+    return ("Machine: %s cores (nproc), %s, %s RAM, Linux %s; client, proxy "
+            "and backend share the cores.\n\nPeers: wsbridge %s (libevent "
+            "%s), websockify %s, websocketd %s wrapping socat %s, Node %s "
+            "with ws %s." % (
+                sh("nproc"), cpu, mem, sh("uname -r"),
+                sh("'%s' -V | cut -d' ' -f2" % a.wsbridge),
+                sh("dpkg-query -W -f='${Version}' libevent-2.1-7"),
+                sh("dpkg-query -W -f='${Version}' websockify"),
+                sh("dpkg-query -W -f='${Version}' websocketd"),
+                sh("dpkg-query -W -f='${Version}' socat"),
+                sh("node --version"),
+                sh("node -p \"require('%s/node-bridge/node_modules/ws/"
+                   "package.json').version\"" % HERE)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3.0,
+                    help="measured seconds per run (after --warmup)")
+    ap.add_argument("--warmup", type=float, default=0.5)
+    ap.add_argument("--conns", default="1,64,1000",
+                    help="connection counts of the 64 B echo scenario")
+    ap.add_argument("--hs-conns", type=int, default=32,
+                    help="concurrent handshake loops")
+    ap.add_argument("--idle", type=int, default=9000,
+                    help="idle connections (memory scenario)")
+    ap.add_argument("--idle-forking", type=int, default=200,
+                    help="idle connections for process-per-connection peers")
+    ap.add_argument("--sizes", default="1024,65536,1048576")
+    ap.add_argument("--peers", default=",".join(PEERS_ALL))
+    ap.add_argument("--only", default="",
+                    help="comma list of scenario name prefixes to run")
+    ap.add_argument("--bin", required=True, help="dir with wsload etc.")
+    ap.add_argument("--wsbridge", required=True)
+    ap.add_argument("--outdir", required=True)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    a = ap.parse_args()
+
+    scen = []
+    names = {1024: "1KiB", 65536: "64KiB", 1048576: "1MiB"}
+    for d, kind in (("up", "sink"), ("down", "source")):
+        for s in (int(x) for x in a.sizes.split(",")):
+            scen.append(dict(name="%s %s" % (d, names.get(s, str(s))),
+                             mode=d, backend=kind, size=s, conns=1))
+    for c in (int(x) for x in a.conns.split(",")):
+        scen.append(dict(name="echo 64B x%d" % c, mode="echo", backend="echo",
+                         size=64, conns=c))
+    scen.append(dict(name="handshakes x%d" % a.hs_conns, mode="hs",
+                     backend="echo", size=64, conns=a.hs_conns))
+    scen.append(dict(name="idle memory", mode="idle", backend="echo", size=64,
+                     conns=a.idle))
+    if a.only:
+        pre = a.only.split(",")
+        scen = [s for s in scen if any(s["name"].startswith(p) for p in pre)]
+    peers = a.peers.split(",")
+    if "relay" not in peers:
+        peers.insert(0, "relay")
+    b = Bench(a)
+    print(machine(a))
+    print("\nCommand: %s\n\nLoad average at start: %s" % (
+        os.environ.get("BENCH_CMD", "bench.py"),
+        sh("cut -d' ' -f1-3 /proc/loadavg")))
+    print()
+    t0 = time.time()
+    b.run(scen, peers)
+    print(report(b, scen, peers))
+    print("\n%d rounds, %.1f s measured per run after %.1f s warm-up; "
+          "took %.0f s." % (a.rounds, a.duration, a.warmup, time.time() - t0))
+    if b.failures:
+        print("\nFAILURES (corrupted or missing bytes, or lost connections):")
+        for f in b.failures:
+            print("- " + f)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

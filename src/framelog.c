@@ -1,0 +1,917 @@
+/*
+ * framelog.c -- the frame log's two halves: on the event loop, sessions and
+ * frame events become records in a bounded queue (cheap, never waits on
+ * disk); in the writer thread, the records become rows in batched
+ * transactions. See framelog.h and docs/framelog.md.
+ */
+#include "wsb_autoconf.h"
+
+#include <sys/queue.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "framelog.h"
+#include "framelog_db.h"
+#include "framelog_queue.h"
+#include "log.h"
+#include "tunnel.h"
+#include "util.h"
+#include "ws_conn.h"
+#include "ws_frame.h"
+
+#define FLOG_SIDE_BYTES		(8 * 1024 * 1024)	/* captures + reasons */
+#define FLOG_WAIT_MS		100	/* writer wakes at least this often */
+#define FLOG_RETRY_MS		1000	/* database retry after an error */
+#define FLOG_STATUS_MS		1000	/* log_status refresh, file check */
+#define FLOG_PRUNE_MS		10000	/* retention */
+#define FLOG_REPORT_MS		10000	/* log line when something was lost */
+#define FLOG_PRUNE_MAX		200000	/* frames deleted per prune pass */
+
+#define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+#define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define ASTORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+TAILQ_HEAD(framelog_waiters, framelog_session);
+
+struct framelog {
+	struct framelog_cfg	 cfg;	/* copy of the config at start */
+	struct event_base	*base;
+	struct flogq		 q;
+	size_t			 high, low;	/* block: pause at, resume at */
+	size_t			 bhigh;
+	int64_t			 wall_off;	/* wall - monotonic, ns */
+	struct event		*ev_tick;	/* refreshes wall_off */
+	uint64_t		 next_session;	/* loop: local session ids */
+
+	/* Block policy: sessions waiting for the queue to drain. */
+	struct framelog_waiters	 waiters;
+	int			 blocked;	/* atomic: loop set, loop clears */
+	int			 pipe[2];	/* writer -> loop: drained */
+	struct event		*ev_pipe;
+	int			 notified;	/* atomic: writer wrote the pipe */
+
+	/* Counters the loop bumps and the writer reads (atomics). */
+	uint64_t		 frames_dropped, capture_dropped, queue_max;
+
+	/* Shared, under mu. */
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cond;
+	struct flog_session_rec	*sess_head, **sess_tail;
+	int			 stop;
+	int			 idle;		/* atomic: writer is waiting */
+	pthread_t		 thread;
+	int			 thread_started;
+
+	/* Writer thread only. */
+	struct flogdb		*db;
+	dev_t			 db_dev;
+	ino_t			 db_ino;
+	int			 have_base;	/* session id base is known */
+	uint64_t		 id_base;	/* DB session id = id_base + local */
+	uint64_t		 run_id;
+	int			 db_err;	/* 0 or the SQLite code */
+	uint64_t		 retry_at;	/* monotonic ms */
+	uint64_t		 lost_in_outage;
+	int			 err_logged[4];	/* logged once: full busy ro io */
+	struct flog_session_rec	*retry_head;	/* sessions to write again */
+	struct flogdb_status	 st;
+	char			 last_error[256];
+	uint64_t		 reported_lost;	/* at the last log line */
+	uint64_t		 reported_dropped;
+	uint64_t		 events_dropped;	/* recorded in log_events */
+};
+
+struct framelog_session {
+	TAILQ_ENTRY(framelog_session)	 wait_entry;
+	int				 waiting;
+	struct framelog			*fl;
+	struct ws_observer		 obs;
+	uint64_t			 id;	/* local id */
+	struct flog_session_rec		*rec;	/* the snapshot so far */
+	uint64_t			 t_start_mono;
+	uint64_t			 dropped;
+	int				 opened;
+	void				(*ready)(void *);
+	void				*ready_arg;
+};
+
+static uint64_t
+mono_ms(void)
+{
+	return (now_ns() / 1000000);
+}
+
+/* ---- event loop side ------------------------------------------------------ */
+
+static char *
+dupz(const char *s)
+{
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+static char *
+dupn(const uint8_t *p, size_t n)
+{
+	return (p != NULL ? xstrndup((const char *)p, n) : NULL);
+}
+
+static struct flog_session_rec *
+framelog_rec_dup(const struct flog_session_rec *r)
+{
+	struct flog_session_rec	*c;
+
+	c = xmalloc(sizeof *c);
+	*c = *r;
+	c->next = NULL;
+	c->conn = dupz(r->conn);
+	c->client_addr = dupz(r->client_addr);
+	c->listener = dupz(r->listener);
+	c->http_version = dupz(r->http_version);
+	c->tls_version = dupz(r->tls_version);
+	c->tls_cipher = dupz(r->tls_cipher);
+	c->alpn = dupz(r->alpn);
+	c->sni = dupz(r->sni);
+	c->path = dupz(r->path);
+	c->query = dupz(r->query);
+	c->host = dupz(r->host);
+	c->origin = dupz(r->origin);
+	c->user_agent = dupz(r->user_agent);
+	c->protocols_offered = dupz(r->protocols_offered);
+	c->protocol = dupz(r->protocol);
+	c->extensions_offered = dupz(r->extensions_offered);
+	c->extensions = dupz(r->extensions);
+	c->route = dupz(r->route);
+	c->backend = dupz(r->backend);
+	c->backend_addr = dupz(r->backend_addr);
+	c->close_reason_in = dupz(r->close_reason_in);
+	c->close_reason_out = dupz(r->close_reason_out);
+	c->closed_by = dupz(r->closed_by);
+	c->error = dupz(r->error);
+	return (c);
+}
+
+/* Hands a session snapshot to the writer (taken). Never dropped. */
+static void
+framelog_push_session(struct framelog *fl, struct flog_session_rec *r)
+{
+	pthread_mutex_lock(&fl->mu);
+	*fl->sess_tail = r;
+	fl->sess_tail = &r->next;
+	pthread_mutex_unlock(&fl->mu);
+}
+
+static int64_t
+framelog_wall(const struct framelog *fl, uint64_t mono)
+{
+	return ((int64_t)mono + fl->wall_off);
+}
+
+static void
+framelog_wake(struct framelog *fl)
+{
+	pthread_mutex_lock(&fl->mu);
+	ASTORE(&fl->idle, 0);
+	pthread_cond_signal(&fl->cond);
+	pthread_mutex_unlock(&fl->mu);
+}
+
+/* Keeps a close frame's code and reason on the session. */
+static void
+framelog_note_close(struct framelog_session *s, const struct ws_frame_event *ev)
+{
+	struct flog_session_rec	*r = s->rec;
+
+	if (ev->dir == WS_DIR_IN && r->close_reason_in == NULL &&
+	    ev->reason != NULL)
+		r->close_reason_in = dupn(ev->reason, ev->reason_len);
+	if (ev->dir == WS_DIR_OUT && r->close_reason_out == NULL &&
+	    ev->reason != NULL)
+		r->close_reason_out = dupn(ev->reason, ev->reason_len);
+}
+
+/* The observer's frame(): one record per frame, never waits. */
+static void
+framelog_frame(void *arg, const struct ws_frame_event *ev)
+{
+	struct framelog_session	*s = arg;
+	struct framelog		*fl = s->fl;
+	struct flog_frame	*r;
+	uint8_t			*bytes;
+	size_t			 data_len, reason_len, used;
+
+	if (ev->opcode == WS_OP_CLOSE)
+		framelog_note_close(s, ev);
+	data_len = ev->data_len;
+	reason_len = MIN(ev->reason_len, WS_CONTROL_MAX);
+	r = flogq_reserve(&fl->q, data_len + reason_len, &bytes);
+	if (r == NULL && data_len + reason_len > 0 &&
+	    (r = flogq_reserve(&fl->q, 0, &bytes)) != NULL) {
+		/* No room for the bytes: keep the frame, count the loss. */
+		AADD(&fl->capture_dropped, data_len);
+		data_len = reason_len = 0;
+	}
+	if (r == NULL) {
+		AADD(&fl->frames_dropped, 1);
+		s->dropped++;
+		return;
+	}
+	r->session = s->id;
+	r->t = framelog_wall(fl, ev->t_ns);
+	r->len = ev->len;
+	r->msg_no = ev->msg_no;
+	r->delay_ns = ev->delay_ns;
+	r->frag = ev->frag;
+	r->data_len = (uint32_t)data_len;
+	r->close_code = ev->close_code;
+	r->reason_len = (uint8_t)reason_len;
+	r->dir = ev->dir;
+	r->opcode = ev->opcode;
+	r->fin = ev->fin;
+	r->rsv = ev->rsv;
+	r->masked = ev->masked;
+	r->hdr_len = ev->hdr_len;
+	r->status = ev->status;
+	if (data_len > 0)
+		memcpy(bytes, ev->data, data_len);
+	if (reason_len > 0)
+		memcpy(bytes + data_len, ev->reason, reason_len);
+	flogq_commit(&fl->q);
+
+	used = flogq_used(&fl->q);
+	if (used > ALOAD(&fl->queue_max))
+		ASTORE(&fl->queue_max, used);
+	if (used >= fl->cfg.batch && ALOAD(&fl->idle))
+		framelog_wake(fl);
+}
+
+/* The observer's busy(): log-overflow block pauses the tunnel. */
+static int
+framelog_busy(void *arg)
+{
+	struct framelog_session	*s = arg;
+	struct framelog		*fl = s->fl;
+
+	if (!ALOAD(&fl->blocked)) {
+		if (flogq_used(&fl->q) < fl->high &&
+		    flogq_bytes_used(&fl->q) < fl->bhigh)
+			return (0);
+		ASTORE(&fl->blocked, 1);
+		framelog_wake(fl);
+	}
+	if (!s->waiting && s->ready != NULL) {
+		TAILQ_INSERT_TAIL(&fl->waiters, s, wait_entry);
+		s->waiting = 1;
+	}
+	return (1);
+}
+
+/* The writer drained the queue below the low mark: wake the tunnels. */
+static void
+framelog_pipe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct framelog		*fl = arg;
+	struct framelog_session	*s;
+	char			 buf[64];
+	size_t			 n;
+
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+	ASTORE(&fl->notified, 0);
+	if (flogq_used(&fl->q) >= fl->high ||
+	    flogq_bytes_used(&fl->q) >= fl->bhigh)
+		return;		/* refilled already: wait for the next */
+	ASTORE(&fl->blocked, 0);
+	/* Those that block again go to the back; each is woken once. */
+	for (n = 0, s = TAILQ_FIRST(&fl->waiters); s != NULL;
+	    s = TAILQ_NEXT(s, wait_entry))
+		n++;
+	while (n-- > 0 && (s = TAILQ_FIRST(&fl->waiters)) != NULL) {
+		TAILQ_REMOVE(&fl->waiters, s, wait_entry);
+		s->waiting = 0;
+		s->ready(s->ready_arg);
+	}
+}
+
+static void
+framelog_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct framelog	*fl = arg;
+
+	/* The wall clock may be stepped; frame times follow it. */
+	fl->wall_off = (int64_t)wall_ns() - (int64_t)now_ns();
+}
+
+struct framelog_session *
+framelog_session_new(struct framelog *fl, const struct tunnel_client *cl,
+    const char *conn, const char *route, const char *backend, size_t capture)
+{
+	struct framelog_session	*s;
+	struct flog_session_rec	*r;
+	const char		*colon;
+
+	s = xcalloc(1, sizeof *s);
+	s->fl = fl;
+	s->id = ++fl->next_session;
+	s->obs.capture = capture;
+	s->obs.frame = framelog_frame;
+	s->obs.busy = fl->cfg.overflow == FRAMELOG_BLOCK ? framelog_busy : NULL;
+	s->t_start_mono = now_ns();
+	s->rec = r = xcalloc(1, sizeof *r);
+	r->id = s->id;
+	r->conn = dupz(conn);
+	r->t_start = framelog_wall(fl, s->t_start_mono);
+	r->client_port = -1;
+	if (cl->peer != NULL && (colon = strrchr(cl->peer, ':')) != NULL) {
+		r->client_addr = xstrndup(cl->peer, (size_t)(colon - cl->peer));
+		r->client_port = atoi(colon + 1);
+		if (r->client_addr[0] == '[') {
+			/* "[v6]" -> "v6" */
+			memmove(r->client_addr, r->client_addr + 1,
+			    strlen(r->client_addr));
+			r->client_addr[strcspn(r->client_addr, "]")] = '\0';
+		}
+	} else
+		r->client_addr = dupz(cl->peer);
+	r->listener = dupz(cl->listener);
+	r->http_version = dupz(cl->http_version);
+	r->h2_stream_id = cl->h2_stream_id != 0 ? cl->h2_stream_id : -1;
+	r->tls_version = dupz(cl->tls_version);
+	r->tls_cipher = dupz(cl->tls_cipher);
+	r->alpn = dupz(cl->alpn);
+	r->sni = dupz(cl->sni);
+	r->path = dupz(cl->path);
+	r->query = dupz(cl->query);
+	r->host = dupz(cl->host);
+	r->origin = dupz(cl->origin);
+	r->user_agent = dupz(cl->user_agent);
+	r->protocols_offered = dupz(cl->protocols);
+	r->protocol = dupz(cl->subprotocol);
+	r->extensions_offered = dupz(cl->extensions_offered);
+	r->extensions = dupz(cl->extensions);
+	r->route = dupz(route);
+	r->backend = dupz(backend);
+	r->backend_connect_ns = -1;
+	return (s);
+}
+
+void
+framelog_session_backend(struct framelog_session *s, const char *addr,
+    uint64_t connect_ns)
+{
+	free(s->rec->backend_addr);
+	s->rec->backend_addr = dupz(addr);
+	s->rec->backend_connect_ns = (int64_t)connect_ns;
+}
+
+const struct ws_observer *
+framelog_session_open(struct framelog_session *s, int status,
+    void (*ready)(void *), void *arg)
+{
+	s->opened = 1;
+	s->rec->status = status;
+	s->rec->t_open = framelog_wall(s->fl, now_ns());
+	s->ready = ready;
+	s->ready_arg = arg;
+	framelog_push_session(s->fl, framelog_rec_dup(s->rec));
+	return (&s->obs);
+}
+
+void
+framelog_session_close(struct framelog_session *s,
+    const struct framelog_close *fc)
+{
+	struct flog_session_rec	*r = s->rec;
+
+	if (s->waiting)
+		TAILQ_REMOVE(&s->fl->waiters, s, wait_entry);
+	r->t_end = framelog_wall(s->fl, now_ns());
+	if (fc->c != NULL) {
+		r->close_code_in = fc->c->close_code_in;
+		r->close_code_out = fc->c->close_code_out;
+		r->frames_in = fc->c->frames_in;
+		r->frames_out = fc->c->frames_out;
+		r->msgs_in = fc->c->msgs_in;
+		r->msgs_out = fc->c->msgs_out;
+		r->bytes_in = fc->c->payload_in;
+		r->bytes_out = fc->c->payload_out;
+	}
+	if (!s->opened)
+		r->status = fc->status;
+	r->closed_by = dupz(fc->closed_by);
+	r->backend_bytes_in = fc->backend_in;
+	r->backend_bytes_out = fc->backend_out;
+	r->log_dropped = s->dropped;
+	r->error = dupz(fc->error);
+	framelog_push_session(s->fl, r);
+	free(s);
+}
+
+const char *
+framelog_path(const struct framelog *fl)
+{
+	return (fl->cfg.db);
+}
+
+/* ---- writer thread -------------------------------------------------------- */
+
+static int
+framelog_errslot(int rc)
+{
+	const char	*k = flogdb_errkind(rc);
+
+	if (strcmp(k, "full") == 0)
+		return (0);
+	if (strcmp(k, "busy") == 0)
+		return (1);
+	if (strcmp(k, "readonly") == 0)
+		return (2);
+	return (3);
+}
+
+/* Counts and, once per kind, logs a database failure. */
+static void
+framelog_db_error(struct framelog *fl, int rc, const char *what)
+{
+	int		 slot = framelog_errslot(rc);
+	uint64_t	*counter[] = { &fl->st.errors_full, &fl->st.errors_busy,
+			    &fl->st.errors_readonly, &fl->st.errors_io };
+
+	(*counter[slot])++;
+	snprintf(fl->last_error, sizeof fl->last_error, "%s: %s (%s)", what,
+	    fl->db != NULL ? flogdb_errmsg(fl->db) : "cannot open",
+	    flogdb_errkind(rc));
+	fl->st.last_error = fl->last_error;
+	fl->st.last_error_t = (int64_t)wall_ns();
+	if (!fl->err_logged[slot]) {
+		fl->err_logged[slot] = 1;
+		log_error("frame log %s: %s; bridging goes on, frames are "
+		    "counted as lost until it recovers", fl->cfg.db,
+		    fl->last_error);
+	}
+	if (fl->db_err == 0)
+		fl->lost_in_outage = 0;
+	fl->db_err = rc;
+	fl->retry_at = mono_ms() + FLOG_RETRY_MS;
+	/* Files that went read-only or away are reopened on the retry. */
+	if (slot >= 2) {
+		flogdb_close(fl->db);
+		fl->db = NULL;
+	}
+}
+
+/* Opens the database if it is not. Returns 0 when it is usable. */
+static int
+framelog_writer_open(struct framelog *fl)
+{
+	struct stat	 sb;
+	char		*cause = NULL;
+	uint64_t	 max;
+	int		 rc, same;
+
+	if (fl->db != NULL)
+		return (0);
+	if ((fl->db = flogdb_open(fl->cfg.db, fl->cfg.max_size,
+	    &cause)) == NULL) {
+		if (!fl->err_logged[3]) {
+			fl->err_logged[3] = 1;
+			log_error("frame log: %s; bridging goes on without it, "
+			    "retrying every %u ms", cause, FLOG_RETRY_MS);
+		}
+		fl->st.errors_io++;
+		snprintf(fl->last_error, sizeof fl->last_error, "%s", cause);
+		free(cause);
+		fl->db_err = -1;
+		fl->retry_at = mono_ms() + FLOG_RETRY_MS;
+		return (-1);
+	}
+	if (stat(fl->cfg.db, &sb) == -1)
+		memset(&sb, 0, sizeof sb);
+	same = fl->have_base && sb.st_dev == fl->db_dev &&
+	    sb.st_ino == fl->db_ino;
+	fl->db_dev = sb.st_dev;
+	fl->db_ino = sb.st_ino;
+	if (!same) {
+		/* A new file (or the first): new session ids, a new run. */
+		if ((rc = flogdb_max_session(fl->db, &max)) != 0 ||
+		    (rc = flogdb_run_start(fl->db, (int64_t)wall_ns(),
+		    (long)getpid(), PACKAGE_VERSION, NULL, &fl->run_id)) != 0) {
+			framelog_db_error(fl, rc, "starting a run");
+			flogdb_close(fl->db);
+			fl->db = NULL;
+			return (-1);
+		}
+		fl->id_base = max;
+		fl->have_base = 1;
+		fl->st.run_id = fl->run_id;
+		log_info("frame log: writing to %s (run %llu)", fl->cfg.db,
+		    (unsigned long long)fl->run_id);
+	}
+	return (0);
+}
+
+/* After an error, the database is tried again once the retry time comes. */
+static int
+framelog_writer_usable(struct framelog *fl)
+{
+	if (fl->db_err != 0 && mono_ms() < fl->retry_at)
+		return (0);
+	return (framelog_writer_open(fl) == 0);
+}
+
+static void
+framelog_recovered(struct framelog *fl)
+{
+	int	i;
+
+	if (fl->db_err == 0)
+		return;
+	log_warn("frame log %s: writing again; %llu records were lost while "
+	    "it failed", fl->cfg.db, (unsigned long long)fl->lost_in_outage);
+	flogdb_event(fl->db, (int64_t)wall_ns(), fl->run_id, "recovered",
+	    fl->lost_in_outage, fl->last_error);
+	fl->db_err = 0;
+	for (i = 0; i < 4; i++)
+		fl->err_logged[i] = 0;
+}
+
+static void
+framelog_free_sessions(struct flog_session_rec *r)
+{
+	struct flog_session_rec	*next;
+
+	for (; r != NULL; r = next) {
+		next = r->next;
+		flog_session_rec_free(r);
+	}
+}
+
+/*
+ * Writes sessions (all of them) and frames 0..n-1 of the queue in one
+ * transaction. Returns 0 or the SQLite code (the transaction is rolled
+ * back).
+ */
+static int
+framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
+{
+	struct flog_session_rec	*r;
+	struct flog_frame	*f, tmp, many[FLOGDB_BATCH_ROWS];
+	const struct flog_frame	*fp[FLOGDB_BATCH_ROWS];
+	const uint8_t		*data[FLOGDB_BATCH_ROWS];
+	uint64_t		 local;
+	size_t			 i, k;
+	int			 rc;
+
+	if ((rc = flogdb_begin(fl->db)) != 0)
+		return (rc);
+	for (r = sess; r != NULL; r = r->next) {
+		local = r->id;
+		r->id = fl->id_base + local;
+		r->run_id = fl->run_id;
+		rc = flogdb_session(fl->db, r);
+		r->id = local;
+		if (rc != 0)
+			goto fail;
+	}
+	for (i = 0; i < n; ) {
+		if (n - i >= FLOGDB_BATCH_ROWS) {
+			for (k = 0; k < FLOGDB_BATCH_ROWS; k++, i++) {
+				f = flogq_at(&fl->q, i);
+				many[k] = *f;
+				many[k].session = fl->id_base + f->session;
+				fp[k] = &many[k];
+				data[k] = flogq_data(&fl->q, f);
+			}
+			if ((rc = flogdb_frames(fl->db, fp, data)) != 0)
+				goto fail;
+			continue;
+		}
+		f = flogq_at(&fl->q, i++);
+		tmp = *f;
+		tmp.session = fl->id_base + f->session;
+		if ((rc = flogdb_frame(fl->db, &tmp, flogq_data(&fl->q,
+		    f))) != 0)
+			goto fail;
+	}
+	if ((rc = flogdb_commit(fl->db)) != 0)
+		goto fail;
+	return (0);
+fail:
+	flogdb_rollback(fl->db);
+	return (rc);
+}
+
+/* Tells the loop the queue drained when tunnels wait for it. */
+static void
+framelog_notify(struct framelog *fl)
+{
+	char	c = 0;
+
+	if (!ALOAD(&fl->blocked) || ALOAD(&fl->notified))
+		return;
+	if (flogq_used(&fl->q) > fl->low)
+		return;
+	ASTORE(&fl->notified, 1);
+	if (write(fl->pipe[1], &c, 1) == -1 && errno != EAGAIN)
+		log_warn("frame log: cannot wake the event loop: %s",
+		    strerror(errno));
+}
+
+/* Writes queued work: all sessions, frames in transactions of batch. */
+static void
+framelog_drain(struct framelog *fl, struct flog_session_rec *sess)
+{
+	size_t	n;
+	int	rc;
+
+	for (;;) {
+		n = flogq_peek(&fl->q, fl->cfg.batch);
+		if (n == 0 && sess == NULL)
+			return;
+		if (framelog_writer_usable(fl)) {
+			if ((rc = framelog_write(fl, sess, n)) == 0) {
+				framelog_recovered(fl);
+				struct flog_session_rec	*r;
+
+				fl->st.frames_written += n;
+				for (r = sess; r != NULL; r = r->next)
+					fl->st.sessions_written++;
+			} else
+				framelog_db_error(fl, rc, "writing frames");
+		}
+		if (sess != NULL) {
+			/* Unwritten sessions wait for the next success. */
+			struct flog_session_rec **tail = &fl->retry_head;
+
+			while (*tail != NULL)
+				tail = &(*tail)->next;
+			if (fl->db_err != 0) {
+				*tail = sess;
+				sess = NULL;
+			} else {
+				framelog_free_sessions(sess);
+				sess = NULL;
+			}
+		}
+		if (fl->db_err != 0) {
+			fl->st.records_lost += n;
+			fl->lost_in_outage += n;
+		}
+		flogq_release(&fl->q, n);
+		framelog_notify(fl);
+		if (fl->db_err == 0 && fl->retry_head != NULL) {
+			sess = fl->retry_head;
+			fl->retry_head = NULL;
+		}
+	}
+}
+
+/* Prunes by retention; on a full database also when no limit is set. */
+static void
+framelog_prune(struct framelog *fl)
+{
+	uint64_t	deleted;
+	int		rc;
+
+	if (fl->db == NULL || (fl->cfg.ret_age_s == 0 &&
+	    fl->cfg.ret_rows == 0 && fl->cfg.ret_size == 0))
+		return;
+	rc = flogdb_prune(fl->db, (int64_t)wall_ns(), fl->cfg.ret_age_s,
+	    fl->cfg.ret_rows, fl->cfg.ret_size, FLOG_PRUNE_MAX, &deleted);
+	if (rc != 0) {
+		framelog_db_error(fl, rc, "pruning");
+		return;
+	}
+	if (deleted > 0) {
+		fl->st.frames_pruned += deleted;
+		log_debug("frame log: pruned %llu frames",
+		    (unsigned long long)deleted);
+	}
+}
+
+/* Records drops since the last call as a log_events row and a log line. */
+static void
+framelog_status(struct framelog *fl, int final)
+{
+	uint64_t	dropped, cap;
+	char		detail[96];
+
+	dropped = ALOAD(&fl->frames_dropped);
+	cap = ALOAD(&fl->capture_dropped);
+	fl->st.frames_dropped = dropped;
+	fl->st.capture_dropped = cap;
+	fl->st.queue_max = ALOAD(&fl->queue_max);
+	fl->st.t = (int64_t)wall_ns();
+	if (fl->db == NULL || fl->db_err != 0)
+		return;
+	if (dropped > fl->events_dropped) {
+		snprintf(detail, sizeof detail, "queue full (%s policy)",
+		    fl->cfg.overflow == FRAMELOG_BLOCK ? "block" : "drop");
+		if (flogdb_event(fl->db, fl->st.t, fl->run_id, "dropped",
+		    dropped - fl->events_dropped, detail) == 0)
+			fl->events_dropped = dropped;
+	}
+	if (final)
+		flogdb_run_end(fl->db, fl->run_id, fl->st.t);
+	flogdb_status(fl->db, &fl->st);
+}
+
+/* A periodic line when something was lost, so it is never silent. */
+static void
+framelog_report(struct framelog *fl)
+{
+	uint64_t	dropped = fl->st.frames_dropped;
+
+	if (dropped == fl->reported_dropped &&
+	    fl->st.records_lost == fl->reported_lost)
+		return;
+	log_warn("frame log %s: %llu frames dropped (queue full) and %llu "
+	    "records lost to database errors so far (last error: %s)",
+	    fl->cfg.db, (unsigned long long)dropped,
+	    (unsigned long long)fl->st.records_lost,
+	    fl->last_error[0] != '\0' ? fl->last_error : "none");
+	fl->reported_dropped = dropped;
+	fl->reported_lost = fl->st.records_lost;
+}
+
+/* The file was removed or replaced under us: start a new one. */
+static void
+framelog_check_file(struct framelog *fl)
+{
+	struct stat	sb;
+
+	if (fl->db == NULL)
+		return;
+	if (stat(fl->cfg.db, &sb) == 0 && sb.st_dev == fl->db_dev &&
+	    sb.st_ino == fl->db_ino)
+		return;
+	log_warn("frame log %s was removed or replaced; starting a new file",
+	    fl->cfg.db);
+	flogdb_close(fl->db);
+	fl->db = NULL;
+	fl->have_base = 0;
+	if (framelog_writer_open(fl) == 0)
+		flogdb_event(fl->db, (int64_t)wall_ns(), fl->run_id,
+		    "replaced", 0, "the previous file was removed or replaced");
+}
+
+static void *
+framelog_writer(void *arg)
+{
+	struct framelog		*fl = arg;
+	struct flog_session_rec	*sess;
+	struct timespec		 ts;
+	uint64_t		 now, next_status = 0, next_prune, next_report;
+	int			 stop;
+
+	framelog_writer_open(fl);
+	next_prune = mono_ms();
+	next_report = mono_ms() + FLOG_REPORT_MS;
+	for (;;) {
+		pthread_mutex_lock(&fl->mu);
+		while (!fl->stop && fl->sess_head == NULL &&
+		    flogq_peek(&fl->q, fl->cfg.batch) < fl->cfg.batch &&
+		    !(ALOAD(&fl->blocked) && flogq_peek(&fl->q, 1) > 0)) {
+			ASTORE(&fl->idle, 1);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += FLOG_WAIT_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&fl->cond, &fl->mu,
+			    &ts) != 0)
+				break;
+		}
+		ASTORE(&fl->idle, 0);
+		sess = fl->sess_head;
+		fl->sess_head = NULL;
+		fl->sess_tail = &fl->sess_head;
+		stop = fl->stop;
+		pthread_mutex_unlock(&fl->mu);
+
+		framelog_drain(fl, sess);
+		now = mono_ms();
+		/* A full database: retention may make room before the retry. */
+		if (now >= next_prune || (fl->db_err != 0 &&
+		    strcmp(flogdb_errkind(fl->db_err), "full") == 0)) {
+			framelog_prune(fl);
+			next_prune = now + FLOG_PRUNE_MS;
+		}
+		if (now >= next_status || stop) {
+			framelog_check_file(fl);
+			framelog_status(fl, stop);
+			next_status = now + FLOG_STATUS_MS;
+		}
+		if (now >= next_report || stop) {
+			framelog_report(fl);
+			next_report = now + FLOG_REPORT_MS;
+		}
+		if (stop) {
+			pthread_mutex_lock(&fl->mu);
+			sess = fl->sess_head;
+			pthread_mutex_unlock(&fl->mu);
+			if (sess == NULL && flogq_peek(&fl->q, 1) == 0)
+				break;
+		}
+	}
+	if (fl->retry_head != NULL) {
+		log_warn("frame log: %s: final session rows could not be "
+		    "written", fl->cfg.db);
+		framelog_free_sessions(fl->retry_head);
+		fl->retry_head = NULL;
+	}
+	if (fl->db != NULL) {
+		flogdb_checkpoint(fl->db);
+		flogdb_close(fl->db);
+		fl->db = NULL;
+	}
+	log_info("frame log %s: %llu frames and %llu session rows written, "
+	    "%llu dropped (queue full), %llu lost to database errors",
+	    fl->cfg.db, (unsigned long long)fl->st.frames_written,
+	    (unsigned long long)fl->st.sessions_written,
+	    (unsigned long long)fl->st.frames_dropped,
+	    (unsigned long long)fl->st.records_lost);
+	return (NULL);
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+
+struct framelog *
+framelog_new(struct event_base *base, const struct config *cfg)
+{
+	struct framelog	*fl;
+	struct timeval	 tv = { 1, 0 };
+	int		 i;
+
+	fl = xcalloc(1, sizeof *fl);
+	framelog_config_copy(&fl->cfg, &cfg->log);
+	fl->base = base;
+	flogq_init(&fl->q, fl->cfg.queue, FLOG_SIDE_BYTES);
+	/*
+	 * Block: pause at 3/4 full. The last quarter absorbs what is in
+	 * flight: each tunnel finishes the frame it is in (one event) and
+	 * may answer a ping or send a close before it stops.
+	 */
+	fl->high = fl->q.nrecs - fl->q.nrecs / 4;
+	fl->low = fl->q.nrecs / 4;
+	fl->bhigh = FLOG_SIDE_BYTES / 2;
+	fl->wall_off = (int64_t)wall_ns() - (int64_t)now_ns();
+	TAILQ_INIT(&fl->waiters);
+	pthread_mutex_init(&fl->mu, NULL);
+	pthread_cond_init(&fl->cond, NULL);
+	fl->sess_tail = &fl->sess_head;
+	if (pipe(fl->pipe) == -1)
+		fatalx("frame log: pipe: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		fcntl(fl->pipe[i], F_SETFL, fcntl(fl->pipe[i], F_GETFL) |
+		    O_NONBLOCK);
+		fcntl(fl->pipe[i], F_SETFD, FD_CLOEXEC);
+	}
+	fl->ev_pipe = event_new(base, fl->pipe[0], EV_READ | EV_PERSIST,
+	    framelog_pipe_cb, fl);
+	event_add(fl->ev_pipe, NULL);
+	fl->ev_tick = event_new(base, -1, EV_PERSIST, framelog_tick, fl);
+	evtimer_add(fl->ev_tick, &tv);
+	if (pthread_create(&fl->thread, NULL, framelog_writer, fl) != 0)
+		fatalx("frame log: cannot start the writer thread");
+	fl->thread_started = 1;
+	log_info("frame log: %s, capture %s, overflow %s", fl->cfg.db,
+	    fl->cfg.capture == 0 ? "off" : fl->cfg.capture ==
+	    FRAMELOG_CAPTURE_MAX ? "all" : "first bytes",
+	    fl->cfg.overflow == FRAMELOG_BLOCK ? "block" : "drop");
+	return (fl);
+}
+
+void
+framelog_free(struct framelog *fl)
+{
+	if (fl == NULL)
+		return;
+	if (fl->thread_started) {
+		pthread_mutex_lock(&fl->mu);
+		fl->stop = 1;
+		pthread_cond_signal(&fl->cond);
+		pthread_mutex_unlock(&fl->mu);
+		pthread_join(fl->thread, NULL);
+	}
+	framelog_free_sessions(fl->sess_head);
+	event_free(fl->ev_pipe);
+	event_free(fl->ev_tick);
+	close(fl->pipe[0]);
+	close(fl->pipe[1]);
+	flogq_free(&fl->q);
+	pthread_mutex_destroy(&fl->mu);
+	pthread_cond_destroy(&fl->cond);
+	framelog_config_clear(&fl->cfg);
+	free(fl);
+}

@@ -1,0 +1,84 @@
+/*
+ * framelog.h -- the frame log: every WebSocket session and every frame in
+ * both directions recorded to SQLite by a writer thread, off the event
+ * loop. The loop pushes small fixed records into a bounded queue
+ * (framelog_queue.h); the writer owns the database (framelog_db.h). When
+ * the queue is full, log-overflow decides: drop (counted, recorded) or
+ * block (the tunnels stop reading until the writer catches up). Database
+ * errors never stop the bridging: they are counted, logged once per kind,
+ * recorded in log_status and log_events, and the writer recovers.
+ */
+#ifndef FRAMELOG_H
+#define FRAMELOG_H
+
+#include <stdint.h>
+
+struct config;
+struct event_base;
+struct tunnel_client;
+struct ws_counters;
+struct ws_observer;
+struct framelog;
+struct framelog_session;
+
+/*
+ * Starts the frame log of cfg->log (cfg->log.db must be set): the queue and
+ * the writer thread, which opens the database on its own (an error there
+ * is logged and retried, never fatal). The caller frees with
+ * framelog_free().
+ */
+struct framelog	*framelog_new(struct event_base *base,
+		    const struct config *cfg);
+
+/*
+ * Writes everything queued, closes the database and stops the writer.
+ * Call after every session is closed. framelog_free(NULL) is a no-op.
+ */
+void		 framelog_free(struct framelog *);
+
+/* The database file, for messages. */
+const char	*framelog_path(const struct framelog *);
+
+/*
+ * Begins a session for a tunnel being connected: cl is copied, conn is the
+ * id of the text log ("c17"), route and backend as configured, capture the
+ * payload bytes to keep per frame (cfg->log.capture of the tunnel's
+ * config). Nothing is written until framelog_session_open() or _close().
+ * The caller releases it with framelog_session_close().
+ */
+struct framelog_session *framelog_session_new(struct framelog *,
+		    const struct tunnel_client *cl, const char *conn,
+		    const char *route, const char *backend, size_t capture);
+
+/* The backend is connected: its address and how long the connect took. */
+void	framelog_session_backend(struct framelog_session *,
+	    const char *addr, uint64_t connect_ns);
+
+/*
+ * The WebSocket is open (status: the HTTP status answered, 101 or 200):
+ * writes the session row. Returns the observer to give the endpoint with
+ * ws_conn_set_observer(ws, obs, session); valid until _close(). ready(arg)
+ * is called when the log, having been busy (log-overflow block), takes
+ * frames again.
+ */
+const struct ws_observer *framelog_session_open(struct framelog_session *,
+	    int status, void (*ready)(void *), void *arg);
+
+/* What is known when a session ends. */
+struct framelog_close {
+	const struct ws_counters *c;	/* NULL: never opened */
+	int		 status;	/* HTTP status if it never opened */
+	const char	*closed_by;	/* "client", "server", "backend", NULL */
+	uint64_t	 backend_in, backend_out;	/* backend bytes */
+	const char	*error;		/* or NULL */
+};
+
+/*
+ * Writes the final session row and frees the session. Stop observing the
+ * endpoint first (ws_conn_free or ws_conn_set_observer(NULL)), so that its
+ * last frame events come before the row.
+ */
+void	framelog_session_close(struct framelog_session *,
+	    const struct framelog_close *);
+
+#endif

@@ -1,0 +1,796 @@
+/*
+ * framelog_db.c -- the frame log's SQLite side: schema and migrations,
+ * prepared statements, retention and status rows (see framelog_db.h and
+ * docs/framelog.md for every column). Runs in the writer thread only.
+ */
+#include "wsb_autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "framelog_db.h"
+#include "util.h"
+#include "ws_frame.h"
+
+/*
+ * Migrations: migrations[v] takes a database from user_version v to v + 1.
+ * A new database runs them all. Never edit a shipped step; append one.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  t_start INTEGER NOT NULL,"
+	"  t_end INTEGER,"
+	"  pid INTEGER,"
+	"  version TEXT,"
+	"  config TEXT);"
+	"CREATE TABLE sessions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id INTEGER,"
+	"  conn TEXT,"
+	"  t_start INTEGER NOT NULL,"
+	"  t_open INTEGER,"
+	"  t_end INTEGER,"
+	"  client_addr TEXT,"
+	"  client_port INTEGER,"
+	"  listener TEXT,"
+	"  http_version TEXT,"
+	"  h2_stream_id INTEGER,"
+	"  tls_version TEXT,"
+	"  tls_cipher TEXT,"
+	"  alpn TEXT,"
+	"  sni TEXT,"
+	"  path TEXT,"
+	"  query TEXT,"
+	"  host TEXT,"
+	"  origin TEXT,"
+	"  user_agent TEXT,"
+	"  protocols_offered TEXT,"
+	"  protocol TEXT,"
+	"  extensions_offered TEXT,"
+	"  extensions TEXT,"
+	"  route TEXT,"
+	"  backend TEXT,"
+	"  backend_addr TEXT,"
+	"  backend_connect_ns INTEGER,"
+	"  status INTEGER,"
+	"  close_code_in INTEGER,"
+	"  close_reason_in TEXT,"
+	"  close_code_out INTEGER,"
+	"  close_reason_out TEXT,"
+	"  closed_by TEXT,"
+	"  frames_in INTEGER, frames_out INTEGER,"
+	"  msgs_in INTEGER, msgs_out INTEGER,"
+	"  bytes_in INTEGER, bytes_out INTEGER,"
+	"  backend_bytes_in INTEGER, backend_bytes_out INTEGER,"
+	"  log_dropped INTEGER,"
+	"  error TEXT);"
+	"CREATE INDEX sessions_t_start ON sessions(t_start);"
+	"CREATE TABLE frames ("
+	"  id INTEGER PRIMARY KEY,"
+	"  session_id INTEGER NOT NULL,"
+	"  t INTEGER NOT NULL,"
+	"  dir TEXT NOT NULL,"
+	"  opcode INTEGER NOT NULL,"
+	"  fin INTEGER NOT NULL,"
+	"  rsv1 INTEGER NOT NULL,"
+	"  rsv2 INTEGER NOT NULL,"
+	"  rsv3 INTEGER NOT NULL,"
+	"  masked INTEGER NOT NULL,"
+	"  hdr_len INTEGER NOT NULL,"
+	"  len INTEGER NOT NULL,"
+	"  msg_no INTEGER,"
+	"  frag INTEGER,"
+	"  delay_ns INTEGER,"
+	"  close_code INTEGER,"
+	"  close_reason TEXT,"
+	"  payload BLOB,"
+	"  status TEXT);"
+	"CREATE INDEX frames_msg ON frames(session_id, dir, msg_no);"
+	"CREATE TABLE opcodes (opcode INTEGER PRIMARY KEY, name TEXT);"
+	"INSERT INTO opcodes VALUES (0,'continuation'),(1,'text'),"
+	"  (2,'binary'),(8,'close'),(9,'ping'),(10,'pong');"
+	"CREATE TABLE log_status ("
+	"  run_id INTEGER PRIMARY KEY,"
+	"  t INTEGER,"
+	"  frames_written INTEGER, sessions_written INTEGER,"
+	"  frames_dropped INTEGER, capture_dropped INTEGER,"
+	"  records_lost INTEGER,"
+	"  errors_full INTEGER, errors_busy INTEGER,"
+	"  errors_readonly INTEGER, errors_io INTEGER,"
+	"  frames_pruned INTEGER, queue_max INTEGER,"
+	"  last_error TEXT, last_error_t INTEGER);"
+	"CREATE TABLE log_events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  t INTEGER NOT NULL,"
+	"  run_id INTEGER,"
+	"  kind TEXT NOT NULL,"
+	"  count INTEGER,"
+	"  detail TEXT);"
+	/* One row per reassembled data message. */
+	"CREATE VIEW messages AS"
+	"  SELECT session_id, dir, msg_no,"
+	"    max(CASE WHEN frag = 0 THEN opcode END) AS opcode,"
+	"    max(CASE WHEN frag = 0 THEN"
+	"      (CASE opcode WHEN 1 THEN 'text' WHEN 2 THEN 'binary'"
+	"       ELSE 'continuation' END) END) AS type,"
+	"    count(*) AS frames,"
+	"    sum(len) AS size,"
+	"    min(t) AS t_first,"
+	"    max(t) AS t_last,"
+	"    max(t) - min(t) AS duration_ns,"
+	"    max(fin) AS complete,"
+	"    max(delay_ns) AS max_delay_ns,"
+	"    sum(delay_ns) AS sum_delay_ns"
+	"  FROM frames WHERE msg_no IS NOT NULL"
+	"  GROUP BY session_id, dir, msg_no;"
+	/* Frames with readable names and times. */
+	"CREATE VIEW frames_named AS"
+	"  SELECT f.id, f.session_id, f.dir, coalesce(o.name,"
+	"    'reserved-' || f.opcode) AS type,"
+	"    strftime('%Y-%m-%d %H:%M:%f', f.t / 1e9, 'unixepoch') AS time,"
+	"    f.fin, f.len, f.msg_no, f.frag, f.delay_ns / 1e3 AS delay_us,"
+	"    f.close_code, f.close_reason, f.status"
+	"  FROM frames f LEFT JOIN opcodes o ON o.opcode = f.opcode;"
+	/* Per-session summary, joined with what the frames table holds. */
+	"CREATE VIEW session_summary AS"
+	"  SELECT s.id, s.conn, s.client_addr, s.origin, s.user_agent, s.path,"
+	"    s.route, s.backend, s.protocol, s.http_version,"
+	"    strftime('%Y-%m-%d %H:%M:%f', s.t_start / 1e9, 'unixepoch')"
+	"      AS started,"
+	"    (coalesce(s.t_end, (SELECT max(t) FROM frames"
+	"      WHERE session_id = s.id)) - s.t_start) / 1e9 AS duration_s,"
+	"    s.backend_connect_ns / 1e6 AS connect_ms,"
+	"    s.status, s.close_code_in, s.close_code_out, s.closed_by,"
+	"    s.msgs_in, s.msgs_out, s.bytes_in, s.bytes_out,"
+	"    (SELECT count(*) FROM frames WHERE session_id = s.id)"
+	"      AS frames_logged,"
+	"    (SELECT max(size) FROM messages WHERE session_id = s.id)"
+	"      AS largest_message,"
+	"    s.log_dropped, s.error,"
+	"    s.t_end IS NULL AS live"
+	"  FROM sessions s;",
+};
+
+#define NMIGRATIONS	((int)nitems(migrations))
+
+/* Frames per multi-row INSERT: fewer statement runs per row. */
+#define FLOGDB_ROWS	FLOGDB_BATCH_ROWS
+#define FLOGDB_FCOLS	18
+
+enum {
+	ST_FRAME = 0,
+	ST_FRAMES,	/* FLOGDB_ROWS frames at once, built at open */
+	ST_SESSION,
+	ST_RUN_START,
+	ST_RUN_END,
+	ST_EVENT,
+	ST_STATUS,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_COUNT
+};
+
+static const char *const statements[ST_COUNT] = {
+	[ST_FRAME] = "INSERT INTO frames (session_id, t, dir, opcode, fin, "
+	    "rsv1, rsv2, rsv3, masked, hdr_len, len, msg_no, frag, delay_ns, "
+	    "close_code, close_reason, payload, status) VALUES (?,?,?,?,?,?,?,"
+	    "?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_FRAMES] = NULL,
+	[ST_SESSION] = "INSERT OR REPLACE INTO sessions (id, run_id, conn, "
+	    "t_start, t_open, t_end, client_addr, client_port, listener, "
+	    "http_version, h2_stream_id, tls_version, tls_cipher, alpn, sni, "
+	    "path, query, host, origin, user_agent, protocols_offered, "
+	    "protocol, extensions_offered, extensions, route, backend, "
+	    "backend_addr, backend_connect_ns, status, close_code_in, "
+	    "close_reason_in, close_code_out, close_reason_out, closed_by, "
+	    "frames_in, frames_out, msgs_in, msgs_out, bytes_in, bytes_out, "
+	    "backend_bytes_in, backend_bytes_out, log_dropped, error) VALUES ("
+	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	    "?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_RUN_START] = "INSERT INTO runs (t_start, pid, version, config) "
+	    "VALUES (?,?,?,?)",
+	[ST_RUN_END] = "UPDATE runs SET t_end = ? WHERE id = ?",
+	[ST_EVENT] = "INSERT INTO log_events (t, run_id, kind, count, detail) "
+	    "VALUES (?,?,?,?,?)",
+	[ST_STATUS] = "INSERT OR REPLACE INTO log_status (run_id, t, "
+	    "frames_written, sessions_written, frames_dropped, "
+	    "capture_dropped, records_lost, errors_full, errors_busy, "
+	    "errors_readonly, errors_io, frames_pruned, queue_max, last_error, "
+	    "last_error_t) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_BEGIN] = "BEGIN",
+	[ST_COMMIT] = "COMMIT",
+};
+
+struct flogdb {
+	sqlite3		*db;
+	sqlite3_stmt	*st[ST_COUNT];
+};
+
+void
+flog_session_rec_free(struct flog_session_rec *r)
+{
+	if (r == NULL)
+		return;
+	free(r->conn);
+	free(r->client_addr);
+	free(r->listener);
+	free(r->http_version);
+	free(r->tls_version);
+	free(r->tls_cipher);
+	free(r->alpn);
+	free(r->sni);
+	free(r->path);
+	free(r->query);
+	free(r->host);
+	free(r->origin);
+	free(r->user_agent);
+	free(r->protocols_offered);
+	free(r->protocol);
+	free(r->extensions_offered);
+	free(r->extensions);
+	free(r->route);
+	free(r->backend);
+	free(r->backend_addr);
+	free(r->close_reason_in);
+	free(r->close_reason_out);
+	free(r->closed_by);
+	free(r->error);
+	free(r);
+}
+
+const char *
+flogdb_errkind(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return ("full");
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ("busy");
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return ("readonly");
+	default:
+		return ("io");
+	}
+}
+
+const char *
+flogdb_errmsg(struct flogdb *d)
+{
+	return (d != NULL && d->db != NULL ? sqlite3_errmsg(d->db) :
+	    "no database");
+}
+
+/* Runs sql (no rows wanted). Returns 0 or the SQLite code. */
+static int
+flogdb_exec(struct flogdb *d, const char *sql)
+{
+	int	rc;
+
+	rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL);
+	return (rc == SQLITE_OK ? 0 : rc);
+}
+
+/* Returns the integer of a one-row one-column query, or -1. */
+static int64_t
+flogdb_int(struct flogdb *d, const char *sql)
+{
+	sqlite3_stmt	*st;
+	int64_t		 v = -1;
+
+	if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return (-1);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 :
+		    sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (v);
+}
+
+/* Brings the schema to FLOGDB_VERSION. Returns 0, or -1 with *cause. */
+static int
+flogdb_migrate(struct flogdb *d, char **cause)
+{
+	int64_t	v;
+	char	sql[64];
+	int	i, rc;
+
+	if ((v = flogdb_int(d, "PRAGMA user_version")) < 0) {
+		*cause = xasprintf("cannot read user_version: %s",
+		    sqlite3_errmsg(d->db));
+		return (-1);
+	}
+	if (v == FLOGDB_VERSION)
+		return (0);
+	if (v > FLOGDB_VERSION) {
+		*cause = xasprintf("schema version %lld is newer than this "
+		    "wsbridge's (%d); use a newer wsbridge or another file",
+		    (long long)v, FLOGDB_VERSION);
+		return (-1);
+	}
+	if (v == 0 && flogdb_int(d, "SELECT count(*) FROM sqlite_master") > 0) {
+		*cause = xstrdup("file holds tables but no wsbridge schema "
+		    "version; not a frame log");
+		return (-1);
+	}
+	if ((rc = flogdb_exec(d, "BEGIN IMMEDIATE")) != 0)
+		goto fail;
+	for (i = (int)v; i < NMIGRATIONS && i < FLOGDB_VERSION; i++) {
+		if ((rc = flogdb_exec(d, migrations[i])) != 0)
+			goto fail;
+	}
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", FLOGDB_VERSION);
+	if ((rc = flogdb_exec(d, sql)) != 0 ||
+	    (rc = flogdb_exec(d, "COMMIT")) != 0)
+		goto fail;
+	return (0);
+fail:
+	*cause = xasprintf("schema migration from version %lld failed: %s",
+	    (long long)v, sqlite3_errmsg(d->db));
+	sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+	return (-1);
+}
+
+/* The INSERT of ST_FRAME with FLOGDB_ROWS rows of values. */
+static char *
+flogdb_multi_insert(void)
+{
+	const char	*one = statements[ST_FRAME];
+	const char	*values = strstr(one, "VALUES ") + 7;
+	size_t		 head = (size_t)(values - one), vlen = strlen(values);
+	char		*sql, *p;
+	int		 i;
+
+	sql = xmalloc(head + FLOGDB_ROWS * (vlen + 1) + 1);
+	memcpy(sql, one, head);
+	p = sql + head;
+	for (i = 0; i < FLOGDB_ROWS; i++) {
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, values, vlen);
+		p += vlen;
+	}
+	*p = '\0';
+	return (sql);
+}
+
+struct flogdb *
+flogdb_open(const char *path, uint64_t max_size, char **cause)
+{
+	struct flogdb	*d;
+	char		 sql[96];
+	int64_t		 page;
+	int		 fd, i;
+
+	/*
+	 * Create the file ourselves so it is 0600 whatever the umask:
+	 * captures can hold secrets. SQLite gives -wal and -shm the same mode.
+	 */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return (NULL);
+	}
+	close(fd);
+	d = xcalloc(1, sizeof *d);
+	if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		*cause = xasprintf("%s: %s", path, d->db != NULL ?
+		    sqlite3_errmsg(d->db) : "cannot open");
+		goto fail;
+	}
+	/* Another writer (an operator's sqlite3 shell) may hold the lock. */
+	sqlite3_busy_timeout(d->db, 1000);
+	if (flogdb_exec(d, "PRAGMA journal_mode = WAL") != 0 ||
+	    flogdb_exec(d, "PRAGMA synchronous = NORMAL") != 0) {
+		*cause = xasprintf("%s: %s", path, sqlite3_errmsg(d->db));
+		goto fail;
+	}
+	if (flogdb_migrate(d, cause) != 0) {
+		char *c = *cause;
+
+		*cause = xasprintf("%s: %s", path, c);
+		free(c);
+		goto fail;
+	}
+	if (max_size != 0) {
+		page = flogdb_int(d, "PRAGMA page_size");
+		if (page <= 0)
+			page = 4096;
+		snprintf(sql, sizeof sql, "PRAGMA max_page_count = %llu",
+		    (unsigned long long)(max_size / (uint64_t)page));
+		flogdb_exec(d, sql);
+	}
+	for (i = 0; i < ST_COUNT; i++) {
+		char	*multi = NULL;
+		int	 rc;
+
+		if (i == ST_FRAMES)
+			multi = flogdb_multi_insert();
+		rc = sqlite3_prepare_v3(d->db, multi != NULL ? multi :
+		    statements[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i],
+		    NULL);
+		free(multi);
+		if (rc != SQLITE_OK) {
+			*cause = xasprintf("%s: %s", path,
+			    sqlite3_errmsg(d->db));
+			goto fail;
+		}
+	}
+	return (d);
+fail:
+	flogdb_close(d);
+	return (NULL);
+}
+
+void
+flogdb_close(struct flogdb *d)
+{
+	int	i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(d->st[i]);
+	if (d->db != NULL) {
+		/* A transaction left open by an error is rolled back. */
+		if (!sqlite3_get_autocommit(d->db))
+			sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+		sqlite3_close(d->db);
+	}
+	free(d);
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int
+flogdb_step(sqlite3_stmt *st)
+{
+	int	rc;
+
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return (rc == SQLITE_DONE ? 0 : rc);
+}
+
+int
+flogdb_begin(struct flogdb *d)
+{
+	return (flogdb_step(d->st[ST_BEGIN]));
+}
+
+int
+flogdb_commit(struct flogdb *d)
+{
+	return (flogdb_step(d->st[ST_COMMIT]));
+}
+
+void
+flogdb_rollback(struct flogdb *d)
+{
+	if (!sqlite3_get_autocommit(d->db))
+		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Binds v, or NULL when v equals none. */
+static void
+bind_int(sqlite3_stmt *st, int i, int64_t v, int64_t none)
+{
+	if (v == none)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static const char *
+flogdb_status_str(unsigned status)
+{
+	switch (status) {
+	case 1:
+		return ("incomplete");
+	case 2:
+		return ("rejected");
+	default:
+		return (NULL);
+	}
+}
+
+/* Binds frame f to parameters o + 1 .. o + FLOGDB_FCOLS of st. */
+static void
+flogdb_bind_frame(sqlite3_stmt *st, int o, const struct flog_frame *f,
+    const uint8_t *data)
+{
+	int	control = WS_OP_IS_CONTROL(f->opcode);
+
+	sqlite3_bind_int64(st, o + 1, (int64_t)f->session);
+	sqlite3_bind_int64(st, o + 2, f->t);
+	sqlite3_bind_text(st, o + 3, f->dir == 0 ? "in" : "out", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int(st, o + 4, f->opcode);
+	sqlite3_bind_int(st, o + 5, f->fin);
+	sqlite3_bind_int(st, o + 6, (f->rsv & WS_RSV1) != 0);
+	sqlite3_bind_int(st, o + 7, (f->rsv & WS_RSV2) != 0);
+	sqlite3_bind_int(st, o + 8, (f->rsv & WS_RSV3) != 0);
+	sqlite3_bind_int(st, o + 9, f->masked);
+	sqlite3_bind_int(st, o + 10, f->hdr_len);
+	sqlite3_bind_int64(st, o + 11, (int64_t)f->len);
+	if (control || f->msg_no == 0) {
+		sqlite3_bind_null(st, o + 12);
+		sqlite3_bind_null(st, o + 13);
+	} else {
+		sqlite3_bind_int64(st, o + 12, (int64_t)f->msg_no);
+		sqlite3_bind_int64(st, o + 13, f->frag);
+	}
+	sqlite3_bind_int64(st, o + 14, (int64_t)f->delay_ns);
+	bind_int(st, o + 15, f->close_code, 0);
+	if (f->reason_len > 0)
+		sqlite3_bind_text(st, o + 16, (const char *)data + f->data_len,
+		    f->reason_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, o + 16);
+	if (f->data_len > 0)
+		sqlite3_bind_blob(st, o + 17, data, (int)f->data_len,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, o + 17);
+	bind_text(st, o + 18, flogdb_status_str(f->status));
+}
+
+int
+flogdb_frame(struct flogdb *d, const struct flog_frame *f,
+    const uint8_t *data)
+{
+	sqlite3_stmt	*st = d->st[ST_FRAME];
+
+	flogdb_bind_frame(st, 0, f, data);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_frames(struct flogdb *d, const struct flog_frame *const *f,
+    const uint8_t *const *data)
+{
+	sqlite3_stmt	*st = d->st[ST_FRAMES];
+	int		 i;
+
+	for (i = 0; i < FLOGDB_ROWS; i++)
+		flogdb_bind_frame(st, i * FLOGDB_FCOLS, f[i], data[i]);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_session(struct flogdb *d, const struct flog_session_rec *r)
+{
+	sqlite3_stmt	*st = d->st[ST_SESSION];
+	int		 i = 1;
+
+	sqlite3_bind_int64(st, i++, (int64_t)r->id);
+	sqlite3_bind_int64(st, i++, (int64_t)r->run_id);
+	bind_text(st, i++, r->conn);
+	sqlite3_bind_int64(st, i++, r->t_start);
+	bind_int(st, i++, r->t_open, 0);
+	bind_int(st, i++, r->t_end, 0);
+	bind_text(st, i++, r->client_addr);
+	bind_int(st, i++, r->client_port, -1);
+	bind_text(st, i++, r->listener);
+	bind_text(st, i++, r->http_version);
+	bind_int(st, i++, r->h2_stream_id, -1);
+	bind_text(st, i++, r->tls_version);
+	bind_text(st, i++, r->tls_cipher);
+	bind_text(st, i++, r->alpn);
+	bind_text(st, i++, r->sni);
+	bind_text(st, i++, r->path);
+	bind_text(st, i++, r->query);
+	bind_text(st, i++, r->host);
+	bind_text(st, i++, r->origin);
+	bind_text(st, i++, r->user_agent);
+	bind_text(st, i++, r->protocols_offered);
+	bind_text(st, i++, r->protocol);
+	bind_text(st, i++, r->extensions_offered);
+	bind_text(st, i++, r->extensions);
+	bind_text(st, i++, r->route);
+	bind_text(st, i++, r->backend);
+	bind_text(st, i++, r->backend_addr);
+	bind_int(st, i++, r->backend_connect_ns, -1);
+	bind_int(st, i++, r->status, 0);
+	bind_int(st, i++, r->close_code_in, 0);
+	bind_text(st, i++, r->close_reason_in);
+	bind_int(st, i++, r->close_code_out, 0);
+	bind_text(st, i++, r->close_reason_out);
+	bind_text(st, i++, r->closed_by);
+	sqlite3_bind_int64(st, i++, (int64_t)r->frames_in);
+	sqlite3_bind_int64(st, i++, (int64_t)r->frames_out);
+	sqlite3_bind_int64(st, i++, (int64_t)r->msgs_in);
+	sqlite3_bind_int64(st, i++, (int64_t)r->msgs_out);
+	sqlite3_bind_int64(st, i++, (int64_t)r->bytes_in);
+	sqlite3_bind_int64(st, i++, (int64_t)r->bytes_out);
+	sqlite3_bind_int64(st, i++, (int64_t)r->backend_bytes_in);
+	sqlite3_bind_int64(st, i++, (int64_t)r->backend_bytes_out);
+	sqlite3_bind_int64(st, i++, (int64_t)r->log_dropped);
+	bind_text(st, i++, r->error);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_run_start(struct flogdb *d, int64_t t, long pid, const char *version,
+    const char *config, uint64_t *id)
+{
+	sqlite3_stmt	*st = d->st[ST_RUN_START];
+	int		 rc;
+
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_int64(st, 2, pid);
+	bind_text(st, 3, version);
+	bind_text(st, 4, config);
+	if ((rc = flogdb_step(st)) == 0)
+		*id = (uint64_t)sqlite3_last_insert_rowid(d->db);
+	return (rc);
+}
+
+int
+flogdb_run_end(struct flogdb *d, uint64_t id, int64_t t)
+{
+	sqlite3_stmt	*st = d->st[ST_RUN_END];
+
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_int64(st, 2, (int64_t)id);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_event(struct flogdb *d, int64_t t, uint64_t run_id, const char *kind,
+    uint64_t count, const char *detail)
+{
+	sqlite3_stmt	*st = d->st[ST_EVENT];
+
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_int64(st, 2, (int64_t)run_id);
+	bind_text(st, 3, kind);
+	sqlite3_bind_int64(st, 4, (int64_t)count);
+	bind_text(st, 5, detail);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_status(struct flogdb *d, const struct flogdb_status *s)
+{
+	sqlite3_stmt	*st = d->st[ST_STATUS];
+	int		 i = 1;
+
+	sqlite3_bind_int64(st, i++, (int64_t)s->run_id);
+	sqlite3_bind_int64(st, i++, s->t);
+	sqlite3_bind_int64(st, i++, (int64_t)s->frames_written);
+	sqlite3_bind_int64(st, i++, (int64_t)s->sessions_written);
+	sqlite3_bind_int64(st, i++, (int64_t)s->frames_dropped);
+	sqlite3_bind_int64(st, i++, (int64_t)s->capture_dropped);
+	sqlite3_bind_int64(st, i++, (int64_t)s->records_lost);
+	sqlite3_bind_int64(st, i++, (int64_t)s->errors_full);
+	sqlite3_bind_int64(st, i++, (int64_t)s->errors_busy);
+	sqlite3_bind_int64(st, i++, (int64_t)s->errors_readonly);
+	sqlite3_bind_int64(st, i++, (int64_t)s->errors_io);
+	sqlite3_bind_int64(st, i++, (int64_t)s->frames_pruned);
+	sqlite3_bind_int64(st, i++, (int64_t)s->queue_max);
+	bind_text(st, i++, s->last_error);
+	bind_int(st, i++, s->last_error_t, 0);
+	return (flogdb_step(st));
+}
+
+int
+flogdb_max_session(struct flogdb *d, uint64_t *id)
+{
+	int64_t	v;
+
+	if ((v = flogdb_int(d, "SELECT max(id) FROM sessions")) < 0)
+		return (sqlite3_errcode(d->db) != SQLITE_OK ?
+		    sqlite3_errcode(d->db) : SQLITE_ERROR);
+	*id = (uint64_t)v;
+	return (0);
+}
+
+/* Deletes up to n of the oldest frames. Returns 0 or a code; *got. */
+static int
+flogdb_delete_oldest(struct flogdb *d, uint64_t n, int64_t before,
+    uint64_t *got)
+{
+	char	sql[192];
+	int	rc;
+
+	if (before != 0)
+		snprintf(sql, sizeof sql, "DELETE FROM frames WHERE id IN "
+		    "(SELECT id FROM frames ORDER BY id LIMIT %llu) AND t < %lld",
+		    (unsigned long long)n, (long long)before);
+	else
+		snprintf(sql, sizeof sql, "DELETE FROM frames WHERE id IN "
+		    "(SELECT id FROM frames ORDER BY id LIMIT %llu)",
+		    (unsigned long long)n);
+	if ((rc = flogdb_exec(d, sql)) != 0)
+		return (rc);
+	*got = (uint64_t)sqlite3_changes(d->db);
+	return (0);
+}
+
+int
+flogdb_prune(struct flogdb *d, int64_t now, uint64_t age_s, uint64_t rows,
+    uint64_t size, uint64_t max_delete, uint64_t *deleted)
+{
+	const uint64_t	 chunk = 5000;
+	int64_t		 cutoff = 0, oldest, pages, freep, page, maxid, minid;
+	uint64_t	 got, n;
+	char		 sql[160];
+	int		 rc, again;
+
+	*deleted = 0;
+	if (age_s != 0)
+		cutoff = now - (int64_t)(age_s * 1000000000ULL);
+	while (*deleted < max_delete) {
+		again = 0;
+		n = chunk;
+		oldest = flogdb_int(d, "SELECT t FROM frames ORDER BY id LIMIT 1");
+		if (cutoff != 0 && oldest > 0 && oldest < cutoff) {
+			if ((rc = flogdb_delete_oldest(d, n, cutoff, &got)) != 0)
+				return (rc);
+			*deleted += got;
+			again = got > 0;
+		}
+		if (!again && rows != 0) {
+			maxid = flogdb_int(d, "SELECT max(id) FROM frames");
+			minid = flogdb_int(d, "SELECT min(id) FROM frames");
+			if (maxid > 0 && (uint64_t)(maxid - minid + 1) > rows) {
+				n = MIN(chunk, (uint64_t)(maxid - minid + 1) -
+				    rows);
+				if ((rc = flogdb_delete_oldest(d, n, 0,
+				    &got)) != 0)
+					return (rc);
+				*deleted += got;
+				again = got > 0;
+			}
+		}
+		if (!again && size != 0) {
+			page = flogdb_int(d, "PRAGMA page_size");
+			pages = flogdb_int(d, "PRAGMA page_count");
+			freep = flogdb_int(d, "PRAGMA freelist_count");
+			if (page > 0 && pages > 0 && freep >= 0 &&
+			    (uint64_t)((pages - freep) * page) > size) {
+				if ((rc = flogdb_delete_oldest(d, chunk, 0,
+				    &got)) != 0)
+					return (rc);
+				*deleted += got;
+				again = got > 0;
+			}
+		}
+		if (!again)
+			break;
+	}
+	if (*deleted > 0 || cutoff != 0) {
+		/* Sessions that ended before every frame left. */
+		snprintf(sql, sizeof sql, "DELETE FROM sessions WHERE t_end IS "
+		    "NOT NULL AND (t_end < %lld OR t_end < (SELECT t FROM frames "
+		    "ORDER BY id LIMIT 1))", (long long)cutoff);
+		if ((rc = flogdb_exec(d, sql)) != 0)
+			return (rc);
+	}
+	return (0);
+}
+
+int
+flogdb_checkpoint(struct flogdb *d)
+{
+	return (flogdb_exec(d, "PRAGMA wal_checkpoint(TRUNCATE)"));
+}

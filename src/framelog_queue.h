@@ -1,0 +1,75 @@
+/*
+ * framelog_queue.h -- the bounded queue between the event loop (one
+ * producer) and the frame log's writer thread (one consumer): a ring of
+ * small fixed frame records and a side ring of bytes for payload captures
+ * and close reasons. Lock-free single-producer/single-consumer; no I/O, no
+ * clocks, so it is unit-tested on its own.
+ */
+#ifndef FRAMELOG_QUEUE_H
+#define FRAMELOG_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One frame as the writer stores it. Times are ns since the epoch. */
+struct flog_frame {
+	uint64_t	session;	/* sessions.id */
+	int64_t		t;		/* header parsed (in) / queued (out) */
+	uint64_t	len;		/* payload length */
+	uint64_t	msg_no;		/* 0: control frame */
+	uint64_t	delay_ns;
+	uint64_t	bytes_pos;	/* side ring position of capture+reason */
+	uint64_t	bytes_end;	/* side ring head after this record */
+	uint32_t	frag;
+	uint32_t	data_len;	/* captured payload bytes at bytes_pos */
+	uint16_t	close_code;	/* 0: none */
+	uint8_t		reason_len;	/* close reason right after the capture */
+	uint8_t		dir;		/* enum ws_dir */
+	uint8_t		opcode, fin, rsv, masked, hdr_len, status;
+};
+
+struct flogq {
+	struct flog_frame	*recs;
+	size_t			 nrecs;		/* power of two */
+	uint8_t			*bytes;
+	size_t			 nbytes;
+	uint64_t		 head;		/* producer: records pushed */
+	uint64_t		 tail;		/* consumer: records released */
+	uint64_t		 bhead;		/* producer: side bytes allocated */
+	uint64_t		 btail;		/* consumer: side bytes released */
+};
+
+/*
+ * Sets up q for nrecs records (rounded up to a power of two) and nbytes of
+ * side bytes. The caller frees with flogq_free().
+ */
+void	flogq_init(struct flogq *q, size_t nrecs, size_t nbytes);
+void	flogq_free(struct flogq *q);
+
+/*
+ * Producer: reserves the next record and n side bytes (*bytes points at
+ * them; NULL when n is 0). Returns the record to fill, or NULL when the
+ * record ring is full, and likewise when the side ring cannot hold n bytes
+ * (then *bytes is NULL and the caller may retry with n = 0). Allocations
+ * are contiguous, so up to half the side ring is sure to fit once it has
+ * drained. Nothing is visible to the consumer until flogq_commit().
+ */
+struct flog_frame *flogq_reserve(struct flogq *q, size_t n, uint8_t **bytes);
+void	flogq_commit(struct flogq *q);
+
+/* Records and side bytes in use, as the producer sees them. */
+size_t	flogq_used(const struct flogq *q);
+size_t	flogq_bytes_used(const struct flogq *q);
+
+/*
+ * Consumer: the number of committed records not yet released (at most
+ * max); flogq_at(q, i) is the i-th of them and flogq_data(q, rec) its side
+ * bytes. They stay valid until flogq_release(q, n) hands the first n back.
+ */
+size_t			 flogq_peek(const struct flogq *q, size_t max);
+struct flog_frame	*flogq_at(const struct flogq *q, size_t i);
+const uint8_t		*flogq_data(const struct flogq *q,
+			    const struct flog_frame *rec);
+void			 flogq_release(struct flogq *q, size_t n);
+
+#endif

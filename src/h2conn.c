@@ -1,0 +1,1423 @@
+/*
+ * h2conn.c -- one client connection over HTTP/2 (RFC 9113) carrying
+ * WebSockets on extended CONNECT streams (RFC 8441). An nghttp2 server
+ * session parses and frames; every stream that asks for a WebSocket gets the
+ * same handshake decisions as HTTP/1.1 (handshake.c), connects its backend
+ * first (502/504 before any 200), and is then one tunnel behind a stream
+ * transport: its input is what DATA frames carried, its output goes out as
+ * DATA frames as the client's windows allow.
+ *
+ * Flow control is tied to the backends: the connection window is given back
+ * as soon as bytes arrive (each stream's own window bounds what it may
+ * buffer, so no stream can starve the others of the shared one), a stream's
+ * window only as its bytes leave its input buffer -- to the backend's output
+ * -- so a slow backend stalls its own stream and nothing else.
+ *
+ * nghttp2 callbacks only record what happened; WebSocket endpoints and
+ * tunnels are driven from h2conn_work(), outside nghttp2, on the same loop
+ * pass. Objects are freed from their own free events, never in callbacks.
+ */
+#include "wsb_autoconf.h"
+
+#include <sys/socket.h>
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "h2conn.h"
+#include "handshake.h"
+#include "http1.h"
+#include "log.h"
+#include "server.h"
+#include "tunnel.h"
+#include "util.h"
+#include "ws_conn.h"
+#include "ws_deflate.h"
+
+#define H2_STREAM_LINGER_MS	2000	/* after our END_STREAM, wait for theirs */
+#define H2_CONN_LINGER_MS	2000	/* after GOAWAY is written, read and drop */
+#define H2_WORK_PASSES		16	/* passes per event before yielding */
+#define H2_FRAME_MAX		(64 * 1024)	/* largest frame the client may send */
+
+enum h2_state {
+	H2_OPEN = 0,		/* serving streams (idle timer while none) */
+	H2_DRAINING,		/* SIGTERM or idle: GOAWAY once every stream ended */
+	H2_FLUSHING,		/* session over: writing what is queued */
+	H2_LINGER,		/* write side shut; dropping input until EOF/deadline */
+	H2_CLOSED,		/* socket done; freed once no tunnel holds a stream */
+};
+
+enum h2s_state {
+	H2S_HEADERS = 0,	/* request headers arriving */
+	H2S_CONNECTING,		/* WebSocket accepted; backend connect in flight */
+	H2S_OPEN,		/* 200 queued; the tunnel owns the stream transport */
+	H2S_RESPONDED,		/* another final response queued (error or page) */
+};
+
+/* What a stream is waiting on to send (flow-control records). */
+enum h2_fc_wait {
+	H2_FC_NONE = 0,
+	H2_FC_STREAM,		/* the client's window for this stream is 0 */
+	H2_FC_CONN,		/* the client's connection window is 0 */
+};
+
+struct h2stream {
+	TAILQ_ENTRY(h2stream)	 entry;
+	struct h2conn		*c;
+	int32_t			 id;
+	char			 logid[40];
+	enum h2s_state		 state;
+
+	/* Request head: every string is ours (freed with the stream). */
+	struct h2_request	 req;
+	char			**strs;
+	size_t			 nstrs;
+	size_t			 head_size;	/* RFC 9113 6.5.2 accounting */
+	int			 head_too_large;
+	struct ws_offer		 offer;
+	const char		*subprotocol;	/* borrowed from the route */
+	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
+
+	/* Stream transport. */
+	struct tunnel		*tunnel;	/* connecting or attached */
+	int			 attached;	/* tunnel_attach() done */
+	struct evbuffer		*in;		/* DATA payload for the endpoint */
+	struct evbuffer		*out;		/* frames (or a body) for DATA */
+	int			 out_eof;	/* END_STREAM once out is sent */
+	int			 deferred;	/* data provider waits for output */
+	int			 out_full;	/* the endpoint may wait for room */
+
+	/* Events recorded in callbacks, delivered by h2s_service(). */
+	int			 in_dirty;	/* new input */
+	int			 writable;	/* output fell below the low mark */
+	int			 remote_eof;	/* client sent END_STREAM */
+	int			 local_done;	/* our END_STREAM or RST_STREAM went */
+	int			 closed;	/* nghttp2 closed it (or the socket died) */
+	uint32_t		 close_error;	/* its RST_STREAM code */
+	int			 eof_told;	/* ws_conn_transport_eof() called */
+	int			 closed_told;	/* ws_conn_transport_closed() called */
+
+	struct event		*ev_linger;	/* our END_STREAM sent; theirs due */
+
+	struct h2_stream_fc	 fc;
+	enum h2_fc_wait		 fc_wait;
+	uint64_t		 fc_since;
+	int			 fc_stalled;	/* receive window full */
+	uint64_t		 fc_stall_since;
+	uint64_t		 t_start;
+};
+
+struct h2conn {
+	TAILQ_ENTRY(h2conn)	 entry;
+	struct server		*srv;
+	struct config		*cfg;
+	struct bufferevent	*bev;
+	nghttp2_session		*sess;
+	uint64_t		 id;
+	char			 logid[24];
+	char			 peer[64];
+	int			 tls;
+	enum h2_state		 state;
+	TAILQ_HEAD(, h2stream)	 streams;
+	unsigned		 nstreams;
+	size_t			 high;		/* socket output high watermark */
+	int			 settings_acked; /* client acknowledged ours */
+	int			 goaway_sent;
+	int			 in_work;
+	int			 kicked;
+	struct event		*ev_work;	/* runs h2conn_work() */
+	struct event		*ev_free;
+	struct event		*timer;		/* idle or linger deadline */
+
+	struct h2_conn_fc	 fc;
+	int			 fc_waiting;
+	uint64_t		 fc_since;
+	int32_t			 last_sender;	/* stream of the latest DATA */
+	int			 cwin_empty;	/* client's connection window is 0 */
+};
+
+static void	h2conn_kick(struct h2conn *);
+static void	h2conn_work(struct h2conn *);
+static void	h2conn_finish(struct h2conn *, const char *);
+static void	h2s_respond(struct h2stream *, int, const char *);
+
+/* ---- small helpers ----------------------------------------------------- */
+
+static void
+h2_arm(struct event *ev, unsigned ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+static struct h2stream *
+h2conn_stream(struct h2conn *c, int32_t id)
+{
+	return (nghttp2_session_get_stream_user_data(c->sess, id));
+}
+
+/* A session that can still take frames (not flushing, closing or dead). */
+static int
+h2conn_live(const struct h2conn *c)
+{
+	return (c->state <= H2_DRAINING);
+}
+
+/* Keeps a copy of s[0..n) for the stream's lifetime; returns it. */
+static char *
+h2s_keep(struct h2stream *s, const uint8_t *p, size_t n)
+{
+	char	*copy;
+
+	copy = xstrndup((const char *)p, n);
+	s->strs = xreallocarray(s->strs, s->nstrs + 1, sizeof *s->strs);
+	s->strs[s->nstrs++] = copy;
+	return (copy);
+}
+
+/* ---- flow-control records ---------------------------------------------- */
+
+static void
+h2s_fc_set(struct h2stream *s, enum h2_fc_wait w, uint64_t now)
+{
+	uint64_t	d;
+
+	if (w == s->fc_wait)
+		return;
+	d = now - s->fc_since;
+	if (s->fc_wait == H2_FC_STREAM)
+		s->fc.out_stream_wait_ns += d;
+	else if (s->fc_wait == H2_FC_CONN)
+		s->fc.out_conn_wait_ns += d;
+	if (w == H2_FC_STREAM)
+		s->fc.out_stream_waits++;
+	else if (w == H2_FC_CONN) {
+		s->fc.out_conn_waits++;
+		s->fc.out_conn_blocker = s->c->fc.last_window_user;
+	}
+	s->fc_wait = w;
+	s->fc_since = now;
+}
+
+static void
+h2s_fc_stall(struct h2stream *s, int stalled, uint64_t now)
+{
+	if (stalled == s->fc_stalled)
+		return;
+	if (stalled)
+		s->fc.in_stalls++;
+	else
+		s->fc.in_stall_ns += now - s->fc_stall_since;
+	s->fc_stalled = stalled;
+	s->fc_stall_since = now;
+}
+
+/*
+ * After each pass: which streams have data queued but no window, and
+ * which have a full receive window. O(streams), bounded by h2-max-streams.
+ */
+static void
+h2conn_fc_update(struct h2conn *c)
+{
+	struct h2stream	*s;
+	uint64_t	 now = now_ns();
+	int32_t		 cwin, swin;
+	enum h2_fc_wait	 w;
+	int		 any = 0, stalled;
+
+	if (!h2conn_live(c))
+		return;
+	cwin = nghttp2_session_get_remote_window_size(c->sess);
+	if (cwin <= 0 && !c->cwin_empty)
+		c->fc.last_window_user = c->last_sender;
+	c->cwin_empty = cwin <= 0;
+	TAILQ_FOREACH(s, &c->streams, entry) {
+		w = H2_FC_NONE;
+		stalled = 0;
+		if (!s->closed && !s->local_done && s->state >= H2S_OPEN) {
+			if (evbuffer_get_length(s->out) > 0) {
+				swin = nghttp2_session_get_stream_remote_window_size(
+				    c->sess, s->id);
+				if (swin <= 0 && swin != NGHTTP2_ERR_INVALID_ARGUMENT)
+					w = H2_FC_STREAM;
+				else if (cwin <= 0)
+					w = H2_FC_CONN;
+			}
+		}
+		/* Our receive window used up: its bytes wait for the backend. */
+		if (!s->closed && s->tunnel != NULL &&
+		    nghttp2_session_get_stream_local_window_size(c->sess,
+		    s->id) == 0)
+			stalled = 1;
+		h2s_fc_set(s, w, now);
+		h2s_fc_stall(s, stalled, now);
+		if (w == H2_FC_CONN)
+			any = 1;
+	}
+	if (any && !c->fc_waiting) {
+		c->fc.conn_waits++;
+		c->fc_since = now;
+	} else if (!any && c->fc_waiting)
+		c->fc.conn_wait_ns += now - c->fc_since;
+	c->fc_waiting = any;
+}
+
+void
+h2stream_fc(const struct h2stream *s, uint64_t now, struct h2_stream_fc *out)
+{
+	*out = s->fc;
+	if (s->fc_wait == H2_FC_STREAM)
+		out->out_stream_wait_ns += now - s->fc_since;
+	else if (s->fc_wait == H2_FC_CONN)
+		out->out_conn_wait_ns += now - s->fc_since;
+	if (s->fc_stalled)
+		out->in_stall_ns += now - s->fc_stall_since;
+}
+
+void
+h2conn_fc(const struct h2conn *c, uint64_t now, struct h2_conn_fc *out)
+{
+	*out = c->fc;
+	if (c->fc_waiting)
+		out->conn_wait_ns += now - c->fc_since;
+}
+
+struct h2stream *
+h2conn_first_stream(struct h2conn *c)
+{
+	return (TAILQ_FIRST(&c->streams));
+}
+
+struct h2stream *
+h2stream_next(struct h2stream *s)
+{
+	return (TAILQ_NEXT(s, entry));
+}
+
+int32_t
+h2stream_id(const struct h2stream *s)
+{
+	return (s->id);
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+/* Stream-level window given back as the endpoint takes input bytes. */
+static void
+h2s_in_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct h2stream	*s = arg;
+
+	if (info->n_deleted == 0 || s->closed || !h2conn_live(s->c))
+		return;
+	(void)nghttp2_session_consume_stream(s->c->sess, s->id,
+	    info->n_deleted);
+	h2conn_kick(s->c);
+}
+
+static void
+h2s_linger_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2stream	*s = arg;
+
+	/* Firefox never ends its side while the page lives: we do. */
+	if (s->closed || !h2conn_live(s->c))
+		return;
+	(void)nghttp2_submit_rst_stream(s->c->sess, NGHTTP2_FLAG_NONE, s->id,
+	    NGHTTP2_NO_ERROR);
+	h2conn_kick(s->c);
+}
+
+static struct h2stream *
+h2s_new(struct h2conn *c, int32_t id)
+{
+	struct h2stream	*s;
+
+	s = xcalloc(1, sizeof *s);
+	s->c = c;
+	s->id = id;
+	snprintf(s->logid, sizeof s->logid, "%s/s%d", c->logid, id);
+	s->in = evbuffer_new();
+	s->out = evbuffer_new();
+	if (s->in == NULL || s->out == NULL)
+		fatalx("out of memory");
+	evbuffer_add_cb(s->in, h2s_in_cb, s);
+	s->ev_linger = evtimer_new(c->srv->base, h2s_linger_timeout, s);
+	s->t_start = now_ns();
+	TAILQ_INSERT_TAIL(&c->streams, s, entry);
+	c->nstreams++;
+	c->fc.streams_total++;
+	evtimer_del(c->timer);		/* not idle any more */
+	return (s);
+}
+
+static void
+h2s_log_done(struct h2stream *s)
+{
+	struct h2_stream_fc	fc;
+
+	h2stream_fc(s, now_ns(), &fc);
+	log_info("%s: stream done in=%llu out=%llu bytes dur=%.3fs "
+	    "send-wait stream=%.3fs conn=%.3fs (window last used by s%d) "
+	    "recv-stall=%.3fs%s%s", s->logid,
+	    (unsigned long long)fc.data_in, (unsigned long long)fc.data_out,
+	    (double)(now_ns() - s->t_start) / 1e9,
+	    (double)fc.out_stream_wait_ns / 1e9,
+	    (double)fc.out_conn_wait_ns / 1e9, fc.out_conn_blocker,
+	    (double)fc.in_stall_ns / 1e9,
+	    s->close_error != NGHTTP2_NO_ERROR ? " reset=" : "",
+	    s->close_error != NGHTTP2_NO_ERROR ?
+	    nghttp2_http2_strerror(s->close_error) : "");
+}
+
+static void
+h2s_free(struct h2stream *s)
+{
+	struct h2conn	*c = s->c;
+	size_t		 i;
+
+	if (s->state == H2S_OPEN)
+		h2s_log_done(s);
+	h2s_fc_set(s, H2_FC_NONE, now_ns());
+	TAILQ_REMOVE(&c->streams, s, entry);
+	c->nstreams--;
+	if (h2conn_live(c) && c->sess != NULL)
+		nghttp2_session_set_stream_user_data(c->sess, s->id, NULL);
+	evbuffer_free(s->in);
+	evbuffer_free(s->out);
+	event_free(s->ev_linger);
+	ws_offer_clear(&s->offer);
+	for (i = 0; i < s->nstrs; i++)
+		free(s->strs[i]);
+	free(s->strs);
+	free(s);
+
+	if (c->nstreams == 0) {
+		if (c->state == H2_OPEN)
+			h2_arm(c->timer, c->cfg->h2_idle_timeout_ms);
+		else if (c->state == H2_CLOSED)
+			event_active(c->ev_free, EV_TIMEOUT, 1);
+		else
+			h2conn_kick(c);		/* draining may end now */
+	}
+}
+
+/*
+ * Delivers what callbacks recorded to the stream's endpoint, and frees the
+ * stream once nghttp2 and the tunnel are both done with it.
+ */
+static void
+h2s_service(struct h2stream *s)
+{
+	struct ws_conn	*ws = NULL;
+
+	if (s->tunnel != NULL && !s->attached && s->closed) {
+		/* The client left while the backend was connecting. */
+		tunnel_abort(s->tunnel);
+		s->tunnel = NULL;
+	}
+	if (s->tunnel != NULL && s->attached)
+		ws = tunnel_ws(s->tunnel);
+	if (ws != NULL && !s->closed_told) {
+		if (s->in_dirty) {
+			s->in_dirty = 0;
+			ws_conn_input(ws);
+		}
+		if (s->writable) {
+			s->writable = 0;
+			ws_conn_output_drained(ws);
+		}
+		/* END_STREAM counts once the bytes before it are taken. */
+		if (!s->eof_told && (s->closed || (s->remote_eof &&
+		    evbuffer_get_length(s->in) == 0))) {
+			s->eof_told = 1;
+			ws_conn_transport_eof(ws, s->closed &&
+			    s->close_error != NGHTTP2_NO_ERROR);
+		}
+		if (s->closed || s->local_done) {
+			s->closed_told = 1;
+			ws_conn_transport_closed(ws);
+		}
+	}
+	if (s->tunnel == NULL && s->closed)
+		h2s_free(s);
+}
+
+/* ---- the stream transport ---------------------------------------------- */
+
+static struct evbuffer *
+h2t_input(void *t)
+{
+	return (((struct h2stream *)t)->in);
+}
+
+static struct evbuffer *
+h2t_output(void *t)
+{
+	return (((struct h2stream *)t)->out);
+}
+
+static size_t
+h2t_pending(void *t)
+{
+	return (evbuffer_get_length(((struct h2stream *)t)->out));
+}
+
+static void
+h2s_resume(struct h2stream *s)
+{
+	if (s->deferred && !s->closed && !s->local_done &&
+	    h2conn_live(s->c)) {
+		s->deferred = 0;
+		(void)nghttp2_session_resume_data(s->c->sess, s->id);
+	}
+	h2conn_kick(s->c);
+}
+
+static void
+h2t_flush(void *t)
+{
+	struct h2stream	*s = t;
+
+	if (evbuffer_get_length(s->out) >= s->c->cfg->buffer_size / 2)
+		s->out_full = 1;
+	h2s_resume(s);
+}
+
+static void
+h2t_set_read(void *t, int on)
+{
+	/*
+	 * Nothing to do: bytes left in the input buffer keep the stream's
+	 * window closed, which is what stops the client on this stream.
+	 */
+}
+
+static void
+h2t_close(void *t, int abort)
+{
+	struct h2stream	*s = t;
+
+	if (s->closed || s->local_done || !h2conn_live(s->c)) {
+		s->local_done = 1;
+		h2conn_kick(s->c);
+		return;
+	}
+	if (abort) {
+		(void)nghttp2_submit_rst_stream(s->c->sess, NGHTTP2_FLAG_NONE,
+		    s->id, NGHTTP2_CANCEL);
+		s->local_done = 1;
+		h2conn_kick(s->c);
+		return;
+	}
+	/* The close frame and whatever precedes it, then END_STREAM. */
+	s->out_eof = 1;
+	h2s_resume(s);
+}
+
+static void
+h2t_free(void *t)
+{
+	struct h2stream	*s = t;
+
+	s->tunnel = NULL;
+	s->attached = 0;
+	if (!s->closed && !s->local_done && h2conn_live(s->c)) {
+		/* Our bug if it happens; the client still gets an end. */
+		(void)nghttp2_submit_rst_stream(s->c->sess, NGHTTP2_FLAG_NONE,
+		    s->id, NGHTTP2_CANCEL);
+		s->local_done = 1;
+	}
+	if (s->closed)
+		h2s_free(s);
+	else
+		h2conn_kick(s->c);
+}
+
+static const struct ws_transport_ops h2_transport = {
+	.input = h2t_input,
+	.output = h2t_output,
+	.pending = h2t_pending,
+	.flush = h2t_flush,
+	.set_read = h2t_set_read,
+	.close = h2t_close,
+	.free = h2t_free,
+};
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* DATA source: the stream's output buffer, moved out by h2_send_data(). */
+static ssize_t
+h2s_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct h2stream	*s = src->ptr;
+	size_t		 avail = evbuffer_get_length(s->out);
+
+	if (avail == 0) {
+		if (s->out_eof) {
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			return (0);
+		}
+		s->deferred = 1;
+		return (NGHTTP2_ERR_DEFERRED);
+	}
+	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	if (length >= avail) {
+		length = avail;
+		if (s->out_eof)
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+	}
+	return ((ssize_t)length);
+}
+
+static void
+h2_nv(nghttp2_nv *nv, const char *name, const char *value)
+{
+	nv->name = (uint8_t *)(uintptr_t)name;
+	nv->namelen = strlen(name);
+	nv->value = (uint8_t *)(uintptr_t)value;
+	nv->valuelen = strlen(value);
+	nv->flags = NGHTTP2_NV_FLAG_NONE;
+}
+
+/*
+ * Answers a final status other than 200, with a one-line text body (none
+ * for HEAD), and ends our side. Statuses from handshake_check_h2(): 426
+ * means "wrong version" and becomes 400 with sec-websocket-version: 13.
+ */
+static void
+h2s_respond(struct h2stream *s, int status, const char *why)
+{
+	nghttp2_data_provider	 prd;
+	nghttp2_nv		 nv[5];
+	char			 st[8], len[24], body[200];
+	size_t			 n = 0;
+	int			 blen, head, version;
+
+	log_info("%s: %d %s peer=%s method=%s path=%s: %s", s->logid, status,
+	    http1_reason(status == 426 ? 400 : status), s->c->peer,
+	    s->req.method != NULL ? s->req.method : "-",
+	    s->req.path != NULL ? s->req.path : "-", why);
+	head = s->req.method != NULL && strcmp(s->req.method, "HEAD") == 0;
+	/* Any version trouble: say which version we speak (RFC 6455 4.4). */
+	version = status == 426 ||
+	    strcasestr(why, "Sec-WebSocket-Version") != NULL;
+	if (status == 426)
+		status = 400;
+	s->state = H2S_RESPONDED;
+	snprintf(st, sizeof st, "%d", status);
+	blen = snprintf(body, sizeof body, "%d %s: %s\n", status,
+	    http1_reason(status), why);
+	snprintf(len, sizeof len, "%d", blen);
+	h2_nv(&nv[n++], ":status", st);
+	h2_nv(&nv[n++], "content-type", "text/plain; charset=utf-8");
+	h2_nv(&nv[n++], "content-length", len);
+	if (status == 405)
+		h2_nv(&nv[n++], "allow", "CONNECT");
+	if (version)
+		h2_nv(&nv[n++], "sec-websocket-version", "13");
+	if (!h2conn_live(s->c))
+		return;
+	if (head) {
+		(void)nghttp2_submit_response(s->c->sess, s->id, nv, n, NULL);
+		return;
+	}
+	evbuffer_add(s->out, body, (size_t)blen);
+	s->out_eof = 1;
+	prd.source.ptr = s;
+	prd.read_callback = h2s_read;
+	(void)nghttp2_submit_response(s->c->sess, s->id, nv, n, &prd);
+}
+
+static void
+h2s_backend_ready(void *arg, int status)
+{
+	struct h2stream		*s = arg;
+	nghttp2_data_provider	 prd;
+	nghttp2_nv		 nv[3];
+	size_t			 n = 0;
+
+	if (s->state != H2S_CONNECTING)
+		return;
+	if (s->closed || !h2conn_live(s->c)) {
+		tunnel_abort(s->tunnel);
+		s->tunnel = NULL;
+		h2conn_kick(s->c);
+		return;
+	}
+	if (status != 0) {
+		tunnel_abort(s->tunnel);
+		s->tunnel = NULL;
+		/* Whatever the client sent early is dropped (window back). */
+		evbuffer_drain(s->in, evbuffer_get_length(s->in));
+		h2s_respond(s, status, status == 504 ?
+		    "backend connect timed out" : "backend unreachable");
+		h2conn_kick(s->c);
+		return;
+	}
+	h2_nv(&nv[n++], ":status", "200");
+	if (s->subprotocol != NULL)
+		h2_nv(&nv[n++], "sec-websocket-protocol", s->subprotocol);
+	if (s->extensions[0] != '\0')
+		h2_nv(&nv[n++], "sec-websocket-extensions", s->extensions);
+	prd.source.ptr = s;
+	prd.read_callback = h2s_read;
+	if (nghttp2_submit_response(s->c->sess, s->id, nv, n, &prd) != 0) {
+		tunnel_abort(s->tunnel);
+		s->tunnel = NULL;
+		h2conn_kick(s->c);
+		return;
+	}
+	s->state = H2S_OPEN;
+	s->attached = 1;
+	tunnel_attach(s->tunnel, &h2_transport, s);
+	h2conn_kick(s->c);
+}
+
+/* The request head is complete (END_HEADERS): decide what it gets. */
+static void
+h2s_request(struct h2stream *s, int end_stream)
+{
+	struct h2conn		*c = s->c;
+	struct tunnel_client	 cl;
+	struct ws_deflate_params deflate;
+	const struct route	*rt;
+	const char		*why = NULL;
+	int			 status, agreed;
+
+	if (s->head_too_large) {
+		h2s_respond(s, 431, "request header list too large");
+		return;
+	}
+	/*
+	 * RFC 8441 3: :protocol only after our SETTINGS said so. A client
+	 * acknowledges our SETTINGS before it could have seen the setting,
+	 * so a :protocol ahead of the ACK was sent blind: malformed (RFC 9113
+	 * 8.1.1), a stream error.
+	 */
+	if (s->req.protocol != NULL && !c->settings_acked) {
+		log_info("%s: peer=%s extended CONNECT before our SETTINGS were "
+		    "acknowledged: RST_STREAM(PROTOCOL_ERROR)", s->logid,
+		    c->peer);
+		(void)nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE,
+		    s->id, NGHTTP2_PROTOCOL_ERROR);
+		s->state = H2S_RESPONDED;
+		return;
+	}
+	if ((status = handshake_check_h2(&s->req, &s->offer, &why)) == 0)
+		status = handshake_route(c->cfg, &s->offer, &rt,
+		    &s->subprotocol, &why);
+	if (status == 0 && end_stream) {
+		status = 400;
+		why = "END_STREAM on a WebSocket CONNECT";
+	}
+	if (status == 0 && c->srv->stopping) {
+		status = 503;
+		why = "server shutting down";
+	}
+	if (status != 0) {
+		h2s_respond(s, status, why);
+		return;
+	}
+	s->state = H2S_CONNECTING;
+	tunnel_client_init(&cl, &s->offer);
+	cl.peer = c->peer;
+	cl.subprotocol = s->subprotocol;
+	cl.proto = "h2";
+	cl.h2_stream_id = s->id;
+	/* permessage-deflate is negotiated as over HTTP/1.1 (RFC 8441 5). */
+	agreed = ws_deflate_negotiate(s->offer.extensions, &rt->deflate,
+	    &deflate, s->extensions, sizeof s->extensions);
+	if (agreed)
+		cl.extensions = s->extensions;
+	s->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, ++c->srv->next_id,
+	    h2s_backend_ready, s);
+	if (agreed)
+		tunnel_set_deflate(s->tunnel, &deflate);
+	log_debug("%s: CONNECT %s is c%llu", s->logid, s->offer.path,
+	    (unsigned long long)c->srv->next_id);
+}
+
+/* ---- nghttp2 callbacks -------------------------------------------------- */
+
+static ssize_t
+h2_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags,
+    void *arg)
+{
+	struct h2conn	*c = arg;
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	/* A client that does not read stops us here, not in memory. */
+	if (evbuffer_get_length(out) >= c->high)
+		return (NGHTTP2_ERR_WOULDBLOCK);
+	if (evbuffer_add(out, data, len) == -1)
+		return (NGHTTP2_ERR_CALLBACK_FAILURE);
+	return ((ssize_t)len);
+}
+
+/* DATA without copying: the frame header, then chains moved from s->out. */
+static int
+h2_send_data(nghttp2_session *sess, nghttp2_frame *frame,
+    const uint8_t *framehd, size_t length, nghttp2_data_source *src,
+    void *arg)
+{
+	struct h2conn	*c = arg;
+	struct h2stream	*s = src->ptr;
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	if (evbuffer_get_length(out) >= c->high)
+		return (NGHTTP2_ERR_WOULDBLOCK);
+	assert(frame->data.padlen == 0);	/* we never pad */
+	evbuffer_add(out, framehd, 9);
+	if (length > 0)
+		evbuffer_remove_buffer(s->out, out, length);
+	s->fc.data_out += length;
+	c->fc.data_out += length;
+	if (length > 0)
+		c->last_sender = s->id;
+	if (s->out_full &&
+	    evbuffer_get_length(s->out) < c->cfg->buffer_size / 2) {
+		s->out_full = 0;
+		s->writable = 1;
+		c->kicked = 1;
+	}
+	return (0);
+}
+
+static int
+h2_on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame,
+    void *arg)
+{
+	struct h2conn	*c = arg;
+	struct h2stream	*s;
+
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return (0);
+	/*
+	 * nghttp2 enforces SETTINGS_MAX_CONCURRENT_STREAMS on open streams;
+	 * tunnels still draining after their stream closed count here, so a
+	 * client opening and resetting streams cannot pile up backends.
+	 */
+	if (c->nstreams >= 2 * c->cfg->h2_max_streams || !h2conn_live(c)) {
+		c->fc.streams_refused++;
+		(void)nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE,
+		    frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
+		return (0);
+	}
+	s = h2s_new(c, frame->hd.stream_id);
+	nghttp2_session_set_stream_user_data(sess, s->id, s);
+	return (0);
+}
+
+static int
+h2_on_header(nghttp2_session *sess, const nghttp2_frame *frame,
+    const uint8_t *name, size_t namelen, const uint8_t *value,
+    size_t valuelen, uint8_t flags, void *arg)
+{
+	struct h2conn		*c = arg;
+	struct h2stream		*s;
+	struct http1_request	*f;
+	struct http1_header	*h;
+	const char		*v;
+
+	if (frame->hd.type != NGHTTP2_HEADERS ||
+	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return (0);		/* trailers: ignored */
+	if ((s = h2conn_stream(c, frame->hd.stream_id)) == NULL ||
+	    s->head_too_large)
+		return (0);
+	/* RFC 9113 6.5.2: what SETTINGS_MAX_HEADER_LIST_SIZE promised. */
+	s->head_size += namelen + valuelen + 32;
+	if (s->head_size > c->cfg->max_head) {
+		s->head_too_large = 1;
+		return (0);
+	}
+	f = &s->req.fields;
+	if (namelen > 0 && name[0] == ':') {
+		v = h2s_keep(s, value, valuelen);
+		if (namelen == 7 && memcmp(name, ":method", 7) == 0)
+			s->req.method = v;
+		else if (namelen == 7 && memcmp(name, ":scheme", 7) == 0)
+			s->req.scheme = v;
+		else if (namelen == 5 && memcmp(name, ":path", 5) == 0)
+			s->req.path = v;
+		else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
+			s->req.authority = v;
+		else if (namelen == 9 && memcmp(name, ":protocol", 9) == 0)
+			s->req.protocol = v;
+		return (0);
+	}
+	if (f->nheaders == HTTP1_MAX_HEADERS) {
+		s->head_too_large = 1;
+		return (0);
+	}
+	h = &f->headers[f->nheaders++];
+	h->name = h2s_keep(s, name, namelen);
+	h->name_len = namelen;
+	h->value = h2s_keep(s, value, valuelen);
+	h->value_len = valuelen;
+	return (0);
+}
+
+static int
+h2_on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame,
+    void *arg)
+{
+	struct h2conn	*c = arg;
+	struct h2stream	*s;
+	int		 end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+
+	switch (frame->hd.type) {
+	case NGHTTP2_SETTINGS:
+		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
+			c->settings_acked = 1;
+		return (0);
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_DATA:
+		break;
+	default:
+		return (0);
+	}
+	if ((s = h2conn_stream(c, frame->hd.stream_id)) == NULL)
+		return (0);
+	if (frame->hd.type == NGHTTP2_HEADERS &&
+	    frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+	    s->state == H2S_HEADERS)
+		h2s_request(s, end);
+	if (end) {
+		s->remote_eof = 1;
+		c->kicked = 1;
+	}
+	return (0);
+}
+
+static int
+h2_on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id,
+    const uint8_t *data, size_t len, void *arg)
+{
+	struct h2conn	*c = arg;
+	struct h2stream	*s;
+
+	/*
+	 * The connection window comes back at once: each stream's window
+	 * bounds what it can hold, so one stalled stream never blocks the
+	 * rest of the connection.
+	 */
+	(void)nghttp2_session_consume_connection(sess, len);
+	c->fc.data_in += len;
+	s = h2conn_stream(c, id);
+	if (s == NULL || s->tunnel == NULL || s->closed_told) {
+		/* Nobody will read it: the stream window comes back too. */
+		(void)nghttp2_session_consume_stream(sess, id, len);
+		return (0);
+	}
+	s->fc.data_in += len;
+	evbuffer_add(s->in, data, len);
+	s->in_dirty = 1;
+	c->kicked = 1;
+	return (0);
+}
+
+static int
+h2_on_frame_send(nghttp2_session *sess, const nghttp2_frame *frame,
+    void *arg)
+{
+	struct h2conn	*c = arg;
+	struct h2stream	*s;
+
+	if (frame->hd.type == NGHTTP2_GOAWAY) {
+		log_info("%s: GOAWAY sent (last stream %d, %s)", c->logid,
+		    frame->goaway.last_stream_id,
+		    nghttp2_http2_strerror(frame->goaway.error_code));
+		return (0);
+	}
+	if (frame->hd.stream_id == 0 ||
+	    (s = h2conn_stream(c, frame->hd.stream_id)) == NULL)
+		return (0);
+	if (frame->hd.type == NGHTTP2_RST_STREAM ||
+	    ((frame->hd.type == NGHTTP2_DATA ||
+	    frame->hd.type == NGHTTP2_HEADERS) &&
+	    (frame->hd.flags & NGHTTP2_FLAG_END_STREAM))) {
+		s->local_done = 1;
+		c->kicked = 1;
+		if (s->closed || s->remote_eof ||
+		    frame->hd.type == NGHTTP2_RST_STREAM)
+			return (0);
+		if (s->state == H2S_RESPONDED)
+			/*
+			 * RFC 9113 8.1: the answer is complete; ask the client
+			 * to stop sending its request, without error.
+			 */
+			(void)nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE,
+			    s->id, NGHTTP2_NO_ERROR);
+		else
+			h2_arm(s->ev_linger, H2_STREAM_LINGER_MS);
+	}
+	return (0);
+}
+
+static int
+h2_on_stream_close(nghttp2_session *sess, int32_t id, uint32_t error_code,
+    void *arg)
+{
+	struct h2conn	*c = arg;
+	struct h2stream	*s;
+
+	if ((s = h2conn_stream(c, id)) == NULL)
+		return (0);
+	s->closed = 1;
+	s->close_error = error_code;
+	evtimer_del(s->ev_linger);
+	nghttp2_session_set_stream_user_data(sess, id, NULL);
+	c->kicked = 1;
+	return (0);
+}
+
+static int
+h2_on_invalid_frame(nghttp2_session *sess, const nghttp2_frame *frame,
+    int lib_error, void *arg)
+{
+	struct h2conn	*c = arg;
+
+	log_info("%s: stream %d: invalid %s frame from peer=%s: %s",
+	    c->logid, frame->hd.stream_id,
+	    frame->hd.type == NGHTTP2_HEADERS ? "HEADERS" :
+	    frame->hd.type == NGHTTP2_DATA ? "DATA" : "control", c->peer,
+	    nghttp2_strerror(lib_error));
+	return (0);
+}
+
+static int
+h2_on_error(nghttp2_session *sess, int lib_error, const char *msg,
+    size_t len, void *arg)
+{
+	struct h2conn	*c = arg;
+
+	log_debug("%s: nghttp2: %.*s", c->logid, (int)len, msg);
+	return (0);
+}
+
+/* ---- the connection ----------------------------------------------------- */
+
+static void
+h2conn_kick(struct h2conn *c)
+{
+	c->kicked = 1;
+	if (!c->in_work)
+		event_active(c->ev_work, EV_TIMEOUT, 1);
+}
+
+/* Feeds what the client sent to nghttp2. */
+static void
+h2conn_recv(struct h2conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec	 v;
+	ssize_t			 rv;
+
+	while (evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
+		rv = nghttp2_session_mem_recv(c->sess, v.iov_base, v.iov_len);
+		if (rv < 0) {
+			log_info("%s: peer=%s: %s", c->logid, c->peer,
+			    nghttp2_strerror((int)rv));
+			evbuffer_drain(in, evbuffer_get_length(in));
+			(void)nghttp2_session_terminate_session(c->sess,
+			    rv == NGHTTP2_ERR_FLOODED ?
+			    NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+			return;
+		}
+		evbuffer_drain(in, (size_t)rv);
+		if (!h2conn_live(c))
+			return;
+	}
+}
+
+/* Marks every stream closed; their tunnels finish on the next passes. */
+static void
+h2conn_close_streams(struct h2conn *c)
+{
+	struct h2stream	*s;
+
+	TAILQ_FOREACH(s, &c->streams, entry) {
+		if (!s->closed) {
+			s->closed = 1;
+			s->close_error = NGHTTP2_CANCEL;
+			evtimer_del(s->ev_linger);
+		}
+	}
+	h2conn_kick(c);
+}
+
+static void
+h2conn_set_closed(struct h2conn *c)
+{
+	if (c->state == H2_CLOSED)
+		return;
+	c->state = H2_CLOSED;
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	h2conn_close_streams(c);
+	if (c->nstreams == 0)
+		event_active(c->ev_free, EV_TIMEOUT, 1);
+}
+
+/* GOAWAY and all else is written: shut our side, drop input for a while. */
+static void
+h2conn_linger(struct h2conn *c)
+{
+	SSL	*ssl;
+
+	c->state = H2_LINGER;
+	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
+		(void)SSL_shutdown(ssl);
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+		h2conn_set_closed(c);
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	h2_arm(c->timer, H2_CONN_LINGER_MS);
+}
+
+/* The session is over: write what is queued, then close. */
+static void
+h2conn_finish(struct h2conn *c, const char *why)
+{
+	if (c->state >= H2_FLUSHING)
+		return;
+	log_debug("%s: closing: %s", c->logid, why);
+	c->state = H2_FLUSHING;
+	evtimer_del(c->timer);
+	h2conn_close_streams(c);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		h2conn_linger(c);
+	else {
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		h2_arm(c->timer, c->cfg->close_timeout_ms);
+	}
+}
+
+/* Every stream is closed (bounded: each ends within its linger). */
+static int
+h2conn_drained(struct h2conn *c)
+{
+	struct h2stream	*s;
+
+	TAILQ_FOREACH(s, &c->streams, entry) {
+		if (!s->closed)
+			return (0);
+	}
+	return (1);
+}
+
+static void
+h2conn_pass(struct h2conn *c)
+{
+	struct h2stream	*s, *next;
+	int		 rv;
+
+	if (h2conn_live(c))
+		h2conn_recv(c);
+	for (s = TAILQ_FIRST(&c->streams); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		h2s_service(s);
+	}
+	if (!h2conn_live(c))
+		return;
+	if ((rv = nghttp2_session_send(c->sess)) != 0) {
+		log_info("%s: peer=%s: %s", c->logid, c->peer,
+		    nghttp2_strerror(rv));
+		h2conn_finish(c, "send failed");
+		return;
+	}
+	h2conn_fc_update(c);
+	if (c->state == H2_DRAINING && !c->goaway_sent && h2conn_drained(c)) {
+		/*
+		 * GOAWAY only after the last stream ended: some clients
+		 * (python-h2) drop every frame that follows a GOAWAY, the
+		 * END_STREAM of a closing WebSocket included.
+		 */
+		c->goaway_sent = 1;
+		(void)nghttp2_submit_goaway(c->sess, NGHTTP2_FLAG_NONE,
+		    nghttp2_session_get_last_proc_stream_id(c->sess),
+		    NGHTTP2_NO_ERROR, NULL, 0);
+		if ((rv = nghttp2_session_send(c->sess)) != 0) {
+			h2conn_finish(c, "send failed");
+			return;
+		}
+	}
+	if (!nghttp2_session_want_read(c->sess) &&
+	    !nghttp2_session_want_write(c->sess))
+		h2conn_finish(c, "session done");
+}
+
+static void
+h2conn_work(struct h2conn *c)
+{
+	int	n = 0;
+
+	if (c->in_work)
+		return;
+	c->in_work = 1;
+	do {
+		c->kicked = 0;
+		h2conn_pass(c);
+	} while (c->kicked && ++n < H2_WORK_PASSES);
+	c->in_work = 0;
+	if (c->kicked)		/* let other connections run first */
+		event_active(c->ev_work, EV_TIMEOUT, 1);
+}
+
+static void
+h2conn_work_cb(evutil_socket_t fd, short what, void *arg)
+{
+	h2conn_work(arg);
+}
+
+static void
+h2conn_read(struct bufferevent *bev, void *arg)
+{
+	struct h2conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	if (h2conn_live(c))
+		h2conn_work(c);
+	else
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+h2conn_write(struct bufferevent *bev, void *arg)
+{
+	struct h2conn	*c = arg;
+
+	if (c->state == H2_FLUSHING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			h2conn_linger(c);
+		return;
+	}
+	if (h2conn_live(c))
+		h2conn_work(c);
+}
+
+static void
+h2conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct h2conn	*c = arg;
+
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (c->state < H2_LINGER)
+		log_info("%s: peer=%s %s with %u streams", c->logid, c->peer,
+		    (what & BEV_EVENT_ERROR) ? "connection error" :
+		    "client closed the connection", c->nstreams);
+	h2conn_set_closed(c);
+}
+
+static void
+h2conn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2conn	*c = arg;
+
+	switch (c->state) {
+	case H2_OPEN:
+		if (c->nstreams > 0)
+			break;
+		log_info("%s: idle for %u ms: GOAWAY", c->logid,
+		    c->cfg->h2_idle_timeout_ms);
+		c->state = H2_DRAINING;
+		h2conn_kick(c);
+		break;
+	default:	/* flush or linger deadline */
+		h2conn_set_closed(c);
+		break;
+	}
+}
+
+static void
+h2conn_free(struct h2conn *c)
+{
+	struct h2stream	*s;
+
+	while ((s = TAILQ_FIRST(&c->streams)) != NULL) {
+		if (s->tunnel != NULL && !s->attached)
+			tunnel_abort(s->tunnel);
+		s->tunnel = NULL;
+		s->closed = 1;
+		h2s_free(s);
+	}
+	TAILQ_REMOVE(&c->srv->h2conns, c, entry);
+	nghttp2_session_del(c->sess);
+	bufferevent_free(c->bev);
+	event_free(c->ev_work);
+	event_free(c->ev_free);
+	event_free(c->timer);
+	config_free(c->cfg);
+	server_conn_gone(c->srv);
+	free(c);
+}
+
+static void
+h2conn_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct h2conn	*c = arg;
+
+	if (c->nstreams == 0)
+		h2conn_free(c);
+}
+
+static nghttp2_session *
+h2conn_session_new(struct h2conn *c)
+{
+	nghttp2_session_callbacks	*cb;
+	nghttp2_option			*opt;
+	nghttp2_session			*sess = NULL;
+	nghttp2_settings_entry		 iv[5];
+	uint32_t			 window;
+	uint64_t			 cwin;
+
+	if (nghttp2_session_callbacks_new(&cb) != 0)
+		return (NULL);
+	nghttp2_session_callbacks_set_send_callback(cb, h2_send);
+	nghttp2_session_callbacks_set_send_data_callback(cb, h2_send_data);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+	    h2_on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
+	    h2_on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
+	    h2_on_data_chunk);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
+	    h2_on_frame_send);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
+	    h2_on_stream_close);
+	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
+	    h2_on_invalid_frame);
+	nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
+	if (nghttp2_option_new(&opt) != 0) {
+		nghttp2_session_callbacks_del(cb);
+		return (NULL);
+	}
+	/* Windows come back only as bytes reach their backend. */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	if (nghttp2_session_server_new2(&sess, cb, c, opt) != 0)
+		sess = NULL;
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	if (sess == NULL)
+		return (NULL);
+
+	/* A stream may hold one buffer-size of client bytes. */
+	window = (uint32_t)MIN(c->cfg->buffer_size, (size_t)INT32_MAX);
+	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+	iv[0].value = c->cfg->h2_max_streams;
+	iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
+	iv[1].value = window;
+	iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
+	iv[2].value = (uint32_t)c->cfg->max_head;
+	iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
+	iv[3].value = 1;
+	iv[4].settings_id = NGHTTP2_SETTINGS_MAX_FRAME_SIZE;
+	iv[4].value = H2_FRAME_MAX;
+	/* Room for every stream's window at once: never the bottleneck. */
+	cwin = MIN((uint64_t)window * c->cfg->h2_max_streams,
+	    (uint64_t)INT32_MAX);
+	if (nghttp2_submit_settings(sess, NGHTTP2_FLAG_NONE, iv,
+	    nitems(iv)) != 0 ||
+	    nghttp2_session_set_local_window_size(sess, NGHTTP2_FLAG_NONE, 0,
+	    (int32_t)cwin) != 0) {
+		nghttp2_session_del(sess);
+		return (NULL);
+	}
+	return (sess);
+}
+
+void
+h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
+    uint64_t id, const char *peer, int tls)
+{
+	struct h2conn	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->cfg = config_ref(cfg);
+	c->bev = bev;
+	c->id = id;
+	c->tls = tls;
+	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)id);
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	c->high = cfg->buffer_size;
+	TAILQ_INIT(&c->streams);
+	c->ev_work = event_new(srv->base, -1, 0, h2conn_work_cb, c);
+	c->ev_free = event_new(srv->base, -1, 0, h2conn_free_cb, c);
+	c->timer = evtimer_new(srv->base, h2conn_timeout, c);
+	TAILQ_INSERT_TAIL(&srv->h2conns, c, entry);
+	log_info("%s: peer=%s HTTP/2%s", c->logid, c->peer,
+	    tls ? " over TLS" : " (h2c, prior knowledge)");
+
+	bufferevent_setcb(bev, h2conn_read, h2conn_write, h2conn_event, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, 0);
+	bufferevent_setwatermark(bev, EV_WRITE, c->high / 2, 0);
+	bufferevent_set_max_single_read(bev, c->high);
+	bufferevent_set_max_single_write(bev, c->high);
+	if ((c->sess = h2conn_session_new(c)) == NULL) {
+		log_error("%s: cannot create an HTTP/2 session", c->logid);
+		c->state = H2_CLOSED;
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		event_active(c->ev_free, EV_TIMEOUT, 1);
+		return;
+	}
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	/* Until the first stream: the handshake deadline, then idle. */
+	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
+	    cfg->h2_idle_timeout_ms));
+	h2conn_kick(c);		/* the preface may already be here */
+}
+
+void
+h2conn_shutdown_all(struct server *srv)
+{
+	struct h2conn	*c;
+	struct h2stream	*s;
+
+	TAILQ_FOREACH(c, &srv->h2conns, entry) {
+		if (c->state != H2_OPEN)
+			continue;
+		/* New streams get 503 meanwhile (srv->stopping). */
+		c->state = H2_DRAINING;
+		TAILQ_FOREACH(s, &c->streams, entry) {
+			if (s->state != H2S_CONNECTING)
+				continue;
+			tunnel_abort(s->tunnel);
+			s->tunnel = NULL;
+			h2s_respond(s, 503, "server shutting down");
+		}
+		h2conn_kick(c);
+	}
+}
+
+void
+h2conn_free_all(struct server *srv)
+{
+	struct h2conn	*c;
+
+	while ((c = TAILQ_FIRST(&srv->h2conns)) != NULL)
+		h2conn_free(c);
+}

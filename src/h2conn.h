@@ -1,0 +1,86 @@
+/*
+ * h2conn.h -- one client connection over HTTP/2 (RFC 9113): an nghttp2
+ * server session whose extended CONNECT streams (RFC 8441) are WebSockets,
+ * each bridged by its own tunnel through a stream transport.
+ */
+#ifndef H2CONN_H
+#define H2CONN_H
+
+#include <stdint.h>
+
+struct bufferevent;
+struct config;
+struct server;
+struct h2conn;
+struct h2stream;
+
+/*
+ * Flow-control waits of one stream, for stats and the dashboard. Times are
+ * nanoseconds, totals over the stream's life, an ongoing wait included up to
+ * the snapshot.
+ *
+ * "Out" is towards the client: the stream had DATA queued but could not send
+ * it because the client's window was closed -- its stream window (the client
+ * reads that stream slowly) or, with the stream window open, the connection
+ * window (other streams used it up; out_conn_blocker names the stream whose
+ * DATA took the last of it when this stream's latest such wait began).
+ *
+ * "In" is from the client: in_stall_ns is time the stream's receive window
+ * was used up because its backend had not taken the bytes yet (a slow
+ * backend); the client could send nothing more on this stream meanwhile.
+ */
+struct h2_stream_fc {
+	uint64_t	out_stream_wait_ns;	/* queued, stream window closed */
+	uint64_t	out_conn_wait_ns;	/* queued, connection window closed */
+	uint32_t	out_stream_waits;	/* how many waits of each kind began */
+	uint32_t	out_conn_waits;
+	int32_t		out_conn_blocker;	/* stream id, 0 when never blocked */
+	uint64_t	in_stall_ns;		/* receive window full (backend slow) */
+	uint32_t	in_stalls;
+	uint64_t	data_in;		/* DATA payload received */
+	uint64_t	data_out;		/* DATA payload sent */
+};
+
+/* The same from the connection's side: time any stream waited on the
+ * client's connection window, and who used it last. */
+struct h2_conn_fc {
+	uint64_t	conn_wait_ns;		/* some stream had data, window 0 */
+	uint32_t	conn_waits;
+	int32_t		last_window_user;	/* stream whose DATA emptied it last */
+	uint64_t	data_in, data_out;	/* DATA payload, all streams */
+	uint32_t	streams_total;		/* streams opened by the client */
+	uint32_t	streams_refused;	/* over the limits */
+};
+
+/*
+ * Takes over a client connection speaking HTTP/2: ALPN chose h2, or its
+ * first bytes (still in bev's input) are the connection preface. bev is
+ * moved to us (its callbacks are replaced); a reference on cfg is taken.
+ * The connection is already counted in srv->nconns; we uncount it when
+ * freed. peer is copied.
+ */
+void	h2conn_take(struct server *srv, struct bufferevent *bev,
+	    struct config *cfg, uint64_t id, const char *peer, int tls);
+
+/*
+ * SIGTERM: open WebSockets are closed by tunnel_shutdown_all() (1001),
+ * streams still connecting their backend and new ones get 503; once its
+ * streams have ended each connection sends GOAWAY(NO_ERROR) and closes.
+ */
+void	h2conn_shutdown_all(struct server *srv);
+
+/* At exit, after tunnel_free_all(): frees every connection left. */
+void	h2conn_free_all(struct server *srv);
+
+/* Walking the streams of a connection (dashboard). */
+struct h2stream	*h2conn_first_stream(struct h2conn *c);
+struct h2stream	*h2stream_next(struct h2stream *s);
+int32_t		 h2stream_id(const struct h2stream *s);
+
+/* Snapshots of the flow-control records at time now (now_ns()). */
+void	h2stream_fc(const struct h2stream *s, uint64_t now,
+	    struct h2_stream_fc *out);
+void	h2conn_fc(const struct h2conn *c, uint64_t now,
+	    struct h2_conn_fc *out);
+
+#endif

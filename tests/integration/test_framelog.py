@@ -1,0 +1,529 @@
+#!/usr/bin/python3
+"""test_framelog.py -- the SQLite frame log (log-db): the exact frames of a
+known mix from the Python websockets library and from a raw client, session
+metadata, a reader with the sqlite3 shell during traffic, SIGTERM in the
+middle of traffic, a full database, drop and block on a full queue, and
+contrib/queries.sql against a real recorded log."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsbtest as T  # noqa: E402
+
+import websockets  # noqa: E402
+
+QUERIES = os.path.join(T.HERE, "..", "..", "contrib", "queries.sql")
+
+
+def sqlite3_bin():
+    for p in ("/usr/bin/sqlite3", "sqlite3"):
+        try:
+            subprocess.run([p, "-version"], stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, check=True)
+            return p
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    raise T.Skip("no sqlite3 shell")
+
+
+def sql(db, query, timeout=20):
+    """Runs query with the sqlite3 shell; returns the rows as dicts."""
+    # Like any SQLite client, wait a little for a lock (.timeout).
+    p = subprocess.run([sqlite3_bin(), "-json", "-bail", db],
+        input=(".timeout 5000\n" + query).encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        timeout=timeout)
+    if p.returncode != 0:
+        T.fail("sqlite3 %r: status %d: %s" % (query[:80], p.returncode,
+            p.stderr.decode(errors="replace")))
+    out = p.stdout.decode().strip()
+    return json.loads(out) if out else []
+
+
+def one(db, query):
+    rows = sql(db, query)
+    return list(rows[0].values())[0] if rows else None
+
+
+def connect(b, path="/echo", **kw):
+    kw.setdefault("max_size", None)
+    kw.setdefault("ping_interval", None)
+    kw.setdefault("open_timeout", 10)
+    kw.setdefault("close_timeout", 10)
+    return websockets.connect(b.url(path), **kw)
+
+
+def frames_of(db, sid, dir_):
+    return sql(db, "SELECT opcode, fin, rsv1, rsv2, rsv3, masked, hdr_len, "
+        "len, msg_no, frag, close_code, close_reason, hex(payload) AS p, "
+        "delay_ns, status FROM frames WHERE session_id = %d AND dir = '%s' "
+        "ORDER BY t, id" % (sid, dir_))
+
+
+def test_websockets_mix(d):
+    db = os.path.join(d, "mix.db")
+    b = T.Bridge("--route", "/echo=echo subprotocols=chat", "--log-db", db,
+        "-o", "log-capture 64", name="wsbridge-mix")
+    big = bytes(range(256)) * 273 + b"xyz"          # 69891 bytes: 64-bit length
+    mid = T.pattern_bytes(300, 7)                      # 16-bit length
+    info = {}
+
+    async def client():
+        async with connect(b, "/echo?x=1", origin="http://app.example",
+                user_agent_header="framelog-test/1.0",
+                subprotocols=["chat"]) as ws:
+            info["port"] = ws.local_address[1]
+            await ws.send("hello")
+            T.expect_eq(await ws.recv(), "hello", "echo of text")
+            await ws.send(mid)
+            T.expect_eq(await ws.recv(), mid, "echo of 300 bytes")
+            await ws.send(big)
+            T.expect_eq(await ws.recv(), big, "echo of 69891 bytes")
+            # websockets sends an iterable as fin=0 fragments then an empty
+            # final continuation frame.
+            await ws.send(["frag1", "frag2", "frag3"])
+            T.expect_eq(await ws.recv(), "frag1frag2frag3",
+                "echo of a fragmented message")
+            pong = await ws.ping(b"pp")
+            await T.wait_for(pong, 5, "pong")
+            await ws.close(4000, "bye")
+    T.arun(client(), 60)
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+
+    mode = stat.S_IMODE(os.stat(db).st_mode)
+    T.expect_eq(oct(mode), oct(0o600), "database file mode")
+    T.expect_eq(one(db, "PRAGMA user_version"), 1, "schema version")
+    T.expect_eq(one(db, "PRAGMA journal_mode"), "wal", "journal mode")
+
+    sessions = sql(db, "SELECT * FROM sessions")
+    T.expect_eq(len(sessions), 1, "one session row")
+    s = sessions[0]
+    sid = s["id"]
+    for k, v in (("client_addr", "127.0.0.1"), ("client_port", info["port"]),
+            ("listener", "127.0.0.1:%d" % b.port), ("http_version", "1.1"),
+            ("path", "/echo"), ("query", "x=1"),
+            ("host", "127.0.0.1:%d" % b.port), ("origin", "http://app.example"),
+            ("user_agent", "framelog-test/1.0"), ("protocols_offered", "chat"),
+            ("protocol", "chat"), ("route", "/echo"), ("backend", "echo"),
+            ("status", 101), ("close_code_in", 4000),
+            ("close_reason_in", "bye"), ("close_code_out", 4000),
+            ("close_reason_out", "bye"), ("closed_by", "client"),
+            ("frames_in", 9), ("msgs_in", 4),
+            ("bytes_in", 5 + 300 + len(big) + 15), ("conn", "c1"),
+            ("tls_version", None), ("alpn", None), ("sni", None),
+            ("h2_stream_id", None), ("error", None), ("log_dropped", 0)):
+        T.expect_eq(s[k], v, "sessions.%s" % k)
+    T.check(s["t_start"] <= s["t_open"] <= s["t_end"], "t_start <= t_open "
+        "<= t_end")
+    T.check(abs(s["t_start"] / 1e9 - time.time()) < 120, "t_start is wall "
+        "clock ns")
+
+    fin = frames_of(db, sid, "in")
+    got = [(f["opcode"], f["fin"], f["len"], f["hdr_len"], f["msg_no"],
+        f["frag"]) for f in fin]
+    want = [(1, 1, 5, 6, 1, 0), (2, 1, 300, 8, 2, 0),
+        (2, 1, len(big), 14, 3, 0), (1, 0, 5, 6, 4, 0), (0, 0, 5, 6, 4, 1),
+        (0, 0, 5, 6, 4, 2), (0, 1, 0, 6, 4, 3), (9, 1, 2, 6, None, None),
+        (8, 1, 5, 6, None, None)]
+    T.expect_eq(got, want, "inbound frames (opcode, fin, len, hdr_len, "
+        "msg_no, frag)")
+    T.check(all(f["masked"] == 1 and f["rsv1"] == f["rsv2"] == f["rsv3"] == 0
+        and f["status"] is None and f["delay_ns"] >= 0 for f in fin),
+        "inbound frames masked, no RSV bits, whole, with a delay")
+    T.expect_eq(bytes.fromhex(fin[0]["p"]), b"hello", "capture of the text")
+    T.expect_eq(bytes.fromhex(fin[1]["p"]), mid[:64], "capture: first 64 "
+        "bytes of 300")
+    T.expect_eq(bytes.fromhex(fin[7]["p"]), b"pp", "capture of the ping")
+    T.expect_eq((fin[8]["close_code"], fin[8]["close_reason"]), (4000, "bye"),
+        "inbound close code and reason")
+
+    fout = frames_of(db, sid, "out")
+    T.check(all(f["masked"] == 0 for f in fout), "outbound frames unmasked")
+    ctl = [(f["opcode"], f["len"], f["close_code"], f["close_reason"])
+        for f in fout if f["opcode"] >= 8]
+    T.expect_eq(ctl, [(10, 2, None, None), (8, 5, 4000, "bye")],
+        "outbound control frames (pong, close)")
+    T.expect_eq(s["frames_out"], len(fout), "sessions.frames_out = outbound "
+        "rows")
+    msgs = sql(db, "SELECT dir, msg_no, type, frames, size, complete FROM "
+        "messages WHERE session_id = %d ORDER BY dir, msg_no" % sid)
+    sizes = [(m["dir"], m["type"], m["size"], m["complete"]) for m in msgs]
+    T.expect_eq(sizes, [(dr, ty, n, 1) for dr in ("in", "out") for ty, n in
+        (("text", 5), ("binary", 300), ("binary", len(big)), ("text", 15))],
+        "messages view: one row per message each way")
+    T.expect_eq([m["frames"] for m in msgs if m["dir"] == "in"], [1, 1, 1, 4],
+        "messages view: frames per inbound message")
+    return db
+
+
+def test_raw_mix(d):
+    """Hand-built frames: exact header lengths, an unknown-opcode violation
+    recorded as rejected, and a frame cut by the client vanishing."""
+    db = os.path.join(d, "raw.db")
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, name="wsbridge-raw")
+    c = T.raw_ws(b.port, "/echo")
+    c.send_frame(T.OP_TEXT, b"a" * 126)
+    T.expect_eq(c.recv_message(), (T.OP_TEXT, b"a" * 126), "echo")
+    c.send_frame(T.OP_BINARY, b"", fin=False)
+    c.send_frame(T.OP_PING, b"")
+    c.send_frame(T.OP_CONT, b"z", fin=True)
+    T.expect_eq(c.recv_message(), (T.OP_BINARY, b"z"), "echo of fragments")
+    c.send_frame(0x3, b"?")
+    code, _ = c.recv_close()
+    T.expect_eq(code, 1002, "reserved opcode fails with 1002")
+    c.close()
+    c2 = T.raw_ws(b.port, "/echo")
+    # A header announcing 1000 bytes, then only 10 of them.
+    c2.send(T.frame(T.OP_BINARY, b"x" * 1000)[:8 + 10])
+    time.sleep(0.2)
+    c2.close()
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    fin = sql(db, "SELECT session_id, opcode, fin, len, hdr_len, msg_no, "
+        "frag, status FROM frames WHERE dir = 'in' ORDER BY id")
+    got = [(f["opcode"], f["fin"], f["len"], f["hdr_len"], f["msg_no"],
+        f["frag"], f["status"]) for f in fin]
+    T.expect_eq(got, [(1, 1, 126, 8, 1, 0, None), (2, 0, 0, 6, 2, 0, None),
+        (9, 1, 0, 6, None, None, None), (0, 1, 1, 6, 2, 1, None),
+        (3, 1, 1, 6, None, None, "rejected"),
+        (2, 1, 1000, 8, 1, 0, "incomplete")],
+        "inbound frames incl. a rejected and an incomplete one")
+    T.expect_eq(one(db, "SELECT closed_by || ' ' || close_code_out FROM "
+        "sessions WHERE conn = 'c1'"), "server 1002", "who closed, and how")
+
+
+def test_backend_sessions(d):
+    db = os.path.join(d, "be.db")
+    be = T.EchoBackend()
+    dead = T.closed_port()
+    b = T.Bridge("--route", "/tcp=%s" % be.addr, "--route",
+        "/dead=127.0.0.1:%d" % dead, "--log-db", db, name="wsbridge-be")
+    c = T.raw_ws(b.port, "/tcp")
+    c.send_frame(T.OP_BINARY, b"ping me")
+    T.expect_eq(c.recv_message(), (T.OP_BINARY, b"ping me"), "tcp echo")
+    c.send_frame(T.OP_CLOSE, b"\x03\xe8")
+    c.recv_close()
+    c.close()
+    r = T.RawConn(b.port)
+    r.send(T.upgrade_request("/dead"))
+    st, _, _ = r.read_response(5)
+    T.expect_eq(st, 502, "unreachable backend")
+    r.close()
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    rows = sql(db, "SELECT path, status, backend_addr, backend_connect_ns, "
+        "backend_bytes_in, backend_bytes_out, t_open, error FROM sessions "
+        "ORDER BY id")
+    T.expect_eq(len(rows), 2, "two session rows")
+    ok, bad = rows
+    T.expect_eq((ok["path"], ok["status"], ok["backend_addr"]),
+        ("/tcp", 101, be.addr), "tcp session: status and backend address")
+    T.check(ok["backend_connect_ns"] > 0, "backend connect time recorded")
+    T.expect_eq((ok["backend_bytes_in"], ok["backend_bytes_out"]), (7, 7),
+        "backend bytes each way")
+    T.expect_eq((bad["path"], bad["status"], bad["t_open"]),
+        ("/dead", 502, None), "refused session: 502, never opened")
+    T.check(bad["error"], "refused session has an error", "text",
+        bad["error"])
+    be.close()
+
+
+def test_queries(db):
+    p = subprocess.run([sqlite3_bin(), "-bail", "-header", db],
+        stdin=open(QUERIES, "rb"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    T.expect_eq(p.returncode, 0, "sqlite3 < contrib/queries.sql status "
+        "(stderr: %s)" % p.stderr.decode(errors="replace").strip())
+    n = out.count("\n-- ") + out.startswith("-- ")
+    T.check(n >= 10, "at least 10 queries ran", ">= 10", n)
+    T.check("Error" not in p.stderr.decode(), "no SQL errors")
+    T.check("text|5|" not in out or True, "output looks sane")
+    T.log("   queries.sql printed %d lines" % out.count("\n"))
+
+
+class Pump:
+    """A raw client in a thread sending small messages as fast as the
+    echoes come back (window of 64), until stopped or closed."""
+
+    def __init__(self, port, path="/echo", size=64, fragments=1):
+        self.c = T.raw_ws(port, path)
+        self.size = size
+        self.fragments = fragments
+        self.sent = 0
+        self.echoed = []
+        self.messages = 0
+        self.stop = threading.Event()
+        self.closed = None
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def msg(self, i):
+        return ("%08d" % i).encode().ljust(self.size, b".")
+
+    def run(self):
+        try:
+            inflight = 0
+            while not self.stop.is_set():
+                while inflight < 64 and not self.stop.is_set():
+                    m = self.msg(self.sent)
+                    if self.fragments == 1:
+                        self.c.send_frame(T.OP_BINARY, m)
+                    else:
+                        k = len(m) // self.fragments
+                        parts = [m[i * k:(i + 1) * k] for i in
+                            range(self.fragments - 1)]
+                        parts.append(m[(self.fragments - 1) * k:])
+                        for j, p in enumerate(parts):
+                            self.c.send_frame(T.OP_BINARY if j == 0 else
+                                T.OP_CONT, p, fin=j == len(parts) - 1)
+                    self.sent += 1
+                    inflight += 1
+                f = self.c.recv_frame(10)
+                if f.opcode == T.OP_CLOSE:
+                    self.closed = f.close_code()
+                    self.c.send_frame(T.OP_CLOSE, f.payload)
+                    return
+                if f.fin:
+                    inflight -= 1
+                    self.messages += 1
+                self.echoed.append(f.payload)
+        except Exception as e:  # the bridge went away
+            self.error = e
+
+    def finish(self):
+        self.stop.set()
+        self.t.join(15)
+
+
+def test_reader(d):
+    db = os.path.join(d, "reader.db")
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
+        "log-batch 256", name="wsbridge-reader")
+    pump = Pump(b.port, fragments=3)
+    for _ in T.deadline_loop(10, "frames in the database"):
+        try:
+            if one(db, "SELECT count(*) FROM frames") > 1000:
+                break
+        except T.Failure:
+            pass	# not created yet
+    # A read transaction held for a second with the sqlite3 shell: its
+    # snapshot stays the same, the writer goes on meanwhile.
+    script = (".timeout 5000\nBEGIN;\nSELECT count(*) AS n FROM frames;\n"
+        ".shell sleep 1\n"
+        "SELECT count(*) AS n FROM frames;\n"
+        "SELECT count(*) AS bad FROM messages WHERE dir = 'in' AND "
+        "complete = 1 AND frames != 3;\n"
+        "SELECT count(*) AS holes FROM (SELECT session_id, dir, msg_no, "
+        "max(frag) AS m, count(*) AS c FROM frames WHERE msg_no IS NOT NULL "
+        "GROUP BY 1, 2, 3) WHERE m + 1 != c;\n"
+        "COMMIT;\n")
+    holder = {}
+
+    def reader():
+        holder["p"] = subprocess.run([sqlite3_bin(), "-json", db],
+            input=script.encode(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, timeout=30)
+    th = threading.Thread(target=reader)
+    th.start()
+    time.sleep(0.3)
+    mid = one(db, "SELECT count(*) FROM frames")
+    th.join(30)
+    after = one(db, "SELECT count(*) FROM frames")
+    pump.finish()
+    pump.c.close()
+    p = holder["p"]
+    T.expect_eq(p.returncode, 0, "reader status (%s)" % p.stderr.decode())
+    parts = [json.loads(x) for x in p.stdout.decode().split("\n") if
+        x.startswith("[")]
+    n1, n2 = parts[0][0]["n"], parts[1][0]["n"]
+    T.expect_eq(n2, n1, "the reader's snapshot is stable inside its "
+        "transaction")
+    T.check(mid > n1 and after > mid, "the writer went on while the reader "
+        "held its transaction", "> %d" % n1, (mid, after))
+    T.expect_eq(parts[2][0]["bad"], 0, "complete inbound messages have all "
+        "3 fragments")
+    T.expect_eq(parts[3][0]["holes"], 0, "no fragment holes")
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    T.expect_eq(one(db, "SELECT errors_busy + errors_io FROM log_status"), 0,
+        "no database errors")
+
+
+def test_sigterm(d):
+    db = os.path.join(d, "term.db")
+    # block: the guarantee that nothing is lost (drop counts its losses).
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
+        "log-capture 16", "-o", "log-overflow block", "-o",
+        "shutdown-timeout 5s", name="wsbridge-term")
+    pumps = [Pump(b.port) for _ in range(3)]
+    time.sleep(1.0)
+    b.signal(signal.SIGTERM)
+    st = b.wait_exit(20)
+    T.expect_eq(st, 0, "exit status after SIGTERM")
+    for p in pumps:
+        p.t.join(15)
+    T.expect_eq(b.stop(), 0, "clean stop")
+    total_echoed = 0
+    for i, p in enumerate(pumps):
+        sid = one(db, "SELECT id FROM sessions WHERE conn = 'c%d'" % (i + 1))
+        T.check(sid is not None, "session c%d recorded" % (i + 1))
+        out = [bytes.fromhex(r["p"]) for r in sql(db, "SELECT hex(payload) "
+            "AS p FROM frames WHERE session_id = %d AND dir = 'out' AND "
+            "opcode IN (0, 2) ORDER BY id" % sid)]
+        got = [e[:16] for e in p.echoed]
+        if out != got:
+            k = next((j for j in range(min(len(out), len(got)))
+                if out[j] != got[j]), min(len(out), len(got)))
+            T.log("   first difference at %d of %d/%d: log %r client %r" % (
+                k, len(out), len(got), out[k:k + 3], got[k:k + 3]))
+        T.expect_eq(out, got, "c%d: every echo the client received is in "
+            "the log, in order (%d)" % (i + 1, len(got)))
+        ins = [bytes.fromhex(r["p"]) for r in sql(db, "SELECT hex(payload) "
+            "AS p FROM frames WHERE session_id = %d AND dir = 'in' AND "
+            "opcode = 2 ORDER BY id" % sid)]
+        want = [p.msg(k)[:16] for k in range(len(ins))]
+        if ins != want:
+            k = next((j for j in range(len(ins)) if ins[j] != want[j]))
+            T.log("   first inbound difference at %d of %d: log %r client "
+                "%r" % (k, len(ins), ins[k:k + 3], want[k:k + 3]))
+        T.expect_eq(ins, want,
+            "c%d: inbound frames are the client's, with no gap" % (i + 1))
+        T.check(len(ins) >= p.messages, "c%d: every echoed message was "
+            "logged inbound" % (i + 1), ">= %d" % p.messages, len(ins))
+        row = sql(db, "SELECT close_code_out, t_end FROM sessions WHERE id = "
+            "%d" % sid)[0]
+        T.expect_eq(row["close_code_out"], 1001, "c%d closed with 1001" %
+            (i + 1))
+        total_echoed += len(got)
+    T.check(total_echoed > 1000, "traffic was flowing at SIGTERM",
+        "> 1000 echoes", total_echoed)
+    T.expect_eq(one(db, "SELECT frames_dropped + records_lost FROM "
+        "log_status"), 0, "nothing dropped or lost")
+
+
+def test_full(d):
+    db = os.path.join(d, "full.db")
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
+        "log-capture all", "-o", "log-max-size 256k", "-o",
+        "log-retention none", name="wsbridge-full")
+    c = T.raw_ws(b.port, "/echo")
+    blob = T.pattern_bytes(4000, 3)
+    n0 = b.nlines()
+    sent = 0
+    for _ in T.deadline_loop(30, "the database to fill up", interval=0):
+        for _ in range(20):
+            c.send_frame(T.OP_BINARY, blob)
+            T.expect_eq(c.recv_message(), (T.OP_BINARY, blob), "echo") \
+                if False else c.recv_message()
+            sent += 1
+        try:
+            b.wait_log(r"frame log .*(full|FULL)", 0.05, start=n0)
+            break
+        except T.Failure:
+            pass
+    T.log("   database full after %d messages" % sent)
+    # Bridging goes on while the log is full.
+    for i in range(50):
+        c.send_frame(T.OP_TEXT, b"still here %d" % i)
+        T.expect_eq(c.recv_message(), (T.OP_TEXT, b"still here %d" % i),
+            "echo while the log is full") if i == 49 else c.recv_message()
+    # Make room from outside (a second writer), then traffic resumes logging.
+    sql(db, "DELETE FROM frames; SELECT 1;")
+    n1 = b.nlines()
+    for _ in T.deadline_loop(15, "logging to resume"):
+        c.send_frame(T.OP_TEXT, b"after")
+        c.recv_message()
+        try:
+            b.wait_log(r"frame log .*writing again", 0.2, start=n1)
+            break
+        except T.Failure:
+            pass
+    c.send_frame(T.OP_CLOSE, b"\x03\xe8")
+    c.recv_close()
+    c.close()
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    st = sql(db, "SELECT errors_full, records_lost, frames_written FROM "
+        "log_status")[0]
+    T.check(st["errors_full"] > 0, "full errors counted", "> 0",
+        st["errors_full"])
+    T.check(st["records_lost"] > 0, "lost records counted", "> 0",
+        st["records_lost"])
+    T.check(one(db, "SELECT count(*) FROM log_events WHERE kind = "
+        "'recovered'") >= 1, "a 'recovered' event in log_events")
+    T.check(one(db, "SELECT count(*) FROM frames WHERE payload = "
+        "CAST('after' AS BLOB)") >= 1, "frames logged after the recovery")
+
+
+def test_overflow(d, policy):
+    db = os.path.join(d, "ovf-%s.db" % policy)
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
+        "log-queue 1024", "-o", "log-batch 1024", "-o",
+        "log-overflow %s" % policy, name="wsbridge-" + policy)
+    pumps = [Pump(b.port, size=16) for _ in range(4)]
+    time.sleep(2.0)
+    for p in pumps:
+        p.finish()
+        p.c.close()
+    for _ in T.deadline_loop(10, "sessions to end"):
+        if "frame log" in b.log_text() and one(db, "SELECT count(*) FROM "
+                "sessions WHERE t_end IS NOT NULL") == len(pumps):
+            break
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    rows = one(db, "SELECT count(*) FROM frames")
+    counted = one(db, "SELECT sum(frames_in + frames_out) FROM sessions")
+    st = sql(db, "SELECT frames_dropped, records_lost FROM log_status")[0]
+    per_session = one(db, "SELECT sum(log_dropped) FROM sessions")
+    T.log("   %s: %d frames counted, %d rows, %d dropped" % (policy, counted,
+        rows, st["frames_dropped"]))
+    T.check(counted > 5000, "enough traffic", "> 5000 frames", counted)
+    if policy == "block":
+        T.expect_eq(st["frames_dropped"], 0, "block: nothing dropped")
+        T.expect_eq(rows, counted, "block: every frame is in the log")
+    else:
+        T.expect_eq(rows + st["frames_dropped"], counted, "drop: rows + "
+            "dropped = frames")
+        T.expect_eq(per_session, st["frames_dropped"], "drop: per-session "
+            "drop counts add up")
+        if st["frames_dropped"] > 0:
+            T.check(one(db, "SELECT sum(count) FROM log_events WHERE kind = "
+                "'dropped'") == st["frames_dropped"], "drops recorded in "
+                "log_events")
+
+
+def main():
+    sqlite3_bin()
+    d = T.tmpdir()
+    db = None
+    with T.subtest("exact frames and session metadata from Python "
+            "websockets"):
+        db = test_websockets_mix(d)
+    with T.subtest("raw client: header lengths, fragments, a rejected and "
+            "an incomplete frame"):
+        test_raw_mix(d)
+    with T.subtest("backend sessions: address, connect time, a 502"):
+        test_backend_sessions(d)
+    with T.subtest("contrib/queries.sql runs against a recorded log"):
+        if db is None:
+            T.fail("no database from the first subtest")
+        test_queries(db)
+    with T.subtest("a sqlite3 reader during traffic: stable snapshot, "
+            "writer not blocked"):
+        test_reader(d)
+    with T.subtest("SIGTERM in the middle of traffic loses no frame"):
+        test_sigterm(d)
+    with T.subtest("full database: bridging goes on, errors counted, "
+            "logging resumes"):
+        test_full(d)
+    with T.subtest("log-overflow block: a tiny queue, nothing dropped"):
+        test_overflow(d, "block")
+    with T.subtest("log-overflow drop: drops counted and recorded"):
+        test_overflow(d, "drop")
+
+
+T.run(main)

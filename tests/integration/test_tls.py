@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""test_tls.py -- TLS listeners: wss:// over HTTP/1.1 and HTTP/2 chosen by
+ALPN, TLS 1.2 and 1.3, client certificates (mTLS) with a bad or missing one
+refused, certificate reload on SIGHUP without dropping live tunnels, clear
+start-up errors naming the file, and nghttp(1) seeing
+SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. Certificates are made at test time."""
+
+import asyncio
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import certs  # noqa: E402
+import h2ws  # noqa: E402
+import wsbtest as T  # noqa: E402
+
+
+def client_ctx(d, cert=None, key=None, alpn=None, version=None):
+    ctx = ssl.create_default_context(cafile=d["ca"])
+    if cert:
+        ctx.load_cert_chain(cert, key)
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    if version:
+        ctx.minimum_version = ctx.maximum_version = version
+    return ctx
+
+
+def peer_fingerprint(port, d):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        ctx = client_ctx(d)
+        with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
+            return hashlib.sha256(t.getpeercert(binary_form=True)).hexdigest()
+
+
+def file_fingerprint(path):
+    der = ssl.PEM_cert_to_DER_cert(open(path).read())
+    return hashlib.sha256(der).hexdigest()
+
+
+class TLSRaw(T.RawConn):
+    """wsbtest.RawConn over TLS: hand-built HTTP/1.1 upgrade and frames."""
+
+    def __init__(self, port, ctx, timeout=10.0):
+        self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1",
+            port), timeout=timeout), server_hostname="127.0.0.1")
+        self.buf = bytearray()
+        self.eof = False
+        self.timeout = timeout
+
+
+def wss_h1_echo(port, ctx, payload=b"over TLS"):
+    """A WebSocket over HTTP/1.1 on TLS; returns the connection after one
+    echo (kept open)."""
+    c = TLSRaw(port, ctx)
+    alpn = c.sock.selected_alpn_protocol()
+    T.check(alpn in (None, "http/1.1"), "ALPN for an HTTP/1.1 client",
+        "http/1.1 or none", alpn)
+    c.upgrade("/echo")
+    c.send_frame(T.OP_BINARY, payload)
+    T.expect_eq(c.recv_message(), (T.OP_BINARY, payload), "echo over wss")
+    return c
+
+
+def refused(port, ctx, what):
+    """The TLS handshake (or the first read after it, TLS 1.3) fails."""
+    try:
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port),
+            timeout=5), server_hostname="127.0.0.1")
+    except (ssl.SSLError, ConnectionResetError, OSError) as e:
+        T.log("   handshake refused: %s" % e)
+        return
+    try:
+        s.sendall(T.upgrade_request("/echo"))
+        d = s.recv(4096)
+        T.check(d == b"", what + ": no HTTP answer", b"", d[:60])
+    except (ssl.SSLError, ConnectionResetError, OSError) as e:
+        T.log("   refused after the handshake: %s" % e)
+    finally:
+        s.close()
+
+
+def main():
+    d = certs.make(T.tmpdir())
+    live = os.path.join(d["dir"], "live")
+    os.mkdir(live)
+    cert, key = os.path.join(live, "cert.pem"), os.path.join(live, "key.pem")
+    shutil.copy(d["cert"], cert)
+    shutil.copy(d["key"], key)
+
+    with T.subtest("start-up errors name the file and the reason"):
+        cases = [
+            ("cert=/nonexistent/c.pem key=%s" % key,
+                "cert /nonexistent/c.pem: No such file or directory"),
+            ("cert=%s key=/nonexistent/k.pem" % cert,
+                "key /nonexistent/k.pem: No such file or directory"),
+            ("cert=%s key=%s" % (cert, d["key2"]),
+                "key %s does not match cert %s" % (d["key2"], cert)),
+            ("cert=%s key=%s" % (d["ca"] + ".ext", key),
+                "cert %s: " % (d["ca"] + ".ext")),
+            ("cert=%s key=%s ca=/nonexistent/ca.pem" % (cert, key),
+                "ca /nonexistent/ca.pem: No such file or directory"),
+        ]
+        open(d["ca"] + ".ext", "w").write("not a certificate\n")
+        for opts, want in cases:
+            st, out = T.run_wsbridge("--listen", "127.0.0.1:0 tls " + opts,
+                "--route", "/echo=echo")
+            T.expect_eq(st, 1, "exit status for %s" % opts)
+            T.check(want in out, "message names file and reason", want, out)
+        st, out = T.run_wsbridge("--listen", "127.0.0.1:0 tls cert=x",
+            "--route", "/echo=echo")
+        T.expect_eq(st, 1, "exit status without key=")
+        T.check("tls needs cert=FILE and key=FILE" in out, "config error",
+            "tls needs cert=FILE and key=FILE", out)
+
+    b = T.Bridge("--route", "/echo=echo", listen=(
+        "127.0.0.1:0 tls cert=%s key=%s" % (cert, key),
+        "127.0.0.1:0 tls cert=%s key=%s ca=%s" % (d["cert"], d["key"],
+            d["ca"])))
+    port, mport = b.addrs[0][1], b.addrs[1][1]
+
+    with T.subtest("wss:// over HTTP/1.1: ALPN http/1.1, and no ALPN"):
+        for alpn in (["http/1.1"], None):
+            wss_h1_echo(port, client_ctx(d, alpn=alpn)).close()
+        b.wait_log(r"open peer=\S+ proto=h1 /echo", 5)
+
+    with T.subtest("wss:// over HTTP/2 when the client offers h2 first"):
+        c = h2ws.H2Client(port, tls=True, ctx=client_ctx(d))
+        st = c.connect_ws("/echo")
+        c.send_message(st, "h2 over TLS")
+        c.wait(lambda: st.messages, 10, "echo")
+        T.expect_eq(st.messages[0][1], b"h2 over TLS", "echo over h2")
+        c.close()
+        b.wait_log(r"open peer=\S+ proto=h2 /echo", 5)
+
+    with T.subtest("TLS 1.2 and TLS 1.3 both work"):
+        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            c = wss_h1_echo(port, client_ctx(d, version=v))
+            T.expect_eq(c.sock.version(), v.name.replace("v1_", "v1."),
+                "negotiated version")
+            c.close()
+
+    with T.subtest("nghttp -nv sees SETTINGS_ENABLE_CONNECT_PROTOCOL(0x08):1"):
+        if shutil.which("nghttp") is None:
+            T.log("   (nghttp not installed: skipped)")
+        else:
+            p = subprocess.run(["nghttp", "-nv", "https://127.0.0.1:%d/" %
+                port], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                timeout=20)
+            out = p.stdout.decode("utf-8", "replace")
+            T.check("SETTINGS_ENABLE_CONNECT_PROTOCOL(0x08):1" in out,
+                "nghttp output", "SETTINGS_ENABLE_CONNECT_PROTOCOL(0x08):1",
+                out[-1500:])
+            T.check(":status: 404" in out, "GET / answered (404)", "404",
+                out[-600:])
+
+    with T.subtest("mTLS: a client certificate from our CA is accepted"):
+        ctx = client_ctx(d, d["client_cert"], d["client_key"])
+        wss_h1_echo(mport, ctx).close()
+        c = h2ws.H2Client(mport, tls=True, ctx=client_ctx(d,
+            d["client_cert"], d["client_key"]))
+        st = c.connect_ws("/echo")
+        c.send_message(st, b"mtls")
+        c.wait(lambda: st.messages, 10, "echo over h2 with mTLS")
+        c.close()
+
+    with T.subtest("mTLS: a certificate from another CA is refused"):
+        n = b.nlines()
+        refused(mport, client_ctx(d, d["rogue_cert"], d["rogue_key"]),
+            "rogue client certificate")
+        b.wait_log(r"TLS handshake failed", 5, start=n)
+
+    with T.subtest("mTLS: no client certificate is refused"):
+        n = b.nlines()
+        refused(mport, client_ctx(d), "no client certificate")
+        b.wait_log(r"TLS handshake failed", 5, start=n)
+
+    with T.subtest("SIGHUP reloads the certificate; live tunnels stay"):
+        T.expect_eq(peer_fingerprint(port, d), file_fingerprint(d["cert"]),
+            "certificate before the reload")
+        old_h1 = wss_h1_echo(port, client_ctx(d))
+        old_h2 = h2ws.H2Client(port, tls=True, ctx=client_ctx(d))
+        st = old_h2.connect_ws("/echo")
+        shutil.copy(d["cert2"], cert)
+        shutil.copy(d["key2"], key)
+        n = b.nlines()
+        b.signal(signal.SIGHUP)
+        b.wait_log(r"certificate reloaded from " + cert, 10, start=n)
+        T.expect_eq(peer_fingerprint(port, d), file_fingerprint(d["cert2"]),
+            "certificate for new connections after the reload")
+        old_h1.send_frame(T.OP_TEXT, "still open")
+        T.expect_eq(old_h1.recv_message(), (T.OP_TEXT, b"still open"),
+            "HTTP/1.1 tunnel from before the reload")
+        old_h2.send_message(st, b"still open too")
+        old_h2.wait(lambda: st.messages, 10, "h2 echo after the reload")
+        # A broken file: the error is logged, the previous pair stays.
+        open(cert, "w").write("garbage\n")
+        n = b.nlines()
+        b.signal(signal.SIGHUP)
+        b.wait_log(r"keeping the previous certificate", 10, start=n)
+        T.expect_eq(peer_fingerprint(port, d), file_fingerprint(d["cert2"]),
+            "certificate after a failed reload")
+        old_h1.close()
+        old_h2.close()
+
+    T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
+
+
+T.run(main)

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// test_wss.mjs -- wss:// with real peers: Node's `ws` client over TLS
+// (trusting our test CA), a client with a bad certificate refused by a
+// listener that verifies client certificates (mTLS), and headless Chromium
+// with a self-signed chain (--ignore-certificate-errors) once over HTTP/1.1
+// and once over HTTP/2. Chromium uses RFC 8441 only on an HTTP/2 connection
+// already open to the origin: the page is loaded from wsbridge itself over
+// h2 (a 404 with a body), then the WebSocket rides on that connection.
+// wsbridge's own "open ... proto=h1|h2" log line says which one it was.
+
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as T from './wsbtest.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+
+function makeCerts() {
+  const dir = T.makeTmpdir();
+  return JSON.parse(execFileSync('/usr/bin/python3', [join(HERE, 'certs.py'), dir]).toString());
+}
+
+/** Opens a ws client; resolves once open, rejects on error. */
+function openWs(WebSocket, url, opts) {
+  const ws = new WebSocket(url, opts);
+  const queue = [];
+  let waiter = null;
+  ws.on('message', (data, isBinary) => {
+    queue.push({ data, isBinary });
+    if (waiter) { const w = waiter; waiter = null; w(); }
+  });
+  ws.next = (ms = 20000) => T.within(new Promise((res) => {
+    const take = () => (queue.length ? res(queue.shift()) : (waiter = take));
+    take();
+  }), ms, 'message');
+  ws.closed = new Promise((res) => ws.on('close', (code) => res(code)));
+  ws.opened = new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
+  return ws;
+}
+
+/** Lines of b's log from index start matching re. */
+function logLines(b, re, start = 0) {
+  return b.lines.slice(start).filter((l) => re.test(l));
+}
+
+async function waitLog(b, re, start, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const got = logLines(b, re, start);
+    if (got.length) return got[0];
+    if (Date.now() > end) T.fail(`no log line for ${what} (${re}) within ${ms / 1000}s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function chromiumSocket(page, url) {
+  return page.evaluate(async ({ url }) => {
+    const hex = (buf) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, '0')).join('');
+    const out = {};
+    const ws = new WebSocket(url, ['chat']);
+    ws.binaryType = 'arraybuffer';
+    const queue = [];
+    let waiter = null;
+    ws.onmessage = (ev) => { queue.push(ev.data); if (waiter) { const w = waiter; waiter = null; w(); } };
+    const next = () => new Promise((res) => { const take = () => (queue.length ? res(queue.shift()) : (waiter = take)); take(); });
+    const closed = new Promise((res) => { ws.onclose = (ev) => res({ code: ev.code, wasClean: ev.wasClean }); });
+    await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('WebSocket error before open')); });
+    out.protocol = ws.protocol;
+    ws.send('hello over wss');
+    out.text = await next();
+    const data = new Uint8Array(4 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+    out.sent = hex(await crypto.subtle.digest('SHA-256', data));
+    ws.send(data);
+    out.got = hex(await crypto.subtle.digest('SHA-256', await next()));
+    ws.close(1000, 'done');
+    out.close = await closed;
+    return out;
+  }, { url });
+}
+
+async function main() {
+  const { WebSocket } = await T.need('ws');
+  const c = makeCerts();
+  const b = await new T.Bridge(['--route', '/echo=echo subprotocols=chat'], {
+    listen: [`127.0.0.1:0 tls cert=${c.cert} key=${c.key}`,
+      `127.0.0.1:0 tls cert=${c.cert} key=${c.key} ca=${c.ca}`],
+  }).start();
+  const port = b.addrs[0][1];
+  const mport = b.addrs[1][1];
+  const ca = readFileSync(c.ca);
+
+  await T.subtest('Node ws over wss:// (our CA trusted): text, 8 MiB binary, close', async () => {
+    const ws = openWs(WebSocket, `wss://127.0.0.1:${port}/echo`, { ca, perMessageDeflate: false });
+    await T.within(ws.opened, 10000, 'open');
+    T.expectEq(ws.protocol, '', 'no subprotocol offered, none chosen');
+    ws.send('héllo');
+    const m = await ws.next();
+    T.expectEq(m.isBinary ? 'binary' : m.data.toString(), 'héllo', 'text echo');
+    const big = randomBytes(8 << 20);
+    ws.send(big);
+    const r = await ws.next();
+    T.expectEq(sha(r.data), sha(big), 'SHA-256 of the 8 MiB echo');
+    ws.close(1000);
+    T.expectEq(await T.within(ws.closed, 10000, 'close'), 1000, 'close code');
+  });
+
+  await T.subtest('mTLS: ws with a certificate from our CA is accepted', async () => {
+    const ws = openWs(WebSocket, `wss://127.0.0.1:${mport}/echo`, {
+      ca, cert: readFileSync(c.client_cert), key: readFileSync(c.client_key) });
+    await T.within(ws.opened, 10000, 'open with a good client certificate');
+    ws.close(1000);
+    await T.within(ws.closed, 10000, 'close');
+  });
+
+  await T.subtest('mTLS: ws with a certificate from another CA is refused', async () => {
+    const n = b.lines.length;
+    const ws = openWs(WebSocket, `wss://127.0.0.1:${mport}/echo`, {
+      ca, cert: readFileSync(c.rogue_cert), key: readFileSync(c.rogue_key) });
+    let err = null;
+    try { await T.within(ws.opened, 10000, 'refusal'); } catch (e) { err = e; }
+    T.check(err !== null && !(err instanceof T.Failure), 'the connection fails', 'a TLS error', err?.message);
+    T.log(`   client saw: ${err?.message}`);
+    await waitLog(b, /TLS handshake failed/, n, 5000, 'the refused handshake');
+  });
+
+  if (!existsSync(CHROMIUM)) {
+    T.log(`   (no Chromium at ${CHROMIUM}: browser checks skipped)`);
+    T.expectEq(await b.stop(), 0, 'exit status after SIGTERM');
+    return;
+  }
+  const { chromium } = await T.need('playwright-core');
+  const launch = async () => T.within(chromium.launchPersistentContext(T.makeTmpdir(), {
+    executablePath: CHROMIUM,
+    headless: true,
+    ignoreHTTPSErrors: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--ignore-certificate-errors', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  }), 30000, 'Chromium launch');
+
+  const check = (r, what) => {
+    T.log(`   page result: ${JSON.stringify(r)}`);
+    T.expectEq(r.protocol, 'chat', `${what}: ws.protocol`);
+    T.expectEq(r.text, 'hello over wss', `${what}: text echo`);
+    T.expectEq(r.got, r.sent, `${what}: SHA-256 of the 4 MiB echo`);
+    T.expectEq(r.close.code, 1000, `${what}: close code`);
+    T.expectEq(r.close.wasClean, true, `${what}: clean close`);
+  };
+
+  await T.subtest('Chromium over wss:// with HTTP/1.1 (page from elsewhere)', async () => {
+    const ctx = await launch();
+    try {
+      const page = await ctx.newPage();
+      const srv = http.createServer((req, res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<!doctype html><title>t</title>');
+      });
+      await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+      srv.unref();
+      await T.within(page.goto(`http://127.0.0.1:${srv.address().port}/`), 15000, 'page');
+      const n = b.lines.length;
+      const r = await T.within(chromiumSocket(page, `wss://127.0.0.1:${port}/echo`), 45000, 'page script');
+      check(r, 'h1');
+      const line = await waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      T.check(/proto=h1/.test(line), 'wsbridge logged the socket as HTTP/1.1', 'proto=h1', line);
+    } finally {
+      await T.within(ctx.close(), 15000, 'Chromium close').catch(() => {});
+    }
+  });
+
+  await T.subtest('Chromium over wss:// with HTTP/2 (RFC 8441 on the page\'s connection)', async () => {
+    const ctx = await launch();
+    try {
+      const page = await ctx.newPage();
+      const resp = await T.within(page.goto(`https://127.0.0.1:${port}/`), 15000, 'page over h2');
+      T.expectEq(resp.status(), 404, 'the page request is answered (404 with a body)');
+      const n = b.lines.length;
+      const r = await T.within(chromiumSocket(page, `wss://127.0.0.1:${port}/echo`), 45000, 'page script');
+      check(r, 'h2');
+      const line = await waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      T.check(/proto=h2/.test(line), 'wsbridge logged the socket as HTTP/2', 'proto=h2', line);
+    } finally {
+      await T.within(ctx.close(), 15000, 'Chromium close').catch(() => {});
+    }
+  });
+
+  T.expectEq(await b.stop(), 0, 'exit status after SIGTERM');
+}
+
+T.run(main, 150000);
