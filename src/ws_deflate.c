@@ -302,10 +302,10 @@ ws_deflate_memory_bound(const struct ws_deflate_params *p,
 {
 	size_t	dw = (size_t)MAX(9, p->server_max_window_bits);
 
+	/* zlib 1.2.13: window, prev, head and pending_buf; window and state. */
 	return (((size_t)1 << (dw + 2)) +
 	    ((size_t)1 << (opts->mem_level + 9)) + WS_ZSTATE_MAX +
-	    ((size_t)1 << p->client_max_window_bits) + WS_ZSTATE_MAX +
-	    4 * WS_ZHDR + 8 * WS_ZHDR);
+	    ((size_t)1 << p->client_max_window_bits) + WS_ZSTATE_MAX);
 }
 
 /* ---- streams ------------------------------------------------------------- */

@@ -16,6 +16,8 @@ import os
 import random
 import re
 import sys
+import threading
+import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -398,8 +400,11 @@ def main():
         env = {"ASAN_OPTIONS": (opts + ":" if opts else "") +
             "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
         bound = 40 * 1024
+    gate = threading.Event()
+    slow = T.SinkBackend(gate=gate)
     bb = T.Bridge("--route", "/bomb=%s deflate=on max-message=1M" %
         sink.addr, "--route", "/stream=%s deflate=on" % sink.addr,
+        "--route", "/slow=%s deflate=on" % slow.addr,
         "--route", "/echo=echo deflate=on", env=env, name="bomb-bridge")
     # Warm the allocator up, then take the baseline.
     c = T.RawConn(bb.port)
@@ -442,7 +447,29 @@ def main():
         T.check(grew < bound, "RSS grew by less than %d KiB" % bound,
             "< %d KiB" % bound, "%d KiB" % grew)
 
+    with T.subtest("inflation waits for a backend that does not read"):
+        data = bytes(64 * T.MiB)
+        c = T.RawConn(bb.port)
+        c.upgrade("/slow", extra=[PMD])
+        c.send_frame(T.OP_BINARY, deflate(data, 15, 9), rsv=RSV1)
+        # The whole compressed message (65 kB) is in and the backend reads
+        # nothing: what was inflated fills the socket and buffer-size, then
+        # inflation must stop. A measurement window, not a wait for an event.
+        time.sleep(1.0)
+        grew = bb.rss_kib() - base
+        T.log("   VmRSS grew by %d KiB with the backend stalled" % grew)
+        T.check(grew < bound, "RSS bounded while the backend stalls",
+            "< %d KiB" % bound, "%d KiB" % grew)
+        gate.set()
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        T.expect_eq(c.recv_close(60)[0], 1000, "close 1000")
+        c.close()
+        n, digest = slow.wait_result(60)
+        T.expect_eq((n, digest), (len(data), sha(data)),
+            "all 64 MiB reached the backend once it read")
+
     sink.close()
+    slow.close()
     echo_be.close()
     T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
     T.expect_eq(bb.stop(), 0, "exit status after SIGTERM (bomb bridge)")
