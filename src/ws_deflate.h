@@ -12,7 +12,7 @@
 /*
  * Route defaults (deflate-level, -window-bits, -mem-level, -min-size). A
  * 12-bit window and memory level 5 hold zlib to ~50 KiB per connection
- * against ~300 KiB for zlib's 15 and 8, for about 3% less compression of
+ * against ~300 KiB for zlib's 15 and 8, for 3-4% less compression of
  * JSON (contrib/bench-deflate.py); Python websockets chose the same.
  */
 #define WS_DEFLATE_LEVEL	6	/* zlib's own default */
