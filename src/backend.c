@@ -99,6 +99,47 @@ out:
 	evbuffer_freeze(in, 0);
 }
 
+#define BACKEND_SEND_NOW_MAX	(16 * 1024)
+
+void
+backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
+    struct evbuffer *src, size_t n)
+{
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_iovec	 v[8];
+	struct iovec		 iov[1 + nitems(v)];
+	ssize_t			 w = 0;
+	size_t			 done;
+	int			 i, cnt = 0, k = 0;
+
+	/* Bulk data batches better through the output and its write event. */
+	if (hl + n <= BACKEND_SEND_NOW_MAX && evbuffer_get_length(out) == 0 &&
+	    (n == 0 || evbuffer_get_length(src) == n) &&
+	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
+	    bufferevent_openssl_get_ssl(bev) == NULL &&
+	    (n == 0 || (cnt = evbuffer_peek(src, n, NULL, v, nitems(v))) <=
+	    (int)nitems(v))) {
+		if (hl > 0) {
+			iov[k].iov_base = (void *)(uintptr_t)hdr;
+			iov[k++].iov_len = hl;
+		}
+		for (i = 0; i < cnt; i++) {
+			iov[k].iov_base = v[i].iov_base;
+			iov[k++].iov_len = v[i].iov_len;
+		}
+		if (k > 0 && (w = writev(bufferevent_getfd(bev), iov, k)) < 0)
+			w = 0;		/* EAGAIN, or an error it will see */
+	}
+	done = MIN((size_t)w, hl);
+	if (hl > done)
+		evbuffer_add(out, (const uint8_t *)hdr + done, hl - done);
+	done = (size_t)w - done;	/* payload bytes written */
+	if (done > 0)
+		evbuffer_drain(src, done);
+	if (n > done)
+		evbuffer_remove_buffer(src, out, n - done);
+}
+
 static void
 backend_req_free(struct backend_req *req)
 {

@@ -40,4 +40,17 @@ void	backend_tune_socket(int fd);
  */
 void	backend_read_more(struct bufferevent *bev, size_t limit);
 
+struct evbuffer;
+
+/*
+ * Sends hdr[0..hl) (hl may be 0) then n bytes moved from src through bev.
+ * When nothing is queued on bev and these are src's last bytes, and they
+ * are few (a small message), one writev sends them at once: no
+ * write event to arm, no loop pass to wait for. Whatever the socket does
+ * not take, and everything on TLS bufferevents, goes to bev's output as
+ * before. Errors are left for the bufferevent's own next write to report.
+ */
+void	backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
+	    struct evbuffer *src, size_t n);
+
 #endif

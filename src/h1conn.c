@@ -219,6 +219,19 @@ h1t_pending(void *t)
 }
 
 static void
+h1t_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
+{
+	struct h1conn	*c = t;
+
+	if (c->state == H1_TUNNEL)
+		backend_send(c->bev, hdr, hl, src, n);
+	else {
+		evbuffer_add(h1t_output(t), hdr, hl);
+		evbuffer_remove_buffer(src, h1t_output(t), n);
+	}
+}
+
+static void
 h1t_flush(void *t)
 {
 	/* The bufferevent writes on its own. */
@@ -253,6 +266,7 @@ static const struct ws_transport_ops h1_transport = {
 	.input = h1t_input,
 	.output = h1t_output,
 	.pending = h1t_pending,
+	.send = h1t_send,
 	.flush = h1t_flush,
 	.set_read = h1t_set_read,
 	.close = h1t_close,

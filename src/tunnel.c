@@ -305,7 +305,7 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		evbuffer_drain(src, n);		/* backend gone: nowhere to go */
 		return;
 	}
-	evbuffer_remove_buffer(src, bufferevent_get_output(t->be), n);
+	backend_send(t->be, NULL, 0, src, n);
 	t->be_out += n;
 }
 

@@ -549,16 +549,20 @@ ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 	struct evbuffer	*out;
 	struct ws_frame	 f;
 
-	out = ws->ops->output(ws->t);
 	hl = ws_frame_header(hdr, fin, rsv, opcode, n, NULL);
-	evbuffer_add(out, hdr, hl);
 	if (ws->obs != NULL && n > 0 && ws->obs->capture > 0) {
 		k = MIN(n, ws->obs->capture);
 		evbuffer_copyout(src, ws_conn_cap_buf(&ws->cap_out,
 		    &ws->cap_out_size, k), k);
 	}
-	if (n > 0)
-		evbuffer_remove_buffer(src, out, n);
+	if (ws->ops->send != NULL)
+		ws->ops->send(ws->t, hdr, hl, src, n);
+	else {
+		out = ws->ops->output(ws->t);
+		evbuffer_add(out, hdr, hl);
+		if (n > 0)
+			evbuffer_remove_buffer(src, out, n);
+	}
 	ws->c.frames_out++;
 	if (ws->obs != NULL) {
 		memset(&f, 0, sizeof f);

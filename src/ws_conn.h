@@ -25,6 +25,12 @@ struct ws_transport_ops {
 	struct evbuffer	*(*output)(void *t);
 	/* Bytes queued for the peer and not yet handed to the kernel. */
 	size_t		 (*pending)(void *t);
+	/*
+	 * Optional: sends hdr[0..hl) then n bytes moved from src, as
+	 * appending them to output() would, but may write at once.
+	 */
+	void		 (*send)(void *t, const void *hdr, size_t hl,
+			    struct evbuffer *src, size_t n);
 	/* Called after bytes were appended to output (h2: resume DATA). */
 	void		 (*flush)(void *t);
 	/* Stop (0) or resume (1) reading from the peer. */

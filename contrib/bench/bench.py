@@ -33,6 +33,7 @@ class Bench:
         self.port = 21000 + (os.getpid() % 50) * 100
         self.out = open(os.path.join(a.outdir, "runs.log"), "a")
         self.failures = []
+        self.dnf = []       # a peer could not open the connections
         self.results = {}   # (scenario, peer) -> [result dict]
 
     def next_port(self):
@@ -154,6 +155,9 @@ class Bench:
                     res[k] = float(v)
                 except ValueError:
                     res[k] = v
+        if rc == 2 and res.get("integrity") == "DNF":
+            res["why"] = res.get("what")
+            return res
         if rc != 0 or res.get("integrity") != "ok":
             res["integrity"] = "FAIL"
             res["why"] = (res.get("what") or err.strip().splitlines()[-1:]
@@ -183,7 +187,11 @@ class Bench:
             if "INTEGRITY FAILURE" in f.read()[-20000:]:
                 res["integrity"] = "FAIL"
                 res["why"] = "backend saw corrupted bytes"
-        if res.get("integrity") != "ok":
+        if res.get("integrity") == "DNF":
+            msg = "DNF: %s / %s: %s" % (sc["name"], peer, res.get("why"))
+            print("*** " + msg, file=sys.stderr)
+            self.dnf.append(msg)
+        elif res.get("integrity") != "ok":
             msg = "FAIL: %s / %s: %s" % (sc["name"], peer, res.get("why"))
             print("*** " + msg, file=sys.stderr)
             self.failures.append(msg)
@@ -246,12 +254,13 @@ def report(b, scenarios, peers):
                 continue
             s = summarize(rs, key)
             if s is None:
-                row.append("FAIL")
+                row.append("DNF" if all(r.get("integrity") == "DNF"
+                                        for r in rs) else "FAIL")
                 continue
             cell = fmt(s[0])
             if base and base[0] > 0 and p != "relay":
                 cell += " (%.2fx)" % (s[0] / base[0])
-            if any(r.get("integrity") != "ok" for r in rs):
+            if any(r.get("integrity") == "FAIL" for r in rs):
                 cell += " FAIL"
             row.append(cell)
         lines.append("| " + " | ".join(row) + " |")
@@ -273,15 +282,32 @@ def report(b, scenarios, peers):
                 continue
             s = summarize(rs, key)
             if s is None:
-                lines.append("| %s | %s | FAIL | | | | | | | |" %
-                             (sc["name"], p))
+                lines.append("| %s | %s | %s | | | | | | | |" % (
+                    sc["name"], p, "DNF: " + str(rs[0].get("why"))
+                    if rs[0].get("integrity") == "DNF" else "FAIL"))
                 continue
             ok = [r for r in rs if r.get("integrity") == "ok"]
             ratio = "%.2f" % (s[0] / base[0]) if base and base[0] else "-"
+            rok = [r for r in b.results.get((sc["name"], "relay"), [])
+                   if r.get("integrity") == "ok"]
+
+            def rel(v, f):
+                # v as a ratio to the relay's figure f() (same run).
+                if p == "relay" or not rok:
+                    return ""
+                try:
+                    base_v = statistics.median([f(r) for r in rok])
+                except (KeyError, ZeroDivisionError):
+                    return ""
+                return " (%.2fx)" % (v / base_v) if base_v else ""
+
             lat = "-"
             if sc["mode"] == "echo":
-                lat = "%s / %s" % (fmt(summarize(ok, "p50_us")[0]),
-                                   fmt(summarize(ok, "p99_us")[0]))
+                p50 = summarize(ok, "p50_us")[0]
+                p99 = summarize(ok, "p99_us")[0]
+                lat = "%s%s / %s%s" % (
+                    fmt(p50), rel(p50, lambda r: r["p50_us"]),
+                    fmt(p99), rel(p99, lambda r: r["p99_us"]))
             cpu = gib = per = gen = "-"
             if sc["mode"] != "idle":
                 cpu_share = statistics.median(
@@ -291,17 +317,21 @@ def report(b, scenarios, peers):
                     [r["gen_cpu"] / r["secs"] for r in ok]))
                 msgs = [r for r in ok if r.get("msgs", 0) > 0]
                 if msgs:
-                    per = "%s us" % fmt(statistics.median(
-                        [1e6 * r["proxy_cpu"] / r["msgs"] for r in msgs]))
+                    v = statistics.median(
+                        [1e6 * r["proxy_cpu"] / r["msgs"] for r in msgs])
+                    per = "%s us%s" % (fmt(v), rel(
+                        v, lambda r: 1e6 * r["proxy_cpu"] / r["msgs"]))
                 byt = [r for r in ok if r.get("bytes", 0) > 0]
                 if byt and sc["mode"] in ("up", "down"):
-                    gib = "%s s" % fmt(statistics.median(
-                        [r["proxy_cpu"] / (r["bytes"] / 2**30) for r in byt]))
+                    v = statistics.median(
+                        [r["proxy_cpu"] / (r["bytes"] / 2**30) for r in byt])
+                    gib = "%s s%s" % (fmt(v), rel(
+                        v, lambda r: r["proxy_cpu"] / (r["bytes"] / 2**30)))
             med = fmt(s[0])
             if sc["mode"] == "idle":
                 med = "%s KiB at %d conns" % (fmt(s[0] / 1024),
                                               int(ok[0]["conns"]))
-            fails = sum(1 for r in rs if r.get("integrity") != "ok")
+            fails = sum(1 for r in rs if r.get("integrity") == "FAIL")
             lines.append("| %s | %s | %s%s | %s-%s | %s | %s | %s | %s | %s | "
                          "%s |" % (sc["name"], p, med,
                                    " (%d FAIL)" % fails if fails else "",
@@ -311,6 +341,52 @@ def report(b, scenarios, peers):
                                        s[2] / 1024),
                                    ratio, lat, cpu, gib, per, gen))
     return "\n".join(lines)
+
+
+def replay(a, scen, peers):
+    """Rebuilds the results of a run from its runs.log."""
+    b = Bench.__new__(Bench)
+    b.results = {}
+    peer = None
+    seen = []
+    lines = open(a.replay).read().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("spawn: ") and "/wsbback " not in line:
+            argv = line[7:].split()
+            name = os.path.basename(argv[0])
+            peer = {"relay": "relay", "sh": "wsbridge-2p",
+                    "websockify": "websockify", "websocketd": "websocketd",
+                    "node": "node"}.get(name, "wsbridge")
+        elif line.startswith("run: ") and i + 1 < len(lines):
+            args = line.split()
+            opt = {args[j]: args[j + 1] for j in range(1, len(args) - 1)
+                   if args[j].startswith("-")}
+            for sc in scen:
+                if (sc["mode"] == opt.get("-m") and
+                        (sc["mode"] in ("hs", "idle") or
+                         str(sc["size"]) == opt.get("-s")) and
+                        (sc["mode"] in ("idle",) or
+                         str(sc["conns"]) == opt.get("-c"))):
+                    break
+            else:
+                continue
+            res = {}
+            m = re.search(r"RESULT (.*?)( \| |$)", lines[i + 1])
+            if m:
+                for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', m.group(1)):
+                    v = v.strip('"')
+                    try:
+                        res[k] = float(v)
+                    except ValueError:
+                        res[k] = v
+            if res.get("integrity") not in ("ok", "DNF"):
+                res["integrity"] = "FAIL"
+            if "conns" not in res and opt.get("-c"):
+                res["conns"] = float(opt["-c"])
+            b.results.setdefault((sc["name"], peer), []).append(res)
+            if peer not in seen:
+                seen.append(peer)
+    print(report(b, scen, [p for p in peers if p in seen]))
 
 
 def sh(cmd):
@@ -359,10 +435,13 @@ def main():
     ap.add_argument("--peers", default=",".join(PEERS_ALL))
     ap.add_argument("--only", default="",
                     help="comma list of scenario name prefixes to run")
-    ap.add_argument("--bin", required=True, help="dir with wsload etc.")
-    ap.add_argument("--wsbridge", required=True)
-    ap.add_argument("--outdir", required=True)
+    ap.add_argument("--bin", help="dir with wsload etc.")
+    ap.add_argument("--wsbridge")
+    ap.add_argument("--outdir")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--replay", metavar="RUNS_LOG",
+                    help="print the tables of an earlier run from its "
+                    "runs.log instead of running")
     a = ap.parse_args()
 
     scen = []
@@ -384,6 +463,11 @@ def main():
     peers = a.peers.split(",")
     if "relay" not in peers:
         peers.insert(0, "relay")
+    if a.replay:
+        replay(a, scen, peers)
+        return
+    if not (a.bin and a.wsbridge and a.outdir):
+        ap.error("--bin, --wsbridge and --outdir are required")
     b = Bench(a)
     print(machine(a))
     print("\nCommand: %s\n\nLoad average at start: %s" % (
@@ -395,6 +479,11 @@ def main():
     print(report(b, scen, peers))
     print("\n%d rounds, %.1f s measured per run after %.1f s warm-up; "
           "took %.0f s." % (a.rounds, a.duration, a.warmup, time.time() - t0))
+    if b.dnf:
+        print("\nDid not finish (the peer refused or dropped connections "
+              "while they were being opened; not a data error):")
+        for f in b.dnf:
+            print("- " + f)
     if b.failures:
         print("\nFAILURES (corrupted or missing bytes, or lost connections):")
         for f in b.failures:

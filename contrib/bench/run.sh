@@ -7,7 +7,7 @@
 #   contrib/bench/run.sh [--rounds N] [--duration SECS] [--warmup SECS]
 #       [--conns 1,64,1000] [--hs-conns N] [--idle N] [--idle-forking N]
 #       [--sizes 1024,65536,1048576] [--peers relay,wsbridge,...]
-#       [--only 'up,echo'] [-v]
+#       [--only 'up,echo'] [-v]   (bench.py --replay LOG re-prints a run)
 #
 # WSBRIDGE=path/to/wsbridge picks the binary (default: build an -O2 one in
 # build-bench/). BENCH_OUT=dir keeps logs and the tools (default: a temp dir).
