@@ -57,6 +57,14 @@ config_route_defaults(struct route *r)
 	r->idle_timeout_ms = 0;
 	r->ping_interval_ms = 0;
 	r->pong_timeout_ms = 30 * 1000;
+	/*
+	 * permessage-deflate is off unless a route asks: it costs CPU and
+	 * ~50 KiB of zlib state per connection, buys nothing for streams
+	 * that are already compressed or encrypted (VNC, SSH), and mixing
+	 * secrets with attacker-chosen bytes in one compressed stream opens
+	 * CRIME/BREACH-style length oracles.
+	 */
+	ws_deflate_opts_init(&r->deflate);
 }
 
 struct config *
@@ -688,6 +696,39 @@ config_route_duration(const char *key, const char *value, int nonzero,
 }
 
 /*
+ * deflate-level (0-9), deflate-window-bits (9-15: zlib cannot compress with
+ * 8, see ws_deflate.c) and deflate-mem-level (1-9). Returns 0, or -1 with
+ * *cause set.
+ */
+static int
+config_route_deflate_int(struct route *r, const char *key, const char *value,
+    char **cause)
+{
+	uint64_t	v;
+	int		min, max, *field;
+
+	if (strcmp(key, "deflate-level") == 0) {
+		min = 0;
+		max = 9;
+		field = &r->deflate.level;
+	} else if (strcmp(key, "deflate-window-bits") == 0) {
+		min = 9;
+		max = 15;
+		field = &r->deflate.window_bits;
+	} else {
+		min = 1;
+		max = 9;
+		field = &r->deflate.mem_level;
+	}
+	if (config_parse_u64(value, strlen(value), &v) != 0 ||
+	    v < (uint64_t)min || v > (uint64_t)max)
+		return (config_error(cause, "%s: expected %d to %d, got '%s'",
+		    key, min, max, value));
+	*field = (int)v;
+	return (0);
+}
+
+/*
  * Applies one "key=value" route option to r. Returns 0, or -1 with *cause
  * set naming the key.
  */
@@ -747,6 +788,28 @@ config_route_option(struct route *r, const char *kv, char **cause)
 			goto out;
 		}
 		r->max_message = size;
+	} else if (strcmp(key, "deflate") == 0) {
+		if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0)
+			r->deflate.enabled = 1;
+		else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+			r->deflate.enabled = 0;
+		else {
+			config_error(cause, "%s: expected on or off", key);
+			goto out;
+		}
+	} else if (strcmp(key, "deflate-level") == 0 ||
+	    strcmp(key, "deflate-window-bits") == 0 ||
+	    strcmp(key, "deflate-mem-level") == 0) {
+		if (config_route_deflate_int(r, key, value, cause) != 0)
+			goto out;
+	} else if (strcmp(key, "deflate-min-size") == 0) {
+		if (config_parse_size(value, &size) != 0 ||
+		    size > CONFIG_MAX_FRAME_MAX) {
+			config_error(cause, "%s: bad size '%s' (0 to 16M)", key,
+			    value);
+			goto out;
+		}
+		r->deflate.min_size = (size_t)size;
 	} else if (strcmp(key, "connect-timeout") == 0) {
 		if (config_route_duration(key, value, 1, &r->connect_timeout_ms,
 		    cause) != 0)

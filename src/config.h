@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "framelog_config.h"
+#include "ws_deflate.h"
 
 enum target_kind {
 	TARGET_TCP = 0,		/* host:port, resolved asynchronously */
@@ -41,6 +42,7 @@ struct route {
 	unsigned	 idle_timeout_ms;	/* 0: none */
 	unsigned	 ping_interval_ms;	/* 0: no keepalive pings */
 	unsigned	 pong_timeout_ms;
+	struct ws_deflate_opts deflate;	/* permessage-deflate (RFC 7692) */
 	int		 line;		/* config line, 0 from flags */
 };
 

@@ -37,6 +37,7 @@
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
+#include "ws_deflate.h"
 
 #define H1_LINGER_MS	2000	/* how long we read and drop after closing */
 
@@ -67,6 +68,7 @@ struct h1conn {
 	struct event		*ev_closed;	/* reports the close from the loop */
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
+	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
 	struct tunnel		*tunnel;
 	int			 listed;	/* on srv->h1conns */
 	int			 tls;		/* over TLS */
@@ -310,6 +312,9 @@ h1conn_backend_ready(void *arg, int status)
 	if (c->subprotocol != NULL)
 		evbuffer_add_printf(out, "Sec-WebSocket-Protocol: %s\r\n",
 		    c->subprotocol);
+	if (c->extensions[0] != '\0')
+		evbuffer_add_printf(out, "Sec-WebSocket-Extensions: %s\r\n",
+		    c->extensions);
 	evbuffer_add(out, "\r\n", 2);
 
 	c->state = H1_TUNNEL;
@@ -348,12 +353,13 @@ h1conn_request(struct h1conn *c)
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct http1_request	 req;
 	struct tunnel_client	 cl;
+	struct ws_deflate_params deflate;
 	const struct route	*rt;
 	const char		*why = "malformed request";
 	size_t			 len;
 	ssize_t			 n;
 	char			*buf;
-	int			 status;
+	int			 status, agreed;
 
 	len = evbuffer_get_length(in);
 	buf = (char *)evbuffer_pullup(in, MIN(len, c->cfg->max_head));
@@ -392,8 +398,14 @@ h1conn_request(struct h1conn *c)
 	cl.subprotocol = c->subprotocol;
 	cl.proto = "h1";
 	cl.listener = c->local;
+	agreed = ws_deflate_negotiate(c->offer.extensions, &rt->deflate,
+	    &deflate, c->extensions, sizeof c->extensions);
+	if (agreed)
+		cl.extensions = c->extensions;
 	c->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, c->id,
 	    h1conn_backend_ready, c);
+	if (agreed)
+		tunnel_set_deflate(c->tunnel, &deflate);
 }
 
 static void

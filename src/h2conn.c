@@ -44,6 +44,7 @@
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
+#include "ws_deflate.h"
 
 #define H2_STREAM_LINGER_MS	2000	/* after our END_STREAM, wait for theirs */
 #define H2_CONN_LINGER_MS	2000	/* after GOAWAY is written, read and drop */
@@ -87,6 +88,7 @@ struct h2stream {
 	int			 head_too_large;
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
+	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
 
 	/* Stream transport. */
 	struct tunnel		*tunnel;	/* connecting or attached */
@@ -665,7 +667,7 @@ h2s_backend_ready(void *arg, int status)
 {
 	struct h2stream		*s = arg;
 	nghttp2_data_provider	 prd;
-	nghttp2_nv		 nv[2];
+	nghttp2_nv		 nv[3];
 	size_t			 n = 0;
 
 	if (s->state != H2S_CONNECTING)
@@ -689,6 +691,8 @@ h2s_backend_ready(void *arg, int status)
 	h2_nv(&nv[n++], ":status", "200");
 	if (s->subprotocol != NULL)
 		h2_nv(&nv[n++], "sec-websocket-protocol", s->subprotocol);
+	if (s->extensions[0] != '\0')
+		h2_nv(&nv[n++], "sec-websocket-extensions", s->extensions);
 	prd.source.ptr = s;
 	prd.read_callback = h2s_read;
 	if (nghttp2_submit_response(s->c->sess, s->id, nv, n, &prd) != 0) {
@@ -709,9 +713,10 @@ h2s_request(struct h2stream *s, int end_stream)
 {
 	struct h2conn		*c = s->c;
 	struct tunnel_client	 cl;
+	struct ws_deflate_params deflate;
 	const struct route	*rt;
 	const char		*why = NULL;
-	int			 status;
+	int			 status, agreed;
 
 	if (s->head_too_large) {
 		h2s_respond(s, 431, "request header list too large");
@@ -753,8 +758,15 @@ h2s_request(struct h2stream *s, int end_stream)
 	cl.subprotocol = s->subprotocol;
 	cl.proto = "h2";
 	cl.h2_stream_id = s->id;
+	/* permessage-deflate is negotiated as over HTTP/1.1 (RFC 8441 5). */
+	agreed = ws_deflate_negotiate(s->offer.extensions, &rt->deflate,
+	    &deflate, s->extensions, sizeof s->extensions);
+	if (agreed)
+		cl.extensions = s->extensions;
 	s->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, ++c->srv->next_id,
 	    h2s_backend_ready, s);
+	if (agreed)
+		tunnel_set_deflate(s->tunnel, &deflate);
 	log_debug("%s: CONNECT %s is c%llu", s->logid, s->offer.path,
 	    (unsigned long long)c->srv->next_id);
 }

@@ -32,6 +32,7 @@
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
+#include "ws_deflate.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
 
@@ -54,6 +55,8 @@ struct tunnel {
 	const char			*http_version;
 	int64_t				 h2_stream_id;
 	uint64_t			 t_start_wall;
+	int				 deflate_on;	/* permessage-deflate agreed */
+	struct ws_deflate_params	 deflate;
 
 	/* Connect phase. */
 	struct backend_req		*req;
@@ -129,6 +132,8 @@ tunnel_log_close(struct tunnel *t)
 {
 	const struct ws_counters	*c;
 	double				 dur;
+	char				 zinfo[160] = "";
+	size_t				 zpeak;
 
 	dur = (double)(now_ns() - t->t_start) / 1e9;
 	if (t->ws == NULL) {
@@ -137,15 +142,26 @@ tunnel_log_close(struct tunnel *t)
 		return;
 	}
 	c = ws_conn_counters(t->ws);
+	if (t->deflate_on) {
+		/* Compression ratio each way: payload over wire bytes. */
+		ws_conn_deflate_memory(t->ws, &zpeak);
+		snprintf(zinfo, sizeof zinfo, " deflate wire-in=%llu "
+		    "wire-out=%llu ratio-in=%.2f ratio-out=%.2f zlib-peak=%zu",
+		    (unsigned long long)c->wire_in,
+		    (unsigned long long)c->wire_out,
+		    c->wire_in > 0 ? (double)c->payload_in / c->wire_in : 1.0,
+		    c->wire_out > 0 ? (double)c->payload_out / c->wire_out : 1.0,
+		    zpeak);
+	}
 	log_info("%s: close peer=%s %s route=%s backend=%s subprotocol=%s "
 	    "in=%llu/%llu out=%llu/%llu bytes/msgs dur=%.3fs "
-	    "code=%u/%u first=%s%s%s",
+	    "code=%u/%u first=%s%s%s%s",
 	    t->logid, t->peer, t->path, t->rt->path, t->rt->target.spec,
 	    t->subprotocol != NULL ? t->subprotocol : "-",
 	    (unsigned long long)c->payload_in, (unsigned long long)c->msgs_in,
 	    (unsigned long long)c->payload_out, (unsigned long long)c->msgs_out,
 	    dur, c->close_code_in, c->close_code_out,
-	    c->closed_by_peer ? "client" : "server",
+	    c->closed_by_peer ? "client" : "server", zinfo,
 	    t->be_err[0] != '\0' ? " backend-error=" : "", t->be_err);
 }
 
@@ -349,8 +365,8 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		 * arrives in one read is echoed as one frame, so the client's
 		 * fragmentation is kept in the common case.
 		 */
-		ws_conn_send_at(t->ws, t->echo_open ? WS_OP_CONT : opcode, last,
-		    0, src, n, ws_conn_input_time(t->ws, n));
+		ws_conn_send_data(t->ws, opcode, !t->echo_open, last, src, n,
+		    ws_conn_input_time(t->ws, n));
 		t->echo_open = !last;
 		return;
 	}
@@ -516,8 +532,8 @@ tunnel_be_pump(struct tunnel *t)
 		t_src = t->fls != NULL || t->st != NULL ?
 		    arrivals_time(&t->be_arr, t->be_in + n) : 0;
 		t->be_in += n;
-		ws_conn_send_at(t->ws, t->rt->text ? WS_OP_TEXT : WS_OP_BINARY,
-		    1, 0, in, n, t_src);
+		ws_conn_send_data(t->ws, t->rt->text ? WS_OP_TEXT :
+		    WS_OP_BINARY, 1, 1, in, n, t_src);
 	}
 	if (t->be_eof && ws_conn_state(t->ws) == WS_OPEN) {
 		/* Everything the backend sent is queued: now the close. */
@@ -900,6 +916,8 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	lim.pong_timeout_ms = t->rt->pong_timeout_ms;
 	t->ws = ws_conn_new(t->srv->base, ops, tr, &tunnel_ws_handler, t, &lim,
 	    t->logid);
+	if (t->deflate_on)
+		ws_conn_set_deflate(t->ws, &t->deflate, &t->rt->deflate);
 	if (t->fls != NULL)
 		t->flobs = framelog_session_open(t->fls,
 		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t);
@@ -959,6 +977,14 @@ tunnel_shutdown_all(struct server *srv)
 		if (t->ws != NULL)
 			ws_conn_close(t->ws, WS_CLOSE_GOING_AWAY,
 			    "server shutting down", 0);
+}
+
+void
+tunnel_set_deflate(struct tunnel *t, const struct ws_deflate_params *p)
+{
+	assert(t->state == TUNNEL_CONNECTING);
+	t->deflate_on = 1;
+	t->deflate = *p;
 }
 
 struct ws_conn *

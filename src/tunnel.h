@@ -12,6 +12,7 @@
 struct server;
 struct config;
 struct route;
+struct ws_deflate_params;
 struct ws_transport_ops;
 struct ws_offer;
 
@@ -77,6 +78,12 @@ struct tunnel	*tunnel_new(struct server *srv, struct config *cfg,
  */
 void	tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops,
 	    void *tr);
+
+/*
+ * permessage-deflate was agreed in the handshake (p, copied; see
+ * ws_deflate_negotiate). Call before tunnel_attach().
+ */
+void	tunnel_set_deflate(struct tunnel *t, const struct ws_deflate_params *p);
 
 /* Abandons a tunnel before attach (handshake failed or client left). */
 void	tunnel_abort(struct tunnel *t);

@@ -3,7 +3,9 @@
  * parses and validates client frames as they arrive, unmasks payload in place
  * and hands it to the owner without waiting for whole messages, answers
  * control frames, runs the close handshake and the keepalive/idle timers,
- * and frames outbound data.
+ * and frames outbound data. With permessage-deflate (RFC 7692) agreed it
+ * inflates compressed messages piece by piece, never more at a time than the
+ * owner has room for, and compresses outbound ones.
  */
 #include "wsb_autoconf.h"
 
@@ -20,8 +22,22 @@
 #include "log.h"
 #include "util.h"
 #include "ws_conn.h"
+#include "ws_deflate.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
+
+/*
+ * Compressed bytes unmasked per inflate step, and inflated bytes handed to
+ * the owner per step on top of its room(): one step's memory, whatever a
+ * frame claims to expand to. Inflated bytes go through a stack buffer and
+ * are appended as a chain of their own size: the owner moves that chain
+ * whole, and a big reserved chain holding a few bytes would make the
+ * watermarks (which count bytes) blind to what it allocates. Sizes leave
+ * room for libevent's chain header below a power of two.
+ */
+#define WS_INFLATE_IN_MAX	(64 * 1024)
+#define WS_INFLATE_OUT_MAX	(16 * 1024 - 256)
+#define WS_DEFLATE_OUT_CHUNK	(16 * 1024 - 256) /* reserved per deflate call */
 
 struct ws_conn {
 	struct event_base		*base;
@@ -46,6 +62,16 @@ struct ws_conn {
 	int				 in_input;	/* re-entrancy guard */
 	int				 paused;	/* owner had no room */
 	int				 paused_out;	/* our output is full: no pongs */
+
+	/* permessage-deflate; zd is NULL when it was not agreed. */
+	struct ws_deflate		*zd;
+	struct evbuffer			*rx_plain;	/* inflated, on its way to the owner */
+	size_t				 rx_z_ready;	/* unmasked compressed bytes at the front of input */
+	uint64_t			 rx_plain_len;	/* inflated bytes of the current message */
+	struct evbuffer			*tx_z;		/* compressed output of the message being sent */
+	unsigned			 tx_opcode;	/* of the message being sent */
+	int				 tx_deflate;	/* it is being compressed */
+	int				 tx_sent;	/* its first frame is out */
 
 	/* Keepalive and timers. */
 	struct event			*ev_close;	/* close handshake deadline */
@@ -260,6 +286,12 @@ ws_conn_input_time(const struct ws_conn *ws, size_t off)
 {
 	if (ws->obs == NULL)
 		return (0);
+	/*
+	 * Inflated bytes have no offset in the input: they came out of the
+	 * compressed bytes consumed last.
+	 */
+	if (ws->rules.msg_rsv1)
+		off = 0;
 	return (arrivals_time(&ws->rx_arr, ws->rx_consumed + off));
 }
 
@@ -458,6 +490,11 @@ ws_conn_free(struct ws_conn *ws)
 		ws_conn_ev_in_end(ws, WS_FEV_INCOMPLETE);
 	free(ws->cap_in);
 	free(ws->cap_out);
+	ws_deflate_free(ws->zd);
+	if (ws->rx_plain != NULL)
+		evbuffer_free(ws->rx_plain);
+	if (ws->tx_z != NULL)
+		evbuffer_free(ws->tx_z);
 	event_free(ws->ev_close);
 	if (ws->ev_ping != NULL)
 		event_free(ws->ev_ping);
@@ -516,8 +553,12 @@ ws_conn_send(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 	ws_conn_send_at(ws, opcode, fin, rsv, src, n, 0);
 }
 
-void
-ws_conn_send_at(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
+/*
+ * Appends one data frame whose payload is n bytes moved from src, counted
+ * as wire bytes; t_src as for ws_conn_send_at().
+ */
+static void
+ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
     struct evbuffer *src, size_t n, uint64_t t_src)
 {
 	uint8_t		 hdr[WS_HDR_MAX];
@@ -525,22 +566,17 @@ ws_conn_send_at(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 	struct evbuffer	*out;
 	struct ws_frame	 f;
 
-	assert(ws->state == WS_OPEN);
 	hl = ws_frame_header(hdr, fin, rsv, opcode, n, NULL);
 	if (ws->obs != NULL && n > 0 && ws->obs->capture > 0) {
 		k = MIN(n, ws->obs->capture);
 		evbuffer_copyout(src, ws_conn_cap_buf(&ws->cap_out,
 		    &ws->cap_out_size, k), k);
 	}
-	if (ws->ops->send != NULL)
-		ws->ops->send(ws->t, hdr, hl, src, n);
-	else {
-		out = ws->ops->output(ws->t);
-		evbuffer_add(out, hdr, hl);
-		if (n > 0)
-			evbuffer_remove_buffer(src, out, n);
-	}
-	ws->c.frames_out++;
+	/*
+	 * Reported before it is handed over: ops->send may write it at once,
+	 * and whoever counts queued bytes must see them queued before the
+	 * output's drain callback says they left.
+	 */
 	if (ws->obs != NULL) {
 		memset(&f, 0, sizeof f);
 		f.len = n;
@@ -550,11 +586,153 @@ ws_conn_send_at(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 		f.hdr_len = hl;
 		ws_conn_ev_out(ws, &f, ws->cap_out, k, t_src);
 	}
+	ws->c.frames_out++;
+	if (ws->ops->send != NULL)
+		ws->ops->send(ws->t, hdr, hl, src, n);
+	else {
+		out = ws->ops->output(ws->t);
+		evbuffer_add(out, hdr, hl);
+		if (n > 0)
+			evbuffer_remove_buffer(src, out, n);
+	}
+	ws->c.wire_out += n;
+	ws->ops->flush(ws->t);
+	ws_conn_activity(ws);
+}
+
+void
+ws_conn_send_at(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
+    struct evbuffer *src, size_t n, uint64_t t_src)
+{
+	assert(ws->state == WS_OPEN);
+	ws_conn_frame_out(ws, opcode, fin, rsv, src, n, t_src);
 	ws->c.payload_out += n;
 	if (fin)
 		ws->c.msgs_out++;
-	ws->ops->flush(ws->t);
-	ws_conn_activity(ws);
+}
+
+void
+ws_conn_set_deflate(struct ws_conn *ws, const struct ws_deflate_params *p,
+    const struct ws_deflate_opts *opts)
+{
+	assert(ws->zd == NULL);
+	ws->zd = ws_deflate_new(p, opts);
+	ws->rx_plain = evbuffer_new();
+	ws->tx_z = evbuffer_new();
+	if (ws->rx_plain == NULL || ws->tx_z == NULL)
+		abort();	/* out of memory, as xmalloc */
+	ws->rules.rsv_allowed = WS_RSV1;
+}
+
+size_t
+ws_conn_deflate_memory(const struct ws_conn *ws, size_t *peak)
+{
+	if (ws->zd == NULL) {
+		if (peak != NULL)
+			*peak = 0;
+		return (0);
+	}
+	return (ws_deflate_memory(ws->zd, peak));
+}
+
+/*
+ * Compresses the first n bytes of src into ws->tx_z, leaving src as it is;
+ * fin ends the message (tx_z then ends with the 4-byte tail). Returns 0, or
+ * -1 when zlib fails.
+ */
+static int
+ws_conn_deflate(struct ws_conn *ws, struct evbuffer *src, size_t n, int fin)
+{
+	struct evbuffer_iovec	 vin, vout;
+	struct evbuffer_ptr	 ptr;
+	const uint8_t		*p;
+	size_t			 done = 0, len, off, used, got;
+	int			 r, last;
+
+	evbuffer_ptr_set(src, &ptr, 0, EVBUFFER_PTR_SET);
+	do {
+		p = NULL;
+		len = 0;
+		if (done < n) {
+			if (evbuffer_peek(src, n - done, &ptr, &vin, 1) < 1)
+				return (-1);
+			p = vin.iov_base;
+			len = MIN(vin.iov_len, n - done);
+		}
+		last = fin && done + len == n;
+		off = 0;
+		do {
+			if (evbuffer_reserve_space(ws->tx_z,
+			    WS_DEFLATE_OUT_CHUNK, &vout, 1) != 1)
+				return (-1);
+			r = ws_deflate_compress(ws->zd, p == NULL ? NULL :
+			    p + off, len - off, last, &used, vout.iov_base,
+			    vout.iov_len, &got);
+			vout.iov_len = got;
+			evbuffer_commit_space(ws->tx_z, &vout, 1);
+			if (r == -1)
+				return (-1);
+			off += used;
+		} while (r == 0);
+		done += len;
+		if (done < n)
+			evbuffer_ptr_set(src, &ptr, done, EVBUFFER_PTR_SET);
+	} while (done < n);
+	return (0);
+}
+
+void
+ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
+    struct evbuffer *src, size_t n, uint64_t t_src)
+{
+	size_t	k;
+
+	assert(ws->state == WS_OPEN);
+	if (first) {
+		ws->tx_opcode = opcode;
+		ws->tx_sent = 0;
+		ws->tx_deflate = ws->zd != NULL &&
+		    !(last && n < ws_deflate_min_size(ws->zd));
+	}
+	ws->c.payload_out += n;
+	if (last)
+		ws->c.msgs_out++;
+	if (!ws->tx_deflate) {
+		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
+		    last, 0, src, n, t_src);
+		ws->tx_sent = 1;
+		return;
+	}
+
+	if (ws_conn_deflate(ws, src, n, last) == -1) {
+		evbuffer_drain(ws->tx_z, evbuffer_get_length(ws->tx_z));
+		evbuffer_drain(src, n);
+		ws_conn_fail(ws, WS_CLOSE_INTERNAL, "compression failed");
+		return;
+	}
+	k = evbuffer_get_length(ws->tx_z);
+	if (last) {
+		assert(k >= 4);
+		k -= 4;		/* the sync flush tail (RFC 7692 7.2.1) */
+	}
+	if (first && last && k >= n) {
+		/* It did not shrink: the original goes instead, RSV1 clear. */
+		evbuffer_drain(ws->tx_z, evbuffer_get_length(ws->tx_z));
+		ws_deflate_compress_discard(ws->zd);
+		ws_conn_frame_out(ws, opcode, 1, 0, src, n, t_src);
+		return;
+	}
+	evbuffer_drain(src, n);
+	/* Nothing to say yet (zlib keeps a block back): no empty fragment. */
+	if (k > 0 || last) {
+		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
+		    last, ws->tx_sent ? 0 : WS_RSV1, ws->tx_z, k, t_src);
+		ws->tx_sent = 1;
+	}
+	if (last) {
+		evbuffer_drain(ws->tx_z, 4);
+		ws->c.zmsgs_out++;
+	}
 }
 
 /*
@@ -643,6 +821,135 @@ ws_conn_control(struct ws_conn *ws, const uint8_t *p, size_t n)
 }
 
 /*
+ * Wire bytes a message may take under max-message. A compressed message may
+ * be a little larger than what it inflates to (stored blocks, or fixed
+ * Huffman codes over random bytes: at most 9 bits for 8), so it gets 1/8
+ * more; its inflated size is held to max-message exactly.
+ */
+static uint64_t
+ws_conn_wire_max(const struct ws_conn *ws)
+{
+	uint64_t	max = ws->lim.max_message;
+
+	if (!ws->rules.msg_rsv1)
+		return (max);
+	return (max + max / 8 + 64);
+}
+
+/*
+ * One step of a compressed message (RSV1 on its first frame): unmasks up to
+ * WS_INFLATE_IN_MAX more compressed bytes, inflates no more than the owner
+ * has room for, validates text and the inflated size, and hands what came
+ * out to the owner. The compressed bytes stay in the input buffer until
+ * zlib takes them. Returns 1 to go on, 0 to wait for input or room, -1
+ * when the connection failed.
+ */
+static int
+ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
+{
+	struct evbuffer_iovec	 vin;
+	struct evbuffer_ptr	 ptr;
+	uint8_t			 out[WS_INFLATE_OUT_MAX];
+	const uint8_t		*p;
+	const char		*why = NULL, *fail = NULL;
+	size_t			 room, k, off = 0, len, used, got, made = 0;
+	uint16_t		 code = WS_CLOSE_INVALID_DATA;
+	int			 end, last, r = 0, text;
+
+	text = ws->rules.msg_opcode == WS_OP_TEXT;
+	if (ws->rx_z_ready == 0 && ws->rx_left == 0 && !ws->rx.fin) {
+		ws->rx_in_frame = 0;	/* a fragment fully taken */
+		ws_conn_ev_in_end(ws, WS_FEV_OK);
+		return (1);
+	}
+	room = ws->h->room(ws->arg);
+	if (room == 0) {
+		ws->paused = 1;
+		ws->ops->set_read(ws->t, 0);
+		return (0);
+	}
+	if (ws->rx_z_ready == 0 && ws->rx_left > 0) {
+		k = (size_t)MIN((uint64_t)avail, ws->rx_left);
+		k = MIN(k, WS_INFLATE_IN_MAX);
+		if (k == 0)
+			return (0);
+		(void)ws_conn_unmask(ws, in, k, 0);
+		ws->rx_z_ready = k;
+		ws->rx_left -= k;
+		ws->c.wire_in += k;
+	}
+	end = ws->rx_left == 0 && ws->rx.fin;
+
+	room = MIN(room, sizeof out);
+	evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
+	for (;;) {
+		p = NULL;
+		len = 0;
+		if (off < ws->rx_z_ready &&
+		    evbuffer_peek(in, ws->rx_z_ready - off, &ptr, &vin, 1) > 0) {
+			p = vin.iov_base;
+			len = MIN(vin.iov_len, ws->rx_z_ready - off);
+		}
+		last = end && off + len == ws->rx_z_ready;
+		r = ws_deflate_inflate(ws->zd, p, len, last, &used, out + made,
+		    room - made, &got, &why);
+		if (r == -1)
+			break;
+		off += used;
+		made += got;
+		if (r == 1 || len == 0 || used < len || made == room)
+			break;
+		evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+	}
+	evbuffer_drain(in, off);
+	ws->rx_consumed += off;
+	ws->rx_z_ready -= off;
+	ws->rx_plain_len += made;
+	if (r == -1) {
+		log_info("%s: inflate: %s", ws->logid, why);
+		fail = "compressed payload is not valid DEFLATE data";
+	} else if (text && ws_utf8_feed(&ws->rx_utf8, out, made) == -1)
+		fail = "text message is not valid UTF-8";
+	else if (ws->lim.max_message != 0 &&
+	    ws->rx_plain_len > ws->lim.max_message) {
+		code = WS_CLOSE_TOO_BIG;
+		fail = "message exceeds max-message once inflated";
+	} else if (r == 1 && text && ws->rx_utf8 != WS_UTF8_ACCEPT)
+		fail = "text message ends inside a UTF-8 sequence";
+	else if (off == 0 && made == 0 && r != 1) {
+		if (ws->rx_z_ready == 0 && !end)
+			return (0);	/* wait for more of the frame */
+		/* zlib took nothing and gave nothing: never spin on it. */
+		code = WS_CLOSE_INTERNAL;
+		fail = "inflate made no progress";
+	}
+	if (fail != NULL) {
+		ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
+		ws_conn_fail(ws, code, fail);
+		return (-1);
+	}
+	if (made > 0 && evbuffer_add(ws->rx_plain, out, made) == -1)
+		abort();	/* out of memory, as xmalloc */
+	if (made > 0 || r == 1) {
+		ws->c.payload_in += made;
+		ws->rx_ev.plain_len += made;
+		if (r == 1) {
+			ws->c.msgs_in++;
+			ws->c.zmsgs_in++;
+		}
+		ws->h->payload(ws->arg, ws->rx_plain, made,
+		    ws->rules.msg_opcode, ws->rx_msg_first, r == 1);
+		ws->rx_msg_first = 0;
+	}
+	if (ws->rx_left == 0 && ws->rx_z_ready == 0 &&
+	    (!ws->rx.fin || r == 1)) {
+		ws->rx_in_frame = 0;
+		ws_conn_ev_in_end(ws, WS_FEV_OK);
+	}
+	return (1);
+}
+
+/*
  * Parses as much input as the owner has room for. Frames are consumed one
  * header at a time; data payload moves to the owner in the pieces that
  * arrived (cut-through), control payload (<= 125 bytes) is gathered whole.
@@ -699,11 +1006,12 @@ ws_conn_parse(struct ws_conn *ws)
 					ws->rx_msg_len = 0;
 					ws->rx_msg_first = 1;
 					ws->rx_utf8 = 0;
+					ws->rx_plain_len = 0;
 				}
 				ws->rx_msg_len += ws->rx.len;
 				ws->rx_msg_open = 1;
 				if (ws->lim.max_message != 0 &&
-				    ws->rx_msg_len > ws->lim.max_message) {
+				    ws->rx_msg_len > ws_conn_wire_max(ws)) {
 					ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
 					ws_conn_fail(ws, WS_CLOSE_TOO_BIG,
 					    "message exceeds max-message");
@@ -752,6 +1060,13 @@ ws_conn_parse(struct ws_conn *ws)
 		 * the peer sent it before it saw our close, and a backend
 		 * that only half-closed may still want it.
 		 */
+		if (ws->rules.msg_rsv1) {
+			if ((r = ws_conn_inflate(ws, in, avail)) == -1)
+				return;
+			if (r == 0)
+				break;
+			continue;
+		}
 		room = ws->h->room(ws->arg);
 		n = (size_t)MIN((uint64_t)avail, ws->rx_left);
 		n = MIN(n, room);
@@ -779,6 +1094,8 @@ ws_conn_parse(struct ws_conn *ws)
 			return;
 		}
 		ws->c.payload_in += n;
+		ws->c.wire_in += n;
+		ws->rx_ev.plain_len += n;
 		if (last)
 			ws->c.msgs_in++;
 		ws->h->payload(ws->arg, in, n, ws->rules.msg_opcode,

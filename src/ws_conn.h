@@ -15,6 +15,8 @@ struct evbuffer;
 struct event_base;
 struct h2stream;
 struct ws_conn;
+struct ws_deflate_opts;
+struct ws_deflate_params;
 
 /* What a transport offers the endpoint. t is the transport's own pointer. */
 struct ws_transport_ops {
@@ -130,6 +132,14 @@ struct ws_frame_event {
 	 */
 	const uint8_t	*data;
 	size_t		 data_len;
+	/*
+	 * Inbound data frames: payload bytes handed to the owner while this
+	 * frame was consumed -- len for a plain message, what its bytes
+	 * inflated to for a compressed one (RSV1 on the message's first
+	 * frame). 0 for control and outbound frames. data above holds the
+	 * payload as framed (compressed).
+	 */
+	uint64_t	 plain_len;
 };
 
 /* Who watches an endpoint's frames; arg is the observer's pointer. */
@@ -162,11 +172,18 @@ struct ws_limits {
 	unsigned	pong_timeout_ms;
 };
 
-/* Per-endpoint counters, read by the tunnel's log line and stats. */
+/*
+ * Per-endpoint counters, read by the tunnel's log line and stats. payload_*
+ * is message payload as the application sees it (inflated), wire_* the
+ * same payload as framed (compressed where RSV1 was set): their ratio is the
+ * compression ratio each way.
+ */
 struct ws_counters {
 	uint64_t	frames_in, frames_out;
 	uint64_t	msgs_in, msgs_out;
 	uint64_t	payload_in, payload_out;
+	uint64_t	wire_in, wire_out;
+	uint64_t	zmsgs_in, zmsgs_out;	/* messages with RSV1 */
 	uint16_t	close_code_in;	/* peer's close code, 0 if none */
 	uint16_t	close_code_out;	/* ours, 0 if none sent */
 	int		closed_by_peer;	/* the peer's close came first */
@@ -224,6 +241,30 @@ void	ws_conn_send_at(struct ws_conn *, unsigned opcode, int fin,
  * endpoint knows; for the echo route. 0 when not observed.
  */
 uint64_t ws_conn_input_time(const struct ws_conn *, size_t off);
+
+/*
+ * Sends n bytes moved from src as part of a data message of type opcode
+ * (WS_OP_TEXT or WS_OP_BINARY): first opens the message, last ends it; one
+ * frame per call at most, of about n bytes. With permessage-deflate agreed
+ * the message is compressed (RSV1 on its first frame), except a message sent
+ * whole (first and last) that is below the route's minimum size or does not
+ * shrink: that one goes out as it is. t_src as for ws_conn_send_at(). Only
+ * in WS_OPEN.
+ */
+void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
+	    int last, struct evbuffer *src, size_t n, uint64_t t_src);
+
+/*
+ * Turns on permessage-deflate as agreed in the handshake (p) with the
+ * route's settings (opts, copied): RSV1 becomes legal on the first frame of
+ * a data message, such messages are inflated as they arrive, and
+ * ws_conn_send_data() compresses. Call before the first input is parsed.
+ */
+void	ws_conn_set_deflate(struct ws_conn *, const struct ws_deflate_params *p,
+	    const struct ws_deflate_opts *opts);
+
+/* zlib bytes this endpoint holds now (*peak: at most so far); 0 if none. */
+size_t	ws_conn_deflate_memory(const struct ws_conn *, size_t *peak);
 
 /*
  * Starts the close handshake with code and reason (NULL: none). In

@@ -377,6 +377,59 @@ test_route_keys(void **state)
 	bad("route /x echo pong-timeout=0", "pong-timeout: must not be 0");
 }
 
+/* permessage-deflate keys: off by default, ranges, route-defaults. */
+static void
+test_route_deflate(void **state)
+{
+	struct config		*cfg;
+	const struct route	*r;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "route /plain echo");
+	r = last_route(cfg);
+	assert_int_equal(r->deflate.enabled, 0);
+	assert_int_equal(r->deflate.level, WS_DEFLATE_LEVEL);
+	assert_int_equal(r->deflate.window_bits, WS_DEFLATE_WBITS);
+	assert_int_equal(r->deflate.mem_level, WS_DEFLATE_MEMLEVEL);
+	assert_int_equal(r->deflate.min_size, WS_DEFLATE_MIN_SIZE);
+
+	ok(cfg, "route /z echo deflate=on deflate-level=1 "
+	    "deflate-window-bits=9 deflate-mem-level=9 deflate-min-size=1k");
+	r = last_route(cfg);
+	assert_int_equal(r->deflate.enabled, 1);
+	assert_int_equal(r->deflate.level, 1);
+	assert_int_equal(r->deflate.window_bits, 9);
+	assert_int_equal(r->deflate.mem_level, 9);
+	assert_int_equal(r->deflate.min_size, 1024);
+
+	ok(cfg, "route-defaults deflate=yes deflate-level=0 "
+	    "deflate-window-bits=15 deflate-mem-level=1 deflate-min-size=0");
+	ok(cfg, "route /d echo");
+	r = last_route(cfg);
+	assert_int_equal(r->deflate.enabled, 1);
+	assert_int_equal(r->deflate.level, 0);
+	assert_int_equal(r->deflate.mem_level, 1);
+	assert_int_equal(r->deflate.min_size, 0);
+	ok(cfg, "route /o echo deflate=off");
+	assert_int_equal(last_route(cfg)->deflate.enabled, 0);
+	config_free(cfg);
+
+	bad("route /x echo deflate=1", "deflate: expected on or off");
+	bad("route /x echo deflate-level=10",
+	    "deflate-level: expected 0 to 9, got '10'");
+	bad("route /x echo deflate-window-bits=8",
+	    "deflate-window-bits: expected 9 to 15, got '8'");
+	bad("route /x echo deflate-window-bits=16",
+	    "deflate-window-bits: expected 9 to 15, got '16'");
+	bad("route /x echo deflate-mem-level=0",
+	    "deflate-mem-level: expected 1 to 9, got '0'");
+	bad("route /x echo deflate-mem-level=x",
+	    "deflate-mem-level: expected 1 to 9, got 'x'");
+	bad("route /x echo deflate-min-size=17M",
+	    "deflate-min-size: bad size '17M' (0 to 16M)");
+}
+
 static void
 test_globals(void **state)
 {
@@ -842,6 +895,7 @@ main(void)
 		cmocka_unit_test(test_add_listen_and_route),
 		cmocka_unit_test(test_route_targets),
 		cmocka_unit_test(test_route_keys),
+		cmocka_unit_test(test_route_deflate),
 		cmocka_unit_test(test_globals),
 		cmocka_unit_test(test_lexing),
 		cmocka_unit_test(test_duration),
