@@ -11,41 +11,13 @@
 // ACCESS_CHECKS), while a loopback page may reach a loopback service -- the
 // way a locally served app would use wsbridge.
 
-import { existsSync } from 'node:fs';
-import http from 'node:http';
 import * as T from './wsbtest.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-
 async function main() {
-  if (!existsSync(CHROMIUM)) throw new T.Skip(`no Chromium at ${CHROMIUM}`);
-  const { chromium } = await T.need('playwright-core');
-
   const b = await new T.Bridge(['--route', '/echo=echo subprotocols=chat,superchat']).start();
 
-  const profile = T.makeTmpdir();
-  let context;
+  const { context, page } = await T.chromiumPage('wsbridge test');
   try {
-    context = await T.within(chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    }), 30000, 'Chromium launch');
-  } catch (e) {
-    throw new T.Skip(`Chromium does not start here: ${e.message.split('\n')[0]}`);
-  }
-  try {
-    const page = await context.newPage();
-    page.on('console', (m) => T.log(`   [page ${m.type()}] ${m.text()}`));
-    const pageServer = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end('<!doctype html><title>wsbridge test</title><p>wsbridge test page</p>');
-    });
-    await new Promise((res) => pageServer.listen(0, '127.0.0.1', res));
-    pageServer.unref();
-    await T.within(page.goto(`http://127.0.0.1:${pageServer.address().port}/`), 15000, 'load test page');
-
     await T.subtest('Chromium WebSocket: subprotocol, text, 16 MiB binary, close 1000', async () => {
       const r = await T.within(page.evaluate(async ({ url }) => {
         const hex = (buf) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, '0')).join('');

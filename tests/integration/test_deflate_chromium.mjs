@@ -7,12 +7,8 @@
 // (crypto.subtle); the ratio is read from the close log line. Launch recipe
 // as in test_chromium.mjs (a loopback page, for Local Network Access).
 
-import { existsSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import * as T from './wsbtest.mjs';
-
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 /** The close line of the (only) connection on route after line from. */
 function closeLine(b, from, route) {
@@ -101,9 +97,6 @@ async function pageExchange({ url, tcp }) {
 }
 
 async function main() {
-  if (!existsSync(CHROMIUM)) throw new T.Skip(`no Chromium at ${CHROMIUM}`);
-  const { chromium } = await T.need('playwright-core');
-
   const echoServer = net.createServer((sock) => { sock.on('error', () => {}); sock.pipe(sock); });
   await new Promise((res) => echoServer.listen(0, '127.0.0.1', res));
   echoServer.unref();
@@ -111,29 +104,8 @@ async function main() {
   const b = await new T.Bridge(['--route', '/echo=echo deflate=on',
     '--route', `/tcp=127.0.0.1:${echoServer.address().port} deflate=on`]).start();
 
-  const profile = T.makeTmpdir();
-  let context;
+  const { context, page } = await T.chromiumPage('wsbridge deflate test');
   try {
-    context = await T.within(chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    }), 30000, 'Chromium launch');
-  } catch (e) {
-    throw new T.Skip(`Chromium does not start here: ${e.message.split('\n')[0]}`);
-  }
-  try {
-    const page = await context.newPage();
-    page.on('console', (m) => T.log(`   [page ${m.type()}] ${m.text()}`));
-    const pageServer = http.createServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      res.end('<!doctype html><title>wsbridge deflate test</title><p>wsbridge deflate test</p>');
-    });
-    await new Promise((res) => pageServer.listen(0, '127.0.0.1', res));
-    pageServer.unref();
-    await T.within(page.goto(`http://127.0.0.1:${pageServer.address().port}/`), 15000, 'load test page');
-
     await T.subtest('Chromium: permessage-deflate on the echo route, 16 MiB text and random', async () => {
       const from = b.lines.length;
       const r = await T.within(page.evaluate(pageExchange, { url: b.url('/echo'), tcp: false }), 90000,

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import http from 'node:http';
 
 export const SKIP = 77;
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -201,4 +202,41 @@ export async function run(main, overallMs = 55000) {
   }
   log('all checks passed');
   process.exit(0);
+}
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/**
+ * Launches headless Debian Chromium (playwright-core, a fresh profile, the
+ * flags this closed machine needs) and opens a page served by a tiny HTTP
+ * server on 127.0.0.1: Chromium's Local Network Access checks block a
+ * WebSocket from about:blank to loopback, while a loopback page may reach a
+ * loopback service. Returns { context, page }; the caller closes context.
+ * Throws Skip when Chromium is missing or does not start.
+ */
+export async function chromiumPage(title, extraArgs = []) {
+  if (!existsSync(CHROMIUM)) throw new Skip(`no Chromium at ${CHROMIUM}`);
+  const { chromium } = await need('playwright-core');
+  let context;
+  try {
+    context = await within(chromium.launchPersistentContext(makeTmpdir(), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        ...extraArgs],
+    }), 30000, 'Chromium launch');
+  } catch (e) {
+    throw new Skip(`Chromium does not start here: ${e.message.split('\n')[0]}`);
+  }
+  const page = await context.newPage();
+  page.on('console', (m) => log(`   [page ${m.type()}] ${m.text()}`));
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>${title}</title><p>${title}</p>`);
+  });
+  await new Promise((res) => server.listen(0, '127.0.0.1', res));
+  server.unref();
+  await within(page.goto(`http://127.0.0.1:${server.address().port}/`), 15000, 'load test page');
+  return { context, page };
 }
