@@ -11,8 +11,10 @@
 
 #include "framelog_config.h"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 enum target_kind {
-	TARGET_TCP = 0,		/* host:port, resolved asynchronously */
+	TARGET_TCP = 0,		/* [tls:]host:port, resolved asynchronously */
 	TARGET_UNIX,		/* unix:/path */
 	TARGET_ECHO,		/* built-in echo of every message */
 };
@@ -23,6 +25,9 @@ struct target {
 	char		*port;		/* TARGET_TCP: service or number */
 	char		*path;		/* TARGET_UNIX */
 	char		*spec;		/* as written, for logs */
+	int		 tls;		/* "tls:host:port" */
+	SSL_CTX		*tls_ctx;	/* tls: verifying client context
+					   (tls_client.c), owned */
 };
 
 /* One route: a request path bridged to a target, with its policy. */
@@ -41,6 +46,8 @@ struct route {
 	unsigned	 idle_timeout_ms;	/* 0: none */
 	unsigned	 ping_interval_ms;	/* 0: no keepalive pings */
 	unsigned	 pong_timeout_ms;
+	char		*backend_ca;	/* tls targets: CA file, NULL: system store */
+	int		 backend_insecure; /* tls targets: backend-verify=no */
 	int		 line;		/* config line, 0 from flags */
 };
 
