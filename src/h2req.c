@@ -19,6 +19,7 @@
 #include "util.h"
 
 #define H2_FRAME_MAX	(64 * 1024)	/* largest frame the client may send */
+#define H2_DATA_MAX	(64 * 1024)	/* largest DATA payload we send */
 
 void
 h2req_init(struct h2req *r, size_t max_size)
@@ -309,6 +310,14 @@ h2resp_error(struct h2resp *resp, const struct h2_request *req, int status,
 	    strcmp(req->method, "HEAD") != 0;
 	if (!resp->has_body)
 		resp->body_len = 0;
+}
+
+ssize_t
+h2req_data_length(nghttp2_session *sess, uint8_t frame_type,
+    int32_t stream_id, int32_t conn_window, int32_t stream_window,
+    uint32_t remote_max_frame, void *user_data)
+{
+	return ((ssize_t)MIN(remote_max_frame, (uint32_t)H2_DATA_MAX));
 }
 
 nghttp2_session *

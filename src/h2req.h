@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <nghttp2/nghttp2.h>
 
@@ -118,6 +119,17 @@ void	h2resp_accept(struct h2resp *resp, const char *subprotocol);
  */
 void	h2resp_error(struct h2resp *resp, const struct h2_request *req,
 	    int status, const char *why);
+
+/*
+ * nghttp2's data_source_read_length_callback for our sessions: DATA
+ * payloads up to the client's SETTINGS_MAX_FRAME_SIZE (which nghttp2 does
+ * not apply to this answer by itself) and 64 KiB, instead of nghttp2's
+ * 16 KiB, so bulk transfers take fewer frames; nghttp2 then clamps the
+ * answer to the flow-control windows.
+ */
+ssize_t	h2req_data_length(nghttp2_session *sess, uint8_t frame_type,
+	    int32_t stream_id, int32_t conn_window, int32_t stream_window,
+	    uint32_t remote_max_frame, void *user_data);
 
 /* h2req_session_new() flags. */
 #define H2REQ_SESSION_RAW	0x1	/* fuzzing: nghttp2 skips its HTTP

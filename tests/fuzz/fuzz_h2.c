@@ -428,6 +428,8 @@ fz_run(const uint8_t *data, size_t size, int flags, size_t piece)
 	if (nghttp2_session_callbacks_new(&cb) != 0)
 		abort();
 	nghttp2_session_callbacks_set_send_callback(cb, fz_send);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+	    h2req_data_length);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
 	    fz_on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, fz_on_header);
