@@ -8,7 +8,7 @@ what=${1:-run}
 build="autoconf automake libtool pkg-config make gcc libevent-dev libssl-dev
 zlib1g-dev libncurses-dev libsqlite3-dev libnghttp2-dev libjansson-dev sqlite3"
 test_pkgs="libcmocka-dev clang python3 python3-websockets python3-wsproto
-python3-h2 chromium tmux nghttp2-client procps"
+python3-h2 chromium firefox-esr tmux nghttp2-client procps"
 
 pkgs=$build
 [ "$what" = test ] && pkgs="$pkgs $test_pkgs"
@@ -34,7 +34,7 @@ fi
 
 if [ "$what" = test ]; then
 	here=$(cd "$(dirname "$0")/.." && pwd)
-	# Node peers (ws, playwright-core) at the versions the lock file pins.
+	# Node peers (ws, playwright-core, puppeteer-core) at the versions the lock file pins.
 	if [ ! -d "$here/tests/node_modules" ] ||
 	    [ "$here/tests/package-lock.json" -nt "$here/tests/node_modules/.package-lock.json" ]; then
 		(cd "$here/tests" && npm ci --no-audit --no-fund --loglevel=error)

@@ -2,8 +2,11 @@
  * backend.c -- connecting to a route's target. TCP names resolve through
  * evdns (never blocking the loop) and every address is tried in turn, so
  * "localhost:5900" works whether the service listens on ::1 or 127.0.0.1;
- * unix sockets connect directly. One timer bounds the whole attempt,
- * resolution included.
+ * unix sockets connect directly. A tls: target then does its TLS handshake
+ * through an OpenSSL filter over the connected socket, verifying the
+ * backend's certificate; a refused one is a 502 whose reason names the
+ * verification error. One timer bounds the whole attempt, resolution and
+ * TLS included.
  */
 #include "wsb_autoconf.h"
 
@@ -25,14 +28,20 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "backend.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "tls_client.h"
 #include "util.h"
 
 struct backend_req {
 	struct server			*srv;
+	const struct target		*tg;		/* borrowed: the tunnel's
+							   config outlives us */
 	struct bufferevent		*bev;		/* the attempt in flight */
 	struct evdns_getaddrinfo_request *dns_req;
 	struct evutil_addrinfo		*ais;		/* resolved addresses */
@@ -180,6 +189,64 @@ backend_step(evutil_socket_t fd, short what, void *arg)
 		backend_try_next(req);
 }
 
+/* The TLS handshake with the backend finished, or failed. */
+static void
+backend_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct backend_req	*req = arg;
+	unsigned long		 e, first = 0;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		backend_finish(req, 0);
+		return;
+	}
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (first == 0)
+			first = e;
+	}
+	if (first == 0 && (what & BEV_EVENT_EOF))
+		snprintf(req->why, sizeof req->why, "TLS handshake failed: "
+		    "the backend closed the connection");
+	else
+		tls_client_error(bufferevent_openssl_get_ssl(bev), first,
+		    req->why, sizeof req->why);
+	/* Another address would present the same certificate: stop here. */
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	backend_finish(req, 502);
+}
+
+/*
+ * TCP is up on a tls: target: the handshake runs through a filter that now
+ * owns the socket's bufferevent (freed with it).
+ */
+static void
+backend_start_tls(struct backend_req *req)
+{
+	struct bufferevent	*fbev;
+	SSL			*ssl;
+
+	if ((ssl = tls_client_ssl_new(req->tg->tls_ctx, req->tg->host)) ==
+	    NULL) {
+		snprintf(req->why, sizeof req->why, "cannot start TLS");
+		ERR_clear_error();
+		backend_finish(req, 502);
+		return;
+	}
+	fbev = bufferevent_openssl_filter_new(req->srv->base, req->bev, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (fbev == NULL) {
+		SSL_free(ssl);
+		snprintf(req->why, sizeof req->why, "cannot start TLS");
+		backend_finish(req, 502);
+		return;
+	}
+	req->bev = fbev;
+	/* A backend that just closes the socket has ended its stream. */
+	bufferevent_openssl_set_allow_dirty_shutdown(fbev, 1);
+	bufferevent_setcb(fbev, NULL, NULL, backend_tls_event, req);
+	bufferevent_enable(fbev, EV_READ | EV_WRITE);
+}
+
 static void
 backend_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -187,7 +254,10 @@ backend_event(struct bufferevent *bev, short what, void *arg)
 	int			 err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
-		backend_finish(req, 0);
+		if (req->tg->tls)
+			backend_start_tls(req);
+		else
+			backend_finish(req, 0);
 		return;
 	}
 	snprintf(req->why, sizeof req->why, "%s", err != 0 ?
@@ -266,6 +336,7 @@ backend_connect(struct server *srv, const struct target *tg,
 
 	req = xcalloc(1, sizeof *req);
 	req->srv = srv;
+	req->tg = tg;
 	req->cb = cb;
 	req->arg = arg;
 	req->timer = evtimer_new(srv->base, backend_timeout, req);

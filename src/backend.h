@@ -1,4 +1,4 @@
-/* backend.h -- connecting to a route's target: TCP (async DNS) or unix socket. */
+/* backend.h -- connecting to a route's target: TCP (async DNS), TLS over TCP, or unix socket. */
 #ifndef BACKEND_H
 #define BACKEND_H
 

@@ -15,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "config.h"
 #include "log.h"
+#include "tls_client.h"
 #include "util.h"
 
 #define CONFIG_MAX_FRAME_MIN	1
@@ -127,6 +130,7 @@ config_target_clear(struct target *t)
 	free(t->port);
 	free(t->path);
 	free(t->spec);
+	SSL_CTX_free(t->tls_ctx);
 	memset(t, 0, sizeof *t);
 }
 
@@ -137,6 +141,7 @@ config_route_clear(struct route *r)
 	config_target_clear(&r->target);
 	config_strv_free(r->subprotocols, r->nsubprotocols);
 	config_strv_free(r->origins, r->norigins);
+	free(r->backend_ca);
 	memset(r, 0, sizeof *r);
 }
 
@@ -150,6 +155,8 @@ config_route_copy_policy(struct route *dst, const struct route *src)
 	dst->subprotocols = config_strv_copy(src->subprotocols,
 	    src->nsubprotocols);
 	dst->origins = config_strv_copy(src->origins, src->norigins);
+	dst->backend_ca = src->backend_ca != NULL ?
+	    xstrdup(src->backend_ca) : NULL;
 }
 
 void
@@ -544,12 +551,17 @@ config_add_listen(struct config *cfg, const char *spec, int lineno,
 	return (rc);
 }
 
-/* Fills t from "HOST:PORT", "[V6]:PORT", "unix:/path" or "echo". */
+/*
+ * Fills t from "HOST:PORT", "[V6]:PORT", "tls:HOST:PORT", "unix:/path" or
+ * "echo". A TLS target's context is made by config_route_words(), once the
+ * route's backend-ca and backend-verify are known.
+ */
 static int
 config_parse_target(const char *spec, struct target *t, char **cause)
 {
 	struct sockaddr_un	 sun;
 	unsigned		 port;
+	const char		*hp = spec;
 
 	memset(t, 0, sizeof *t);
 	if (config_has_ctl(spec))
@@ -567,7 +579,9 @@ config_parse_target(const char *spec, struct target *t, char **cause)
 		t->kind = TARGET_UNIX;
 		t->path = xstrdup(spec + 5);
 	} else {
-		if (config_split_hostport(spec, 0, &t->host, &port, cause) != 0)
+		if (strncmp(spec, "tls:", 4) == 0)
+			hp = spec + 4;
+		if (config_split_hostport(hp, 0, &t->host, &port, cause) != 0)
 			return (-1);
 		if (port == 0) {
 			config_target_clear(t);
@@ -575,6 +589,7 @@ config_parse_target(const char *spec, struct target *t, char **cause)
 		}
 		t->kind = TARGET_TCP;
 		t->port = xasprintf("%u", port);
+		t->tls = hp != spec;
 	}
 	t->spec = xstrdup(spec);
 	return (0);
@@ -739,7 +754,7 @@ config_route_option(struct route *r, const char *kv, char **cause)
 	char		*key, **v;
 	size_t		 n;
 	uint64_t	 size;
-	int		 rc = -1;
+	int		 rc = -1, yes;
 
 	if ((eq = strchr(kv, '=')) == NULL || eq == kv)
 		return (config_error(cause, "expected key=value, got '%s'", kv));
@@ -810,6 +825,19 @@ config_route_option(struct route *r, const char *kv, char **cause)
 			goto out;
 		}
 		r->deflate.min_size = (size_t)size;
+	} else if (strcmp(key, "backend-ca") == 0) {
+		if (value[0] == '\0') {
+			config_error(cause, "%s: expected a file", key);
+			goto out;
+		}
+		free(r->backend_ca);
+		r->backend_ca = xstrdup(value);
+	} else if (strcmp(key, "backend-verify") == 0) {
+		if (config_parse_bool(value, &yes) != 0) {
+			config_error(cause, "%s: expected yes or no", key);
+			goto out;
+		}
+		r->backend_insecure = !yes;
 	} else if (strcmp(key, "connect-timeout") == 0) {
 		if (config_route_duration(key, value, 1, &r->connect_timeout_ms,
 		    cause) != 0)
@@ -865,6 +893,19 @@ config_route_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		goto fail;
 	for (i = 2; i < argc; i++) {
 		if (config_route_option(&r, argv[i], cause) != 0)
+			goto fail;
+		/* On a route line they only mean something for tls: targets. */
+		if (!r.target.tls &&
+		    (strncmp(argv[i], "backend-ca=", 11) == 0 ||
+		    strncmp(argv[i], "backend-verify=", 15) == 0)) {
+			config_error(cause, "%.*s: only for tls:HOST:PORT targets",
+			    (int)strcspn(argv[i], "="), argv[i]);
+			goto fail;
+		}
+	}
+	if (r.target.tls) {
+		if ((r.target.tls_ctx = tls_client_ctx_new(r.backend_ca,
+		    !r.backend_insecure, cause)) == NULL)
 			goto fail;
 	}
 	cfg->routes = xreallocarray(cfg->routes, cfg->nroutes + 1,

@@ -12,8 +12,10 @@
 #include "framelog_config.h"
 #include "ws_deflate.h"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 enum target_kind {
-	TARGET_TCP = 0,		/* host:port, resolved asynchronously */
+	TARGET_TCP = 0,		/* [tls:]host:port, resolved asynchronously */
 	TARGET_UNIX,		/* unix:/path */
 	TARGET_ECHO,		/* built-in echo of every message */
 };
@@ -24,6 +26,9 @@ struct target {
 	char		*port;		/* TARGET_TCP: service or number */
 	char		*path;		/* TARGET_UNIX */
 	char		*spec;		/* as written, for logs */
+	int		 tls;		/* "tls:host:port" */
+	SSL_CTX		*tls_ctx;	/* tls: verifying client context
+					   (tls_client.c), owned */
 };
 
 /* One route: a request path bridged to a target, with its policy. */
@@ -43,6 +48,8 @@ struct route {
 	unsigned	 ping_interval_ms;	/* 0: no keepalive pings */
 	unsigned	 pong_timeout_ms;
 	struct ws_deflate_opts deflate;	/* permessage-deflate (RFC 7692) */
+	char		*backend_ca;	/* tls targets: CA file, NULL: system store */
+	int		 backend_insecure; /* tls targets: backend-verify=no */
 	int		 line;		/* config line, 0 from flags */
 };
 

@@ -37,6 +37,7 @@
 
 #include "config.h"
 #include "h2conn.h"
+#include "h2req.h"
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
@@ -49,7 +50,6 @@
 #define H2_STREAM_LINGER_MS	2000	/* after our END_STREAM, wait for theirs */
 #define H2_CONN_LINGER_MS	2000	/* after GOAWAY is written, read and drop */
 #define H2_WORK_PASSES		16	/* passes per event before yielding */
-#define H2_FRAME_MAX		(64 * 1024)	/* largest frame the client may send */
 
 enum h2_state {
 	H2_OPEN = 0,		/* serving streams (idle timer while none) */
@@ -81,11 +81,7 @@ struct h2stream {
 	enum h2s_state		 state;
 
 	/* Request head: every string is ours (freed with the stream). */
-	struct h2_request	 req;
-	char			**strs;
-	size_t			 nstrs;
-	size_t			 head_size;	/* RFC 9113 6.5.2 accounting */
-	int			 head_too_large;
+	struct h2req		 head;
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
@@ -176,18 +172,6 @@ static int
 h2conn_live(const struct h2conn *c)
 {
 	return (c->state <= H2_DRAINING);
-}
-
-/* Keeps a copy of s[0..n) for the stream's lifetime; returns it. */
-static char *
-h2s_keep(struct h2stream *s, const uint8_t *p, size_t n)
-{
-	char	*copy;
-
-	copy = xstrndup((const char *)p, n);
-	s->strs = xreallocarray(s->strs, s->nstrs + 1, sizeof *s->strs);
-	s->strs[s->nstrs++] = copy;
-	return (copy);
 }
 
 /* ---- flow-control records ---------------------------------------------- */
@@ -339,6 +323,8 @@ h2s_linger_timeout(evutil_socket_t fd, short what, void *arg)
 	/* Firefox never ends its side while the page lives: we do. */
 	if (s->closed || !h2conn_live(s->c))
 		return;
+	log_info("%s: peer=%s kept its side open %u ms after our END_STREAM: "
+	    "RST_STREAM(NO_ERROR)", s->logid, s->c->peer, H2_STREAM_LINGER_MS);
 	(void)nghttp2_submit_rst_stream(s->c->sess, NGHTTP2_FLAG_NONE, s->id,
 	    NGHTTP2_NO_ERROR);
 	h2conn_kick(s->c);
@@ -360,6 +346,7 @@ h2s_new(struct h2conn *c, int32_t id)
 	evbuffer_add_cb(s->in, h2s_in_cb, s);
 	s->ev_linger = evtimer_new(c->srv->base, h2s_linger_timeout, s);
 	s->t_start = now_ns();
+	h2req_init(&s->head, c->cfg->max_head);
 	TAILQ_INSERT_TAIL(&c->streams, s, entry);
 	c->nstreams++;
 	c->fc.streams_total++;
@@ -390,7 +377,6 @@ static void
 h2s_free(struct h2stream *s)
 {
 	struct h2conn	*c = s->c;
-	size_t		 i;
 
 	if (s->state == H2S_OPEN)
 		h2s_log_done(s);
@@ -403,9 +389,7 @@ h2s_free(struct h2stream *s)
 	evbuffer_free(s->out);
 	event_free(s->ev_linger);
 	ws_offer_clear(&s->offer);
-	for (i = 0; i < s->nstrs; i++)
-		free(s->strs[i]);
-	free(s->strs);
+	h2req_clear(&s->head);
 	free(s);
 
 	if (c->nstreams == 0) {
@@ -603,63 +587,36 @@ h2s_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
 	return ((ssize_t)length);
 }
 
-static void
-h2_nv(nghttp2_nv *nv, const char *name, const char *value)
-{
-	nv->name = (uint8_t *)(uintptr_t)name;
-	nv->namelen = strlen(name);
-	nv->value = (uint8_t *)(uintptr_t)value;
-	nv->valuelen = strlen(value);
-	nv->flags = NGHTTP2_NV_FLAG_NONE;
-}
-
 /*
- * Answers a final status other than 200, with a one-line text body (none
- * for HEAD), and ends our side. Statuses from handshake_check_h2(): 426
- * means "wrong version" and becomes 400 with sec-websocket-version: 13.
+ * Answers a final status other than 200 (h2resp_error() builds it) and
+ * ends our side.
  */
 static void
 h2s_respond(struct h2stream *s, int status, const char *why)
 {
+	const struct h2_request	*req = &s->head.req;
 	nghttp2_data_provider	 prd;
-	nghttp2_nv		 nv[5];
-	char			 st[8], len[24], body[200];
-	size_t			 n = 0;
-	int			 blen, head, version;
+	struct h2resp		 resp;
 
-	log_info("%s: %d %s peer=%s method=%s path=%s: %s", s->logid, status,
-	    http1_reason(status == 426 ? 400 : status), s->c->peer,
-	    s->req.method != NULL ? s->req.method : "-",
-	    s->req.path != NULL ? s->req.path : "-", why);
-	head = s->req.method != NULL && strcmp(s->req.method, "HEAD") == 0;
-	/* Any version trouble: say which version we speak (RFC 6455 4.4). */
-	version = status == 426 ||
-	    strcasestr(why, "Sec-WebSocket-Version") != NULL;
-	if (status == 426)
-		status = 400;
+	h2resp_error(&resp, req, status, why);
+	log_info("%s: %d %s peer=%s method=%s path=%s: %s", s->logid,
+	    resp.status, http1_reason(resp.status), s->c->peer,
+	    req->method != NULL ? req->method : "-",
+	    req->path != NULL ? req->path : "-", why);
 	s->state = H2S_RESPONDED;
-	snprintf(st, sizeof st, "%d", status);
-	blen = snprintf(body, sizeof body, "%d %s: %s\n", status,
-	    http1_reason(status), why);
-	snprintf(len, sizeof len, "%d", blen);
-	h2_nv(&nv[n++], ":status", st);
-	h2_nv(&nv[n++], "content-type", "text/plain; charset=utf-8");
-	h2_nv(&nv[n++], "content-length", len);
-	if (status == 405)
-		h2_nv(&nv[n++], "allow", "CONNECT");
-	if (version)
-		h2_nv(&nv[n++], "sec-websocket-version", "13");
 	if (!h2conn_live(s->c))
 		return;
-	if (head) {
-		(void)nghttp2_submit_response(s->c->sess, s->id, nv, n, NULL);
+	if (!resp.has_body) {
+		(void)nghttp2_submit_response(s->c->sess, s->id, resp.nv,
+		    resp.nnv, NULL);
 		return;
 	}
-	evbuffer_add(s->out, body, (size_t)blen);
+	evbuffer_add(s->out, resp.body, resp.body_len);
 	s->out_eof = 1;
 	prd.source.ptr = s;
 	prd.read_callback = h2s_read;
-	(void)nghttp2_submit_response(s->c->sess, s->id, nv, n, &prd);
+	(void)nghttp2_submit_response(s->c->sess, s->id, resp.nv, resp.nnv,
+	    &prd);
 }
 
 static void
@@ -667,8 +624,7 @@ h2s_backend_ready(void *arg, int status)
 {
 	struct h2stream		*s = arg;
 	nghttp2_data_provider	 prd;
-	nghttp2_nv		 nv[3];
-	size_t			 n = 0;
+	struct h2resp		 resp;
 
 	if (s->state != H2S_CONNECTING)
 		return;
@@ -688,14 +644,13 @@ h2s_backend_ready(void *arg, int status)
 		h2conn_kick(s->c);
 		return;
 	}
-	h2_nv(&nv[n++], ":status", "200");
-	if (s->subprotocol != NULL)
-		h2_nv(&nv[n++], "sec-websocket-protocol", s->subprotocol);
+	h2resp_accept(&resp, s->subprotocol);
 	if (s->extensions[0] != '\0')
-		h2_nv(&nv[n++], "sec-websocket-extensions", s->extensions);
+		h2resp_add(&resp, "sec-websocket-extensions", s->extensions);
 	prd.source.ptr = s;
 	prd.read_callback = h2s_read;
-	if (nghttp2_submit_response(s->c->sess, s->id, nv, n, &prd) != 0) {
+	if (nghttp2_submit_response(s->c->sess, s->id, resp.nv, resp.nnv,
+	    &prd) != 0) {
 		tunnel_abort(s->tunnel);
 		s->tunnel = NULL;
 		h2conn_kick(s->c);
@@ -716,37 +671,23 @@ h2s_request(struct h2stream *s, int end_stream)
 	struct ws_deflate_params deflate;
 	const struct route	*rt;
 	const char		*why = NULL;
-	int			 status, agreed;
+	int			 status, agreed, flags = 0;
 
-	if (s->head_too_large) {
-		h2s_respond(s, 431, "request header list too large");
-		return;
-	}
-	/*
-	 * RFC 8441 3: :protocol only after our SETTINGS said so. A client
-	 * acknowledges our SETTINGS before it could have seen the setting,
-	 * so a :protocol ahead of the ACK was sent blind: malformed (RFC 9113
-	 * 8.1.1), a stream error.
-	 */
-	if (s->req.protocol != NULL && !c->settings_acked) {
-		log_info("%s: peer=%s extended CONNECT before our SETTINGS were "
-		    "acknowledged: RST_STREAM(PROTOCOL_ERROR)", s->logid,
-		    c->peer);
+	if (c->settings_acked)
+		flags |= H2REQ_SETTINGS_ACKED;
+	if (end_stream)
+		flags |= H2REQ_END_STREAM;
+	if (c->srv->stopping)
+		flags |= H2REQ_STOPPING;
+	status = h2req_decide(&s->head, c->cfg, flags, &s->offer, &rt,
+	    &s->subprotocol, &why);
+	if (status == H2REQ_RESET) {
+		log_info("%s: peer=%s %s: RST_STREAM(PROTOCOL_ERROR)", s->logid,
+		    c->peer, why);
 		(void)nghttp2_submit_rst_stream(c->sess, NGHTTP2_FLAG_NONE,
 		    s->id, NGHTTP2_PROTOCOL_ERROR);
 		s->state = H2S_RESPONDED;
 		return;
-	}
-	if ((status = handshake_check_h2(&s->req, &s->offer, &why)) == 0)
-		status = handshake_route(c->cfg, &s->offer, &rt,
-		    &s->subprotocol, &why);
-	if (status == 0 && end_stream) {
-		status = 400;
-		why = "END_STREAM on a WebSocket CONNECT";
-	}
-	if (status == 0 && c->srv->stopping) {
-		status = 503;
-		why = "server shutting down";
 	}
 	if (status != 0) {
 		h2s_respond(s, status, why);
@@ -850,46 +791,14 @@ h2_on_header(nghttp2_session *sess, const nghttp2_frame *frame,
 {
 	struct h2conn		*c = arg;
 	struct h2stream		*s;
-	struct http1_request	*f;
-	struct http1_header	*h;
-	const char		*v;
 
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return (0);		/* trailers: ignored */
-	if ((s = h2conn_stream(c, frame->hd.stream_id)) == NULL ||
-	    s->head_too_large)
+	if ((s = h2conn_stream(c, frame->hd.stream_id)) == NULL)
 		return (0);
-	/* RFC 9113 6.5.2: what SETTINGS_MAX_HEADER_LIST_SIZE promised. */
-	s->head_size += namelen + valuelen + 32;
-	if (s->head_size > c->cfg->max_head) {
-		s->head_too_large = 1;
-		return (0);
-	}
-	f = &s->req.fields;
-	if (namelen > 0 && name[0] == ':') {
-		v = h2s_keep(s, value, valuelen);
-		if (namelen == 7 && memcmp(name, ":method", 7) == 0)
-			s->req.method = v;
-		else if (namelen == 7 && memcmp(name, ":scheme", 7) == 0)
-			s->req.scheme = v;
-		else if (namelen == 5 && memcmp(name, ":path", 5) == 0)
-			s->req.path = v;
-		else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
-			s->req.authority = v;
-		else if (namelen == 9 && memcmp(name, ":protocol", 9) == 0)
-			s->req.protocol = v;
-		return (0);
-	}
-	if (f->nheaders == HTTP1_MAX_HEADERS) {
-		s->head_too_large = 1;
-		return (0);
-	}
-	h = &f->headers[f->nheaders++];
-	h->name = h2s_keep(s, name, namelen);
-	h->name_len = namelen;
-	h->value = h2s_keep(s, value, valuelen);
-	h->value_len = valuelen;
+	/* Problems are judged once the head is complete (h2s_request). */
+	(void)h2req_header(&s->head, name, namelen, value, valuelen);
 	return (0);
 }
 
@@ -1303,16 +1212,14 @@ static nghttp2_session *
 h2conn_session_new(struct h2conn *c)
 {
 	nghttp2_session_callbacks	*cb;
-	nghttp2_option			*opt;
-	nghttp2_session			*sess = NULL;
-	nghttp2_settings_entry		 iv[5];
-	uint32_t			 window;
-	uint64_t			 cwin;
+	nghttp2_session			*sess;
 
 	if (nghttp2_session_callbacks_new(&cb) != 0)
 		return (NULL);
 	nghttp2_session_callbacks_set_send_callback(cb, h2_send);
 	nghttp2_session_callbacks_set_send_data_callback(cb, h2_send_data);
+	nghttp2_session_callbacks_set_data_source_read_length_callback(cb,
+	    h2req_data_length);
 	nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
 	    h2_on_begin_headers);
 	nghttp2_session_callbacks_set_on_header_callback(cb, h2_on_header);
@@ -1327,41 +1234,8 @@ h2conn_session_new(struct h2conn *c)
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
 	    h2_on_invalid_frame);
 	nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
-	if (nghttp2_option_new(&opt) != 0) {
-		nghttp2_session_callbacks_del(cb);
-		return (NULL);
-	}
-	/* Windows come back only as bytes reach their backend. */
-	nghttp2_option_set_no_auto_window_update(opt, 1);
-	if (nghttp2_session_server_new2(&sess, cb, c, opt) != 0)
-		sess = NULL;
-	nghttp2_option_del(opt);
+	sess = h2req_session_new(cb, c, c->cfg, 0);
 	nghttp2_session_callbacks_del(cb);
-	if (sess == NULL)
-		return (NULL);
-
-	/* A stream may hold one buffer-size of client bytes. */
-	window = (uint32_t)MIN(c->cfg->buffer_size, (size_t)INT32_MAX);
-	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
-	iv[0].value = c->cfg->h2_max_streams;
-	iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
-	iv[1].value = window;
-	iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
-	iv[2].value = (uint32_t)c->cfg->max_head;
-	iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
-	iv[3].value = 1;
-	iv[4].settings_id = NGHTTP2_SETTINGS_MAX_FRAME_SIZE;
-	iv[4].value = H2_FRAME_MAX;
-	/* Room for every stream's window at once: never the bottleneck. */
-	cwin = MIN((uint64_t)window * c->cfg->h2_max_streams,
-	    (uint64_t)INT32_MAX);
-	if (nghttp2_submit_settings(sess, NGHTTP2_FLAG_NONE, iv,
-	    nitems(iv)) != 0 ||
-	    nghttp2_session_set_local_window_size(sess, NGHTTP2_FLAG_NONE, 0,
-	    (int32_t)cwin) != 0) {
-		nghttp2_session_del(sess);
-		return (NULL);
-	}
 	return (sess);
 }
 

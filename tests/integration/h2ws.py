@@ -149,12 +149,19 @@ class H2Client:
                 h2.settings.SettingCodes.MAX_FRAME_SIZE: max_frame,
                 h2.settings.SettingCodes.ENABLE_PUSH: 0,
             })
+        # A Settings object made with initial_values counts them as in
+        # force already, so h2 never raises its inbound frame limit from
+        # the 16384 it read at construction, though it advertises
+        # max_frame: it would then refuse the server's larger DATA frames
+        # ("Received overlong frame: length 16388, max 16384").
+        self.conn.max_inbound_frame_size = max_frame
         self.streams = {}
         self.wbuf = bytearray()
         self.eof = False
         self.goaway = None
         self.settings = {}
         self.settings_acked = False
+        self.max_data = 0		# largest DATA payload received
         self.events = []
         self.conn.initiate_connection()
         self.conn.increment_flow_control_window(64 * MiB)
@@ -320,6 +327,7 @@ class H2Client:
                 st.headers = h
                 st.status = int(h[":status"][0])
             elif isinstance(ev, h2.events.DataReceived):
+                self.max_data = max(self.max_data, len(ev.data))
                 if ev.flow_controlled_length:
                     try:
                         self.conn.acknowledge_received_data(

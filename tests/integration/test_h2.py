@@ -80,6 +80,9 @@ def many_streams(b, port, tls):
     dt = time.monotonic() - t0
     T.log("   %d streams, %.1f MiB each way in %.2fs" % (len(plan),
         total / MiB, dt))
+    # We advertised max_frame 256 KiB; wsbridge sends up to 64 KiB.
+    T.expect_eq(c.max_data, 64 * 1024, "largest DATA frame payload sent "
+        "to a client that allows more than 16 KiB")
     import hashlib
     for st, msgs, whole in plan:
         if whole is not None:

@@ -286,6 +286,74 @@ test_route_targets(void **state)
 	bad("route /x \"echo\x01\"", "bad target");
 }
 
+/* tls:HOST:PORT targets and their backend-ca / backend-verify keys. */
+static void
+test_route_tls(void **state)
+{
+	struct config		*cfg;
+	const struct route	*r;
+	char			 ca[] = "/tmp/test_config_ca.XXXXXX";
+	FILE			*f;
+	int			 fd;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "route /t tls:backend.internal:443");
+	r = last_route(cfg);
+	assert_int_equal(r->target.kind, TARGET_TCP);
+	assert_true(r->target.tls);
+	assert_non_null(r->target.tls_ctx);	/* system store, verifying */
+	assert_string_equal(r->target.host, "backend.internal");
+	assert_string_equal(r->target.port, "443");
+	assert_string_equal(r->target.spec, "tls:backend.internal:443");
+	assert_null(r->backend_ca);
+	assert_false(r->backend_insecure);
+
+	ok(cfg, "route /v6 tls:[::1]:8443 backend-verify=no");
+	r = last_route(cfg);
+	assert_string_equal(r->target.host, "::1");
+	assert_true(r->backend_insecure);
+	assert_non_null(r->target.tls_ctx);
+
+	ok(cfg, "route /plain 127.0.0.1:80");
+	r = last_route(cfg);
+	assert_false(r->target.tls);
+	assert_null(r->target.tls_ctx);
+	config_free(cfg);
+
+	/* A CA file that holds no certificate is refused when loaded. */
+	assert_int_not_equal(fd = mkstemp(ca), -1);
+	assert_non_null(f = fdopen(fd, "w"));
+	fputs("not a certificate\n", f);
+	fclose(f);
+	cfg = config_new();
+	{
+		char	*cause = NULL, *line;
+
+		line = xasprintf("route /t tls:h:1 backend-ca=%s", ca);
+		assert_int_equal(config_parse_line(cfg, line, "t.conf", 3,
+		    &cause), -1);
+		assert_non_null(strstr(cause, "backend-ca "));
+		assert_non_null(strstr(cause, ca));
+		free(cause);
+		free(line);
+	}
+	config_free(cfg);
+	unlink(ca);
+
+	bad("route /t tls:h:1 backend-ca=/nonexistent/ca.pem",
+	    "backend-ca /nonexistent/ca.pem: No such file or directory");
+	bad("route /t tls:h:1 backend-ca=", "backend-ca: expected a file");
+	bad("route /t tls:h:1 backend-verify=maybe",
+	    "backend-verify: expected yes or no");
+	bad("route /t h:1 backend-verify=no",
+	    "backend-verify: only for tls:HOST:PORT targets");
+	bad("route /t echo backend-ca=/etc/hosts",
+	    "backend-ca: only for tls:HOST:PORT targets");
+	bad("route /t tls:h", "missing port in 'h'");
+	bad("route /t tls:unix:/x", "bad port in 'unix:/x'");
+}
+
 static void
 test_route_keys(void **state)
 {
@@ -901,6 +969,7 @@ main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_size),
 		cmocka_unit_test(test_route_defaults),
+		cmocka_unit_test(test_route_tls),
 		cmocka_unit_test(test_finish),
 		cmocka_unit_test(test_find_route),
 		cmocka_unit_test(test_load_file),
