@@ -69,6 +69,7 @@ struct ws_conn {
 	size_t				 rx_z_ready;	/* unmasked compressed bytes at the front of input */
 	uint64_t			 rx_plain_len;	/* inflated bytes of the current message */
 	struct evbuffer			*tx_z;		/* compressed output of the message being sent */
+	struct evbuffer			*tx_last;	/* its final frame, without the tail */
 	unsigned			 tx_opcode;	/* of the message being sent */
 	int				 tx_deflate;	/* it is being compressed */
 	int				 tx_sent;	/* its first frame is out */
@@ -501,6 +502,8 @@ ws_conn_free(struct ws_conn *ws)
 		evbuffer_free(ws->rx_plain);
 	if (ws->tx_z != NULL)
 		evbuffer_free(ws->tx_z);
+	if (ws->tx_last != NULL)
+		evbuffer_free(ws->tx_last);
 	event_free(ws->ev_close);
 	if (ws->ev_ping != NULL)
 		event_free(ws->ev_ping);
@@ -626,7 +629,8 @@ ws_conn_set_deflate(struct ws_conn *ws, const struct ws_deflate_params *p,
 	ws->zd = ws_deflate_new(p, opts);
 	ws->rx_plain = evbuffer_new();
 	ws->tx_z = evbuffer_new();
-	if (ws->rx_plain == NULL || ws->tx_z == NULL)
+	ws->tx_last = evbuffer_new();
+	if (ws->rx_plain == NULL || ws->tx_z == NULL || ws->tx_last == NULL)
 		abort();	/* out of memory, as xmalloc */
 	ws->rules.rsv_allowed = WS_RSV1;
 }
@@ -692,7 +696,8 @@ void
 ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
     struct evbuffer *src, size_t n, uint64_t t_src)
 {
-	size_t	k;
+	struct evbuffer	*z;
+	size_t		 k;
 
 	assert(ws->state == WS_OPEN);
 	if (first) {
@@ -732,17 +737,27 @@ ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
 	}
 	evbuffer_drain(src, n);
 	ws->tx_plain += n;
+	z = ws->tx_z;
+	if (last) {
+		/*
+		 * The frame goes out of a buffer it empties: a transport's
+		 * send-now path (backend_send) takes only a source's last
+		 * bytes, and the tail behind them would send every
+		 * compressed message through the write event instead. Whole
+		 * chains move; only the last partial one is copied.
+		 */
+		evbuffer_remove_buffer(ws->tx_z, ws->tx_last, k);
+		evbuffer_drain(ws->tx_z, 4);
+		z = ws->tx_last;
+		ws->c.zmsgs_out++;
+	}
 	/* Nothing to say yet (zlib keeps a block back): no empty fragment. */
 	if (k > 0 || last) {
 		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
-		    last, ws->tx_sent ? 0 : WS_RSV1, ws->tx_z, k, t_src, 1,
+		    last, ws->tx_sent ? 0 : WS_RSV1, z, k, t_src, 1,
 		    ws->tx_plain);
 		ws->tx_sent = 1;
 		ws->tx_plain = 0;
-	}
-	if (last) {
-		evbuffer_drain(ws->tx_z, 4);
-		ws->c.zmsgs_out++;
 	}
 }
 
