@@ -114,3 +114,17 @@ FROM runs r LEFT JOIN log_status l ON l.run_id = r.id ORDER BY r.id;
 .print '-- 17. Subprotocols offered versus chosen'
 SELECT protocols_offered, protocol, count(*) AS sessions
 FROM sessions GROUP BY protocols_offered, protocol;
+
+.print '-- 18. permessage-deflate: compression ratio per route and per session'
+SELECT route, count(*) AS sessions, sum(zmsgs_in) AS zmsgs_in,
+       sum(zmsgs_out) AS zmsgs_out,
+       sum(bytes_in) AS plain_in, sum(wire_in) AS wire_in,
+       round(1.0 * sum(bytes_in) / nullif(sum(wire_in), 0), 2) AS ratio_in,
+       sum(bytes_out) AS plain_out, sum(wire_out) AS wire_out,
+       round(1.0 * sum(bytes_out) / nullif(sum(wire_out), 0), 2) AS ratio_out
+FROM sessions WHERE extensions LIKE 'permessage-deflate%'
+GROUP BY route ORDER BY sum(bytes_in) + sum(bytes_out) DESC;
+SELECT id, conn, route, extensions, bytes_in, wire_in, ratio_in,
+       bytes_out, wire_out, ratio_out
+FROM session_summary WHERE zmsgs_in + zmsgs_out > 0
+ORDER BY bytes_in + bytes_out DESC LIMIT 10;

@@ -14,6 +14,7 @@
 #include <linux/sockios.h>
 #endif
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -89,8 +90,23 @@ static const char *const ctl_cols[] = {
 	"stall_in_ns", "stall_max_ns", "ctl_wait_ns", "ctl_wait_max_ns",
 	"inflight_msg", "inflight_size", "inflight_sent", "inflight_complete",
 	"h2_wait_ns", "transfer_max_ns", "delay_max_ns", "hol_msg",
-	"hol_msg_size",
+	"hol_msg_size", "wire_in", "wire_out", "plain_in", "plain_out",
+	"zmsgs_in", "zmsgs_out", "zratio_in", "zratio_out", "zratio",
 };
+
+/*
+ * Compression ratio in thousandths: plain payload bytes per wire payload
+ * byte, over every data message that way (those sent uncompressed count
+ * 1:1), so it is what the bandwidth saved says. 0 while no message that
+ * way was compressed: "not compressed" is not "ratio 1.0".
+ */
+static uint64_t
+ctl_zratio(uint64_t plain, uint64_t wire, uint64_t zmsgs)
+{
+	if (zmsgs == 0 || wire == 0)
+		return (0);
+	return ((uint64_t)((double)plain * 1000 / (double)wire + 0.5));
+}
 
 /* ---- output ---------------------------------------------------------------- */
 
@@ -222,6 +238,8 @@ ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
 {
 	const struct stats_conn	*st = ti->st;
 	const struct stats_q	*qo = &st->q[STATS_OUT], *qi = &st->q[STATS_IN];
+	const struct ws_counters *c = ti->c;
+	static const struct ws_counters none;
 	struct stats_rates	 r;
 	struct h2_stream_fc	 fc;
 	uint64_t		 size, sent;
@@ -268,6 +286,19 @@ ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
 		v[i++] = qo->max_wait_msg;
 		v[i++] = qo->max_wait_size;
 	}
+	if (c == NULL)
+		c = &none;
+	v[i++] = c->wire_in;
+	v[i++] = c->wire_out;
+	v[i++] = c->payload_in;
+	v[i++] = c->payload_out;
+	v[i++] = c->zmsgs_in;
+	v[i++] = c->zmsgs_out;
+	v[i++] = ctl_zratio(c->payload_in, c->wire_in, c->zmsgs_in);
+	v[i++] = ctl_zratio(c->payload_out, c->wire_out, c->zmsgs_out);
+	v[i++] = ctl_zratio(c->payload_in + c->payload_out,
+	    c->wire_in + c->wire_out, c->zmsgs_in + c->zmsgs_out);
+	assert(i == (int)nitems(ctl_cols));
 }
 
 static json_t *

@@ -185,6 +185,17 @@ ctl_bytes(uint64_t v, char *buf, size_t len)
 	return (buf);
 }
 
+/* A ratio in thousandths as "5.3x"; "-" for 0 (nothing compressed). */
+static const char *
+ctl_ratio(uint64_t milli, char *buf, size_t len)
+{
+	if (milli == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.1fx", (double)milli / 1000);
+	return (buf);
+}
+
 static uint64_t
 jget(json_t *o, const char *k)
 {
@@ -210,12 +221,13 @@ ctl_print_list(json_t *o)
 {
 	json_t	*a = json_object_get(o, "conns"), *c;
 	size_t	 i;
-	char	 b1[16], b2[16], b3[16];
+	char	 b1[16], b2[16], b3[16], b4[16];
 
-	printf("%-6s %-22s %-12s %-5s %8s %8s %8s %9s %8s %9s\n", "ID", "PEER",
-	    "ROUTE", "PROTO", "AGE", "IN", "OUT", "MSGS", "QUEUED", "STALL");
+	printf("%-6s %-22s %-12s %-5s %8s %8s %8s %9s %6s %8s %9s\n", "ID",
+	    "PEER", "ROUTE", "PROTO", "AGE", "IN", "OUT", "MSGS", "CMP",
+	    "QUEUED", "STALL");
 	json_array_foreach(a, i, c) {
-		printf("%-6llu %-22s %-12s %-5s %7.1fs %8s %8s %9llu %8s "
+		printf("%-6llu %-22s %-12s %-5s %7.1fs %8s %8s %9llu %6s %8s "
 		    "%8.3fs\n", (unsigned long long)jget(c, "id"),
 		    jstrv(c, "peer"), jstrv(c, "route"), jstrv(c, "proto"),
 		    (double)jget(c, "age_ns") / 1e9,
@@ -223,6 +235,7 @@ ctl_print_list(json_t *o)
 		    ctl_bytes(jget(c, "bytes_out"), b2, sizeof b2),
 		    (unsigned long long)(jget(c, "msgs_in") +
 		    jget(c, "msgs_out")),
+		    ctl_ratio(jget(c, "zratio"), b4, sizeof b4),
 		    ctl_bytes(jget(c, "q_out") + jget(c, "q_in"), b3,
 		    sizeof b3),
 		    (double)MAX(jget(c, "stall_out_ns"),

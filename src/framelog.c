@@ -229,6 +229,8 @@ framelog_frame(void *arg, const struct ws_frame_event *ev)
 	r->session = s->id;
 	r->t = framelog_wall(fl, ev->t_ns);
 	r->len = ev->len;
+	r->plain_len = ev->plain_len;
+	r->zmsg = ev->zmsg;
 	r->msg_no = ev->msg_no;
 	r->delay_ns = ev->delay_ns;
 	r->frag = ev->frag;
@@ -433,6 +435,10 @@ framelog_session_close(struct framelog_session *s,
 		r->msgs_out = fc->c->msgs_out;
 		r->bytes_in = fc->c->payload_in;
 		r->bytes_out = fc->c->payload_out;
+		r->wire_in = fc->c->wire_in;
+		r->wire_out = fc->c->wire_out;
+		r->zmsgs_in = fc->c->zmsgs_in;
+		r->zmsgs_out = fc->c->zmsgs_out;
 	}
 	if (!s->opened)
 		r->status = fc->status;

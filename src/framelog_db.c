@@ -184,13 +184,75 @@ static const char *const migrations[] = {
 	"    max(next_delay_ns) AS next_delay_ns"
 	"  FROM frames WHERE msg_no IS NOT NULL"
 	"  GROUP BY session_id, dir, msg_no;",
+	/*
+	 * 2 -> 3: permessage-deflate (RFC 7692). A frame of a compressed
+	 * message gets plain_len, its share of the inflated bytes (NULL
+	 * otherwise); sessions get the wire bytes and compressed message
+	 * counts; the views show wire and inflated sizes side by side.
+	 */
+	"ALTER TABLE frames ADD COLUMN plain_len INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN wire_in INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN wire_out INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN zmsgs_in INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN zmsgs_out INTEGER;"
+	"DROP VIEW messages;"
+	"CREATE VIEW messages AS"
+	"  SELECT session_id, dir, msg_no,"
+	"    max(CASE WHEN frag = 0 THEN opcode END) AS opcode,"
+	"    max(CASE WHEN frag = 0 THEN"
+	"      (CASE opcode WHEN 1 THEN 'text' WHEN 2 THEN 'binary'"
+	"       ELSE 'continuation' END) END) AS type,"
+	"    count(*) AS frames,"
+	"    sum(len) AS size,"
+	"    min(t) AS t_first,"
+	"    max(t) AS t_last,"
+	"    max(t) - min(t) AS duration_ns,"
+	"    max(fin) AS complete,"
+	"    max(delay_ns) AS max_delay_ns,"
+	"    sum(delay_ns) AS sum_delay_ns,"
+	"    max(transfer_ns) AS transfer_ns,"
+	"    max(next_delay_ns) AS next_delay_ns,"
+	"    max(CASE WHEN frag = 0 THEN rsv1 END) AS compressed,"
+	"    sum(len) AS wire_size,"
+	"    sum(coalesce(plain_len, len)) AS plain_size"
+	"  FROM frames WHERE msg_no IS NOT NULL"
+	"  GROUP BY session_id, dir, msg_no;"
+	"DROP VIEW frames_named;"
+	"CREATE VIEW frames_named AS"
+	"  SELECT f.id, f.session_id, f.dir, coalesce(o.name,"
+	"    'reserved-' || f.opcode) AS type,"
+	"    strftime('%Y-%m-%d %H:%M:%f', f.t / 1e9, 'unixepoch') AS time,"
+	"    f.fin, f.len, f.msg_no, f.frag, f.delay_ns / 1e3 AS delay_us,"
+	"    f.close_code, f.close_reason, f.status, f.rsv1, f.plain_len"
+	"  FROM frames f LEFT JOIN opcodes o ON o.opcode = f.opcode;"
+	"DROP VIEW session_summary;"
+	"CREATE VIEW session_summary AS"
+	"  SELECT s.id, s.conn, s.client_addr, s.origin, s.user_agent, s.path,"
+	"    s.route, s.backend, s.protocol, s.http_version,"
+	"    strftime('%Y-%m-%d %H:%M:%f', s.t_start / 1e9, 'unixepoch')"
+	"      AS started,"
+	"    (coalesce(s.t_end, (SELECT max(t) FROM frames"
+	"      WHERE session_id = s.id)) - s.t_start) / 1e9 AS duration_s,"
+	"    s.backend_connect_ns / 1e6 AS connect_ms,"
+	"    s.status, s.close_code_in, s.close_code_out, s.closed_by,"
+	"    s.msgs_in, s.msgs_out, s.bytes_in, s.bytes_out,"
+	"    (SELECT count(*) FROM frames WHERE session_id = s.id)"
+	"      AS frames_logged,"
+	"    (SELECT max(size) FROM messages WHERE session_id = s.id)"
+	"      AS largest_message,"
+	"    s.log_dropped, s.error,"
+	"    s.t_end IS NULL AS live,"
+	"    s.extensions, s.wire_in, s.wire_out, s.zmsgs_in, s.zmsgs_out,"
+	"    round(1.0 * s.bytes_in / nullif(s.wire_in, 0), 2) AS ratio_in,"
+	"    round(1.0 * s.bytes_out / nullif(s.wire_out, 0), 2) AS ratio_out"
+	"  FROM sessions s;",
 };
 
 #define NMIGRATIONS	((int)nitems(migrations))
 
 /* Frames per multi-row INSERT: fewer statement runs per row. */
 #define FLOGDB_ROWS	FLOGDB_BATCH_ROWS
-#define FLOGDB_FCOLS	18
+#define FLOGDB_FCOLS	19
 
 enum {
 	ST_FRAME = 0,
@@ -210,8 +272,8 @@ enum {
 static const char *const statements[ST_COUNT] = {
 	[ST_FRAME] = "INSERT INTO frames (session_id, t, dir, opcode, fin, "
 	    "rsv1, rsv2, rsv3, masked, hdr_len, len, msg_no, frag, delay_ns, "
-	    "close_code, close_reason, payload, status) VALUES (?,?,?,?,?,?,?,"
-	    "?,?,?,?,?,?,?,?,?,?,?)",
+	    "close_code, close_reason, payload, status, plain_len) VALUES (?,?,"
+	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_FRAMES] = NULL,
 	[ST_SESSION] = "INSERT OR REPLACE INTO sessions (id, run_id, conn, "
 	    "t_start, t_open, t_end, client_addr, client_port, listener, "
@@ -221,9 +283,10 @@ static const char *const statements[ST_COUNT] = {
 	    "backend_addr, backend_connect_ns, status, close_code_in, "
 	    "close_reason_in, close_code_out, close_reason_out, closed_by, "
 	    "frames_in, frames_out, msgs_in, msgs_out, bytes_in, bytes_out, "
-	    "backend_bytes_in, backend_bytes_out, log_dropped, error) VALUES ("
+	    "backend_bytes_in, backend_bytes_out, log_dropped, error, wire_in, "
+	    "wire_out, zmsgs_in, zmsgs_out) VALUES ("
 	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	    "?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_RUN_START] = "INSERT INTO runs (t_start, pid, version, config) "
 	    "VALUES (?,?,?,?)",
 	[ST_RUN_END] = "UPDATE runs SET t_end = ? WHERE id = ?",
@@ -587,6 +650,10 @@ flogdb_bind_frame(sqlite3_stmt *st, int o, const struct flog_frame *f,
 	else
 		sqlite3_bind_null(st, o + 17);
 	bind_text(st, o + 18, flogdb_status_str(f->status));
+	if (!control && f->zmsg)
+		sqlite3_bind_int64(st, o + 19, (int64_t)f->plain_len);
+	else
+		sqlite3_bind_null(st, o + 19);
 }
 
 int
@@ -685,6 +752,10 @@ flogdb_session(struct flogdb *d, const struct flog_session_rec *r)
 	sqlite3_bind_int64(st, i++, (int64_t)r->backend_bytes_out);
 	sqlite3_bind_int64(st, i++, (int64_t)r->log_dropped);
 	bind_text(st, i++, r->error);
+	sqlite3_bind_int64(st, i++, (int64_t)r->wire_in);
+	sqlite3_bind_int64(st, i++, (int64_t)r->wire_out);
+	sqlite3_bind_int64(st, i++, (int64_t)r->zmsgs_in);
+	sqlite3_bind_int64(st, i++, (int64_t)r->zmsgs_out);
 	return (flogdb_step(st));
 }
 

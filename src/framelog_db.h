@@ -12,7 +12,7 @@
 
 #include "framelog_queue.h"
 
-#define FLOGDB_VERSION	2	/* PRAGMA user_version this code writes */
+#define FLOGDB_VERSION	3	/* PRAGMA user_version this code writes */
 
 struct flogdb;
 
@@ -39,7 +39,9 @@ struct flog_session_rec {
 	char		*close_reason_in, *close_reason_out;
 	char		*closed_by;
 	uint64_t	 frames_in, frames_out, msgs_in, msgs_out;
-	uint64_t	 bytes_in, bytes_out;
+	uint64_t	 bytes_in, bytes_out;		/* payload, inflated */
+	uint64_t	 wire_in, wire_out;		/* payload as framed */
+	uint64_t	 zmsgs_in, zmsgs_out;		/* compressed messages */
 	uint64_t	 backend_bytes_in, backend_bytes_out;
 	uint64_t	 log_dropped;
 	char		*error;

@@ -16,6 +16,7 @@ struct flog_frame {
 	uint64_t	session;	/* sessions.id */
 	int64_t		t;		/* header parsed (in) / queued (out) */
 	uint64_t	len;		/* payload length */
+	uint64_t	plain_len;	/* zmsg: the bytes it inflates to */
 	uint64_t	msg_no;		/* 0: control frame */
 	uint64_t	delay_ns;	/* FLOG_HOL: transfer_ns or wait_ns */
 	uint64_t	extra_ns;	/* FLOG_HOL: next_delay_ns */
@@ -27,6 +28,7 @@ struct flog_frame {
 	uint8_t		reason_len;	/* close reason right after the capture */
 	uint8_t		dir;		/* enum ws_dir */
 	uint8_t		opcode, fin, rsv, masked, hdr_len, status;
+	uint8_t		zmsg;		/* of a compressed message */
 };
 
 /*

@@ -489,7 +489,8 @@ stats_payload(struct stats_conn *c, struct stats_global *g,
 void
 stats_frame(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
     unsigned opcode, int fin, unsigned rsv, int masked, uint64_t len,
-    unsigned hdr_len, uint16_t close_code, int status, uint64_t t_src,
+    uint64_t plain, unsigned hdr_len, uint16_t close_code, int status,
+    uint64_t t_src,
     uint64_t now, uint64_t wall)
 {
 	struct stats_q		*q = &c->q[dir];
@@ -525,24 +526,29 @@ stats_frame(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 		    0, opcode);
 		return;
 	}
-	/* Outbound payload is counted here, a frame at a time. */
+	/*
+	 * Outbound payload is counted here, a frame at a time: inflated
+	 * bytes for the totals and rates, framed ones for the queue.
+	 */
 	first = opcode != WS_OP_CONT;
 	if (first) {
 		q->msg_open = c->msgs[dir] + 1;
 		q->msg_open_size = 0;
+		c->cur_out_msg = 0;
 		stats_q_settle(c, dir, t);
 	}
 	q->msg_open_size += len;
-	c->bytes[dir] += len;
-	g->bytes[dir] += len;
+	c->cur_out_msg += plain;
+	c->bytes[dir] += plain;
+	g->bytes[dir] += plain;
 	if (fin) {
 		c->msgs[dir]++;
 		g->msgs[dir]++;
-		if (q->msg_open_size > c->largest[dir])
-			c->largest[dir] = q->msg_open_size;
+		if (c->cur_out_msg > c->largest[dir])
+			c->largest[dir] = c->cur_out_msg;
 	}
-	stats_secs_add(&c->secs, now, dir, len, fin);
-	stats_secs_add(&g->secs, now, dir, len, fin);
+	stats_secs_add(&c->secs, now, dir, plain, fin);
+	stats_secs_add(&g->secs, now, dir, plain, fin);
 	stats_q_add(q, STATS_K_DATA, hdr_len + len, len, t, now, q->msg_open,
 	    first, fin, 0);
 }

@@ -128,6 +128,7 @@ struct stats_conn {
 	uint64_t	 bytes[2], msgs[2], frames[2];
 	uint64_t	 largest[2];	/* largest message so far */
 	uint64_t	 cur_in_msg;	/* inbound message being received: bytes */
+	uint64_t	 cur_out_msg;	/* outbound message being sent: bytes */
 	uint32_t	 hist[2][STATS_HIST];
 	struct stats_secs secs;
 	struct stats_q	 q[2];
@@ -184,13 +185,17 @@ void	stats_payload(struct stats_conn *, struct stats_global *,
 
 /*
  * One frame: counts and histograms; outbound frames (hdr + len bytes, now
- * in the client's output) enter the out queue. For outbound control frames
+ * in the client's output) enter the out queue. plain: the payload bytes an
+ * outbound data frame stands for (len, or for a compressed message what it
+ * inflates to: ws_frame_event.plain_len); bytes, rates and the largest
+ * message count those, as inbound counts inflated payload. For outbound control frames
  * t_src is when the frame that caused it was read (a ping for a pong), or
  * 0. wall is the wall-clock time for the recent-frames ring.
  */
 void	stats_frame(struct stats_conn *, struct stats_global *,
 	    enum stats_dir dir, unsigned opcode, int fin, unsigned rsv,
-	    int masked, uint64_t len, unsigned hdr_len, uint16_t close_code,
+	    int masked, uint64_t len, uint64_t plain, unsigned hdr_len,
+	    uint16_t close_code,
 	    int status, uint64_t t_src, uint64_t now, uint64_t wall);
 
 /* Bytes outside WebSocket framing entered a queue (the 101 response). */

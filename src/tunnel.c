@@ -746,8 +746,9 @@ tunnel_obs_frame(void *arg, const struct ws_frame_event *ev)
 	if (t->st != NULL) {
 		stats_frame(t->st, t->srv->stats, ev->dir == WS_DIR_IN ?
 		    STATS_IN : STATS_OUT, ev->opcode, ev->fin, ev->rsv,
-		    ev->masked, ev->len, ev->hdr_len, ev->close_code,
-		    ev->status, ev->delay_ns != 0 && ev->delay_ns < ev->t_ns ?
+		    ev->masked, ev->len, ev->plain_len, ev->hdr_len,
+		    ev->close_code, ev->status,
+		    ev->delay_ns != 0 && ev->delay_ns < ev->t_ns ?
 		    ev->t_ns - ev->delay_ns : 0, ev->t_ns,
 		    t->st->frames_ring != NULL ? wall_ns() : 0);
 		control_frame(t->srv->ctl, t, ev);

@@ -69,9 +69,11 @@ struct ws_conn {
 	size_t				 rx_z_ready;	/* unmasked compressed bytes at the front of input */
 	uint64_t			 rx_plain_len;	/* inflated bytes of the current message */
 	struct evbuffer			*tx_z;		/* compressed output of the message being sent */
+	struct evbuffer			*tx_last;	/* its final frame, without the tail */
 	unsigned			 tx_opcode;	/* of the message being sent */
 	int				 tx_deflate;	/* it is being compressed */
 	int				 tx_sent;	/* its first frame is out */
+	uint64_t			 tx_plain;	/* its bytes compressed since its last frame */
 
 	/* Keepalive and timers. */
 	struct event			*ev_close;	/* close handshake deadline */
@@ -160,7 +162,7 @@ ws_conn_ev_close(struct ws_frame_event *ev, const uint8_t *p, size_t n)
 /* Reports an outbound frame just queued; payload p (control) or cap_out. */
 static void
 ws_conn_ev_out(struct ws_conn *ws, const struct ws_frame *f, const uint8_t *p,
-    size_t captured, uint64_t t_src)
+    size_t captured, uint64_t t_src, int zmsg, uint64_t plain)
 {
 	struct ws_frame_event	ev;
 
@@ -182,6 +184,8 @@ ws_conn_ev_out(struct ws_conn *ws, const struct ws_frame *f, const uint8_t *p,
 			ws->frag_out++;
 		ev.msg_no = ws->msg_no_out;
 		ev.frag = ws->frag_out;
+		ev.zmsg = (uint8_t)zmsg;
+		ev.plain_len = plain;
 	} else
 		ws_conn_ev_close(&ev, p, (size_t)f->len);
 	ev.data = p;
@@ -234,8 +238,10 @@ ws_conn_ev_in_end(struct ws_conn *ws, int status)
 	t_read = arrivals_time(&ws->rx_arr, ws->rx_end);
 	ev->delay_ns = t_read != 0 && t_read < now ? now - t_read : 0;
 	ev->status = status;
-	if (!WS_OP_IS_CONTROL(ev->opcode))
+	if (!WS_OP_IS_CONTROL(ev->opcode)) {
 		ev->data = ws->cap_in;
+		ev->zmsg = ws->rules.msg_rsv1;
+	}
 	ws->obs->frame(ws->obs_arg, ev);
 }
 
@@ -328,7 +334,8 @@ ws_conn_send_control(struct ws_conn *ws, unsigned opcode, const void *p,
 		f.opcode = opcode;
 		f.fin = 1;
 		f.hdr_len = hl;
-		ws_conn_ev_out(ws, &f, p, MIN(n, ws->obs->capture), t_src);
+		ws_conn_ev_out(ws, &f, p, MIN(n, ws->obs->capture), t_src, 0,
+		    0);
 	}
 	ws->ops->flush(ws->t);
 }
@@ -495,6 +502,8 @@ ws_conn_free(struct ws_conn *ws)
 		evbuffer_free(ws->rx_plain);
 	if (ws->tx_z != NULL)
 		evbuffer_free(ws->tx_z);
+	if (ws->tx_last != NULL)
+		evbuffer_free(ws->tx_last);
 	event_free(ws->ev_close);
 	if (ws->ev_ping != NULL)
 		event_free(ws->ev_ping);
@@ -555,11 +564,12 @@ ws_conn_send(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 
 /*
  * Appends one data frame whose payload is n bytes moved from src, counted
- * as wire bytes; t_src as for ws_conn_send_at().
+ * as wire bytes; t_src as for ws_conn_send_at(). For the frame event: zmsg,
+ * the message is compressed, and plain, the payload bytes it stands for.
  */
 static void
 ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
-    struct evbuffer *src, size_t n, uint64_t t_src)
+    struct evbuffer *src, size_t n, uint64_t t_src, int zmsg, uint64_t plain)
 {
 	uint8_t		 hdr[WS_HDR_MAX];
 	size_t		 hl, k = 0;
@@ -584,7 +594,7 @@ ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 		f.fin = fin;
 		f.rsv = rsv;
 		f.hdr_len = hl;
-		ws_conn_ev_out(ws, &f, ws->cap_out, k, t_src);
+		ws_conn_ev_out(ws, &f, ws->cap_out, k, t_src, zmsg, plain);
 	}
 	ws->c.frames_out++;
 	if (ws->ops->send != NULL)
@@ -605,7 +615,7 @@ ws_conn_send_at(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
     struct evbuffer *src, size_t n, uint64_t t_src)
 {
 	assert(ws->state == WS_OPEN);
-	ws_conn_frame_out(ws, opcode, fin, rsv, src, n, t_src);
+	ws_conn_frame_out(ws, opcode, fin, rsv, src, n, t_src, 0, n);
 	ws->c.payload_out += n;
 	if (fin)
 		ws->c.msgs_out++;
@@ -619,7 +629,8 @@ ws_conn_set_deflate(struct ws_conn *ws, const struct ws_deflate_params *p,
 	ws->zd = ws_deflate_new(p, opts);
 	ws->rx_plain = evbuffer_new();
 	ws->tx_z = evbuffer_new();
-	if (ws->rx_plain == NULL || ws->tx_z == NULL)
+	ws->tx_last = evbuffer_new();
+	if (ws->rx_plain == NULL || ws->tx_z == NULL || ws->tx_last == NULL)
 		abort();	/* out of memory, as xmalloc */
 	ws->rules.rsv_allowed = WS_RSV1;
 }
@@ -685,12 +696,14 @@ void
 ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
     struct evbuffer *src, size_t n, uint64_t t_src)
 {
-	size_t	k;
+	struct evbuffer	*z;
+	size_t		 k;
 
 	assert(ws->state == WS_OPEN);
 	if (first) {
 		ws->tx_opcode = opcode;
 		ws->tx_sent = 0;
+		ws->tx_plain = 0;
 		ws->tx_deflate = ws->zd != NULL &&
 		    !(last && n < ws_deflate_min_size(ws->zd));
 	}
@@ -699,7 +712,7 @@ ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
 		ws->c.msgs_out++;
 	if (!ws->tx_deflate) {
 		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
-		    last, 0, src, n, t_src);
+		    last, 0, src, n, t_src, 0, n);
 		ws->tx_sent = 1;
 		return;
 	}
@@ -719,19 +732,32 @@ ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
 		/* It did not shrink: the original goes instead, RSV1 clear. */
 		evbuffer_drain(ws->tx_z, evbuffer_get_length(ws->tx_z));
 		ws_deflate_compress_discard(ws->zd);
-		ws_conn_frame_out(ws, opcode, 1, 0, src, n, t_src);
+		ws_conn_frame_out(ws, opcode, 1, 0, src, n, t_src, 0, n);
 		return;
 	}
 	evbuffer_drain(src, n);
+	ws->tx_plain += n;
+	z = ws->tx_z;
+	if (last) {
+		/*
+		 * The frame goes out of a buffer it empties: a transport's
+		 * send-now path (backend_send) takes only a source's last
+		 * bytes, and the tail behind them would send every
+		 * compressed message through the write event instead. Whole
+		 * chains move; only the last partial one is copied.
+		 */
+		evbuffer_remove_buffer(ws->tx_z, ws->tx_last, k);
+		evbuffer_drain(ws->tx_z, 4);
+		z = ws->tx_last;
+		ws->c.zmsgs_out++;
+	}
 	/* Nothing to say yet (zlib keeps a block back): no empty fragment. */
 	if (k > 0 || last) {
 		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
-		    last, ws->tx_sent ? 0 : WS_RSV1, ws->tx_z, k, t_src);
+		    last, ws->tx_sent ? 0 : WS_RSV1, z, k, t_src, 1,
+		    ws->tx_plain);
 		ws->tx_sent = 1;
-	}
-	if (last) {
-		evbuffer_drain(ws->tx_z, 4);
-		ws->c.zmsgs_out++;
+		ws->tx_plain = 0;
 	}
 }
 

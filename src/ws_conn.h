@@ -133,13 +133,17 @@ struct ws_frame_event {
 	const uint8_t	*data;
 	size_t		 data_len;
 	/*
-	 * Inbound data frames: payload bytes handed to the owner while this
-	 * frame was consumed -- len for a plain message, what its bytes
-	 * inflated to for a compressed one (RSV1 on the message's first
-	 * frame). 0 for control and outbound frames. data above holds the
-	 * payload as framed (compressed).
+	 * Data frames: the message's payload bytes this frame carries as the
+	 * application sees them -- len for a plain message; for a compressed
+	 * one (zmsg), inbound what its bytes inflated to, outbound the bytes
+	 * compressed since the message's previous frame (zlib may hold some
+	 * back for a later frame). Summed over a message: its inflated size.
+	 * 0 for control frames. data above holds the payload as framed
+	 * (compressed).
 	 */
 	uint64_t	 plain_len;
+	uint8_t		 zmsg;		/* data frames: the message is
+					   compressed (RSV1 on its first frame) */
 };
 
 /* Who watches an endpoint's frames; arg is the observer's pointer. */

@@ -68,6 +68,20 @@ fmt_count(char *buf, size_t len, double v)
 }
 
 const char *
+fmt_ratio(char *buf, size_t len, uint64_t milli)
+{
+	double	r = (double)milli / 1000;
+
+	if (milli == 0)
+		snprintf(buf, len, "-");
+	else if (r < 99.95)
+		snprintf(buf, len, "%.1fx", r);
+	else
+		snprintf(buf, len, "%.0fx", r);
+	return (buf);
+}
+
+const char *
 fmt_dur(char *buf, size_t len, uint64_t ns)
 {
 	uint64_t	s = ns / 1000000000ULL;

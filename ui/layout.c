@@ -217,6 +217,7 @@ static const char *const help_lines[] = {
 	"Sort (same key again reverses)",
 	"  N id  C client  R route  B backend  P protocol  A age",
 	"  I rate in  O rate out  M messages  L largest  Q queued  S stall",
+	"  Z compression ratio",
 	"Detail",
 	"  Up Down PgUp PgDn Home End   scroll the recent frames",
 	"Colours follow roles; NO_COLOR or a monochrome terminal uses",

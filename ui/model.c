@@ -203,7 +203,8 @@ enum {
 	C_ID, C_STATE, C_BIN, C_BOUT, C_MIN, C_MOUT, C_LIN, C_LOUT, C_RIN,
 	C_ROUT, C_MRIN, C_MROUT, C_QOUT, C_QK, C_QIN, C_SOUT, C_SIN, C_SMAX,
 	C_CTL, C_CTLMAX, C_IFM, C_IFS, C_IFT, C_IFC, C_H2W, C_XMAX, C_DMAX,
-	C_HOLM, C_HOLS, C_N
+	C_HOLM, C_HOLS, C_WIN, C_WOUT, C_PIN, C_POUT, C_ZMIN, C_ZMOUT,
+	C_ZRIN, C_ZROUT, C_ZR, C_N
 };
 static const char *const model_cols[C_N] = {
 	"id", "state", "bytes_in", "bytes_out", "msgs_in", "msgs_out",
@@ -212,8 +213,27 @@ static const char *const model_cols[C_N] = {
 	"stall_in_ns", "stall_max_ns", "ctl_wait_ns", "ctl_wait_max_ns",
 	"inflight_msg", "inflight_size", "inflight_sent", "inflight_complete",
 	"h2_wait_ns", "transfer_max_ns", "delay_max_ns", "hol_msg",
-	"hol_msg_size",
+	"hol_msg_size", "wire_in", "wire_out", "plain_in", "plain_out",
+	"zmsgs_in", "zmsgs_out", "zratio_in", "zratio_out", "zratio",
 };
+
+/* plain / wire in thousandths; 0 when nothing that way was compressed. */
+static uint64_t
+model_ratio(uint64_t plain, uint64_t wire, uint64_t zmsgs)
+{
+	if (zmsgs == 0 || wire == 0)
+		return (0);
+	return ((uint64_t)((double)plain * 1000 / (double)wire + 0.5));
+}
+
+void
+model_zratio(struct top_conn *c)
+{
+	c->zratio_in = model_ratio(c->plain_in, c->wire_in, c->zmsgs_in);
+	c->zratio_out = model_ratio(c->plain_out, c->wire_out, c->zmsgs_out);
+	c->zratio = model_ratio(c->plain_in + c->plain_out,
+	    c->wire_in + c->wire_out, c->zmsgs_in + c->zmsgs_out);
+}
 
 static uint64_t
 rowv(json_t *row, const int *idx, int c)
@@ -284,6 +304,16 @@ model_snapshot(struct top_model *m, json_t *o)
 		c->delay_max = rowv(row, idx, C_DMAX);
 		c->hol_msg = rowv(row, idx, C_HOLM);
 		c->hol_msg_size = rowv(row, idx, C_HOLS);
+		/* Missing from an older wsbridge: 0, shown as "-". */
+		c->wire_in = rowv(row, idx, C_WIN);
+		c->wire_out = rowv(row, idx, C_WOUT);
+		c->plain_in = rowv(row, idx, C_PIN);
+		c->plain_out = rowv(row, idx, C_POUT);
+		c->zmsgs_in = rowv(row, idx, C_ZMIN);
+		c->zmsgs_out = rowv(row, idx, C_ZMOUT);
+		c->zratio_in = rowv(row, idx, C_ZRIN);
+		c->zratio_out = rowv(row, idx, C_ZROUT);
+		c->zratio = rowv(row, idx, C_ZR);
 	}
 	model_sweep(m);
 }

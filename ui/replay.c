@@ -109,7 +109,12 @@ static void
 replay_rates(struct replay *r, uint64_t t1, unsigned w, struct top_rates *out)
 {
 	sqlite3_stmt	*st;
-	const char	*sql = "SELECT dir, sum(CASE WHEN msg_no IS NOT NULL THEN "
+	/* Schema 3: inflated payload, as the live numbers count it. */
+	const char	*sql = r->version >= 3 ? "SELECT dir, sum(CASE WHEN "
+	    "msg_no IS NOT NULL THEN coalesce(plain_len, len) ELSE 0 END), "
+	    "sum(CASE WHEN msg_no IS NOT NULL AND fin = 1 THEN 1 ELSE 0 END) "
+	    "FROM frames WHERE t > ?1 GROUP BY dir" :
+	    "SELECT dir, sum(CASE WHEN msg_no IS NOT NULL THEN "
 	    "len ELSE 0 END), sum(CASE WHEN msg_no IS NOT NULL AND fin = 1 "
 	    "THEN 1 ELSE 0 END) FROM frames WHERE t > ?1 GROUP BY dir";
 
@@ -224,8 +229,38 @@ replay_load(struct replay *r, struct top_model *m)
 	}
 	sqlite3_finalize(st);
 
+	/*
+	 * Schema 3: wire and inflated payload per direction, for the ratio
+	 * (the frames say it for live sessions too, whose session row has
+	 * no counters yet).
+	 */
+	sql = "SELECT session_id, dir, sum(len), sum(coalesce(plain_len, len)), "
+	    "sum(rsv1 = 1 AND frag = 0) FROM frames WHERE msg_no IS NOT NULL "
+	    "GROUP BY session_id, dir";
+	if (r->version >= 3 &&
+	    sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			if ((c = model_find(m, col_u64(st, 0))) == NULL)
+				continue;
+			if (strcmp((const char *)sqlite3_column_text(st, 1),
+			    "in") == 0) {
+				c->wire_in = col_u64(st, 2);
+				c->plain_in = c->bytes_in = col_u64(st, 3);
+				c->zmsgs_in = col_u64(st, 4);
+			} else {
+				c->wire_out = col_u64(st, 2);
+				c->plain_out = c->bytes_out = col_u64(st, 3);
+				c->zmsgs_out = col_u64(st, 4);
+			}
+			model_zratio(c);
+		}
+		sqlite3_finalize(st);
+	}
+
 	/* Largest message and, with schema 2, the one that delayed most. */
-	sql = "SELECT session_id, dir, max(size) FROM messages "
+	sql = r->version >= 3 ? "SELECT session_id, dir, max(plain_size) "
+	    "FROM messages GROUP BY session_id, dir" :
+	    "SELECT session_id, dir, max(size) FROM messages "
 	    "GROUP BY session_id, dir";
 	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) == SQLITE_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -271,7 +306,12 @@ replay_load(struct replay *r, struct top_model *m)
 	replay_rates(r, m->rp_t1, 10, &g->rates[1]);
 	replay_rates(r, m->rp_t1, 40, &g->rates[2]);
 	/* Peak: the best 2-second bucket of the recording. */
-	sql = "SELECT dir, max(b), max(n) FROM (SELECT dir, t / 2000000000 AS k,"
+	sql = r->version >= 3 ? "SELECT dir, max(b), max(n) FROM (SELECT dir, "
+	    "t / 2000000000 AS k, sum(CASE WHEN msg_no IS NOT NULL THEN "
+	    "coalesce(plain_len, len) ELSE 0 END) / 2.0 AS b,"
+	    " sum(CASE WHEN msg_no IS NOT NULL AND fin = 1 THEN 1 ELSE 0 END) /"
+	    " 2.0 AS n FROM frames GROUP BY dir, k) GROUP BY dir" :
+	    "SELECT dir, max(b), max(n) FROM (SELECT dir, t / 2000000000 AS k,"
 	    " sum(CASE WHEN msg_no IS NOT NULL THEN len ELSE 0 END) / 2.0 AS b,"
 	    " sum(CASE WHEN msg_no IS NOT NULL AND fin = 1 THEN 1 ELSE 0 END) /"
 	    " 2.0 AS n FROM frames GROUP BY dir, k) GROUP BY dir";

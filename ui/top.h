@@ -87,6 +87,11 @@ const char	*fmt_bytes(char *buf, size_t len, uint64_t v);
 const char	*fmt_rate(char *buf, size_t len, double v);
 /* A count: "999", "12.3k", "1.2M" (powers of 1000). */
 const char	*fmt_count(char *buf, size_t len, double v);
+/*
+ * A compression ratio given in thousandths (plain / wire * 1000): "5.3x",
+ * "14.2x", "160x"; "-" for 0, which means nothing was compressed.
+ */
+const char	*fmt_ratio(char *buf, size_t len, uint64_t milli);
 /* A duration in ns: "0", "850us", "12ms", "1.25s", "3m05s", "2h03m", "4d02h". */
 const char	*fmt_dur(char *buf, size_t len, uint64_t ns);
 /* A wall time (ns since the epoch) as local "HH:MM:SS.mmm". */
@@ -122,6 +127,10 @@ struct top_conn {
 	int		inflight_complete;
 	uint64_t	h2_wait, xfer_max, delay_max;
 	uint64_t	hol_msg, hol_msg_size;
+	/* permessage-deflate: payload as framed and as inflated, each way. */
+	uint64_t	wire_in, wire_out, plain_in, plain_out;
+	uint64_t	zmsgs_in, zmsgs_out;	/* messages compressed */
+	uint64_t	zratio_in, zratio_out, zratio;	/* x1000; 0: none */
 	int		have_static;	/* client/route known */
 	int		seen;		/* in the latest snapshot */
 };
@@ -229,6 +238,11 @@ void	model_clear_conns(struct top_model *);
 struct top_conn	*model_find(struct top_model *, uint64_t id);
 /* Finds or adds (keeping id order). */
 struct top_conn	*model_get(struct top_model *, uint64_t id);
+/*
+ * Sets c's zratio_in, _out and zratio from its plain, wire and zmsgs
+ * counts, as wsbridge does for the control socket (docs/dashboard.md).
+ */
+void	model_zratio(struct top_conn *c);
 /* Removes every connection not marked seen, then clears the marks. */
 void	model_sweep(struct top_model *);
 
@@ -244,7 +258,7 @@ int	model_apply_json(struct top_model *, const char *line, size_t len);
 enum top_sort {
 	SORT_ID = 0, SORT_CLIENT, SORT_ROUTE, SORT_BACKEND, SORT_PROTO,
 	SORT_AGE, SORT_RATE_IN, SORT_RATE_OUT, SORT_MSGS, SORT_LARGEST,
-	SORT_QUEUED, SORT_STALL, SORT_COUNT
+	SORT_QUEUED, SORT_STALL, SORT_RATIO, SORT_COUNT
 };
 
 enum top_view {

@@ -23,6 +23,7 @@ const struct top_column top_columns[] = {
 	{ "OUT/s",	7,  1, 0, SORT_RATE_OUT, 'O' },
 	{ "MSGS",	7,  1, 2, SORT_MSGS,	'M' },
 	{ "LARGEST",	7,  1, 3, SORT_LARGEST,	'L' },
+	{ "CMP",	5,  1, 4, SORT_RATIO,	'Z' },
 	{ "QUEUED",	7,  1, 1, SORT_QUEUED,	'Q' },
 	{ "KERNEL",	7,  1, 5, -1,		0 },
 	{ "HOL",	7,  1, 0, SORT_STALL,	'S' },
@@ -176,6 +177,10 @@ ui_cmp(const void *pa, const void *pb, void *arg)
 		r = -cmp_u64(ui_stall(a), ui_stall(b));
 		if (r == 0)
 			r = -cmp_u64(a->stall_max, b->stall_max);
+		break;
+	case SORT_RATIO:
+		/* Best compression first; uncompressed (0) last. */
+		r = -cmp_u64(a->zratio, b->zratio);
 		break;
 	case SORT_COUNT:
 		break;

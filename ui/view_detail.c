@@ -81,6 +81,38 @@ detail_queue(struct scr *s, int y, const char *name, enum top_role dr,
 	return (y + 1);
 }
 
+/*
+ * permessage-deflate: the ratio each way and both, with the bytes behind
+ * it (inflated -> on the wire) and how many messages were compressed.
+ * Returns the next row.
+ */
+static int
+detail_compression(struct scr *s, int y, const struct top_conn *tc)
+{
+	static const char *const names[2] = { "in ", "out " };
+	const uint64_t	plain[2] = { tc->plain_in, tc->plain_out };
+	const uint64_t	wire[2] = { tc->wire_in, tc->wire_out };
+	const uint64_t	zmsgs[2] = { tc->zmsgs_in, tc->zmsgs_out };
+	const uint64_t	ratio[2] = { tc->zratio_in, tc->zratio_out };
+	static const enum top_role roles[2] = { R_IN, R_OUT };
+	char		b1[24], b2[24], b3[24];
+	int		x, i;
+
+	x = scr_put(s, 0, y, R_LABEL, -1, "compression ");
+	x += scr_put(s, x, y, tc->zratio != 0 ? R_VALUE : R_DIM, -1,
+	    fmt_ratio(b1, sizeof b1, tc->zratio)) + 2;
+	for (i = 0; i < 2; i++) {
+		x += scr_put(s, x, y, roles[i], -1, names[i]);
+		x += scr_printf(s, x, y, ratio[i] != 0 ? R_VALUE : R_DIM, -1,
+		    "%s", fmt_ratio(b1, sizeof b1, ratio[i]));
+		x += scr_printf(s, x, y, R_NORMAL, -1, " (%s -> %s wire, "
+		    "%llu msgs compressed)", fmt_bytes(b2, sizeof b2,
+		    plain[i]), fmt_bytes(b3, sizeof b3, wire[i]),
+		    (unsigned long long)zmsgs[i]) + 2;
+	}
+	return (y + 1);
+}
+
 /* Sparkline rows at (x, y); returns the next row. */
 static int
 detail_sparks(struct scr *s, int x, int y, int w, const struct top_detail *d)
@@ -278,6 +310,9 @@ detail_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 			    d->close_in, d->close_out, d->closed_by[0] ?
 			    d->closed_by : "-");
 		y++;
+		if (tc->zmsgs_in + tc->zmsgs_out > 0 ||
+		    strstr(d->extensions, "permessage-deflate") != NULL)
+			y = detail_compression(s, y, tc);
 	}
 
 	/* Head of line, both directions. */

@@ -123,12 +123,15 @@ table_cell(const struct top_model *m, const struct top_conn *tc, int c,
 		fmt_bytes(buf, len, MAX(tc->largest_in, tc->largest_out));
 		return (R_NORMAL);
 	case 10:
+		fmt_ratio(buf, len, tc->zratio);
+		return (tc->zratio > 0 ? R_VALUE : R_DIM);
+	case 11:
 		fmt_bytes(buf, len, tc->q_out + tc->q_in);
 		return (tc->q_out + tc->q_in > 0 ? R_WARN : R_DIM);
-	case 11:
+	case 12:
 		fmt_bytes(buf, len, tc->q_kernel);
 		return (tc->q_kernel > 0 ? R_WARN : R_DIM);
-	case 12:
+	case 13:
 		/* Live: the stall now; a replay: the worst one. */
 		stall = m->live ? MAX(MAX(tc->stall_out, tc->stall_in),
 		    tc->ctl_wait) : tc->stall_max;
@@ -213,6 +216,6 @@ table_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 const struct top_view_ops view_table_ops = {
 	.name = "connections",
 	.layout = table_layout,
-	.hints = "q Quit|? Help|Enter Detail|h HOL|/ Filter|S A I O M Q Sort|"
+	.hints = "q Quit|? Help|Enter Detail|h HOL|/ Filter|S A I O M Q Z Sort|"
 	    "r Reverse|f Freeze|p Pause",
 };

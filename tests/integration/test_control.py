@@ -22,6 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsbtest as T  # noqa: E402
 
 import websockets  # noqa: E402
+from websockets.extensions.permessage_deflate import (  # noqa: E402
+    ClientPerMessageDeflateFactory)
 
 
 class Ctl:
@@ -128,6 +130,9 @@ def test_basics(d):
     row = dict(zip(cols, s["conns"][0]))
     T.expect_eq((row["msgs_in"], row["largest_in"], row["largest_out"]),
         (4, 70000, 70000), "row counters")
+    T.expect_eq((row["wire_in"], row["plain_in"], row["zmsgs_in"],
+        row["zratio_in"], row["zratio"]), (71015, 71015, 0, 0, 0),
+        "no deflate: wire = plain, ratio 0 (not compressed)")
     new = s["new"][0]
     T.expect_eq((new["peer"], new["route"], new["backend"], new["proto"],
         new["origin"], new["user_agent"], new["subprotocol"]),
@@ -293,8 +298,8 @@ def test_framelog_hol(d):
     T.arun(client(), 60)
     T.expect_eq(b.stop(), 0, "exit status")
     con = sqlite3.connect(db)
-    T.expect_eq(con.execute("PRAGMA user_version").fetchone()[0], 2,
-        "upgraded to schema 2")
+    T.expect_eq(con.execute("PRAGMA user_version").fetchone()[0], 3,
+        "upgraded to schema 3")
     T.expect_eq(con.execute("SELECT count(*) FROM frames WHERE session_id = "
         "1 AND wait_ns IS NULL").fetchone()[0], 1, "old row kept")
     sid = con.execute("SELECT max(id) FROM sessions").fetchone()[0]
@@ -312,6 +317,69 @@ def test_framelog_hol(d):
     con.close()
 
 
+def test_deflate(d):
+    """Per-connection wire and inflated bytes and the compression ratio in
+    the snapshot, list, conn and wsbridge ctl list."""
+    sock = os.path.join(d, "z.sock")
+    b = T.Bridge("--route", "/z=echo deflate=on deflate-min-size=0",
+        "--control", sock, name="wsbridge-ctlz")
+    c = Ctl(sock)
+    msgs = [json.dumps([{"id": i, "kind": "reading", "value": i % 17}
+        for i in range(n)]) for n in (20, 500, 2000)]
+    info = {}
+
+    async def traffic():
+        async with connect(b, "/z", extensions=[
+                ClientPerMessageDeflateFactory()]) as ws:
+            info["ext"] = ws.response_headers.get("Sec-WebSocket-Extensions")
+            for m in msgs:
+                await ws.send(m)
+                T.expect_eq(await ws.recv(), m, "echo")
+            info["snap"] = c.ask({"cmd": "snapshot"})
+            info["list"] = c.ask({"cmd": "list"})
+            cid = info["snap"]["conns"][0][0]
+            info["conn"] = c.ask({"cmd": "conn", "conn": cid})
+            info["ctl"] = ctl_bin("-s", sock, "list")
+    T.arun(traffic(), 60)
+    c.close()
+    T.expect_eq(b.stop(), 0, "exit status")
+    T.check((info["ext"] or "").startswith("permessage-deflate"),
+        "deflate agreed: %r" % info["ext"])
+
+    s = info["snap"]
+    row = dict(zip(s["cols"], s["conns"][0]))
+    plain = sum(len(m) for m in msgs)
+    T.expect_eq((row["plain_in"], row["plain_out"], row["zmsgs_in"],
+        row["zmsgs_out"]), (plain, plain, 3, 3), "plain bytes and "
+        "compressed messages each way")
+    T.check(0 < row["wire_in"] < plain / 3 and 0 < row["wire_out"] < plain / 3,
+        "wire bytes well below plain: %r" % row)
+    T.expect_eq((row["bytes_in"], row["bytes_out"], row["largest_out"]),
+        (plain, plain, len(msgs[-1])), "bytes and largest count inflated "
+        "payload both ways")
+    for k, p_, w in (("zratio_in", row["plain_in"], row["wire_in"]),
+            ("zratio_out", row["plain_out"], row["wire_out"]),
+            ("zratio", 2 * plain, row["wire_in"] + row["wire_out"])):
+        T.expect_eq(row[k], int(p_ * 1000 / w + 0.5), "%s = plain / wire "
+            "in thousandths" % k)
+    T.check(row["zratio"] > 3000, "ratio above 3: %d" % row["zratio"])
+    T.expect_eq(s["new"][0]["extensions"], info["ext"], "static facts: "
+        "the agreed extension")
+    lo = info["list"]["conns"][0]
+    cn = info["conn"]["conn"]
+    for k in ("wire_in", "wire_out", "plain_in", "plain_out", "zmsgs_in",
+            "zmsgs_out", "zratio_in", "zratio_out", "zratio"):
+        T.expect_eq((lo[k], cn[k]), (row[k], row[k]), "list and conn: %s" % k)
+    rc, out, err = info["ctl"]
+    T.expect_eq(rc, 0, "ctl list status")
+    lines = out.splitlines()
+    T.check(len(lines) == 2 and "CMP" in lines[0].split(), "ctl list header "
+        "has CMP: %r" % out)
+    want = "%.1fx" % (row["zratio"] / 1000)
+    T.check(want in lines[1].split(), "ctl list shows the ratio %s: %r" %
+        (want, lines[1] if len(lines) > 1 else out))
+
+
 def main():
     d = T.tmpdir()
     with T.subtest("protocol, fields, events, errors, ctl"):
@@ -320,6 +388,8 @@ def main():
         test_slow_client(d)
     with T.subtest("frame log head-of-line columns, v1 upgrade"):
         test_framelog_hol(d)
+    with T.subtest("permessage-deflate: wire and inflated bytes, ratio"):
+        test_deflate(d)
 
 
 T.run(main)

@@ -3,11 +3,13 @@
 known mix from the Python websockets library and from a raw client, session
 metadata, a reader with the sqlite3 shell during traffic, SIGTERM in the
 middle of traffic, a full database, drop and block on a full queue, and
-contrib/queries.sql against a real recorded log."""
+contrib/queries.sql against a real recorded log, and permessage-deflate:
+RSV1, wire and inflated sizes, in a version-2 file upgraded to 3."""
 
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -20,6 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsbtest as T  # noqa: E402
 
 import websockets  # noqa: E402
+from websockets.extensions.permessage_deflate import (  # noqa: E402
+    ClientPerMessageDeflateFactory)
 
 QUERIES = os.path.join(T.HERE, "..", "..", "contrib", "queries.sql")
 
@@ -100,7 +104,7 @@ def test_websockets_mix(d):
 
     mode = stat.S_IMODE(os.stat(db).st_mode)
     T.expect_eq(oct(mode), oct(0o600), "database file mode")
-    T.expect_eq(one(db, "PRAGMA user_version"), 2, "schema version")
+    T.expect_eq(one(db, "PRAGMA user_version"), 3, "schema version")
     T.expect_eq(one(db, "PRAGMA journal_mode"), "wal", "journal mode")
 
     sessions = sql(db, "SELECT * FROM sessions")
@@ -232,6 +236,112 @@ def test_backend_sessions(d):
     T.check(bad["error"], "refused session has an error", "text",
         bad["error"])
     be.close()
+
+
+def schema_sql(upto):
+    """The SQL of the migration steps 0 -> 1 .. upto-1 -> upto, taken from
+    this source tree: a file as an older wsbridge wrote it."""
+    src = open(os.path.join(T.HERE, "..", "..", "src",
+        "framelog_db.c")).read()
+    body = src.split("static const char *const migrations[] = {", 1)[1]
+    body = body.split("\n};", 1)[0]
+    steps = re.split(r"/\*\s*\n?\s*\*?\s*\d+ -> \d+", body)[1:]
+    out = ""
+    for st in steps[:upto]:
+        out += "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', st))
+    return out.replace("\\'", "'")
+
+
+def test_deflate(d):
+    """permessage-deflate: RSV1 on first frames, len the compressed size,
+    plain_len what it inflates to; wire and inflated bytes per session and
+    message; a version-2 file (rows kept) upgraded to version 3."""
+    import sqlite3
+    db = os.path.join(d, "deflate.db")
+    con = sqlite3.connect(db)
+    con.executescript(schema_sql(2))
+    con.execute("PRAGMA user_version = 2")
+    con.execute("INSERT INTO sessions (id, t_start, bytes_in) VALUES "
+        "(1, 1, 5)")
+    con.execute("INSERT INTO frames (session_id, t, dir, opcode, fin, rsv1, "
+        "rsv2, rsv3, masked, hdr_len, len, msg_no, frag) VALUES (1, 1, "
+        "'in', 1, 1, 0, 0, 0, 1, 6, 5, 1, 0)")
+    con.commit()
+    con.close()
+    b = T.Bridge("--route", "/z=echo deflate=on deflate-min-size=0", "--log-db", db,
+        name="wsbridge-flogz")
+    # Compressible JSON-like text, and a fragmented message.
+    msgs = [json.dumps([{"id": i, "name": "sensor-%d" % (i % 7),
+        "value": i % 13, "unit": "celsius"} for i in range(n)])
+        for n in (10, 400, 3000)]
+    frags = ["alpha " * 500, "beta " * 800]
+    info = {}
+
+    async def client():
+        async with connect(b, "/z", extensions=[
+                ClientPerMessageDeflateFactory()]) as ws:
+            info["ext"] = ws.response_headers.get("Sec-WebSocket-Extensions")
+            for m in msgs:
+                await ws.send(m)
+                T.expect_eq(await ws.recv(), m, "echo of %d bytes" % len(m))
+            await ws.send(frags)
+            T.expect_eq(await ws.recv(), "".join(frags),
+                "echo of a fragmented message")
+            await ws.close()
+    T.arun(client(), 60)
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    T.check(info["ext"] is not None and
+        info["ext"].startswith("permessage-deflate"), "deflate agreed",
+        "permessage-deflate...", info["ext"])
+
+    T.expect_eq(one(db, "PRAGMA user_version"), 3, "upgraded to schema 3")
+    old = sql(db, "SELECT plain_len, len FROM frames WHERE session_id = 1")
+    T.expect_eq(old, [{"plain_len": None, "len": 5}], "old frame row kept")
+    T.expect_eq(sql(db, "SELECT compressed, size, wire_size, plain_size "
+        "FROM messages WHERE session_id = 1"), [{"compressed": 0, "size": 5,
+        "wire_size": 5, "plain_size": 5}], "old message in the new view")
+    sid = one(db, "SELECT max(id) FROM sessions")
+    s = sql(db, "SELECT * FROM sessions WHERE id = %d" % sid)[0]
+    T.expect_eq(s["extensions"], info["ext"], "sessions.extensions is the "
+        "agreed string")
+    sizes = [len(m) for m in msgs] + [len("".join(frags))]
+    fin = sql(db, "SELECT msg_no, frag, fin, rsv1, len, plain_len FROM "
+        "frames WHERE session_id = %d AND dir = 'in' AND msg_no IS NOT NULL "
+        "ORDER BY msg_no, frag" % sid)
+    # websockets ends a fragmented message with an empty final frame.
+    T.expect_eq([(f["msg_no"], f["frag"], f["rsv1"]) for f in fin],
+        [(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 1), (4, 1, 0), (4, 2, 0)],
+        "inbound frames: RSV1 on first frames only")
+    T.expect_eq([f["plain_len"] for f in fin[:3]], sizes[:3],
+        "plain_len of single-frame messages: the original sizes")
+    T.check(all(f["len"] < f["plain_len"] for f in fin[:3]),
+        "wire length below plain_len: %r" % fin[:3])
+    T.expect_eq(sum(f["plain_len"] for f in fin[3:]), sizes[3],
+        "plain_len of a fragmented message adds up")
+    wire_in = sum(f["len"] for f in fin)
+    T.expect_eq(s["wire_in"], wire_in, "sessions.wire_in: the frames' len")
+    T.expect_eq(s["bytes_in"], sum(sizes), "sessions.bytes_in: inflated")
+    T.expect_eq(s["zmsgs_in"], 4, "sessions.zmsgs_in")
+    for dir_ in ("in", "out"):
+        m = sql(db, "SELECT msg_no, compressed, size, wire_size, plain_size "
+            "FROM messages WHERE session_id = %d AND dir = '%s' ORDER BY "
+            "msg_no" % (sid, dir_))
+        T.expect_eq([(r["msg_no"], r["compressed"], r["plain_size"])
+            for r in m], [(i + 1, 1, n) for i, n in enumerate(sizes)],
+            "messages %s: compressed, plain_size the original" % dir_)
+        T.check(all(r["size"] == r["wire_size"] < r["plain_size"]
+            for r in m), "messages %s: wire_size is size, smaller" % dir_)
+    out = sql(db, "SELECT rsv1, plain_len FROM frames WHERE session_id = "
+        "%d AND dir = 'out' AND msg_no IS NOT NULL AND frag = 0" % sid)
+    T.check(all(f["rsv1"] == 1 for f in out), "outbound first frames have "
+        "RSV1: %r" % out)
+    summ = sql(db, "SELECT wire_in, wire_out, ratio_in, ratio_out, "
+        "extensions FROM session_summary WHERE id = %d" % sid)[0]
+    T.check(summ["ratio_in"] > 2 and summ["ratio_out"] > 2,
+        "session_summary ratios above 2: %r" % summ)
+    T.expect_eq(summ["ratio_in"], round(sum(sizes) / wire_in, 2),
+        "ratio_in = bytes_in / wire_in")
+    return db
 
 
 def test_queries(db):
@@ -512,6 +622,10 @@ def main():
         if db is None:
             T.fail("no database from the first subtest")
         test_queries(db)
+    with T.subtest("permessage-deflate: RSV1, wire and inflated sizes; "
+            "a version-2 file upgraded"):
+        zdb = test_deflate(d)
+        test_queries(zdb)
     with T.subtest("a sqlite3 reader during traffic: stable snapshot, "
             "writer not blocked"):
         test_reader(d)

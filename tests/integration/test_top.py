@@ -260,12 +260,69 @@ def test_live_and_replay(d):
         pane.kill()
 
 
+def test_replay_deflate(d):
+    """A recorded permessage-deflate session: CMP in the table and the
+    ratio each way in the detail view, from frames.len and plain_len."""
+    import asyncio
+    import json
+    import websockets
+    from websockets.extensions.permessage_deflate import (
+        ClientPerMessageDeflateFactory)
+    db = os.path.join(d, "z.db")
+    b = T.Bridge("--route", "/z=echo deflate=on deflate-min-size=0",
+        "--route", "/p=echo", "--log-db", db, name="wsbridge-top-z")
+    msg = json.dumps([{"id": i, "name": "x%d" % (i % 5)} for i in range(400)])
+    ports = {}
+
+    async def client(path):
+        async with websockets.connect(b.url(path), max_size=None,
+                ping_interval=None, extensions=[
+                ClientPerMessageDeflateFactory()]) as ws:
+            ports[path] = ws.local_address[1]
+            for _ in range(3):
+                await ws.send(msg)
+                await ws.recv()
+    T.arun(client("/z"), 30)
+    T.arun(client("/p"), 30)
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    z_id, p_id = ["127.0.0.1:%d" % ports[k] for k in ("/z", "/p")]
+    pane = Pane("wsbtopz%d" % os.getpid(), "%s --db %s" % (top_path(), db))
+    try:
+        t = pane.wait(lambda t: row(t, z_id) is not None and
+            row(t, p_id) is not None and "CMP" in t, "both sessions, CMP")
+        m = re.search(r"\s(\d+\.\d)x\s", row(t, z_id))
+        T.check(m is not None and float(m.group(1)) > 3, "the compressed "
+            "session's ratio: %r" % row(t, z_id))
+        T.check(re.search(r"\s-\s", row(t, p_id)) is not None,
+            "the plain session shows -: %r" % row(t, p_id))
+        T.check(re.search(r"\s%s\s" % re.escape("%.1fK" % (len(msg) /
+            1024)), row(t, z_id)) is not None, "LARGEST is the inflated "
+            "size: %r" % row(t, z_id))
+        pane.keys("Z")
+        t = pane.wait(lambda t: "CMP↓" in t, "sorted by ratio")
+        lines = t.splitlines()
+        T.check(lines.index(row(t, z_id)) < lines.index(row(t, p_id)),
+            "best ratio first")
+        pane.keys("Enter")
+        t = pane.wait(lambda t: "compression " in t and "OPCODE" in t,
+            "the detail view's compression line")
+        T.check(re.search(r"in \d+\.\dx \(\S+ -> \S+ wire, 3 msgs "
+            r"compressed\)", row(t, "compression ")) is not None,
+            "ratio in, bytes and messages: %r" % row(t, "compression "))
+        pane.keys("q")
+        pane.wait(lambda t: "TOP-EXITED 0" in t, "q quits the replay")
+    finally:
+        pane.kill()
+
+
 def main():
     if shutil.which("tmux") is None:
         raise T.Skip("no tmux")
     d = T.tmpdir()
     with T.subtest("live dashboard, keys, reconnect, replay"):
         test_live_and_replay(d)
+    with T.subtest("replay of a permessage-deflate session: CMP, detail"):
+        test_replay_deflate(d)
 
 
 T.run(main)

@@ -350,6 +350,148 @@ test_detail_hol(void **state)
 	model_free(&m);
 }
 
+/* A wsbridge with the deflate columns: 7 compressed, 8 not. */
+static const char zsnapshot[] =
+"{\"type\":\"snapshot\",\"global\":{\"t\":1700000010000000000},"
+"\"cols\":[\"id\",\"state\",\"bytes_in\",\"bytes_out\",\"wire_in\","
+"\"wire_out\",\"plain_in\",\"plain_out\",\"zmsgs_in\",\"zmsgs_out\","
+"\"zratio_in\",\"zratio_out\",\"zratio\"],"
+"\"new\":["
+"{\"id\":7,\"peer\":\"127.0.0.1:40007\",\"route\":\"/json\",\"backend\":"
+"\"echo\",\"path\":\"/json\",\"proto\":\"h1\",\"tls\":false,"
+"\"t_start\":1700000000000000000},"
+"{\"id\":8,\"peer\":\"127.0.0.1:40008\",\"route\":\"/vnc\",\"backend\":"
+"\"echo\",\"path\":\"/vnc\",\"proto\":\"h1\",\"tls\":false,"
+"\"t_start\":1700000000000000000}],"
+"\"conns\":["
+"[7,\"open\",53000,21000,10000,5000,53000,21000,12,6,5300,4200,4933],"
+"[8,\"open\",9000,9000,9000,9000,9000,9000,0,0,0,0,0]]}";
+
+static const char zconn_reply[] =
+"{\"type\":\"conn\",\"conn\":{\"id\":7,\"peer\":\"127.0.0.1:40007\","
+"\"extensions\":\"permessage-deflate; client_max_window_bits=12\","
+"\"frames_in\":12,\"frames_out\":6,\"queue_out\":{},\"queue_in\":{},"
+"\"frames\":[]}}";
+
+static const char zconn8[] =
+"{\"type\":\"conn\",\"conn\":{\"id\":8,\"peer\":\"127.0.0.1:40008\","
+"\"frames_in\":3,\"frames_out\":3,\"queue_out\":{},\"queue_in\":{},"
+"\"frames\":[]}}";
+
+static void
+test_compression(void **state)
+{
+	struct top_model	 m;
+	struct top_ui		 ui;
+	struct scr		 s;
+	struct top_conn		 c;
+	char			 b[32];
+	int			 hdr, y;
+	const char		*l;
+
+	/* The ratio as the CMP column and ctl show it. */
+	assert_string_equal(fmt_ratio(b, sizeof b, 0), "-");
+	assert_string_equal(fmt_ratio(b, sizeof b, 5300), "5.3x");
+	assert_string_equal(fmt_ratio(b, sizeof b, 14249), "14.2x");
+	assert_string_equal(fmt_ratio(b, sizeof b, 99949), "99.9x");
+	assert_string_equal(fmt_ratio(b, sizeof b, 160400), "160x");
+	assert_string_equal(fmt_ratio(b, sizeof b, 1000), "1.0x");
+	assert_string_equal(fmt_ratio(b, sizeof b, 970), "1.0x");
+	assert_string_equal(fmt_ratio(b, sizeof b, 500), "0.5x");
+	assert_string_equal(fmt_ratio(b, sizeof b, 1), "0.0x");
+
+	/* Ratios from counts (replay): 0 when nothing was compressed. */
+	memset(&c, 0, sizeof c);
+	c.plain_in = 53000;
+	c.wire_in = 10000;
+	c.zmsgs_in = 12;
+	c.plain_out = c.wire_out = 3000;	/* sent plain: 1:1 */
+	model_zratio(&c);
+	assert_int_equal(c.zratio_in, 5300);
+	assert_int_equal(c.zratio_out, 0);
+	assert_int_equal(c.zratio, 4308);	/* 56000 / 13000 */
+	memset(&c, 0, sizeof c);
+	model_zratio(&c);
+	assert_int_equal(c.zratio, 0);
+
+	/* An older wsbridge, no deflate columns: CMP shows "-". */
+	setup_model(&m, &ui);
+	screen_init(&s, 160, 48);
+	top_layout(&s, &ui, &m);
+	hdr = find_row(&s, "CLIENT");
+	assert_non_null(strstr(scr_line(&s, hdr), "CMP"));
+	l = scr_line(&s, find_row(&s, "127.0.0.1:40001"));
+	assert_non_null(strstr(l, "    - "));
+	assert_int_equal(model_find(&m, 1)->zratio, 0);
+	screen_free(&s);
+	ui_free(&ui);
+	model_free(&m);
+
+	/* Columns by name: the ratio, the counts, "-" when not compressed. */
+	model_init(&m, 1, "wsbridge.sock");
+	m.connected = 1;
+	ui_init(&ui);
+	assert_int_equal(model_apply_json(&m, zsnapshot, strlen(zsnapshot)),
+	    1);
+	assert_int_equal(model_find(&m, 7)->wire_in, 10000);
+	assert_int_equal(model_find(&m, 7)->plain_out, 21000);
+	assert_int_equal(model_find(&m, 7)->zmsgs_out, 6);
+	assert_int_equal(model_find(&m, 7)->zratio_out, 4200);
+	screen_init(&s, 160, 48);
+	ui_key(&ui, &m, 'N');			/* by id: 7 then 8 */
+	top_layout(&s, &ui, &m);
+	hdr = find_row(&s, "CLIENT");
+	y = find_row(&s, "127.0.0.1:40007");
+	assert_int_equal(y, hdr + 1);
+	assert_non_null(strstr(scr_line(&s, y), " 4.9x "));
+	y = find_row(&s, "127.0.0.1:40008");
+	assert_non_null(strstr(scr_line(&s, y), "    - "));
+	/* Z sorts by ratio, best first; again: reversed. */
+	ui_key(&ui, &m, 'Z');
+	top_layout(&s, &ui, &m);
+	assert_non_null(strstr(scr_line(&s, hdr), "CMP↓"));
+	assert_int_equal(find_row(&s, "127.0.0.1:40007"), hdr + 1);
+	ui_key(&ui, &m, 'Z');
+	top_layout(&s, &ui, &m);
+	assert_non_null(strstr(scr_line(&s, hdr), "CMP↑"));
+	assert_int_equal(find_row(&s, "127.0.0.1:40008"), hdr + 1);
+	/* At 80 columns CMP gives way before CLIENT and HOL. */
+	screen_free(&s);
+	screen_init(&s, 80, 24);
+	top_layout(&s, &ui, &m);
+	l = scr_line(&s, find_row(&s, "CLIENT"));
+	assert_null(strstr(l, "CMP"));
+	assert_non_null(strstr(l, "HOL"));
+	screen_free(&s);
+
+	/* The detail view: each way, with the bytes behind the ratio. */
+	screen_init(&s, 160, 48);
+	ui.selected = 7;
+	ui.view = VIEW_DETAIL;
+	assert_int_equal(model_apply_json(&m, zconn_reply,
+	    strlen(zconn_reply)), 1);
+	top_layout(&s, &ui, &m);
+	for (y = 0; getenv("TOP_DUMP") && y < s.h; y++)
+		printf("%s\n", scr_line(&s, y));
+	assert_true(find_row(&s, "extensions permessage-deflate") > 0);
+	y = find_row(&s, "compression 4.9x");
+	assert_true(y > 0);
+	l = scr_line(&s, y);
+	assert_non_null(strstr(l, "in 5.3x (51.8K -> 9.77K wire, 12 msgs "
+	    "compressed)"));
+	assert_non_null(strstr(l, "out 4.2x (20.5K -> 4.88K wire, 6 msgs "
+	    "compressed)"));
+	/* Not compressed and not agreed: no compression line. */
+	ui.selected = 8;
+	assert_int_equal(model_apply_json(&m, zconn8, strlen(zconn8)), 1);
+	top_layout(&s, &ui, &m);
+	assert_true(find_row(&s, "frames in/out 3/3") > 0);
+	assert_int_equal(find_row(&s, "compression "), -1);
+	screen_free(&s);
+	ui_free(&ui);
+	model_free(&m);
+}
+
 int
 main(void)
 {
@@ -360,6 +502,7 @@ main(void)
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_freeze_pause_help),
 		cmocka_unit_test(test_detail_hol),
+		cmocka_unit_test(test_compression),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
