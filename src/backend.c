@@ -70,22 +70,30 @@ backend_read_more(struct bufferevent *bev, size_t limit)
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
-	size_t			 len = evbuffer_get_length(in), left;
+	size_t			 len = evbuffer_get_length(in), left, want;
 	ssize_t			 n;
 	int			 i, cnt;
 
-	if (len < 4096 || len >= limit ||
+	if (len < 4096 || len + 1 >= limit ||
 	    bufferevent_openssl_get_ssl(bev) != NULL)
 		return;		/* drained, full, or bytes must go through TLS */
 	/* The bufferevent keeps its input's end frozen between its reads. */
 	evbuffer_unfreeze(in, 0);
-	if ((cnt = evbuffer_reserve_space(in, limit - len, v, 2)) <= 0)
+	/*
+	 * One byte short of limit: at the read high watermark itself the
+	 * bufferevent would stop reading until the input is parsed, and start
+	 * again right after (two epoll_ctl calls per read).
+	 */
+	want = limit - 1 - len;
+	if ((cnt = evbuffer_reserve_space(in, want, v, 2)) <= 0)
 		goto out;
-	for (i = 0; i < cnt; i++) {
+	/* The reserved extents may be larger than asked. */
+	for (i = 0, left = want; i < cnt && left > 0; i++) {
 		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
+		iov[i].iov_len = MIN(v[i].iov_len, left);
+		left -= iov[i].iov_len;
 	}
-	if ((n = readv(bufferevent_getfd(bev), iov, cnt)) <= 0) {
+	if ((n = readv(bufferevent_getfd(bev), iov, i)) <= 0) {
 		evbuffer_commit_space(in, v, 0);
 		goto out;
 	}
@@ -100,6 +108,34 @@ out:
 }
 
 #define BACKEND_SEND_NOW_MAX	(16 * 1024)
+#define BACKEND_WRITE_IOV	64	/* chains per writev (256 KiB of 4 KiB reads) */
+
+size_t
+backend_write_now(struct bufferevent *bev, struct evbuffer *src, size_t n)
+{
+	struct evbuffer_iovec	 v[BACKEND_WRITE_IOV];
+	struct iovec		 iov[BACKEND_WRITE_IOV];
+	ssize_t			 w;
+	size_t			 k;
+	int			 i, cnt;
+
+	if (n == 0 || evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    bufferevent_openssl_get_ssl(bev) != NULL)
+		return (0);	/* queued bytes first; TLS writes through SSL */
+	cnt = evbuffer_peek(src, n, NULL, v, nitems(v));
+	cnt = MIN(cnt, (int)nitems(v));
+	/* The last extent may run past n (into the next frame's header). */
+	for (i = 0, k = 0; i < cnt && k < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = MIN(v[i].iov_len, n - k);
+		k += iov[i].iov_len;
+	}
+	if ((w = writev(bufferevent_getfd(bev), iov, i)) <= 0)
+		return (0);	/* EAGAIN, or an error its next write sees */
+	evbuffer_drain(src, (size_t)w);
+	return ((size_t)w);
+}
 
 void
 backend_send(struct bufferevent *bev, const void *hdr, size_t hl,

@@ -53,4 +53,14 @@ struct evbuffer;
 void	backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	    struct evbuffer *src, size_t n);
 
+/*
+ * Writes up to n bytes from the front of src to bev's socket with one
+ * writev straight from src's chains (no copy, no write event), when bev's
+ * output is empty, it may write, and it is not TLS; drains from src what
+ * the socket took. Returns that count (0: nothing written, for any reason;
+ * errors are left for the bufferevent's own next write to report).
+ */
+size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
+	    size_t n);
+
 #endif
