@@ -145,12 +145,18 @@ backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	struct evbuffer_iovec	 v[8];
 	struct iovec		 iov[1 + nitems(v)];
 	ssize_t			 w = 0;
-	size_t			 done;
+	size_t			 done, left;
 	int			 i, cnt = 0, k = 0;
 
-	/* Bulk data batches better through the output and its write event. */
-	if (hl + n <= BACKEND_SEND_NOW_MAX && evbuffer_get_length(out) == 0 &&
-	    (n == 0 || evbuffer_get_length(src) == n) &&
+	/*
+	 * A small message that ends src, or a large piece of any kind, goes
+	 * out at once when nothing is queued before it: from src's chains, so
+	 * no copy, no write event and no loop pass. Small pieces followed by
+	 * more in src batch better through the output.
+	 */
+	if ((n >= BACKEND_SEND_NOW_MAX || (hl + n <= BACKEND_SEND_NOW_MAX &&
+	    (n == 0 || evbuffer_get_length(src) == n))) &&
+	    evbuffer_get_length(out) == 0 &&
 	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
 	    bufferevent_openssl_get_ssl(bev) == NULL &&
 	    (n == 0 || (cnt = evbuffer_peek(src, n, NULL, v, nitems(v))) <=
@@ -159,9 +165,11 @@ backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 			iov[k].iov_base = (void *)(uintptr_t)hdr;
 			iov[k++].iov_len = hl;
 		}
-		for (i = 0; i < cnt; i++) {
+		/* The last extent may run past n. */
+		for (i = 0, left = n; i < cnt && left > 0; i++) {
 			iov[k].iov_base = v[i].iov_base;
-			iov[k++].iov_len = v[i].iov_len;
+			iov[k].iov_len = MIN(v[i].iov_len, left);
+			left -= iov[k++].iov_len;
 		}
 		if (k > 0 && (w = writev(bufferevent_getfd(bev), iov, k)) < 0)
 			w = 0;		/* EAGAIN, or an error it will see */

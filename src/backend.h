@@ -44,11 +44,12 @@ struct evbuffer;
 
 /*
  * Sends hdr[0..hl) (hl may be 0) then n bytes moved from src through bev.
- * When nothing is queued on bev and these are src's last bytes, and they
- * are few (a small message), one writev sends them at once: no
- * write event to arm, no loop pass to wait for. Whatever the socket does
- * not take, and everything on TLS bufferevents, goes to bev's output as
- * before. Errors are left for the bufferevent's own next write to report.
+ * When nothing is queued on bev and either these are src's last bytes and
+ * few (a small message) or n is large (16 KiB or more), one writev sends
+ * them at once from src's chains: no copy, no write event to arm, no loop
+ * pass to wait for. Whatever the socket does not take, and everything on
+ * TLS bufferevents, goes to bev's output as before. Errors are left for
+ * the bufferevent's own next write to report.
  */
 void	backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	    struct evbuffer *src, size_t n);
