@@ -45,7 +45,7 @@ if [ -n "$missing" ]; then
 fi
 if [ ! -d "$here/node-bridge/node_modules/ws" ] &&
     case ",$peers," in *,node,*) true ;; *) false ;; esac; then
-	(cd "$here/node-bridge" && npm ci --no-audit --no-fund --loglevel=error)
+	(cd "$here/node-bridge" && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 
 out=${BENCH_OUT:-$(mktemp -d /tmp/wsbridge-bench.XXXXXX)}
