@@ -79,22 +79,30 @@ backend_read_more(struct bufferevent *bev, size_t limit)
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[2];
-	size_t			 len = evbuffer_get_length(in), left;
+	size_t			 len = evbuffer_get_length(in), left, want;
 	ssize_t			 n;
 	int			 i, cnt;
 
-	if (len < 4096 || len >= limit ||
+	if (len < 4096 || len + 1 >= limit ||
 	    bufferevent_openssl_get_ssl(bev) != NULL)
 		return;		/* drained, full, or bytes must go through TLS */
 	/* The bufferevent keeps its input's end frozen between its reads. */
 	evbuffer_unfreeze(in, 0);
-	if ((cnt = evbuffer_reserve_space(in, limit - len, v, 2)) <= 0)
+	/*
+	 * One byte short of limit: at the read high watermark itself the
+	 * bufferevent would stop reading until the input is parsed, and start
+	 * again right after (two epoll_ctl calls per read).
+	 */
+	want = limit - 1 - len;
+	if ((cnt = evbuffer_reserve_space(in, want, v, 2)) <= 0)
 		goto out;
-	for (i = 0; i < cnt; i++) {
+	/* The reserved extents may be larger than asked. */
+	for (i = 0, left = want; i < cnt && left > 0; i++) {
 		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = v[i].iov_len;
+		iov[i].iov_len = MIN(v[i].iov_len, left);
+		left -= iov[i].iov_len;
 	}
-	if ((n = readv(bufferevent_getfd(bev), iov, cnt)) <= 0) {
+	if ((n = readv(bufferevent_getfd(bev), iov, i)) <= 0) {
 		evbuffer_commit_space(in, v, 0);
 		goto out;
 	}
@@ -110,33 +118,94 @@ out:
 
 #define BACKEND_SEND_NOW_MAX	(16 * 1024)
 
+/*
+ * Whether bytes may skip a bufferevent's output and go to its socket
+ * directly. Off while live stats watch the outputs' drain callbacks (a
+ * control socket is open): head-of-line timing must see every byte leave.
+ */
+static int	backend_direct = 1;
+
+void
+backend_set_direct(int on)
+{
+	backend_direct = on;
+}
+#define BACKEND_WRITE_IOV	64	/* chains per writev (256 KiB of 4 KiB reads) */
+
+size_t
+backend_write_now(struct bufferevent *bev, struct evbuffer *src, size_t n)
+{
+	struct evbuffer_iovec	 v[BACKEND_WRITE_IOV];
+	struct iovec		 iov[BACKEND_WRITE_IOV];
+	ssize_t			 w;
+	size_t			 k;
+	int			 i, cnt;
+
+	if (n == 0 || !backend_direct ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
+	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
+	    bufferevent_openssl_get_ssl(bev) != NULL)
+		return (0);	/* queued bytes first; TLS writes through SSL */
+	cnt = evbuffer_peek(src, n, NULL, v, nitems(v));
+	cnt = MIN(cnt, (int)nitems(v));
+	/* The last extent may run past n (into the next frame's header). */
+	for (i = 0, k = 0; i < cnt && k < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = MIN(v[i].iov_len, n - k);
+		k += iov[i].iov_len;
+	}
+	if ((w = writev(bufferevent_getfd(bev), iov, i)) <= 0)
+		return (0);	/* EAGAIN, or an error its next write sees */
+	evbuffer_drain(src, (size_t)w);
+	return ((size_t)w);
+}
+
 void
 backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
     struct evbuffer *src, size_t n)
 {
-	struct evbuffer	*out = bufferevent_get_output(bev);
-	int		 now;
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	struct evbuffer_iovec	 v[8];
+	struct iovec		 iov[1 + nitems(v)];
+	ssize_t			 w = 0;
+	size_t			 done, left;
+	int			 i, cnt = 0, k = 0;
 
-	/* Bulk data batches better through the output and its write event. */
-	now = hl + n <= BACKEND_SEND_NOW_MAX && evbuffer_get_length(out) == 0 &&
-	    (n == 0 || evbuffer_get_length(src) == n) &&
-	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
-	    bufferevent_openssl_get_ssl(bev) == NULL;
-	if (hl > 0)
-		evbuffer_add(out, hdr, hl);
-	if (n > 0)
-		evbuffer_remove_buffer(src, out, n);
 	/*
-	 * Written from the output buffer itself, so everything that watches
-	 * its drains (live stats, head-of-line timing) sees these bytes
-	 * leave; errors and EAGAIN are left for the bufferevent's own write.
+	 * A small message that ends src, or a large piece of any kind, goes
+	 * out at once when nothing is queued before it: from src's chains, so
+	 * no copy, no write event and no loop pass. Small pieces followed by
+	 * more in src batch better through the output.
 	 */
-	if (now) {
-		/* As libevent's own write does: the output's front is frozen. */
-		evbuffer_unfreeze(out, 1);
-		(void)evbuffer_write(out, bufferevent_getfd(bev));
-		evbuffer_freeze(out, 1);
+	if (backend_direct &&
+	    (n >= BACKEND_SEND_NOW_MAX || (hl + n <= BACKEND_SEND_NOW_MAX &&
+	    (n == 0 || evbuffer_get_length(src) == n))) &&
+	    evbuffer_get_length(out) == 0 &&
+	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
+	    bufferevent_openssl_get_ssl(bev) == NULL &&
+	    (n == 0 || (cnt = evbuffer_peek(src, n, NULL, v, nitems(v))) <=
+	    (int)nitems(v))) {
+		if (hl > 0) {
+			iov[k].iov_base = (void *)(uintptr_t)hdr;
+			iov[k++].iov_len = hl;
+		}
+		/* The last extent may run past n. */
+		for (i = 0, left = n; i < cnt && left > 0; i++) {
+			iov[k].iov_base = v[i].iov_base;
+			iov[k].iov_len = MIN(v[i].iov_len, left);
+			left -= iov[k++].iov_len;
+		}
+		if (k > 0 && (w = writev(bufferevent_getfd(bev), iov, k)) < 0)
+			w = 0;		/* EAGAIN, or an error it will see */
 	}
+	done = MIN((size_t)w, hl);
+	if (hl > done)
+		evbuffer_add(out, (const uint8_t *)hdr + done, hl - done);
+	done = (size_t)w - done;	/* payload bytes written */
+	if (done > 0)
+		evbuffer_drain(src, done);
+	if (n > done)
+		evbuffer_remove_buffer(src, out, n - done);
 }
 
 static void

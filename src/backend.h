@@ -44,13 +44,32 @@ struct evbuffer;
 
 /*
  * Sends hdr[0..hl) (hl may be 0) then n bytes moved from src through bev.
- * When nothing is queued on bev and these are src's last bytes, and they
- * are few (a small message), one writev sends them at once: no
- * write event to arm, no loop pass to wait for. Whatever the socket does
- * not take, and everything on TLS bufferevents, goes to bev's output as
- * before. Errors are left for the bufferevent's own next write to report.
+ * When nothing is queued on bev and either these are src's last bytes and
+ * few (a small message) or n is large (16 KiB or more), one writev sends
+ * them at once from src's chains: no copy, no write event to arm, no loop
+ * pass to wait for. Whatever the socket does not take, and everything on
+ * TLS bufferevents, goes to bev's output as before. Errors are left for
+ * the bufferevent's own next write to report.
  */
 void	backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	    struct evbuffer *src, size_t n);
+
+/*
+ * Writes up to n bytes from the front of src to bev's socket with one
+ * writev straight from src's chains (no copy, no write event), when bev's
+ * output is empty, it may write, and it is not TLS; drains from src what
+ * the socket took. Returns that count (0: nothing written, for any reason;
+ * errors are left for the bufferevent's own next write to report).
+ */
+size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
+	    size_t n);
+
+/*
+ * Allows (1) or forbids (0) backend_send/backend_write_now to write to a
+ * socket directly instead of through its bufferevent's output. Forbidden
+ * while a control socket serves live stats, whose head-of-line timing
+ * counts bytes as they leave the outputs.
+ */
+void	backend_set_direct(int on);
 
 #endif

@@ -420,7 +420,17 @@ h1conn_read(struct bufferevent *bev, void *arg)
 		break;
 	case H1_TUNNEL:
 		backend_read_more(bev, c->cfg->buffer_size);
+		/*
+		 * The read watermark's callback runs on every drain of the
+		 * input (a header, a payload piece: an event_add each). Off
+		 * while this read's frames are parsed; the parse pauses
+		 * reading itself when the tunnel has no room.
+		 */
+		bufferevent_setwatermark(bev, EV_READ, 0, 0);
 		ws_conn_input(tunnel_ws(c->tunnel));
+		if (c->state == H1_TUNNEL)
+			bufferevent_setwatermark(bev, EV_READ, 0,
+			    c->cfg->buffer_size);
 		break;
 	default:
 		evbuffer_drain(in, evbuffer_get_length(in));

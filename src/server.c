@@ -12,6 +12,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "backend.h"
 #include "config.h"
 #include "control.h"
 #include "framelog.h"
@@ -213,6 +214,7 @@ server_start(struct server *srv)
 
 		srv->stats = xcalloc(1, sizeof *srv->stats);
 		stats_global_init(srv->stats, now_ns());
+		backend_set_direct(0);
 		if ((srv->ctl = control_new(srv, srv->cfg->control,
 		    &cause)) == NULL) {
 			log_error("%s", cause);

@@ -79,6 +79,14 @@ struct tunnel {
 	int				 be_dead;	/* socket failed: nothing reaches it */
 	struct event			*ev_linger;	/* bounds be_flushing */
 	uint64_t			 be_in, be_out;	/* bytes read / written */
+	/*
+	 * Client payload of the read being parsed, in order, not yet on the
+	 * backend's output: written in one writev when the read is parsed
+	 * (tunnel_be_flush), so no write event is armed when the socket
+	 * takes it all. Empty between reads.
+	 */
+	struct evbuffer			*be_stage;
+	int				 be_full;	/* room() said 0 in this read */
 
 	struct event			*ev_free;
 	uint64_t			 t_start, t_open;
@@ -234,6 +242,7 @@ tunnel_free(struct tunnel *t)
 		t->tops->free(t->tr);
 	if (t->ev_connected != NULL)
 		event_free(t->ev_connected);
+	evbuffer_free(t->be_stage);
 	event_free(t->ev_linger);
 	event_free(t->ev_free);
 	config_free(t->cfg);
@@ -313,6 +322,48 @@ tunnel_be_close(struct tunnel *t)
 	tunnel_maybe_free(t);
 }
 
+/* A piece of client payload this large goes to the socket at once. */
+#define TUNNEL_WRITE_NOW_MIN	(16 * 1024)
+
+/*
+ * Client payload for the backend: n bytes moved from src. A large piece
+ * with nothing before it is written straight from the client's input
+ * chains (no copy, no loop pass); the rest waits in be_stage, in order,
+ * for tunnel_be_flush().
+ */
+static void
+tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
+{
+	size_t	w = 0;
+
+	if (n >= TUNNEL_WRITE_NOW_MIN && evbuffer_get_length(t->be_stage) == 0)
+		w = backend_write_now(t->be, src, n);
+	if (n > w)
+		evbuffer_remove_buffer(src, t->be_stage, n - w);
+}
+
+/*
+ * The client's read is parsed: write the staged payload with one writev
+ * when nothing is queued before it, and queue what the socket did not take
+ * on the backend's output (its chains move, they are not copied).
+ */
+static void
+tunnel_be_flush(struct tunnel *t)
+{
+	struct evbuffer	*out;
+	size_t		 n = evbuffer_get_length(t->be_stage);
+
+	if (n == 0)
+		return;
+	if (t->be == NULL || t->be_dead) {
+		evbuffer_drain(t->be_stage, n);	/* nowhere to go */
+		return;
+	}
+	out = bufferevent_get_output(t->be);
+	if (backend_write_now(t->be, t->be_stage, n) < n)
+		evbuffer_add_buffer(out, t->be_stage);
+}
+
 /*
  * The client side is done sending: write what the backend has not yet
  * taken, then close it (bounded by close-timeout).
@@ -320,6 +371,7 @@ tunnel_be_close(struct tunnel *t)
 static void
 tunnel_be_finish(struct tunnel *t)
 {
+	tunnel_be_flush(t);	/* what the client sent before, in order */
 	if (t->be == NULL || t->be_flushing)
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(t->be)) == 0) {
@@ -374,7 +426,7 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		evbuffer_drain(src, n);		/* backend gone: nowhere to go */
 		return;
 	}
-	backend_send(t->be, NULL, 0, src, n);
+	tunnel_be_send(t, src, n);
 	t->be_out += n;
 }
 
@@ -389,8 +441,31 @@ tunnel_ws_room(void *arg)
 		    ws_conn_out_room(t->ws) : SIZE_MAX);
 	if (t->be == NULL || t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
-	pending = evbuffer_get_length(bufferevent_get_output(t->be));
-	return (pending >= tunnel_high(t) ? 0 : tunnel_high(t) - pending);
+	pending = evbuffer_get_length(bufferevent_get_output(t->be)) +
+	    evbuffer_get_length(t->be_stage);
+	if (pending >= tunnel_high(t)) {
+		t->be_full = 1;
+		return (0);
+	}
+	return (tunnel_high(t) - pending);
+}
+
+/*
+ * The endpoint parsed what it could of the client's input: write the
+ * staged payload. If the endpoint stopped for room and the socket took it
+ * all, no write event will say the output drained: resume it here.
+ */
+static void
+tunnel_ws_input_done(void *arg)
+{
+	struct tunnel	*t = arg;
+
+	tunnel_be_flush(t);
+	if (t->be_full && (t->be == NULL || evbuffer_get_length(
+	    bufferevent_get_output(t->be)) == 0)) {
+		t->be_full = 0;
+		ws_conn_resume(t->ws);
+	}
 }
 
 static void
@@ -444,6 +519,7 @@ tunnel_log_ready(void *arg)
 static const struct ws_handler tunnel_ws_handler = {
 	.payload = tunnel_ws_payload,
 	.room = tunnel_ws_room,
+	.input_done = tunnel_ws_input_done,
 	.writable = tunnel_ws_writable,
 	.closing = tunnel_ws_closing,
 	.closed = tunnel_ws_closed,
@@ -591,6 +667,7 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 		/* Nothing more can be written: what waits for it is lost. */
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 		evbuffer_drain(out, evbuffer_get_length(out));
+		evbuffer_drain(t->be_stage, evbuffer_get_length(t->be_stage));
 	} else {
 		/* EOF: it may still read (half-close); keep writing to it. */
 		t->be_code = WS_CLOSE_NORMAL;
@@ -721,6 +798,7 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 	t->t_start = now_ns();
 	t->ev_free = event_new(srv->base, -1, 0, tunnel_free_cb, t);
 	t->ev_linger = evtimer_new(srv->base, tunnel_linger_timeout, t);
+	t->be_stage = evbuffer_new();
 	TAILQ_INSERT_TAIL(&srv->tunnels, t, entry);
 	if (srv->flog != NULL)
 		t->fls = framelog_session_new(srv->flog, cl, t->logid, rt->path,

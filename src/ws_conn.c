@@ -1149,6 +1149,8 @@ ws_conn_input(struct ws_conn *ws)
 		    ws->rx_consumed, now_ns());
 	ws_conn_parse(ws);
 	ws->in_input = 0;
+	if (ws->h->input_done != NULL)
+		ws->h->input_done(ws->arg);
 }
 
 void

@@ -63,6 +63,11 @@ struct ws_handler {
 		    unsigned opcode, int first, int last);
 	/* Payload bytes the owner can take now; 0 pauses reading. */
 	size_t	(*room)(void *arg);
+	/*
+	 * Optional: the endpoint parsed what it could of the input it has;
+	 * payload() calls since the last one came from one read (batch them).
+	 */
+	void	(*input_done)(void *arg);
 	/* Output dropped below the low watermark: produce more. */
 	void	(*writable)(void *arg);
 	/*

@@ -11,8 +11,10 @@ benchmark exit 1.
 import argparse
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -20,8 +22,18 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-PEERS_ALL = ["relay", "wsbridge", "wsbridge-2p", "websockify", "websocketd",
-             "node"]
+PEERS_ALL = ["relay", "wsbridge", "wsbridge-2p", "wsbridge-tls",
+             "wsbridge-h2", "wsbridge-h2tls", "wsbridge-log", "websockify",
+             "websocketd", "node"]
+# wsbridge variants: how wsload speaks to them (-t TLS, -2 HTTP/2) and what
+# they are called in the tables. wsbridge-h2 is cleartext h2 with prior
+# knowledge; wsbridge-h2tls negotiates h2 by ALPN like a browser does.
+VARIANTS = {
+    "wsbridge-tls": (["-t"], "wss:// (HTTP/1.1)"),
+    "wsbridge-h2": (["-2"], "HTTP/2 cleartext"),
+    "wsbridge-h2tls": (["-t", "-2"], "HTTP/2 over TLS"),
+    "wsbridge-log": ([], "frame log on"),
+}
 # Process-per-connection peers: idle memory is measured at this many
 # connections (a fork per connection does not reach 9,000 here).
 FORKING = {"websockify", "websocketd"}
@@ -99,13 +111,41 @@ class Bench:
         self.wait_port(port, p)
         return p, port
 
+    def tls_cert(self):
+        """A self-signed P-256 certificate in the output dir (openssl CLI)."""
+        cert = os.path.join(self.a.outdir, "cert.pem")
+        key = os.path.join(self.a.outdir, "key.pem")
+        if not os.path.exists(cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                            "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "30", "-subj", "/CN=localhost"],
+                           check=True, capture_output=True)
+        return cert, key
+
+    def log_db(self):
+        """A fresh directory for the frame log's database."""
+        d = os.path.join(self.a.outdir, "framelog")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        return os.path.join(d, "log.db")
+
     def proxy(self, peer, bport):
         port = self.next_port()
         tgt = "127.0.0.1:%d" % bport
+        self.log("peer: " + peer)
         if peer == "relay":
             argv = [self.a.bin + "/relay", str(port), str(bport)]
-        elif peer == "wsbridge":
+        elif peer in ("wsbridge", "wsbridge-h2"):
             argv = [self.a.wsbridge, "127.0.0.1:%d" % port, tgt]
+        elif peer in ("wsbridge-tls", "wsbridge-h2tls"):
+            argv = [self.a.wsbridge, "--listen",
+                    "127.0.0.1:%d tls cert=%s key=%s" % ((port,) +
+                                                         self.tls_cert()),
+                    "--route", "*=" + tgt]
+        elif peer == "wsbridge-log":
+            argv = [self.a.wsbridge, "--log-db", self.log_db(),
+                    "127.0.0.1:%d" % port, tgt]
         elif peer == "wsbridge-2p":
             # Two processes on two ports: the most "workers 2" could give
             # on this machine (wsload spreads its connections over both).
@@ -138,6 +178,7 @@ class Bench:
                 "-W", str(self.a.warmup), "-x", str(ppid), "-b", str(bpid)]
         if peer != "relay":
             argv.append("-w")
+        argv += VARIANTS.get(peer, ([], ""))[0]
         self.log("run: " + " ".join(argv))
         try:
             r = subprocess.run(argv, capture_output=True, text=True,
@@ -164,6 +205,21 @@ class Bench:
                           or ["no result"])
         return res
 
+    def log_status(self):
+        """What the frame log wrote and dropped in the run just ended."""
+        db = os.path.join(self.a.outdir, "framelog", "log.db")
+        try:
+            con = sqlite3.connect(db)
+            w, d = con.execute("SELECT frames_written, frames_dropped "
+                               "FROM log_status ORDER BY run_id DESC "
+                               "LIMIT 1").fetchone()
+            con.close()
+        except (sqlite3.Error, TypeError) as e:
+            self.log("log_status: %s" % e)
+            return {}
+        self.log("framelog: written=%d dropped=%d" % (w, d))
+        return {"log_written": float(w), "log_dropped": float(d)}
+
     def run_one(self, sc, peer):
         kind, mode, size, conns = sc["backend"], sc["mode"], sc["size"], \
             sc["conns"]
@@ -183,6 +239,8 @@ class Bench:
         finally:
             self.stop(pp)
             self.stop(bp)
+        if peer == "wsbridge-log" and res.get("integrity") == "ok":
+            res.update(self.log_status())
         with open(os.path.join(self.a.outdir, "backend.err")) as f:
             if "INTEGRITY FAILURE" in f.read()[-20000:]:
                 res["integrity"] = "FAIL"
@@ -340,7 +398,76 @@ def report(b, scenarios, peers):
                                    fmt(s[2] if sc["mode"] != "idle" else
                                        s[2] / 1024),
                                    ratio, lat, cpu, gib, per, gen))
+    lines += variants(b, scenarios, peers)
     return "\n".join(lines)
+
+
+def variants(b, scenarios, peers):
+    """wsbridge over TLS, HTTP/2 and with the frame log, as ratios to plain
+    wsbridge in the same run (rates: higher is better; CPU per GiB or per
+    message and memory: lower is better)."""
+    vs = [p for p in peers if p in VARIANTS]
+    if not vs or "wsbridge" not in peers:
+        return []
+    lines = ["", "wsbridge variants against plain wsbridge (same run): "
+             "median rate (x wsbridge), then proxy CPU per GiB or per "
+             "message (x wsbridge); idle: memory per connection.", "",
+             "| scenario | wsbridge | " +
+             " | ".join("%s: %s" % (p, VARIANTS[p][1]) for p in vs) + " |",
+             "|---|---|" + "---|" * len(vs)]
+
+    def cost(sc, rs):
+        ok = [r for r in rs if r.get("integrity") == "ok"]
+        if sc["mode"] in ("up", "down"):
+            v = [r["proxy_cpu"] / (r["bytes"] / 2**30) for r in ok
+                 if r.get("bytes", 0) > 0]
+            return (statistics.median(v), "s/GiB") if v else (None, "")
+        if sc["mode"] in ("echo", "hs"):
+            v = [1e6 * r["proxy_cpu"] / r["msgs"] for r in ok
+                 if r.get("msgs", 0) > 0]
+            return (statistics.median(v), "us/msg") if v else (None, "")
+        return None, ""
+
+    for sc in scenarios:
+        key, unit = metric(sc)
+        base_rs = b.results.get((sc["name"], "wsbridge"), [])
+        base = summarize(base_rs, key)
+        bcost, cunit = cost(sc, base_rs)
+        if sc["mode"] == "idle":
+            row = ["%s (KiB/conn)" % sc["name"],
+                   fmt(base[0] / 1024) if base else "-"]
+        else:
+            row = ["%s (%s)" % (sc["name"], unit), "%s; %s %s" % (
+                fmt(base[0]) if base else "-",
+                fmt(bcost) if bcost is not None else "-", cunit)]
+        for p in vs:
+            rs = b.results.get((sc["name"], p), [])
+            s = summarize(rs, key)
+            if not rs:
+                row.append("")
+                continue
+            if s is None:
+                row.append("DNF" if all(r.get("integrity") == "DNF"
+                                        for r in rs) else "FAIL")
+                continue
+            if sc["mode"] == "idle":
+                cell = fmt(s[0] / 1024)
+            else:
+                cell = fmt(s[0])
+            if base and base[0]:
+                cell += " (%.2fx)" % (s[0] / base[0])
+            c, _ = cost(sc, rs)
+            if c is not None:
+                cell += "; %s (%.2fx)" % (fmt(c), c / bcost if bcost else 0)
+            if p == "wsbridge-log":
+                d = sum(r.get("log_dropped", 0) for r in rs)
+                w = sum(r.get("log_written", 0) for r in rs)
+                if w or d:
+                    cell += "; %s frames logged, %s dropped" % (
+                        fmt(w), fmt(d) if d else "0")
+            row.append(cell)
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def replay(a, scen, peers):
@@ -350,8 +477,12 @@ def replay(a, scen, peers):
     peer = None
     seen = []
     lines = open(a.replay).read().splitlines()
+    named = any(line.startswith("peer: ") for line in lines)
     for i, line in enumerate(lines):
-        if line.startswith("spawn: ") and "/wsbback " not in line:
+        if line.startswith("peer: "):
+            peer = line[6:].strip()
+        elif (not named and line.startswith("spawn: ") and
+              "/wsbback " not in line):
             argv = line[7:].split()
             name = os.path.basename(argv[0])
             peer = {"relay": "relay", "sh": "wsbridge-2p",
@@ -381,6 +512,10 @@ def replay(a, scen, peers):
                         res[k] = v
             if res.get("integrity") not in ("ok", "DNF"):
                 res["integrity"] = "FAIL"
+            if (peer == "wsbridge-log" and i + 2 < len(lines) and
+                    lines[i + 2].startswith("framelog: ")):
+                for k, v in re.findall(r"(\w+)=(\d+)", lines[i + 2]):
+                    res["log_" + k] = float(v)
             if "conns" not in res and opt.get("-c"):
                 res["conns"] = float(opt["-c"])
             b.results.setdefault((sc["name"], peer), []).append(res)

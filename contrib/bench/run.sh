@@ -7,6 +7,8 @@
 #   contrib/bench/run.sh [--rounds N] [--duration SECS] [--warmup SECS]
 #       [--conns 1,64,1000] [--hs-conns N] [--idle N] [--idle-forking N]
 #       [--sizes 1024,65536,1048576] [--peers relay,wsbridge,...]
+#       (wsbridge-tls, -h2, -h2tls, -log: over wss://, HTTP/2 cleartext,
+#       HTTP/2 over TLS, with the frame log on)
 #       [--only 'up,echo'] [-v]   (bench.py --replay LOG re-prints a run)
 #
 # WSBRIDGE=path/to/wsbridge picks the binary (default: build an -O2 one in
@@ -14,11 +16,22 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-case "${1:-}" in -h|--help) sed -n '2,14p' "$0"; exec python3 "$here/bench.py" --help; esac
+case "${1:-}" in -h|--help) sed -n '2,16p' "$0"; exec python3 "$here/bench.py" --help; esac
 
-# Peers.
+# Peers: install the ones --peers asks for (default: all).
+peers=relay,wsbridge,websockify,websocketd,node
+prev=
+for a in "$@"; do
+	[ "$prev" = --peers ] && peers=$a
+	case $a in --peers=*) peers=${a#--peers=} ;; esac
+	prev=$a
+done
+need=python3
+case ",$peers," in *,websockify,*) need="$need websockify" ;; esac
+case ",$peers," in *,websocketd,*) need="$need websocketd socat" ;; esac
+case ",$peers," in *,node,*) need="$need nodejs" ;; esac
 missing=
-for p in websockify websocketd socat nodejs python3; do
+for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing="$missing $p"
 done
@@ -30,8 +43,9 @@ if [ -n "$missing" ]; then
 	apt-get update -qq && apt-get install -y -qq --no-install-recommends \
 	    $missing >/dev/null
 fi
-if [ ! -d "$here/node-bridge/node_modules/ws" ]; then
-	(cd "$here/node-bridge" && npm ci --no-audit --no-fund --loglevel=error)
+if [ ! -d "$here/node-bridge/node_modules/ws" ] &&
+    case ",$peers," in *,node,*) true ;; *) false ;; esac; then
+	(cd "$here/node-bridge" && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 
 out=${BENCH_OUT:-$(mktemp -d /tmp/wsbridge-bench.XXXXXX)}

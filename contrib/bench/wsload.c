@@ -4,8 +4,8 @@
  * frame parsing) or plain TCP for the bare relay. Every byte is checked
  * (bench.h): a corrupted or missing byte is "INTEGRITY FAILURE" and exit 1.
  *
- *   wsload -m MODE -p PORT[,PORT...] [-w] [-c CONNS] [-s SIZE] [-d SECS]
- *          [-W WARMUP] [-x PROXY_PID] [-b BACKEND_PID] [-P PATH]
+ *   wsload -m MODE -p PORT[,PORT...] [-w] [-t] [-2] [-c CONNS] [-s SIZE]
+ *          [-d SECS] [-W WARMUP] [-x PROXY_PID] [-b BACKEND_PID] [-P PATH]
  *
  * Modes (the backend each expects):
  *   up    send SIZE-byte messages as fast as the socket takes them (sink)
@@ -15,10 +15,18 @@
  *   idle  open CONNS connections, measure the proxy's memory, then check
  *         each still echoes (echo)
  * -w speaks WebSocket (client frames masked), else raw TCP.
+ * -t runs it over TLS (OpenSSL; the server's certificate is not checked).
+ * -2 speaks WebSocket over HTTP/2 (RFC 8441 extended CONNECT, one stream
+ *    per connection, nghttp2), cleartext with prior knowledge or, with -t,
+ *    negotiated by ALPN. Without -2 a TLS client offers ALPN http/1.1.
  * Prints one line "RESULT key=value ..." on stdout.
  */
 #define _GNU_SOURCE
 #include <sys/uio.h>
+
+#include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "bench.h"
 
@@ -29,15 +37,32 @@
 #define WS_KEY		"dGhlIHNhbXBsZSBub25jZQ=="	/* RFC 6455 1.3 */
 #define WS_ACCEPT	"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 #define ECHO_MAX	1024
+#define TLS_CHUNK	16384	/* bytes per SSL_write: one full record */
 
 enum mode { UP, DOWN, ECHO, HS, IDLE };
-enum cstate { C_CONNECTING = 0, C_HANDSHAKE, C_OPEN, C_CLOSING, C_DONE };
+enum cstate {
+	C_CONNECTING = 0,	/* TCP connect in flight */
+	C_TLS,			/* TLS handshake */
+	C_HANDSHAKE,		/* upgrade request (h1) or CONNECT (h2) sent */
+	C_OPEN,			/* frames flow */
+	C_CLOSING,		/* hs: our close frame is queued */
+	C_DONE,			/* closed */
+};
 
 struct conn {
 	int		 fd;
 	uint32_t	 id;
 	enum cstate	 state;
 	unsigned	 events;
+
+	/* transport layers (NULL: none) */
+	SSL		*ssl;
+	nghttp2_session	*h2;
+	int32_t		 sid;		/* h2: our CONNECT stream */
+	int		 h2_status;	/* h2: the response's :status */
+	int		 in_h2;		/* inside nghttp2_session_mem_recv */
+	int		 h2_blocked;	/* h2: the socket took not all */
+	int		 h2_end;	/* h2: stream over (hs: done; else lost) */
 
 	/* output */
 	struct iovec	*iov;
@@ -73,7 +98,9 @@ struct conn {
 };
 
 static enum mode	 mode;
-static int		 use_ws, nports, ports[16], nconns = 1;
+static int		 use_ws, use_tls, use_h2, nports, ports[16], nconns = 1;
+static SSL_CTX		*tls_ctx;
+static uint8_t		 tls_buf[TLS_CHUNK];
 static size_t		 msg_size = 65536;
 static double		 duration = 5, warmup = 1;
 static int		 proxy_pid, backend_pid;
@@ -94,6 +121,10 @@ static size_t		 req_len;
 
 static void	conn_start_traffic(struct conn *);
 static void	conn_new(uint32_t id);
+static void	conn_layers_free(struct conn *);
+static int	h2_flush(struct conn *);
+static void	ws_rx(struct conn *, const uint8_t *, size_t);
+static void	conn_ready(struct conn *);
 
 static void __attribute__((noreturn))
 integrity(struct conn *c, const char *what)
@@ -118,6 +149,106 @@ want(struct conn *c, unsigned events)
 }
 
 static void
+conn_layers_free(struct conn *c)
+{
+	if (c->h2 != NULL)
+		nghttp2_session_del(c->h2);
+	c->h2 = NULL;
+	if (c->ssl != NULL)
+		SSL_free(c->ssl);
+	c->ssl = NULL;
+}
+
+/* SSL_get_error() as errno: EAGAIN when it waits for the socket. */
+static ssize_t
+tls_result(struct conn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		errno = EAGAIN;
+		return (-1);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0)
+			return (0);	/* EOF without close_notify */
+		return (-1);
+	default:
+		errno = EPROTO;
+		return (-1);
+	}
+}
+
+/* read() through TLS when there is TLS. */
+static ssize_t
+raw_read(struct conn *c, void *buf, size_t n)
+{
+	int	r;
+
+	if (c->ssl == NULL)
+		return (read(c->fd, buf, n));
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : n)) > 0)
+		return (r);
+	return (tls_result(c, r));
+}
+
+/*
+ * writev() through TLS when there is TLS: the iovecs are gathered into
+ * records of TLS_CHUNK bytes (a frame header alone would otherwise be a
+ * record of its own). Returns bytes written, or -1 (errno EAGAIN: none).
+ */
+static ssize_t
+raw_writev(struct conn *c, const struct iovec *iov, int cnt)
+{
+	size_t	k, len, total = 0;
+	int	i, r;
+
+	if (c->ssl == NULL)
+		return (writev(c->fd, iov, cnt));
+	for (;;) {
+		/* Same bytes on a retry: the caller advances only by total. */
+		len = 0;
+		k = total;
+		for (i = 0; i < cnt && len < TLS_CHUNK; i++) {
+			if (k >= iov[i].iov_len) {
+				k -= iov[i].iov_len;
+				continue;
+			}
+			r = (int)(iov[i].iov_len - k < TLS_CHUNK - len ?
+			    iov[i].iov_len - k : TLS_CHUNK - len);
+			memcpy(tls_buf + len, (uint8_t *)iov[i].iov_base + k, r);
+			len += r;
+			k = 0;
+		}
+		if (len == 0)
+			return (total);
+		ERR_clear_error();
+		errno = 0;
+		if ((r = SSL_write(c->ssl, tls_buf, len)) <= 0) {
+			if (total > 0)
+				return (total);
+			if (tls_result(c, r) == 0)
+				errno = EPIPE;
+			return (-1);
+		}
+		total += r;
+	}
+}
+
+static int
+tls_is_h2(struct conn *c)
+{
+	const unsigned char	*p;
+	unsigned		 n;
+
+	SSL_get0_alpn_selected(c->ssl, &p, &n);
+	return (n == 2 && memcmp(p, "h2", 2) == 0);
+}
+
+static void
 conn_lost(struct conn *c, const char *why)
 {
 	if (c->state == C_DONE)
@@ -129,6 +260,7 @@ conn_lost(struct conn *c, const char *why)
 		nlost++;
 	}
 	c->state = C_DONE;
+	conn_layers_free(c);
 	close(c->fd);
 	c->fd = -1;
 }
@@ -140,9 +272,11 @@ conn_flush(struct conn *c)
 	ssize_t	n;
 	int	cnt;
 
+	if (c->h2 != NULL)
+		return (h2_flush(c));
 	while (c->iovi < c->niov) {
 		cnt = c->niov - c->iovi;
-		n = writev(c->fd, c->iov + c->iovi, cnt > 1024 ? 1024 : cnt);
+		n = raw_writev(c, c->iov + c->iovi, cnt > 1024 ? 1024 : cnt);
 		if (n == -1) {
 			if (errno == EAGAIN) {
 				want(c, EPOLLIN | EPOLLOUT);
@@ -521,11 +655,257 @@ hs_rx(struct conn *c, const uint8_t *p, size_t n)
 		ws_rx(c, p + (head - before), n - (head - before));
 }
 
+/* ---- WebSocket over HTTP/2 (RFC 8441), one stream per connection ---- */
+
+/* nghttp2 writes frames straight to the socket (or TLS). */
+static ssize_t
+h2_send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags,
+    void *arg)
+{
+	struct conn	*c = arg;
+	struct iovec	 iov = { (void *)(uintptr_t)data, len };
+	ssize_t		 n;
+
+	if ((n = raw_writev(c, &iov, 1)) >= 0)
+		return (n);
+	if (errno == EAGAIN) {
+		c->h2_blocked = 1;
+		return (NGHTTP2_ERR_WOULDBLOCK);
+	}
+	return (NGHTTP2_ERR_CALLBACK_FAILURE);
+}
+
+/* DATA for our stream: the queued iovecs (WebSocket frames), copied. */
+static ssize_t
+h2_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 k, done = 0;
+
+	while (done < len && c->iovi < c->niov) {
+		k = c->iov[c->iovi].iov_len;
+		k = k < len - done ? k : len - done;
+		memcpy(buf + done, c->iov[c->iovi].iov_base, k);
+		done += k;
+		c->iov[c->iovi].iov_base = (uint8_t *)c->iov[c->iovi].iov_base + k;
+		if ((c->iov[c->iovi].iov_len -= k) == 0)
+			c->iovi++;
+	}
+	if (c->iovi == c->niov)
+		c->niov = c->iovi = 0;
+	return (done > 0 ? (ssize_t)done : NGHTTP2_ERR_DEFERRED);
+}
+
+static int
+h2_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+    size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	if (f->hd.stream_id == c->sid && namelen == 7 &&
+	    memcmp(name, ":status", 7) == 0)
+		c->h2_status = atoi((const char *)value);
+	return (0);
+}
+
+static int
+h2_frame_cb(nghttp2_session *s, const nghttp2_frame *f, void *arg)
+{
+	struct conn		*c = arg;
+	nghttp2_data_provider	 dp;
+	char			 auth[32];
+	nghttp2_nv		 nv[6];
+	const char		*names[] = { ":method", ":protocol", ":scheme",
+				    ":path", ":authority",
+				    "sec-websocket-version" };
+	const char		*values[6];
+	int			 i;
+
+	/*
+	 * RFC 8441 3: :protocol only once the server's SETTINGS allowed it;
+	 * nghttp2 acknowledges them ahead of our HEADERS.
+	 */
+	if (f->hd.type == NGHTTP2_SETTINGS && !(f->hd.flags & NGHTTP2_FLAG_ACK) &&
+	    c->sid == 0) {
+		if (nghttp2_session_get_remote_settings(s,
+		    NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) != 1)
+			integrity(c, "h2: server does not allow extended CONNECT");
+		snprintf(auth, sizeof auth, "127.0.0.1:%d",
+		    ports[c->id % nports]);
+		values[0] = "CONNECT";
+		values[1] = "websocket";
+		values[2] = use_tls ? "https" : "http";
+		values[3] = path;
+		values[4] = auth;
+		values[5] = "13";
+		for (i = 0; i < 6; i++) {
+			nv[i].name = (uint8_t *)(uintptr_t)names[i];
+			nv[i].namelen = strlen(names[i]);
+			nv[i].value = (uint8_t *)(uintptr_t)values[i];
+			nv[i].valuelen = strlen(values[i]);
+			nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+		}
+		dp.source.ptr = NULL;
+		dp.read_callback = h2_read_cb;
+		if ((c->sid = nghttp2_submit_request(s, NULL, nv, 6, &dp,
+		    c)) < 0)
+			integrity(c, "h2: cannot submit CONNECT");
+		return (0);
+	}
+	if (f->hd.stream_id != c->sid || c->sid == 0)
+		return (0);
+	if (f->hd.type == NGHTTP2_HEADERS && c->state == C_HANDSHAKE) {
+		if (c->h2_status != 200)
+			integrity(c, "h2: CONNECT not answered with 200");
+		conn_ready(c);
+	}
+	if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+		c->h2_end = 1;
+	return (0);
+}
+
+static int
+h2_data_cb(nghttp2_session *s, uint8_t flags, int32_t sid,
+    const uint8_t *data, size_t len, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (sid == c->sid && c->state >= C_OPEN)
+		ws_rx(c, data, len);
+	return (0);
+}
+
+static int
+h2_close_cb(nghttp2_session *s, int32_t sid, uint32_t err, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (sid == c->sid)
+		c->h2_end = 1;
+	return (0);
+}
+
+static nghttp2_session_callbacks	*h2_cbs;
+
+/* Starts the h2 session on a connected (and TLS-established) socket. */
+static void
+h2_start(struct conn *c)
+{
+	nghttp2_settings_entry	iv[2] = {
+		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20 },
+	};
+
+	if (h2_cbs == NULL) {
+		nghttp2_session_callbacks_new(&h2_cbs);
+		nghttp2_session_callbacks_set_send_callback(h2_cbs, h2_send_cb);
+		nghttp2_session_callbacks_set_on_header_callback(h2_cbs,
+		    h2_header_cb);
+		nghttp2_session_callbacks_set_on_frame_recv_callback(h2_cbs,
+		    h2_frame_cb);
+		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h2_cbs,
+		    h2_data_cb);
+		nghttp2_session_callbacks_set_on_stream_close_callback(h2_cbs,
+		    h2_close_cb);
+	}
+	if (nghttp2_session_client_new(&c->h2, h2_cbs, c) != 0)
+		die("nghttp2_session_client_new failed");
+	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
+	nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
+	    16 << 20);
+	c->state = C_HANDSHAKE;
+	if (h2_flush(c) == -1)
+		conn_lost(c, "write");
+}
+
+/* Hands queued frames to nghttp2 and writes what it has. */
+static int
+h2_flush(struct conn *c)
+{
+	if (c->in_h2)
+		return (0);	/* the caller of mem_recv flushes */
+	if (c->sid > 0 && c->niov > c->iovi)
+		(void)nghttp2_session_resume_data(c->h2, c->sid);
+	c->h2_blocked = 0;
+	if (nghttp2_session_send(c->h2) != 0)
+		return (-1);
+	want(c, c->h2_blocked ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	return (0);
+}
+
+/* Bytes read from the socket into the h2 session. */
+static int
+h2_rx(struct conn *c, const uint8_t *p, size_t n)
+{
+	ssize_t	r;
+
+	c->in_h2 = 1;
+	r = nghttp2_session_mem_recv(c->h2, p, n);
+	c->in_h2 = 0;
+	if (r < 0) {
+		fprintf(stderr, "wsload: conn %u: h2: %s\n", c->id,
+		    nghttp2_strerror((int)r));
+		return (-1);
+	}
+	return (0);
+}
+
+/* ---- connection setup ---- */
+
+/* TCP is up (and TLS when asked): send the upgrade or start h2. */
+static void
+conn_transport_up(struct conn *c)
+{
+	if (!use_ws) {
+		want(c, EPOLLIN);
+		conn_ready(c);
+		return;
+	}
+	if (use_h2) {
+		h2_start(c);
+		return;
+	}
+	c->state = C_HANDSHAKE;
+	c->resp = malloc(RESP_MAX);
+	queue(c, req, req_len);
+	if (conn_flush(c) == -1)
+		conn_lost(c, "write");
+}
+
+static void
+conn_tls_step(struct conn *c)
+{
+	int	r;
+
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		if (use_h2 && !tls_is_h2(c))
+			integrity(c, "TLS: ALPN did not choose h2");
+		conn_transport_up(c);
+		return;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		want(c, EPOLLIN);
+		break;
+	case SSL_ERROR_WANT_WRITE:
+		want(c, EPOLLOUT);
+		break;
+	default:
+		errno = EPROTO;
+		conn_lost(c, "TLS handshake");
+		break;
+	}
+}
+
 static void
 conn_finish_cycle(struct conn *c)
 {
 	uint32_t	id = c->id;
 
+	conn_layers_free(c);
 	close(c->fd);
 	c->fd = -1;
 	c->state = C_DONE;
@@ -553,16 +933,20 @@ conn_io(struct conn *c, unsigned events)
 			conn_lost(c, "connect");
 			return;
 		}
-		if (use_ws) {
-			c->state = C_HANDSHAKE;
-			c->resp = malloc(RESP_MAX);
-			queue(c, req, req_len);
-			if (conn_flush(c) == -1)
-				conn_lost(c, "write");
-		} else {
-			want(c, EPOLLIN);
-			conn_ready(c);
+		if (!use_tls) {
+			conn_transport_up(c);
+			return;
 		}
+		c->state = C_TLS;
+		if ((c->ssl = SSL_new(tls_ctx)) == NULL ||
+		    SSL_set_fd(c->ssl, c->fd) != 1)
+			die("SSL_new failed");
+		SSL_set_connect_state(c->ssl);
+		conn_tls_step(c);
+		return;
+	}
+	if (c->state == C_TLS) {
+		conn_tls_step(c);
 		return;
 	}
 	if (events & EPOLLOUT) {
@@ -578,7 +962,7 @@ conn_io(struct conn *c, unsigned events)
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	for (;;) {
-		n = read(c->fd, rbuf, RBUF);
+		n = raw_read(c, rbuf, RBUF);
 		if (n == -1 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
@@ -589,7 +973,22 @@ conn_io(struct conn *c, unsigned events)
 			conn_lost(c, n == 0 ? "EOF" : "read");
 			return;
 		}
-		if (c->state == C_HANDSHAKE)
+		if (c->h2 != NULL) {
+			if (h2_rx(c, rbuf, n) == -1) {
+				conn_lost(c, "h2");
+				return;
+			}
+			if (c->h2_end || (mode == HS && c->got_close)) {
+				/* hs: the close handshake is done, hang up */
+				if (mode == HS && c->got_close) {
+					conn_finish_cycle(c);
+					return;
+				}
+				errno = 0;
+				conn_lost(c, "h2 stream ended");
+				return;
+			}
+		} else if (c->state == C_HANDSHAKE)
 			hs_rx(c, rbuf, n);
 		else if (use_ws)
 			ws_rx(c, rbuf, n);
@@ -599,14 +998,15 @@ conn_io(struct conn *c, unsigned events)
 			conn_finish_cycle(c);	/* raw hs: echo done */
 			return;
 		}
-		if (c->niov > 0 && conn_flush(c) == -1) {
+		if ((c->niov > 0 || c->h2 != NULL) && conn_flush(c) == -1) {
 			conn_lost(c, "write");
 			return;
 		}
 		if (mode == UP && c->state == C_OPEN && running &&
 		    c->niov == 0)
 			up_pump(c);
-		if (n < RBUF)
+		/* TLS returns a record per read: read until it would block. */
+		if (n < RBUF && c->ssl == NULL)
 			break;
 	}
 }
@@ -699,7 +1099,7 @@ main(int argc, char **argv)
 	int		 ch, i;
 	size_t		 j;
 
-	while ((ch = getopt(argc, argv, "m:p:wc:s:d:W:x:b:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:p:wt2c:s:d:W:x:b:P:")) != -1) {
 		switch (ch) {
 		case 'm':
 			for (i = 0; i < 5; i++)
@@ -710,6 +1110,8 @@ main(int argc, char **argv)
 			break;
 		case 'p': parse_ports(optarg); break;
 		case 'w': use_ws = 1; break;
+		case 't': use_tls = 1; break;
+		case '2': use_h2 = 1; break;
 		case 'c': nconns = atoi(optarg); break;
 		case 's': msg_size = strtoul(optarg, NULL, 10); break;
 		case 'd': duration = atof(optarg); break;
@@ -728,7 +1130,23 @@ main(int argc, char **argv)
 	if (msg_size % 4 != 0 || msg_size > PAT_SLACK - 16 ||
 	    ((mode == ECHO) && (msg_size < 16 || msg_size > ECHO_MAX)))
 		die("wsload: bad message size %zu", msg_size);
+	if (use_h2 && !use_ws)
+		die("wsload: -2 needs -w");
 	signal(SIGPIPE, SIG_IGN);
+	if (use_tls) {
+		static const unsigned char	alpn_h2[] = "\x02h2";
+		static const unsigned char	alpn_h1[] = "\x08http/1.1";
+
+		if ((tls_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+			die("SSL_CTX_new failed");
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		if (use_h2)
+			SSL_CTX_set_alpn_protos(tls_ctx, alpn_h2, 3);
+		else if (use_ws)
+			SSL_CTX_set_alpn_protos(tls_ctx, alpn_h1, 9);
+	}
 	pat_init();
 	if ((mpat = malloc(PAT_P + PAT_SLACK)) == NULL)
 		die("out of memory");
@@ -813,10 +1231,12 @@ main(int argc, char **argv)
 	if (mode == UP || mode == DOWN)
 		cnt_msgs = cnt_bytes / msg_size;
 	qsort(lat, nlat, sizeof *lat, cmp_u64);
-	printf("RESULT mode=%s ws=%d conns=%d size=%zu secs=%.3f bytes=%llu "
+	printf("RESULT mode=%s ws=%d tls=%d h2=%d conns=%d size=%zu secs=%.3f "
+	    "bytes=%llu "
 	    "msgs=%llu mib_s=%.2f msg_s=%.1f p50_us=%.1f p99_us=%.1f "
 	    "proxy_cpu=%.3f backend_cpu=%.3f gen_cpu=%.3f lost=%d "
-	    "integrity=%s\n", names[mode], use_ws, nconns, msg_size, secs,
+	    "integrity=%s\n", names[mode], use_ws, use_tls, use_h2, nconns,
+	    msg_size, secs,
 	    (unsigned long long)cnt_bytes, (unsigned long long)cnt_msgs,
 	    cnt_bytes / secs / 1048576, cnt_msgs / secs,
 	    nlat ? lat[nlat / 2] / 1e3 : 0, nlat ? lat[nlat * 99 / 100] / 1e3 : 0,
