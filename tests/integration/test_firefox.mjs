@@ -15,30 +15,13 @@
 // (2 s) and the tunnel closes.
 
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as T from './wsbtest.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
 const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 
-function makeCerts() {
-  const dir = T.makeTmpdir();
-  return JSON.parse(execFileSync('/usr/bin/python3', [join(HERE, 'certs.py'), dir]).toString());
-}
 
-async function waitLog(b, re, start, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const got = b.lines.slice(start).filter((l) => re.test(l));
-    if (got.length) return got[0];
-    if (Date.now() > end) T.fail(`no log line for ${what} (${re}) within ${ms / 1000}s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /* Runs in the page: open, text, 6 MiB binary, close; digests in hex. */
 async function pageSocket(page, url) {
@@ -82,7 +65,7 @@ function checkResult(r, what) {
 async function main() {
   if (!existsSync(FIREFOX)) throw new T.Skip(`no Firefox at ${FIREFOX} (apt-get install firefox-esr)`);
   const puppeteer = (await T.need('puppeteer-core')).default;
-  const c = makeCerts();
+  const c = T.makeCerts();
   const b = await new T.Bridge(['--route', '/echo=echo subprotocols=chat'], {
     listen: [`127.0.0.1:0 tls cert=${c.cert} key=${c.key}`],
   }).start();
@@ -121,9 +104,9 @@ async function main() {
       const n = b.lines.length;
       const r = await T.within(pageSocket(page, `wss://127.0.0.1:${port}/echo`), 60000, 'page script');
       checkResult(r, 'h1');
-      const line = await waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
       T.check(/proto=h1/.test(line), 'wsbridge logged the socket as HTTP/1.1', 'proto=h1', line);
-      await waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 5000, 'the tunnel close line');
+      await T.waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 5000, 'the tunnel close line');
       srv.close();
     } finally {
       await T.within(browser.close(), 15000, 'Firefox close').catch(() => {});
@@ -138,28 +121,28 @@ async function main() {
       const resp = await T.within(page.goto(`https://127.0.0.1:${port}/`), 15000, 'page over h2');
       T.expectEq(resp.status(), 404, 'the page request is answered (404 with a body)');
       const conn = /(c\d+): peer=\S+ HTTP\/2 over TLS/.exec(
-        await waitLog(b, /c\d+: peer=\S+ HTTP\/2 over TLS/, n0, 5000, 'the page\'s h2 connection'))[1];
+        await T.waitLog(b, /c\d+: peer=\S+ HTTP\/2 over TLS/, n0, 5000, 'the page\'s h2 connection'))[1];
       const n = b.lines.length;
       const r = await T.within(pageSocket(page, `wss://127.0.0.1:${port}/echo`), 60000, 'page script');
       checkResult(r, 'h2');
-      const line = await waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
       T.check(/proto=h2/.test(line), 'wsbridge logged the socket as HTTP/2', 'proto=h2', line);
       T.check(!b.lines.slice(n).some((l) => / c\d+: peer=\S+ HTTP\/2 over TLS/.test(l) && !l.includes(`${conn}:`)),
         'no new connection: the socket rode the page\'s', conn, b.lines.slice(n).join('\n'));
       // The page stays open: Firefox keeps its side of the stream open,
       // so wsbridge ends it after its linger, and the tunnel closes.
-      await waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 5000, 'the tunnel close line');
+      await T.waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 5000, 'the tunnel close line');
       const t0 = Date.now();
-      const rst = await waitLog(b, new RegExp(`${conn}/s\\d+: peer=\\S+ kept its side open \\d+ ms after our END_STREAM: RST_STREAM\\(NO_ERROR\\)`),
+      const rst = await T.waitLog(b, new RegExp(`${conn}/s\\d+: peer=\\S+ kept its side open \\d+ ms after our END_STREAM: RST_STREAM\\(NO_ERROR\\)`),
         n, 8000, 'RST_STREAM after the linger');
       T.log(`   ${rst.trim()} (${Date.now() - t0} ms after the tunnel closed)`);
       const sid = /\/s(\d+):/.exec(rst)[1];
-      await waitLog(b, new RegExp(`${conn}/s${sid}: stream done`), n, 5000, 'the stream done line');
+      await T.waitLog(b, new RegExp(`${conn}/s${sid}: stream done`), n, 5000, 'the stream done line');
       // The connection itself is still good: a second socket on it.
       const n2 = b.lines.length;
       const r2 = await T.within(pageSocket(page, `wss://127.0.0.1:${port}/echo`), 60000, 'second socket');
       checkResult(r2, 'h2, second socket');
-      const line2 = await waitLog(b, /open peer=\S+ proto=h\d \/echo/, n2, 5000, 'the open line');
+      const line2 = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n2, 5000, 'the open line');
       T.check(/proto=h2/.test(line2), 'the second socket also rode HTTP/2', 'proto=h2', line2);
     } finally {
       await T.within(browser.close(), 15000, 'Firefox close').catch(() => {});

@@ -8,22 +8,14 @@
 // h2 (a 404 with a body), then the WebSocket rides on that connection.
 // wsbridge's own "open ... proto=h1|h2" log line says which one it was.
 
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as T from './wsbtest.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
-function makeCerts() {
-  const dir = T.makeTmpdir();
-  return JSON.parse(execFileSync('/usr/bin/python3', [join(HERE, 'certs.py'), dir]).toString());
-}
 
 /** Opens a ws client; resolves once open, rejects on error. */
 function openWs(WebSocket, url, opts) {
@@ -43,20 +35,7 @@ function openWs(WebSocket, url, opts) {
   return ws;
 }
 
-/** Lines of b's log from index start matching re. */
-function logLines(b, re, start = 0) {
-  return b.lines.slice(start).filter((l) => re.test(l));
-}
 
-async function waitLog(b, re, start, ms, what) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const got = logLines(b, re, start);
-    if (got.length) return got[0];
-    if (Date.now() > end) T.fail(`no log line for ${what} (${re}) within ${ms / 1000}s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function chromiumSocket(page, url) {
   return page.evaluate(async ({ url }) => {
@@ -86,7 +65,7 @@ async function chromiumSocket(page, url) {
 
 async function main() {
   const { WebSocket } = await T.need('ws');
-  const c = makeCerts();
+  const c = T.makeCerts();
   const b = await new T.Bridge(['--route', '/echo=echo subprotocols=chat'], {
     listen: [`127.0.0.1:0 tls cert=${c.cert} key=${c.key}`,
       `127.0.0.1:0 tls cert=${c.cert} key=${c.key} ca=${c.ca}`],
@@ -126,7 +105,7 @@ async function main() {
     try { await T.within(ws.opened, 10000, 'refusal'); } catch (e) { err = e; }
     T.check(err !== null && !(err instanceof T.Failure), 'the connection fails', 'a TLS error', err?.message);
     T.log(`   client saw: ${err?.message}`);
-    await waitLog(b, /TLS handshake failed/, n, 5000, 'the refused handshake');
+    await T.waitLog(b, /TLS handshake failed/, n, 5000, 'the refused handshake');
   });
 
   if (!existsSync(CHROMIUM)) {
@@ -167,7 +146,7 @@ async function main() {
       const n = b.lines.length;
       const r = await T.within(chromiumSocket(page, `wss://127.0.0.1:${port}/echo`), 45000, 'page script');
       check(r, 'h1');
-      const line = await waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
       T.check(/proto=h1/.test(line), 'wsbridge logged the socket as HTTP/1.1', 'proto=h1', line);
     } finally {
       await T.within(ctx.close(), 15000, 'Chromium close').catch(() => {});
@@ -183,7 +162,7 @@ async function main() {
       const n = b.lines.length;
       const r = await T.within(chromiumSocket(page, `wss://127.0.0.1:${port}/echo`), 45000, 'page script');
       check(r, 'h2');
-      const line = await waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
       T.check(/proto=h2/.test(line), 'wsbridge logged the socket as HTTP/2', 'proto=h2', line);
     } finally {
       await T.within(ctx.close(), 15000, 'Chromium close').catch(() => {});

@@ -3,7 +3,7 @@
 // stderr line), keep its log, stop it with SIGTERM and fail on sanitizer
 // reports; report sub-checks; exit 0 pass, 77 skip, 1 fail.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -239,4 +239,20 @@ export async function chromiumPage(title, extraArgs = []) {
   server.unref();
   await within(page.goto(`http://127.0.0.1:${server.address().port}/`), 15000, 'load test page');
   return { context, page };
+}
+
+/** Test certificates (a CA, a server cert for 127.0.0.1/localhost, ...) made by certs.py in a fresh dir. */
+export function makeCerts() {
+  return JSON.parse(execFileSync('/usr/bin/python3', [join(HERE, 'certs.py'), makeTmpdir()]).toString());
+}
+
+/** Waits up to ms for a line of b's log, from index start, matching re; returns it. */
+export async function waitLog(b, re, start, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const got = b.lines.slice(start).find((l) => re.test(l));
+    if (got !== undefined) return got;
+    if (Date.now() > end) fail(`no log line for ${what} (${re}) within ${ms / 1000}s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
