@@ -56,9 +56,10 @@ SELECT s.backend, count(*) AS exchanges,
        round(avg(r.t - q.t) / 1e6, 3) AS avg_reply_ms,
        round(max(r.t - q.t) / 1e6, 3) AS max_reply_ms
 FROM frames q
-JOIN frames r ON r.id = (SELECT min(id) FROM frames x
-                         WHERE x.session_id = q.session_id AND x.dir = 'out'
-                           AND x.msg_no IS NOT NULL AND x.t >= q.t)
+JOIN frames r ON r.id = (SELECT x.id FROM frames x
+                         WHERE x.t >= q.t AND x.session_id = q.session_id
+                           AND x.dir = 'out' AND x.msg_no IS NOT NULL
+                         ORDER BY x.t LIMIT 1)  -- walks the index on t
 JOIN sessions s ON s.id = q.session_id
 WHERE q.dir = 'in' AND q.msg_no IS NOT NULL AND q.fin = 1
 GROUP BY s.backend ORDER BY avg_reply_ms DESC;

@@ -37,6 +37,7 @@
 #define FLOG_PRUNE_MS		10000	/* retention */
 #define FLOG_REPORT_MS		10000	/* log line when something was lost */
 #define FLOG_PRUNE_MAX		200000	/* frames deleted per prune pass */
+#define FLOG_HOL_MAX		65536	/* rows awaiting head-of-line results */
 
 #define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
 #define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -75,6 +76,8 @@ struct framelog {
 
 	/* Writer thread only. */
 	struct flogdb		*db;
+	uint64_t		 next_id;	/* frames.id of the next row */
+	struct flogmap		 hol_map;	/* rows expecting FLOG_HOL */
 	dev_t			 db_dev;
 	ino_t			 db_ino;
 	int			 have_base;	/* session id base is known */
@@ -95,6 +98,7 @@ struct framelog {
 struct framelog_session {
 	TAILQ_ENTRY(framelog_session)	 wait_entry;
 	int				 waiting;
+	int				 hol;	/* HOL results follow */
 	struct framelog			*fl;
 	struct ws_observer		 obs;
 	uint64_t			 id;	/* local id */
@@ -244,6 +248,9 @@ framelog_frame(void *arg, const struct ws_frame_event *ev)
 	r->masked = ev->masked;
 	r->hdr_len = ev->hdr_len;
 	r->status = ev->status;
+	r->mono = ev->t_ns;
+	r->hol = s->hol && (WS_OP_IS_CONTROL(ev->opcode) ||
+	    (ev->fin && ev->msg_no != 0));
 	if (data_len > 0)
 		memcpy(bytes, ev->data, data_len);
 	if (reason_len > 0)
@@ -280,9 +287,16 @@ framelog_session_hol(struct framelog_session *s, const struct stats_done *d)
 	} else {
 		r->opcode = d->opcode;
 		r->t = framelog_wall(fl, d->t_queued);
+		r->mono = d->t_queued;
 		r->delay_ns = d->wait_ns;
 	}
 	flogq_commit(&fl->q);
+}
+
+void
+framelog_session_expect_hol(struct framelog_session *s)
+{
+	s->hol = 1;
 }
 
 /* The observer's busy(): log-overflow block pauses the tunnel. */
@@ -568,6 +582,14 @@ framelog_writer_open(struct framelog *fl)
 		log_info("frame log: writing to %s (run %llu)", fl->cfg.db,
 		    (unsigned long long)fl->run_id);
 	}
+	/* Row ids are given here, so a FLOG_HOL record can find its row. */
+	if ((rc = flogdb_next_frame_id(fl->db, &fl->next_id)) != 0) {
+		framelog_db_error(fl, rc, "reading the last frame id");
+		flogdb_close(fl->db);
+		fl->db = NULL;
+		return (-1);
+	}
+	flogmap_clear(&fl->hol_map);
 	return (0);
 }
 
@@ -620,6 +642,35 @@ framelog_run_of_frames(struct framelog *fl, size_t i, size_t k)
 }
 
 /*
+ * A queued frame becomes a row: its id and database session id; a row that
+ * head-of-line results will update is remembered by its key.
+ */
+static void
+framelog_row(struct framelog *fl, struct flog_frame *f)
+{
+	f->id = fl->next_id++;
+	if (f->hol)
+		flogmap_put(&fl->hol_map, f->session, f->dir,
+		    WS_OP_IS_CONTROL(f->opcode) ? f->opcode : 0,
+		    WS_OP_IS_CONTROL(f->opcode) ? f->mono : f->msg_no, f->id);
+	f->session += fl->id_base;
+}
+
+/* Head-of-line results onto the row they belong to, if it is known. */
+static int
+framelog_write_hol(struct framelog *fl, const struct flog_frame *f)
+{
+	uint64_t	id;
+	int		ctl = f->msg_no == 0;
+
+	id = flogmap_take(&fl->hol_map, f->session, f->dir,
+	    ctl ? f->opcode : 0, ctl ? f->mono : f->msg_no);
+	if (id == 0)
+		return (0);	/* its row was forgotten, or never written */
+	return (flogdb_hol(fl->db, id, f));
+}
+
+/*
  * Writes sessions (all of them) and frames 0..n-1 of the queue in one
  * transaction. Returns 0 or the SQLite code (the transaction is rolled
  * back).
@@ -631,12 +682,13 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 	struct flog_frame	*f, tmp, many[FLOGDB_BATCH_ROWS];
 	const struct flog_frame	*fp[FLOGDB_BATCH_ROWS];
 	const uint8_t		*data[FLOGDB_BATCH_ROWS];
-	uint64_t		 local;
+	uint64_t		 local, first_id;
 	size_t			 i, k;
 	int			 rc;
 
 	if ((rc = flogdb_begin(fl->db)) != 0)
 		return (rc);
+	first_id = fl->next_id;
 	for (r = sess; r != NULL; r = r->next) {
 		local = r->id;
 		r->id = fl->id_base + local;
@@ -649,9 +701,7 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 	for (i = 0; i < n; ) {
 		f = flogq_at(&fl->q, i);
 		if (f->status == FLOG_HOL) {
-			tmp = *f;
-			tmp.session = fl->id_base + f->session;
-			if ((rc = flogdb_hol(fl->db, &tmp)) != 0)
+			if ((rc = framelog_write_hol(fl, f)) != 0)
 				goto fail;
 			i++;
 			continue;
@@ -661,7 +711,7 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 			for (k = 0; k < FLOGDB_BATCH_ROWS; k++, i++) {
 				f = flogq_at(&fl->q, i);
 				many[k] = *f;
-				many[k].session = fl->id_base + f->session;
+				framelog_row(fl, &many[k]);
 				fp[k] = &many[k];
 				data[k] = flogq_data(&fl->q, f);
 			}
@@ -671,7 +721,7 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 		}
 		f = flogq_at(&fl->q, i++);
 		tmp = *f;
-		tmp.session = fl->id_base + f->session;
+		framelog_row(fl, &tmp);
 		if ((rc = flogdb_frame(fl->db, &tmp, flogq_data(&fl->q,
 		    f))) != 0)
 			goto fail;
@@ -681,6 +731,9 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 	return (0);
 fail:
 	flogdb_rollback(fl->db);
+	/* The ids are given again; what the map holds may be gone. */
+	fl->next_id = first_id;
+	flogmap_clear(&fl->hol_map);
 	return (rc);
 }
 
@@ -702,14 +755,24 @@ framelog_notify(struct framelog *fl)
 
 /* Writes queued work: all sessions, frames in transactions of batch. */
 static void
-framelog_drain(struct framelog *fl, struct flog_session_rec *sess)
+framelog_drain(struct framelog *fl, struct flog_session_rec *sess,
+    int stop)
 {
 	size_t	n;
-	int	rc;
+	int	rc, first;
 
-	for (;;) {
+	for (first = 1;; first = 0) {
 		n = flogq_peek(&fl->q, fl->cfg.batch);
 		if (n == 0 && sess == NULL)
+			return;
+		/*
+		 * A transaction costs a WAL append of every page it dirtied,
+		 * whatever its size: after the first, go on only with a full
+		 * batch (or to empty the queue for a blocked tunnel or a
+		 * stop) and let the rest gather while the writer waits.
+		 */
+		if (!first && sess == NULL && n < fl->cfg.batch &&
+		    !ALOAD(&fl->blocked) && !stop)
 			return;
 		if (framelog_writer_usable(fl)) {
 			if ((rc = framelog_write(fl, sess, n)) == 0) {
@@ -873,7 +936,7 @@ framelog_writer(void *arg)
 		stop = fl->stop;
 		pthread_mutex_unlock(&fl->mu);
 
-		framelog_drain(fl, sess);
+		framelog_drain(fl, sess, stop);
 		now = mono_ms();
 		/* A full database: retention may make room before the retry. */
 		if (now >= next_prune || (fl->db_err != 0 &&
@@ -931,6 +994,7 @@ framelog_new(struct event_base *base, const struct config *cfg)
 	framelog_config_copy(&fl->cfg, &cfg->log);
 	fl->base = base;
 	flogq_init(&fl->q, fl->cfg.queue, FLOG_SIDE_BYTES);
+	flogmap_init(&fl->hol_map, FLOG_HOL_MAX);
 	/*
 	 * Block: pause at 3/4 full. The last quarter absorbs what is in
 	 * flight: each tunnel finishes the frame it is in (one event) and
@@ -984,6 +1048,7 @@ framelog_free(struct framelog *fl)
 	close(fl->pipe[0]);
 	close(fl->pipe[1]);
 	flogq_free(&fl->q);
+	flogmap_free(&fl->hol_map);
 	pthread_mutex_destroy(&fl->mu);
 	pthread_cond_destroy(&fl->cond);
 	framelog_config_clear(&fl->cfg);

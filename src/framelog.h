@@ -81,6 +81,11 @@ const struct ws_observer *framelog_session_open(struct framelog_session *,
  */
 void	framelog_session_hol(struct framelog_session *,
 	    const struct stats_done *);
+/*
+ * Head-of-line results will come for this session's frames (live stats
+ * watch it): the writer remembers their rows. Call before the first frame.
+ */
+void	framelog_session_expect_hol(struct framelog_session *);
 
 /* What is known when a session ends. */
 struct framelog_close {

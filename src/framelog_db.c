@@ -246,13 +246,48 @@ static const char *const migrations[] = {
 	"    round(1.0 * s.bytes_in / nullif(s.wire_in, 0), 2) AS ratio_in,"
 	"    round(1.0 * s.bytes_out / nullif(s.wire_out, 0), 2) AS ratio_out"
 	"  FROM sessions s;",
+	/*
+	 * 3 -> 4: no index on frames(session_id, dir, msg_no). With many
+	 * connections interleaved, every insert landed at another place of
+	 * it: the writer fell from ~1M to ~160k frames/s at 64 sessions and
+	 * ~57k at 1000 (contrib/bench-log). An index on t only grows at its
+	 * end; a session's frames are found by its time span, and head-of-
+	 * line results find their row by id (framelog.c). Per-session
+	 * figures in session_summary come from one grouped pass.
+	 */
+	"DROP INDEX frames_msg;"
+	"CREATE INDEX frames_t ON frames(t);"
+	"DROP VIEW session_summary;"
+	"CREATE VIEW session_summary AS"
+	"  WITH fs AS (SELECT session_id, count(*) AS n, max(t) AS t_last"
+	"      FROM frames GROUP BY session_id),"
+	"    ms AS (SELECT session_id, max(size) AS largest"
+	"      FROM messages GROUP BY session_id)"
+	"  SELECT s.id, s.conn, s.client_addr, s.origin, s.user_agent, s.path,"
+	"    s.route, s.backend, s.protocol, s.http_version,"
+	"    strftime('%Y-%m-%d %H:%M:%f', s.t_start / 1e9, 'unixepoch')"
+	"      AS started,"
+	"    (coalesce(s.t_end, fs.t_last) - s.t_start) / 1e9 AS duration_s,"
+	"    s.backend_connect_ns / 1e6 AS connect_ms,"
+	"    s.status, s.close_code_in, s.close_code_out, s.closed_by,"
+	"    s.msgs_in, s.msgs_out, s.bytes_in, s.bytes_out,"
+	"    coalesce(fs.n, 0) AS frames_logged,"
+	"    ms.largest AS largest_message,"
+	"    s.log_dropped, s.error,"
+	"    s.t_end IS NULL AS live,"
+	"    s.extensions, s.wire_in, s.wire_out, s.zmsgs_in, s.zmsgs_out,"
+	"    round(1.0 * s.bytes_in / nullif(s.wire_in, 0), 2) AS ratio_in,"
+	"    round(1.0 * s.bytes_out / nullif(s.wire_out, 0), 2) AS ratio_out"
+	"  FROM sessions s"
+	"  LEFT JOIN fs ON fs.session_id = s.id"
+	"  LEFT JOIN ms ON ms.session_id = s.id;",
 };
 
 #define NMIGRATIONS	((int)nitems(migrations))
 
 /* Frames per multi-row INSERT: fewer statement runs per row. */
 #define FLOGDB_ROWS	FLOGDB_BATCH_ROWS
-#define FLOGDB_FCOLS	19
+#define FLOGDB_FCOLS	20
 
 enum {
 	ST_FRAME = 0,
@@ -272,8 +307,8 @@ enum {
 static const char *const statements[ST_COUNT] = {
 	[ST_FRAME] = "INSERT INTO frames (session_id, t, dir, opcode, fin, "
 	    "rsv1, rsv2, rsv3, masked, hdr_len, len, msg_no, frag, delay_ns, "
-	    "close_code, close_reason, payload, status, plain_len) VALUES (?,?,"
-	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "close_code, close_reason, payload, status, plain_len, id) VALUES "
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_FRAMES] = NULL,
 	[ST_SESSION] = "INSERT OR REPLACE INTO sessions (id, run_id, conn, "
 	    "t_start, t_open, t_end, client_addr, client_port, listener, "
@@ -300,12 +335,8 @@ static const char *const statements[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN",
 	[ST_COMMIT] = "COMMIT",
 	[ST_HOL_MSG] = "UPDATE frames SET transfer_ns = ?1, next_delay_ns = ?2 "
-	    "WHERE session_id = ?3 AND dir = ?4 AND msg_no = ?5 AND fin = 1",
-	/* Frame times go through the wall clock offset: match the nearest. */
-	[ST_HOL_CTL] = "UPDATE frames SET wait_ns = ?1 WHERE id = (SELECT id "
-	    "FROM frames WHERE session_id = ?2 AND dir = ?3 AND msg_no IS NULL "
-	    "AND opcode = ?4 AND t BETWEEN ?5 - 2000000 AND ?5 + 2000000 "
-	    "ORDER BY abs(t - ?5) LIMIT 1)",
+	    "WHERE id = ?3",
+	[ST_HOL_CTL] = "UPDATE frames SET wait_ns = ?1 WHERE id = ?2",
 };
 
 struct flogdb {
@@ -654,6 +685,7 @@ flogdb_bind_frame(sqlite3_stmt *st, int o, const struct flog_frame *f,
 		sqlite3_bind_int64(st, o + 19, (int64_t)f->plain_len);
 	else
 		sqlite3_bind_null(st, o + 19);
+	sqlite3_bind_int64(st, o + 20, (int64_t)f->id);
 }
 
 int
@@ -679,25 +711,19 @@ flogdb_frames(struct flogdb *d, const struct flog_frame *const *f,
 }
 
 int
-flogdb_hol(struct flogdb *d, const struct flog_frame *f)
+flogdb_hol(struct flogdb *d, uint64_t id, const struct flog_frame *f)
 {
 	sqlite3_stmt	*st;
-	const char	*dir = f->dir == 0 ? "in" : "out";
 
 	if (f->msg_no != 0) {
 		st = d->st[ST_HOL_MSG];
 		sqlite3_bind_int64(st, 1, (int64_t)f->delay_ns);
 		sqlite3_bind_int64(st, 2, (int64_t)f->extra_ns);
-		sqlite3_bind_int64(st, 3, (int64_t)f->session);
-		sqlite3_bind_text(st, 4, dir, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, (int64_t)f->msg_no);
+		sqlite3_bind_int64(st, 3, (int64_t)id);
 	} else {
 		st = d->st[ST_HOL_CTL];
 		sqlite3_bind_int64(st, 1, (int64_t)f->delay_ns);
-		sqlite3_bind_int64(st, 2, (int64_t)f->session);
-		sqlite3_bind_text(st, 3, dir, -1, SQLITE_STATIC);
-		sqlite3_bind_int(st, 4, f->opcode);
-		sqlite3_bind_int64(st, 5, f->t);
+		sqlite3_bind_int64(st, 2, (int64_t)id);
 	}
 	return (flogdb_step(st));
 }
@@ -823,16 +849,35 @@ flogdb_status(struct flogdb *d, const struct flogdb_status *s)
 	return (flogdb_step(st));
 }
 
-int
-flogdb_max_session(struct flogdb *d, uint64_t *id)
+/* The largest id in table (0 when empty) into *id. Returns 0 or a code. */
+static int
+flogdb_max_id(struct flogdb *d, const char *table, uint64_t *id)
 {
+	char	sql[64];
 	int64_t	v;
 
-	if ((v = flogdb_int(d, "SELECT max(id) FROM sessions")) < 0)
+	snprintf(sql, sizeof sql, "SELECT max(id) FROM %s", table);
+	if ((v = flogdb_int(d, sql)) < 0)
 		return (sqlite3_errcode(d->db) != SQLITE_OK ?
 		    sqlite3_errcode(d->db) : SQLITE_ERROR);
 	*id = (uint64_t)v;
 	return (0);
+}
+
+int
+flogdb_max_session(struct flogdb *d, uint64_t *id)
+{
+	return (flogdb_max_id(d, "sessions", id));
+}
+
+int
+flogdb_next_frame_id(struct flogdb *d, uint64_t *id)
+{
+	int	rc;
+
+	if ((rc = flogdb_max_id(d, "frames", id)) == 0)
+		(*id)++;
+	return (rc);
 }
 
 /* Deletes up to n of the oldest frames. Returns 0 or a code; *got. */

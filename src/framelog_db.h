@@ -12,7 +12,7 @@
 
 #include "framelog_queue.h"
 
-#define FLOGDB_VERSION	3	/* PRAGMA user_version this code writes */
+#define FLOGDB_VERSION	4	/* PRAGMA user_version this code writes */
 
 struct flogdb;
 
@@ -80,8 +80,10 @@ int	flogdb_commit(struct flogdb *);
 void	flogdb_rollback(struct flogdb *);
 int	flogdb_frame(struct flogdb *, const struct flog_frame *,
 	    const uint8_t *data);
-/* Applies a FLOG_HOL record to the frame rows it describes. */
-int	flogdb_hol(struct flogdb *, const struct flog_frame *);
+/* Applies a FLOG_HOL record to the frame row with that id. */
+int	flogdb_hol(struct flogdb *, uint64_t id, const struct flog_frame *);
+/* The id the next frame row gets: one past the largest so far. */
+int	flogdb_next_frame_id(struct flogdb *, uint64_t *id);
 /* Exactly FLOGDB_BATCH_ROWS frames in one statement (cheaper per row). */
 #define FLOGDB_BATCH_ROWS	32
 int	flogdb_frames(struct flogdb *, const struct flog_frame *const *f,

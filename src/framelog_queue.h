@@ -20,6 +20,10 @@ struct flog_frame {
 	uint64_t	msg_no;		/* 0: control frame */
 	uint64_t	delay_ns;	/* FLOG_HOL: transfer_ns or wait_ns */
 	uint64_t	extra_ns;	/* FLOG_HOL: next_delay_ns */
+	uint64_t	mono;		/* monotonic ns: frame event time; for
+					   FLOG_HOL of a control frame, the time
+					   it was queued (the same clock value) */
+	uint64_t	id;		/* writer: the frames.id it is given */
 	uint64_t	bytes_pos;	/* side ring position of capture+reason */
 	uint64_t	bytes_end;	/* side ring head after this record */
 	uint32_t	frag;
@@ -29,6 +33,7 @@ struct flog_frame {
 	uint8_t		dir;		/* enum ws_dir */
 	uint8_t		opcode, fin, rsv, masked, hdr_len, status;
 	uint8_t		zmsg;		/* of a compressed message */
+	uint8_t		hol;		/* FLOG_HOL results will follow */
 };
 
 /*
@@ -82,5 +87,40 @@ struct flog_frame	*flogq_at(const struct flogq *q, size_t i);
 const uint8_t		*flogq_data(const struct flogq *q,
 			    const struct flog_frame *rec);
 void			 flogq_release(struct flogq *q, size_t n);
+
+/*
+ * The writer's memory of rows that still expect head-of-line results: a
+ * FLOG_HOL record finds its frame's row id here instead of searching the
+ * table (an index that could find it costs more per frame than all the
+ * rest of the insert). Keys: a data message's last frame by (session, dir,
+ * msg_no), a control frame by (session, dir, opcode, mono). Bounded: when
+ * it fills, the older half is forgotten (those results are not applied).
+ */
+struct flogmap_ent {
+	uint64_t	session;
+	uint64_t	key;		/* msg_no, or a control frame's mono */
+	uint64_t	id;		/* frames.id; 0: free slot */
+	uint64_t	stamp;		/* insertion order */
+	uint8_t		dir;
+	uint8_t		op;		/* 0 data, else the control opcode */
+};
+
+struct flogmap {
+	struct flogmap_ent	*e;
+	size_t			 cap;	/* power of two; 0 until first put */
+	size_t			 n;
+	size_t			 max;	/* forget the older half beyond */
+	uint64_t		 stamp;
+	uint64_t		 forgotten;
+};
+
+void	 flogmap_init(struct flogmap *m, size_t max);
+void	 flogmap_free(struct flogmap *m);
+void	 flogmap_clear(struct flogmap *m);
+void	 flogmap_put(struct flogmap *m, uint64_t session, uint8_t dir,
+	    uint8_t op, uint64_t key, uint64_t id);
+/* The id stored under the key, removed; 0 when there is none. */
+uint64_t flogmap_take(struct flogmap *m, uint64_t session, uint8_t dir,
+	    uint8_t op, uint64_t key);
 
 #endif

@@ -1002,6 +1002,8 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t);
 	if (t->srv->stats != NULL)
 		tunnel_stats_start(t);
+	if (t->st != NULL && t->fls != NULL)
+		framelog_session_expect_hol(t->fls);
 	if (t->st != NULL) {
 		/* Both watch: one observer that tells each. */
 		t->obs.capture = t->flobs != NULL ? t->flobs->capture : 0;

@@ -4,12 +4,17 @@
  * thread as fast as it will go, with log-overflow block semantics (the
  * producer waits while the queue is busy, so every frame is written).
  *
- *   bench_framelog [-n FRAMES] [-c CAPTURE] [-b BATCH] [-q QUEUE] FILE
+ *   bench_framelog [-n FRAMES] [-s SESSIONS] [-c CAPTURE] [-b BATCH]
+ *       [-q QUEUE] FILE
  *
  * Prints frames, seconds and frames/s, counting from the first push to the
- * last row committed (framelog_free flushes and joins the writer).
+ * last row committed (framelog_free flushes and joins the writer), and the
+ * process's CPU time per frame (both threads). -s spreads the frames over
+ * that many sessions, round robin, as many echoing connections do.
  */
 #include "wsb_autoconf.h"
+
+#include <sys/resource.h>
 
 #include <sched.h>
 #include <stdio.h>
@@ -33,21 +38,28 @@ main(int argc, char **argv)
 	struct event_base		*base;
 	struct config			*cfg;
 	struct framelog			*fl;
-	struct framelog_session		*s;
-	const struct ws_observer	*obs;
+	struct framelog_session		**ss, *s;
+	const struct ws_observer	**obs, *o;
+	struct rusage			 ru;
+	double				 cpu;
 	struct tunnel_client		 cl;
 	struct ws_frame_event		 ev;
 	struct framelog_close		 fc;
 	uint8_t				 payload[4096];
 	uint64_t			 n = 1000000, i, t0, t1, waits = 0;
-	size_t				 capture = 0;
+	size_t				 capture = 0, nsess = 1, k;
 	unsigned			 batch = 4096, queue = 65536;
 	int				 ch;
 
-	while ((ch = getopt(argc, argv, "n:c:b:q:")) != -1) {
+	while ((ch = getopt(argc, argv, "n:s:c:b:q:")) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoull(optarg, NULL, 10);
+			break;
+		case 's':
+			nsess = strtoul(optarg, NULL, 10);
+			if (nsess == 0)
+				nsess = 1;
 			break;
 		case 'c':
 			capture = strtoul(optarg, NULL, 10);
@@ -60,7 +72,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: bench_framelog [-n frames] "
-			    "[-c capture] [-b batch] [-q queue] FILE\n");
+			    "[-s sessions] [-c capture] [-b batch] [-q queue] FILE\n");
 			return (2);
 		}
 	}
@@ -84,8 +96,13 @@ main(int argc, char **argv)
 	cl.peer = "127.0.0.1:40000";
 	cl.path = "/bench";
 	cl.http_version = "1.1";
-	s = framelog_session_new(fl, &cl, "c1", "/bench", "echo", capture);
-	obs = framelog_session_open(s, 101, NULL, NULL);
+	ss = xcalloc(nsess, sizeof *ss);
+	obs = xcalloc(nsess, sizeof *obs);
+	for (k = 0; k < nsess; k++) {
+		ss[k] = framelog_session_new(fl, &cl, "c1", "/bench", "echo",
+		    capture);
+		obs[k] = framelog_session_open(ss[k], 101, NULL, NULL);
+	}
 	memset(payload, 'x', sizeof payload);
 	memset(&ev, 0, sizeof ev);
 	ev.fin = 1;
@@ -95,32 +112,42 @@ main(int argc, char **argv)
 	t0 = now_ns();
 	for (i = 0; i < n; i++) {
 		/* A 64-byte echo: one frame in, one out. */
+		k = (i / 2) % nsess;
+		s = ss[k];
+		o = obs[k];
 		ev.t_ns = now_ns();
 		ev.dir = i & 1 ? WS_DIR_OUT : WS_DIR_IN;
 		ev.masked = ev.dir == WS_DIR_IN;
 		ev.opcode = WS_OP_BINARY;
 		ev.len = 64;
-		ev.msg_no = i / 2 + 1;
+		ev.msg_no = i / 2 / nsess + 1;
 		ev.delay_ns = 1000;
 		ev.data_len = MIN(capture, 64);
-		while (obs->busy != NULL && obs->busy(s)) {
+		while (o->busy != NULL && o->busy(s)) {
 			/* The loop would stop reading; we wait. */
 			waits++;
 			usleep(100);
 			event_base_loop(base, EVLOOP_NONBLOCK);
 		}
-		obs->frame(s, &ev);
+		o->frame(s, &ev);
 	}
 	memset(&fc, 0, sizeof fc);
 	fc.closed_by = "client";
-	framelog_session_close(s, &fc);
+	for (k = 0; k < nsess; k++)
+		framelog_session_close(ss[k], &fc);
 	framelog_free(fl);
 	t1 = now_ns();
-	printf("%llu frames in %.3f s: %.0f frames/s into SQLite "
-	    "(capture %zu, batch %u, queue %u, producer waits %llu)\n",
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	    ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+	printf("%llu frames in %.3f s: %.0f frames/s into SQLite, "
+	    "%.2f us CPU per frame (sessions %zu, capture %zu, batch %u, "
+	    "queue %u, producer waits %llu)\n",
 	    (unsigned long long)n, (double)(t1 - t0) / 1e9,
-	    (double)n / ((double)(t1 - t0) / 1e9), capture, batch, queue,
-	    (unsigned long long)waits);
+	    (double)n / ((double)(t1 - t0) / 1e9), cpu * 1e6 / (double)n,
+	    nsess, capture, batch, queue, (unsigned long long)waits);
+	free(ss);
+	free(obs);
 	config_free(cfg);
 	event_base_free(base);
 	return (0);

@@ -104,7 +104,10 @@ def test_websockets_mix(d):
 
     mode = stat.S_IMODE(os.stat(db).st_mode)
     T.expect_eq(oct(mode), oct(0o600), "database file mode")
-    T.expect_eq(one(db, "PRAGMA user_version"), 3, "schema version")
+    T.expect_eq(one(db, "PRAGMA user_version"), 4, "schema version")
+    T.expect_eq(sql(db, "SELECT name FROM sqlite_master WHERE type = 'index' "
+        "AND tbl_name = 'frames'"), [{"name": "frames_t"}],
+        "frames: one index, on t (appends only)")
     T.expect_eq(one(db, "PRAGMA journal_mode"), "wal", "journal mode")
 
     sessions = sql(db, "SELECT * FROM sessions")
@@ -294,7 +297,7 @@ def test_deflate(d):
         info["ext"].startswith("permessage-deflate"), "deflate agreed",
         "permessage-deflate...", info["ext"])
 
-    T.expect_eq(one(db, "PRAGMA user_version"), 3, "upgraded to schema 3")
+    T.expect_eq(one(db, "PRAGMA user_version"), 4, "upgraded to schema 4")
     old = sql(db, "SELECT plain_len, len FROM frames WHERE session_id = 1")
     T.expect_eq(old, [{"plain_len": None, "len": 5}], "old frame row kept")
     T.expect_eq(sql(db, "SELECT compressed, size, wire_size, plain_size "

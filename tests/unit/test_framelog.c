@@ -254,6 +254,45 @@ test_config(void **state)
 	assert_int_equal(framelog_parse_age("99999999999999999999d", &s), -1);
 }
 
+/* The writer's row map: exact keys, deletes that keep probe runs intact. */
+static void
+test_map(void **state)
+{
+	struct flogmap	m;
+	uint64_t	i, found;
+
+	(void)state;
+	flogmap_init(&m, 1000);
+	assert_int_equal(flogmap_take(&m, 1, 0, 0, 1), 0);	/* empty */
+	/* Data by msg_no, control by (opcode, mono): all distinct keys. */
+	for (i = 1; i <= 600; i++) {
+		flogmap_put(&m, i % 7, (uint8_t)(i & 1), 0, i, 1000 + i);
+		flogmap_put(&m, i % 7, (uint8_t)(i & 1), 10, i, 5000 + i);
+	}
+	assert_int_equal(m.n, 1000 - 1000 / 2 + 200);	/* forgot once */
+	assert_true(m.forgotten > 0);
+	/* Every other one out, then the rest: deletes never lose a key. */
+	for (i = 600; i > 300; i -= 2)
+		assert_int_equal(flogmap_take(&m, i % 7, (uint8_t)(i & 1), 0,
+		    i), 1000 + i);
+	for (i = 599; i > 300; i -= 2)
+		assert_int_equal(flogmap_take(&m, i % 7, (uint8_t)(i & 1), 0,
+		    i), 1000 + i);
+	/* Taken once only; wrong session, dir or opcode finds nothing. */
+	assert_int_equal(flogmap_take(&m, 600 % 7, 0, 0, 600), 0);
+	assert_int_equal(flogmap_take(&m, 600 % 7, 1, 10, 600), 0);
+	assert_int_equal(flogmap_take(&m, 600 % 7 + 1, 0, 10, 600), 0);
+	for (i = 600, found = 0; i > 300; i--)
+		found += flogmap_take(&m, i % 7, (uint8_t)(i & 1), 10, i) ==
+		    5000 + i;
+	assert_int_equal(found, 300);
+	flogmap_clear(&m);
+	assert_int_equal(m.n, 0);
+	flogmap_put(&m, 3, 1, 9, 77, 42);
+	assert_int_equal(flogmap_take(&m, 3, 1, 9, 77), 42);
+	flogmap_free(&m);
+}
+
 int
 main(void)
 {
@@ -261,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_queue_full),
 		cmocka_unit_test(test_queue_bytes),
 		cmocka_unit_test(test_queue_stream),
+		cmocka_unit_test(test_map),
 		cmocka_unit_test(test_arrivals),
 		cmocka_unit_test(test_config),
 	};
