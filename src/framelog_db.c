@@ -287,7 +287,7 @@ static const char *const migrations[] = {
 
 /* Frames per multi-row INSERT: fewer statement runs per row. */
 #define FLOGDB_ROWS	FLOGDB_BATCH_ROWS
-#define FLOGDB_FCOLS	20
+#define FLOGDB_FCOLS	19
 
 enum {
 	ST_FRAME = 0,
@@ -307,8 +307,8 @@ enum {
 static const char *const statements[ST_COUNT] = {
 	[ST_FRAME] = "INSERT INTO frames (session_id, t, dir, opcode, fin, "
 	    "rsv1, rsv2, rsv3, masked, hdr_len, len, msg_no, frag, delay_ns, "
-	    "close_code, close_reason, payload, status, plain_len, id) VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "close_code, close_reason, payload, status, plain_len) VALUES (?,?,"
+	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_FRAMES] = NULL,
 	[ST_SESSION] = "INSERT OR REPLACE INTO sessions (id, run_id, conn, "
 	    "t_start, t_open, t_end, client_addr, client_port, listener, "
@@ -685,29 +685,33 @@ flogdb_bind_frame(sqlite3_stmt *st, int o, const struct flog_frame *f,
 		sqlite3_bind_int64(st, o + 19, (int64_t)f->plain_len);
 	else
 		sqlite3_bind_null(st, o + 19);
-	sqlite3_bind_int64(st, o + 20, (int64_t)f->id);
 }
 
 int
 flogdb_frame(struct flogdb *d, const struct flog_frame *f,
-    const uint8_t *data)
+    const uint8_t *data, uint64_t *last_id)
 {
 	sqlite3_stmt	*st = d->st[ST_FRAME];
+	int		 rc;
 
 	flogdb_bind_frame(st, 0, f, data);
-	return (flogdb_step(st));
+	if ((rc = flogdb_step(st)) == 0)
+		*last_id = (uint64_t)sqlite3_last_insert_rowid(d->db);
+	return (rc);
 }
 
 int
 flogdb_frames(struct flogdb *d, const struct flog_frame *const *f,
-    const uint8_t *const *data)
+    const uint8_t *const *data, uint64_t *last_id)
 {
 	sqlite3_stmt	*st = d->st[ST_FRAMES];
-	int		 i;
+	int		 i, rc;
 
 	for (i = 0; i < FLOGDB_ROWS; i++)
 		flogdb_bind_frame(st, i * FLOGDB_FCOLS, f[i], data[i]);
-	return (flogdb_step(st));
+	if ((rc = flogdb_step(st)) == 0)
+		*last_id = (uint64_t)sqlite3_last_insert_rowid(d->db);
+	return (rc);
 }
 
 int
@@ -849,35 +853,16 @@ flogdb_status(struct flogdb *d, const struct flogdb_status *s)
 	return (flogdb_step(st));
 }
 
-/* The largest id in table (0 when empty) into *id. Returns 0 or a code. */
-static int
-flogdb_max_id(struct flogdb *d, const char *table, uint64_t *id)
+int
+flogdb_max_session(struct flogdb *d, uint64_t *id)
 {
-	char	sql[64];
 	int64_t	v;
 
-	snprintf(sql, sizeof sql, "SELECT max(id) FROM %s", table);
-	if ((v = flogdb_int(d, sql)) < 0)
+	if ((v = flogdb_int(d, "SELECT max(id) FROM sessions")) < 0)
 		return (sqlite3_errcode(d->db) != SQLITE_OK ?
 		    sqlite3_errcode(d->db) : SQLITE_ERROR);
 	*id = (uint64_t)v;
 	return (0);
-}
-
-int
-flogdb_max_session(struct flogdb *d, uint64_t *id)
-{
-	return (flogdb_max_id(d, "sessions", id));
-}
-
-int
-flogdb_next_frame_id(struct flogdb *d, uint64_t *id)
-{
-	int	rc;
-
-	if ((rc = flogdb_max_id(d, "frames", id)) == 0)
-		(*id)++;
-	return (rc);
 }
 
 /* Deletes up to n of the oldest frames. Returns 0 or a code; *got. */

@@ -78,16 +78,15 @@ void		 flogdb_close(struct flogdb *);
 int	flogdb_begin(struct flogdb *);
 int	flogdb_commit(struct flogdb *);
 void	flogdb_rollback(struct flogdb *);
+/* Inserts frame rows; *last_id gets the id of the last one. */
 int	flogdb_frame(struct flogdb *, const struct flog_frame *,
-	    const uint8_t *data);
+	    const uint8_t *data, uint64_t *last_id);
 /* Applies a FLOG_HOL record to the frame row with that id. */
 int	flogdb_hol(struct flogdb *, uint64_t id, const struct flog_frame *);
-/* The id the next frame row gets: one past the largest so far. */
-int	flogdb_next_frame_id(struct flogdb *, uint64_t *id);
 /* Exactly FLOGDB_BATCH_ROWS frames in one statement (cheaper per row). */
 #define FLOGDB_BATCH_ROWS	32
 int	flogdb_frames(struct flogdb *, const struct flog_frame *const *f,
-	    const uint8_t *const *data);
+	    const uint8_t *const *data, uint64_t *last_id);
 int	flogdb_session(struct flogdb *, const struct flog_session_rec *);
 /* Starts a row in runs; *id gets its id. */
 int	flogdb_run_start(struct flogdb *, int64_t t, long pid,

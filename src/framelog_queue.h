@@ -23,7 +23,6 @@ struct flog_frame {
 	uint64_t	mono;		/* monotonic ns: frame event time; for
 					   FLOG_HOL of a control frame, the time
 					   it was queued (the same clock value) */
-	uint64_t	id;		/* writer: the frames.id it is given */
 	uint64_t	bytes_pos;	/* side ring position of capture+reason */
 	uint64_t	bytes_end;	/* side ring head after this record */
 	uint32_t	frag;
