@@ -490,7 +490,7 @@ framelog_live(struct framelog *fl, struct framelog_live *out)
 	out->queue_size = fl->q.nrecs;
 	out->queue_max = ALOAD(&fl->queue_max);
 	out->frames_dropped = ALOAD(&fl->frames_dropped);
-	/* Written by the writer thread: relaxed reads, a snapshot. */
+	/* The writer thread writes these with relaxed atomics: a snapshot. */
 	fw = fl->fw;
 	out->frames_written = ALOAD(&fw->st.frames_written);
 	out->sessions_written = ALOAD(&fw->st.sessions_written);
@@ -530,7 +530,7 @@ framelog_db_error(struct flog_writer *fw, int rc, const char *what)
 	uint64_t	*counter[] = { &fw->st.errors_full, &fw->st.errors_busy,
 			    &fw->st.errors_readonly, &fw->st.errors_io };
 
-	(*counter[slot])++;
+	AADD(counter[slot], 1);
 	snprintf(fw->last_error, sizeof fw->last_error, "%s: %s (%s)", what,
 	    fw->db != NULL ? flogdb_errmsg(fw->db) : "cannot open",
 	    flogdb_errkind(rc));
@@ -544,7 +544,7 @@ framelog_db_error(struct flog_writer *fw, int rc, const char *what)
 	}
 	if (fw->db_err == 0)
 		fw->lost_in_outage = 0;
-	fw->db_err = rc;
+	ASTORE(&fw->db_err, rc);
 	fw->retry_at = mono_ms() + FLOG_RETRY_MS;
 	/* Files that went read-only or away are reopened on the retry. */
 	if (slot >= 2) {
@@ -571,10 +571,10 @@ framelog_writer_open(struct flog_writer *fw)
 			log_error("frame log: %s; bridging goes on without it, "
 			    "retrying every %u ms", cause, FLOG_RETRY_MS);
 		}
-		fw->st.errors_io++;
+		AADD(&fw->st.errors_io, 1);
 		snprintf(fw->last_error, sizeof fw->last_error, "%s", cause);
 		free(cause);
-		fw->db_err = -1;
+		ASTORE(&fw->db_err, -1);
 		fw->retry_at = mono_ms() + FLOG_RETRY_MS;
 		return (-1);
 	}
@@ -631,7 +631,7 @@ framelog_recovered(struct flog_writer *fw)
 	    "it failed", fw->cfg.db, (unsigned long long)fw->lost_in_outage);
 	flogdb_event(fw->db, (int64_t)wall_ns(), fw->run_id, "recovered",
 	    fw->lost_in_outage, fw->last_error);
-	fw->db_err = 0;
+	ASTORE(&fw->db_err, 0);
 	for (i = 0; i < 4; i++)
 		fw->err_logged[i] = 0;
 }
@@ -802,9 +802,9 @@ framelog_drain_one(struct flog_writer *fw, struct framelog *p,
 				framelog_recovered(fw);
 				struct flog_session_rec	*r;
 
-				fw->st.frames_written += n;
+				AADD(&fw->st.frames_written, n);
 				for (r = sess; r != NULL; r = r->next)
-					fw->st.sessions_written++;
+					AADD(&fw->st.sessions_written, 1);
 			} else
 				framelog_db_error(fw, rc, "writing frames");
 		}
@@ -823,7 +823,7 @@ framelog_drain_one(struct flog_writer *fw, struct framelog *p,
 			}
 		}
 		if (fw->db_err != 0) {
-			fw->st.records_lost += n;
+			AADD(&fw->st.records_lost, n);
 			fw->lost_in_outage += n;
 		}
 		flogq_release(&p->q, n);

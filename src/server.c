@@ -628,8 +628,8 @@ server_stop_loop(struct server *srv)
 
 /*
  * Ends workers 1..n-1 (after the main loop: drained, deadline or a second
- * signal) and frees them. Their tunnels close from this thread now that
- * theirs has ended, before the frame log and the control socket go.
+ * signal). Their tunnels close from this thread now that theirs has ended,
+ * before the frame log and the control socket go.
  */
 static void
 server_workers_stop(struct server *srv)
@@ -642,18 +642,31 @@ server_workers_stop(struct server *srv)
 		event_base_loopexit(ws->w[i]->base, NULL);
 	for (i = 1; i <= ws->nthreads; i++)
 		pthread_join(ws->w[i]->thread, NULL);
+	for (i = 1; i < ws->n; i++)
+		if ((w = ws->w[i]) != NULL && w->dns != NULL)
+			server_stop_loop(w);
+}
+
+/* Last: the frame log's events of each worker live on its base. */
+static void
+server_workers_free(struct server *srv)
+{
+	struct workers	*ws = srv->ws;
+	struct server	*w;
+	unsigned	 i;
+
 	for (i = 1; i < ws->n; i++) {
 		if ((w = ws->w[i]) == NULL)
 			continue;
-		if (w->base != NULL) {
-			if (w->dns != NULL)
-				server_stop_loop(w);
+		if (w->base != NULL)
 			event_base_free(w->base);
-		}
 		free(w->stats);
 		config_free(w->cfg);
 		free(w);
 	}
+	free(ws->w);
+	free(ws);
+	srv->ws = NULL;
 }
 
 void
@@ -672,9 +685,6 @@ server_stop(struct server *srv)
 	event_free(srv->ev_sigterm);
 	event_free(srv->ev_sigint);
 	event_free(srv->ev_sighup);
-	if (srv->ws != NULL) {
-		free(srv->ws->w);
-		free(srv->ws);
-		srv->ws = NULL;
-	}
+	if (srv->ws != NULL)
+		server_workers_free(srv);
 }
