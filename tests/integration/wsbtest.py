@@ -41,7 +41,8 @@ import traceback
 SKIP = 77
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 HERE = os.path.dirname(os.path.abspath(__file__))
-SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
+                   "ThreadSanitizer")
 
 OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
