@@ -25,6 +25,7 @@
 #define CONFIG_MAX_FRAME_MIN	1
 #define CONFIG_MAX_FRAME_MAX	(16 * 1024 * 1024)
 #define CONFIG_MAX_HEAD_MIN	1024
+#define CONFIG_WORKERS_MAX	64	/* event loops; more than cores only costs */
 #define CONFIG_MAX_HEAD_MAX	(1024 * 1024)
 #define CONFIG_BUFFER_MIN	(4 * 1024)
 #define CONFIG_BUFFER_MAX	(1024 * 1024 * 1024)
@@ -78,6 +79,7 @@ config_new(void)
 	cfg = xcalloc(1, sizeof *cfg);
 	cfg->refcnt = 1;
 	cfg->max_connections = 10000;
+	cfg->workers = 1;
 	cfg->max_head = 8 * 1024;
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->close_timeout_ms = 5 * 1000;
@@ -971,6 +973,14 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			return (config_error(cause, "%s: bad number '%s'", name,
 			    arg));
 		cfg->max_connections = (unsigned)size;
+	} else if (strcmp(name, "workers") == 0) {
+		if (strcmp(arg, "auto") == 0)
+			size = 0;
+		else if (config_parse_u64(arg, strlen(arg), &size) != 0 ||
+		    size > CONFIG_WORKERS_MAX)
+			return (config_error(cause, "%s: expected auto or 0 to "
+			    "%u, not '%s'", name, CONFIG_WORKERS_MAX, arg));
+		cfg->workers = (unsigned)size;
 	} else if (strcmp(name, "max-header-size") == 0) {
 		if (config_parse_size(arg, &size) != 0 ||
 		    size < CONFIG_MAX_HEAD_MIN || size > CONFIG_MAX_HEAD_MAX)
@@ -1033,7 +1043,7 @@ static const char *const config_globals[] = {
 	"max-connections", "max-header-size", "buffer-size",
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
-	"control",
+	"control", "workers",
 };
 
 /* Applies the words of one line; errors come back without a location. */

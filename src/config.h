@@ -71,7 +71,8 @@ struct config {
 	size_t		 nlistens;
 	struct route	*routes;
 	size_t		 nroutes;
-	unsigned	 max_connections;	/* past it: 503 */
+	unsigned	 max_connections;	/* past it: 503 (process-wide) */
+	unsigned	 workers;	/* event loops (threads); 0: one per CPU */
 	size_t		 max_head;		/* request head limit: 431 */
 	unsigned	 handshake_timeout_ms;
 	unsigned	 close_timeout_ms;

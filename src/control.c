@@ -2,6 +2,12 @@
  * control.c -- the control socket server (see control.h and
  * docs/dashboard.md for the protocol). JSON is built and parsed with
  * jansson; each client is a bufferevent whose output we bound.
+ *
+ * It runs in the main thread. With workers, what a worker owns (its
+ * tunnels and stats) is read in that worker's thread: server_call() runs
+ * a function there and waits, and the answer's parts are put together
+ * here. Events of other workers come as finished lines through a queue,
+ * in the order each worker made them.
  */
 #include "wsb_autoconf.h"
 
@@ -17,6 +23,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,7 +58,8 @@ struct ctl_client {
 	struct event		*ev_snap;
 	unsigned		 snap_ms;	/* 0: no snapshots */
 	int			 snap_conns;	/* with per-connection rows */
-	uint64_t		 sent_max_id;	/* static facts sent up to this id */
+	uint64_t		*sent_max_id;	/* static facts sent up to this id,
+					   by worker */
 	int			 ev_open, ev_close, ev_frames;
 	uint64_t		 frames_conn;	/* 0: every connection */
 	unsigned		 frames_per_sec;
@@ -68,16 +76,54 @@ struct ctl_client {
 	uint64_t		 last_drain;	/* output last shrank (ns) */
 };
 
+/* An event of another worker's connection, on its way to the main thread. */
+struct ctl_event {
+	STAILQ_ENTRY(ctl_event)	 entry;
+	int			 kind;		/* CTL_EV_* */
+	uint64_t		 id, sec;	/* connection; frame: its second */
+	char			*line;
+};
+
+enum { CTL_EV_OPEN, CTL_EV_CLOSE, CTL_EV_FRAME };
+
+#define CTL_INBOX_MAX	8192	/* events queued by other workers */
+
+#define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
+#define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define ASUB(p, v)	__atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+
 struct control {
-	struct server		*srv;
+	struct server		*srv;		/* the first worker's */
+	pthread_t		 thread;	/* the main thread */
 	char			*path;
 	struct evconnlistener	*evl;
 	struct event		*ev_tick;
 	TAILQ_HEAD(, ctl_client) clients;
 	unsigned		 nclients;
-	unsigned		 nframe_subs;	/* clients wanting frame events */
-	unsigned		 nconn_subs;	/* clients wanting open/close */
+	unsigned		 nframe_subs;	/* atomic: clients wanting frames */
+	unsigned		 nconn_subs;	/* atomic: clients wanting open/close */
 	uint64_t		 next_id;
+
+	/* Events from other workers, under inbox_mu. */
+	pthread_mutex_t		 inbox_mu;
+	STAILQ_HEAD(, ctl_event) inbox;
+	unsigned		 ninbox;
+	uint64_t		 inbox_dropped;	/* queue full */
+	struct event		*ev_inbox;
+};
+
+/* What the workers' parts of an answer are gathered into. */
+struct ctl_gather {
+	struct control		*ctl;
+	struct ctl_client	*cl;
+	uint64_t		 now;
+	json_t			*rows, *fresh;	/* snapshot */
+	json_t			*list;		/* list */
+	uint64_t		 conn_id;	/* conn */
+	json_t			*conn;		/* conn: NULL if none has it */
+	struct stats_global	 g;		/* summed over workers */
+	struct framelog_live	 fl;		/* likewise */
+	unsigned		 nconns;
 };
 
 static void	ctl_client_kill(struct ctl_client *);
@@ -116,7 +162,23 @@ ctl_unread(const struct ctl_client *cl)
 	return (evbuffer_get_length(bufferevent_get_output(cl->bev)));
 }
 
-/* Writes obj (taken) as one line. Past CONTROL_OUT_MAX: disconnects. */
+/* Writes s as one line. Past CONTROL_OUT_MAX: disconnects. */
+static void
+ctl_send_line(struct ctl_client *cl, const char *s)
+{
+	if (cl->closing || cl->dead)
+		return;
+	if (ctl_unread(cl) + strlen(s) > CONTROL_OUT_MAX) {
+		log_warn("control client %llu: %zu bytes unread; disconnecting",
+		    (unsigned long long)cl->id, ctl_unread(cl));
+		ctl_client_kill(cl);
+		return;
+	}
+	evbuffer_add(bufferevent_get_output(cl->bev), s, strlen(s));
+	evbuffer_add(bufferevent_get_output(cl->bev), "\n", 1);
+}
+
+/* Writes obj (taken) as one line. */
 static void
 ctl_send(struct ctl_client *cl, json_t *obj)
 {
@@ -130,15 +192,7 @@ ctl_send(struct ctl_client *cl, json_t *obj)
 	json_decref(obj);
 	if (s == NULL)
 		return;
-	if (ctl_unread(cl) + strlen(s) > CONTROL_OUT_MAX) {
-		log_warn("control client %llu: %zu bytes unread; disconnecting",
-		    (unsigned long long)cl->id, ctl_unread(cl));
-		free(s);
-		ctl_client_kill(cl);
-		return;
-	}
-	evbuffer_add(bufferevent_get_output(cl->bev), s, strlen(s));
-	evbuffer_add(bufferevent_get_output(cl->bev), "\n", 1);
+	ctl_send_line(cl, s);
 	free(s);
 }
 
@@ -202,13 +256,21 @@ ctl_kernel_queue(int fd)
 	return (0);
 }
 
+/* The worker a connection lives on (server_next_id). */
+static unsigned
+ctl_worker_of(const struct control *ctl, uint64_t id)
+{
+	return ((unsigned)((id - 1) % server_count(ctl->srv)));
+}
+
 /* Everything known of a tunnel that does not change. */
 static json_t *
-ctl_conn_static(const struct tunnel_info *ti)
+ctl_conn_static(const struct control *ctl, const struct tunnel_info *ti)
 {
 	json_t	*o = json_object();
 
 	json_object_set_new(o, "id", jint(ti->id));
+	json_object_set_new(o, "worker", jint(ctl_worker_of(ctl, ti->id)));
 	json_object_set_new(o, "peer", jstr(ti->peer));
 	json_object_set_new(o, "path", jstr(ti->path));
 	json_object_set_new(o, "query", jstr(ti->query));
@@ -321,10 +383,11 @@ ctl_conn_row(const struct tunnel_info *ti, uint64_t now)
 
 /* Static and dynamic fields by name (wsbridge ctl list). */
 static json_t *
-ctl_conn_object(const struct tunnel_info *ti, uint64_t now)
+ctl_conn_object(const struct control *ctl, const struct tunnel_info *ti,
+    uint64_t now)
 {
 	uint64_t	 v[nitems(ctl_cols)];
-	json_t		*o = ctl_conn_static(ti);
+	json_t		*o = ctl_conn_static(ctl, ti);
 	size_t		 i;
 
 	ctl_conn_numbers(ti, now, v);
@@ -351,11 +414,46 @@ ctl_rates(const struct stats_rates *r)
 	return (o);
 }
 
+/* Runs fn(w, ga) in every worker's thread in turn. */
+static void
+ctl_each(struct control *ctl, void (*fn)(struct server *, void *),
+    struct ctl_gather *ga)
+{
+	unsigned	i;
+
+	for (i = 0; i < server_count(ctl->srv); i++)
+		server_call(server_worker(ctl->srv, i), fn, ga);
+}
+
+/* A worker's global numbers and connection count into ga (its thread). */
+static void
+ctl_w_global(struct server *w, void *arg)
+{
+	struct ctl_gather	*ga = arg;
+	struct framelog_live	 fl;
+
+	stats_global_tick(w->stats, ga->now);
+	stats_global_add(&ga->g, w->stats, ga->now);
+	if (w->index == 0)
+		ga->g.t_start = w->stats->t_start;
+	ga->nconns += w->nconns;
+	if (w->flog == NULL)
+		return;
+	framelog_live(w->flog, &fl);
+	/* The writer's numbers are the same from every producer. */
+	fl.queue_used += ga->fl.queue_used;
+	fl.queue_size += ga->fl.queue_size;
+	fl.queue_max = MAX(fl.queue_max, ga->fl.queue_max);
+	fl.frames_dropped += ga->fl.frames_dropped;
+	ga->fl = fl;
+}
+
 static json_t *
 ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 {
 	struct server		*srv = ctl->srv;
-	struct stats_global	*g = srv->stats;
+	struct ctl_gather	 ga;
+	struct stats_global	*g = &ga.g;
 	struct stats_rates	 r;
 	struct framelog_live	 fl;
 	json_t			*o = json_object(), *x;
@@ -363,7 +461,12 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	char			 key[8];
 	size_t			 i;
 
-	stats_global_tick(g, now);
+	memset(&ga, 0, sizeof ga);
+	ga.ctl = ctl;
+	ga.now = now;
+	stats_global_init(g, now);
+	ctl_each(ctl, ctl_w_global, &ga);
+	fl = ga.fl;
 	json_object_set_new(o, "t", jint(wall_ns()));
 	json_object_set_new(o, "uptime_ns", jint(now - g->t_start));
 	json_object_set_new(o, "pid", jint((uint64_t)getpid()));
@@ -374,7 +477,8 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	json_object_set_new(x, "h2_ws", jint(g->open_h2_ws));
 	json_object_set_new(x, "h2_wss", jint(g->open_h2_wss));
 	json_object_set_new(o, "open", x);
-	json_object_set_new(o, "connections", jint(srv->nconns));
+	json_object_set_new(o, "connections", jint(ga.nconns));
+	json_object_set_new(o, "workers", jint(server_count(srv)));
 	json_object_set_new(o, "bytes_in", jint(g->bytes[STATS_IN]));
 	json_object_set_new(o, "bytes_out", jint(g->bytes[STATS_OUT]));
 	json_object_set_new(o, "msgs_in", jint(g->msgs[STATS_IN]));
@@ -404,7 +508,6 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	x = json_object();
 	json_object_set_new(x, "enabled", json_boolean(srv->flog != NULL));
 	if (srv->flog != NULL) {
-		framelog_live(srv->flog, &fl);
 		json_object_set_new(x, "path", jstr(framelog_path(srv->flog)));
 		json_object_set_new(x, "queue", jint(fl.queue_used));
 		json_object_set_new(x, "queue_size", jint(fl.queue_size));
@@ -425,14 +528,37 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	return (o);
 }
 
+/* A worker's rows and new connections' facts (its thread). */
+static void
+ctl_w_rows(struct server *w, void *arg)
+{
+	struct ctl_gather	*ga = arg;
+	struct tunnel		*t;
+	struct tunnel_info	 ti;
+	uint64_t		*sent = &ga->cl->sent_max_id[w->index];
+	uint64_t		 max_id = *sent;
+
+	for (t = tunnel_first(w); t != NULL; t = tunnel_next(t)) {
+		if (tunnel_stats(t) == NULL)
+			continue;	/* not open yet */
+		tunnel_info(t, &ti);
+		if (ti.id > *sent) {
+			json_array_append_new(ga->fresh,
+			    ctl_conn_static(ga->ctl, &ti));
+			max_id = MAX(max_id, ti.id);
+		}
+		json_array_append_new(ga->rows, ctl_conn_row(&ti, ga->now));
+	}
+	*sent = max_id;
+}
+
 static void
 ctl_send_snapshot(struct ctl_client *cl, json_t *req_id)
 {
 	struct control		*ctl = cl->ctl;
-	struct tunnel		*t;
-	struct tunnel_info	 ti;
-	json_t			*o, *rows, *fresh, *cols;
-	uint64_t		 now = now_ns(), max_id = cl->sent_max_id;
+	struct ctl_gather	 ga;
+	json_t			*o, *cols;
+	uint64_t		 now = now_ns();
 	size_t			 i;
 
 	o = ctl_reply("snapshot", req_id);
@@ -442,23 +568,16 @@ ctl_send_snapshot(struct ctl_client *cl, json_t *req_id)
 		for (i = 0; i < nitems(ctl_cols); i++)
 			json_array_append_new(cols, json_string(ctl_cols[i]));
 		json_object_set_new(o, "cols", cols);
-		rows = json_array();
-		fresh = json_array();
-		for (t = tunnel_first(ctl->srv); t != NULL; t = tunnel_next(t)) {
-			if (tunnel_stats(t) == NULL)
-				continue;	/* not open yet */
-			tunnel_info(t, &ti);
-			if (ti.id > cl->sent_max_id) {
-				json_array_append_new(fresh,
-				    ctl_conn_static(&ti));
-				max_id = MAX(max_id, ti.id);
-			}
-			json_array_append_new(rows, ctl_conn_row(&ti, now));
-		}
-		json_object_set_new(o, "new", fresh);
-		json_object_set_new(o, "conns", rows);
+		memset(&ga, 0, sizeof ga);
+		ga.ctl = ctl;
+		ga.cl = cl;
+		ga.now = now;
+		ga.rows = json_array();
+		ga.fresh = json_array();
+		ctl_each(ctl, ctl_w_rows, &ga);
+		json_object_set_new(o, "new", ga.fresh);
+		json_object_set_new(o, "conns", ga.rows);
 	}
-	cl->sent_max_id = max_id;
 	ctl_send(cl, o);
 }
 
@@ -493,11 +612,11 @@ ctl_hello(json_t *req_id)
 }
 
 static struct tunnel *
-ctl_find(struct control *ctl, uint64_t id)
+ctl_find(struct server *w, uint64_t id)
 {
 	struct tunnel	*t;
 
-	for (t = tunnel_first(ctl->srv); t != NULL; t = tunnel_next(t))
+	for (t = tunnel_first(w); t != NULL; t = tunnel_next(t))
 		if (tunnel_id(t) == id && tunnel_stats(t) != NULL)
 			return (t);
 	return (NULL);
@@ -567,30 +686,30 @@ ctl_series(const struct stats_secs *s, uint64_t now, int dir, int msgs)
 	return (a);
 }
 
-/* Everything about one connection (the detail and head-of-line views). */
+/*
+ * Everything about one connection (the detail and head-of-line views), in
+ * the thread of the worker it lives on.
+ */
 static void
-ctl_send_conn(struct ctl_client *cl, json_t *req_id, uint64_t id)
+ctl_w_conn(struct server *w, void *arg)
 {
+	struct ctl_gather	*ga = arg;
 	struct tunnel		*t;
 	struct tunnel_info	 ti;
 	struct stats_conn	*st;
 	struct h2_stream_fc	 fc;
 	const struct stats_frame *f;
-	json_t			*o, *c, *a, *x;
-	uint64_t		 now = now_ns();
+	json_t			*c, *a, *x;
+	uint64_t		 now = ga->now;
 	unsigned		 i;
 
-	if ((t = ctl_find(cl->ctl, id)) == NULL) {
-		ctl_error(cl, req_id, "no-such-connection",
-		    "no open connection has that id");
+	if ((t = ctl_find(w, ga->conn_id)) == NULL)
 		return;
-	}
 	tunnel_info(t, &ti);
 	st = ti.st;
 	/* From now on the connection keeps its recent frames. */
 	stats_conn_keep_frames(st);
-	o = ctl_reply("conn", req_id);
-	c = ctl_conn_object(&ti, now);
+	c = ctl_conn_object(ga->ctl, &ti, now);
 	json_object_set_new(c, "frames_in", jint(st->frames[STATS_IN]));
 	json_object_set_new(c, "frames_out", jint(st->frames[STATS_OUT]));
 	json_object_set_new(c, "backend_in", jint(ti.be_in));
@@ -656,27 +775,61 @@ ctl_send_conn(struct ctl_client *cl, json_t *req_id, uint64_t id)
 		json_array_append_new(a, x);
 	}
 	json_object_set_new(c, "frames", a);
-	json_object_set_new(o, "conn", c);
+	ga->conn = c;
+}
+
+static void
+ctl_send_conn(struct ctl_client *cl, json_t *req_id, uint64_t id)
+{
+	struct ctl_gather	 ga;
+	json_t			*o;
+
+	memset(&ga, 0, sizeof ga);
+	ga.ctl = cl->ctl;
+	ga.now = now_ns();
+	ga.conn_id = id;
+	if (id != 0)
+		server_call(server_worker(cl->ctl->srv, ctl_worker_of(cl->ctl,
+		    id)), ctl_w_conn, &ga);
+	if (ga.conn == NULL) {
+		ctl_error(cl, req_id, "no-such-connection",
+		    "no open connection has that id");
+		return;
+	}
+	o = ctl_reply("conn", req_id);
+	json_object_set_new(o, "conn", ga.conn);
 	ctl_send(cl, o);
+}
+
+static void
+ctl_w_list(struct server *w, void *arg)
+{
+	struct ctl_gather	*ga = arg;
+	struct tunnel		*t;
+	struct tunnel_info	 ti;
+
+	for (t = tunnel_first(w); t != NULL; t = tunnel_next(t)) {
+		if (tunnel_stats(t) == NULL)
+			continue;
+		tunnel_info(t, &ti);
+		json_array_append_new(ga->list, ctl_conn_object(ga->ctl, &ti,
+		    ga->now));
+	}
 }
 
 static void
 ctl_send_list(struct ctl_client *cl, json_t *req_id)
 {
-	struct tunnel		*t;
-	struct tunnel_info	 ti;
-	json_t			*o, *a;
-	uint64_t		 now = now_ns();
+	struct ctl_gather	 ga;
+	json_t			*o;
 
+	memset(&ga, 0, sizeof ga);
+	ga.ctl = cl->ctl;
+	ga.now = now_ns();
+	ga.list = json_array();
+	ctl_each(cl->ctl, ctl_w_list, &ga);
 	o = ctl_reply("list", req_id);
-	a = json_array();
-	for (t = tunnel_first(cl->ctl->srv); t != NULL; t = tunnel_next(t)) {
-		if (tunnel_stats(t) == NULL)
-			continue;
-		tunnel_info(t, &ti);
-		json_array_append_new(a, ctl_conn_object(&ti, now));
-	}
-	json_object_set_new(o, "conns", a);
+	json_object_set_new(o, "conns", ga.list);
 	ctl_send(cl, o);
 }
 
@@ -684,9 +837,9 @@ static void
 ctl_unsubscribe(struct ctl_client *cl)
 {
 	if (cl->ev_frames)
-		cl->ctl->nframe_subs--;
+		ASUB(&cl->ctl->nframe_subs, 1);
 	if (cl->ev_open || cl->ev_close)
-		cl->ctl->nconn_subs--;
+		ASUB(&cl->ctl->nconn_subs, 1);
 	cl->ev_open = cl->ev_close = cl->ev_frames = 0;
 	cl->snap_ms = 0;
 	if (cl->ev_snap != NULL)
@@ -756,9 +909,9 @@ ctl_subscribe(struct ctl_client *cl, json_t *req, json_t *req_id)
 	cl->frames_conn = (uint64_t)conn;
 	cl->frames_per_sec = (unsigned)fps;
 	if (frames)
-		cl->ctl->nframe_subs++;
+		AADD(&cl->ctl->nframe_subs, 1);
 	if (open || close)
-		cl->ctl->nconn_subs++;
+		AADD(&cl->ctl->nconn_subs, 1);
 	if (ms != 0) {
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
@@ -842,6 +995,7 @@ ctl_client_free(struct ctl_client *cl)
 	event_free(cl->ev_free);
 	bufferevent_free(cl->bev);
 	log_debug("control client %llu gone", (unsigned long long)cl->id);
+	free(cl->sent_max_id);
 	free(cl);
 }
 
@@ -939,10 +1093,13 @@ ctl_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	cl = xcalloc(1, sizeof *cl);
 	cl->ctl = ctl;
 	cl->id = ++ctl->next_id;
+	cl->sent_max_id = xcalloc(server_count(ctl->srv),
+	    sizeof *cl->sent_max_id);
 	cl->bev = bufferevent_socket_new(ctl->srv->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (cl->bev == NULL) {
 		close(fd);
+		free(cl->sent_max_id);
 		free(cl);
 		return;
 	}
@@ -986,120 +1143,198 @@ ctl_event_room(struct ctl_client *cl)
 	return (1);
 }
 
+/* Gives an event's line to every client that wants it (main thread). */
+static void
+ctl_deliver(struct control *ctl, int kind, uint64_t id, uint64_t sec,
+    const char *line)
+{
+	struct ctl_client	*cl, *next;
+
+	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
+		next = TAILQ_NEXT(cl, entry);
+		if (cl->dead || (kind == CTL_EV_OPEN && !cl->ev_open) ||
+		    (kind == CTL_EV_CLOSE && !cl->ev_close))
+			continue;
+		if (kind == CTL_EV_FRAME) {
+			if (!cl->ev_frames || (cl->frames_conn != 0 &&
+			    cl->frames_conn != id))
+				continue;
+			/* Busy traffic: at most frames_per_sec a second. */
+			if (sec != cl->frames_sec) {
+				cl->frames_sec = sec;
+				cl->frames_in_sec = 0;
+			}
+			if (cl->frames_in_sec >= cl->frames_per_sec) {
+				cl->dropped_events++;
+				continue;
+			}
+		}
+		if (!ctl_event_room(cl))
+			continue;
+		if (kind == CTL_EV_FRAME)
+			cl->frames_in_sec++;
+		ctl_send_line(cl, line);
+	}
+}
+
+/*
+ * An event (o, taken) of connection id: delivered now in the main thread,
+ * else queued for it. One queue keeps each worker's events in order.
+ */
+static void
+ctl_event(struct control *ctl, int kind, uint64_t id, uint64_t sec,
+    json_t *o)
+{
+	struct ctl_event	*ev;
+	char			*line;
+	int			 wake;
+
+	line = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (line == NULL)
+		return;
+	if (pthread_equal(pthread_self(), ctl->thread)) {
+		ctl_deliver(ctl, kind, id, sec, line);
+		free(line);
+		return;
+	}
+	pthread_mutex_lock(&ctl->inbox_mu);
+	if (ctl->ninbox >= CTL_INBOX_MAX) {
+		/* The main thread lags: counted, reported as any drop. */
+		ctl->inbox_dropped++;
+		pthread_mutex_unlock(&ctl->inbox_mu);
+		free(line);
+		return;
+	}
+	ev = xmalloc(sizeof *ev);
+	ev->kind = kind;
+	ev->id = id;
+	ev->sec = sec;
+	ev->line = line;
+	STAILQ_INSERT_TAIL(&ctl->inbox, ev, entry);
+	wake = ctl->ninbox++ == 0;
+	pthread_mutex_unlock(&ctl->inbox_mu);
+	if (wake)
+		event_active(ctl->ev_inbox, EV_TIMEOUT, 1);
+}
+
+static void
+ctl_inbox_free(struct ctl_event *ev)
+{
+	struct ctl_event	*next;
+
+	for (; ev != NULL; ev = next) {
+		next = STAILQ_NEXT(ev, entry);
+		free(ev->line);
+		free(ev);
+	}
+}
+
+/* Other workers' events, in the main thread. */
+static void
+ctl_inbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control		*ctl = arg;
+	struct ctl_client	*cl;
+	struct ctl_event	*ev, *first;
+	uint64_t		 dropped;
+
+	pthread_mutex_lock(&ctl->inbox_mu);
+	first = STAILQ_FIRST(&ctl->inbox);
+	STAILQ_INIT(&ctl->inbox);
+	ctl->ninbox = 0;
+	dropped = ctl->inbox_dropped;
+	ctl->inbox_dropped = 0;
+	pthread_mutex_unlock(&ctl->inbox_mu);
+	if (dropped > 0)
+		TAILQ_FOREACH(cl, &ctl->clients, entry)
+			if (cl->ev_open || cl->ev_close || cl->ev_frames)
+				cl->dropped_events += dropped;
+	for (ev = first; ev != NULL; ev = STAILQ_NEXT(ev, entry))
+		ctl_deliver(ctl, ev->kind, ev->id, ev->sec, ev->line);
+	ctl_inbox_free(first);
+}
+
 void
 control_tunnel_open(struct control *ctl, struct tunnel *t)
 {
-	struct ctl_client	*cl, *next;
 	struct tunnel_info	 ti;
 	json_t			*o;
 
-	if (ctl == NULL || ctl->nconn_subs == 0)
+	if (ctl == NULL || ALOAD(&ctl->nconn_subs) == 0)
 		return;
 	tunnel_info(t, &ti);
-	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
-		next = TAILQ_NEXT(cl, entry);
-		if (cl->dead || !cl->ev_open || !ctl_event_room(cl))
-			continue;
-		o = ctl_reply("event", NULL);
-		json_object_set_new(o, "event", json_string("open"));
-		json_object_set_new(o, "t", jint(wall_ns()));
-		json_object_set_new(o, "conn", ctl_conn_static(&ti));
-		ctl_send(cl, o);
-	}
+	o = ctl_reply("event", NULL);
+	json_object_set_new(o, "event", json_string("open"));
+	json_object_set_new(o, "t", jint(wall_ns()));
+	json_object_set_new(o, "conn", ctl_conn_static(ctl, &ti));
+	ctl_event(ctl, CTL_EV_OPEN, ti.id, 0, o);
 }
 
 void
 control_tunnel_close(struct control *ctl, struct tunnel *t)
 {
-	struct ctl_client	*cl, *next;
 	struct tunnel_info	 ti;
 	json_t			*o;
 	uint64_t		 now;
 
-	if (ctl == NULL || ctl->nconn_subs == 0)
+	if (ctl == NULL || ALOAD(&ctl->nconn_subs) == 0)
 		return;
 	tunnel_info(t, &ti);
 	now = now_ns();
-	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
-		next = TAILQ_NEXT(cl, entry);
-		if (cl->dead || !cl->ev_close || !ctl_event_room(cl))
-			continue;
-		o = ctl_reply("event", NULL);
-		json_object_set_new(o, "event", json_string("close"));
-		json_object_set_new(o, "t", jint(wall_ns()));
-		json_object_set_new(o, "id", jint(ti.id));
-		json_object_set_new(o, "peer", jstr(ti.peer));
-		json_object_set_new(o, "route", jstr(ti.route));
-		json_object_set_new(o, "duration_ns", jint(now - ti.t_start));
-		json_object_set_new(o, "closed_by", jstr(ti.closed_by));
-		if (ti.c != NULL) {
-			json_object_set_new(o, "close_code_in",
-			    jint(ti.c->close_code_in));
-			json_object_set_new(o, "close_code_out",
-			    jint(ti.c->close_code_out));
-		}
-		if (ti.st != NULL) {
-			json_object_set_new(o, "bytes_in",
-			    jint(ti.st->bytes[STATS_IN]));
-			json_object_set_new(o, "bytes_out",
-			    jint(ti.st->bytes[STATS_OUT]));
-			json_object_set_new(o, "msgs_in",
-			    jint(ti.st->msgs[STATS_IN]));
-			json_object_set_new(o, "msgs_out",
-			    jint(ti.st->msgs[STATS_OUT]));
-			json_object_set_new(o, "stall_max_ns",
-			    jint(MAX(ti.st->q[0].max_wait,
-			    ti.st->q[1].max_wait)));
-		}
-		ctl_send(cl, o);
+	o = ctl_reply("event", NULL);
+	json_object_set_new(o, "event", json_string("close"));
+	json_object_set_new(o, "t", jint(wall_ns()));
+	json_object_set_new(o, "id", jint(ti.id));
+	json_object_set_new(o, "peer", jstr(ti.peer));
+	json_object_set_new(o, "route", jstr(ti.route));
+	json_object_set_new(o, "duration_ns", jint(now - ti.t_start));
+	json_object_set_new(o, "closed_by", jstr(ti.closed_by));
+	if (ti.c != NULL) {
+		json_object_set_new(o, "close_code_in",
+		    jint(ti.c->close_code_in));
+		json_object_set_new(o, "close_code_out",
+		    jint(ti.c->close_code_out));
 	}
+	if (ti.st != NULL) {
+		json_object_set_new(o, "bytes_in",
+		    jint(ti.st->bytes[STATS_IN]));
+		json_object_set_new(o, "bytes_out",
+		    jint(ti.st->bytes[STATS_OUT]));
+		json_object_set_new(o, "msgs_in", jint(ti.st->msgs[STATS_IN]));
+		json_object_set_new(o, "msgs_out",
+		    jint(ti.st->msgs[STATS_OUT]));
+		json_object_set_new(o, "stall_max_ns",
+		    jint(MAX(ti.st->q[0].max_wait, ti.st->q[1].max_wait)));
+	}
+	ctl_event(ctl, CTL_EV_CLOSE, ti.id, 0, o);
 }
 
 void
 control_frame(struct control *ctl, struct tunnel *t,
     const struct ws_frame_event *ev)
 {
-	struct ctl_client	*cl, *next;
-	json_t			*o;
-	uint64_t		 id, sec;
+	json_t		*o;
+	uint64_t	 id;
 
-	if (ctl == NULL || ctl->nframe_subs == 0)
+	if (ctl == NULL || ALOAD(&ctl->nframe_subs) == 0)
 		return;
 	id = tunnel_id(t);
-	sec = ev->t_ns / 1000000000ULL;
-	for (cl = TAILQ_FIRST(&ctl->clients); cl != NULL; cl = next) {
-		next = TAILQ_NEXT(cl, entry);
-		if (cl->dead || !cl->ev_frames || (cl->frames_conn != 0 &&
-		    cl->frames_conn != id))
-			continue;
-		/* Busy traffic: at most frames_per_sec a second, counted. */
-		if (sec != cl->frames_sec) {
-			cl->frames_sec = sec;
-			cl->frames_in_sec = 0;
-		}
-		if (cl->frames_in_sec >= cl->frames_per_sec) {
-			cl->dropped_events++;
-			continue;
-		}
-		if (!ctl_event_room(cl))
-			continue;
-		cl->frames_in_sec++;
-		o = ctl_reply("event", NULL);
-		json_object_set_new(o, "event", json_string("frame"));
-		json_object_set_new(o, "t", jint(wall_ns()));
-		json_object_set_new(o, "id", jint(id));
-		json_object_set_new(o, "dir", json_string(ev->dir == WS_DIR_IN ?
-		    "in" : "out"));
-		json_object_set_new(o, "opcode", jint(ev->opcode));
-		json_object_set_new(o, "fin", jint(ev->fin));
-		json_object_set_new(o, "rsv", jint(ev->rsv));
-		json_object_set_new(o, "masked", jint(ev->masked));
-		json_object_set_new(o, "len", jint(ev->len));
-		json_object_set_new(o, "msg", jint(ev->msg_no));
-		json_object_set_new(o, "close_code", jint(ev->close_code));
-		json_object_set_new(o, "status", jint(ev->status));
-		ctl_send(cl, o);
-	}
+	o = ctl_reply("event", NULL);
+	json_object_set_new(o, "event", json_string("frame"));
+	json_object_set_new(o, "t", jint(wall_ns()));
+	json_object_set_new(o, "id", jint(id));
+	json_object_set_new(o, "dir", json_string(ev->dir == WS_DIR_IN ?
+	    "in" : "out"));
+	json_object_set_new(o, "opcode", jint(ev->opcode));
+	json_object_set_new(o, "fin", jint(ev->fin));
+	json_object_set_new(o, "rsv", jint(ev->rsv));
+	json_object_set_new(o, "masked", jint(ev->masked));
+	json_object_set_new(o, "len", jint(ev->len));
+	json_object_set_new(o, "msg", jint(ev->msg_no));
+	json_object_set_new(o, "close_code", jint(ev->close_code));
+	json_object_set_new(o, "status", jint(ev->status));
+	ctl_event(ctl, CTL_EV_FRAME, id, ev->t_ns / 1000000000ULL, o);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -1173,11 +1408,19 @@ control_new(struct server *srv, const char *path, char **cause)
 		goto syserr;
 	ctl = xcalloc(1, sizeof *ctl);
 	ctl->srv = srv;
+	ctl->thread = pthread_self();
 	ctl->path = xstrdup(path);
 	TAILQ_INIT(&ctl->clients);
+	pthread_mutex_init(&ctl->inbox_mu, NULL);
+	STAILQ_INIT(&ctl->inbox);
+	ctl->ev_inbox = event_new(srv->base, -1, 0, ctl_inbox_cb, ctl);
+	/* Workers build JSON in their threads: seed the hash before them. */
+	json_object_seed(0);
 	ctl->evl = evconnlistener_new(srv->base, ctl_accept, ctl,
 	    LEV_OPT_CLOSE_ON_FREE, 16, fd);
 	if (ctl->evl == NULL) {
+		event_free(ctl->ev_inbox);
+		pthread_mutex_destroy(&ctl->inbox_mu);
 		free(ctl->path);
 		free(ctl);
 		unlink(path);
@@ -1205,6 +1448,9 @@ control_free(struct control *ctl)
 		ctl_client_free(cl);
 	evconnlistener_free(ctl->evl);
 	event_free(ctl->ev_tick);
+	event_free(ctl->ev_inbox);
+	ctl_inbox_free(STAILQ_FIRST(&ctl->inbox));
+	pthread_mutex_destroy(&ctl->inbox_mu);
 	unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);

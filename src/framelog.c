@@ -45,15 +45,18 @@
 
 TAILQ_HEAD(framelog_waiters, framelog_session);
 
+/*
+ * One producer: a worker's event loop. Each has its own queue, so the
+ * queues stay single-producer; the one writer drains them all.
+ */
 struct framelog {
-	struct framelog_cfg	 cfg;	/* copy of the config at start */
+	struct flog_writer	*fw;
 	struct event_base	*base;
 	struct flogq		 q;
 	size_t			 high, low;	/* block: pause at, resume at */
 	size_t			 bhigh;
 	int64_t			 wall_off;	/* wall - monotonic, ns */
 	struct event		*ev_tick;	/* refreshes wall_off */
-	uint64_t		 next_session;	/* loop: local session ids */
 
 	/* Block policy: sessions waiting for the queue to drain. */
 	struct framelog_waiters	 waiters;
@@ -64,6 +67,14 @@ struct framelog {
 
 	/* Counters the loop bumps and the writer reads (atomics). */
 	uint64_t		 frames_dropped, capture_dropped, queue_max;
+};
+
+/* What the producers share, and the writer thread's own state. */
+struct flog_writer {
+	struct framelog_cfg	 cfg;	/* copy of the config at start */
+	struct framelog		*prods;	/* one per worker */
+	unsigned		 nprods;
+	uint64_t		 next_session;	/* atomic: local session ids */
 
 	/* Shared, under mu. */
 	pthread_mutex_t		 mu;
@@ -168,10 +179,12 @@ framelog_rec_dup(const struct flog_session_rec *r)
 static void
 framelog_push_session(struct framelog *fl, struct flog_session_rec *r)
 {
-	pthread_mutex_lock(&fl->mu);
-	*fl->sess_tail = r;
-	fl->sess_tail = &r->next;
-	pthread_mutex_unlock(&fl->mu);
+	struct flog_writer	*fw = fl->fw;
+
+	pthread_mutex_lock(&fw->mu);
+	*fw->sess_tail = r;
+	fw->sess_tail = &r->next;
+	pthread_mutex_unlock(&fw->mu);
 }
 
 static int64_t
@@ -181,12 +194,12 @@ framelog_wall(const struct framelog *fl, uint64_t mono)
 }
 
 static void
-framelog_wake(struct framelog *fl)
+framelog_wake(struct flog_writer *fw)
 {
-	pthread_mutex_lock(&fl->mu);
-	ASTORE(&fl->idle, 0);
-	pthread_cond_signal(&fl->cond);
-	pthread_mutex_unlock(&fl->mu);
+	pthread_mutex_lock(&fw->mu);
+	ASTORE(&fw->idle, 0);
+	pthread_cond_signal(&fw->cond);
+	pthread_mutex_unlock(&fw->mu);
 }
 
 /* Keeps a close frame's code and reason on the session. */
@@ -259,8 +272,8 @@ framelog_frame(void *arg, const struct ws_frame_event *ev)
 	used = flogq_used(&fl->q);
 	if (used > ALOAD(&fl->queue_max))
 		ASTORE(&fl->queue_max, used);
-	if (used >= fl->cfg.batch && ALOAD(&fl->idle))
-		framelog_wake(fl);
+	if (used >= fl->fw->cfg.batch && ALOAD(&fl->fw->idle))
+		framelog_wake(fl->fw);
 }
 
 void
@@ -310,7 +323,7 @@ framelog_busy(void *arg)
 		    flogq_bytes_used(&fl->q) < fl->bhigh)
 			return (0);
 		ASTORE(&fl->blocked, 1);
-		framelog_wake(fl);
+		framelog_wake(fl->fw);
 	}
 	if (!s->waiting && s->ready != NULL) {
 		TAILQ_INSERT_TAIL(&fl->waiters, s, wait_entry);
@@ -365,10 +378,12 @@ framelog_session_new(struct framelog *fl, const struct tunnel_client *cl,
 
 	s = xcalloc(1, sizeof *s);
 	s->fl = fl;
-	s->id = ++fl->next_session;
+	/* Unique across workers: the writer adds one base to them all. */
+	s->id = AADD(&fl->fw->next_session, 1);
 	s->obs.capture = capture;
 	s->obs.frame = framelog_frame;
-	s->obs.busy = fl->cfg.overflow == FRAMELOG_BLOCK ? framelog_busy : NULL;
+	s->obs.busy = fl->fw->cfg.overflow == FRAMELOG_BLOCK ?
+	    framelog_busy : NULL;
 	s->t_start_mono = now_ns();
 	s->rec = r = xcalloc(1, sizeof *r);
 	r->id = s->id;
@@ -467,24 +482,27 @@ framelog_session_close(struct framelog_session *s,
 void
 framelog_live(struct framelog *fl, struct framelog_live *out)
 {
+	struct flog_writer	*fw;
+
 	memset(out, 0, sizeof *out);
 	out->queue_used = flogq_used(&fl->q);
 	out->queue_size = fl->q.nrecs;
 	out->queue_max = ALOAD(&fl->queue_max);
 	out->frames_dropped = ALOAD(&fl->frames_dropped);
-	/* Written by the writer thread: relaxed reads, a snapshot. */
-	out->frames_written = ALOAD(&fl->st.frames_written);
-	out->sessions_written = ALOAD(&fl->st.sessions_written);
-	out->records_lost = ALOAD(&fl->st.records_lost);
-	out->errors = ALOAD(&fl->st.errors_full) + ALOAD(&fl->st.errors_busy) +
-	    ALOAD(&fl->st.errors_readonly) + ALOAD(&fl->st.errors_io);
-	out->failing = ALOAD(&fl->db_err) != 0;
+	/* The writer thread writes these with relaxed atomics: a snapshot. */
+	fw = fl->fw;
+	out->frames_written = ALOAD(&fw->st.frames_written);
+	out->sessions_written = ALOAD(&fw->st.sessions_written);
+	out->records_lost = ALOAD(&fw->st.records_lost);
+	out->errors = ALOAD(&fw->st.errors_full) + ALOAD(&fw->st.errors_busy) +
+	    ALOAD(&fw->st.errors_readonly) + ALOAD(&fw->st.errors_io);
+	out->failing = ALOAD(&fw->db_err) != 0;
 }
 
 const char *
 framelog_path(const struct framelog *fl)
 {
-	return (fl->cfg.db);
+	return (fl->fw->cfg.db);
 }
 
 /* ---- writer thread -------------------------------------------------------- */
@@ -505,109 +523,109 @@ framelog_errslot(int rc)
 
 /* Counts and, once per kind, logs a database failure. */
 static void
-framelog_db_error(struct framelog *fl, int rc, const char *what)
+framelog_db_error(struct flog_writer *fw, int rc, const char *what)
 {
 	int		 slot = framelog_errslot(rc);
-	uint64_t	*counter[] = { &fl->st.errors_full, &fl->st.errors_busy,
-			    &fl->st.errors_readonly, &fl->st.errors_io };
+	uint64_t	*counter[] = { &fw->st.errors_full, &fw->st.errors_busy,
+			    &fw->st.errors_readonly, &fw->st.errors_io };
 
-	(*counter[slot])++;
-	snprintf(fl->last_error, sizeof fl->last_error, "%s: %s (%s)", what,
-	    fl->db != NULL ? flogdb_errmsg(fl->db) : "cannot open",
+	AADD(counter[slot], 1);
+	snprintf(fw->last_error, sizeof fw->last_error, "%s: %s (%s)", what,
+	    fw->db != NULL ? flogdb_errmsg(fw->db) : "cannot open",
 	    flogdb_errkind(rc));
-	fl->st.last_error = fl->last_error;
-	fl->st.last_error_t = (int64_t)wall_ns();
-	if (!fl->err_logged[slot]) {
-		fl->err_logged[slot] = 1;
+	fw->st.last_error = fw->last_error;
+	fw->st.last_error_t = (int64_t)wall_ns();
+	if (!fw->err_logged[slot]) {
+		fw->err_logged[slot] = 1;
 		log_error("frame log %s: %s; bridging goes on, frames are "
-		    "counted as lost until it recovers", fl->cfg.db,
-		    fl->last_error);
+		    "counted as lost until it recovers", fw->cfg.db,
+		    fw->last_error);
 	}
-	if (fl->db_err == 0)
-		fl->lost_in_outage = 0;
-	fl->db_err = rc;
-	fl->retry_at = mono_ms() + FLOG_RETRY_MS;
+	if (fw->db_err == 0)
+		fw->lost_in_outage = 0;
+	ASTORE(&fw->db_err, rc);
+	fw->retry_at = mono_ms() + FLOG_RETRY_MS;
 	/* Files that went read-only or away are reopened on the retry. */
 	if (slot >= 2) {
-		flogdb_close(fl->db);
-		fl->db = NULL;
+		flogdb_close(fw->db);
+		fw->db = NULL;
 	}
 }
 
 /* Opens the database if it is not. Returns 0 when it is usable. */
 static int
-framelog_writer_open(struct framelog *fl)
+framelog_writer_open(struct flog_writer *fw)
 {
 	struct stat	 sb;
 	char		*cause = NULL;
 	uint64_t	 max;
 	int		 rc, same;
 
-	if (fl->db != NULL)
+	if (fw->db != NULL)
 		return (0);
-	if ((fl->db = flogdb_open(fl->cfg.db, fl->cfg.max_size,
+	if ((fw->db = flogdb_open(fw->cfg.db, fw->cfg.max_size,
 	    &cause)) == NULL) {
-		if (!fl->err_logged[3]) {
-			fl->err_logged[3] = 1;
+		if (!fw->err_logged[3]) {
+			fw->err_logged[3] = 1;
 			log_error("frame log: %s; bridging goes on without it, "
 			    "retrying every %u ms", cause, FLOG_RETRY_MS);
 		}
-		fl->st.errors_io++;
-		snprintf(fl->last_error, sizeof fl->last_error, "%s", cause);
+		AADD(&fw->st.errors_io, 1);
+		snprintf(fw->last_error, sizeof fw->last_error, "%s", cause);
 		free(cause);
-		fl->db_err = -1;
-		fl->retry_at = mono_ms() + FLOG_RETRY_MS;
+		ASTORE(&fw->db_err, -1);
+		fw->retry_at = mono_ms() + FLOG_RETRY_MS;
 		return (-1);
 	}
-	if (stat(fl->cfg.db, &sb) == -1)
+	if (stat(fw->cfg.db, &sb) == -1)
 		memset(&sb, 0, sizeof sb);
-	same = fl->have_base && sb.st_dev == fl->db_dev &&
-	    sb.st_ino == fl->db_ino;
-	fl->db_dev = sb.st_dev;
-	fl->db_ino = sb.st_ino;
+	same = fw->have_base && sb.st_dev == fw->db_dev &&
+	    sb.st_ino == fw->db_ino;
+	fw->db_dev = sb.st_dev;
+	fw->db_ino = sb.st_ino;
 	if (!same) {
 		/* A new file (or the first): new session ids, a new run. */
-		if ((rc = flogdb_max_session(fl->db, &max)) != 0 ||
-		    (rc = flogdb_run_start(fl->db, (int64_t)wall_ns(),
-		    (long)getpid(), PACKAGE_VERSION, NULL, &fl->run_id)) != 0) {
-			framelog_db_error(fl, rc, "starting a run");
-			flogdb_close(fl->db);
-			fl->db = NULL;
+		if ((rc = flogdb_max_session(fw->db, &max)) != 0 ||
+		    (rc = flogdb_run_start(fw->db, (int64_t)wall_ns(),
+		    (long)getpid(), PACKAGE_VERSION, NULL, &fw->run_id)) != 0) {
+			framelog_db_error(fw, rc, "starting a run");
+			flogdb_close(fw->db);
+			fw->db = NULL;
 			return (-1);
 		}
-		fl->id_base = max;
-		fl->have_base = 1;
-		fl->st.run_id = fl->run_id;
-		log_info("frame log: writing to %s (run %llu)", fl->cfg.db,
-		    (unsigned long long)fl->run_id);
+		fw->id_base = max;
+		fw->have_base = 1;
+		fw->st.run_id = fw->run_id;
+		log_info("frame log: writing to %s (run %llu)", fw->cfg.db,
+		    (unsigned long long)fw->run_id);
 	}
-	flogmap_clear(&fl->hol_map);	/* row ids of another file */
+	flogmap_clear(&fw->hol_map);	/* row ids of another file */
 	return (0);
 }
 
 /* After an error, the database is tried again once the retry time comes. */
 static int
-framelog_writer_usable(struct framelog *fl)
+framelog_writer_usable(struct flog_writer *fw)
 {
-	if (fl->db_err != 0 && mono_ms() < fl->retry_at)
+	if (fw->db_err != 0 && mono_ms() < fw->retry_at)
 		return (0);
-	return (framelog_writer_open(fl) == 0);
+	return (framelog_writer_open(fw) == 0);
 }
 
 static void
-framelog_recovered(struct framelog *fl)
+framelog_recovered(struct flog_writer *fw)
 {
 	int	i;
 
-	if (fl->db_err == 0)
+	if (fw->db_err == 0)
 		return;
 	log_warn("frame log %s: writing again; %llu records were lost while "
-	    "it failed", fl->cfg.db, (unsigned long long)fl->lost_in_outage);
-	flogdb_event(fl->db, (int64_t)wall_ns(), fl->run_id, "recovered",
-	    fl->lost_in_outage, fl->last_error);
-	fl->db_err = 0;
+	    "it failed", fw->cfg.db, (unsigned long long)fw->lost_in_outage);
+	flogdb_event(fw->db, (int64_t)wall_ns(), fw->run_id, "recovered",
+	    fw->lost_in_outage, fw->last_error);
+	ASTORE(&fw->db_err, 0);
 	for (i = 0; i < 4; i++)
-		fl->err_logged[i] = 0;
+		fw->err_logged[i] = 0;
 }
 
 static void
@@ -623,21 +641,21 @@ framelog_free_sessions(struct flog_session_rec *r)
 
 /* Records i..i+k-1 of the queue are all frames (no FLOG_HOL). */
 static int
-framelog_run_of_frames(struct framelog *fl, size_t i, size_t k)
+framelog_run_of_frames(struct flogq *q, size_t i, size_t k)
 {
 	size_t	j;
 
 	for (j = 0; j < k; j++)
-		if (flogq_at(&fl->q, i + j)->status == FLOG_HOL)
+		if (flogq_at(q, i + j)->status == FLOG_HOL)
 			return (0);
 	return (1);
 }
 
 /* A queued frame as a row: its database session id. */
 static void
-framelog_row(struct framelog *fl, struct flog_frame *f)
+framelog_row(struct flog_writer *fw, struct flog_frame *f)
 {
-	f->session += fl->id_base;
+	f->session += fw->id_base;
 }
 
 /*
@@ -647,7 +665,7 @@ framelog_row(struct framelog *fl, struct flog_frame *f)
  * insert seek first: 10 % more instructions per row).
  */
 static void
-framelog_remember(struct framelog *fl, const struct flog_frame *const *f,
+framelog_remember(struct flog_writer *fw, const struct flog_frame *const *f,
     size_t n, uint64_t last_id)
 {
 	size_t	k;
@@ -657,7 +675,7 @@ framelog_remember(struct framelog *fl, const struct flog_frame *const *f,
 		if (!f[k]->hol)
 			continue;
 		ctl = WS_OP_IS_CONTROL(f[k]->opcode);
-		flogmap_put(&fl->hol_map, f[k]->session - fl->id_base,
+		flogmap_put(&fw->hol_map, f[k]->session - fw->id_base,
 		    f[k]->dir, ctl ? f[k]->opcode : 0,
 		    ctl ? f[k]->mono : f[k]->msg_no, last_id - (n - 1) + k);
 	}
@@ -665,25 +683,26 @@ framelog_remember(struct framelog *fl, const struct flog_frame *const *f,
 
 /* Head-of-line results onto the row they belong to, if it is known. */
 static int
-framelog_write_hol(struct framelog *fl, const struct flog_frame *f)
+framelog_write_hol(struct flog_writer *fw, const struct flog_frame *f)
 {
 	uint64_t	id;
 	int		ctl = f->msg_no == 0;
 
-	id = flogmap_take(&fl->hol_map, f->session, f->dir,
+	id = flogmap_take(&fw->hol_map, f->session, f->dir,
 	    ctl ? f->opcode : 0, ctl ? f->mono : f->msg_no);
 	if (id == 0)
 		return (0);	/* its row was forgotten, or never written */
-	return (flogdb_hol(fl->db, id, f));
+	return (flogdb_hol(fw->db, id, f));
 }
 
 /*
- * Writes sessions (all of them) and frames 0..n-1 of the queue in one
+ * Writes sessions (all of them) and frames 0..n-1 of queue q in one
  * transaction. Returns 0 or the SQLite code (the transaction is rolled
  * back).
  */
 static int
-framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
+framelog_write(struct flog_writer *fw, struct flogq *q,
+    struct flog_session_rec *sess, size_t n)
 {
 	struct flog_session_rec	*r;
 	struct flog_frame	*f, tmp, many[FLOGDB_BATCH_ROWS];
@@ -694,85 +713,89 @@ framelog_write(struct framelog *fl, struct flog_session_rec *sess, size_t n)
 	size_t			 i, k;
 	int			 rc;
 
-	if ((rc = flogdb_begin(fl->db)) != 0)
+	if ((rc = flogdb_begin(fw->db)) != 0)
 		return (rc);
 	for (r = sess; r != NULL; r = r->next) {
 		local = r->id;
-		r->id = fl->id_base + local;
-		r->run_id = fl->run_id;
-		rc = flogdb_session(fl->db, r);
+		r->id = fw->id_base + local;
+		r->run_id = fw->run_id;
+		rc = flogdb_session(fw->db, r);
 		r->id = local;
 		if (rc != 0)
 			goto fail;
 	}
 	for (i = 0; i < n; ) {
-		f = flogq_at(&fl->q, i);
+		f = flogq_at(q, i);
 		if (f->status == FLOG_HOL) {
-			if ((rc = framelog_write_hol(fl, f)) != 0)
+			if ((rc = framelog_write_hol(fw, f)) != 0)
 				goto fail;
 			i++;
 			continue;
 		}
 		if (n - i >= FLOGDB_BATCH_ROWS &&
-		    framelog_run_of_frames(fl, i, FLOGDB_BATCH_ROWS)) {
+		    framelog_run_of_frames(q, i, FLOGDB_BATCH_ROWS)) {
 			for (k = 0; k < FLOGDB_BATCH_ROWS; k++, i++) {
-				f = flogq_at(&fl->q, i);
+				f = flogq_at(q, i);
 				many[k] = *f;
-				framelog_row(fl, &many[k]);
+				framelog_row(fw, &many[k]);
 				fp[k] = &many[k];
-				data[k] = flogq_data(&fl->q, f);
+				data[k] = flogq_data(q, f);
 			}
-			if ((rc = flogdb_frames(fl->db, fp, data,
+			if ((rc = flogdb_frames(fw->db, fp, data,
 			    &last_id)) != 0)
 				goto fail;
-			framelog_remember(fl, fp, FLOGDB_BATCH_ROWS, last_id);
+			framelog_remember(fw, fp, FLOGDB_BATCH_ROWS, last_id);
 			continue;
 		}
-		f = flogq_at(&fl->q, i++);
+		f = flogq_at(q, i++);
 		tmp = *f;
-		framelog_row(fl, &tmp);
-		if ((rc = flogdb_frame(fl->db, &tmp, flogq_data(&fl->q,
+		framelog_row(fw, &tmp);
+		if ((rc = flogdb_frame(fw->db, &tmp, flogq_data(q,
 		    f), &last_id)) != 0)
 			goto fail;
 		one[0] = &tmp;
-		framelog_remember(fl, one, 1, last_id);
+		framelog_remember(fw, one, 1, last_id);
 	}
-	if ((rc = flogdb_commit(fl->db)) != 0)
+	if ((rc = flogdb_commit(fw->db)) != 0)
 		goto fail;
 	return (0);
 fail:
-	flogdb_rollback(fl->db);
+	flogdb_rollback(fw->db);
 	/* Those ids will be given again: forget the rows remembered. */
-	flogmap_clear(&fl->hol_map);
+	flogmap_clear(&fw->hol_map);
 	return (rc);
 }
 
-/* Tells the loop the queue drained when tunnels wait for it. */
+/* Tells a loop its queue drained when its tunnels wait for it. */
 static void
-framelog_notify(struct framelog *fl)
+framelog_notify(struct framelog *p)
 {
 	char	c = 0;
 
-	if (!ALOAD(&fl->blocked) || ALOAD(&fl->notified))
+	if (!ALOAD(&p->blocked) || ALOAD(&p->notified))
 		return;
-	if (flogq_used(&fl->q) > fl->low)
+	/* What the writer sees: the producer's own count is its own. */
+	if (flogq_peek(&p->q, p->low + 1) > p->low)
 		return;
-	ASTORE(&fl->notified, 1);
-	if (write(fl->pipe[1], &c, 1) == -1 && errno != EAGAIN)
+	ASTORE(&p->notified, 1);
+	if (write(p->pipe[1], &c, 1) == -1 && errno != EAGAIN)
 		log_warn("frame log: cannot wake the event loop: %s",
 		    strerror(errno));
 }
 
-/* Writes queued work: all sessions, frames in transactions of batch. */
+/*
+ * Writes queued work of one producer: all sessions, frames in transactions
+ * of batch.
+ */
 static void
-framelog_drain(struct framelog *fl, struct flog_session_rec *sess,
-    int stop)
+framelog_drain_one(struct flog_writer *fw, struct framelog *p,
+    struct flog_session_rec *sess, int stop)
 {
 	size_t	n;
 	int	rc, first;
 
 	for (first = 1;; first = 0) {
-		n = flogq_peek(&fl->q, fl->cfg.batch);
+		n = flogq_peek(&p->q, fw->cfg.batch);
 		if (n == 0 && sess == NULL)
 			return;
 		/*
@@ -781,27 +804,27 @@ framelog_drain(struct framelog *fl, struct flog_session_rec *sess,
 		 * batch (or to empty the queue for a blocked tunnel or a
 		 * stop) and let the rest gather while the writer waits.
 		 */
-		if (!first && sess == NULL && n < fl->cfg.batch &&
-		    !ALOAD(&fl->blocked) && !stop)
+		if (!first && sess == NULL && n < fw->cfg.batch &&
+		    !ALOAD(&p->blocked) && !stop)
 			return;
-		if (framelog_writer_usable(fl)) {
-			if ((rc = framelog_write(fl, sess, n)) == 0) {
-				framelog_recovered(fl);
+		if (framelog_writer_usable(fw)) {
+			if ((rc = framelog_write(fw, &p->q, sess, n)) == 0) {
+				framelog_recovered(fw);
 				struct flog_session_rec	*r;
 
-				fl->st.frames_written += n;
+				AADD(&fw->st.frames_written, n);
 				for (r = sess; r != NULL; r = r->next)
-					fl->st.sessions_written++;
+					AADD(&fw->st.sessions_written, 1);
 			} else
-				framelog_db_error(fl, rc, "writing frames");
+				framelog_db_error(fw, rc, "writing frames");
 		}
 		if (sess != NULL) {
 			/* Unwritten sessions wait for the next success. */
-			struct flog_session_rec **tail = &fl->retry_head;
+			struct flog_session_rec **tail = &fw->retry_head;
 
 			while (*tail != NULL)
 				tail = &(*tail)->next;
-			if (fl->db_err != 0) {
+			if (fw->db_err != 0) {
 				*tail = sess;
 				sess = NULL;
 			} else {
@@ -809,37 +832,72 @@ framelog_drain(struct framelog *fl, struct flog_session_rec *sess,
 				sess = NULL;
 			}
 		}
-		if (fl->db_err != 0) {
-			fl->st.records_lost += n;
-			fl->lost_in_outage += n;
+		if (fw->db_err != 0) {
+			AADD(&fw->st.records_lost, n);
+			fw->lost_in_outage += n;
 		}
-		flogq_release(&fl->q, n);
-		framelog_notify(fl);
-		if (fl->db_err == 0 && fl->retry_head != NULL) {
-			sess = fl->retry_head;
-			fl->retry_head = NULL;
+		flogq_release(&p->q, n);
+		framelog_notify(p);
+		if (fw->db_err == 0 && fw->retry_head != NULL) {
+			sess = fw->retry_head;
+			fw->retry_head = NULL;
 		}
 	}
 }
 
+/*
+ * Every producer in turn. A session's frames are all in one queue (its
+ * worker's), so the order within a session is the queue's.
+ */
+static void
+framelog_drain(struct flog_writer *fw, struct flog_session_rec *sess,
+    int stop)
+{
+	unsigned	i;
+
+	for (i = 0; i < fw->nprods; i++) {
+		framelog_drain_one(fw, &fw->prods[i], sess, stop);
+		sess = NULL;
+	}
+}
+
+/*
+ * Work for the writer: a full batch in some queue, or anything at all in
+ * a queue whose tunnels wait for it (n: 1) or at a stop.
+ */
+static int
+framelog_pending(struct flog_writer *fw, size_t n)
+{
+	struct framelog	*p;
+	unsigned	 i;
+
+	for (i = 0; i < fw->nprods; i++) {
+		p = &fw->prods[i];
+		if (flogq_peek(&p->q, n) >= n || (ALOAD(&p->blocked) &&
+		    flogq_peek(&p->q, 1) > 0))
+			return (1);
+	}
+	return (0);
+}
+
 /* Prunes by retention; on a full database also when no limit is set. */
 static void
-framelog_prune(struct framelog *fl)
+framelog_prune(struct flog_writer *fw)
 {
 	uint64_t	deleted;
 	int		rc;
 
-	if (fl->db == NULL || (fl->cfg.ret_age_s == 0 &&
-	    fl->cfg.ret_rows == 0 && fl->cfg.ret_size == 0))
+	if (fw->db == NULL || (fw->cfg.ret_age_s == 0 &&
+	    fw->cfg.ret_rows == 0 && fw->cfg.ret_size == 0))
 		return;
-	rc = flogdb_prune(fl->db, (int64_t)wall_ns(), fl->cfg.ret_age_s,
-	    fl->cfg.ret_rows, fl->cfg.ret_size, FLOG_PRUNE_MAX, &deleted);
+	rc = flogdb_prune(fw->db, (int64_t)wall_ns(), fw->cfg.ret_age_s,
+	    fw->cfg.ret_rows, fw->cfg.ret_size, FLOG_PRUNE_MAX, &deleted);
 	if (rc != 0) {
-		framelog_db_error(fl, rc, "pruning");
+		framelog_db_error(fw, rc, "pruning");
 		return;
 	}
 	if (deleted > 0) {
-		fl->st.frames_pruned += deleted;
+		fw->st.frames_pruned += deleted;
 		log_debug("frame log: pruned %llu frames",
 		    (unsigned long long)deleted);
 	}
@@ -847,164 +905,166 @@ framelog_prune(struct framelog *fl)
 
 /* Records drops since the last call as a log_events row and a log line. */
 static void
-framelog_status(struct framelog *fl, int final)
+framelog_status(struct flog_writer *fw, int final)
 {
 	uint64_t	dropped, cap;
 	char		detail[96];
+	unsigned	i;
 
-	dropped = ALOAD(&fl->frames_dropped);
-	cap = ALOAD(&fl->capture_dropped);
-	fl->st.frames_dropped = dropped;
-	fl->st.capture_dropped = cap;
-	fl->st.queue_max = ALOAD(&fl->queue_max);
-	fl->st.t = (int64_t)wall_ns();
-	if (fl->db == NULL || fl->db_err != 0)
+	dropped = cap = 0;
+	for (i = 0; i < fw->nprods; i++) {
+		dropped += ALOAD(&fw->prods[i].frames_dropped);
+		cap += ALOAD(&fw->prods[i].capture_dropped);
+		fw->st.queue_max = MAX(fw->st.queue_max,
+		    ALOAD(&fw->prods[i].queue_max));
+	}
+	fw->st.frames_dropped = dropped;
+	fw->st.capture_dropped = cap;
+	fw->st.t = (int64_t)wall_ns();
+	if (fw->db == NULL || fw->db_err != 0)
 		return;
-	if (dropped > fl->events_dropped) {
+	if (dropped > fw->events_dropped) {
 		snprintf(detail, sizeof detail, "queue full (%s policy)",
-		    fl->cfg.overflow == FRAMELOG_BLOCK ? "block" : "drop");
-		if (flogdb_event(fl->db, fl->st.t, fl->run_id, "dropped",
-		    dropped - fl->events_dropped, detail) == 0)
-			fl->events_dropped = dropped;
+		    fw->cfg.overflow == FRAMELOG_BLOCK ? "block" : "drop");
+		if (flogdb_event(fw->db, fw->st.t, fw->run_id, "dropped",
+		    dropped - fw->events_dropped, detail) == 0)
+			fw->events_dropped = dropped;
 	}
 	if (final)
-		flogdb_run_end(fl->db, fl->run_id, fl->st.t);
-	flogdb_status(fl->db, &fl->st);
+		flogdb_run_end(fw->db, fw->run_id, fw->st.t);
+	flogdb_status(fw->db, &fw->st);
 }
 
 /* A periodic line when something was lost, so it is never silent. */
 static void
-framelog_report(struct framelog *fl)
+framelog_report(struct flog_writer *fw)
 {
-	uint64_t	dropped = fl->st.frames_dropped;
+	uint64_t	dropped = fw->st.frames_dropped;
 
-	if (dropped == fl->reported_dropped &&
-	    fl->st.records_lost == fl->reported_lost)
+	if (dropped == fw->reported_dropped &&
+	    fw->st.records_lost == fw->reported_lost)
 		return;
 	log_warn("frame log %s: %llu frames dropped (queue full) and %llu "
 	    "records lost to database errors so far (last error: %s)",
-	    fl->cfg.db, (unsigned long long)dropped,
-	    (unsigned long long)fl->st.records_lost,
-	    fl->last_error[0] != '\0' ? fl->last_error : "none");
-	fl->reported_dropped = dropped;
-	fl->reported_lost = fl->st.records_lost;
+	    fw->cfg.db, (unsigned long long)dropped,
+	    (unsigned long long)fw->st.records_lost,
+	    fw->last_error[0] != '\0' ? fw->last_error : "none");
+	fw->reported_dropped = dropped;
+	fw->reported_lost = fw->st.records_lost;
 }
 
 /* The file was removed or replaced under us: start a new one. */
 static void
-framelog_check_file(struct framelog *fl)
+framelog_check_file(struct flog_writer *fw)
 {
 	struct stat	sb;
 
-	if (fl->db == NULL)
+	if (fw->db == NULL)
 		return;
-	if (stat(fl->cfg.db, &sb) == 0 && sb.st_dev == fl->db_dev &&
-	    sb.st_ino == fl->db_ino)
+	if (stat(fw->cfg.db, &sb) == 0 && sb.st_dev == fw->db_dev &&
+	    sb.st_ino == fw->db_ino)
 		return;
 	log_warn("frame log %s was removed or replaced; starting a new file",
-	    fl->cfg.db);
-	flogdb_close(fl->db);
-	fl->db = NULL;
-	fl->have_base = 0;
-	if (framelog_writer_open(fl) == 0)
-		flogdb_event(fl->db, (int64_t)wall_ns(), fl->run_id,
+	    fw->cfg.db);
+	flogdb_close(fw->db);
+	fw->db = NULL;
+	fw->have_base = 0;
+	if (framelog_writer_open(fw) == 0)
+		flogdb_event(fw->db, (int64_t)wall_ns(), fw->run_id,
 		    "replaced", 0, "the previous file was removed or replaced");
 }
 
 static void *
 framelog_writer(void *arg)
 {
-	struct framelog		*fl = arg;
+	struct flog_writer		*fw = arg;
 	struct flog_session_rec	*sess;
 	struct timespec		 ts;
 	uint64_t		 now, next_status = 0, next_prune, next_report;
 	int			 stop;
 
-	framelog_writer_open(fl);
+	framelog_writer_open(fw);
 	next_prune = mono_ms();
 	next_report = mono_ms() + FLOG_REPORT_MS;
 	for (;;) {
-		pthread_mutex_lock(&fl->mu);
-		while (!fl->stop && fl->sess_head == NULL &&
-		    flogq_peek(&fl->q, fl->cfg.batch) < fl->cfg.batch &&
-		    !(ALOAD(&fl->blocked) && flogq_peek(&fl->q, 1) > 0)) {
-			ASTORE(&fl->idle, 1);
+		pthread_mutex_lock(&fw->mu);
+		while (!fw->stop && fw->sess_head == NULL &&
+		    !framelog_pending(fw, fw->cfg.batch)) {
+			ASTORE(&fw->idle, 1);
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += FLOG_WAIT_MS * 1000000L;
 			if (ts.tv_nsec >= 1000000000L) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000L;
 			}
-			if (pthread_cond_timedwait(&fl->cond, &fl->mu,
+			if (pthread_cond_timedwait(&fw->cond, &fw->mu,
 			    &ts) != 0)
 				break;
 		}
-		ASTORE(&fl->idle, 0);
-		sess = fl->sess_head;
-		fl->sess_head = NULL;
-		fl->sess_tail = &fl->sess_head;
-		stop = fl->stop;
-		pthread_mutex_unlock(&fl->mu);
+		ASTORE(&fw->idle, 0);
+		sess = fw->sess_head;
+		fw->sess_head = NULL;
+		fw->sess_tail = &fw->sess_head;
+		stop = fw->stop;
+		pthread_mutex_unlock(&fw->mu);
 
-		framelog_drain(fl, sess, stop);
+		framelog_drain(fw, sess, stop);
 		now = mono_ms();
 		/* A full database: retention may make room before the retry. */
-		if (now >= next_prune || (fl->db_err != 0 &&
-		    strcmp(flogdb_errkind(fl->db_err), "full") == 0)) {
-			framelog_prune(fl);
+		if (now >= next_prune || (fw->db_err != 0 &&
+		    strcmp(flogdb_errkind(fw->db_err), "full") == 0)) {
+			framelog_prune(fw);
 			next_prune = now + FLOG_PRUNE_MS;
 		}
 		if (now >= next_status || stop) {
-			framelog_check_file(fl);
-			framelog_status(fl, stop);
+			framelog_check_file(fw);
+			framelog_status(fw, stop);
 			next_status = now + FLOG_STATUS_MS;
 		}
 		if (now >= next_report || stop) {
-			framelog_report(fl);
+			framelog_report(fw);
 			next_report = now + FLOG_REPORT_MS;
 		}
 		if (stop) {
-			pthread_mutex_lock(&fl->mu);
-			sess = fl->sess_head;
-			pthread_mutex_unlock(&fl->mu);
-			if (sess == NULL && flogq_peek(&fl->q, 1) == 0)
+			pthread_mutex_lock(&fw->mu);
+			sess = fw->sess_head;
+			pthread_mutex_unlock(&fw->mu);
+			if (sess == NULL && !framelog_pending(fw, 1))
 				break;
 		}
 	}
-	if (fl->retry_head != NULL) {
+	if (fw->retry_head != NULL) {
 		log_warn("frame log: %s: final session rows could not be "
-		    "written", fl->cfg.db);
-		framelog_free_sessions(fl->retry_head);
-		fl->retry_head = NULL;
+		    "written", fw->cfg.db);
+		framelog_free_sessions(fw->retry_head);
+		fw->retry_head = NULL;
 	}
-	if (fl->db != NULL) {
-		flogdb_checkpoint(fl->db);
-		flogdb_close(fl->db);
-		fl->db = NULL;
+	if (fw->db != NULL) {
+		flogdb_checkpoint(fw->db);
+		flogdb_close(fw->db);
+		fw->db = NULL;
 	}
 	log_info("frame log %s: %llu frames and %llu session rows written, "
 	    "%llu dropped (queue full), %llu lost to database errors",
-	    fl->cfg.db, (unsigned long long)fl->st.frames_written,
-	    (unsigned long long)fl->st.sessions_written,
-	    (unsigned long long)fl->st.frames_dropped,
-	    (unsigned long long)fl->st.records_lost);
+	    fw->cfg.db, (unsigned long long)fw->st.frames_written,
+	    (unsigned long long)fw->st.sessions_written,
+	    (unsigned long long)fw->st.frames_dropped,
+	    (unsigned long long)fw->st.records_lost);
 	return (NULL);
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
 
-struct framelog *
-framelog_new(struct event_base *base, const struct config *cfg)
+static void
+framelog_producer_init(struct framelog *fl, struct flog_writer *fw,
+    struct event_base *base)
 {
-	struct framelog	*fl;
-	struct timeval	 tv = { 1, 0 };
-	int		 i;
+	struct timeval	tv = { 1, 0 };
+	int		i;
 
-	fl = xcalloc(1, sizeof *fl);
-	framelog_config_copy(&fl->cfg, &cfg->log);
+	fl->fw = fw;
 	fl->base = base;
-	flogq_init(&fl->q, fl->cfg.queue, FLOG_SIDE_BYTES);
-	flogmap_init(&fl->hol_map, FLOG_HOL_MAX);
+	flogq_init(&fl->q, fw->cfg.queue, FLOG_SIDE_BYTES);
 	/*
 	 * Block: pause at 3/4 full. The last quarter absorbs what is in
 	 * flight: each tunnel finishes the frame it is in (one event) and
@@ -1015,9 +1075,6 @@ framelog_new(struct event_base *base, const struct config *cfg)
 	fl->bhigh = FLOG_SIDE_BYTES / 2;
 	fl->wall_off = (int64_t)wall_ns() - (int64_t)now_ns();
 	TAILQ_INIT(&fl->waiters);
-	pthread_mutex_init(&fl->mu, NULL);
-	pthread_cond_init(&fl->cond, NULL);
-	fl->sess_tail = &fl->sess_head;
 	if (pipe(fl->pipe) == -1)
 		fatalx("frame log: pipe: %s", strerror(errno));
 	for (i = 0; i < 2; i++) {
@@ -1030,37 +1087,74 @@ framelog_new(struct event_base *base, const struct config *cfg)
 	event_add(fl->ev_pipe, NULL);
 	fl->ev_tick = event_new(base, -1, EV_PERSIST, framelog_tick, fl);
 	evtimer_add(fl->ev_tick, &tv);
-	if (pthread_create(&fl->thread, NULL, framelog_writer, fl) != 0)
-		fatalx("frame log: cannot start the writer thread");
-	fl->thread_started = 1;
-	log_info("frame log: %s, capture %s, overflow %s", fl->cfg.db,
-	    fl->cfg.capture == 0 ? "off" : fl->cfg.capture ==
-	    FRAMELOG_CAPTURE_MAX ? "all" : "first bytes",
-	    fl->cfg.overflow == FRAMELOG_BLOCK ? "block" : "drop");
-	return (fl);
 }
 
-void
-framelog_free(struct framelog *fl)
+static void
+framelog_producer_clear(struct framelog *fl)
 {
-	if (fl == NULL)
-		return;
-	if (fl->thread_started) {
-		pthread_mutex_lock(&fl->mu);
-		fl->stop = 1;
-		pthread_cond_signal(&fl->cond);
-		pthread_mutex_unlock(&fl->mu);
-		pthread_join(fl->thread, NULL);
-	}
-	framelog_free_sessions(fl->sess_head);
 	event_free(fl->ev_pipe);
 	event_free(fl->ev_tick);
 	close(fl->pipe[0]);
 	close(fl->pipe[1]);
 	flogq_free(&fl->q);
-	flogmap_free(&fl->hol_map);
-	pthread_mutex_destroy(&fl->mu);
-	pthread_cond_destroy(&fl->cond);
-	framelog_config_clear(&fl->cfg);
-	free(fl);
+}
+
+struct framelog *
+framelog_new(struct event_base *const *bases, unsigned nbases,
+    const struct config *cfg)
+{
+	struct flog_writer	*fw;
+	unsigned		 i;
+
+	fw = xcalloc(1, sizeof *fw);
+	framelog_config_copy(&fw->cfg, &cfg->log);
+	flogmap_init(&fw->hol_map, FLOG_HOL_MAX);
+	pthread_mutex_init(&fw->mu, NULL);
+	pthread_cond_init(&fw->cond, NULL);
+	fw->sess_tail = &fw->sess_head;
+	fw->nprods = nbases;
+	fw->prods = xcalloc(nbases, sizeof *fw->prods);
+	for (i = 0; i < nbases; i++)
+		framelog_producer_init(&fw->prods[i], fw, bases[i]);
+	if (pthread_create(&fw->thread, NULL, framelog_writer, fw) != 0)
+		fatalx("frame log: cannot start the writer thread");
+	fw->thread_started = 1;
+	log_info("frame log: %s, capture %s, overflow %s", fw->cfg.db,
+	    fw->cfg.capture == 0 ? "off" : fw->cfg.capture ==
+	    FRAMELOG_CAPTURE_MAX ? "all" : "first bytes",
+	    fw->cfg.overflow == FRAMELOG_BLOCK ? "block" : "drop");
+	return (&fw->prods[0]);
+}
+
+struct framelog *
+framelog_producer(struct framelog *fl, unsigned i)
+{
+	return (&fl->fw->prods[i]);
+}
+
+void
+framelog_free(struct framelog *fl)
+{
+	struct flog_writer	*fw;
+	unsigned		 i;
+
+	if (fl == NULL)
+		return;
+	fw = fl->fw;
+	if (fw->thread_started) {
+		pthread_mutex_lock(&fw->mu);
+		fw->stop = 1;
+		pthread_cond_signal(&fw->cond);
+		pthread_mutex_unlock(&fw->mu);
+		pthread_join(fw->thread, NULL);
+	}
+	framelog_free_sessions(fw->sess_head);
+	for (i = 0; i < fw->nprods; i++)
+		framelog_producer_clear(&fw->prods[i]);
+	free(fw->prods);
+	flogmap_free(&fw->hol_map);
+	pthread_mutex_destroy(&fw->mu);
+	pthread_cond_destroy(&fw->cond);
+	framelog_config_clear(&fw->cfg);
+	free(fw);
 }

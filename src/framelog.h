@@ -23,21 +23,32 @@ struct framelog;
 struct framelog_session;
 
 /*
- * Starts the frame log of cfg->log (cfg->log.db must be set): the queue and
- * the writer thread, which opens the database on its own (an error there
- * is logged and retried, never fatal). The caller frees with
- * framelog_free().
+ * Starts the frame log of cfg->log (cfg->log.db must be set): one queue per
+ * event loop in bases (one per worker) and the one writer
+ * thread, which opens the database on its own (an error there is logged
+ * and retried, never fatal). Returns the producer of bases[0]; the caller
+ * frees with framelog_free() on it.
  */
-struct framelog	*framelog_new(struct event_base *base,
-		    const struct config *cfg);
+struct framelog	*framelog_new(struct event_base *const *bases,
+		    unsigned nbases, const struct config *cfg);
+
+/*
+ * The producer of bases[i]: what the loop of that base uses. Every call
+ * below taking a struct framelog is made on the loop of its base.
+ */
+struct framelog	*framelog_producer(struct framelog *, unsigned i);
 
 /*
  * Writes everything queued, closes the database and stops the writer.
- * Call after every session is closed. framelog_free(NULL) is a no-op.
+ * Call after every session is closed and every loop has stopped.
+ * framelog_free(NULL) is a no-op.
  */
 void		 framelog_free(struct framelog *);
 
-/* The frame log's health, for the control socket (loop thread). */
+/*
+ * The frame log's health, for the control socket: the queue numbers are
+ * this producer's, the rest the writer's (on the producer's loop).
+ */
 struct framelog_live {
 	uint64_t	queue_used, queue_size, queue_max;
 	uint64_t	frames_written, sessions_written;

@@ -549,7 +549,7 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	c = xcalloc(1, sizeof *c);
 	c->srv = srv;
 	c->cfg = config_ref(srv->cfg);
-	c->id = ++srv->next_id;
+	c->id = server_next_id(srv);
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
 	h1conn_peer_str(sa, c->peer, sizeof c->peer);
 	h1conn_local_str(fd, c->local, sizeof c->local);
@@ -573,7 +573,7 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	/* A peer that closes without close_notify has still closed (EOF). */
 	if (c->tls)
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	srv->nconns++;
+	server_conn_new(srv);
 	backend_tune_socket(fd);
 	c->timer = evtimer_new(srv->base, h1conn_timeout, c);
 	c->ev_closed = event_new(srv->base, -1, 0, h1conn_closed_cb, c);
@@ -584,7 +584,7 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	bufferevent_setwatermark(c->bev, EV_READ, 0, c->cfg->max_head + 1);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 
-	if (srv->stopping || srv->nconns > c->cfg->max_connections) {
+	if (srv->stopping || server_nconns(srv) > c->cfg->max_connections) {
 		h1conn_reject(c, 503, srv->stopping ? "server shutting down" :
 		    "too many connections");
 		return;

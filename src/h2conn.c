@@ -704,12 +704,12 @@ h2s_request(struct h2stream *s, int end_stream)
 	    &deflate, s->extensions, sizeof s->extensions);
 	if (agreed)
 		cl.extensions = s->extensions;
-	s->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, ++c->srv->next_id,
+	s->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, server_next_id(c->srv),
 	    h2s_backend_ready, s);
 	if (agreed)
 		tunnel_set_deflate(s->tunnel, &deflate);
 	log_debug("%s: CONNECT %s is c%llu", s->logid, s->offer.path,
-	    (unsigned long long)c->srv->next_id);
+	    (unsigned long long)tunnel_id(s->tunnel));
 }
 
 /* ---- nghttp2 callbacks -------------------------------------------------- */

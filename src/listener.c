@@ -80,9 +80,12 @@ listener_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 	}
 }
 
-/* Binds one address. Returns the socket, or -1 with errno set. */
+/*
+ * Binds one address; shared (SO_REUSEPORT) when more than one worker
+ * listens on it. Returns the socket, or -1 with errno set.
+ */
 static int
-listener_bind(const struct addrinfo *ai)
+listener_bind(const struct addrinfo *ai, int reuseport)
 {
 	int	fd, one = 1, saved;
 
@@ -91,6 +94,9 @@ listener_bind(const struct addrinfo *ai)
 	if (fd == -1)
 		return (-1);
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
+		goto fail;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof one) == -1)
 		goto fail;
 	/* Our [::] socket must not take the IPv4 port its sibling binds. */
 	if (ai->ai_family == AF_INET6 &&
@@ -108,8 +114,80 @@ fail:
 	return (-1);
 }
 
+void
+listener_addrs_get(struct server *srv, struct listener_addrs *out)
+{
+	struct listener	*l;
+
+	out->n = 0;
+	TAILQ_FOREACH(l, &srv->listeners, entry)
+		out->n++;
+	out->a = xcalloc(MAX(out->n, 1), sizeof *out->a);
+	out->n = 0;
+	TAILQ_FOREACH(l, &srv->listeners, entry) {
+		out->a[out->n].spec = xstrdup(l->spec);
+		out->a[out->n].ss = l->ss;
+		out->a[out->n].sslen = l->sslen;
+		out->n++;
+	}
+}
+
+void
+listener_addrs_clear(struct listener_addrs *la)
+{
+	size_t	i;
+
+	for (i = 0; i < la->n; i++)
+		free(la->a[i].spec);
+	free(la->a);
+	la->a = NULL;
+	la->n = 0;
+}
+
+/* like's addresses for spec as an addrinfo list (caller frees both). */
+static struct addrinfo *
+listener_like(const struct listener_addrs *like, const char *spec)
+{
+	struct addrinfo	*ai, *res = NULL, **tail = &res;
+	size_t		 i;
+
+	for (i = 0; i < like->n; i++) {
+		if (strcmp(like->a[i].spec, spec) != 0)
+			continue;
+		ai = xcalloc(1, sizeof *ai);
+		ai->ai_family = like->a[i].ss.ss_family;
+		ai->ai_socktype = SOCK_STREAM;
+		ai->ai_addr = (struct sockaddr *)&like->a[i].ss;
+		ai->ai_addrlen = like->a[i].sslen;
+		*tail = ai;
+		tail = &ai->ai_next;
+	}
+	return (res);
+}
+
+static void
+listener_like_free(struct addrinfo *ai)
+{
+	struct addrinfo	*next;
+
+	for (; ai != NULL; ai = next) {
+		next = ai->ai_next;
+		free(ai);
+	}
+}
+
+static void
+listener_freeaddrinfo(struct addrinfo *res, const struct listener_addrs *like)
+{
+	if (like != NULL)
+		listener_like_free(res);
+	else
+		freeaddrinfo(res);
+}
+
 int
-listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
+listener_open(struct server *srv, const struct listen_cfg *lc,
+    const struct listener_addrs *like, char **cause)
 {
 	struct addrinfo		 hints, *res = NULL, *ai;
 	struct sockaddr_storage	 ss;
@@ -131,20 +209,27 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(lc->host, lc->port, &hints, &res)) != 0) {
+	if (like != NULL) {
+		/* The first worker could not open it: it said why. */
+		if ((res = listener_like(like, lc->spec)) == NULL) {
+			SSL_CTX_free(tls);
+			return (0);
+		}
+	} else if ((rc = getaddrinfo(lc->host, lc->port, &hints,
+	    &res)) != 0) {
 		*cause = xasprintf("listen %s: %s", lc->spec, gai_strerror(rc));
 		SSL_CTX_free(tls);
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = listener_bind(ai)) == -1) {
+		if ((fd = listener_bind(ai, srv->ws != NULL)) == -1) {
 			/* A wildcard may lack IPv6 on this host; skip that half. */
 			if (lc->host == NULL && ai->ai_family == AF_INET6 &&
 			    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
 				continue;
 			*cause = xasprintf("listen %s: %s", lc->spec,
 			    strerror(errno));
-			freeaddrinfo(res);
+			listener_freeaddrinfo(res, like);
 			SSL_CTX_free(tls);
 			return (-1);
 		}
@@ -152,9 +237,12 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 		l->srv = srv;
 		l->spec = xstrdup(lc->spec);
 		sslen = sizeof ss;
-		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
+		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
 			listener_addr_str((struct sockaddr *)&ss, l->addr,
 			    sizeof l->addr);
+			l->ss = ss;
+			l->sslen = sslen;
+		}
 		l->evl = evconnlistener_new(srv->base, listener_accept, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 		if (l->evl == NULL) {
@@ -163,7 +251,7 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 			    lc->spec);
 			free(l->spec);
 			free(l);
-			freeaddrinfo(res);
+			listener_freeaddrinfo(res, like);
 			SSL_CTX_free(tls);
 			return (-1);
 		}
@@ -174,11 +262,16 @@ listener_open(struct server *srv, const struct listen_cfg *lc, char **cause)
 			l->tls = tls;
 		}
 		TAILQ_INSERT_TAIL(&srv->listeners, l, entry);
-		log_info("listening on %s%s", l->addr, tls != NULL ?
-		    " (tls: h2, http/1.1)" : "");
+		/* One line per address: the other workers share it. */
+		if (srv->index == 0)
+			log_info("listening on %s%s", l->addr, tls != NULL ?
+			    " (tls: h2, http/1.1)" : "");
+		else
+			log_debug("worker %u: listening on %s", srv->index,
+			    l->addr);
 		opened++;
 	}
-	freeaddrinfo(res);
+	listener_freeaddrinfo(res, like);
 	SSL_CTX_free(tls);	/* each listener holds its own reference */
 	if (opened == 0) {
 		*cause = xasprintf("listen %s: no usable address", lc->spec);

@@ -6,6 +6,7 @@
 #define LISTENER_H
 
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 struct server;
 struct listen_cfg;
@@ -18,16 +19,40 @@ struct listener {
 	struct event		*ev_resume;	/* re-enables after EMFILE */
 	char			*spec;		/* the listen line it came from */
 	char			 addr[80];	/* bound address, for logs */
+	struct sockaddr_storage	 ss;		/* bound address */
+	socklen_t		 sslen;
 	SSL_CTX			*tls;		/* new connections' context, or NULL */
 };
 
 /*
+ * Where the first worker's listeners are bound, so that the others bind the
+ * very same addresses (the port it got for port 0 included).
+ */
+struct listener_addr {
+	char			*spec;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+};
+struct listener_addrs {
+	struct listener_addr	*a;
+	size_t			 n;
+};
+
+/* Fills out from srv->listeners; free with listener_addrs_clear(). */
+void	listener_addrs_get(struct server *srv, struct listener_addrs *out);
+void	listener_addrs_clear(struct listener_addrs *);
+
+/*
  * Opens every address lc names (a wildcard host gives an IPv4 and an IPv6
  * socket) and appends them to srv->listeners; logs "listening on ADDR".
- * Returns 0, or -1 with *cause set (caller frees) naming the address.
+ * With like (another worker's addresses; srv->ws set), binds the addresses
+ * like holds for lc->spec instead, none if it holds none. With more than
+ * one worker, sockets get SO_REUSEPORT: the kernel spreads new connections
+ * over the workers. Returns 0, or -1 with *cause set (caller frees) naming
+ * the address.
  */
 int	listener_open(struct server *srv, const struct listen_cfg *lc,
-	    char **cause);
+	    const struct listener_addrs *like, char **cause);
 
 /*
  * SIGHUP: rereads the certificate and key of a TLS listener kept across a

@@ -11,15 +11,21 @@
 
 #include "log.h"
 
-static enum log_level	log_level = LOGL_INFO;
-static int		log_syslog;
+/*
+ * Set at start and by a reload in the main thread, read by every worker:
+ * relaxed atomics (a worker may log one line at the old level).
+ */
+static int		log_level = LOGL_INFO;
+static int		log_syslog;	/* set before any thread starts */
+
+#define LEVEL()		__atomic_load_n(&log_level, __ATOMIC_RELAXED)
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
 void
 log_init(enum log_level level, int use_syslog)
 {
-	log_level = level;
+	__atomic_store_n(&log_level, (int)level, __ATOMIC_RELAXED);
 	if (use_syslog && !log_syslog)
 		openlog("wsbridge", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = use_syslog;
@@ -28,13 +34,13 @@ log_init(enum log_level level, int use_syslog)
 void
 log_set_level(enum log_level level)
 {
-	log_level = level;
+	__atomic_store_n(&log_level, (int)level, __ATOMIC_RELAXED);
 }
 
 int
 log_enabled(enum log_level level)
 {
-	return (level <= log_level);
+	return ((int)level <= LEVEL());
 }
 
 int
@@ -78,7 +84,7 @@ log_msg(enum log_level level, const char *func, const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (level > log_level)
+	if ((int)level > LEVEL())
 		return;
 	va_start(ap, fmt);
 	log_vmsg(level, func, fmt, ap);

@@ -53,6 +53,8 @@ usage(FILE *f)
 "                          database FILE (see log-db in wsbridge.conf(5))\n"
 "      --control PATH      serve stats and events on the unix socket PATH\n"
 "                          (mode 0600) for wsbridge-top and wsbridge ctl\n"
+"      --workers N         N event loops, one thread each, sharing the\n"
+"                          listening ports (default 1; auto: one per CPU)\n"
 "      --log-level LEVEL   error, warn, info (default) or debug\n"
 "  -v, --verbose           same as --log-level debug\n"
 "      --syslog            log to syslog instead of stderr\n"
@@ -102,6 +104,7 @@ main(int argc, char **argv)
 		{ "check",	no_argument,		NULL, 'C' },
 		{ "log-db",	required_argument,	NULL, 'B' },
 		{ "control",	required_argument,	NULL, 'K' },
+		{ "workers",	required_argument,	NULL, 'W' },
 		{ "log-level",	required_argument,	NULL, 'L' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "syslog",	no_argument,		NULL, 'S' },
@@ -151,6 +154,9 @@ main(int argc, char **argv)
 			break;
 		case 'K':
 			add_flag_line(&srv, quoted_line("control", optarg));
+			break;
+		case 'W':
+			add_flag_line(&srv, quoted_line("workers", optarg));
 			break;
 		case 'L':
 			if ((level = log_level_parse(optarg)) == -1) {
@@ -221,6 +227,9 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 #endif
+	/* Only workers share bases across threads: one pays no locks. */
+	if (server_nworkers(srv.cfg) > 1 && evthread_use_pthreads() == -1)
+		fatalx("cannot set up libevent for threads");
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	if (server_start(&srv) == -1) {

@@ -572,3 +572,46 @@ stats_global_tick(struct stats_global *g, uint64_t now)
 			g->peak_msgs[d] = m;
 	}
 }
+
+static uint32_t
+stats_sat32(uint64_t v)
+{
+	return (v > UINT32_MAX ? UINT32_MAX : (uint32_t)v);
+}
+
+void
+stats_global_add(struct stats_global *dst, const struct stats_global *src,
+    uint64_t now)
+{
+	struct stats_secs	 s = src->secs;
+	struct stats_secs	*d = &dst->secs;
+	unsigned		 k, i, j, b;
+	int			 dir;
+
+	stats_secs_roll(&s, now);
+	stats_secs_roll(d, now);
+	dst->conns_total += src->conns_total;
+	dst->open_h1_ws += src->open_h1_ws;
+	dst->open_h1_wss += src->open_h1_wss;
+	dst->open_h2_ws += src->open_h2_ws;
+	dst->open_h2_wss += src->open_h2_wss;
+	dst->ctl_max = MAX(dst->ctl_max, src->ctl_max);
+	for (dir = 0; dir < 2; dir++) {
+		dst->bytes[dir] += src->bytes[dir];
+		dst->msgs[dir] += src->msgs[dir];
+		dst->frames[dir] += src->frames[dir];
+		dst->peak_bytes[dir] += src->peak_bytes[dir];
+		dst->peak_msgs[dir] += src->peak_msgs[dir];
+		for (b = 0; b < STATS_HIST; b++)
+			dst->hist[dir][b] += src->hist[dir][b];
+		/* The same second k seconds ago in both rings. */
+		for (k = 0; k < STATS_SECS; k++) {
+			i = (d->cur + STATS_SECS - k) % STATS_SECS;
+			j = (s.cur + STATS_SECS - k) % STATS_SECS;
+			d->bytes[dir][i] = stats_sat32((uint64_t)
+			    d->bytes[dir][i] + s.bytes[dir][j]);
+			d->msgs[dir][i] = stats_sat32((uint64_t)
+			    d->msgs[dir][i] + s.msgs[dir][j]);
+		}
+	}
+}

@@ -241,4 +241,12 @@ void	stats_secs_series(const struct stats_secs *, uint64_t now,
 /* Global peaks: call about once a second (and before reading peaks). */
 void	stats_global_tick(struct stats_global *, uint64_t now);
 
+/*
+ * Adds src's numbers to dst (workers: the process's totals), both rolled
+ * to now. Peaks add up too: the sum of the workers' peaks, which bounds
+ * the process's from above.
+ */
+void	stats_global_add(struct stats_global *dst,
+	    const struct stats_global *src, uint64_t now);
+
 #endif

@@ -90,7 +90,7 @@ main(int argc, char **argv)
 	cfg->log.queue = queue;
 	cfg->log.overflow = FRAMELOG_BLOCK;
 	cfg->log.ret_size = 0;
-	fl = framelog_new(base, cfg);
+	fl = framelog_new(&base, 1, cfg);
 
 	memset(&cl, 0, sizeof cl);
 	cl.peer = "127.0.0.1:40000";

@@ -22,9 +22,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-PEERS_ALL = ["relay", "wsbridge", "wsbridge-2p", "wsbridge-tls",
-             "wsbridge-h2", "wsbridge-h2tls", "wsbridge-log", "websockify",
-             "websocketd", "node"]
+PEERS_ALL = ["relay", "wsbridge", "wsbridge-2p", "wsbridge-w2",
+             "wsbridge-tls", "wsbridge-h2", "wsbridge-h2tls", "wsbridge-log",
+             "websockify", "websocketd", "node"]
 # wsbridge variants: how wsload speaks to them (-t TLS, -2 HTTP/2) and what
 # they are called in the tables. wsbridge-h2 is cleartext h2 with prior
 # knowledge; wsbridge-h2tls negotiates h2 by ALPN like a browser does.
@@ -33,6 +33,7 @@ VARIANTS = {
     "wsbridge-h2": (["-2"], "HTTP/2 cleartext"),
     "wsbridge-h2tls": (["-t", "-2"], "HTTP/2 over TLS"),
     "wsbridge-log": ([], "frame log on"),
+    "wsbridge-w2": ([], "workers 2: two event loops, one process"),
 }
 # Process-per-connection peers: idle memory is measured at this many
 # connections (a fork per connection does not reach 9,000 here).
@@ -143,6 +144,10 @@ class Bench:
                     "127.0.0.1:%d tls cert=%s key=%s" % ((port,) +
                                                          self.tls_cert()),
                     "--route", "*=" + tgt]
+        elif peer == "wsbridge-w2":
+            # One process, two event loops sharing the port (SO_REUSEPORT).
+            argv = [self.a.wsbridge, "--workers", "2", "127.0.0.1:%d" % port,
+                    tgt]
         elif peer == "wsbridge-log":
             argv = [self.a.wsbridge, "--log-db", self.log_db(),
                     "127.0.0.1:%d" % port, tgt]

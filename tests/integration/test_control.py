@@ -26,49 +26,6 @@ from websockets.extensions.permessage_deflate import (  # noqa: E402
     ClientPerMessageDeflateFactory)
 
 
-class Ctl:
-    """A control-socket client speaking JSON lines."""
-
-    def __init__(self, path, timeout=10.0):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
-        self.buf = b""
-        self.hello = self.recv()
-
-    def send(self, obj):
-        data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
-        self.s.sendall(data + b"\n")
-
-    def recv(self):
-        while b"\n" not in self.buf:
-            d = self.s.recv(1 << 20)
-            if not d:
-                T.fail("control socket closed")
-            self.buf += d
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def recv_type(self, typ, timeout=10.0):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            o = self.recv()
-            if o.get("type") == typ:
-                return o
-        T.fail("no %r message within %.0fs" % (typ, timeout))
-
-    def ask(self, obj):
-        obj = dict(obj, req=obj.get("req", 7))
-        self.send(obj)
-        while True:
-            o = self.recv()
-            if o.get("req") == obj["req"]:
-                return o
-
-    def close(self):
-        self.s.close()
-
-
 def connect(b, path="/echo", **kw):
     kw.setdefault("max_size", None)
     kw.setdefault("ping_interval", None)
@@ -87,7 +44,7 @@ def test_basics(d):
         name="wsbridge-ctl")
     T.expect_eq(oct(stat.S_IMODE(os.stat(sock).st_mode)), oct(0o600),
         "socket mode")
-    c = Ctl(sock)
+    c = T.Ctl(sock)
     h = c.hello
     T.expect_eq((h["type"], h["protocol"], h["server"]), ("hello", 1,
         "wsbridge"), "hello line on connect")
@@ -257,7 +214,7 @@ def test_slow_client(d):
         "not read (%.2fs vs %.2fs)" % (slow, base))
     T.check(rss1 - rss0 < 64 * 1024, "memory bounded (grew %d KiB)" %
         (rss1 - rss0))
-    c = Ctl(sock)
+    c = T.Ctl(sock)
     g = c.ask({"cmd": "stats"})["global"]
     T.expect_eq(g["control_clients"], 2, "both clients still counted")
     c.close()
@@ -323,7 +280,7 @@ def test_deflate(d):
     sock = os.path.join(d, "z.sock")
     b = T.Bridge("--route", "/z=echo deflate=on deflate-min-size=0",
         "--control", sock, name="wsbridge-ctlz")
-    c = Ctl(sock)
+    c = T.Ctl(sock)
     msgs = [json.dumps([{"id": i, "kind": "reading", "value": i % 17}
         for i in range(n)]) for n in (20, 500, 2000)]
     info = {}

@@ -23,6 +23,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import json
 import os
 import queue
 import random
@@ -40,7 +41,8 @@ import traceback
 SKIP = 77
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 HERE = os.path.dirname(os.path.abspath(__file__))
-SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
+SANITIZER_MARKS = ("AddressSanitizer", "runtime error:", "LeakSanitizer",
+                   "ThreadSanitizer")
 
 OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
@@ -903,6 +905,51 @@ def raw_ws(port, path="/", **kw):
     c = RawConn(port)
     c.upgrade(path, **kw)
     return c
+
+
+# ---------------------------------------------------------------- control socket
+
+class Ctl:
+    """A control-socket client speaking JSON lines."""
+
+    def __init__(self, path, timeout=10.0):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+        self.hello = self.recv()
+
+    def send(self, obj):
+        data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+        self.s.sendall(data + b"\n")
+
+    def recv(self):
+        while b"\n" not in self.buf:
+            d = self.s.recv(1 << 20)
+            if not d:
+                fail("control socket closed")
+            self.buf += d
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def recv_type(self, typ, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            o = self.recv()
+            if o.get("type") == typ:
+                return o
+        fail("no %r message within %.0fs" % (typ, timeout))
+
+    def ask(self, obj):
+        obj = dict(obj, req=obj.get("req", 7))
+        self.send(obj)
+        while True:
+            o = self.recv()
+            if o.get("req") == obj["req"]:
+                return o
+
+    def close(self):
+        self.s.close()
 
 
 # ---------------------------------------------------------------- asyncio peers

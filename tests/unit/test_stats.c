@@ -83,6 +83,41 @@ test_rates(void **state)
 }
 
 /*
+ * Two workers' globals add up second by second, though their rings last
+ * rolled at different times (their current buckets differ).
+ */
+static void
+test_global_add(void **state)
+{
+	struct stats_global	a, b, sum;
+	struct stats_conn	*c;
+	uint32_t		series[3];
+
+	stats_global_init(&a, 100 * S);
+	stats_global_init(&b, 90 * S);
+	c = stats_conn_new(NULL, NULL);
+	stats_payload(c, &a, STATS_IN, 1000, 1, 1, 0, 101 * S);
+	stats_payload(c, &b, STATS_IN, 10, 1, 1, 0, 101 * S);
+	stats_payload(c, &b, STATS_IN, 20, 1, 1, 0, 102 * S);
+	a.conns_total = 3;
+	b.conns_total = 4;
+	a.ctl_max = 7;
+	b.ctl_max = 5;
+	stats_global_init(&sum, 103 * S);
+	stats_global_add(&sum, &a, 103 * S);
+	stats_global_add(&sum, &b, 103 * S);
+	assert_int_equal(sum.conns_total, 7);
+	assert_int_equal(sum.ctl_max, 7);
+	assert_int_equal(sum.bytes[STATS_IN], 1030);
+	assert_int_equal(sum.msgs[STATS_IN], 3);
+	stats_secs_series(&sum.secs, 103 * S, STATS_IN, 0, 3, series);
+	assert_int_equal(series[0], 0);		/* second 100 */
+	assert_int_equal(series[1], 1010);	/* second 101 */
+	assert_int_equal(series[2], 20);	/* second 102 */
+	stats_conn_free(c);
+}
+
+/*
  * A 3-frame outbound message, then a pong behind it, then a second
  * message: the pong and the next message wait until the first has left.
  */
@@ -241,6 +276,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hist),
 		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_global_add),
 		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_inbound),
 		cmocka_unit_test(test_compressed_out),
