@@ -334,7 +334,7 @@ h1conn_backend_ready(void *arg, int status)
 	evtimer_del(c->timer);
 	TAILQ_REMOVE(&c->srv->h1conns, c, entry);
 	c->listed = 0;
-	c->rd = sockread_tunnel(c->srv->base, c->bev, c->cfg->buffer_size,
+	c->rd = sockread_tunnel(c->srv->base, c->bev, c->cfg->buffer_size, 0,
 	    h1conn_sockread, c);
 	tunnel_attach(c->tunnel, &h1_transport, c);
 }

@@ -40,13 +40,27 @@
 #define SOCKREAD_MAX	(256 * 1024)
 #define SOCKREAD_SPILL	(64 * 1024)
 
-/* One event loop thread reads: one spill buffer serves every socket. */
-static uint8_t	sockread_spill[SOCKREAD_SPILL];
+/*
+ * A large read for an owner that takes its input in pieces of at most
+ * chain bytes (a backend's bytes framed for the client) is laid in chains
+ * of that size, one per evbuffer here, moved to the input whole: a piece
+ * is then a chain, and when the client's socket takes only part of a frame
+ * the rest moves to its output without a copy (evbuffer_remove_buffer()
+ * copies the part of a chain it splits). libevent's reserve gives one new
+ * chain at most, hence the helper buffers.
+ */
+#define SOCKREAD_CHAIN_MIN	(16 * 1024)
+#define SOCKREAD_PIECES		8
+
+/* One event loop thread reads: these serve every socket. */
+static uint8_t		 sockread_spill[SOCKREAD_SPILL];
+static struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
 
 struct sockread {
 	struct event		*ev;
 	struct evbuffer		*in;		/* what was read, not yet taken */
 	size_t			 limit;		/* input bound */
+	size_t			 chain;		/* largest chain, 0: any */
 	size_t			 size;		/* next guess's power of two */
 	sockread_cb		*cb;
 	void			*arg;
@@ -94,15 +108,58 @@ sockread_tell(struct sockread *r, enum sockread_what what)
 	return (0);
 }
 
+/*
+ * Reserves ask bytes (more than r->chain) as chains of r->chain bytes, one
+ * per helper buffer, into iov. Returns how many, 0 when out of memory.
+ */
+static int
+sockread_pieces(struct sockread *r, size_t ask, struct iovec *iov)
+{
+	struct evbuffer_iovec	v;
+	int			k;
+
+	for (k = 0; k < SOCKREAD_PIECES && ask > 0; k++) {
+		if (sockread_piece[k] == NULL &&
+		    (sockread_piece[k] = evbuffer_new()) == NULL)
+			break;
+		if (evbuffer_reserve_space(sockread_piece[k],
+		    MIN(ask, r->chain), &v, 1) != 1)
+			break;
+		iov[k].iov_base = v.iov_base;
+		iov[k].iov_len = MIN(MIN(ask, r->chain), v.iov_len);
+		ask -= iov[k].iov_len;
+	}
+	return (k);
+}
+
+/* Commits what a read put in the pieces, moves them to the input. */
+static size_t
+sockread_commit_pieces(struct sockread *r, int cnt, struct iovec *iov,
+    size_t left)
+{
+	struct evbuffer_iovec	v;
+	int			k;
+
+	for (k = 0; k < cnt; k++) {
+		v.iov_base = iov[k].iov_base;
+		v.iov_len = MIN(iov[k].iov_len, left);
+		left -= v.iov_len;
+		/* Nothing committed: the reservation is dropped. */
+		evbuffer_commit_space(sockread_piece[k], &v, v.iov_len > 0);
+		evbuffer_add_buffer(r->in, sockread_piece[k]);
+	}
+	return (left);
+}
+
 static void
 sockread_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct sockread		*r = arg;
 	struct evbuffer_iovec	 v[2];
-	struct iovec		 iov[3];
+	struct iovec		 iov[SOCKREAD_PIECES + 1];
 	size_t			 len = evbuffer_get_length(r->in), ask, left;
 	ssize_t			 n;
-	int			 i, cnt, err;
+	int			 i, cnt, err, pieces;
 
 	if (len >= r->limit) {
 		r->full = 1;	/* sockread_poke() resumes */
@@ -110,28 +167,39 @@ sockread_ready(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	ask = MIN(r->size - SOCKREAD_SLACK, r->limit - len);
-	if ((cnt = evbuffer_reserve_space(r->in, ask, v, nitems(v))) <= 0) {
+	pieces = r->chain > 0 && ask > r->chain;
+	if (pieces) {
+		cnt = sockread_pieces(r, ask, iov);
+		ask = MIN(ask, cnt * r->chain);
+	} else if ((cnt = evbuffer_reserve_space(r->in, ask, v,
+	    nitems(v))) > 0) {
+		/* The reserved extents may be larger than asked. */
+		for (i = 0, left = ask; i < cnt && left > 0; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = MIN(v[i].iov_len, left);
+			left -= iov[i].iov_len;
+		}
+		cnt = i;
+	}
+	if (cnt <= 0) {
 		errno = ENOMEM;
 		n = -1;
 		goto fail;
 	}
-	/* The reserved extents may be larger than asked. */
-	for (i = 0, left = ask; i < cnt && left > 0; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = MIN(v[i].iov_len, left);
-		left -= iov[i].iov_len;
-	}
-	iov[i].iov_base = sockread_spill;
-	iov[i].iov_len = MIN(SOCKREAD_SPILL, r->limit - len - ask);
-	cnt = i;
+	iov[cnt].iov_base = sockread_spill;
+	iov[cnt].iov_len = MIN(SOCKREAD_SPILL, r->limit - len - ask);
 	n = readv(fd, iov, iov[cnt].iov_len > 0 ? cnt + 1 : cnt);
 	err = errno;
 	left = n > 0 ? (size_t)n : 0;
-	for (i = 0; i < cnt && left > 0; i++) {
-		v[i].iov_len = MIN(iov[i].iov_len, left);
-		left -= v[i].iov_len;
+	if (pieces)
+		left = sockread_commit_pieces(r, cnt, iov, left);
+	else {
+		for (i = 0; i < cnt && left > 0; i++) {
+			v[i].iov_len = MIN(iov[i].iov_len, left);
+			left -= v[i].iov_len;
+		}
+		evbuffer_commit_space(r->in, v, i);
 	}
-	evbuffer_commit_space(r->in, v, i);
 	/* What did not fit the guess. */
 	if (left > 0 && evbuffer_add(r->in, sockread_spill, left) == -1)
 		abort();	/* out of memory, as xmalloc */
@@ -160,7 +228,7 @@ fail:
 
 static struct sockread *
 sockread_new(struct event_base *base, struct bufferevent *bev, size_t limit,
-    sockread_cb *cb, void *arg)
+    size_t chain, sockread_cb *cb, void *arg)
 {
 	struct sockread	*r;
 
@@ -172,6 +240,10 @@ sockread_new(struct event_base *base, struct bufferevent *bev, size_t limit,
 	if ((r->in = evbuffer_new()) == NULL)
 		abort();	/* out of memory, as xmalloc */
 	r->limit = limit;
+	/* Less the slack, so the chain fits the power of two above it. */
+	if (chain >= SOCKREAD_CHAIN_MIN && chain - SOCKREAD_SLACK <
+	    SOCKREAD_MAX - SOCKREAD_SLACK)
+		r->chain = chain - SOCKREAD_SLACK;
 	r->size = SOCKREAD_MIN;
 	r->cb = cb;
 	r->arg = arg;
@@ -188,14 +260,14 @@ sockread_new(struct event_base *base, struct bufferevent *bev, size_t limit,
 
 struct sockread *
 sockread_tunnel(struct event_base *base, struct bufferevent *bev, size_t high,
-    sockread_cb *cb, void *arg)
+    size_t chain, sockread_cb *cb, void *arg)
 {
 	struct sockread	*r = NULL;
 
 	bufferevent_setwatermark(bev, EV_WRITE, high / 2, 0);
 	bufferevent_set_max_single_write(bev, high);
 	if (bufferevent_openssl_get_ssl(bev) == NULL) {
-		r = sockread_new(base, bev, high, cb, arg);
+		r = sockread_new(base, bev, high, chain, cb, arg);
 		sockread_set(r, 1);
 		bufferevent_enable(bev, EV_WRITE);
 	} else {

@@ -32,11 +32,14 @@ typedef void sockread_cb(void *arg, enum sockread_what what);
  * over reading it: bev's own reading is disabled, what bev's input held
  * moves to ours, which never grows past high bytes (at high, reading stops
  * until sockread_poke() finds room). A TLS bufferevent reads by itself, up
- * to a read high watermark (NULL returned).
+ * to a read high watermark (NULL returned). chain, when not 0, is the
+ * most the owner takes of the input at a time (a frame's payload): large
+ * reads are then laid in chains a little under that size, so that taking
+ * the first chain whole never copies (see sockread.c).
  */
 struct sockread	*sockread_tunnel(struct event_base *base,
-		    struct bufferevent *bev, size_t high, sockread_cb *cb,
-		    void *arg);
+		    struct bufferevent *bev, size_t high, size_t chain,
+		    sockread_cb *cb, void *arg);
 /* The input: bytes read and not yet drained by the owner. */
 struct evbuffer	*sockread_input(struct sockread *);
 /* Stops reading for good and frees, input included; bev's stays off. */

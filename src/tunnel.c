@@ -611,6 +611,7 @@ tunnel_text_cut(struct evbuffer *in, size_t n, int at_eof)
 static void
 tunnel_be_pump(struct tunnel *t)
 {
+	struct evbuffer_iovec	 v;
 	struct evbuffer	*in;
 	size_t		 avail, n;
 	ssize_t		 cut;
@@ -623,6 +624,16 @@ tunnel_be_pump(struct tunnel *t)
 		if (ws_conn_out_room(t->ws) == 0)
 			return;		/* writable() brings us back */
 		n = MIN(avail, t->rt->max_frame);
+		/*
+		 * More than a frame's worth: cut at the end of the first
+		 * chain when it is not much shorter (sockread lays big reads
+		 * in chains of about max-frame). If the client's socket then
+		 * takes part of the frame, the rest moves to its output
+		 * whole, where a split chain would be copied.
+		 */
+		if (avail > n && evbuffer_peek(in, n, NULL, &v, 1) > 1 &&
+		    v.iov_len >= n / 2)
+			n = v.iov_len;
 		if (t->rt->text) {
 			/* A character never splits: at least 4 bytes a frame. */
 			n = MIN(avail, MAX(n, 4));
@@ -1069,7 +1080,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		    tunnel_be_event, t);
 		/* Stop reading the backend while its bytes wait for the client. */
 		t->be_rd = sockread_tunnel(t->srv->base, t->be, high,
-		    tunnel_be_sockread, t);
+		    t->rt->max_frame, tunnel_be_sockread, t);
 	}
 	if (t->counted)
 		control_tunnel_open(t->srv->ctl, t);
