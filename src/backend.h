@@ -31,15 +31,6 @@ void	backend_cancel(struct backend_req *req);
 /* Socket options every bridged socket gets (TCP_NODELAY where TCP). */
 void	backend_tune_socket(int fd);
 
-/*
- * From a read callback: reads what else the socket of bev already holds,
- * in one readv, until its input buffer holds limit bytes (pass the read
- * high watermark). A no-op for TLS bufferevents and when the last read
- * drained the socket. EOF and errors are left for the bufferevent's own
- * next read to report.
- */
-void	backend_read_more(struct bufferevent *bev, size_t limit);
-
 struct evbuffer;
 
 /*

@@ -33,6 +33,7 @@
 #include "http1.h"
 #include "log.h"
 #include "server.h"
+#include "sockread.h"
 #include "tls.h"
 #include "tunnel.h"
 #include "util.h"
@@ -59,6 +60,7 @@ struct h1conn {
 	struct server		*srv;
 	struct config		*cfg;
 	struct bufferevent	*bev;
+	struct sockread		*rd;		/* tunnel reads, plain TCP only */
 	uint64_t		 id;
 	char			 logid[24];
 	char			 peer[64];
@@ -79,6 +81,7 @@ struct h1conn {
 static void	h1conn_read(struct bufferevent *, void *);
 static void	h1conn_write(struct bufferevent *, void *);
 static void	h1conn_event(struct bufferevent *, short, void *);
+static void	h1conn_sockread(void *, enum sockread_what);
 
 static void
 h1conn_arm(struct h1conn *c, unsigned ms)
@@ -95,6 +98,7 @@ h1conn_free(struct h1conn *c)
 {
 	if (c->listed)
 		TAILQ_REMOVE(&c->srv->h1conns, c, entry);
+	sockread_free(c->rd);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	event_free(c->timer);
@@ -128,6 +132,8 @@ h1conn_set_closed(struct h1conn *c)
 		return;
 	c->state = H1_CLOSED;
 	evtimer_del(c->timer);
+	if (c->rd != NULL)
+		sockread_set(c->rd, 0);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_active(c->ev_closed, EV_TIMEOUT, 1);
 }
@@ -163,6 +169,8 @@ h1conn_close(struct h1conn *c, int abort)
 	}
 	c->state = H1_FLUSHING;
 	evtimer_del(c->timer);
+	if (c->rd != NULL)
+		sockread_set(c->rd, 0);	/* the linger reads through bev */
 	bufferevent_disable(c->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		h1conn_linger(c);
@@ -203,7 +211,11 @@ h1conn_reject(struct h1conn *c, int status, const char *why)
 static struct evbuffer *
 h1t_input(void *t)
 {
-	return (bufferevent_get_input(((struct h1conn *)t)->bev));
+	struct h1conn	*c = t;
+
+	if (c->rd != NULL)
+		return (sockread_input(c->rd));
+	return (bufferevent_get_input(c->bev));
 }
 
 static struct evbuffer *
@@ -244,7 +256,9 @@ h1t_set_read(void *t, int on)
 
 	if (c->state != H1_TUNNEL)
 		return;
-	if (on)
+	if (c->rd != NULL)
+		sockread_set(c->rd, on);
+	else if (on)
 		bufferevent_enable(c->bev, EV_READ);
 	else
 		bufferevent_disable(c->bev, EV_READ);
@@ -288,7 +302,6 @@ h1conn_backend_ready(void *arg, int status)
 	struct h1conn	*c = arg;
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	char		 accept[WS_ACCEPT_LEN + 1];
-	size_t		 high = c->cfg->buffer_size;
 
 	if (c->state != H1_CONNECTING)
 		return;
@@ -321,11 +334,8 @@ h1conn_backend_ready(void *arg, int status)
 	evtimer_del(c->timer);
 	TAILQ_REMOVE(&c->srv->h1conns, c, entry);
 	c->listed = 0;
-	bufferevent_setwatermark(c->bev, EV_READ, 0, high);
-	bufferevent_setwatermark(c->bev, EV_WRITE, high / 2, 0);
-	bufferevent_set_max_single_read(c->bev, high);
-	bufferevent_set_max_single_write(c->bev, high);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->rd = sockread_tunnel(c->srv->base, c->bev, c->cfg->buffer_size, 0,
+	    h1conn_sockread, c);
 	tunnel_attach(c->tunnel, &h1_transport, c);
 }
 
@@ -418,8 +428,7 @@ h1conn_read(struct bufferevent *bev, void *arg)
 	case H1_REQUEST:
 		h1conn_request(c);
 		break;
-	case H1_TUNNEL:
-		backend_read_more(bev, c->cfg->buffer_size);
+	case H1_TUNNEL:		/* TLS: plain TCP reads through sockread */
 		/*
 		 * The read watermark's callback runs on every drain of the
 		 * input (a header, a payload piece: an event_add each). Off
@@ -491,6 +500,19 @@ h1conn_event(struct bufferevent *bev, short what, void *arg)
 		h1conn_set_closed(c);
 		break;
 	}
+}
+
+/* Plain TCP in the tunnel: what sockread read, or how reading ended. */
+static void
+h1conn_sockread(void *arg, enum sockread_what what)
+{
+	struct h1conn	*c = arg;
+
+	if (what == SOCKREAD_DATA)
+		ws_conn_input(tunnel_ws(c->tunnel));
+	else
+		h1conn_event(c->bev, BEV_EVENT_READING | (what == SOCKREAD_EOF ?
+		    BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
 }
 
 static void

@@ -28,6 +28,7 @@
 #include "framelog.h"
 #include "log.h"
 #include "server.h"
+#include "sockread.h"
 #include "stats.h"
 #include "tunnel.h"
 #include "util.h"
@@ -73,6 +74,7 @@ struct tunnel {
 
 	/* Backend side (NULL for echo, or once closed). */
 	struct bufferevent		*be;
+	struct sockread			*be_rd;		/* reads be (plain TCP) */
 	int				 be_eof;	/* backend finished sending */
 	uint16_t			 be_code;	/* close code its end maps to */
 	int				 be_flushing;	/* writing the rest, then close */
@@ -215,6 +217,36 @@ tunnel_open_count(struct tunnel *t)
 	return (h2 ? &g->open_h2_ws : &g->open_h1_ws);
 }
 
+/* Closes the backend socket (its reader first: it watches the socket). */
+static void
+tunnel_be_release(struct tunnel *t)
+{
+	if (t->be == NULL)
+		return;
+	sockread_free(t->be_rd);
+	t->be_rd = NULL;
+	bufferevent_free(t->be);
+	t->be = NULL;
+}
+
+/* The backend's bytes not yet framed for the client. */
+static struct evbuffer *
+tunnel_be_input(struct tunnel *t)
+{
+	if (t->be_rd != NULL)
+		return (sockread_input(t->be_rd));
+	return (bufferevent_get_input(t->be));
+}
+
+/* Stops reading the backend. */
+static void
+tunnel_be_stop_reading(struct tunnel *t)
+{
+	if (t->be_rd != NULL)
+		sockread_set(t->be_rd, 0);
+	bufferevent_disable(t->be, EV_READ);
+}
+
 static void
 tunnel_free(struct tunnel *t)
 {
@@ -228,8 +260,7 @@ tunnel_free(struct tunnel *t)
 	TAILQ_REMOVE(&t->srv->tunnels, t, entry);
 	backend_cancel(t->req);
 	tunnel_stats_unhook(t);
-	if (t->be != NULL)
-		bufferevent_free(t->be);
+	tunnel_be_release(t);
 	if (t->ws != NULL)
 		c = *ws_conn_counters(t->ws);
 	ws_conn_free(t->ws);
@@ -315,8 +346,7 @@ tunnel_be_close(struct tunnel *t)
 		    t->cb_backend);
 		t->cb_backend = NULL;
 	}
-	bufferevent_free(t->be);
-	t->be = NULL;
+	tunnel_be_release(t);
 	t->be_flushing = 0;
 	evtimer_del(t->ev_linger);
 	tunnel_maybe_free(t);
@@ -379,7 +409,7 @@ tunnel_be_finish(struct tunnel *t)
 		return;
 	}
 	t->be_flushing = 1;
-	bufferevent_disable(t->be, EV_READ);
+	tunnel_be_stop_reading(t);
 	tunnel_arm_linger(t);
 }
 
@@ -475,8 +505,12 @@ tunnel_ws_writable(void *arg)
 
 	if (tunnel_is_echo(t))
 		ws_conn_resume(t->ws);
-	else
+	else {
 		tunnel_be_pump(t);
+		/* It may have made room in a backend input that was full. */
+		if (t->be_rd != NULL)
+			sockread_poke(t->be_rd);
+	}
 }
 
 static void
@@ -577,6 +611,7 @@ tunnel_text_cut(struct evbuffer *in, size_t n, int at_eof)
 static void
 tunnel_be_pump(struct tunnel *t)
 {
+	struct evbuffer_iovec	 v;
 	struct evbuffer	*in;
 	size_t		 avail, n;
 	ssize_t		 cut;
@@ -584,11 +619,21 @@ tunnel_be_pump(struct tunnel *t)
 
 	if (t->be == NULL || t->ws == NULL)
 		return;
-	in = bufferevent_get_input(t->be);
+	in = tunnel_be_input(t);
 	while ((avail = evbuffer_get_length(in)) > 0) {
 		if (ws_conn_out_room(t->ws) == 0)
 			return;		/* writable() brings us back */
 		n = MIN(avail, t->rt->max_frame);
+		/*
+		 * More than a frame's worth: cut at the end of the first
+		 * chain when it is not much shorter (sockread lays big reads
+		 * in chains of about max-frame). If the client's socket then
+		 * takes part of the frame, the rest moves to its output
+		 * whole, where a split chain would be copied.
+		 */
+		if (avail > n && evbuffer_peek(in, n, NULL, &v, 1) > 1 &&
+		    v.iov_len >= n / 2)
+			n = v.iov_len;
 		if (t->rt->text) {
 			/* A character never splits: at least 4 bytes a frame. */
 			n = MIN(avail, MAX(n, 4));
@@ -610,6 +655,8 @@ tunnel_be_pump(struct tunnel *t)
 		t->be_in += n;
 		ws_conn_send_data(t->ws, t->rt->text ? WS_OP_TEXT :
 		    WS_OP_BINARY, 1, 1, in, n, t_src);
+		if (t->be == NULL)
+			return;		/* a failed send closed it, in too */
 	}
 	if (t->be_eof && ws_conn_state(t->ws) == WS_OPEN) {
 		/* Everything the backend sent is queued: now the close. */
@@ -621,15 +668,15 @@ tunnel_be_pump(struct tunnel *t)
 	}
 }
 
+/* New backend bytes are in its input. */
 static void
 tunnel_be_read(struct bufferevent *bev, void *arg)
 {
 	struct tunnel	*t = arg;
 
-	backend_read_more(bev, tunnel_high(t));
 	if (t->fls != NULL || t->st != NULL)
 		arrivals_note(&t->be_arr, t->be_in +
-		    evbuffer_get_length(bufferevent_get_input(bev)), t->be_in,
+		    evbuffer_get_length(tunnel_be_input(t)), t->be_in,
 		    now_ns());
 	tunnel_be_pump(t);
 }
@@ -665,13 +712,14 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 		t->be_code = WS_CLOSE_INTERNAL;
 		t->be_dead = 1;
 		/* Nothing more can be written: what waits for it is lost. */
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		tunnel_be_stop_reading(t);
+		bufferevent_disable(bev, EV_WRITE);
 		evbuffer_drain(out, evbuffer_get_length(out));
 		evbuffer_drain(t->be_stage, evbuffer_get_length(t->be_stage));
 	} else {
 		/* EOF: it may still read (half-close); keep writing to it. */
 		t->be_code = WS_CLOSE_NORMAL;
-		bufferevent_disable(bev, EV_READ);
+		tunnel_be_stop_reading(t);
 	}
 	t->be_eof = 1;
 	if (t->be_flushing && evbuffer_get_length(out) == 0) {
@@ -680,6 +728,19 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 	}
 	/* What it sent before leaving still goes to the client, then close. */
 	tunnel_be_pump(t);
+}
+
+/* Plain TCP backends: what sockread read, or how reading ended. */
+static void
+tunnel_be_sockread(void *arg, enum sockread_what what)
+{
+	struct tunnel	*t = arg;
+
+	if (what == SOCKREAD_DATA)
+		tunnel_be_read(t->be, t);
+	else
+		tunnel_be_event(t->be, BEV_EVENT_READING |
+		    (what == SOCKREAD_EOF ? BEV_EVENT_EOF : BEV_EVENT_ERROR), t);
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -946,8 +1007,7 @@ tunnel_info(struct tunnel *t, struct tunnel_info *ti)
 	if (t->be != NULL) {
 		ti->q_backend_out = evbuffer_get_length(
 		    bufferevent_get_output(t->be));
-		ti->q_backend_in = evbuffer_get_length(
-		    bufferevent_get_input(t->be));
+		ti->q_backend_in = evbuffer_get_length(tunnel_be_input(t));
 	}
 }
 
@@ -1021,11 +1081,8 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		bufferevent_setcb(t->be, tunnel_be_read, tunnel_be_write,
 		    tunnel_be_event, t);
 		/* Stop reading the backend while its bytes wait for the client. */
-		bufferevent_setwatermark(t->be, EV_READ, 0, high);
-		bufferevent_setwatermark(t->be, EV_WRITE, high / 2, 0);
-		bufferevent_set_max_single_read(t->be, high);
-		bufferevent_set_max_single_write(t->be, high);
-		bufferevent_enable(t->be, EV_READ | EV_WRITE);
+		t->be_rd = sockread_tunnel(t->srv->base, t->be, high,
+		    t->rt->max_frame, tunnel_be_sockread, t);
 	}
 	if (t->counted)
 		control_tunnel_open(t->srv->ctl, t);
@@ -1042,10 +1099,7 @@ tunnel_abort(struct tunnel *t)
 	if (t->ev_connected != NULL)
 		event_del(t->ev_connected);
 	t->ws_done = 1;
-	if (t->be != NULL) {
-		bufferevent_free(t->be);
-		t->be = NULL;
-	}
+	tunnel_be_release(t);
 	tunnel_schedule_free(t);
 }
 

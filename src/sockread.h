@@ -1,0 +1,52 @@
+/*
+ * sockread.h -- reads a plain socket bufferevent's socket ourselves: one
+ * readv per readiness event into an input buffer of our own, sized by the
+ * last reads, with no ioctl(FIONREAD) and no read watermark callbacks.
+ */
+#ifndef SOCKREAD_H
+#define SOCKREAD_H
+
+#include <stddef.h>
+
+struct bufferevent;
+struct evbuffer;
+struct event_base;
+struct sockread;
+
+enum sockread_what {
+	SOCKREAD_DATA = 0,	/* new bytes are in the input */
+	SOCKREAD_EOF,		/* the peer closed its side: reading stopped */
+	SOCKREAD_ERROR,		/* the read failed (errno says why): stopped */
+};
+
+/*
+ * cb gets what happened. The owner may free the reader from within cb:
+ * the memory goes when cb returns.
+ */
+typedef void sockread_cb(void *arg, enum sockread_what what);
+
+/*
+ * Sets up bev, connected, for a tunnel that holds at most high bytes each
+ * way and enables it: its output drains to high / 2 before its write
+ * callback runs. A plain socket gets a sockread (returned), which takes
+ * over reading it: bev's own reading is disabled, what bev's input held
+ * moves to ours, which never grows past high bytes (at high, reading stops
+ * until sockread_poke() finds room). A TLS bufferevent reads by itself, up
+ * to a read high watermark (NULL returned). chain, when not 0, is the
+ * most the owner takes of the input at a time (a frame's payload): large
+ * reads are then laid in chains a little under that size, so that taking
+ * the first chain whole never copies (see sockread.c).
+ */
+struct sockread	*sockread_tunnel(struct event_base *base,
+		    struct bufferevent *bev, size_t high, size_t chain,
+		    sockread_cb *cb, void *arg);
+/* The input: bytes read and not yet drained by the owner. */
+struct evbuffer	*sockread_input(struct sockread *);
+/* Stops reading for good and frees, input included; bev's stays off. */
+void		 sockread_free(struct sockread *);
+/* Read (1) or not (0). After EOF or an error it stays stopped. */
+void		 sockread_set(struct sockread *, int on);
+/* The input was drained: reading resumes if it had stopped at limit. */
+void		 sockread_poke(struct sockread *);
+
+#endif
