@@ -23,6 +23,7 @@
 #include "listener.h"
 #include "log.h"
 #include "server.h"
+#include "sockread.h"
 #include "stats.h"
 #include "tunnel.h"
 #include "util.h"
@@ -491,6 +492,7 @@ server_worker_main(void *arg)
 
 	log_debug("worker %u: running", w->index);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	sockread_thread_end();
 	/* A call that came too late runs here: the loop's data is intact. */
 	pthread_mutex_lock(&w->call_mu);
 	w->running = 0;

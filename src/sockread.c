@@ -52,9 +52,12 @@
 #define SOCKREAD_CHAIN_MIN	(16 * 1024)
 #define SOCKREAD_PIECES		8
 
-/* One event loop thread reads: these serve every socket. */
-static uint8_t		 sockread_spill[SOCKREAD_SPILL];
-static struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
+/*
+ * Scratch space for the reads of one event loop thread (workers N runs
+ * several): these serve every socket of that thread.
+ */
+static __thread uint8_t		 sockread_spill[SOCKREAD_SPILL];
+static __thread struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
 
 struct sockread {
 	struct event		*ev;
@@ -317,4 +320,16 @@ sockread_poke(struct sockread *r)
 		return;
 	r->full = evbuffer_get_length(r->in) >= r->limit;
 	sockread_update(r);
+}
+
+void
+sockread_thread_end(void)
+{
+	int	k;
+
+	for (k = 0; k < SOCKREAD_PIECES; k++) {
+		if (sockread_piece[k] != NULL)
+			evbuffer_free(sockread_piece[k]);
+		sockread_piece[k] = NULL;
+	}
 }

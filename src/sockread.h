@@ -48,5 +48,7 @@ void		 sockread_free(struct sockread *);
 void		 sockread_set(struct sockread *, int on);
 /* The input was drained: reading resumes if it had stopped at limit. */
 void		 sockread_poke(struct sockread *);
+/* Frees the calling thread's scratch buffers (a worker thread ends). */
+void		 sockread_thread_end(void);
 
 #endif
