@@ -35,6 +35,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
+#include "backend.h"
 #include "config.h"
 #include "h2conn.h"
 #include "h2req.h"
@@ -1122,9 +1123,11 @@ h2conn_read(struct bufferevent *bev, void *arg)
 	struct h2conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 
-	if (h2conn_live(c))
+	if (h2conn_live(c)) {
+		/* libevent reads 4 KiB at a time: one pass for all there is. */
+		backend_read_more(bev, c->high);
 		h2conn_work(c);
-	else
+	} else
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
