@@ -983,6 +983,13 @@ h2conn_flush(struct h2conn *c)
 
 	if (n == 0 || !h2conn_live(c))
 		return;
+	/*
+	 * The TLS bufferevent makes a record, and a write, of every chain:
+	 * 9-byte frame headers and read-sized pieces. One chain of it all
+	 * makes full 16 KiB records (OpenSSL copies the bytes anyway).
+	 */
+	if (c->tls)
+		(void)evbuffer_pullup(c->wbuf, -1);
 	if (backend_write_now(c->bev, c->wbuf, n) == n) {
 		if (c->blocked)		/* nothing will say it drained */
 			c->kicked = 1;
