@@ -35,6 +35,7 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
+#include "backend.h"
 #include "config.h"
 #include "h2conn.h"
 #include "h2req.h"
@@ -120,6 +121,7 @@ struct h2conn {
 	struct server		*srv;
 	struct config		*cfg;
 	struct bufferevent	*bev;
+	struct evbuffer		*wbuf;		/* frames of this work call */
 	nghttp2_session		*sess;
 	uint64_t		 id;
 	char			 logid[24];
@@ -132,6 +134,7 @@ struct h2conn {
 	int			 settings_acked; /* client acknowledged ours */
 	int			 goaway_sent;
 	int			 in_work;
+	int			 blocked;	/* nghttp2 stopped at c->high */
 	int			 kicked;
 	struct event		*ev_work;	/* runs h2conn_work() */
 	struct event		*ev_free;
@@ -714,17 +717,36 @@ h2s_request(struct h2stream *s, int end_stream)
 
 /* ---- nghttp2 callbacks -------------------------------------------------- */
 
+/* Bytes for the socket: written or waiting in its output, or in wbuf. */
+static size_t
+h2conn_queued(const struct h2conn *c)
+{
+	return (evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    evbuffer_get_length(c->wbuf));
+}
+
+/*
+ * A client that does not read stops nghttp2 here, not in memory. Frames
+ * gather in wbuf until h2conn_work() is done.
+ */
+static int
+h2conn_full(struct h2conn *c)
+{
+	if (h2conn_queued(c) < c->high)
+		return (0);
+	c->blocked = 1;
+	return (1);
+}
+
 static ssize_t
 h2_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags,
     void *arg)
 {
 	struct h2conn	*c = arg;
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
-	/* A client that does not read stops us here, not in memory. */
-	if (evbuffer_get_length(out) >= c->high)
+	if (h2conn_full(c))
 		return (NGHTTP2_ERR_WOULDBLOCK);
-	if (evbuffer_add(out, data, len) == -1)
+	if (evbuffer_add(c->wbuf, data, len) == -1)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
 	return ((ssize_t)len);
 }
@@ -737,14 +759,13 @@ h2_send_data(nghttp2_session *sess, nghttp2_frame *frame,
 {
 	struct h2conn	*c = arg;
 	struct h2stream	*s = src->ptr;
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
-	if (evbuffer_get_length(out) >= c->high)
+	if (h2conn_full(c))
 		return (NGHTTP2_ERR_WOULDBLOCK);
 	assert(frame->data.padlen == 0);	/* we never pad */
-	evbuffer_add(out, framehd, 9);
+	evbuffer_add(c->wbuf, framehd, 9);
 	if (length > 0)
-		evbuffer_remove_buffer(s->out, out, length);
+		evbuffer_remove_buffer(s->out, c->wbuf, length);
 	s->fc.data_out += length;
 	c->fc.data_out += length;
 	if (length > 0)
@@ -950,6 +971,33 @@ h2conn_kick(struct h2conn *c)
 		event_active(c->ev_work, EV_TIMEOUT, 1);
 }
 
+/*
+ * Hands the frames of this work call to the socket: written at once when
+ * nothing waits before them (no write event to arm and disarm around every
+ * WINDOW_UPDATE or reply), else queued on the bufferevent, chains moved.
+ */
+static void
+h2conn_flush(struct h2conn *c)
+{
+	size_t	n = evbuffer_get_length(c->wbuf);
+
+	if (n == 0 || !h2conn_live(c))
+		return;
+	/*
+	 * The TLS bufferevent makes a record, and a write, of every chain:
+	 * 9-byte frame headers and read-sized pieces. One chain of it all
+	 * makes full 16 KiB records (OpenSSL copies the bytes anyway).
+	 */
+	if (c->tls)
+		(void)evbuffer_pullup(c->wbuf, -1);
+	if (backend_write_now(c->bev, c->wbuf, n) == n) {
+		if (c->blocked)		/* nothing will say it drained */
+			c->kicked = 1;
+	} else
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->wbuf);
+	c->blocked = 0;
+}
+
 /* Feeds what the client sent to nghttp2. */
 static void
 h2conn_recv(struct h2conn *c)
@@ -1031,6 +1079,7 @@ h2conn_finish(struct h2conn *c, const char *why)
 	c->state = H2_FLUSHING;
 	evtimer_del(c->timer);
 	h2conn_close_streams(c);
+	evbuffer_add_buffer(bufferevent_get_output(c->bev), c->wbuf);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		h2conn_linger(c);
 	else {
@@ -1104,7 +1153,10 @@ h2conn_work(struct h2conn *c)
 	do {
 		c->kicked = 0;
 		h2conn_pass(c);
+		if (!c->kicked)
+			h2conn_flush(c);	/* kicks if nghttp2 can go on */
 	} while (c->kicked && ++n < H2_WORK_PASSES);
+	h2conn_flush(c);
 	c->in_work = 0;
 	if (c->kicked)		/* let other connections run first */
 		event_active(c->ev_work, EV_TIMEOUT, 1);
@@ -1122,9 +1174,11 @@ h2conn_read(struct bufferevent *bev, void *arg)
 	struct h2conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 
-	if (h2conn_live(c))
+	if (h2conn_live(c)) {
+		/* libevent reads 4 KiB at a time: one pass for all there is. */
+		backend_read_more(bev, c->high);
 		h2conn_work(c);
-	else
+	} else
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
@@ -1191,6 +1245,7 @@ h2conn_free(struct h2conn *c)
 	TAILQ_REMOVE(&c->srv->h2conns, c, entry);
 	nghttp2_session_del(c->sess);
 	bufferevent_free(c->bev);
+	evbuffer_free(c->wbuf);
 	event_free(c->ev_work);
 	event_free(c->ev_free);
 	event_free(c->timer);
@@ -1249,6 +1304,8 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 	c->srv = srv;
 	c->cfg = config_ref(cfg);
 	c->bev = bev;
+	if ((c->wbuf = evbuffer_new()) == NULL)
+		fatalx("out of memory");
 	c->id = id;
 	c->tls = tls;
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)id);
