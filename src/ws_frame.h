@@ -68,9 +68,15 @@ size_t	ws_frame_header(uint8_t out[WS_HDR_MAX], unsigned fin, unsigned rsv,
 /*
  * XORs p[0..n) in place with key, where p starts <off> bytes into the
  * payload (so a payload can be unmasked in pieces). Returns the offset for
- * the next piece, (off + n) & 3. Works a machine word at a time.
+ * the next piece, (off + n) & 3. Works 64 bytes at a time in vectors
+ * (AVX2 where the CPU has it).
  */
 size_t	ws_mask(uint8_t *p, size_t n, const uint8_t key[4], size_t off);
+/*
+ * Tests: 0 makes ws_mask() use only the portable vector code, 1 lets it
+ * use AVX2 again where the CPU has it. Returns whether it could before.
+ */
+int	ws_mask_use_wide(int on);
 
 /*
  * Receive-side protocol state of one endpoint (RFC 6455 5.2-5.5): whether a

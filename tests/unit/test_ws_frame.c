@@ -325,39 +325,47 @@ rnd(uint64_t *s)
 	return ((uint32_t)(*s >> 16));
 }
 
-/* ws_mask against the RFC 6455 5.3 formula, byte by byte. */
+/*
+ * ws_mask against the RFC 6455 5.3 formula, byte by byte: with the AVX2
+ * code where the CPU has it (pass 0), and with the portable vectors only
+ * (pass 1).
+ */
 static void
 test_mask_reference(void **unused)
 {
 	uint8_t		orig[320], want[320], buf[320 + 16], key[4];
 	uint64_t	seed = 0x2545f4914f6cdd1dULL;
 	size_t		n, off, al, i, next;
-	int		iter;
+	int		iter, pass;
 
 	(void)unused;
-	for (iter = 0; iter < 400; iter++) {
-		n = iter < 301 ? (size_t)iter : rnd(&seed) % 301;
-		for (i = 0; i < 4; i++)
-			key[i] = (uint8_t)rnd(&seed);
-		for (i = 0; i < n; i++)
-			orig[i] = (uint8_t)rnd(&seed);
-		for (off = 0; off < 4; off++) {
+	for (pass = 0; pass < 2; pass++) {
+		ws_mask_use_wide(pass == 0);
+		for (iter = 0; iter < 400; iter++) {
+			n = iter < 301 ? (size_t)iter : rnd(&seed) % 301;
+			for (i = 0; i < 4; i++)
+				key[i] = (uint8_t)rnd(&seed);
 			for (i = 0; i < n; i++)
-				want[i] = orig[i] ^ key[(off + i) % 4];
-			for (al = 0; al < 16; al++) {
-				memset(buf, 0x5a, sizeof buf);
-				memcpy(buf + al, orig, n);
-				next = ws_mask(buf + al, n, key, off);
-				assert_int_equal(next, (off + n) & 3);
-				assert_memory_equal(buf + al, want, n);
-				/* No byte outside p[0..n) touched. */
-				for (i = 0; i < al; i++)
-					assert_int_equal(buf[i], 0x5a);
-				for (i = al + n; i < sizeof buf; i++)
-					assert_int_equal(buf[i], 0x5a);
+				orig[i] = (uint8_t)rnd(&seed);
+			for (off = 0; off < 4; off++) {
+				for (i = 0; i < n; i++)
+					want[i] = orig[i] ^ key[(off + i) % 4];
+				for (al = 0; al < 16; al++) {
+					memset(buf, 0x5a, sizeof buf);
+					memcpy(buf + al, orig, n);
+					next = ws_mask(buf + al, n, key, off);
+					assert_int_equal(next, (off + n) & 3);
+					assert_memory_equal(buf + al, want, n);
+					/* No byte outside p[0..n) touched. */
+					for (i = 0; i < al; i++)
+						assert_int_equal(buf[i], 0x5a);
+					for (i = al + n; i < sizeof buf; i++)
+						assert_int_equal(buf[i], 0x5a);
+				}
 			}
 		}
 	}
+	ws_mask_use_wide(1);
 }
 
 /* Unmasking in random pieces equals unmasking whole; masking twice undoes. */
