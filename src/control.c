@@ -37,6 +37,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "ctl_proto.h"
 #include "framelog.h"
 #include "h2conn.h"
 #include "log.h"
@@ -129,30 +130,7 @@ struct ctl_gather {
 static void	ctl_client_kill(struct ctl_client *);
 
 /* The per-connection snapshot row, in this order ("cols"). */
-static const char *const ctl_cols[] = {
-	"id", "state", "bytes_in", "bytes_out", "msgs_in", "msgs_out",
-	"largest_in", "largest_out", "rate_in", "rate_out", "mrate_in",
-	"mrate_out", "q_out", "q_kernel", "q_in", "stall_out_ns",
-	"stall_in_ns", "stall_max_ns", "ctl_wait_ns", "ctl_wait_max_ns",
-	"inflight_msg", "inflight_size", "inflight_sent", "inflight_complete",
-	"h2_wait_ns", "transfer_max_ns", "delay_max_ns", "hol_msg",
-	"hol_msg_size", "wire_in", "wire_out", "plain_in", "plain_out",
-	"zmsgs_in", "zmsgs_out", "zratio_in", "zratio_out", "zratio",
-};
-
-/*
- * Compression ratio in thousandths: plain payload bytes per wire payload
- * byte, over every data message that way (those sent uncompressed count
- * 1:1), so it is what the bandwidth saved says. 0 while no message that
- * way was compressed: "not compressed" is not "ratio 1.0".
- */
-static uint64_t
-ctl_zratio(uint64_t plain, uint64_t wire, uint64_t zmsgs)
-{
-	if (zmsgs == 0 || wire == 0)
-		return (0);
-	return ((uint64_t)((double)plain * 1000 / (double)wire + 0.5));
-}
+static const char *const ctl_cols[CTL_PROTO_NCOLS] = { CTL_PROTO_COLS };
 
 /* ---- output ---------------------------------------------------------------- */
 
@@ -356,9 +334,9 @@ ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
 	v[i++] = c->payload_out;
 	v[i++] = c->zmsgs_in;
 	v[i++] = c->zmsgs_out;
-	v[i++] = ctl_zratio(c->payload_in, c->wire_in, c->zmsgs_in);
-	v[i++] = ctl_zratio(c->payload_out, c->wire_out, c->zmsgs_out);
-	v[i++] = ctl_zratio(c->payload_in + c->payload_out,
+	v[i++] = ctl_proto_zratio(c->payload_in, c->wire_in, c->zmsgs_in);
+	v[i++] = ctl_proto_zratio(c->payload_out, c->wire_out, c->zmsgs_out);
+	v[i++] = ctl_proto_zratio(c->payload_in + c->payload_out,
 	    c->wire_in + c->wire_out, c->zmsgs_in + c->zmsgs_out);
 	assert(i == (int)nitems(ctl_cols));
 }

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "ctl_proto.h"
 #include "top.h"
 
 void
@@ -206,32 +207,15 @@ enum {
 	C_HOLM, C_HOLS, C_WIN, C_WOUT, C_PIN, C_POUT, C_ZMIN, C_ZMOUT,
 	C_ZRIN, C_ZROUT, C_ZR, C_N
 };
-static const char *const model_cols[C_N] = {
-	"id", "state", "bytes_in", "bytes_out", "msgs_in", "msgs_out",
-	"largest_in", "largest_out", "rate_in", "rate_out", "mrate_in",
-	"mrate_out", "q_out", "q_kernel", "q_in", "stall_out_ns",
-	"stall_in_ns", "stall_max_ns", "ctl_wait_ns", "ctl_wait_max_ns",
-	"inflight_msg", "inflight_size", "inflight_sent", "inflight_complete",
-	"h2_wait_ns", "transfer_max_ns", "delay_max_ns", "hol_msg",
-	"hol_msg_size", "wire_in", "wire_out", "plain_in", "plain_out",
-	"zmsgs_in", "zmsgs_out", "zratio_in", "zratio_out", "zratio",
-};
-
-/* plain / wire in thousandths; 0 when nothing that way was compressed. */
-static uint64_t
-model_ratio(uint64_t plain, uint64_t wire, uint64_t zmsgs)
-{
-	if (zmsgs == 0 || wire == 0)
-		return (0);
-	return ((uint64_t)((double)plain * 1000 / (double)wire + 0.5));
-}
+static const char *const model_cols[CTL_PROTO_NCOLS] = { CTL_PROTO_COLS };
+_Static_assert(C_N == CTL_PROTO_NCOLS, "one C_ index per snapshot column");
 
 void
 model_zratio(struct top_conn *c)
 {
-	c->zratio_in = model_ratio(c->plain_in, c->wire_in, c->zmsgs_in);
-	c->zratio_out = model_ratio(c->plain_out, c->wire_out, c->zmsgs_out);
-	c->zratio = model_ratio(c->plain_in + c->plain_out,
+	c->zratio_in = ctl_proto_zratio(c->plain_in, c->wire_in, c->zmsgs_in);
+	c->zratio_out = ctl_proto_zratio(c->plain_out, c->wire_out, c->zmsgs_out);
+	c->zratio = ctl_proto_zratio(c->plain_in + c->plain_out,
 	    c->wire_in + c->wire_out, c->zmsgs_in + c->zmsgs_out);
 }
 
