@@ -14,53 +14,17 @@
 // handshake while the page lives: wsbridge resets it after its linger
 // (2 s) and the tunnel closes.
 
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import * as T from './wsbtest.mjs';
 
 const FIREFOX = process.env.FIREFOX || '/usr/bin/firefox-esr';
 
-
-
-/* Runs in the page: open, text, 6 MiB binary, close; digests in hex. */
-async function pageSocket(page, url) {
-  return page.evaluate(async (u) => {
-    const hex = (buf) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, '0')).join('');
-    const out = {};
-    const ws = new WebSocket(u, ['chat', 'superchat']);
-    ws.binaryType = 'arraybuffer';
-    const queue = [];
-    let waiter = null;
-    ws.onmessage = (ev) => { queue.push(ev.data); if (waiter) { const w = waiter; waiter = null; w(); } };
-    const next = () => new Promise((res) => { const take = () => (queue.length ? res(queue.shift()) : (waiter = take)); take(); });
-    const closed = new Promise((res) => { ws.onclose = (ev) => res({ code: ev.code, wasClean: ev.wasClean }); });
-    await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('WebSocket error before open')); });
-    out.protocol = ws.protocol;
-    ws.send('hello from firefox \u00e9');
-    out.text = await next();
-    const data = new Uint8Array(6 * 1024 * 1024);
-    for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-    out.sent = hex(await crypto.subtle.digest('SHA-256', data));
-    ws.send(data);
-    const back = await next();
-    out.gotLen = back.byteLength;
-    out.got = hex(await crypto.subtle.digest('SHA-256', back));
-    ws.close(1000, 'done');
-    out.close = await closed;
-    return out;
-  }, url);
-}
-
-function checkResult(r, what) {
-  T.log(`   page result: ${JSON.stringify(r)}`);
-  T.expectEq(r.protocol, 'chat', `${what}: ws.protocol`);
-  T.expectEq(r.text, 'hello from firefox \u00e9', `${what}: text echo`);
-  T.expectEq(r.gotLen, 6 * 1024 * 1024, `${what}: length of the binary echo`);
-  T.expectEq(r.got, r.sent, `${what}: SHA-256 of the 6 MiB echo`);
-  T.expectEq(r.close.code, 1000, `${what}: close code`);
-  T.expectEq(r.close.wasClean, true, `${what}: clean close`);
-}
+/* Open, text, 6 MiB binary, close, in the page. */
+const ECHO = { protocols: ['chat', 'superchat'], protocol: 'chat',
+  text: 'hello from firefox \u00e9', size: 6 * 1024 * 1024 };
+const pageSocket = (page, url) => T.pageEcho(page, url, ECHO);
+const checkResult = (r, what) => T.checkPageEcho(r, what, ECHO);
 
 async function main() {
   if (!existsSync(FIREFOX)) throw new T.Skip(`no Firefox at ${FIREFOX} (apt-get install firefox-esr)`);

@@ -16,7 +16,6 @@ import * as T from './wsbtest.mjs';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
-
 /** Opens a ws client; resolves once open, rejects on error. */
 function openWs(WebSocket, url, opts) {
   const ws = new WebSocket(url, opts);
@@ -35,33 +34,9 @@ function openWs(WebSocket, url, opts) {
   return ws;
 }
 
-
-
-async function chromiumSocket(page, url) {
-  return page.evaluate(async ({ url }) => {
-    const hex = (buf) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, '0')).join('');
-    const out = {};
-    const ws = new WebSocket(url, ['chat']);
-    ws.binaryType = 'arraybuffer';
-    const queue = [];
-    let waiter = null;
-    ws.onmessage = (ev) => { queue.push(ev.data); if (waiter) { const w = waiter; waiter = null; w(); } };
-    const next = () => new Promise((res) => { const take = () => (queue.length ? res(queue.shift()) : (waiter = take)); take(); });
-    const closed = new Promise((res) => { ws.onclose = (ev) => res({ code: ev.code, wasClean: ev.wasClean }); });
-    await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('WebSocket error before open')); });
-    out.protocol = ws.protocol;
-    ws.send('hello over wss');
-    out.text = await next();
-    const data = new Uint8Array(4 * 1024 * 1024);
-    for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-    out.sent = hex(await crypto.subtle.digest('SHA-256', data));
-    ws.send(data);
-    out.got = hex(await crypto.subtle.digest('SHA-256', await next()));
-    ws.close(1000, 'done');
-    out.close = await closed;
-    return out;
-  }, { url });
-}
+/* Open, text, 4 MiB binary, close, in the page. */
+const ECHO = { protocols: ['chat'], protocol: 'chat', text: 'hello over wss',
+  size: 4 * 1024 * 1024 };
 
 async function main() {
   const { WebSocket } = await T.need('ws');
@@ -123,14 +98,7 @@ async function main() {
       '--disable-component-update', '--disable-sync'],
   }), 30000, 'Chromium launch');
 
-  const check = (r, what) => {
-    T.log(`   page result: ${JSON.stringify(r)}`);
-    T.expectEq(r.protocol, 'chat', `${what}: ws.protocol`);
-    T.expectEq(r.text, 'hello over wss', `${what}: text echo`);
-    T.expectEq(r.got, r.sent, `${what}: SHA-256 of the 4 MiB echo`);
-    T.expectEq(r.close.code, 1000, `${what}: close code`);
-    T.expectEq(r.close.wasClean, true, `${what}: clean close`);
-  };
+  const check = (r, what) => T.checkPageEcho(r, what, ECHO);
 
   await T.subtest('Chromium over wss:// with HTTP/1.1 (page from elsewhere)', async () => {
     const ctx = await launch();
@@ -144,7 +112,7 @@ async function main() {
       srv.unref();
       await T.within(page.goto(`http://127.0.0.1:${srv.address().port}/`), 15000, 'page');
       const n = b.lines.length;
-      const r = await T.within(chromiumSocket(page, `wss://127.0.0.1:${port}/echo`), 45000, 'page script');
+      const r = await T.within(T.pageEcho(page, `wss://127.0.0.1:${port}/echo`, ECHO), 45000, 'page script');
       check(r, 'h1');
       const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
       T.check(/proto=h1/.test(line), 'wsbridge logged the socket as HTTP/1.1', 'proto=h1', line);
@@ -160,7 +128,7 @@ async function main() {
       const resp = await T.within(page.goto(`https://127.0.0.1:${port}/`), 15000, 'page over h2');
       T.expectEq(resp.status(), 404, 'the page request is answered (404 with a body)');
       const n = b.lines.length;
-      const r = await T.within(chromiumSocket(page, `wss://127.0.0.1:${port}/echo`), 45000, 'page script');
+      const r = await T.within(T.pageEcho(page, `wss://127.0.0.1:${port}/echo`, ECHO), 45000, 'page script');
       check(r, 'h2');
       const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
       T.check(/proto=h2/.test(line), 'wsbridge logged the socket as HTTP/2', 'proto=h2', line);

@@ -176,6 +176,50 @@ export class Bridge {
 }
 
 /** Runs main(), stops every bridge, exits 0/1/77. */
+/*
+ * In a browser page (Playwright or Puppeteer): open a WebSocket to url
+ * offering protocols, echo text and a size-byte random binary message,
+ * close with 1000. Returns what a test checks with checkPageEcho().
+ */
+export async function pageEcho(page, url, { protocols, text, size }) {
+  return page.evaluate(async ({ url, protocols, text, size }) => {
+    const hex = (buf) => [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, '0')).join('');
+    const out = {};
+    const ws = new WebSocket(url, protocols);
+    ws.binaryType = 'arraybuffer';
+    const queue = [];
+    let waiter = null;
+    ws.onmessage = (ev) => { queue.push(ev.data); if (waiter) { const w = waiter; waiter = null; w(); } };
+    const next = () => new Promise((res) => { const take = () => (queue.length ? res(queue.shift()) : (waiter = take)); take(); });
+    const closed = new Promise((res) => { ws.onclose = (ev) => res({ code: ev.code, wasClean: ev.wasClean }); });
+    await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('WebSocket error before open')); });
+    out.protocol = ws.protocol;
+    ws.send(text);
+    out.text = await next();
+    const data = new Uint8Array(size);
+    for (let i = 0; i < data.length; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
+    out.sent = hex(await crypto.subtle.digest('SHA-256', data));
+    ws.send(data);
+    const back = await next();
+    out.gotLen = back.byteLength;
+    out.got = hex(await crypto.subtle.digest('SHA-256', back));
+    ws.close(1000, 'done');
+    out.close = await closed;
+    return out;
+  }, { url, protocols, text, size });
+}
+
+/* Checks what pageEcho() returned: protocol, both echoes, a clean close. */
+export function checkPageEcho(r, what, { protocol, text, size }) {
+  log(`   page result: ${JSON.stringify(r)}`);
+  expectEq(r.protocol, protocol, `${what}: ws.protocol`);
+  expectEq(r.text, text, `${what}: text echo`);
+  expectEq(r.gotLen, size, `${what}: length of the binary echo`);
+  expectEq(r.got, r.sent, `${what}: SHA-256 of the ${size}-byte echo`);
+  expectEq(r.close.code, 1000, `${what}: close code`);
+  expectEq(r.close.wasClean, true, `${what}: clean close`);
+}
+
 export async function run(main, overallMs = 55000) {
   let skipped = null;
   try {
