@@ -28,28 +28,6 @@ function jsonText(n, seed = 1) {
   return parts.join('');
 }
 
-function open(WebSocket, url, pmd) {
-  const ws = new WebSocket(url, { perMessageDeflate: pmd, maxPayload: 64 << 20 });
-  const queue = [];
-  let waiter = null;
-  ws.on('message', (data, isBinary) => {
-    queue.push({ data: Buffer.isBuffer(data) ? data : Buffer.concat(data), isBinary });
-    if (waiter) { const w = waiter; waiter = null; w(); }
-  });
-  ws.closed = new Promise((res) => ws.on('close', (code, reason) => res({ code, reason: reason.toString() })));
-  ws.on('error', (e) => T.log(`   (ws error event: ${e.message})`));
-  ws.next = (ms = 30000, what = 'message') => T.within(new Promise((res) => {
-    const take = () => (queue.length ? res(queue.shift()) : (waiter = take));
-    take();
-  }), ms, what);
-  ws.opened = T.within(new Promise((res, rej) => {
-    ws.once('open', res);
-    ws.once('unexpected-response', (req, resp) => rej(new T.Failure(`HTTP ${resp.statusCode} instead of 101`)));
-    ws.once('error', rej);
-  }), 10000, `open ${url}`);
-  return ws;
-}
-
 async function roundtrip(ws, msg, what) {
   const isBinary = Buffer.isBuffer(msg);
   const want = isBinary ? msg : Buffer.from(msg);
@@ -104,7 +82,7 @@ async function main() {
               if (serverMaxWindowBits) pmd.serverMaxWindowBits = serverMaxWindowBits;
               if (clientMaxWindowBits) pmd.clientMaxWindowBits = clientMaxWindowBits;
               const what = `${path} ${JSON.stringify(pmd)}`;
-              const ws = open(WebSocket, b.url(path), pmd);
+              const ws = T.openWs(WebSocket, b.url(path), undefined, { perMessageDeflate: pmd });
               await ws.opened;
               T.check(typeof ws.extensions === 'string' && ws.extensions.startsWith('permessage-deflate'),
                 `${what}: agreed ${ws.extensions}`);
@@ -126,7 +104,7 @@ async function main() {
 
   await T.subtest('16 MiB compressible and incompressible, echo route', async () => {
     const from = b.lines.length;
-    const ws = open(WebSocket, b.url('/big'), { threshold: 0 });
+    const ws = T.openWs(WebSocket, b.url('/big'), undefined, { perMessageDeflate: { threshold: 0 } });
     await ws.opened;
     await roundtrip(ws, jsonText(16 << 20, 5), '16 MiB JSON text');
     await roundtrip(ws, randomBytes(16 << 20), '16 MiB random binary');
@@ -138,7 +116,7 @@ async function main() {
 
   await T.subtest('16 MiB compressible through a TCP backend', async () => {
     const from = b.lines.length;
-    const ws = open(WebSocket, b.url('/tcp'), { threshold: 0 });
+    const ws = T.openWs(WebSocket, b.url('/tcp'), undefined, { perMessageDeflate: { threshold: 0 } });
     await ws.opened;
     const msg = Buffer.from(jsonText(16 << 20, 7));
     ws.send(msg);

@@ -11,29 +11,6 @@ import * as T from './wsbtest.mjs';
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 const SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20];
 
-/** A WebSocket client with a queue of received messages. */
-function open(WebSocket, url, protocols) {
-  const ws = new WebSocket(url, protocols, { perMessageDeflate: false, maxPayload: 64 << 20 });
-  const queue = [];
-  let waiter = null;
-  ws.on('message', (data, isBinary) => {
-    queue.push({ data: Buffer.isBuffer(data) ? data : Buffer.concat(data), isBinary });
-    if (waiter) { const w = waiter; waiter = null; w(); }
-  });
-  ws.closed = new Promise((res) => ws.on('close', (code, reason) => res({ code, reason: reason.toString() })));
-  ws.on('error', (e) => T.log(`   (ws error event: ${e.message})`));
-  ws.next = (ms = 20000, what = 'message') => T.within(new Promise((res) => {
-    const take = () => (queue.length ? res(queue.shift()) : (waiter = take));
-    take();
-  }), ms, what);
-  ws.opened = T.within(new Promise((res, rej) => {
-    ws.once('open', res);
-    ws.once('unexpected-response', (req, resp) => rej(new T.Failure(`HTTP ${resp.statusCode} instead of 101`)));
-    ws.once('error', rej);
-  }), 10000, `open ${url}`);
-  return ws;
-}
-
 function textOfSize(n) {
   const unit = Buffer.from('héllo wörld € 𝄞 ascii ÿ ');
   let b = Buffer.alloc(n);
@@ -67,7 +44,7 @@ async function main() {
   ]).start();
 
   await T.subtest('echo route: text and binary, 0 B .. 16 MiB, sha256 equal', async () => {
-    const ws = open(WebSocket, b.url('/echo'), ['superchat', 'chat']);
+    const ws = T.openWs(WebSocket, b.url('/echo'), ['superchat', 'chat']);
     await ws.opened;
     for (const n of SIZES) {
       const bin = randomBytes(n);
@@ -89,7 +66,7 @@ async function main() {
   await T.subtest('subprotocol negotiation', async () => {
     for (const [offer, want] of [[['superchat', 'chat'], 'chat'], [['superchat'], 'superchat'],
       [['chat', 'x-other'], 'chat'], [['unknown'], ''], [undefined, '']]) {
-      const ws = open(WebSocket, b.url('/echo'), offer);
+      const ws = T.openWs(WebSocket, b.url('/echo'), offer);
       try {
         await ws.opened;
       } catch (e) {
@@ -108,7 +85,7 @@ async function main() {
   });
 
   await T.subtest('fragmented sends (fin:false) arrive as one message', async () => {
-    const ws = open(WebSocket, b.url('/echo'));
+    const ws = T.openWs(WebSocket, b.url('/echo'));
     await ws.opened;
     const parts = [randomBytes(1000), randomBytes(0), randomBytes(70000), randomBytes(1)];
     parts.forEach((p, i) => ws.send(p, { binary: true, fin: i === parts.length - 1 }));
@@ -141,7 +118,7 @@ async function main() {
   });
 
   await T.subtest('ping answered with the same payload', async () => {
-    const ws = open(WebSocket, b.url('/echo'));
+    const ws = T.openWs(WebSocket, b.url('/echo'));
     await ws.opened;
     const pong = T.within(new Promise((res) => ws.once('pong', res)), 5000, 'pong');
     ws.ping(Buffer.from('node-ping'));
@@ -152,7 +129,7 @@ async function main() {
 
   await T.subtest('close code and reason echoed', async () => {
     for (const [code, reason] of [[1000, ''], [4321, 'bye'], [3000, 'é€𝄞']]) {
-      const ws = open(WebSocket, b.url('/echo'));
+      const ws = T.openWs(WebSocket, b.url('/echo'));
       await ws.opened;
       ws.close(code, reason);
       const c = await T.within(ws.closed, 10000, 'close');
@@ -162,7 +139,7 @@ async function main() {
   });
 
   await T.subtest('TCP echo backend (node net server)', async () => {
-    const ws = open(WebSocket, b.url('/tcp'));
+    const ws = T.openWs(WebSocket, b.url('/tcp'));
     await ws.opened;
     for (const n of [1, 126, 65536, 1 << 20, 8 << 20]) {
       const data = randomBytes(n);
@@ -185,7 +162,7 @@ async function main() {
   });
 
   await T.subtest('backend closes -> client gets 1000', async () => {
-    const ws = open(WebSocket, b.url('/tcp'));
+    const ws = T.openWs(WebSocket, b.url('/tcp'));
     await ws.opened;
     ws.send('x');
     await ws.next(5000, 'echo');

@@ -16,24 +16,6 @@ import * as T from './wsbtest.mjs';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
-/** Opens a ws client; resolves once open, rejects on error. */
-function openWs(WebSocket, url, opts) {
-  const ws = new WebSocket(url, opts);
-  const queue = [];
-  let waiter = null;
-  ws.on('message', (data, isBinary) => {
-    queue.push({ data, isBinary });
-    if (waiter) { const w = waiter; waiter = null; w(); }
-  });
-  ws.next = (ms = 20000) => T.within(new Promise((res) => {
-    const take = () => (queue.length ? res(queue.shift()) : (waiter = take));
-    take();
-  }), ms, 'message');
-  ws.closed = new Promise((res) => ws.on('close', (code) => res(code)));
-  ws.opened = new Promise((res, rej) => { ws.once('open', res); ws.once('error', rej); });
-  return ws;
-}
-
 /* Open, text, 4 MiB binary, close, in the page. */
 const ECHO = { protocols: ['chat'], protocol: 'chat', text: 'hello over wss',
   size: 4 * 1024 * 1024 };
@@ -50,7 +32,7 @@ async function main() {
   const ca = readFileSync(c.ca);
 
   await T.subtest('Node ws over wss:// (our CA trusted): text, 8 MiB binary, close', async () => {
-    const ws = openWs(WebSocket, `wss://127.0.0.1:${port}/echo`, { ca, perMessageDeflate: false });
+    const ws = T.openWs(WebSocket, `wss://127.0.0.1:${port}/echo`, undefined, { ca });
     await T.within(ws.opened, 10000, 'open');
     T.expectEq(ws.protocol, '', 'no subprotocol offered, none chosen');
     ws.send('héllo');
@@ -61,11 +43,11 @@ async function main() {
     const r = await ws.next();
     T.expectEq(sha(r.data), sha(big), 'SHA-256 of the 8 MiB echo');
     ws.close(1000);
-    T.expectEq(await T.within(ws.closed, 10000, 'close'), 1000, 'close code');
+    T.expectEq((await T.within(ws.closed, 10000, 'close')).code, 1000, 'close code');
   });
 
   await T.subtest('mTLS: ws with a certificate from our CA is accepted', async () => {
-    const ws = openWs(WebSocket, `wss://127.0.0.1:${mport}/echo`, {
+    const ws = T.openWs(WebSocket, `wss://127.0.0.1:${mport}/echo`, undefined, {
       ca, cert: readFileSync(c.client_cert), key: readFileSync(c.client_key) });
     await T.within(ws.opened, 10000, 'open with a good client certificate');
     ws.close(1000);
@@ -74,7 +56,7 @@ async function main() {
 
   await T.subtest('mTLS: ws with a certificate from another CA is refused', async () => {
     const n = b.lines.length;
-    const ws = openWs(WebSocket, `wss://127.0.0.1:${mport}/echo`, {
+    const ws = T.openWs(WebSocket, `wss://127.0.0.1:${mport}/echo`, undefined, {
       ca, cert: readFileSync(c.rogue_cert), key: readFileSync(c.rogue_key) });
     let err = null;
     try { await T.within(ws.opened, 10000, 'refusal'); } catch (e) { err = e; }

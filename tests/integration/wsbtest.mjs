@@ -177,6 +177,37 @@ export class Bridge {
 
 /** Runs main(), stops every bridge, exits 0/1/77. */
 /*
+ * A Node `ws` client (pass the module's WebSocket) with a queue of received
+ * messages: ws.next(ms) resolves to the next { data: Buffer, isBinary },
+ * ws.opened when it is open (an HTTP answer other than 101 rejects with a
+ * Failure, a connection or TLS error with that error), ws.closed to
+ * { code, reason }. opts go to ws (default: no permessage-deflate, 64 MiB
+ * messages).
+ */
+export function openWs(WebSocket, url, protocols, opts = {}) {
+  const ws = new WebSocket(url, protocols,
+    { perMessageDeflate: false, maxPayload: 64 << 20, ...opts });
+  const queue = [];
+  let waiter = null;
+  ws.on('message', (data, isBinary) => {
+    queue.push({ data: Buffer.isBuffer(data) ? data : Buffer.concat(data), isBinary });
+    if (waiter) { const w = waiter; waiter = null; w(); }
+  });
+  ws.closed = new Promise((res) => ws.on('close', (code, reason) => res({ code, reason: reason.toString() })));
+  ws.on('error', (e) => log(`   (ws error event: ${e.message})`));
+  ws.next = (ms = 30000, what = 'message') => within(new Promise((res) => {
+    const take = () => (queue.length ? res(queue.shift()) : (waiter = take));
+    take();
+  }), ms, what);
+  ws.opened = within(new Promise((res, rej) => {
+    ws.once('open', res);
+    ws.once('unexpected-response', (req, resp) => rej(new Failure(`HTTP ${resp.statusCode} instead of 101`)));
+    ws.once('error', rej);
+  }), 10000, `open ${url}`);
+  return ws;
+}
+
+/*
  * In a browser page (Playwright or Puppeteer): open a WebSocket to url
  * offering protocols, echo text and a size-byte random binary message,
  * close with 1000. Returns what a test checks with checkPageEcho().
