@@ -339,9 +339,19 @@ static const char *const statements[ST_COUNT] = {
 	[ST_HOL_CTL] = "UPDATE frames SET wait_ns = ?1 WHERE id = ?2",
 };
 
+/* What a frame INSERT parameter holds (flogdb_bind_frame). */
+enum { SL_UNKNOWN = 0, SL_NULL, SL_INT, SL_STATIC };
+struct flogdb_slot {
+	int64_t		 v;
+	const char	*p;
+	int		 kind;
+};
+
 struct flogdb {
-	sqlite3		*db;
-	sqlite3_stmt	*st[ST_COUNT];
+	sqlite3			*db;
+	sqlite3_stmt		*st[ST_COUNT];
+	struct flogdb_slot	 sl_one[FLOGDB_FCOLS];		/* ST_FRAME */
+	struct flogdb_slot	 sl_many[FLOGDB_ROWS * FLOGDB_FCOLS]; /* ST_FRAMES */
 };
 
 void
@@ -642,49 +652,98 @@ flogdb_status_str(unsigned status)
 	}
 }
 
-/* Binds frame f to parameters o + 1 .. o + FLOGDB_FCOLS of st. */
+/*
+ * A frame's parameters mostly repeat from one INSERT to the next (the same
+ * opcode, flags, length, NULLs), and SQLite keeps bindings across
+ * sqlite3_reset(). Binding was a fifth of the writer's work, so each
+ * parameter slot remembers what it holds and is bound again only when that
+ * changes. Transient blobs and texts (captures, close reasons) are always
+ * bound and leave their slot unknown.
+ */
 static void
-flogdb_bind_frame(sqlite3_stmt *st, int o, const struct flog_frame *f,
-    const uint8_t *data)
+sl_int(sqlite3_stmt *st, struct flogdb_slot *sl, int i, int64_t v)
+{
+	if (sl->kind == SL_INT && sl->v == v)
+		return;
+	sqlite3_bind_int64(st, i, v);
+	sl->kind = SL_INT;
+	sl->v = v;
+}
+
+static void
+sl_null(sqlite3_stmt *st, struct flogdb_slot *sl, int i)
+{
+	if (sl->kind == SL_NULL)
+		return;
+	sqlite3_bind_null(st, i);
+	sl->kind = SL_NULL;
+}
+
+/* s: a string constant (or NULL), compared by address. */
+static void
+sl_static(sqlite3_stmt *st, struct flogdb_slot *sl, int i, const char *s)
+{
+	if (s == NULL) {
+		sl_null(st, sl, i);
+		return;
+	}
+	if (sl->kind == SL_STATIC && sl->p == s)
+		return;
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	sl->kind = SL_STATIC;
+	sl->p = s;
+}
+
+/*
+ * Binds frame f to parameters o + 1 .. o + FLOGDB_FCOLS of st, whose
+ * slots are sl[0 .. FLOGDB_FCOLS - 1].
+ */
+static void
+flogdb_bind_frame(sqlite3_stmt *st, struct flogdb_slot *sl, int o,
+    const struct flog_frame *f, const uint8_t *data)
 {
 	int	control = WS_OP_IS_CONTROL(f->opcode);
 
-	sqlite3_bind_int64(st, o + 1, (int64_t)f->session);
-	sqlite3_bind_int64(st, o + 2, f->t);
-	sqlite3_bind_text(st, o + 3, f->dir == 0 ? "in" : "out", -1,
-	    SQLITE_STATIC);
-	sqlite3_bind_int(st, o + 4, f->opcode);
-	sqlite3_bind_int(st, o + 5, f->fin);
-	sqlite3_bind_int(st, o + 6, (f->rsv & WS_RSV1) != 0);
-	sqlite3_bind_int(st, o + 7, (f->rsv & WS_RSV2) != 0);
-	sqlite3_bind_int(st, o + 8, (f->rsv & WS_RSV3) != 0);
-	sqlite3_bind_int(st, o + 9, f->masked);
-	sqlite3_bind_int(st, o + 10, f->hdr_len);
-	sqlite3_bind_int64(st, o + 11, (int64_t)f->len);
+	sl_int(st, &sl[0], o + 1, (int64_t)f->session);
+	sl_int(st, &sl[1], o + 2, f->t);
+	sl_static(st, &sl[2], o + 3, f->dir == 0 ? "in" : "out");
+	sl_int(st, &sl[3], o + 4, f->opcode);
+	sl_int(st, &sl[4], o + 5, f->fin);
+	sl_int(st, &sl[5], o + 6, (f->rsv & WS_RSV1) != 0);
+	sl_int(st, &sl[6], o + 7, (f->rsv & WS_RSV2) != 0);
+	sl_int(st, &sl[7], o + 8, (f->rsv & WS_RSV3) != 0);
+	sl_int(st, &sl[8], o + 9, f->masked);
+	sl_int(st, &sl[9], o + 10, f->hdr_len);
+	sl_int(st, &sl[10], o + 11, (int64_t)f->len);
 	if (control || f->msg_no == 0) {
-		sqlite3_bind_null(st, o + 12);
-		sqlite3_bind_null(st, o + 13);
+		sl_null(st, &sl[11], o + 12);
+		sl_null(st, &sl[12], o + 13);
 	} else {
-		sqlite3_bind_int64(st, o + 12, (int64_t)f->msg_no);
-		sqlite3_bind_int64(st, o + 13, f->frag);
+		sl_int(st, &sl[11], o + 12, (int64_t)f->msg_no);
+		sl_int(st, &sl[12], o + 13, f->frag);
 	}
-	sqlite3_bind_int64(st, o + 14, (int64_t)f->delay_ns);
-	bind_int(st, o + 15, f->close_code, 0);
-	if (f->reason_len > 0)
+	sl_int(st, &sl[13], o + 14, (int64_t)f->delay_ns);
+	if (f->close_code != 0)
+		sl_int(st, &sl[14], o + 15, f->close_code);
+	else
+		sl_null(st, &sl[14], o + 15);
+	if (f->reason_len > 0) {
 		sqlite3_bind_text(st, o + 16, (const char *)data + f->data_len,
 		    f->reason_len, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, o + 16);
-	if (f->data_len > 0)
+		sl[15].kind = SL_UNKNOWN;
+	} else
+		sl_null(st, &sl[15], o + 16);
+	if (f->data_len > 0) {
 		sqlite3_bind_blob(st, o + 17, data, (int)f->data_len,
 		    SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, o + 17);
-	bind_text(st, o + 18, flogdb_status_str(f->status));
+		sl[16].kind = SL_UNKNOWN;
+	} else
+		sl_null(st, &sl[16], o + 17);
+	sl_static(st, &sl[17], o + 18, flogdb_status_str(f->status));
 	if (!control && f->zmsg)
-		sqlite3_bind_int64(st, o + 19, (int64_t)f->plain_len);
+		sl_int(st, &sl[18], o + 19, (int64_t)f->plain_len);
 	else
-		sqlite3_bind_null(st, o + 19);
+		sl_null(st, &sl[18], o + 19);
 }
 
 int
@@ -694,7 +753,7 @@ flogdb_frame(struct flogdb *d, const struct flog_frame *f,
 	sqlite3_stmt	*st = d->st[ST_FRAME];
 	int		 rc;
 
-	flogdb_bind_frame(st, 0, f, data);
+	flogdb_bind_frame(st, d->sl_one, 0, f, data);
 	if ((rc = flogdb_step(st)) == 0)
 		*last_id = (uint64_t)sqlite3_last_insert_rowid(d->db);
 	return (rc);
@@ -708,7 +767,8 @@ flogdb_frames(struct flogdb *d, const struct flog_frame *const *f,
 	int		 i, rc;
 
 	for (i = 0; i < FLOGDB_ROWS; i++)
-		flogdb_bind_frame(st, i * FLOGDB_FCOLS, f[i], data[i]);
+		flogdb_bind_frame(st, &d->sl_many[i * FLOGDB_FCOLS],
+		    i * FLOGDB_FCOLS, f[i], data[i]);
 	if ((rc = flogdb_step(st)) == 0)
 		*last_id = (uint64_t)sqlite3_last_insert_rowid(d->db);
 	return (rc);
