@@ -573,24 +573,31 @@ def test_full(d):
         "CAST('after' AS BLOB)") >= 1, "frames logged after the recovery")
 
 
-def test_overflow(d, policy):
-    db = os.path.join(d, "ovf-%s.db" % policy)
-    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
-        "log-queue 1024", "-o", "log-batch 1024", "-o",
-        "log-overflow %s" % policy, name="wsbridge-" + policy)
-    pumps = [Pump(b.port, size=16) for _ in range(4)]
-    time.sleep(2.0)
+def pump_and_stop(b, db, n=4, secs=2.0):
+    """n Pumps of 16-byte messages for secs, then wsbridge stops once every
+    session has ended: (frame rows, frames counted, log_status row)."""
+    pumps = [Pump(b.port, size=16) for _ in range(n)]
+    time.sleep(secs)
     for p in pumps:
         p.finish()
         p.c.close()
     for _ in T.deadline_loop(10, "sessions to end"):
         if "frame log" in b.log_text() and one(db, "SELECT count(*) FROM "
-                "sessions WHERE t_end IS NOT NULL") == len(pumps):
+                "sessions WHERE t_end IS NOT NULL") == n:
             break
     T.expect_eq(b.stop(), 0, "wsbridge exit status")
     rows = one(db, "SELECT count(*) FROM frames")
     counted = one(db, "SELECT sum(frames_in + frames_out) FROM sessions")
     st = sql(db, "SELECT frames_dropped, records_lost FROM log_status")[0]
+    return rows, counted, st
+
+
+def test_overflow(d, policy):
+    db = os.path.join(d, "ovf-%s.db" % policy)
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
+        "log-queue 1024", "-o", "log-batch 1024", "-o",
+        "log-overflow %s" % policy, name="wsbridge-" + policy)
+    rows, counted, st = pump_and_stop(b, db)
     per_session = one(db, "SELECT sum(log_dropped) FROM sessions")
     T.log("   %s: %d frames counted, %d rows, %d dropped" % (policy, counted,
         rows, st["frames_dropped"]))
@@ -607,6 +614,54 @@ def test_overflow(d, policy):
             T.check(one(db, "SELECT sum(count) FROM log_events WHERE kind = "
                 "'dropped'") == st["frames_dropped"], "drops recorded in "
                 "log_events")
+
+
+def thread_policies(pid):
+    """{tid: scheduling policy} of a process's threads (stat field 41)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out[int(tid)] = int(fields[38])    # field 41, counted after comm
+    return out
+
+
+SCHED_IDLE = 5
+
+
+def test_priority(d):
+    """The writer waits at SCHED_IDLE; with both cores taken by CPU hogs
+    it would starve there, so a producer raises it when its queue passes
+    half: nothing may be dropped."""
+    db = os.path.join(d, "prio.db")
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db,
+        name="wsbridge-prio")
+    for _ in T.deadline_loop(10, "the writer thread to go idle"):
+        pol = thread_policies(b.proc.pid)
+        if os.geteuid() != 0 or SCHED_IDLE in pol.values():
+            break
+    writer = [t for t, p in pol.items() if t != b.proc.pid]
+    T.expect_eq(len(writer), 1, "one writer thread")
+    if os.geteuid() == 0:
+        T.expect_eq(pol[writer[0]], SCHED_IDLE, "idle writer policy")
+    else:
+        T.log("   not root: the writer stays at normal priority")
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(os.cpu_count() or 2)]
+    try:
+        rows, counted, st = pump_and_stop(b, db)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    raised = re.search(r"raised to normal priority (\d+) times",
+        b.log_text())
+    T.log("   %d frames counted, %d rows, %d dropped, with %d CPU hogs; "
+        "writer raised %s times" % (counted, rows, st["frames_dropped"],
+        len(hogs), raised.group(1) if raised else "no"))
+    T.check(counted > 2000, "enough traffic", "> 2000 frames", counted)
+    T.expect_eq(st["frames_dropped"], 0, "nothing dropped")
+    T.expect_eq(rows, counted, "every frame is in the log")
 
 
 def main():
@@ -641,6 +696,9 @@ def main():
         test_overflow(d, "block")
     with T.subtest("log-overflow drop: drops counted and recorded"):
         test_overflow(d, "drop")
+    with T.subtest("writer at idle priority, raised under load: nothing "
+            "dropped with every core busy"):
+        test_priority(d)
 
 
 T.run(main)
