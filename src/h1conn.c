@@ -353,7 +353,7 @@ h1conn_to_h2(struct h1conn *c)
 	c->handed_off = 1;
 	c->state = H1_CLOSED;
 	evtimer_del(c->timer);
-	h2conn_take(c->srv, bev, c->cfg, c->id, c->peer, c->tls);
+	h2conn_take(c->srv, bev, c->cfg, c->id, c->peer, c->local, c->tls);
 	event_active(c->ev_closed, EV_TIMEOUT, 1);
 }
 
@@ -408,6 +408,7 @@ h1conn_request(struct h1conn *c)
 	cl.subprotocol = c->subprotocol;
 	cl.proto = "h1";
 	cl.listener = c->local;
+	tls_client_facts(c->bev, &cl);
 	agreed = ws_deflate_negotiate(c->offer.extensions, &rt->deflate,
 	    &deflate, c->extensions, sizeof c->extensions);
 	if (agreed)

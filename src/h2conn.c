@@ -43,6 +43,7 @@
 #include "http1.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
@@ -126,6 +127,7 @@ struct h2conn {
 	uint64_t		 id;
 	char			 logid[24];
 	char			 peer[64];
+	char			 local[64];	/* the listener's address */
 	int			 tls;
 	enum h2_state		 state;
 	TAILQ_HEAD(, h2stream)	 streams;
@@ -701,7 +703,9 @@ h2s_request(struct h2stream *s, int end_stream)
 	cl.peer = c->peer;
 	cl.subprotocol = s->subprotocol;
 	cl.proto = "h2";
+	cl.listener = c->local;
 	cl.h2_stream_id = s->id;
+	tls_client_facts(c->bev, &cl);
 	/* permessage-deflate is negotiated as over HTTP/1.1 (RFC 8441 5). */
 	agreed = ws_deflate_negotiate(s->offer.extensions, &rt->deflate,
 	    &deflate, s->extensions, sizeof s->extensions);
@@ -1296,7 +1300,7 @@ h2conn_session_new(struct h2conn *c)
 
 void
 h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
-    uint64_t id, const char *peer, int tls)
+    uint64_t id, const char *peer, const char *local, int tls)
 {
 	struct h2conn	*c;
 
@@ -1310,6 +1314,7 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 	c->tls = tls;
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)id);
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	snprintf(c->local, sizeof c->local, "%s", local);
 	c->high = cfg->buffer_size;
 	TAILQ_INIT(&c->streams);
 	c->ev_work = event_new(srv->base, -1, 0, h2conn_work_cb, c);

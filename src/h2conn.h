@@ -60,7 +60,8 @@ struct h2_conn_fc {
  * freed. peer is copied.
  */
 void	h2conn_take(struct server *srv, struct bufferevent *bev,
-	    struct config *cfg, uint64_t id, const char *peer, int tls);
+	    struct config *cfg, uint64_t id, const char *peer,
+	    const char *local, int tls);
 
 /*
  * SIGTERM: open WebSockets are closed by tunnel_shutdown_all() (1001),

@@ -29,6 +29,14 @@ enum tls_alpn {
  */
 SSL_CTX	*tls_server_ctx_new(const struct listen_cfg *lc, char **cause);
 
+/*
+ * Points cl's TLS fields (version, cipher, ALPN, SNI) at what bev's
+ * finished handshake agreed; leaves them NULL on a plain socket. The
+ * strings live as long as the connection (tunnel_new() copies them).
+ */
+struct tunnel_client;
+void	tls_client_facts(struct bufferevent *bev, struct tunnel_client *cl);
+
 /* The protocol ALPN selected on bev (an OpenSSL bufferevent). */
 enum tls_alpn	tls_alpn(struct bufferevent *bev);
 

@@ -121,7 +121,7 @@ class H2Client:
 
     def __init__(self, port, tls=False, host="127.0.0.1", ctx=None,
             validate=True, window=4 * MiB, max_frame=256 * 1024,
-            timeout=10.0, handshake=True):
+            timeout=10.0, handshake=True, sni=None):
         raw = socket.create_connection((host, port), timeout=timeout)
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if tls:
@@ -130,7 +130,7 @@ class H2Client:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             ctx.set_alpn_protocols(["h2"])
-            raw = ctx.wrap_socket(raw, server_hostname=host)
+            raw = ctx.wrap_socket(raw, server_hostname=sni or host)
             if raw.selected_alpn_protocol() != "h2":
                 T.fail("ALPN chose %r, not h2" % raw.selected_alpn_protocol())
         raw.setblocking(False)

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -20,6 +21,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsbtest as T  # noqa: E402
+import certs  # noqa: E402
+import h2ws  # noqa: E402
+from wsproto.frame_protocol import Opcode  # noqa: E402
 
 import websockets  # noqa: E402
 from websockets.extensions.permessage_deflate import (  # noqa: E402
@@ -169,6 +173,98 @@ def test_websockets_mix(d):
     T.expect_eq([m["frames"] for m in msgs if m["dir"] == "in"], [1, 1, 1, 4],
         "messages view: frames per inbound message")
     return db
+
+
+def test_h2_mix(d):
+    """Two WebSockets on one HTTP/2 connection over TLS (RFC 8441, Debian's
+    python3-h2 with wsproto framing): per-stream sessions with the h2 and
+    TLS columns, and exactly the frames sent and echoed."""
+    os.makedirs(os.path.join(d, "h2certs"))
+    c_dir = certs.make(os.path.join(d, "h2certs"))
+    db = os.path.join(d, "h2.db")
+    b = T.Bridge("--route", "/echo=echo subprotocols=chat", "--log-db", db,
+        "-o", "log-capture 64", listen=("127.0.0.1:0 tls cert=%s key=%s" %
+        (c_dir["cert"], c_dir["key"]),), name="wsbridge-h2log")
+    c = h2ws.H2Client(b.port, tls=True, sni="ws.example")
+    st1 = c.connect_ws("/echo?s=1", protocols=["chat"],
+        origin="https://app.example")
+    st2 = c.connect_ws("/echo")
+    mid = T.pattern_bytes(300, 3)
+    c.send_message(st1, "hello")
+    c.send_message(st1, mid)
+    c.send_message(st1, b"ab", fin=False)
+    c.send_message(st1, b"cd", fin=True)
+    c.queue(st1, st1.fp.ping(b"pp"))
+    c.send_message(st2, b"0123456789")
+    c.wait(lambda: len(st1.messages) == 3 and len(st2.messages) == 1, 10,
+        "the echoes")
+    T.expect_eq(st1.messages, [(Opcode.TEXT, b"hello"), (Opcode.BINARY,
+        mid), (Opcode.BINARY, b"abcd")], "stream 1 echoes")
+    c.send_close(st1, 4000, "bye")
+    c.send_close(st2, 1000)
+    c.wait(lambda: st1.close is not None and st2.close is not None, 10,
+        "close frames from the server")
+    c.wait(lambda: st1.done() and st2.done(), 10, "both streams to end")
+    c.close()
+
+    # And one wss:// session over HTTP/1.1 on the same listener.
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+
+    async def h1():
+        async with websockets.connect("wss://127.0.0.1:%d/echo" % b.port,
+                ssl=ctx, server_hostname="h1.example", open_timeout=10,
+                close_timeout=10) as ws:
+            await ws.send(b"over h1")
+            T.expect_eq(await ws.recv(), b"over h1", "wss:// echo")
+    T.arun(h1(), 30)
+    for _ in T.deadline_loop(10, "the three sessions to end"):
+        if one(db, "SELECT count(*) FROM sessions WHERE t_end IS NOT "
+                "NULL") == 3:
+            break
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+
+    h1row = sql(db, "SELECT http_version, h2_stream_id, tls_version, alpn, "
+        "sni, tls_cipher IS NOT NULL AS cipher, listener FROM sessions "
+        "WHERE h2_stream_id IS NULL")
+    T.expect_eq(h1row, [{"http_version": "1.1", "h2_stream_id": None,
+        "tls_version": "TLSv1.3", "alpn": "http/1.1", "sni": "h1.example",
+        "cipher": 1, "listener": "127.0.0.1:%d" % b.port}],
+        "wss:// over HTTP/1.1: TLS version, ALPN, SNI, cipher, listener")
+    rows = sql(db, "SELECT * FROM sessions WHERE h2_stream_id IS NOT NULL "
+        "ORDER BY h2_stream_id")
+    T.expect_eq([(r["http_version"], r["h2_stream_id"], r["path"],
+        r["query"], r["protocol"], r["close_code_in"], r["close_reason_in"],
+        r["closed_by"], r["frames_in"], r["msgs_in"]) for r in rows],
+        [("2", st1.sid, "/echo", "s=1", "chat", 4000, "bye", "client", 6, 3),
+         ("2", st2.sid, "/echo", None, None, 1000, None, "client", 2, 1)],
+        "sessions: one per stream (version, stream id, path, query, "
+        "subprotocol, close, frames and messages in)")
+    for r in rows:
+        T.expect_eq((r["tls_version"], r["alpn"], r["sni"], r["listener"]),
+            ("TLSv1.3", "h2", "ws.example", "127.0.0.1:%d" % b.port),
+            "stream %d: TLS version, ALPN, SNI, listener" %
+            r["h2_stream_id"])
+        T.check(r["tls_cipher"], "stream %d: cipher recorded" %
+            r["h2_stream_id"], "a cipher", r["tls_cipher"])
+    T.expect_eq(rows[0]["origin"], "https://app.example", "origin")
+    fin = frames_of(db, rows[0]["id"], "in")
+    T.expect_eq([(f["opcode"], f["fin"], f["len"], f["msg_no"], f["frag"])
+        for f in fin], [(1, 1, 5, 1, 0), (2, 1, 300, 2, 0), (2, 0, 2, 3, 0),
+        (0, 1, 2, 3, 1), (9, 1, 2, None, None), (8, 1, 5, None, None)],
+        "stream 1 inbound frames (opcode, fin, len, msg_no, frag)")
+    T.check(all(f["masked"] == 1 for f in fin), "inbound frames masked")
+    T.expect_eq(bytes.fromhex(fin[0]["p"]), b"hello", "capture of the text")
+    fout = frames_of(db, rows[0]["id"], "out")
+    T.expect_eq([(f["opcode"], f["len"], f["close_code"], f["close_reason"])
+        for f in fout if f["opcode"] >= 8], [(10, 2, None, None),
+        (8, 5, 4000, "bye")], "stream 1 outbound pong and close")
+    T.expect_eq(sum(f["len"] for f in fout if f["opcode"] < 8), 309,
+        "stream 1 outbound data bytes")
+    T.expect_eq([(f["opcode"], f["len"]) for f in frames_of(db,
+        rows[1]["id"], "in")], [(2, 10), (8, 2)], "stream 2 inbound frames")
 
 
 def test_raw_mix(d):
@@ -674,6 +770,9 @@ def main():
     with T.subtest("raw client: header lengths, fragments, a rejected and "
             "an incomplete frame"):
         test_raw_mix(d)
+    with T.subtest("HTTP/2 over TLS: two streams, their h2 and TLS "
+            "columns and exact frames"):
+        test_h2_mix(d)
     with T.subtest("backend sessions: address, connect time, a 502"):
         test_backend_sessions(d)
     with T.subtest("contrib/queries.sql runs against a recorded log"):
