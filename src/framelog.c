@@ -43,6 +43,7 @@
 #define FLOG_PRUNE_MAX		200000	/* frames deleted per prune pass */
 #define FLOG_HOL_MAX		65536	/* rows awaiting head-of-line results */
 #define FLOG_IDLE_QUEUE_MIN	16384	/* smaller queues: writer never idle */
+#define FLOG_RAISE_NS		10000000ULL	/* raise again after 10 ms */
 
 #define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
 #define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -60,6 +61,7 @@ struct framelog {
 	struct flogq		 q;
 	size_t			 high, low;	/* block: pause at, resume at */
 	size_t			 bhigh;
+	uint64_t		 raised_ns;	/* last framelog_prio_raise() */
 	int64_t			 wall_off;	/* wall - monotonic, ns */
 	struct event		*ev_tick;	/* refreshes wall_off */
 
@@ -92,10 +94,8 @@ struct flog_writer {
 
 	/* Writer priority (framelog_prio_*). */
 	pid_t			 tid;		/* the writer thread's id */
-	int			 prio_ok;	/* may go idle and come back */
-	int			 prio_idle;	/* atomic: runs as SCHED_IDLE */
+	int			 prio_ok;	/* atomic: goes idle, can come back */
 	uint64_t		 prio_raised;	/* atomic: times raised */
-	uint64_t		 prio_lowered;	/* atomic: times set idle */
 
 	/* Writer thread only. */
 	struct flogdb		*db;
@@ -280,39 +280,49 @@ framelog_prio_init(struct flog_writer *fw)
 		    strerror(errno));
 		return;
 	}
-	fw->prio_ok = 1;
+	__atomic_store_n(&fw->prio_ok, 1, __ATOMIC_RELEASE);
 #else
 	(void)fw;
 #endif
 }
 
-/* Writer thread, queues nearly empty: back to idle priority. */
+/* Writer thread, queues under a quarter full: back to idle priority. */
 static void
 framelog_prio_lower(struct flog_writer *fw)
 {
-	if (!fw->prio_ok || ALOAD(&fw->prio_idle))
-		return;
-	/* Policy first, flag second: a raise seen after it wins. */
-	if (framelog_prio_set(0, SCHED_IDLE) == 0) {
-		__atomic_store_n(&fw->prio_idle, 1, __ATOMIC_RELEASE);
-		AADD(&fw->prio_lowered, 1);
-	}
+	if (fw->prio_ok)
+		(void)framelog_prio_set(0, SCHED_IDLE);
 }
 
-/* Any thread: the writer must catch up at normal priority. */
+/* Any thread: the writer to normal priority now. */
 static void
-framelog_prio_raise(struct flog_writer *fw)
+framelog_prio_normal(struct flog_writer *fw)
 {
-	int	expect = 1;
-
-	if (!__atomic_compare_exchange_n(&fw->prio_idle, &expect, 0, 0,
-	    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&fw->prio_ok, __ATOMIC_ACQUIRE))
 		return;
 	if (framelog_prio_set(fw->tid, SCHED_OTHER) != 0)
 		log_warn("frame log: cannot raise the writer's priority: %s",
 		    strerror(errno));
 	else
 		AADD(&fw->prio_raised, 1);
+}
+
+/*
+ * A producer whose queue is over half full (or whose tunnels wait): the
+ * writer must catch up at normal priority. No flag says whether it is idle
+ * (a writer starved between setting one and changing its policy could not
+ * fix it): the producer raises it again every FLOG_RAISE_NS while its
+ * queue stays over half, and the writer lowers itself only under a quarter.
+ */
+static void
+framelog_prio_raise(struct framelog *fl, uint64_t now)
+{
+	struct flog_writer	*fw = fl->fw;
+
+	if (now - fl->raised_ns < FLOG_RAISE_NS)
+		return;
+	fl->raised_ns = now;
+	framelog_prio_normal(fw);
 }
 
 static void
@@ -394,9 +404,8 @@ framelog_frame(void *arg, const struct ws_frame_event *ev)
 	used = flogq_used(&fl->q);
 	if (used > ALOAD(&fl->queue_max))
 		ASTORE(&fl->queue_max, used);
-	if (ALOAD(&fl->fw->prio_idle) && (used >= fl->q.nrecs / 2 ||
-	    flogq_bytes_used(&fl->q) >= fl->bhigh))
-		framelog_prio_raise(fl->fw);
+	if (used >= fl->q.nrecs / 2 || flogq_bytes_used(&fl->q) >= fl->bhigh)
+		framelog_prio_raise(fl, ev->t_ns);
 	if (used >= fl->fw->cfg.batch && ALOAD(&fl->fw->idle))
 		framelog_wake(fl->fw);
 }
@@ -448,7 +457,7 @@ framelog_busy(void *arg)
 		    flogq_bytes_used(&fl->q) < fl->bhigh)
 			return (0);
 		ASTORE(&fl->blocked, 1);
-		framelog_prio_raise(fl->fw);
+		framelog_prio_raise(fl, now_ns());
 		framelog_wake(fl->fw);
 	}
 	if (!s->waiting && s->ready != NULL) {
@@ -1154,7 +1163,7 @@ framelog_writer(void *arg)
 		pthread_mutex_unlock(&fw->mu);
 
 		if (stop)
-			framelog_prio_raise(fw);
+			framelog_prio_normal(fw);
 		framelog_drain(fw, sess, stop);
 		if (!stop && framelog_nearly_empty(fw))
 			framelog_prio_lower(fw);
@@ -1200,10 +1209,8 @@ framelog_writer(void *arg)
 	    (unsigned long long)fw->st.frames_dropped,
 	    (unsigned long long)fw->st.records_lost);
 	if (fw->prio_ok)
-		log_info("frame log: the writer went idle %llu times and was "
-		    "raised to normal priority %llu times",
-		    (unsigned long long)ALOAD(&fw->prio_lowered),
-		    (unsigned long long)ALOAD(&fw->prio_raised));
+		log_info("frame log: the writer was raised to normal priority "
+		    "%llu times", (unsigned long long)ALOAD(&fw->prio_raised));
 	return (NULL);
 }
 
@@ -1296,7 +1303,7 @@ framelog_free(struct framelog *fl)
 		return;
 	fw = fl->fw;
 	if (fw->thread_started) {
-		framelog_prio_raise(fw);
+		framelog_prio_normal(fw);
 		pthread_mutex_lock(&fw->mu);
 		fw->stop = 1;
 		pthread_cond_signal(&fw->cond);
