@@ -96,6 +96,7 @@ struct flog_writer {
 	pid_t			 tid;		/* the writer thread's id */
 	int			 prio_ok;	/* atomic: goes idle, can come back */
 	uint64_t		 prio_raised;	/* atomic: times raised */
+	int			 prio_warned;	/* atomic: a raise failed */
 
 	/* Writer thread only. */
 	struct flogdb		*db;
@@ -212,14 +213,15 @@ framelog_wall(const struct framelog *fl, uint64_t mono)
  * latency-critical threads badly (with two cores, 64-connection echo lost
  * a quarter of its rate to a writer using 9% of one core, the cores idling
  * 15% of the time). So while its queues are under half full the writer
- * runs as SCHED_IDLE, on CPU time nobody else wants. When a queue passes
- * half, the producer that sees it raises the writer back to SCHED_OTHER,
- * so it catches up before anything is dropped; it goes idle again once the
- * queues are under a quarter full. A stop raises it for the final flush.
- * The raised writer can take a while to get a core back on a loaded
- * machine, so the half of the queue left must absorb that: with a queue
- * under FLOG_IDLE_QUEUE_MIN records it stays at normal priority. So it
- * does without the right to leave SCHED_IDLE (CAP_SYS_NICE or RLIMIT_NICE).
+ * runs as SCHED_IDLE, on CPU time nobody else wants. While a queue is
+ * over half full, the producer that sees it raises the writer back to
+ * SCHED_OTHER (again every FLOG_RAISE_NS), so it catches up before anything
+ * is dropped; it goes idle again once the queues are under a quarter full.
+ * A stop raises it for the final flush. The raised writer can take a while
+ * to get a core back on a loaded machine, so the half of the queue left
+ * must absorb that: with a queue under FLOG_IDLE_QUEUE_MIN records it stays
+ * at normal priority, as it does without the right to leave SCHED_IDLE
+ * (CAP_SYS_NICE or RLIMIT_NICE).
  */
 static int
 framelog_prio_set(pid_t tid, int policy)
@@ -300,11 +302,11 @@ framelog_prio_normal(struct flog_writer *fw)
 {
 	if (!__atomic_load_n(&fw->prio_ok, __ATOMIC_ACQUIRE))
 		return;
-	if (framelog_prio_set(fw->tid, SCHED_OTHER) != 0)
+	if (framelog_prio_set(fw->tid, SCHED_OTHER) == 0)
+		AADD(&fw->prio_raised, 1);
+	else if (__atomic_exchange_n(&fw->prio_warned, 1, __ATOMIC_RELAXED) == 0)
 		log_warn("frame log: cannot raise the writer's priority: %s",
 		    strerror(errno));
-	else
-		AADD(&fw->prio_raised, 1);
 }
 
 /*
