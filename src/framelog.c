@@ -44,6 +44,8 @@
 #define FLOG_HOL_MAX		65536	/* rows awaiting head-of-line results */
 #define FLOG_IDLE_QUEUE_MIN	16384	/* smaller queues: writer never idle */
 #define FLOG_RAISE_NS		10000000ULL	/* raise again after 10 ms */
+#define FLOG_TICK_MS		250	/* wall clock, starved-writer check */
+#define FLOG_HOLD_NS		10000000000ULL	/* no idle for 10 s after... */
 
 #define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
 #define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -63,7 +65,8 @@ struct framelog {
 	size_t			 bhigh;
 	uint64_t		 raised_ns;	/* last framelog_prio_raise() */
 	int64_t			 wall_off;	/* wall - monotonic, ns */
-	struct event		*ev_tick;	/* refreshes wall_off */
+	struct event		*ev_tick;	/* wall_off, starved writer */
+	uint64_t		 tick_written;	/* writer's rows at the last tick */
 
 	/* Block policy: sessions waiting for the queue to drain. */
 	struct framelog_waiters	 waiters;
@@ -97,6 +100,7 @@ struct flog_writer {
 	int			 prio_ok;	/* atomic: goes idle, can come back */
 	uint64_t		 prio_raised;	/* atomic: times raised */
 	int			 prio_warned;	/* atomic: a raise failed */
+	uint64_t		 prio_hold;	/* atomic: stay normal until (ns) */
 
 	/* Writer thread only. */
 	struct flogdb		*db;
@@ -288,11 +292,14 @@ framelog_prio_init(struct flog_writer *fw)
 #endif
 }
 
-/* Writer thread, queues under a quarter full: back to idle priority. */
+/*
+ * Writer thread, queues under a quarter full: back to idle priority, unless
+ * a queue came near full lately.
+ */
 static void
 framelog_prio_lower(struct flog_writer *fw)
 {
-	if (fw->prio_ok)
+	if (fw->prio_ok && now_ns() >= ALOAD(&fw->prio_hold))
 		(void)framelog_prio_set(0, SCHED_IDLE);
 }
 
@@ -321,6 +328,13 @@ framelog_prio_raise(struct framelog *fl, uint64_t now)
 {
 	struct flog_writer	*fw = fl->fw;
 
+	/*
+	 * ...a queue passed five eighths: the machine is too busy for an idle
+	 * writer to catch up in time (a raised writer waits its turn behind
+	 * every runnable thread), so it stays at normal priority a while.
+	 */
+	if (flogq_used(&fl->q) >= fl->q.nrecs / 8 * 5)
+		ASTORE(&fw->prio_hold, now + FLOG_HOLD_NS);
 	if (now - fl->raised_ns < FLOG_RAISE_NS)
 		return;
 	fl->raised_ns = now;
@@ -501,8 +515,22 @@ framelog_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct framelog	*fl = arg;
 
+	struct flog_writer	*fw = fl->fw;
+	uint64_t		 written;
+
 	/* The wall clock may be stepped; frame times follow it. */
 	fl->wall_off = (int64_t)wall_ns() - (int64_t)now_ns();
+	/*
+	 * Rows must not wait for a busy machine to go idle: a writer that
+	 * wrote nothing for a whole tick while records wait is raised (it
+	 * lowers itself again after the pass).
+	 */
+	written = ALOAD(&fw->st.frames_written) +
+	    ALOAD(&fw->st.sessions_written);
+	if (written == fl->tick_written && (flogq_used(&fl->q) > 0 ||
+	    __atomic_load_n(&fw->sess_head, __ATOMIC_RELAXED) != NULL))
+		framelog_prio_raise(fl, now_ns());
+	fl->tick_written = written;
 }
 
 struct framelog_session *
@@ -1222,7 +1250,7 @@ static void
 framelog_producer_init(struct framelog *fl, struct flog_writer *fw,
     struct event_base *base)
 {
-	struct timeval	tv = { 1, 0 };
+	struct timeval	tv = { 0, FLOG_TICK_MS * 1000 };
 	int		i;
 
 	fl->fw = fw;
