@@ -272,7 +272,7 @@ framelog_prio_init(struct flog_writer *fw)
 {
 #if defined(__linux__) && defined(SCHED_IDLE)
 	fw->tid = (pid_t)syscall(SYS_gettid);
-	if (fw->cfg.queue < FLOG_IDLE_QUEUE_MIN)
+	if (fw->cfg.writer_normal || fw->cfg.queue < FLOG_IDLE_QUEUE_MIN)
 		return;
 	if (!framelog_prio_can_raise()) {
 		log_info("frame log: the writer runs at normal priority "

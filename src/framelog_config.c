@@ -143,7 +143,8 @@ framelog_config_words(struct framelog_cfg *c, char **argv, size_t argc,
 		    cause));
 	if (strcmp(name, "log-db") != 0 && strcmp(name, "log-capture") != 0 &&
 	    strcmp(name, "log-overflow") != 0 && strcmp(name, "log-batch") != 0 &&
-	    strcmp(name, "log-queue") != 0 && strcmp(name, "log-max-size") != 0)
+	    strcmp(name, "log-queue") != 0 && strcmp(name, "log-max-size") != 0 &&
+	    strcmp(name, "log-writer-priority") != 0)
 		return (0);
 	if (argc != 2) {
 		*cause = xasprintf("%s needs one value", name);
@@ -178,6 +179,14 @@ framelog_config_words(struct framelog_cfg *c, char **argv, size_t argc,
 		else
 			return (framelog_config_error(cause, name,
 			    "expected drop or block, got", v));
+	} else if (strcmp(name, "log-writer-priority") == 0) {
+		if (strcmp(v, "idle") == 0)
+			c->writer_normal = 0;
+		else if (strcmp(v, "normal") == 0)
+			c->writer_normal = 1;
+		else
+			return (framelog_config_error(cause, name,
+			    "expected idle or normal, got", v));
 	} else if (strcmp(name, "log-batch") == 0) {
 		if (config_parse_size(v, &u) != 0 || u == 0 ||
 		    u > FRAMELOG_BATCH_MAX)

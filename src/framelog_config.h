@@ -1,7 +1,7 @@
 /*
  * framelog_config.h -- the frame log's configuration directives (log-db,
  * log-capture, log-overflow, log-retention, log-batch, log-queue,
- * log-max-size), parsed into struct framelog_cfg inside struct config.
+ * log-max-size, log-writer-priority), parsed into struct framelog_cfg inside struct config.
  */
 #ifndef FRAMELOG_CONFIG_H
 #define FRAMELOG_CONFIG_H
@@ -26,6 +26,7 @@ struct framelog_cfg {
 	uint64_t	 ret_rows;	/* 0: no row limit (frames) */
 	uint64_t	 ret_size;	/* 0: no size limit (bytes in use) */
 	uint64_t	 max_size;	/* hard cap (PRAGMA max_page_count); 0 none */
+	int		 writer_normal;	/* 1: writer never at idle priority */
 };
 
 /* Sets the defaults (logging off). */

@@ -780,6 +780,25 @@ def test_priority(d):
     T.expect_eq(st["frames_dropped"], 0, "nothing dropped")
     T.expect_eq(rows, counted, "every frame is in the log")
 
+    # log-writer-priority normal: never idle.
+    db = os.path.join(d, "prio-normal.db")
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
+        "log-writer-priority normal", name="wsbridge-prio-normal")
+    c = T.raw_ws(b.port, "/echo")
+    c.send_frame(T.OP_BINARY, b"x")
+    c.recv_frame(10)
+    # Rows in the file: a writer pass is done (idle would follow it).
+    for _ in T.deadline_loop(10, "the two frames in the log"):
+        if os.path.exists(db) and one(db, "SELECT count(*) FROM "
+                "sqlite_master WHERE name = 'frames'") == 1 and one(db,
+                "SELECT count(*) FROM frames") == 2:
+            break
+    pol = thread_policies(b.proc.pid)
+    T.check(SCHED_IDLE not in pol.values(), "log-writer-priority normal: "
+        "no thread at SCHED_IDLE", "none", pol)
+    c.close()
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+
 
 def main():
     sqlite3_bin()

@@ -224,6 +224,11 @@ test_config(void **state)
 	assert_int_equal(cfg->log.ret_size, 0);
 	ok(cfg, "log-retention none");
 	assert_int_equal(cfg->log.ret_age_s, 0);
+	assert_int_equal(cfg->log.writer_normal, 0);
+	ok(cfg, "log-writer-priority normal");
+	assert_int_equal(cfg->log.writer_normal, 1);
+	ok(cfg, "log-writer-priority idle");
+	assert_int_equal(cfg->log.writer_normal, 0);
 	ok(cfg, "log-max-size 64M");
 	assert_int_equal(cfg->log.max_size, 64 * 1024 * 1024);
 	ok(cfg, "log-db off");
@@ -242,6 +247,8 @@ test_config(void **state)
 	bad("log-retention size=1k", "log-retention: bad size");
 	bad("log-retention weeks=2", "expected age=, rows= or size=");
 	bad("log-max-size 1k", "log-max-size: bad size");
+	bad("log-writer-priority low", "log-writer-priority: expected idle "
+	    "or normal");
 	bad("log-db", "log-db needs one value");
 	bad("log-colour red", "unknown directive 'log-colour'");
 
