@@ -45,7 +45,7 @@
 #define FLOG_IDLE_QUEUE_MIN	16384	/* smaller queues: writer never idle */
 #define FLOG_RAISE_NS		10000000ULL	/* raise again after 10 ms */
 #define FLOG_TICK_MS		250	/* wall clock, starved-writer check */
-#define FLOG_HOLD_NS		10000000000ULL	/* no idle for 10 s after... */
+#define FLOG_HOLD_NS		10000000000ULL	/* stay normal after 5/8 full */
 
 #define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
 #define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -329,9 +329,10 @@ framelog_prio_raise(struct framelog *fl, uint64_t now)
 	struct flog_writer	*fw = fl->fw;
 
 	/*
-	 * ...a queue passed five eighths: the machine is too busy for an idle
+	 * A queue past five eighths: the machine is too busy for an idle
 	 * writer to catch up in time (a raised writer waits its turn behind
-	 * every runnable thread), so it stays at normal priority a while.
+	 * every runnable thread), so it stays at normal priority for
+	 * FLOG_HOLD_NS (framelog_prio_lower() checks).
 	 */
 	if (flogq_used(&fl->q) >= fl->q.nrecs / 8 * 5)
 		ASTORE(&fw->prio_hold, now + FLOG_HOLD_NS);
