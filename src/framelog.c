@@ -317,14 +317,16 @@ framelog_prio_normal(struct flog_writer *fw)
 }
 
 /*
- * A producer whose queue is over half full (or whose tunnels wait): the
- * writer must catch up at normal priority. No flag says whether it is idle
- * (a writer starved between setting one and changing its policy could not
- * fix it): the producer raises it again every FLOG_RAISE_NS while its
- * queue stays over half, and the writer lowers itself only under a quarter.
+ * A producer whose queue holds used records and is over half full, whose
+ * tunnels wait, or whose records wait on a writer that wrote nothing for a
+ * whole tick: the writer must catch up at normal priority. No flag says
+ * whether it is idle (a writer starved between setting one and changing
+ * its policy could not fix it): the producer raises it again every
+ * FLOG_RAISE_NS while its queue stays over half, and the writer lowers
+ * itself only under a quarter.
  */
 static void
-framelog_prio_raise(struct framelog *fl, uint64_t now)
+framelog_prio_raise(struct framelog *fl, size_t used, uint64_t now)
 {
 	struct flog_writer	*fw = fl->fw;
 
@@ -334,7 +336,7 @@ framelog_prio_raise(struct framelog *fl, uint64_t now)
 	 * every runnable thread), so it stays at normal priority for
 	 * FLOG_HOLD_NS (framelog_prio_lower() checks).
 	 */
-	if (flogq_used(&fl->q) >= fl->q.nrecs / 8 * 5)
+	if (used >= fl->q.nrecs / 8 * 5)
 		ASTORE(&fw->prio_hold, now + FLOG_HOLD_NS);
 	if (now - fl->raised_ns < FLOG_RAISE_NS)
 		return;
@@ -422,7 +424,7 @@ framelog_frame(void *arg, const struct ws_frame_event *ev)
 	if (used > ALOAD(&fl->queue_max))
 		ASTORE(&fl->queue_max, used);
 	if (used >= fl->q.nrecs / 2 || flogq_bytes_used(&fl->q) >= fl->bhigh)
-		framelog_prio_raise(fl, ev->t_ns);
+		framelog_prio_raise(fl, used, ev->t_ns);
 	if (used >= fl->fw->cfg.batch && ALOAD(&fl->fw->idle))
 		framelog_wake(fl->fw);
 }
@@ -474,7 +476,7 @@ framelog_busy(void *arg)
 		    flogq_bytes_used(&fl->q) < fl->bhigh)
 			return (0);
 		ASTORE(&fl->blocked, 1);
-		framelog_prio_raise(fl, now_ns());
+		framelog_prio_raise(fl, flogq_used(&fl->q), now_ns());
 		framelog_wake(fl->fw);
 	}
 	if (!s->waiting && s->ready != NULL) {
@@ -518,6 +520,7 @@ framelog_tick(evutil_socket_t fd, short what, void *arg)
 
 	struct flog_writer	*fw = fl->fw;
 	uint64_t		 written;
+	size_t			 used;
 
 	/* The wall clock may be stepped; frame times follow it. */
 	fl->wall_off = (int64_t)wall_ns() - (int64_t)now_ns();
@@ -528,9 +531,10 @@ framelog_tick(evutil_socket_t fd, short what, void *arg)
 	 */
 	written = ALOAD(&fw->st.frames_written) +
 	    ALOAD(&fw->st.sessions_written);
-	if (written == fl->tick_written && (flogq_used(&fl->q) > 0 ||
+	used = flogq_used(&fl->q);
+	if (written == fl->tick_written && (used > 0 ||
 	    __atomic_load_n(&fw->sess_head, __ATOMIC_RELAXED) != NULL))
-		framelog_prio_raise(fl, now_ns());
+		framelog_prio_raise(fl, used, now_ns());
 	fl->tick_written = written;
 }
 
