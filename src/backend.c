@@ -161,6 +161,27 @@ backend_write_now(struct bufferevent *bev, struct evbuffer *src, size_t n)
 }
 
 void
+backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
+    int cnt)
+{
+	ssize_t	w = 0;
+	size_t	k;
+	int	i;
+
+	if (fd != -1 && backend_direct && evbuffer_get_length(out) == 0 &&
+	    (w = writev(fd, iov, cnt)) < 0)
+		w = 0;		/* EAGAIN, or an error its next write sees */
+	for (i = 0; i < cnt; i++) {
+		k = MIN((size_t)w, iov[i].iov_len);
+		w -= (ssize_t)k;
+		if (iov[i].iov_len > k && evbuffer_add(out,
+		    (const uint8_t *)iov[i].iov_base + k,
+		    iov[i].iov_len - k) == -1)
+			abort();	/* out of memory, as xmalloc */
+	}
+}
+
+void
 backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
     struct evbuffer *src, size_t n)
 {

@@ -56,6 +56,18 @@ size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
 	    size_t n);
 
 /*
+ * Writes the bytes iov[0..cnt) point to: at once to fd with one writev
+ * when out (the output of fd's bufferevent, which must be able to write)
+ * is empty, fd is not -1 (-1: TLS, bytes go through SSL) and direct writes
+ * are allowed; what the socket does not take, or everything, is copied to
+ * out, in order. Callers keep out and fd to spare the bufferevent's cache
+ * lines on every message.
+ */
+struct iovec;
+void	backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
+	    int cnt);
+
+/*
  * Allows (1) or forbids (0) backend_send/backend_write_now to write to a
  * socket directly instead of through its bufferevent's output. Forbidden
  * while a control socket serves live stats, whose head-of-line timing

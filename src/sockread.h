@@ -26,6 +26,14 @@ enum sockread_what {
 typedef void sockread_cb(void *arg, enum sockread_what what);
 
 /*
+ * The flat path (see sockread_set_flat): flat's arg gets the n bytes of a
+ * read at p (writable, valid for the call only) and returns how many of
+ * the first ones it took; the rest goes to the input, then cb(DATA) runs.
+ * The owner may free the reader from within, as from cb.
+ */
+typedef size_t sockread_flat_cb(void *arg, unsigned char *p, size_t n);
+
+/*
  * Sets up bev, connected, for a tunnel that holds at most high bytes each
  * way and enables it: its output drains to high / 2 before its write
  * callback runs. A plain socket gets a sockread (returned), which takes
@@ -48,6 +56,13 @@ void		 sockread_free(struct sockread *);
 void		 sockread_set(struct sockread *, int on);
 /* The input was drained: reading resumes if it had stopped at limit. */
 void		 sockread_poke(struct sockread *);
+/*
+ * Offers small reads to flat first: while the input is empty and the reads
+ * are small, a read lands in the thread's scratch buffer instead of a new
+ * chain, and the owner takes what it can straight from there.
+ */
+void		 sockread_set_flat(struct sockread *, sockread_flat_cb *flat,
+		    void *arg);
 /* Frees the calling thread's scratch buffers (a worker thread ends). */
 void		 sockread_thread_end(void);
 

@@ -9,6 +9,7 @@
 #include "wsb_autoconf.h"
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -18,6 +19,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "arrivals.h"
@@ -38,17 +40,43 @@
 #include "ws_utf8.h"
 
 struct tunnel {
-	TAILQ_ENTRY(tunnel)		 entry;
+	/*
+	 * What every message touches comes first, in the first cache lines
+	 * of an aligned allocation (see struct ws_conn).
+	 */
 	struct server			*srv;
 	struct config			*cfg;
 	const struct route		*rt;
+	struct ws_conn			*ws;
+	struct stats_conn		*st;		/* live stats, or NULL */
+	struct framelog_session		*fls;		/* frame log, or NULL */
+	struct bufferevent		*be;		/* backend (NULL: echo, closed) */
+	struct evbuffer			*be_obuf;	/* be's output */
+	struct sockread			*be_rd;		/* reads be (plain TCP) */
+	/*
+	 * Client payload of the read being parsed, in order, not yet on the
+	 * backend's output: written in one writev when the read is parsed
+	 * (tunnel_be_flush), so no write event is armed when the socket
+	 * takes it all. Empty between reads.
+	 */
+	struct evbuffer			*be_stage;
+	uint64_t			 be_in, be_out;	/* bytes read / written */
+	int				 be_fd;		/* be's socket; -1: TLS */
+	int				 be_eof;	/* backend finished sending */
+	int				 be_flushing;	/* writing the rest, then close */
+	int				 be_dead;	/* socket failed: nothing reaches it */
+	int				 be_full;	/* room() said 0 in this read */
+	int				 echo_open;	/* echo: a fragmented reply is open */
+	enum tunnel_state		 state;
+	uint16_t			 be_code;	/* close code its end maps to */
+
+	TAILQ_ENTRY(tunnel)		 entry;
 	uint64_t			 id;
 	char				 logid[24];
 	char				*peer;
 	char				*path;
 	char				*subprotocol;
 	const char			*proto;
-	enum tunnel_state		 state;
 	/* Handshake facts for the control socket (owned, or NULL). */
 	char				*origin, *user_agent, *host, *query;
 	char				*extensions, *protocols;
@@ -65,50 +93,46 @@ struct tunnel {
 	void				*connect_arg;
 	struct event			*ev_connected;	/* echo: report from the loop */
 
-	/* Client side. */
-	struct ws_conn			*ws;
+	/* Client side (ws above). */
 	const struct ws_transport_ops	*tops;
 	void				*tr;
 	int				 ws_done;	/* transport closed */
-	int				 echo_open;	/* echo: a fragmented reply is open */
 
-	/* Backend side (NULL for echo, or once closed). */
-	struct bufferevent		*be;
-	struct sockread			*be_rd;		/* reads be (plain TCP) */
-	int				 be_eof;	/* backend finished sending */
-	uint16_t			 be_code;	/* close code its end maps to */
-	int				 be_flushing;	/* writing the rest, then close */
-	int				 be_dead;	/* socket failed: nothing reaches it */
+	/* Backend side (be above). */
 	struct event			*ev_linger;	/* bounds be_flushing */
-	uint64_t			 be_in, be_out;	/* bytes read / written */
-	/*
-	 * Client payload of the read being parsed, in order, not yet on the
-	 * backend's output: written in one writev when the read is parsed
-	 * (tunnel_be_flush), so no write event is armed when the socket
-	 * takes it all. Empty between reads.
-	 */
-	struct evbuffer			*be_stage;
-	int				 be_full;	/* room() said 0 in this read */
 
 	struct event			*ev_free;
 	uint64_t			 t_start, t_open;
 	char				 be_err[96];
 
-	/* Frame log (NULL when off). */
-	struct framelog_session		*fls;
+	/* Frame log (fls above). */
 	struct arrivals			 be_arr;	/* backend read times */
 	int				 status;	/* HTTP status when refused */
 	const char			*closed_by;	/* who started the close */
 	int				 be_closing;	/* we close for the backend */
 
-	/* Live stats (NULL without a control socket). */
-	struct stats_conn		*st;
+	/* Live stats (st above; NULL without a control socket). */
 	struct ws_observer		 obs;		/* fans out to stats and log */
 	const struct ws_observer	*flobs;		/* the frame log's, or NULL */
 	struct evbuffer_cb_entry	*cb_client;	/* client output drains */
 	struct evbuffer_cb_entry	*cb_backend;	/* backend output drains */
 	int				 counted;	/* in the open counts */
 };
+
+/*
+ * Client payload of a flat read (ws_conn_input_flat) for the backend, in
+ * order, still in sockread's scratch buffer: written with one writev when
+ * the read is parsed. One per event loop thread (a flat read is parsed
+ * before the next one starts); it comes before anything in be_stage.
+ */
+#define TUNNEL_FLAT_IOV		64
+
+static __thread struct {
+	struct tunnel	*t;		/* whose payload, or NULL */
+	int		 cnt;
+	size_t		 len;
+	struct iovec	 iov[TUNNEL_FLAT_IOV];
+} tunnel_flat;
 
 static void	tunnel_be_pump(struct tunnel *);
 static void	tunnel_maybe_free(struct tunnel *);
@@ -197,7 +221,7 @@ static void
 tunnel_stats_unhook(struct tunnel *t)
 {
 	if (t->cb_backend != NULL && t->be != NULL)
-		evbuffer_remove_cb_entry(bufferevent_get_output(t->be),
+		evbuffer_remove_cb_entry(t->be_obuf,
 		    t->cb_backend);
 	t->cb_backend = NULL;
 	if (t->cb_client != NULL && t->tops != NULL)
@@ -227,6 +251,7 @@ tunnel_be_release(struct tunnel *t)
 	t->be_rd = NULL;
 	bufferevent_free(t->be);
 	t->be = NULL;
+	t->be_obuf = NULL;
 }
 
 /* The backend's bytes not yet framed for the client. */
@@ -252,6 +277,11 @@ tunnel_free(struct tunnel *t)
 {
 	struct ws_counters	c;
 
+	if (tunnel_flat.t == t) {	/* never between reads; to be sure */
+		tunnel_flat.t = NULL;
+		tunnel_flat.cnt = 0;
+		tunnel_flat.len = 0;
+	}
 	tunnel_log_close(t);
 	if (t->counted) {
 		control_tunnel_close(t->srv->ctl, t);
@@ -342,7 +372,7 @@ tunnel_be_close(struct tunnel *t)
 	if (t->be == NULL)
 		return;
 	if (t->cb_backend != NULL) {
-		evbuffer_remove_cb_entry(bufferevent_get_output(t->be),
+		evbuffer_remove_cb_entry(t->be_obuf,
 		    t->cb_backend);
 		t->cb_backend = NULL;
 	}
@@ -355,6 +385,21 @@ tunnel_be_close(struct tunnel *t)
 /* A piece of client payload this large goes to the socket at once. */
 #define TUNNEL_WRITE_NOW_MIN	(16 * 1024)
 
+/* Sends what the flat list holds for t: at once, or copied to the output. */
+static void
+tunnel_flat_flush(struct tunnel *t)
+{
+	if (t == NULL || tunnel_flat.t != t)
+		return;
+	/* be may write unless be_dead (tunnel_be_event() ends it). */
+	if (t->be != NULL && !t->be_dead)
+		backend_send_iov(t->be_obuf, t->be_fd, tunnel_flat.iov,
+		    tunnel_flat.cnt);
+	tunnel_flat.t = NULL;
+	tunnel_flat.cnt = 0;
+	tunnel_flat.len = 0;
+}
+
 /*
  * Client payload for the backend: n bytes moved from src. A large piece
  * with nothing before it is written straight from the client's input
@@ -366,6 +411,7 @@ tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
 {
 	size_t	w = 0;
 
+	tunnel_flat_flush(t);	/* it came first */
 	if (n >= TUNNEL_WRITE_NOW_MIN && evbuffer_get_length(t->be_stage) == 0)
 		w = backend_write_now(t->be, src, n);
 	if (n > w)
@@ -383,13 +429,14 @@ tunnel_be_flush(struct tunnel *t)
 	struct evbuffer	*out;
 	size_t		 n = evbuffer_get_length(t->be_stage);
 
+	tunnel_flat_flush(t);
 	if (n == 0)
 		return;
 	if (t->be == NULL || t->be_dead) {
 		evbuffer_drain(t->be_stage, n);	/* nowhere to go */
 		return;
 	}
-	out = bufferevent_get_output(t->be);
+	out = t->be_obuf;
 	if (backend_write_now(t->be, t->be_stage, n) < n)
 		evbuffer_add_buffer(out, t->be_stage);
 }
@@ -404,7 +451,7 @@ tunnel_be_finish(struct tunnel *t)
 	tunnel_be_flush(t);	/* what the client sent before, in order */
 	if (t->be == NULL || t->be_flushing)
 		return;
-	if (evbuffer_get_length(bufferevent_get_output(t->be)) == 0) {
+	if (evbuffer_get_length(t->be_obuf) == 0) {
 		tunnel_be_close(t);
 		return;
 	}
@@ -419,7 +466,7 @@ tunnel_linger_timeout(evutil_socket_t fd, short what, void *arg)
 	struct tunnel	*t = arg;
 
 	log_info("%s: backend did not take the last %zu bytes in time",
-	    t->logid, evbuffer_get_length(bufferevent_get_output(t->be)));
+	    t->logid, evbuffer_get_length(t->be_obuf));
 	tunnel_be_close(t);
 }
 
@@ -460,6 +507,36 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 	t->be_out += n;
 }
 
+/* Client payload from a flat read: listed for one writev, in order. */
+static void
+tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
+    int first, int last)
+{
+	static __thread struct evbuffer	*tmp;
+	struct tunnel			*t = arg;
+
+	if (t->st != NULL || tunnel_is_echo(t) ||
+	    evbuffer_get_length(t->be_stage) != 0) {
+		/* The evbuffer path does these (a copy). */
+		if (tmp == NULL && (tmp = evbuffer_new()) == NULL)
+			abort();	/* out of memory, as xmalloc */
+		if (evbuffer_add(tmp, p, n) == -1)
+			abort();
+		tunnel_ws_payload(t, tmp, n, opcode, first, last);
+		return;
+	}
+	if (t->be == NULL || t->be_flushing || t->be_dead)
+		return;		/* backend gone: nowhere to go */
+	if (tunnel_flat.t != t || tunnel_flat.cnt == TUNNEL_FLAT_IOV) {
+		tunnel_flat_flush(tunnel_flat.t);
+		tunnel_flat.t = t;
+	}
+	tunnel_flat.iov[tunnel_flat.cnt].iov_base = (void *)(uintptr_t)p;
+	tunnel_flat.iov[tunnel_flat.cnt++].iov_len = n;
+	tunnel_flat.len += n;
+	t->be_out += n;
+}
+
 static size_t
 tunnel_ws_room(void *arg)
 {
@@ -471,8 +548,9 @@ tunnel_ws_room(void *arg)
 		    ws_conn_out_room(t->ws) : SIZE_MAX);
 	if (t->be == NULL || t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
-	pending = evbuffer_get_length(bufferevent_get_output(t->be)) +
-	    evbuffer_get_length(t->be_stage);
+	pending = evbuffer_get_length(t->be_obuf) +
+	    evbuffer_get_length(t->be_stage) +
+	    (tunnel_flat.t == t ? tunnel_flat.len : 0);
 	if (pending >= tunnel_high(t)) {
 		t->be_full = 1;
 		return (0);
@@ -492,7 +570,7 @@ tunnel_ws_input_done(void *arg)
 
 	tunnel_be_flush(t);
 	if (t->be_full && (t->be == NULL || evbuffer_get_length(
-	    bufferevent_get_output(t->be)) == 0)) {
+	    t->be_obuf) == 0)) {
 		t->be_full = 0;
 		ws_conn_resume(t->ws);
 	}
@@ -552,6 +630,7 @@ tunnel_log_ready(void *arg)
 
 static const struct ws_handler tunnel_ws_handler = {
 	.payload = tunnel_ws_payload,
+	.payload_flat = tunnel_ws_payload_flat,
 	.room = tunnel_ws_room,
 	.input_done = tunnel_ws_input_done,
 	.writable = tunnel_ws_writable,
@@ -730,6 +809,23 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 	tunnel_be_pump(t);
 }
 
+/*
+ * A small backend read, straight from sockread's scratch buffer: framed and
+ * written to the client at once when nothing else stands in the way.
+ */
+static size_t
+tunnel_be_flat(void *arg, unsigned char *p, size_t n)
+{
+	struct tunnel	*t = arg;
+
+	if (t->ws == NULL || t->rt->text || t->fls != NULL || t->st != NULL ||
+	    ws_conn_send_flat(t->ws, WS_OP_BINARY, p, n,
+	    t->rt->max_frame) == 0)
+		return (0);
+	t->be_in += n;
+	return (n);
+}
+
 /* Plain TCP backends: what sockread read, or how reading ended. */
 static void
 tunnel_be_sockread(void *arg, enum sockread_what what)
@@ -793,6 +889,9 @@ tunnel_connected(void *arg, struct bufferevent *bev, int status,
 		return;
 	}
 	t->be = bev;
+	t->be_obuf = bufferevent_get_output(bev);
+	t->be_fd = bufferevent_openssl_get_ssl(bev) != NULL ? -1 :
+	    (int)bufferevent_getfd(bev);
 	if (t->fls != NULL)
 		tunnel_log_backend(t, bev);
 	t->connect_cb(t->connect_arg, 0);
@@ -827,7 +926,7 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 {
 	struct tunnel	*t;
 
-	t = xcalloc(1, sizeof *t);
+	t = xcalloc_aligned(sizeof *t);
 	t->srv = srv;
 	t->cfg = config_ref(cfg);
 	t->rt = rt;
@@ -951,7 +1050,7 @@ tunnel_stats_start(struct tunnel *t)
 	    evbuffer_get_length(out), now_ns());
 	t->cb_client = evbuffer_add_cb(out, tunnel_client_drained, t);
 	if (t->be != NULL)
-		t->cb_backend = evbuffer_add_cb(bufferevent_get_output(t->be),
+		t->cb_backend = evbuffer_add_cb(t->be_obuf,
 		    tunnel_backend_drained, t);
 	t->srv->stats->conns_total++;
 	(*tunnel_open_count(t))++;
@@ -1005,8 +1104,7 @@ tunnel_info(struct tunnel *t, struct tunnel_info *ti)
 			ti->h2 = t->tops->h2stream(t->tr);
 	}
 	if (t->be != NULL) {
-		ti->q_backend_out = evbuffer_get_length(
-		    bufferevent_get_output(t->be));
+		ti->q_backend_out = evbuffer_get_length(t->be_obuf);
 		ti->q_backend_in = evbuffer_get_length(tunnel_be_input(t));
 	}
 }
@@ -1083,6 +1181,8 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		/* Stop reading the backend while its bytes wait for the client. */
 		t->be_rd = sockread_tunnel(t->srv->base, t->be, high,
 		    t->rt->max_frame, tunnel_be_sockread, t);
+		if (t->be_rd != NULL)
+			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
 	}
 	if (t->counted)
 		control_tunnel_open(t->srv->ctl, t);

@@ -38,6 +38,16 @@ xcalloc(size_t nmemb, size_t size)
 }
 
 void *
+xcalloc_aligned(size_t size)
+{
+	void	*p;
+
+	if (posix_memalign(&p, CACHE_LINE, size) != 0)
+		oom(size);
+	return (memset(p, 0, size));
+}
+
+void *
 xreallocarray(void *p, size_t nmemb, size_t size)
 {
 	void	*q;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct evbuffer;
+struct iovec;
 struct event_base;
 struct h2stream;
 struct ws_conn;
@@ -32,6 +33,12 @@ struct ws_transport_ops {
 	 */
 	void		 (*send)(void *t, const void *hdr, size_t hl,
 			    struct evbuffer *src, size_t n);
+	/*
+	 * Optional: writes the bytes iov[0..cnt) point to (frames), at once
+	 * when nothing is queued, queueing (a copy of) the rest; or returns
+	 * -1 when it cannot now, having done nothing. Returns 0.
+	 */
+	int		 (*send_flat)(void *t, const struct iovec *iov, int cnt);
 	/* Called after bytes were appended to output (h2: resume DATA). */
 	void		 (*flush)(void *t);
 	/* Stop (0) or resume (1) reading from the peer. */
@@ -60,6 +67,12 @@ struct ws_handler {
 	 * the message's first and final bytes. n never exceeds room().
 	 */
 	void	(*payload)(void *arg, struct evbuffer *src, size_t n,
+		    unsigned opcode, int first, int last);
+	/*
+	 * Optional: as payload, for the flat path (ws_conn_input_flat): the
+	 * n bytes are at p, valid during the call only.
+	 */
+	void	(*payload_flat)(void *arg, const uint8_t *p, size_t n,
 		    unsigned opcode, int first, int last);
 	/* Payload bytes the owner can take now; 0 pauses reading. */
 	size_t	(*room)(void *arg);
@@ -220,6 +233,14 @@ void	ws_conn_observer_ready(struct ws_conn *);
 
 /* The transport has new input; parse what the owner has room for. */
 void	ws_conn_input(struct ws_conn *);
+/*
+ * The flat path: new input at p[0..n), writable, while the transport's
+ * input buffer is empty. Parses what it can as ws_conn_input() would
+ * (payload goes to handler->payload_flat) and returns how many of the
+ * first bytes it took; the transport puts the rest in its input buffer
+ * and calls ws_conn_input().
+ */
+size_t	ws_conn_input_flat(struct ws_conn *, uint8_t *p, size_t n);
 /* The owner has room again after room() returned 0. */
 void	ws_conn_resume(struct ws_conn *);
 /* The transport's output fell below its low watermark. */
@@ -262,6 +283,14 @@ uint64_t ws_conn_input_time(const struct ws_conn *, size_t off);
  */
 void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
 	    int last, struct evbuffer *src, size_t n, uint64_t t_src);
+/*
+ * Sends the n bytes at p as whole messages of opcode, max_frame bytes at
+ * most each, through the transport's send_flat (one write for all).
+ * Returns n, or 0 when that cannot be done (no send_flat, compression, an
+ * observer, no output room): then nothing was sent.
+ */
+size_t	ws_conn_send_flat(struct ws_conn *, unsigned opcode, const uint8_t *p,
+	    size_t n, size_t max_frame);
 
 /*
  * Turns on permessage-deflate as agreed in the handshake (p) with the

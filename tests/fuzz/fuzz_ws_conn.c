@@ -1,0 +1,267 @@
+/*
+ * fuzz_ws_conn.c -- libFuzzer target: the endpoint's two input paths agree.
+ *
+ * A client's byte stream is fed in the same reads to two endpoints. One
+ * parses everything through its input buffer (ws_conn_input). The other
+ * gets each read as sockread.c hands it over: flat first while its buffer
+ * is empty (ws_conn_input_flat), the rest buffered and parsed as usual.
+ * Every payload hand-over (bytes, opcode, first, last, piece size), what
+ * each endpoint sent back (pongs, closes), how it closed, its counters and
+ * its state must be the same byte for byte.
+ *
+ * Input: a flags byte (bit 0: max-message 100 bytes; bit 1: the owner
+ * takes at most 1-16 bytes at a time, from the second byte), a byte that
+ * seeds the read sizes (1-64 bytes, or one read when 0), then the stream.
+ */
+#include "wsb_autoconf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "ws_conn.h"
+#include "ws_frame.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* One endpoint on a fake transport, and everything it did. */
+struct side {
+	struct evbuffer	*in, *out;
+	struct evbuffer	*log;		/* payload hand-overs, serialized */
+	size_t		 room;
+	int		 closes, aborts, closing;
+	uint16_t	 closing_code;
+	int		 by_peer;
+};
+
+static struct evbuffer *
+f_input(void *t)
+{
+	return (((struct side *)t)->in);
+}
+
+static struct evbuffer *
+f_output(void *t)
+{
+	return (((struct side *)t)->out);
+}
+
+static size_t
+f_pending(void *t)
+{
+	return (evbuffer_get_length(((struct side *)t)->out));
+}
+
+static void
+f_nop(void *t)
+{
+	(void)t;
+}
+
+static void
+f_set_read(void *t, int on)
+{
+	(void)t;
+	(void)on;
+}
+
+static void
+f_close(void *t, int abort_)
+{
+	struct side	*s = t;
+
+	s->closes++;
+	s->aborts += abort_ != 0;
+}
+
+static const struct ws_transport_ops fake_ops = {
+	.input = f_input,
+	.output = f_output,
+	.pending = f_pending,
+	.flush = f_nop,
+	.set_read = f_set_read,
+	.close = f_close,
+	.free = f_nop,
+};
+
+static void
+h_log(struct side *s, const uint8_t *p, size_t n, unsigned opcode, int first,
+    int last)
+{
+	uint8_t	rec[4 + sizeof n];
+
+	rec[0] = (uint8_t)opcode;
+	rec[1] = (uint8_t)first;
+	rec[2] = (uint8_t)last;
+	rec[3] = 0xa5;
+	memcpy(rec + 4, &n, sizeof n);
+	evbuffer_add(s->log, rec, sizeof rec);
+	evbuffer_add(s->log, p, n);
+}
+
+static void
+h_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
+    int first, int last)
+{
+	struct side	*s = arg;
+	uint8_t		*p = n > 0 ? evbuffer_pullup(src, n) : NULL;
+
+	if (n > 0 && p == NULL)
+		abort();
+	h_log(s, p, n, opcode, first, last);
+	evbuffer_drain(src, n);
+}
+
+static void
+h_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
+    int first, int last)
+{
+	h_log(arg, p, n, opcode, first, last);
+}
+
+static size_t
+h_room(void *arg)
+{
+	return (((struct side *)arg)->room);
+}
+
+static void
+h_writable(void *arg)
+{
+	(void)arg;
+}
+
+static void
+h_closing(void *arg, uint16_t code, int by_peer)
+{
+	struct side	*s = arg;
+
+	s->closing++;
+	s->closing_code = code;
+	s->by_peer = by_peer;
+}
+
+static void
+h_closed(void *arg)
+{
+	(void)arg;
+}
+
+static const struct ws_handler handler = {
+	.payload = h_payload,
+	.payload_flat = h_payload_flat,
+	.room = h_room,
+	.writable = h_writable,
+	.closing = h_closing,
+	.closed = h_closed,
+};
+
+static struct ws_conn *
+side_new(struct event_base *base, struct side *s, uint8_t flags,
+    uint8_t seed)
+{
+	struct ws_limits	lim;
+
+	memset(s, 0, sizeof *s);
+	if ((s->in = evbuffer_new()) == NULL ||
+	    (s->out = evbuffer_new()) == NULL ||
+	    (s->log = evbuffer_new()) == NULL)
+		abort();
+	s->room = flags & 2 ? (size_t)(1 + seed % 16) : (size_t)1 << 20;
+	memset(&lim, 0, sizeof lim);
+	lim.max_message = flags & 1 ? 100 : 0;
+	lim.out_high = 1 << 20;
+	lim.close_timeout_ms = 1000;
+	return (ws_conn_new(base, &fake_ops, s, &handler, s, &lim, "fz"));
+}
+
+static void
+side_free(struct ws_conn *ws, struct side *s)
+{
+	ws_conn_free(ws);
+	evbuffer_free(s->in);
+	evbuffer_free(s->out);
+	evbuffer_free(s->log);
+}
+
+static int
+same_buffers(struct evbuffer *a, struct evbuffer *b)
+{
+	size_t	n = evbuffer_get_length(a);
+
+	if (n != evbuffer_get_length(b))
+		return (0);
+	return (n == 0 || memcmp(evbuffer_pullup(a, -1),
+	    evbuffer_pullup(b, -1), n) == 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct event_base	*base;
+	struct ws_conn			*wa, *wb;
+	struct side			 a, b;
+	const struct ws_counters	*ca, *cb;
+	uint8_t				*chunk;
+	uint32_t			 rnd;
+	size_t				 off, n, used;
+
+	if (size < 2)
+		return (0);
+	if (base == NULL) {
+		log_set_level(LOGL_ERROR);	/* close reasons are expected */
+		if ((base = event_base_new()) == NULL)
+			abort();
+	}
+	wa = side_new(base, &a, data[0], data[1]);
+	wb = side_new(base, &b, data[0], data[1]);
+	rnd = data[1] * 2654435761u + 1;
+	if ((chunk = malloc(size)) == NULL)
+		abort();
+	for (off = 2; off < size; off += n) {
+		if (data[1] == 0)
+			n = size - off;
+		else {
+			rnd ^= rnd << 13;
+			rnd ^= rnd >> 17;
+			rnd ^= rnd << 5;
+			n = 1 + rnd % 64;
+			if (n > size - off)
+				n = size - off;
+		}
+		/* a: the buffered path only. */
+		evbuffer_add(a.in, data + off, n);
+		ws_conn_input(wa);
+		/* b: as sockread.c hands a read over (the bytes are its). */
+		memcpy(chunk, data + off, n);
+		used = 0;
+		if (evbuffer_get_length(b.in) == 0) {
+			used = ws_conn_input_flat(wb, chunk, n);
+			if (used > n)
+				abort();
+		}
+		if (used < n) {
+			evbuffer_add(b.in, chunk + used, n - used);
+			ws_conn_input(wb);
+		}
+	}
+	free(chunk);
+
+	ca = ws_conn_counters(wa);
+	cb = ws_conn_counters(wb);
+	if (!same_buffers(a.log, b.log) || !same_buffers(a.out, b.out) ||
+	    evbuffer_get_length(a.in) != evbuffer_get_length(b.in) ||
+	    ws_conn_state(wa) != ws_conn_state(wb) ||
+	    a.closes != b.closes || a.aborts != b.aborts ||
+	    a.closing != b.closing || a.closing_code != b.closing_code ||
+	    a.by_peer != b.by_peer || memcmp(ca, cb, sizeof *ca) != 0)
+		abort();
+	side_free(wa, &a);
+	side_free(wb, &b);
+	return (0);
+}
