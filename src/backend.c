@@ -35,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "sockread.h"
 #include "tls_client.h"
 #include "util.h"
 
@@ -174,10 +175,8 @@ backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
 	for (i = 0; i < cnt; i++) {
 		k = MIN((size_t)w, iov[i].iov_len);
 		w -= (ssize_t)k;
-		if (iov[i].iov_len > k && evbuffer_add(out,
-		    (const uint8_t *)iov[i].iov_base + k,
-		    iov[i].iov_len - k) == -1)
-			abort();	/* out of memory, as xmalloc */
+		sockread_keep(out, (const uint8_t *)iov[i].iov_base + k,
+		    iov[i].iov_len - k);
 	}
 }
 

@@ -59,8 +59,8 @@ size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
  * Writes the bytes iov[0..cnt) point to: at once to fd with one writev
  * when out (the output of fd's bufferevent, which must be able to write)
  * is empty, fd is not -1 (-1: TLS, bytes go through SSL) and direct writes
- * are allowed; what the socket does not take, or everything, is copied to
- * out, in order. Callers keep out and fd to spare the bufferevent's cache
+ * are allowed; what the socket does not take, or everything, goes to out,
+ * in order (sockread_keep: large pieces of a flat read by reference). Callers keep out and fd to spare the bufferevent's cache
  * lines on every message.
  */
 struct iovec;

@@ -54,22 +54,98 @@
 #define SOCKREAD_PIECES		8
 
 /*
- * The flat path: while the reads are this small and the input is empty, a
- * read goes into the scratch buffer and the owner frames or unframes it
- * from there (sockread_set_flat). A small message then costs no chain
- * allocated and freed, no reserve, commit, peek or drain, and none of the
- * evbuffer's cache lines: with a thousand connections those misses were
- * most of what the event loop spent on a message beyond the system calls.
- */
-#define SOCKREAD_FLAT_MAX	(4 * 1024)
-
-/*
  * Scratch space for the reads of one event loop thread (workers N runs
  * several): these serve every socket of that thread.
  */
 static __thread uint8_t		 sockread_spill[SOCKREAD_SPILL];
 static __thread struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
-static __thread int		 sockread_flat_busy;	/* spill lent out */
+
+/*
+ * The flat path (sockread_set_flat): while a reader's input is empty, a
+ * read goes into the thread's flat buffer and the owner unframes or frames
+ * it from there, writing what it can at once. A message then costs no
+ * chain allocated and freed, no reserve, commit, peek or drain, none of
+ * the evbuffer's cache lines (with a thousand connections those misses
+ * were most of what the loop spent on a small message beyond the system
+ * calls), and a bulk read of several messages goes out in one writev.
+ *
+ * What a socket did not take stays where it is: sockread_keep() adds a
+ * large piece to an output by reference (evbuffer_add_reference), and the
+ * buffer is then retired: the next read takes another, and the last
+ * reference's cleanup frees or pools the old one. Small pieces are copied,
+ * so a few bytes never pin a whole buffer: a connection's outputs pin at
+ * most SOCKREAD_MAX / SOCKREAD_KEEP_MIN times the bytes they hold.
+ */
+#define SOCKREAD_KEEP_MIN	(64 * 1024)
+#define SOCKREAD_POOL		4
+
+struct sockread_buf {
+	unsigned	refs;		/* references from evbuffers */
+	int		retired;	/* not the thread's buffer any more */
+	uint8_t		data[SOCKREAD_MAX];
+};
+
+static __thread struct sockread_buf	*sockread_cur;
+static __thread struct sockread_buf	*sockread_pool[SOCKREAD_POOL];
+static __thread int			 sockread_npool;
+static __thread int			 sockread_ending;	/* thread ends */
+
+static void
+sockread_buf_release(struct sockread_buf *b)
+{
+	if (sockread_npool < SOCKREAD_POOL && !sockread_ending)
+		sockread_pool[sockread_npool++] = b;
+	else
+		free(b);
+}
+
+/* evbuffer_add_reference()'s cleanup: a kept piece left its output. */
+static void
+sockread_unref(const void *data, size_t len, void *arg)
+{
+	struct sockread_buf	*b = arg;
+
+	(void)data;
+	(void)len;
+	if (--b->refs == 0 && b->retired)
+		sockread_buf_release(b);
+}
+
+/* The thread's flat buffer, a fresh one if outputs keep pieces of it. */
+static struct sockread_buf *
+sockread_buf_get(void)
+{
+	struct sockread_buf	*b = sockread_cur;
+
+	if (b != NULL && b->refs == 0)
+		return (b);
+	if (b != NULL)
+		b->retired = 1;		/* its last reference frees it */
+	b = sockread_npool > 0 ? sockread_pool[--sockread_npool] :
+	    xmalloc(sizeof *b);
+	b->refs = 0;
+	b->retired = 0;
+	return (sockread_cur = b);
+}
+
+void
+sockread_keep(struct evbuffer *out, const void *p, size_t n)
+{
+	struct sockread_buf	*b = sockread_cur;
+	const uint8_t		*q = p;
+
+	if (n == 0)
+		return;
+	if (n >= SOCKREAD_KEEP_MIN && b != NULL && q >= b->data &&
+	    n <= (size_t)(b->data + sizeof b->data - q)) {
+		if (evbuffer_add_reference(out, p, n, sockread_unref, b) == -1)
+			abort();	/* out of memory, as xmalloc */
+		b->refs++;
+		return;
+	}
+	if (evbuffer_add(out, p, n) == -1)
+		abort();	/* out of memory, as xmalloc */
+}
 
 struct sockread {
 	struct event		*ev;
@@ -182,17 +258,19 @@ sockread_resize(struct sockread *r, size_t n, size_t ask)
 }
 
 /*
- * A read through the flat path: into the scratch buffer, offered to the
- * owner, the rest (a partial frame, a control frame) copied to the input.
- * Returns -1 when the reader is gone or reading ended.
+ * A read through the flat path: into the flat buffer, offered to the
+ * owner, the rest (a partial header, a control frame, what there was no
+ * room for) kept in the input. Returns -1 when the reader is gone or
+ * reading ended.
  */
 static int
 sockread_flat_read(evutil_socket_t fd, struct sockread *r)
 {
-	size_t	used;
-	ssize_t	n;
+	struct sockread_buf	*b = sockread_buf_get();
+	size_t			 used;
+	ssize_t			 n;
 
-	n = read(fd, sockread_spill, MIN(SOCKREAD_SPILL, r->limit));
+	n = read(fd, b->data, MIN(sizeof b->data, r->limit));
 	if (n <= 0) {
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 		    errno == EINTR))
@@ -203,19 +281,15 @@ sockread_flat_read(evutil_socket_t fd, struct sockread *r)
 		return (-1);
 	}
 	sockread_resize(r, (size_t)n, r->size - SOCKREAD_SLACK);
-	sockread_flat_busy = 1;
 	r->in_cb = 1;
-	used = r->flat(r->flat_arg, sockread_spill, (size_t)n);
+	used = r->flat(r->flat_arg, b->data, (size_t)n);
 	r->in_cb = 0;
-	sockread_flat_busy = 0;
 	if (r->dead) {
 		sockread_destroy(r);
 		return (-1);
 	}
 	if (used < (size_t)n) {
-		if (evbuffer_add(r->in, sockread_spill + used,
-		    (size_t)n - used) == -1)
-			abort();	/* out of memory, as xmalloc */
+		sockread_keep(r->in, b->data + used, (size_t)n - used);
 		r->maybe_in = 1;
 		if (sockread_tell(r, SOCKREAD_DATA) == -1)
 			return (-1);
@@ -240,8 +314,7 @@ sockread_ready(evutil_socket_t fd, short what, void *arg)
 		sockread_update(r);
 		return;
 	}
-	if (r->flat != NULL && len == 0 && r->size <= SOCKREAD_FLAT_MAX &&
-	    !sockread_flat_busy) {
+	if (r->flat != NULL && len == 0) {
 		if (sockread_flat_read(fd, r) == 0)
 			sockread_poke(r);
 		return;
@@ -414,4 +487,13 @@ sockread_thread_end(void)
 			evbuffer_free(sockread_piece[k]);
 		sockread_piece[k] = NULL;
 	}
+	/* Buffers outputs still keep are freed with their last reference. */
+	sockread_ending = 1;
+	while (sockread_npool > 0)
+		free(sockread_pool[--sockread_npool]);
+	if (sockread_cur != NULL && sockread_cur->refs == 0)
+		free(sockread_cur);
+	else if (sockread_cur != NULL)
+		sockread_cur->retired = 1;
+	sockread_cur = NULL;
 }

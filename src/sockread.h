@@ -57,12 +57,18 @@ void		 sockread_set(struct sockread *, int on);
 /* The input was drained: reading resumes if it had stopped at limit. */
 void		 sockread_poke(struct sockread *);
 /*
- * Offers small reads to flat first: while the input is empty and the reads
- * are small, a read lands in the thread's scratch buffer instead of a new
- * chain, and the owner takes what it can straight from there.
+ * Offers reads to flat first: while the input is empty, a read lands in
+ * the thread's flat buffer instead of new chains, and the owner takes
+ * what it can straight from there.
  */
 void		 sockread_set_flat(struct sockread *, sockread_flat_cb *flat,
 		    void *arg);
+/*
+ * Appends n bytes at p to out: a large piece of the read being handed to a
+ * flat callback by reference (no copy; the flat buffer is then retired
+ * until out lets go), anything else copied.
+ */
+void		 sockread_keep(struct evbuffer *out, const void *p, size_t n);
 /* Frees the calling thread's scratch buffers (a worker thread ends). */
 void		 sockread_thread_end(void);
 

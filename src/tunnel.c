@@ -810,20 +810,24 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * A small backend read, straight from sockread's scratch buffer: framed and
- * written to the client at once when nothing else stands in the way.
+ * A backend read, straight from sockread's flat buffer: framed and written
+ * to the client at once when nothing else stands in the way (text routes,
+ * which cut at characters, the frame log and live stats, which watch every
+ * frame, take the evbuffer path).
  */
 static size_t
 tunnel_be_flat(void *arg, unsigned char *p, size_t n)
 {
 	struct tunnel	*t = arg;
+	size_t		 off = 0, k;
 
-	if (t->ws == NULL || t->rt->text || t->fls != NULL || t->st != NULL ||
-	    ws_conn_send_flat(t->ws, WS_OP_BINARY, p, n,
-	    t->rt->max_frame) == 0)
+	if (t->ws == NULL || t->rt->text || t->fls != NULL || t->st != NULL)
 		return (0);
-	t->be_in += n;
-	return (n);
+	while (off < n && (k = ws_conn_send_flat(t->ws, WS_OP_BINARY, p + off,
+	    n - off, t->rt->max_frame)) > 0)
+		off += k;
+	t->be_in += off;
+	return (off);
 }
 
 /* Plain TCP backends: what sockread read, or how reading ended. */

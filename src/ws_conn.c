@@ -1232,11 +1232,12 @@ ws_conn_input_flat(struct ws_conn *ws, uint8_t *p, size_t n)
 }
 
 /*
- * Frames the n bytes at p as whole messages of opcode, at most max_frame
- * bytes each, for the transport to write at once (ops->send_flat). Returns
- * n, or 0 when the evbuffer path must do it (nothing happened then).
+ * Frames the first bytes at p as whole messages of opcode, at most
+ * max_frame bytes and WS_FLAT_FRAMES messages, for the transport to write
+ * at once (ops->send_flat). Returns how many bytes went, 0 when the
+ * evbuffer path must do it (nothing happened then).
  */
-#define WS_FLAT_FRAMES	16
+#define WS_FLAT_FRAMES	64
 
 size_t
 ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
@@ -1249,9 +1250,9 @@ ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
 
 	if (ws->state != WS_OPEN || ws->obs != NULL || ws->zd != NULL ||
 	    ws->ops->send_flat == NULL || n == 0 || max_frame == 0 ||
-	    (n - 1) / max_frame >= WS_FLAT_FRAMES || ws_conn_out_room(ws) == 0)
+	    ws_conn_out_room(ws) == 0)
 		return (0);
-	for (off = 0; off < n; off += k) {
+	for (off = 0; off < n && frames < WS_FLAT_FRAMES; off += k) {
 		k = MIN(n - off, max_frame);
 		iov[cnt].iov_base = hdr[frames];
 		iov[cnt++].iov_len = ws_frame_header(hdr[frames], 1, 0,
@@ -1264,11 +1265,11 @@ ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
 		return (0);
 	ws->c.frames_out += frames;
 	ws->c.msgs_out += frames;
-	ws->c.wire_out += n;
-	ws->c.payload_out += n;
+	ws->c.wire_out += off;
+	ws->c.payload_out += off;
 	ws->ops->flush(ws->t);
 	ws_conn_activity(ws);
-	return (n);
+	return (off);
 }
 
 void

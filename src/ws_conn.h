@@ -284,10 +284,11 @@ uint64_t ws_conn_input_time(const struct ws_conn *, size_t off);
 void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
 	    int last, struct evbuffer *src, size_t n, uint64_t t_src);
 /*
- * Sends the n bytes at p as whole messages of opcode, max_frame bytes at
- * most each, through the transport's send_flat (one write for all).
- * Returns n, or 0 when that cannot be done (no send_flat, compression, an
- * observer, no output room): then nothing was sent.
+ * Sends the first of the n bytes at p as whole messages of opcode,
+ * max_frame bytes at most each, through the transport's send_flat (one
+ * write for up to 64 messages). Returns how many bytes went, or 0 when
+ * that cannot be done (no send_flat, compression, an observer, no output
+ * room): then nothing was sent.
  */
 size_t	ws_conn_send_flat(struct ws_conn *, unsigned opcode, const uint8_t *p,
 	    size_t n, size_t max_frame);
