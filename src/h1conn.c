@@ -310,6 +310,19 @@ static const struct ws_transport_ops h1_transport = {
 	.fd = h1t_fd,
 };
 
+/* Over TLS bytes go through SSL: no flat sends (a copy, no gain). */
+static const struct ws_transport_ops h1_tls_transport = {
+	.input = h1t_input,
+	.output = h1t_output,
+	.pending = h1t_pending,
+	.send = h1t_send,
+	.flush = h1t_flush,
+	.set_read = h1t_set_read,
+	.close = h1t_close,
+	.free = h1t_free,
+	.fd = h1t_fd,
+};
+
 /* ---- handshake ------------------------------------------------------------ */
 
 static void
@@ -352,8 +365,10 @@ h1conn_backend_ready(void *arg, int status)
 	c->listed = 0;
 	c->rd = sockread_tunnel(c->srv->base, c->bev, c->cfg->buffer_size, 0,
 	    h1conn_sockread, c);
-	tunnel_attach(c->tunnel, &h1_transport, c);
-	if (c->rd != NULL)
+	tunnel_attach(c->tunnel, c->tls ? &h1_tls_transport : &h1_transport,
+	    c);
+	/* Watched or compressed, messages take the evbuffer path anyway. */
+	if (c->rd != NULL && ws_conn_flat_ok(tunnel_ws(c->tunnel)))
 		sockread_set_flat(c->rd, h1conn_sockread_flat,
 		    tunnel_ws(c->tunnel));
 }

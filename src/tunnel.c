@@ -1185,7 +1185,12 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		/* Stop reading the backend while its bytes wait for the client. */
 		t->be_rd = sockread_tunnel(t->srv->base, t->be, high,
 		    t->rt->max_frame, tunnel_be_sockread, t);
-		if (t->be_rd != NULL)
+		/*
+		 * The flat path frames binary messages for a transport that
+		 * can write them at once, with nobody watching the frames.
+		 */
+		if (t->be_rd != NULL && !t->rt->text && t->fls == NULL &&
+		    t->st == NULL && ws_conn_flat_ok(t->ws))
 			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
 	}
 	if (t->counted)

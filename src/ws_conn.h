@@ -241,6 +241,12 @@ void	ws_conn_input(struct ws_conn *);
  * and calls ws_conn_input().
  */
 size_t	ws_conn_input_flat(struct ws_conn *, uint8_t *p, size_t n);
+/*
+ * Whether the flat paths can serve this endpoint at all: nobody observes
+ * its frames, nothing is compressed, and the transport has send_flat.
+ * Otherwise every read would be offered, refused and copied.
+ */
+int	ws_conn_flat_ok(const struct ws_conn *);
 /* The owner has room again after room() returned 0. */
 void	ws_conn_resume(struct ws_conn *);
 /* The transport's output fell below its low watermark. */
