@@ -125,7 +125,7 @@ struct tunnel {
  * the read is parsed. One per event loop thread (a flat read is parsed
  * before the next one starts); it comes before anything in be_stage.
  */
-#define TUNNEL_FLAT_IOV		64
+#define TUNNEL_FLAT_IOV		1024	/* IOV_MAX */
 
 static __thread struct {
 	struct tunnel	*t;		/* whose payload, or NULL */
