@@ -367,8 +367,7 @@ h1conn_backend_ready(void *arg, int status)
 	    h1conn_sockread, c);
 	tunnel_attach(c->tunnel, c->tls ? &h1_tls_transport : &h1_transport,
 	    c);
-	/* Watched or compressed, messages take the evbuffer path anyway. */
-	if (c->rd != NULL && ws_conn_flat_ok(tunnel_ws(c->tunnel)))
+	if (c->rd != NULL && tunnel_flat_ok(c->tunnel))
 		sockread_set_flat(c->rd, h1conn_sockread_flat,
 		    tunnel_ws(c->tunnel));
 }

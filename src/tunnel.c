@@ -537,6 +537,13 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 	t->be_out += n;
 }
 
+int
+tunnel_flat_ok(struct tunnel *t)
+{
+	/* Live stats time bytes through the outputs: no direct writes. */
+	return (t->ws != NULL && t->st == NULL && ws_conn_flat_ok(t->ws));
+}
+
 static size_t
 tunnel_ws_room(void *arg)
 {
@@ -812,19 +819,25 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 /*
  * A backend read, straight from sockread's flat buffer: framed and written
  * to the client at once when nothing else stands in the way (text routes,
- * which cut at characters, the frame log and live stats, which watch every
- * frame, take the evbuffer path).
+ * which cut at characters, and live stats, which time every byte through
+ * the outputs, take the evbuffer path).
  */
 static size_t
 tunnel_be_flat(void *arg, unsigned char *p, size_t n)
 {
 	struct tunnel	*t = arg;
+	uint64_t	 now = 0;
 	size_t		 off = 0, k;
 
-	if (t->ws == NULL || t->rt->text || t->fls != NULL || t->st != NULL)
+	if (t->ws == NULL || t->rt->text || t->st != NULL)
 		return (0);
+	if (t->fls != NULL) {
+		/* Every byte of a flat read arrived with it, now. */
+		now = now_ns();
+		arrivals_note(&t->be_arr, t->be_in + n, t->be_in, now);
+	}
 	while (off < n && (k = ws_conn_send_flat(t->ws, WS_OP_BINARY, p + off,
-	    n - off, t->rt->max_frame)) > 0)
+	    n - off, t->rt->max_frame, now)) > 0)
 		off += k;
 	t->be_in += off;
 	return (off);
@@ -1187,10 +1200,9 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		    t->rt->max_frame, tunnel_be_sockread, t);
 		/*
 		 * The flat path frames binary messages for a transport that
-		 * can write them at once, with nobody watching the frames.
+		 * can write them at once.
 		 */
-		if (t->be_rd != NULL && !t->rt->text && t->fls == NULL &&
-		    t->st == NULL && ws_conn_flat_ok(t->ws))
+		if (t->be_rd != NULL && !t->rt->text && tunnel_flat_ok(t))
 			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
 	}
 	if (t->counted)

@@ -134,6 +134,11 @@ struct stats_conn *tunnel_stats(struct tunnel *t);
 
 /* Transport hooks for the h1/h2 transports: forward to the endpoint. */
 struct ws_conn	*tunnel_ws(struct tunnel *t);
+/*
+ * Whether the flat paths (sockread_set_flat) serve this attached tunnel:
+ * no live stats, no compression, a transport that writes at once.
+ */
+int		 tunnel_flat_ok(struct tunnel *t);
 
 const char	*tunnel_state_str(enum tunnel_state);
 

@@ -135,13 +135,19 @@ ws_conn_arm(struct event *ev, unsigned ms)
 
 /* ---- frame events -------------------------------------------------------- */
 
-/* Grows *buf to hold n bytes; *size is its size. Returns *buf. */
+/*
+ * Grows *buf to hold n bytes (doubling, up to max when that is more);
+ * *size is its size. Returns *buf.
+ */
 static uint8_t *
-ws_conn_cap_buf(uint8_t **buf, size_t *size, size_t n)
+ws_conn_cap_buf(uint8_t **buf, size_t *size, size_t n, size_t max)
 {
+	size_t	grow;
+
 	if (n > *size) {
-		*buf = xreallocarray(*buf, 1, n);
-		*size = n;
+		grow = MIN(MAX(n, *size * 2), MAX(n, max));
+		*buf = xreallocarray(*buf, 1, grow);
+		*size = grow;
 	}
 	return (*buf);
 }
@@ -258,7 +264,12 @@ ws_conn_ev_in_capture(struct ws_conn *ws, const uint8_t *p, size_t n)
 	if (ws->rx_ev.data_len >= want)
 		return;
 	k = MIN(n, want - ws->rx_ev.data_len);
-	ws_conn_cap_buf(&ws->cap_in, &ws->cap_in_size, want);
+	/*
+	 * As the bytes come: the header's length is the peer's word, and a
+	 * capture of "everything" must not allocate it up front.
+	 */
+	ws_conn_cap_buf(&ws->cap_in, &ws->cap_in_size, ws->rx_ev.data_len + k,
+	    want);
 	memcpy(ws->cap_in + ws->rx_ev.data_len, p, k);
 	ws->rx_ev.data_len += k;
 }
@@ -583,7 +594,7 @@ ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 	if (ws->obs != NULL && n > 0 && ws->obs->capture > 0) {
 		k = MIN(n, ws->obs->capture);
 		evbuffer_copyout(src, ws_conn_cap_buf(&ws->cap_out,
-		    &ws->cap_out_size, k), k);
+		    &ws->cap_out_size, k, k), k);
 	}
 	/*
 	 * Reported before it is handed over: ops->send may write it at once,
@@ -1178,9 +1189,9 @@ ws_conn_parse(struct ws_conn *ws)
 /*
  * The flat path: what ws_conn_parse() does for data frames, on a read that
  * sits in one writable piece of memory (sockread_set_flat) while the input
- * buffer is empty. It stops, leaving the rest to the evbuffer path, at the
- * first thing that path does better or alone: a partial header, a control
- * frame, compression, an observer, no room.
+ * buffer is empty, frame events included. It stops, leaving the rest to the
+ * evbuffer path, at the first thing that path does better or alone: a
+ * partial header, a control frame, compression, a busy observer, no room.
  */
 size_t
 ws_conn_input_flat(struct ws_conn *ws, uint8_t *p, size_t n)
@@ -1189,13 +1200,18 @@ ws_conn_input_flat(struct ws_conn *ws, uint8_t *p, size_t n)
 	size_t		 off = 0, k;
 	int		 r;
 
-	if (ws->in_input || ws->obs != NULL || ws->paused ||
-	    ws->paused_out || ws->h->payload_flat == NULL)
+	if (ws->in_input || ws->paused || ws->paused_out ||
+	    ws->h->payload_flat == NULL)
 		return (0);
 	ws->in_input = 1;
+	if (ws->obs != NULL)
+		arrivals_note(&ws->rx_arr, ws->rx_consumed + n,
+		    ws->rx_consumed, now_ns());
 	while ((ws->state == WS_OPEN || ws->state == WS_CLOSE_SENT) &&
 	    off < n) {
 		if (!ws->rx_in_frame) {
+			if (ws->obs != NULL && ws_conn_obs_busy(ws))
+				break;	/* the evbuffer path pauses */
 			if ((r = ws_frame_parse(p + off, n - off, &f)) <= 0 ||
 			    WS_OP_IS_CONTROL(f.opcode))
 				break;
@@ -1214,6 +1230,8 @@ ws_conn_input_flat(struct ws_conn *ws, uint8_t *p, size_t n)
 			break;
 		ws->rx_mask_off = ws_mask(p + off, k, ws->rx.mask,
 		    ws->rx_mask_off);
+		if (ws->rx_observed && ws->obs != NULL)
+			ws_conn_ev_in_capture(ws, p + off, k);
 		if (ws->rules.msg_opcode == WS_OP_TEXT &&
 		    ws_utf8_feed(&ws->rx_utf8, p + off, k) == -1) {
 			ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
@@ -1234,8 +1252,7 @@ ws_conn_input_flat(struct ws_conn *ws, uint8_t *p, size_t n)
 int
 ws_conn_flat_ok(const struct ws_conn *ws)
 {
-	return (ws->obs == NULL && ws->zd == NULL &&
-	    ws->ops->send_flat != NULL);
+	return (ws->zd == NULL && ws->ops->send_flat != NULL);
 }
 
 /*
@@ -1248,14 +1265,15 @@ ws_conn_flat_ok(const struct ws_conn *ws)
 
 size_t
 ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
-    size_t n, size_t max_frame)
+    size_t n, size_t max_frame, uint64_t t_src)
 {
 	uint8_t		hdr[WS_FLAT_FRAMES][WS_HDR_MAX];
 	struct iovec	iov[2 * WS_FLAT_FRAMES];
+	struct ws_frame	f;
 	size_t		off, k;
-	int		cnt = 0, frames = 0;
+	int		cnt = 0, frames = 0, i;
 
-	if (ws->state != WS_OPEN || ws->obs != NULL || ws->zd != NULL ||
+	if (ws->state != WS_OPEN || ws->zd != NULL ||
 	    ws->ops->send_flat == NULL || n == 0 || max_frame == 0 ||
 	    ws_conn_out_room(ws) == 0)
 		return (0);
@@ -1270,6 +1288,19 @@ ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
 	}
 	if (ws->ops->send_flat(ws->t, iov, cnt) == -1)
 		return (0);
+	/*
+	 * The frame events come after the hand-over here: flat sends serve
+	 * no live stats, whose drain accounting needs them before.
+	 */
+	for (i = 0; ws->obs != NULL && i < frames; i++) {
+		memset(&f, 0, sizeof f);
+		f.len = iov[2 * i + 1].iov_len;
+		f.opcode = opcode;
+		f.fin = 1;
+		f.hdr_len = iov[2 * i].iov_len;
+		ws_conn_ev_out(ws, &f, iov[2 * i + 1].iov_base,
+		    MIN(f.len, ws->obs->capture), t_src, 0, f.len);
+	}
 	ws->c.frames_out += frames;
 	ws->c.msgs_out += frames;
 	ws->c.wire_out += off;

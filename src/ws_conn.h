@@ -242,9 +242,9 @@ void	ws_conn_input(struct ws_conn *);
  */
 size_t	ws_conn_input_flat(struct ws_conn *, uint8_t *p, size_t n);
 /*
- * Whether the flat paths can serve this endpoint at all: nobody observes
- * its frames, nothing is compressed, and the transport has send_flat.
- * Otherwise every read would be offered, refused and copied.
+ * Whether the flat paths can serve this endpoint at all: nothing is
+ * compressed and the transport has send_flat. Otherwise every read would
+ * be offered, refused and copied.
  */
 int	ws_conn_flat_ok(const struct ws_conn *);
 /* The owner has room again after room() returned 0. */
@@ -293,11 +293,11 @@ void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
  * Sends the first of the n bytes at p as whole messages of opcode,
  * max_frame bytes at most each, through the transport's send_flat (one
  * write for up to 64 messages). Returns how many bytes went, or 0 when
- * that cannot be done (no send_flat, compression, an observer, no output
- * room): then nothing was sent.
+ * that cannot be done (no send_flat, compression, no output room, a busy
+ * observer): then nothing was sent. t_src as for ws_conn_send_at().
  */
 size_t	ws_conn_send_flat(struct ws_conn *, unsigned opcode, const uint8_t *p,
-	    size_t n, size_t max_frame);
+	    size_t n, size_t max_frame, uint64_t t_src);
 
 /*
  * Turns on permessage-deflate as agreed in the handshake (p) with the

@@ -9,9 +9,14 @@
  * each endpoint sent back (pongs, closes), how it closed, its counters and
  * its state must be the same byte for byte.
  *
+ * With an observer, both must report the same frame events (all but their
+ * times), captured bytes included.
+ *
  * Input: a flags byte (bit 0: max-message 100 bytes; bit 1: the owner
- * takes at most 1-16 bytes at a time, from the second byte), a byte that
- * seeds the read sizes (1-64 bytes, or one read when 0), then the stream.
+ * takes at most 1-16 bytes at a time, from the second byte; bit 2: an
+ * observer capturing 7 bytes a frame, bit 3 with bit 2: every byte), a
+ * byte that seeds the read sizes (1-64 bytes, or one read when 0), then
+ * the stream.
  */
 #include "wsb_autoconf.h"
 
@@ -33,6 +38,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 struct side {
 	struct evbuffer	*in, *out;
 	struct evbuffer	*log;		/* payload hand-overs, serialized */
+	struct evbuffer	*evlog;		/* frame events, serialized */
 	size_t		 room;
 	int		 closes, aborts, closing;
 	uint16_t	 closing_code;
@@ -161,23 +167,66 @@ static const struct ws_handler handler = {
 	.closed = h_closed,
 };
 
+/* Everything of a frame event but its times, then its bytes. */
+static void
+obs_frame(void *arg, const struct ws_frame_event *ev)
+{
+	struct side	*s = arg;
+	uint64_t	 rec[14];
+
+	rec[0] = ev->len;
+	rec[1] = ev->msg_no;
+	rec[2] = ev->frag;
+	rec[3] = ev->dir;
+	rec[4] = ev->opcode;
+	rec[5] = ev->fin;
+	rec[6] = ev->rsv;
+	rec[7] = ev->masked;
+	rec[8] = ev->hdr_len;
+	rec[9] = ev->status;
+	rec[10] = ev->close_code;
+	rec[11] = ev->reason_len;
+	rec[12] = ev->data_len;
+	rec[13] = ev->plain_len + ((uint64_t)ev->zmsg << 63);
+	evbuffer_add(s->evlog, rec, sizeof rec);
+	if (ev->reason_len > 0)
+		evbuffer_add(s->evlog, ev->reason, ev->reason_len);
+	if (ev->data_len > 0)
+		evbuffer_add(s->evlog, ev->data, ev->data_len);
+}
+
+static const struct ws_observer obs_some = {
+	.capture = 7,
+	.frame = obs_frame,
+};
+
+static const struct ws_observer obs_all = {
+	.capture = SIZE_MAX,
+	.frame = obs_frame,
+};
+
 static struct ws_conn *
 side_new(struct event_base *base, struct side *s, uint8_t flags,
     uint8_t seed)
 {
 	struct ws_limits	lim;
+	struct ws_conn		*ws;
 
 	memset(s, 0, sizeof *s);
 	if ((s->in = evbuffer_new()) == NULL ||
 	    (s->out = evbuffer_new()) == NULL ||
-	    (s->log = evbuffer_new()) == NULL)
+	    (s->log = evbuffer_new()) == NULL ||
+	    (s->evlog = evbuffer_new()) == NULL)
 		abort();
 	s->room = flags & 2 ? (size_t)(1 + seed % 16) : (size_t)1 << 20;
 	memset(&lim, 0, sizeof lim);
 	lim.max_message = flags & 1 ? 100 : 0;
 	lim.out_high = 1 << 20;
 	lim.close_timeout_ms = 1000;
-	return (ws_conn_new(base, &fake_ops, s, &handler, s, &lim, "fz"));
+	ws = ws_conn_new(base, &fake_ops, s, &handler, s, &lim, "fz");
+	if (flags & 4)
+		ws_conn_set_observer(ws, flags & 8 ? &obs_all : &obs_some, s);
+	return (ws);
 }
 
 static void
@@ -187,6 +236,7 @@ side_free(struct ws_conn *ws, struct side *s)
 	evbuffer_free(s->in);
 	evbuffer_free(s->out);
 	evbuffer_free(s->log);
+	evbuffer_free(s->evlog);
 }
 
 static int
@@ -255,6 +305,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ca = ws_conn_counters(wa);
 	cb = ws_conn_counters(wb);
 	if (!same_buffers(a.log, b.log) || !same_buffers(a.out, b.out) ||
+	    !same_buffers(a.evlog, b.evlog) ||
 	    evbuffer_get_length(a.in) != evbuffer_get_length(b.in) ||
 	    ws_conn_state(wa) != ws_conn_state(wb) ||
 	    a.closes != b.closes || a.aborts != b.aborts ||
