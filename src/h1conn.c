@@ -550,8 +550,8 @@ h1conn_sockread(void *arg, enum sockread_what what)
 }
 
 /*
- * A small read in the tunnel, straight from sockread's scratch buffer; arg
- * is the endpoint (one cache miss less than through c and its tunnel).
+ * A read in the tunnel, straight from sockread's flat buffer; arg is the
+ * endpoint (one cache miss less than through c and its tunnel).
  */
 static size_t
 h1conn_sockread_flat(void *arg, unsigned char *p, size_t n)

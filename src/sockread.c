@@ -7,7 +7,9 @@
  * readv per readiness straight into an input buffer of our own
  * (evbuffer_reserve_space/evbuffer_commit_space: no copy), sized by what
  * the last reads brought, and the input's bound is checked by us. The
- * bufferevent keeps its output and its write event.
+ * bufferevent keeps its output and its write event. While the input is
+ * empty an owner can take reads from a flat buffer instead (the flat path,
+ * below), which is how tunnels move most of their bytes.
  */
 #include "wsb_autoconf.h"
 

@@ -69,7 +69,7 @@ void		 sockread_set_flat(struct sockread *, sockread_flat_cb *flat,
  * until out lets go), anything else copied.
  */
 void		 sockread_keep(struct evbuffer *out, const void *p, size_t n);
-/* Frees the calling thread's scratch buffers (a worker thread ends). */
+/* Frees the calling thread's read buffers (a worker thread ends). */
 void		 sockread_thread_end(void);
 
 #endif

@@ -121,7 +121,7 @@ struct tunnel {
 
 /*
  * Client payload of a flat read (ws_conn_input_flat) for the backend, in
- * order, still in sockread's scratch buffer: written with one writev when
+ * order, still in sockread's flat buffer: written with one writev when
  * the read is parsed. One per event loop thread (a flat read is parsed
  * before the next one starts); it comes before anything in be_stage.
  */
@@ -221,8 +221,7 @@ static void
 tunnel_stats_unhook(struct tunnel *t)
 {
 	if (t->cb_backend != NULL && t->be != NULL)
-		evbuffer_remove_cb_entry(t->be_obuf,
-		    t->cb_backend);
+		evbuffer_remove_cb_entry(t->be_obuf, t->cb_backend);
 	t->cb_backend = NULL;
 	if (t->cb_client != NULL && t->tops != NULL)
 		evbuffer_remove_cb_entry(t->tops->output(t->tr), t->cb_client);
@@ -372,8 +371,7 @@ tunnel_be_close(struct tunnel *t)
 	if (t->be == NULL)
 		return;
 	if (t->cb_backend != NULL) {
-		evbuffer_remove_cb_entry(t->be_obuf,
-		    t->cb_backend);
+		evbuffer_remove_cb_entry(t->be_obuf, t->cb_backend);
 		t->cb_backend = NULL;
 	}
 	tunnel_be_release(t);
@@ -385,7 +383,10 @@ tunnel_be_close(struct tunnel *t)
 /* A piece of client payload this large goes to the socket at once. */
 #define TUNNEL_WRITE_NOW_MIN	(16 * 1024)
 
-/* Sends what the flat list holds for t: at once, or copied to the output. */
+/*
+ * Sends what the flat list holds for t: at once, and what the socket does
+ * not take to the output (sockread_keep: by reference or copied).
+ */
 static void
 tunnel_flat_flush(struct tunnel *t)
 {
@@ -507,7 +508,11 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 	t->be_out += n;
 }
 
-/* Client payload from a flat read: listed for one writev, in order. */
+/*
+ * Client payload from a flat read: listed for one writev, in order (live
+ * stats, the echo route and payload behind staged bytes take the evbuffer
+ * path, from a copy).
+ */
 static void
 tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
     int first, int last)
