@@ -60,8 +60,9 @@ size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
  * when out (the output of fd's bufferevent, which must be able to write)
  * is empty, fd is not -1 (-1: TLS, bytes go through SSL) and direct writes
  * are allowed; what the socket does not take, or everything, goes to out,
- * in order (sockread_keep: large pieces of a flat read by reference). Callers keep out and fd to spare the bufferevent's cache
- * lines on every message.
+ * in order (sockread_keep: by reference when it is most of a flat read).
+ * Callers keep out and fd to spare the bufferevent's cache lines on every
+ * message.
  */
 struct iovec;
 void	backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,

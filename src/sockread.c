@@ -71,14 +71,18 @@ static __thread struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
  * were most of what the loop spent on a small message beyond the system
  * calls), and a bulk read of several messages goes out in one writev.
  *
- * What a socket did not take stays where it is: sockread_keep() adds a
- * large piece to an output by reference (evbuffer_add_reference), and the
- * buffer is then retired: the next read takes another, and the last
- * reference's cleanup frees or pools the old one. Small pieces are copied,
- * so a few bytes never pin a whole buffer: a connection's outputs pin at
- * most SOCKREAD_MAX / SOCKREAD_KEEP_MIN times the bytes they hold.
+ * What a socket did not take stays where it is when it is most of a
+ * buffer: sockread_keep() adds its pieces to an output by reference
+ * (evbuffer_add_reference), and the buffer is retired: the next read takes
+ * another, and the last reference's cleanup frees or pools the old one.
+ * Less is copied, so a few bytes never pin a whole buffer. "Most" is half
+ * a buffer for a peer that is behind (its output already held bytes: the
+ * pin may last), a quarter for one that only did not take all of a write
+ * (it drains soon): so a slow peer's outputs pin at most twice what they
+ * hold.
  */
-#define SOCKREAD_KEEP_MIN	(64 * 1024)
+#define SOCKREAD_KEEP_MIN	(SOCKREAD_MAX / 2)
+#define SOCKREAD_KEEP_BRIEF	(SOCKREAD_MAX / 4)
 #define SOCKREAD_POOL		4
 
 struct sockread_buf {
@@ -130,16 +134,27 @@ sockread_buf_get(void)
 	return (sockread_cur = b);
 }
 
+int
+sockread_keep_worth(size_t total, int brief)
+{
+	return (total >= (brief ? SOCKREAD_KEEP_BRIEF : SOCKREAD_KEEP_MIN));
+}
+
 void
-sockread_keep(struct evbuffer *out, const void *p, size_t n)
+sockread_keep(struct evbuffer *out, const void *p, size_t n, int ref)
 {
 	struct sockread_buf	*b = sockread_cur;
-	const uint8_t		*q = p;
+	uintptr_t		 at;
 
 	if (n == 0)
 		return;
-	if (n >= SOCKREAD_KEEP_MIN && b != NULL && q >= b->data &&
-	    n <= (size_t)(b->data + sizeof b->data - q)) {
+	/*
+	 * Within the buffer, compared as integers: a frame header on the
+	 * caller's stack must never pass for a piece of it (and be kept by
+	 * reference after the stack moved on).
+	 */
+	at = b != NULL ? (uintptr_t)p - (uintptr_t)b->data : UINTPTR_MAX;
+	if (ref && at < sizeof b->data && n <= sizeof b->data - at) {
 		if (evbuffer_add_reference(out, p, n, sockread_unref, b) == -1)
 			abort();	/* out of memory, as xmalloc */
 		b->refs++;
@@ -291,7 +306,8 @@ sockread_flat_read(evutil_socket_t fd, struct sockread *r)
 		return (-1);
 	}
 	if (used < (size_t)n) {
-		sockread_keep(r->in, b->data + used, (size_t)n - used);
+		sockread_keep(r->in, b->data + used, (size_t)n - used,
+		    sockread_keep_worth((size_t)n - used, 0));
 		r->maybe_in = 1;
 		if (sockread_tell(r, SOCKREAD_DATA) == -1)
 			return (-1);

@@ -64,11 +64,17 @@ void		 sockread_poke(struct sockread *);
 void		 sockread_set_flat(struct sockread *, sockread_flat_cb *flat,
 		    void *arg);
 /*
- * Appends n bytes at p to out: a large piece of the read being handed to a
- * flat callback by reference (no copy; the flat buffer is then retired
- * until out lets go), anything else copied.
+ * Appends n bytes at p to out: by reference when ref is set and they lie
+ * in the read being handed to a flat callback (no copy; its buffer is then
+ * retired until out lets go), else copied. Pass ref =
+ * sockread_keep_worth(total, brief) with total what the caller keeps of
+ * that read in all, and brief set when out was empty (its peer only did
+ * not take all of one write): references only pay when they are most of
+ * a buffer.
  */
-void		 sockread_keep(struct evbuffer *out, const void *p, size_t n);
+void		 sockread_keep(struct evbuffer *out, const void *p, size_t n,
+		    int ref);
+int		 sockread_keep_worth(size_t total, int brief);
 /* Frees the calling thread's read buffers (a worker thread ends). */
 void		 sockread_thread_end(void);
 

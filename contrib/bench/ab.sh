@@ -35,7 +35,7 @@ make -s -C "$here" OUT="$out/bin" >&2
 ulimit -n 20000 2>/dev/null || true
 case $mode in
 up) back="sink" key=mib_s ;;
-down) back="source $size" key=mib_s ;;
+down) back="source" key=mib_s ;;
 *) back="echo" key=msg_s ;;
 esac
 
@@ -54,8 +54,12 @@ for r in $(seq "$rounds"); do
 	for peer in "$@"; do
 		bp=$port wp=$((port + 1))
 		port=$((port + 2))
-		# shellcheck disable=SC2086
-		"$out/bin/wsbback" $back "$bp" >/dev/null 2>&1 & bpid=$!
+		if [ "$back" = source ]; then
+			"$out/bin/wsbback" source "$bp" "$size" >/dev/null 2>&1 &
+		else
+			"$out/bin/wsbback" "$back" "$bp" >/dev/null 2>&1 &
+		fi
+		bpid=$!
 		wait_port "$bp"
 		if [ "$peer" = relay ]; then
 			"$out/bin/relay" "$wp" "$bp" >/dev/null 2>&1 & wpid=$!

@@ -1,0 +1,192 @@
+/*
+ * test_sockread.c -- unit tests for the flat read path (sockread.c) on a
+ * real socketpair: what sockread_keep() keeps by reference and what it
+ * copies, and that a buffer outputs still point into is never read into
+ * again.
+ */
+#include "wsb_autoconf.h"
+
+#include <sys/socket.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "sockread.h"
+
+struct flat {
+	struct evbuffer	*out;		/* what the callback kept */
+	uint8_t		*last;		/* the last read's bytes, in the buffer */
+	size_t		 last_n;
+	int		 calls;
+	int		 ref;		/* keep by reference when possible */
+};
+
+static void
+on_data(void *arg, enum sockread_what what)
+{
+	(void)arg;
+	(void)what;
+}
+
+/* Keeps a frame header from this stack frame, then the read's bytes. */
+static size_t
+on_flat(void *arg, unsigned char *p, size_t n)
+{
+	struct flat	*f = arg;
+	uint8_t		 hdr[4] = { 0xa1, 0xb2, 0xc3, 0xd4 };
+
+	sockread_keep(f->out, hdr, sizeof hdr, f->ref);
+	sockread_keep(f->out, p, n, f->ref);
+	f->last = p;
+	f->last_n = n;
+	f->calls++;
+	return (n);
+}
+
+/* Writes over the stack where on_flat()'s header was. */
+static void __attribute__((noinline))
+scribble(void)
+{
+	volatile uint8_t	junk[4096];
+	size_t			i;
+
+	for (i = 0; i < sizeof junk; i++)
+		junk[i] = 0x5a;
+	(void)junk[0];
+}
+
+static void
+read_once(struct event_base *base, int fd, const void *p, size_t n,
+    struct flat *f)
+{
+	int	calls = f->calls;
+
+	assert_int_equal(write(fd, p, n), (ssize_t)n);
+	while (f->calls == calls)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(f->last_n, n);
+}
+
+/* The kept header and data at offset off of the output, stack scribbled. */
+static void
+check_at(struct flat *f, size_t off, const uint8_t *data, size_t n)
+{
+	static uint8_t		o[4 + 8192];
+	struct evbuffer_ptr	ptr;
+
+	scribble();
+	assert_true(n <= sizeof o - 4);
+	assert_true(evbuffer_get_length(f->out) >= off + 4 + n);
+	/* Copied out: a pullup would copy the chains and end references. */
+	assert_int_equal(evbuffer_ptr_set(f->out, &ptr, off,
+	    EVBUFFER_PTR_SET), 0);
+	assert_int_equal(evbuffer_copyout_from(f->out, &ptr, o, 4 + n),
+	    (ev_ssize_t)(4 + n));
+	assert_int_equal(o[0], 0xa1);
+	assert_int_equal(o[1], 0xb2);
+	assert_int_equal(o[2], 0xc3);
+	assert_int_equal(o[3], 0xd4);
+	assert_memory_equal(o + 4, data, n);
+}
+
+static void
+run(int ref)
+{
+	struct event_base	*base = event_base_new();
+	struct bufferevent	*bev;
+	struct sockread		*r;
+	struct flat		 f;
+	struct evbuffer_iovec	 v[2];
+	static uint8_t		 a[8192], b[8192];
+	uint8_t			*first;
+	size_t			 i;
+	int			 sv[2], cnt;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+	for (i = 0; i < sizeof a; i++) {
+		a[i] = (uint8_t)(i * 7 + 1);
+		b[i] = (uint8_t)(i * 13 + 5);
+	}
+	memset(&f, 0, sizeof f);
+	f.out = evbuffer_new();
+	f.ref = ref;
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	r = sockread_tunnel(base, bev, 1 << 20, 0, on_data, NULL);
+	assert_non_null(r);
+	sockread_set_flat(r, on_flat, &f);
+
+	/* Small enough for one read on a unix socket. */
+	read_once(base, sv[1], a, 4096, &f);
+	first = f.last;
+	check_at(&f, 0, a, 4096);
+	/* By reference, the output's second piece is the read itself. */
+	cnt = evbuffer_peek(f.out, -1, NULL, v, 2);
+	if (ref) {
+		assert_int_equal(cnt, 2);
+		assert_ptr_equal(v[1].iov_base, first);
+	} else {
+		for (i = 0; i < (size_t)cnt && i < 2; i++)
+			assert_ptr_not_equal(v[i].iov_base, first);
+	}
+	/* The next read must not land where the first one is kept. */
+	read_once(base, sv[1], b, 4096, &f);
+	if (ref)
+		assert_ptr_not_equal(f.last, first);
+	check_at(&f, 0, a, 4096);
+	check_at(&f, 4 + 4096, b, 4096);
+	assert_int_equal(evbuffer_get_length(f.out), 2 * (4 + 4096));
+	evbuffer_drain(f.out, evbuffer_get_length(f.out));
+
+	/* Let go of everything: a later read may reuse a buffer. */
+	read_once(base, sv[1], a + 5, 1000, &f);
+	check_at(&f, 0, a + 5, 1000);
+	evbuffer_drain(f.out, evbuffer_get_length(f.out));
+
+	sockread_free(r);
+	bufferevent_free(bev);
+	close(sv[1]);
+	evbuffer_free(f.out);
+	sockread_thread_end();
+	event_base_free(base);
+}
+
+/*
+ * Regression: sockread_keep() told a piece of its buffer by pointer
+ * arithmetic that wrapped for addresses above the buffer, so a frame
+ * header on the caller's stack was kept by reference and went out as
+ * whatever the stack held later (corrupted downloads in the benchmark).
+ */
+static void
+test_keep_ref(void **state)
+{
+	(void)state;
+	run(1);
+}
+
+static void
+test_keep_copy(void **state)
+{
+	(void)state;
+	run(0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keep_ref),
+		cmocka_unit_test(test_keep_copy),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
