@@ -79,7 +79,7 @@ static __thread struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
  * a buffer for a peer that is behind (its output already held bytes: the
  * pin may last), a quarter for one that only did not take all of a write
  * (it drains soon): so a slow peer's outputs pin at most twice what they
- * hold.
+ * hold, plus up to four times the one write during which it fell behind.
  */
 #define SOCKREAD_KEEP_MIN	(SOCKREAD_MAX / 2)
 #define SOCKREAD_KEEP_BRIEF	(SOCKREAD_MAX / 4)
