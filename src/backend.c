@@ -166,23 +166,14 @@ backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
     int cnt)
 {
 	ssize_t	w = 0;
-	size_t	k, left = 0;
-	int	i, ref, tried = 0;
+	int	tried = 0;
 
 	if (fd != -1 && backend_direct && evbuffer_get_length(out) == 0) {
 		tried = 1;
 		if ((w = writev(fd, iov, cnt)) < 0)
 			w = 0;	/* EAGAIN, or an error its next write sees */
 	}
-	for (i = 0; i < cnt; i++)
-		left += iov[i].iov_len;
-	ref = sockread_keep_worth(left - (size_t)w, tried);
-	for (i = 0; i < cnt; i++) {
-		k = MIN((size_t)w, iov[i].iov_len);
-		w -= (ssize_t)k;
-		sockread_keep(out, (const uint8_t *)iov[i].iov_base + k,
-		    iov[i].iov_len - k, ref);
-	}
+	sockread_keep_iov(out, iov, cnt, (size_t)w, tried);
 }
 
 void

@@ -83,6 +83,7 @@ static __thread struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
  */
 #define SOCKREAD_KEEP_MIN	(SOCKREAD_MAX / 2)
 #define SOCKREAD_KEEP_BRIEF	(SOCKREAD_MAX / 4)
+#define SOCKREAD_KEEP_PIECE	(4 * 1024)	/* smaller: a copy beats a chain */
 #define SOCKREAD_POOL		4
 
 struct sockread_buf {
@@ -141,6 +142,29 @@ sockread_keep_worth(size_t total, int brief)
 }
 
 void
+sockread_keep_iov(struct evbuffer *out, const struct iovec *iov, int cnt,
+    size_t skip, int brief)
+{
+	size_t	k, big = 0, s = skip;
+	int	i, ref;
+
+	/* Only pieces that would be kept by reference count towards it. */
+	for (i = 0; i < cnt; i++) {
+		k = MIN(s, iov[i].iov_len);
+		s -= k;
+		if (iov[i].iov_len - k >= SOCKREAD_KEEP_PIECE)
+			big += iov[i].iov_len - k;
+	}
+	ref = sockread_keep_worth(big, brief);
+	for (i = 0; i < cnt; i++) {
+		k = MIN(skip, iov[i].iov_len);
+		skip -= k;
+		sockread_keep(out, (const uint8_t *)iov[i].iov_base + k,
+		    iov[i].iov_len - k, ref);
+	}
+}
+
+void
 sockread_keep(struct evbuffer *out, const void *p, size_t n, int ref)
 {
 	struct sockread_buf	*b = sockread_cur;
@@ -154,7 +178,8 @@ sockread_keep(struct evbuffer *out, const void *p, size_t n, int ref)
 	 * reference after the stack moved on).
 	 */
 	at = b != NULL ? (uintptr_t)p - (uintptr_t)b->data : UINTPTR_MAX;
-	if (ref && at < sizeof b->data && n <= sizeof b->data - at) {
+	if (ref && n >= SOCKREAD_KEEP_PIECE && at < sizeof b->data &&
+	    n <= sizeof b->data - at) {
 		if (evbuffer_add_reference(out, p, n, sockread_unref, b) == -1)
 			abort();	/* out of memory, as xmalloc */
 		b->refs++;

@@ -64,17 +64,24 @@ void		 sockread_poke(struct sockread *);
 void		 sockread_set_flat(struct sockread *, sockread_flat_cb *flat,
 		    void *arg);
 /*
- * Appends n bytes at p to out: by reference when ref is set and they lie
- * in the read being handed to a flat callback (no copy; its buffer is then
- * retired until out lets go), else copied. Pass ref =
- * sockread_keep_worth(total, brief) with total what the caller keeps of
- * that read in all, and brief set when out was empty (its peer only did
- * not take all of one write): references only pay when they are most of
- * a buffer.
+ * Appends n bytes at p to out: by reference when ref is set, they lie in
+ * the read being handed to a flat callback and they are a few KiB at
+ * least (no copy; its buffer is then retired until out lets go), else
+ * copied. ref is sockread_keep_worth(total, brief), total being what the
+ * caller keeps of that read in pieces that large, brief set when out was
+ * empty (its peer only did not take all of one write): references only
+ * pay when they are most of a buffer.
  */
 void		 sockread_keep(struct evbuffer *out, const void *p, size_t n,
 		    int ref);
 int		 sockread_keep_worth(size_t total, int brief);
+/*
+ * sockread_keep() for what iov[0..cnt) points to past its first skip
+ * bytes (those a write took), deciding ref on all of it.
+ */
+struct iovec;
+void		 sockread_keep_iov(struct evbuffer *out, const struct iovec *iov,
+		    int cnt, size_t skip, int brief);
 /* Frees the calling thread's read buffers (a worker thread ends). */
 void		 sockread_thread_end(void);
 

@@ -37,13 +37,27 @@ on_data(void *arg, enum sockread_what what)
 	(void)what;
 }
 
-/* Keeps a frame header from this stack frame, then the read's bytes. */
+/*
+ * Keeps bytes from this stack frame (as large as a piece worth keeping by
+ * reference, where frame headers are small), then the read's bytes.
+ */
+#define STACK_PIECE	6144
+
+static uint8_t
+stack_byte(size_t i)
+{
+	return ((uint8_t)(i * 3 + 0xa1));
+}
+
 static size_t
 on_flat(void *arg, unsigned char *p, size_t n)
 {
 	struct flat	*f = arg;
-	uint8_t		 hdr[4] = { 0xa1, 0xb2, 0xc3, 0xd4 };
+	uint8_t		 hdr[STACK_PIECE];
+	size_t		 i;
 
+	for (i = 0; i < sizeof hdr; i++)
+		hdr[i] = stack_byte(i);
 	sockread_keep(f->out, hdr, sizeof hdr, f->ref);
 	sockread_keep(f->out, p, n, f->ref);
 	f->last = p;
@@ -56,7 +70,7 @@ on_flat(void *arg, unsigned char *p, size_t n)
 static void __attribute__((noinline))
 scribble(void)
 {
-	volatile uint8_t	junk[4096];
+	volatile uint8_t	junk[4 * STACK_PIECE];
 	size_t			i;
 
 	for (i = 0; i < sizeof junk; i++)
@@ -80,22 +94,21 @@ read_once(struct event_base *base, int fd, const void *p, size_t n,
 static void
 check_at(struct flat *f, size_t off, const uint8_t *data, size_t n)
 {
-	static uint8_t		o[4 + 8192];
+	static uint8_t		o[STACK_PIECE + 8192];
 	struct evbuffer_ptr	ptr;
+	size_t			i;
 
 	scribble();
-	assert_true(n <= sizeof o - 4);
-	assert_true(evbuffer_get_length(f->out) >= off + 4 + n);
+	assert_true(n <= sizeof o - STACK_PIECE);
+	assert_true(evbuffer_get_length(f->out) >= off + STACK_PIECE + n);
 	/* Copied out: a pullup would copy the chains and end references. */
 	assert_int_equal(evbuffer_ptr_set(f->out, &ptr, off,
 	    EVBUFFER_PTR_SET), 0);
-	assert_int_equal(evbuffer_copyout_from(f->out, &ptr, o, 4 + n),
-	    (ev_ssize_t)(4 + n));
-	assert_int_equal(o[0], 0xa1);
-	assert_int_equal(o[1], 0xb2);
-	assert_int_equal(o[2], 0xc3);
-	assert_int_equal(o[3], 0xd4);
-	assert_memory_equal(o + 4, data, n);
+	assert_int_equal(evbuffer_copyout_from(f->out, &ptr, o,
+	    STACK_PIECE + n), (ev_ssize_t)(STACK_PIECE + n));
+	for (i = 0; i < STACK_PIECE; i++)
+		assert_int_equal(o[i], stack_byte(i));
+	assert_memory_equal(o + STACK_PIECE, data, n);
 }
 
 static void
@@ -143,8 +156,8 @@ run(int ref)
 	if (ref)
 		assert_ptr_not_equal(f.last, first);
 	check_at(&f, 0, a, 4096);
-	check_at(&f, 4 + 4096, b, 4096);
-	assert_int_equal(evbuffer_get_length(f.out), 2 * (4 + 4096));
+	check_at(&f, STACK_PIECE + 4096, b, 4096);
+	assert_int_equal(evbuffer_get_length(f.out), 2 * (STACK_PIECE + 4096));
 	evbuffer_drain(f.out, evbuffer_get_length(f.out));
 
 	/* Let go of everything: a later read may reuse a buffer. */
