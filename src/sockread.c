@@ -145,20 +145,23 @@ void
 sockread_keep_iov(struct evbuffer *out, const struct iovec *iov, int cnt,
     size_t skip, int brief)
 {
-	size_t	k, big = 0, s = skip;
-	int	i, ref;
+	size_t	k, big = 0;
+	int	i, first, ref;
 
+	/* Past what was written (all of it, most of the time). */
+	for (first = 0; first < cnt && skip >= iov[first].iov_len; first++)
+		skip -= iov[first].iov_len;
+	if (first == cnt)
+		return;
 	/* Only pieces that would be kept by reference count towards it. */
-	for (i = 0; i < cnt; i++) {
-		k = MIN(s, iov[i].iov_len);
-		s -= k;
-		if (iov[i].iov_len - k >= SOCKREAD_KEEP_PIECE)
-			big += iov[i].iov_len - k;
+	for (i = first; i < cnt; i++) {
+		k = iov[i].iov_len - (i == first ? skip : 0);
+		if (k >= SOCKREAD_KEEP_PIECE)
+			big += k;
 	}
 	ref = sockread_keep_worth(big, brief);
-	for (i = 0; i < cnt; i++) {
-		k = MIN(skip, iov[i].iov_len);
-		skip -= k;
+	for (i = first; i < cnt; i++) {
+		k = i == first ? skip : 0;
 		sockread_keep(out, (const uint8_t *)iov[i].iov_base + k,
 		    iov[i].iov_len - k, ref);
 	}

@@ -208,8 +208,8 @@ size_t
 ws_mask(uint8_t *p, size_t n, const uint8_t key[4], size_t off)
 {
 	uint64_t	kw, w;
-	uint8_t		k8[8];
-	size_t		i, j, head;
+	uint8_t		k12[12];
+	size_t		i, head;
 
 	off &= 3;
 
@@ -227,9 +227,11 @@ ws_mask(uint8_t *p, size_t n, const uint8_t key[4], size_t off)
 	 * to plain 64-bit moves.
 	 */
 	if (n - i >= 8) {
-		for (j = 0; j < 8; j++)
-			k8[j] = key[(off + i + j) & 3];
-		memcpy(&kw, k8, sizeof kw);
+		/* The key three times over: any 8 bytes from offset 0-3. */
+		memcpy(k12, key, 4);
+		memcpy(k12 + 4, key, 4);
+		memcpy(k12 + 8, key, 4);
+		memcpy(&kw, k12 + ((off + i) & 3), sizeof kw);
 #if defined(__GNUC__)
 		i += ws_mask_wide(p + i, n - i, kw);
 #endif
