@@ -509,9 +509,9 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 }
 
 /*
- * Client payload from a flat read: listed for one writev, in order (live
- * stats, the echo route and payload behind staged bytes take the evbuffer
- * path, from a copy).
+ * Client payload from a flat read: listed for one writev, in order (the
+ * echo route and payload behind staged bytes take the evbuffer path, from
+ * a copy). Installed only where tunnel_flat_ok(): no live stats.
  */
 static void
 tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
@@ -520,8 +520,7 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 	static __thread struct evbuffer	*tmp;
 	struct tunnel			*t = arg;
 
-	if (t->st != NULL || tunnel_is_echo(t) ||
-	    evbuffer_get_length(t->be_stage) != 0) {
+	if (tunnel_is_echo(t) || evbuffer_get_length(t->be_stage) != 0) {
 		/* The evbuffer path does these (a copy). */
 		if (tmp == NULL && (tmp = evbuffer_new()) == NULL)
 			abort();	/* out of memory, as xmalloc */
@@ -823,9 +822,9 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 
 /*
  * A backend read, straight from sockread's flat buffer: framed and written
- * to the client at once when nothing else stands in the way (text routes,
- * which cut at characters, and live stats, which time every byte through
- * the outputs, take the evbuffer path).
+ * to the client at once when nothing else stands in the way. Installed by
+ * tunnel_attach() only for binary routes and where tunnel_flat_ok(): text
+ * routes cut at characters, live stats time every byte through outputs.
  */
 static size_t
 tunnel_be_flat(void *arg, unsigned char *p, size_t n)
@@ -834,8 +833,6 @@ tunnel_be_flat(void *arg, unsigned char *p, size_t n)
 	uint64_t	 now = 0;
 	size_t		 off = 0, k;
 
-	if (t->ws == NULL || t->rt->text || t->st != NULL)
-		return (0);
 	if (t->fls != NULL) {
 		/* Every byte of a flat read arrived with it, now. */
 		now = now_ns();
