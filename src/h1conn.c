@@ -35,6 +35,7 @@
 #include "server.h"
 #include "sockread.h"
 #include "tls.h"
+#include "tlsout.h"
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
@@ -62,7 +63,8 @@ struct h1conn {
 	struct bufferevent	*bev;
 	struct evbuffer		*out;		/* bev's output */
 	int			 fd;		/* bev's socket */
-	struct sockread		*rd;		/* tunnel reads, plain TCP only */
+	struct sockread		*rd;		/* tunnel reads */
+	struct tlsout		*tout;		/* tunnel writes over TLS */
 	uint64_t		 id;
 	char			 logid[24];
 	char			 peer[64];
@@ -85,6 +87,7 @@ static void	h1conn_write(struct bufferevent *, void *);
 static void	h1conn_event(struct bufferevent *, short, void *);
 static void	h1conn_sockread(void *, enum sockread_what);
 static size_t	h1conn_sockread_flat(void *, unsigned char *, size_t);
+static void	h1conn_tlsout(void *, enum tlsout_what);
 
 static void
 h1conn_arm(struct h1conn *c, unsigned ms)
@@ -102,6 +105,7 @@ h1conn_free(struct h1conn *c)
 	if (c->listed)
 		TAILQ_REMOVE(&c->srv->h1conns, c, entry);
 	sockread_free(c->rd);
+	tlsout_free(c->tout);	/* SSL writes to the socket again */
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	event_free(c->timer);
@@ -128,6 +132,8 @@ h1conn_closed_cb(evutil_socket_t fd, short what, void *arg)
 	h1conn_free(c);
 }
 
+static size_t	h1t_pending(void *);
+
 static void
 h1conn_set_closed(struct h1conn *c)
 {
@@ -137,6 +143,8 @@ h1conn_set_closed(struct h1conn *c)
 	evtimer_del(c->timer);
 	if (c->rd != NULL)
 		sockread_set(c->rd, 0);
+	if (c->tout != NULL)
+		tlsout_stop(c->tout);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_active(c->ev_closed, EV_TIMEOUT, 1);
 }
@@ -148,6 +156,12 @@ h1conn_linger(struct h1conn *c)
 	SSL	*ssl;
 
 	c->state = H1_LINGER;
+	if (c->tout != NULL) {
+		/* All written: SSL and bev take the socket back. */
+		tlsout_free(c->tout);
+		c->tout = NULL;
+		c->out = bufferevent_get_output(c->bev);
+	}
 	/* close_notify first, so a TLS peer sees a clean end (not truncation). */
 	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL && c->tls_done)
 		(void)SSL_shutdown(ssl);
@@ -175,10 +189,13 @@ h1conn_close(struct h1conn *c, int abort)
 	if (c->rd != NULL)
 		sockread_set(c->rd, 0);	/* the linger reads through bev */
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (h1t_pending(c) == 0)
 		h1conn_linger(c);
 	else {
-		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (c->tout != NULL)
+			tlsout_set_low(c->tout, 0);
+		else
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		h1conn_arm(c, c->cfg->close_timeout_ms);
 	}
 }
@@ -230,7 +247,11 @@ h1t_output(void *t)
 static size_t
 h1t_pending(void *t)
 {
-	return (evbuffer_get_length(h1t_output(t)));
+	struct h1conn	*c = t;
+
+	if (c->tout != NULL)
+		return (tlsout_pending(c->tout));
+	return (evbuffer_get_length(c->out));
 }
 
 static void
@@ -238,7 +259,9 @@ h1t_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
 {
 	struct h1conn	*c = t;
 
-	if (c->state == H1_TUNNEL)
+	if (c->state == H1_TUNNEL && c->tout != NULL)
+		tlsout_send(c->tout, hdr, hl, src, n);
+	else if (c->state == H1_TUNNEL)
 		backend_send(c->bev, hdr, hl, src, n);
 	else {
 		evbuffer_add(h1t_output(t), hdr, hl);
@@ -253,15 +276,21 @@ h1t_send_flat(void *t, const struct iovec *iov, int cnt)
 
 	if (c->state != H1_TUNNEL)
 		return (-1);
-	/* In H1_TUNNEL bev may write (h1conn_set_closed() ends it). */
-	backend_send_iov(c->out, c->tls ? -1 : c->fd, iov, cnt);
+	if (c->tout != NULL)
+		tlsout_send_iov(c->tout, iov, cnt);
+	else	/* in H1_TUNNEL bev may write (h1conn_set_closed() ends it) */
+		backend_send_iov(c->out, c->fd, iov, cnt);
 	return (0);
 }
 
 static void
 h1t_flush(void *t)
 {
-	/* The bufferevent writes on its own. */
+	struct h1conn	*c = t;
+
+	/* A bufferevent writes on its own. */
+	if (c->tout != NULL && c->state == H1_TUNNEL)
+		tlsout_flush(c->tout);
 }
 
 static void
@@ -310,26 +339,13 @@ static const struct ws_transport_ops h1_transport = {
 	.fd = h1t_fd,
 };
 
-/* Over TLS bytes go through SSL: no flat sends (a copy, no gain). */
-static const struct ws_transport_ops h1_tls_transport = {
-	.input = h1t_input,
-	.output = h1t_output,
-	.pending = h1t_pending,
-	.send = h1t_send,
-	.flush = h1t_flush,
-	.set_read = h1t_set_read,
-	.close = h1t_close,
-	.free = h1t_free,
-	.fd = h1t_fd,
-};
-
 /* ---- handshake ------------------------------------------------------------ */
 
 static void
 h1conn_backend_ready(void *arg, int status)
 {
 	struct h1conn	*c = arg;
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct evbuffer	*out;
 	char		 accept[WS_ACCEPT_LEN + 1];
 
 	if (c->state != H1_CONNECTING)
@@ -347,6 +363,18 @@ h1conn_backend_ready(void *arg, int status)
 		h1conn_reject(c, 500, "cannot compute Sec-WebSocket-Accept");
 		return;
 	}
+	if (c->tls) {
+		/*
+		 * From the 101 on we write through SSL ourselves (tlsout.c):
+		 * bev's output is empty (it wrote nothing since the handshake),
+		 * so SSL holds no write half done.
+		 */
+		c->tout = tlsout_new(c->srv->base,
+		    bufferevent_openssl_get_ssl(c->bev), c->fd,
+		    c->cfg->buffer_size / 2, h1conn_tlsout, c);
+		c->out = tlsout_output(c->tout);
+	}
+	out = c->out;
 	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
 	    "Connection: Upgrade\r\n"
@@ -363,10 +391,15 @@ h1conn_backend_ready(void *arg, int status)
 	evtimer_del(c->timer);
 	TAILQ_REMOVE(&c->srv->h1conns, c, entry);
 	c->listed = 0;
-	c->rd = sockread_tunnel(c->srv->base, c->bev, c->cfg->buffer_size, 0,
-	    h1conn_sockread, c);
-	tunnel_attach(c->tunnel, c->tls ? &h1_tls_transport : &h1_transport,
-	    c);
+	if (c->tls)
+		c->rd = sockread_tls(c->srv->base, c->bev,
+		    c->cfg->buffer_size, h1conn_sockread, c);
+	else
+		c->rd = sockread_tunnel(c->srv->base, c->bev,
+		    c->cfg->buffer_size, 0, h1conn_sockread, c);
+	if (c->tout != NULL)
+		tlsout_flush(c->tout);	/* the 101 */
+	tunnel_attach(c->tunnel, &h1_transport, c);
 	if (c->rd != NULL && tunnel_flat_ok(c->tunnel))
 		sockread_set_flat(c->rd, h1conn_sockread_flat,
 		    tunnel_ws(c->tunnel));
@@ -492,6 +525,29 @@ h1conn_write(struct bufferevent *bev, void *arg)
 		break;
 	case H1_FLUSHING:
 		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			h1conn_linger(c);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Our TLS writer (tunnel and flush): as h1conn_write and h1conn_event. */
+static void
+h1conn_tlsout(void *arg, enum tlsout_what what)
+{
+	struct h1conn	*c = arg;
+
+	if (what == TLSOUT_ERROR) {
+		h1conn_event(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, c);
+		return;
+	}
+	switch (c->state) {
+	case H1_TUNNEL:
+		ws_conn_output_drained(tunnel_ws(c->tunnel));
+		break;
+	case H1_FLUSHING:
+		if (tlsout_pending(c->tout) == 0)
 			h1conn_linger(c);
 		break;
 	default:

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "server.h"
 #include "sockread.h"
+#include "tlsout.h"
 #include "stats.h"
 #include "tunnel.h"
 #include "util.h"
@@ -586,6 +587,7 @@ server_start(struct server *srv)
 			stats_global_init(w->stats, now_ns());
 		}
 		backend_set_direct(0);
+		tlsout_set_direct(0);
 		if ((srv->ctl = control_new(srv, srv->cfg->control,
 		    &cause)) == NULL) {
 			log_error("%s", cause);

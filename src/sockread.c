@@ -25,6 +25,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
 #include "sockread.h"
 #include "util.h"
 
@@ -202,6 +206,7 @@ struct sockread {
 	sockread_flat_cb	*flat;		/* or NULL */
 	void			*flat_arg;
 	void			*arg;
+	SSL			*ssl;		/* TLS: reads go through it */
 	int			 want;		/* the owner wants bytes */
 	int			 maybe_in;	/* in may hold bytes: 0 saves a
 						   cache miss on it per read */
@@ -303,6 +308,32 @@ sockread_resize(struct sockread *r, size_t n, size_t ask)
 }
 
 /*
+ * Hands n bytes read into b to the flat callback, keeping what it did
+ * not take in the input. Returns -1 when the reader is gone.
+ */
+static int
+sockread_flat_give(struct sockread *r, struct sockread_buf *b, size_t n)
+{
+	size_t	used;
+
+	r->in_cb = 1;
+	used = r->flat(r->flat_arg, b->data, n);
+	r->in_cb = 0;
+	if (r->dead) {
+		sockread_destroy(r);
+		return (-1);
+	}
+	if (used < n) {
+		sockread_keep(r->in, b->data + used, n - used,
+		    sockread_keep_worth(n - used, 0));
+		r->maybe_in = 1;
+		if (sockread_tell(r, SOCKREAD_DATA) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+/*
  * A read through the flat path: into the flat buffer, offered to the
  * owner, the rest (a partial header, a control frame, what there was no
  * room for) kept in the input. Returns -1 when the reader is gone or
@@ -312,7 +343,6 @@ static int
 sockread_flat_read(evutil_socket_t fd, struct sockread *r)
 {
 	struct sockread_buf	*b = sockread_buf_get();
-	size_t			 used;
 	ssize_t			 n;
 
 	n = read(fd, b->data, MIN(sizeof b->data, r->limit));
@@ -326,21 +356,77 @@ sockread_flat_read(evutil_socket_t fd, struct sockread *r)
 		return (-1);
 	}
 	sockread_resize(r, (size_t)n, r->size - SOCKREAD_SLACK);
-	r->in_cb = 1;
-	used = r->flat(r->flat_arg, b->data, (size_t)n);
-	r->in_cb = 0;
-	if (r->dead) {
-		sockread_destroy(r);
-		return (-1);
+	return (sockread_flat_give(r, b, (size_t)n));
+}
+
+/*
+ * A read over TLS: SSL decrypts into the flat buffer, record after record
+ * while its read-ahead holds more (one read(2) brings several), then the
+ * bytes go to the flat callback as a plain read's do, or to the input.
+ * SSL's own read buffer holds what is not a whole record yet.
+ */
+static void
+sockread_tls_read(struct sockread *r, size_t len)
+{
+	struct sockread_buf	*b = sockread_buf_get();
+	size_t			 n = 0, cap;
+	enum sockread_what	 end = SOCKREAD_DATA;
+	unsigned long		 e;
+	int			 k;
+
+	cap = MIN(sizeof b->data, r->limit - len);
+	ERR_clear_error();
+	while (n < cap) {
+		errno = 0;
+		k = SSL_read(r->ssl, b->data + n, (int)MIN(cap - n, INT_MAX));
+		if (k > 0) {
+			n += (size_t)k;
+			if (!SSL_has_pending(r->ssl))
+				break;
+			continue;
+		}
+		switch (SSL_get_error(r->ssl, k)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:	/* our write BIO never blocks */
+			break;
+		case SSL_ERROR_ZERO_RETURN:	/* close_notify, or a bare EOF */
+			end = SOCKREAD_EOF;
+			break;
+		case SSL_ERROR_SYSCALL:
+			end = errno == 0 ? SOCKREAD_EOF : SOCKREAD_ERROR;
+			break;
+		default:
+			e = ERR_peek_last_error();
+			log_info("TLS read on fd %d failed: %s",
+			    SSL_get_fd(r->ssl), ERR_reason_error_string(e) !=
+			    NULL ? ERR_reason_error_string(e) : "unknown error");
+			ERR_clear_error();
+			errno = EPROTO;
+			end = SOCKREAD_ERROR;
+			break;
+		}
+		break;
 	}
-	if (used < (size_t)n) {
-		sockread_keep(r->in, b->data + used, (size_t)n - used,
-		    sockread_keep_worth((size_t)n - used, 0));
-		r->maybe_in = 1;
-		if (sockread_tell(r, SOCKREAD_DATA) == -1)
-			return (-1);
+	if (n > 0) {
+		r->maybe_in = r->maybe_in || len > 0;
+		if (r->flat != NULL && len == 0) {
+			if (sockread_flat_give(r, b, n) == -1)
+				return;
+		} else {
+			if (evbuffer_add(r->in, b->data, n) == -1)
+				abort();	/* out of memory, as xmalloc */
+			r->maybe_in = 1;
+			if (sockread_tell(r, SOCKREAD_DATA) == -1)
+				return;
+		}
 	}
-	return (0);
+	if (end != SOCKREAD_DATA) {
+		r->done = 1;
+		sockread_update(r);
+		(void)sockread_tell(r, end);
+		return;
+	}
+	sockread_poke(r);
 }
 
 static void
@@ -358,6 +444,10 @@ sockread_ready(evutil_socket_t fd, short what, void *arg)
 	if (len >= r->limit) {
 		r->full = 1;	/* sockread_poke() resumes */
 		sockread_update(r);
+		return;
+	}
+	if (r->ssl != NULL) {
+		sockread_tls_read(r, len);
 		return;
 	}
 	if (r->flat != NULL && len == 0) {
@@ -472,6 +562,27 @@ sockread_tunnel(struct event_base *base, struct bufferevent *bev, size_t high,
 		bufferevent_set_max_single_read(bev, high);
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 	}
+	return (r);
+}
+
+struct sockread *
+sockread_tls(struct event_base *base, struct bufferevent *bev, size_t high,
+    sockread_cb *cb, void *arg)
+{
+	struct sockread	*r;
+	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
+
+	r = sockread_new(base, bev, high, 0, cb, arg);
+	r->ssl = ssl;
+	/* One read(2) for all the records the socket holds. */
+	SSL_set_read_ahead(ssl, 1);
+	/* A peer that closes without close_notify has still closed. */
+	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	bufferevent_disable(bev, EV_WRITE);
+	sockread_set(r, 1);
+	/* SSL may hold the rest of a record bev read part of. */
+	if (SSL_has_pending(ssl))
+		event_active(r->ev, EV_READ, 1);
 	return (r);
 }
 

@@ -48,6 +48,14 @@ typedef size_t sockread_flat_cb(void *arg, unsigned char *p, size_t n);
 struct sockread	*sockread_tunnel(struct event_base *base,
 		    struct bufferevent *bev, size_t high, size_t chain,
 		    sockread_cb *cb, void *arg);
+/*
+ * For a TLS bufferevent whose handshake is done: a sockread that reads
+ * through its SSL (decrypted bytes in the input or the flat path), bev
+ * disabled both ways (tlsout.c writes). Reading is on.
+ */
+struct sockread	*sockread_tls(struct event_base *base,
+		    struct bufferevent *bev, size_t high, sockread_cb *cb,
+		    void *arg);
 /* The input: bytes read and not yet drained by the owner. */
 struct evbuffer	*sockread_input(struct sockread *);
 /* Stops reading for good and frees, input included; bev's stays off. */

@@ -6,24 +6,26 @@
 # question is "is this build faster than that one".
 #
 #   contrib/bench/ab.sh [-r ROUNDS] [-d SECS] [-m echo|up|down] [-s SIZE]
-#       [-c CONNS] [-x 'wsbridge args'] PEER...
+#       [-c CONNS] [-x 'wsbridge args'] [-t] PEER...
 #
 # PEER is "relay" or the path of a wsbridge binary; -x adds arguments to
-# every wsbridge (e.g. -x '--log-db /tmp/ab.db'). Defaults: 5 rounds of
+# every wsbridge (e.g. -x '--log-db /tmp/ab.db'); -t runs the wsbridges
+# over wss:// (a self-signed P-256 certificate; the relay stays plain TCP,
+# the floor TLS is measured against). Defaults: 5 rounds of
 # 3 s, 64-byte echo over 64 connections. The tools are built into
 # BENCH_OUT (default: a temp dir). Every byte is checked by wsload.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-rounds=5 secs=3 mode=echo size=64 conns=64 extra=
-while getopts r:d:m:s:c:x: o; do
+rounds=5 secs=3 mode=echo size=64 conns=64 extra= tls=
+while getopts r:d:m:s:c:x:t o; do
 	case $o in
 	r) rounds=$OPTARG ;; d) secs=$OPTARG ;; m) mode=$OPTARG ;;
-	s) size=$OPTARG ;; c) conns=$OPTARG ;; x) extra=$OPTARG ;;
-	*) sed -n '2,14p' "$0"; exit 2 ;;
+	s) size=$OPTARG ;; c) conns=$OPTARG ;; x) extra=$OPTARG ;; t) tls=1 ;;
+	*) sed -n '2,16p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { sed -n '2,14p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,16p' "$0"; exit 2; }
 if [ -n "${BENCH_OUT:-}" ]; then
 	out=$BENCH_OUT
 else
@@ -32,6 +34,11 @@ else
 fi
 mkdir -p "$out/bin"
 make -s -C "$here" OUT="$out/bin" >&2
+if [ -n "$tls" ] && [ ! -f "$out/cert.pem" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$out/key.pem" -out "$out/cert.pem" -days 30 \
+	    -subj /CN=localhost >/dev/null 2>&1
+fi
 ulimit -n 20000 2>/dev/null || true
 case $mode in
 up) back="sink" key=mib_s ;;
@@ -65,10 +72,18 @@ for r in $(seq "$rounds"); do
 			"$out/bin/relay" "$wp" "$bp" >/dev/null 2>&1 & wpid=$!
 			ws=
 		else
-			# shellcheck disable=SC2086
-			"$peer" $extra "127.0.0.1:$wp" "127.0.0.1:$bp" \
-			    2>/dev/null & wpid=$!
 			ws=-w
+			if [ -n "$tls" ]; then
+				# shellcheck disable=SC2086
+				"$peer" $extra --listen "127.0.0.1:$wp tls \
+cert=$out/cert.pem key=$out/key.pem" --route "*=127.0.0.1:$bp" \
+				    2>/dev/null & wpid=$!
+				ws="-w -t"
+			else
+				# shellcheck disable=SC2086
+				"$peer" $extra "127.0.0.1:$wp" "127.0.0.1:$bp" \
+				    2>/dev/null & wpid=$!
+			fi
 		fi
 		wait_port "$wp"
 		res=$("$out/bin/wsload" -m "$mode" $ws -p "$wp" -c "$conns" \

@@ -3,7 +3,8 @@
 stops reading, and a 200 MiB upload to a backend that stops reading. While
 the slow side stalls, wsbridge's VmRSS must stay within a bound over its
 baseline and the fast side must be held back; afterwards every byte arrives
-intact."""
+intact. Everything runs over ws:// and again over wss://, where socat is
+the TLS client (wsbridge then reads and writes through its own TLS path)."""
 
 import hashlib
 import os
@@ -13,6 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import certs  # noqa: E402
 import wsbtest as T  # noqa: E402
 
 TOTAL = 200 * T.MiB
@@ -31,39 +33,24 @@ def sample_rss(b, seconds, what):
     return peak
 
 
-def main():
-    asan = T.is_asan_build()
-    env = None
-    bound_kib = 32 * 1024
-    if asan:
-        # ASan's quarantine keeps freed buffers resident; shrink it so RSS
-        # reflects live memory, and allow for shadow memory.
-        opts = os.environ.get("ASAN_OPTIONS", "")
-        env = {"ASAN_OPTIONS": (opts + ":" if opts else "") +
-            "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
-        bound_kib = 64 * 1024
-        T.log("   (ASan build: bound raised to +64 MiB, small quarantine)")
-
-    source = T.SourceBackend(TOTAL, seed=21)
-    gate = threading.Event()
-    sink = T.SinkBackend(gate=gate)
-    b = T.Bridge("--route", "/source=%s" % source.addr,
-        "--route", "/sink=%s" % sink.addr,
-        "--route", "/echo=echo", env=env)
-
+def scenarios(b, port, over, source, sink, gate, bound_kib):
+    """Every stall scenario against the listener at port (ws:// directly,
+    or wss:// through a TLS forwarder)."""
     # Warm up the allocator on a small exchange, then take the baseline.
-    c = T.raw_ws(b.port, "/echo")
+    c = T.raw_ws(port, "/echo")
     c.send_frame(T.OP_BINARY, os.urandom(200000))
     c.recv_message(5)
     c.close()
     base = b.rss_kib()
-    T.log("   baseline VmRSS %d KiB" % base)
+    T.log("   %s baseline VmRSS %d KiB" % (over, base))
 
-    with T.subtest("download of 200 MiB to a client that stops reading"):
-        c = T.RawConn(b.port, rcvbuf=65536)
+    with T.subtest(over + " download of 200 MiB to a client that stops "
+            "reading"):
+        sent0 = source.sent
+        c = T.RawConn(port, rcvbuf=65536)
         c.upgrade("/source")
         peak = sample_rss(b, STALL, "client not reading for %.0fs" % STALL)
-        sent_stalled = source.sent
+        sent_stalled = source.sent - sent0
         T.check(peak - base <= bound_kib, "VmRSS within +%d MiB of the "
             "baseline while the client stalls" % (bound_kib // 1024),
             "<= %d KiB" % (base + bound_kib), "%d KiB (+%d)" % (peak,
@@ -99,10 +86,10 @@ def main():
             "%d KiB" % peak)
         c.close()
 
-    with T.subtest("upload of one 200 MiB frame to a backend that stops "
-            "reading"):
+    with T.subtest(over + " upload of one 200 MiB frame to a backend that "
+            "stops reading"):
         base = b.rss_kib()
-        c = T.RawConn(b.port)
+        c = T.RawConn(port)
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
         c.upgrade("/sink")
         progress = {"sent": 0, "error": None}
@@ -143,10 +130,10 @@ def main():
         T.expect_eq(code, 1000, "close echoed")
         c.close()
 
-    with T.subtest("echo of one 200 MiB frame to a client that does not "
-            "read the echo"):
+    with T.subtest(over + " echo of one 200 MiB frame to a client that "
+            "does not read the echo"):
         base = b.rss_kib()
-        c = T.RawConn(b.port, rcvbuf=65536)
+        c = T.RawConn(port, rcvbuf=65536)
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
         c.upgrade("/echo")
         zero = b"\0\0\0\0"
@@ -191,10 +178,10 @@ def main():
             "sha256 of the echo")
         c.close()
 
-    with T.subtest("ping flood from a client that does not read"):
+    with T.subtest(over + " ping flood from a client that does not read"):
         base = b.rss_kib()
         npings = 100000
-        c = T.RawConn(b.port, rcvbuf=65536)
+        c = T.RawConn(port, rcvbuf=65536)
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
         c.upgrade("/echo")
         zero = b"\0\0\0\0"
@@ -232,6 +219,36 @@ def main():
         op, got = c.recv_message(5)
         T.expect_eq(got, b"after the flood", "echo after the flood")
         c.close()
+
+
+
+def main():
+    asan = T.is_asan_build()
+    env = None
+    bound_kib = 32 * 1024
+    if asan:
+        # ASan's quarantine keeps freed buffers resident; shrink it so RSS
+        # reflects live memory, and allow for shadow memory.
+        opts = os.environ.get("ASAN_OPTIONS", "")
+        env = {"ASAN_OPTIONS": (opts + ":" if opts else "") +
+            "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
+        bound_kib = 64 * 1024
+        T.log("   (ASan build: bound raised to +64 MiB, small quarantine)")
+
+    d = certs.make(T.tmpdir())
+    source = T.SourceBackend(TOTAL, seed=21)
+    gate = threading.Event()
+    sink = T.SinkBackend(gate=gate)
+    b = T.Bridge("--route", "/source=%s" % source.addr,
+        "--route", "/sink=%s" % sink.addr,
+        "--route", "/echo=echo", env=env, listen=("127.0.0.1:0",
+        "127.0.0.1:0 tls cert=%s key=%s" % (d["cert"], d["key"])))
+    fwd = T.TlsForwarder(b.addrs[1][1])
+
+    for port, over in ((b.port, "ws://"), (fwd.port, "wss://")):
+        gate.clear()
+        scenarios(b, port, over, source, sink, gate, bound_kib)
+    fwd.stop()
 
     T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
 

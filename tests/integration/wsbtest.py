@@ -155,6 +155,8 @@ def run(main):
 
 
 def _cleanup(quiet=False):
+    for f in _forwarders:
+        f.stop()
     for b in _bridges:
         if not b.stopped:
             try:
@@ -165,6 +167,39 @@ def _cleanup(quiet=False):
                     log("FAIL: stop %s: %s" % (b.name, e))
     for d in _tmpdirs:
         subprocess.run(["rm", "-rf", d], check=False)
+
+
+_forwarders = []
+
+
+class TlsForwarder:
+    """socat as an independent TLS client: each plain TCP connection to
+    127.0.0.1:self.port is carried over TLS to 127.0.0.1:tls_port (no
+    certificate check), so a plain-socket test speaks wss://."""
+
+    def __init__(self, tls_port):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.proc = subprocess.Popen(["socat", "-b", "65536",
+            "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,nodelay" %
+            self.port, "OPENSSL:127.0.0.1:%d,verify=0,nodelay" % tls_port],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _forwarders.append(self)
+        for _ in deadline_loop(10, "socat listening on %d" % self.port):
+            if self.proc.poll() is not None:
+                fail("socat exited with status %d" % self.proc.returncode)
+            try:
+                socket.create_connection(("127.0.0.1", self.port)).close()
+                break
+            except OSError:
+                pass
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 def tmpdir():
