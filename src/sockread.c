@@ -90,6 +90,9 @@ static __thread struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
 #define SOCKREAD_KEEP_PIECE	(4 * 1024)	/* smaller: a copy beats a chain */
 #define SOCKREAD_POOL		4
 
+/* How much SSL reads ahead in one read(2): several whole records. */
+#define SOCKREAD_TLS_AHEAD	(64 * 1024)
+
 struct sockread_buf {
 	unsigned	refs;		/* references from evbuffers */
 	int		retired;	/* not the thread's buffer any more */
@@ -574,8 +577,16 @@ sockread_tls(struct event_base *base, struct bufferevent *bev, size_t high,
 
 	r = sockread_new(base, bev, high, 0, cb, arg);
 	r->ssl = ssl;
-	/* One read(2) for all the records the socket holds. */
+	/*
+	 * One read(2) for all the records the socket holds, up to
+	 * SOCKREAD_TLS_AHEAD bytes: SSL's read buffer is that large while it
+	 * holds bytes and released when it runs dry (and so is its write
+	 * buffer), so an idle connection keeps neither.
+	 */
 	SSL_set_read_ahead(ssl, 1);
+	SSL_set_default_read_buffer_len(ssl, SOCKREAD_TLS_AHEAD);
+	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	(void)SSL_free_buffers(ssl);	/* fails if they hold bytes: kept */
 	/* A peer that closes without close_notify has still closed. */
 	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	bufferevent_disable(bev, EV_WRITE);
