@@ -3,8 +3,9 @@
 stops reading, and a 200 MiB upload to a backend that stops reading. While
 the slow side stalls, wsbridge's VmRSS must stay within a bound over its
 baseline and the fast side must be held back; afterwards every byte arrives
-intact. Everything runs over ws:// and again over wss://, where socat is
-the TLS client (wsbridge then reads and writes through its own TLS path)."""
+intact. Everything runs over ws:// and again over wss:// (Python's ssl as
+the TLS client, through wsbtest.TlsForwarder), where wsbridge reads and
+writes through its own TLS path (sockread.c, tlsout.c)."""
 
 import hashlib
 import os

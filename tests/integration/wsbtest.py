@@ -30,6 +30,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -173,33 +174,79 @@ _forwarders = []
 
 
 class TlsForwarder:
-    """socat as an independent TLS client: each plain TCP connection to
-    127.0.0.1:self.port is carried over TLS to 127.0.0.1:tls_port (no
-    certificate check), so a plain-socket test speaks wss://."""
+    """A TLS client in front of a plain-socket test: each TCP connection to
+    127.0.0.1:self.port is carried over TLS (Python's ssl module, that is
+    OpenSSL as a client; no certificate check) to 127.0.0.1:tls_port, so
+    the test speaks wss://. Each direction is pumped on its own with
+    asyncio, 64 KiB at a time, each write awaited (a full side never blocks
+    the other), over sockets whose buffers are fixed at 64 KiB: a stalled
+    peer holds the other side back about as soon as over a direct
+    connection."""
+
+    BUF = 65536
 
     def __init__(self, tls_port):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
-        self.proc = subprocess.Popen(["socat", "-b", "65536",
-            "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,nodelay" %
-            self.port, "OPENSSL:127.0.0.1:%d,verify=0,nodelay" % tls_port],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.tls_port = tls_port
+        self.loop = asyncio.new_event_loop()
+        self.ctx = ssl.create_default_context()
+        self.ctx.check_hostname = False
+        self.ctx.verify_mode = ssl.CERT_NONE
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,),
+            daemon=True)
+        self.thread.start()
+        if not ready.wait(10):
+            fail("TLS forwarder did not start")
         _forwarders.append(self)
-        for _ in deadline_loop(10, "socat listening on %d" % self.port):
-            if self.proc.poll() is not None:
-                fail("socat exited with status %d" % self.proc.returncode)
-            try:
-                socket.create_connection(("127.0.0.1", self.port)).close()
-                break
-            except OSError:
-                pass
+
+    def _run(self, ready):
+        asyncio.set_event_loop(self.loop)
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.BUF)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.BUF)
+        ls.bind(("127.0.0.1", 0))
+        self.port = ls.getsockname()[1]
+        self.server = self.loop.run_until_complete(asyncio.start_server(
+            self._serve, sock=ls))
+        ready.set()
+        self.loop.run_forever()
+
+    async def _pump(self, r, w):
+        try:
+            while True:
+                d = await r.read(self.BUF)
+                if not d:
+                    break
+                w.write(d)
+                await w.drain()
+            if w.can_write_eof():
+                w.write_eof()
+        except (OSError, ssl.SSLError, ConnectionError):
+            w.transport.abort()
+
+    async def _serve(self, cr, cw):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.BUF)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.BUF)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setblocking(False)
+        try:
+            await self.loop.sock_connect(s, ("127.0.0.1", self.tls_port))
+            tr, tw = await asyncio.open_connection(sock=s, ssl=self.ctx,
+                server_hostname="localhost")
+        except (OSError, ssl.SSLError):
+            cw.transport.abort()
+            return
+        cw.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP,
+            socket.TCP_NODELAY, 1)
+        await asyncio.gather(self._pump(cr, tw), self._pump(tr, cw))
+        for w in (cw, tw):
+            w.close()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
 
 
 def tmpdir():
