@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """test_tls.py -- TLS listeners: wss:// over HTTP/1.1 and HTTP/2 chosen by
 ALPN, TLS 1.2 and 1.3, client certificates (mTLS) with a bad or missing one
-refused, certificate reload on SIGHUP without dropping live tunnels, clear
+refused, the tunnel's own TLS path (frames in the request's record, 1-byte
+records, 8 MiB echoed with three cipher suites, close_notify after the close
+frame, KeyUpdate), certificate reload on SIGHUP without dropping live tunnels, clear
 start-up errors naming the file, and nghttp(1) seeing
 SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. Certificates are made at test time."""
 
@@ -14,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,11 +49,13 @@ def file_fingerprint(path):
 
 
 class TLSRaw(T.RawConn):
-    """wsbtest.RawConn over TLS: hand-built HTTP/1.1 upgrade and frames."""
+    """wsbtest.RawConn over TLS: hand-built HTTP/1.1 upgrade and frames.
+    A peer that ends TCP without close_notify raises ssl.SSLEOFError."""
 
     def __init__(self, port, ctx, timeout=10.0):
         self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1",
-            port), timeout=timeout), server_hostname="127.0.0.1")
+            port), timeout=timeout), server_hostname="127.0.0.1",
+            suppress_ragged_eofs=False)
         self.buf = bytearray()
         self.eof = False
         self.timeout = timeout
@@ -67,6 +72,46 @@ def wss_h1_echo(port, ctx, payload=b"over TLS"):
     c.send_frame(T.OP_BINARY, payload)
     T.expect_eq(c.recv_message(), (T.OP_BINARY, payload), "echo over wss")
     return c
+
+
+class SClient:
+    """openssl s_client as a wss:// client: what it prints is collected by
+    a thread, and each step waits for the bytes it expects."""
+
+    def __init__(self, port):
+        self.p = subprocess.Popen(["openssl", "s_client", "-connect",
+            "127.0.0.1:%d" % port, "-tls1_3"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.out = bytearray()
+        self.cv = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        while True:
+            d = self.p.stdout.read1(65536)
+            with self.cv:
+                if not d:
+                    self.out += b"<EOF>"
+                    self.cv.notify_all()
+                    return
+                self.out += d
+                self.cv.notify_all()
+
+    def send(self, b):
+        self.p.stdin.write(b)
+        self.p.stdin.flush()
+
+    def expect(self, want, what, timeout=10):
+        with self.cv:
+            if not self.cv.wait_for(lambda: want in self.out or
+                    b"<EOF>" in self.out, timeout) or want not in self.out:
+                T.fail("s_client: %s: %r not seen in %r" % (what, want,
+                    bytes(self.out[-300:])))
+            del self.out[:self.out.index(want) + len(want)]
+
+    def close(self):
+        self.p.kill()
+        self.p.wait()
 
 
 def refused(port, ctx, what):
@@ -181,6 +226,67 @@ def main():
         n = b.nlines()
         refused(mport, client_ctx(d), "no client certificate")
         b.wait_log(r"TLS handshake failed", 5, start=n)
+
+    with T.subtest("wss:// tunnel: frames in the request's TLS record, a "
+            "frame cut into 1-byte records, 8 MiB both ways, TLS 1.2 and "
+            "1.3, AES-GCM and ChaCha20"):
+        for v, cipher in ((ssl.TLSVersion.TLSv1_3, None),
+                (ssl.TLSVersion.TLSv1_2, "ECDHE-RSA-CHACHA20-POLY1305:"
+                "ECDHE-ECDSA-CHACHA20-POLY1305"),
+                (ssl.TLSVersion.TLSv1_2, "ECDHE-RSA-AES128-GCM-SHA256:"
+                "ECDHE-ECDSA-AES128-GCM-SHA256")):
+            ctx = client_ctx(d, version=v)
+            if cipher:
+                ctx.set_ciphers(cipher)
+            c = TLSRaw(port, ctx)
+            # The request and two frames in one write (one TLS record).
+            c.send(T.upgrade_request("/echo", key=T.make_key()) +
+                T.frame(T.OP_TEXT, "behind") + T.frame(T.OP_BINARY, b"\1"))
+            c.read_response()
+            T.expect_eq(c.status, 101, "upgrade status")
+            T.expect_eq(c.recv_message(), (T.OP_TEXT, b"behind"),
+                "first frame sent with the request")
+            T.expect_eq(c.recv_message(), (T.OP_BINARY, b"\1"),
+                "second frame sent with the request")
+            one = T.frame(T.OP_BINARY, b"x" * 300)
+            for i in range(len(one)):
+                c.send(one[i:i + 1])
+            T.expect_eq(c.recv_message(), (T.OP_BINARY, b"x" * 300),
+                "a frame sent one byte per TLS record")
+            # 8 MiB each way, a 1 MiB message at a time (the echo of one
+            # fits the socket buffers: no second thread on the SSL socket).
+            name = v.name + (" " + cipher.split("-")[2] if cipher else "")
+            for k in range(8):
+                m = T.pattern_bytes(T.MiB, 31 + k)
+                c.send_frame(T.OP_BINARY, m)
+                op, back = c.recv_message(30)
+                if back != m:
+                    T.fail("1 MiB echo #%d over %s differs" % (k, name))
+            T.log("   ok: 8 MiB echoed intact over %s" % name)
+            c.send_frame(T.OP_CLOSE, T.close_payload(1000, "bye"))
+            T.expect_eq(c.recv_close(10)[0], 1000, "close answered")
+            # Then a clean TLS end: close_notify, no ragged EOF.
+            try:
+                T.check(c.sock.recv(100) == b"", "close_notify after the "
+                    "close frame")
+            except ssl.SSLEOFError as e:
+                T.fail("TCP ended without close_notify: %s" % e)
+            c.close()
+
+    with T.subtest("wss:// tunnel: TLS 1.3 KeyUpdates from the client "
+            "(openssl s_client, update requested), echoes before and "
+            "after"):
+        sc = SClient(port)
+        sc.send(T.upgrade_request("/echo", key=T.make_key()))
+        sc.expect(b"101 Switching Protocols", "upgrade")
+        sc.expect(b"\r\n\r\n", "end of the 101 head")
+        for word in (b"before", b"after1", b"after2"):
+            if word != b"before":
+                sc.send(b"K\n")	# KeyUpdate, update_requested
+                sc.expect(b"KEYUPDATE", "key update sent")
+            sc.send(T.frame(T.OP_BINARY, word, key=b"\0\0\0\0"))
+            sc.expect(b"\x82\x06" + word, "echo of %r" % word)
+        sc.close()
 
     with T.subtest("SIGHUP reloads the certificate; live tunnels stay"):
         T.expect_eq(peer_fingerprint(port, d), file_fingerprint(d["cert"]),
