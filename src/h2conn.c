@@ -43,7 +43,9 @@
 #include "http1.h"
 #include "log.h"
 #include "server.h"
+#include "sockread.h"
 #include "tls.h"
+#include "tlsout.h"
 #include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
@@ -122,6 +124,8 @@ struct h2conn {
 	struct server		*srv;
 	struct config		*cfg;
 	struct bufferevent	*bev;
+	struct sockread		*rd;		/* TLS: reads through SSL */
+	struct tlsout		*tout;		/* TLS: writes through SSL */
 	struct evbuffer		*wbuf;		/* frames of this work call */
 	nghttp2_session		*sess;
 	uint64_t		 id;
@@ -150,6 +154,7 @@ struct h2conn {
 };
 
 static void	h2conn_kick(struct h2conn *);
+static void	h2conn_event(struct bufferevent *, short, void *);
 static void	h2conn_work(struct h2conn *);
 static void	h2conn_finish(struct h2conn *, const char *);
 static void	h2s_respond(struct h2stream *, int, const char *);
@@ -721,12 +726,29 @@ h2s_request(struct h2stream *s, int end_stream)
 
 /* ---- nghttp2 callbacks -------------------------------------------------- */
 
+/* What the client sent and nghttp2 has not had yet. */
+static struct evbuffer *
+h2conn_input(struct h2conn *c)
+{
+	if (c->rd != NULL)
+		return (sockread_input(c->rd));
+	return (bufferevent_get_input(c->bev));
+}
+
+/* Bytes handed to the socket's writer and not yet written. */
+static size_t
+h2conn_unwritten(const struct h2conn *c)
+{
+	if (c->tout != NULL)
+		return (tlsout_pending(c->tout));
+	return (evbuffer_get_length(bufferevent_get_output(c->bev)));
+}
+
 /* Bytes for the socket: written or waiting in its output, or in wbuf. */
 static size_t
 h2conn_queued(const struct h2conn *c)
 {
-	return (evbuffer_get_length(bufferevent_get_output(c->bev)) +
-	    evbuffer_get_length(c->wbuf));
+	return (h2conn_unwritten(c) + evbuffer_get_length(c->wbuf));
 }
 
 /*
@@ -987,14 +1009,12 @@ h2conn_flush(struct h2conn *c)
 
 	if (n == 0 || !h2conn_live(c))
 		return;
-	/*
-	 * The TLS bufferevent makes a record, and a write, of every chain:
-	 * 9-byte frame headers and read-sized pieces. One chain of it all
-	 * makes full 16 KiB records (OpenSSL copies the bytes anyway).
-	 */
-	if (c->tls)
-		(void)evbuffer_pullup(c->wbuf, -1);
-	if (backend_write_now(c->bev, c->wbuf, n) == n) {
+	if (c->tout != NULL) {
+		/* Sealed into full records and written at once if it can. */
+		tlsout_send(c->tout, NULL, 0, c->wbuf, n);
+		if (tlsout_pending(c->tout) == 0 && c->blocked)
+			c->kicked = 1;	/* nothing will say it drained */
+	} else if (backend_write_now(c->bev, c->wbuf, n) == n) {
 		if (c->blocked)		/* nothing will say it drained */
 			c->kicked = 1;
 	} else
@@ -1006,7 +1026,7 @@ h2conn_flush(struct h2conn *c)
 static void
 h2conn_recv(struct h2conn *c)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer		*in = h2conn_input(c);
 	struct evbuffer_iovec	 v;
 	ssize_t			 rv;
 
@@ -1025,6 +1045,8 @@ h2conn_recv(struct h2conn *c)
 		if (!h2conn_live(c))
 			return;
 	}
+	if (c->rd != NULL)
+		sockread_poke(c->rd);	/* reading resumes if it was full */
 }
 
 /* Marks every stream closed; their tunnels finish on the next passes. */
@@ -1050,6 +1072,10 @@ h2conn_set_closed(struct h2conn *c)
 		return;
 	c->state = H2_CLOSED;
 	evtimer_del(c->timer);
+	if (c->rd != NULL)
+		sockread_set(c->rd, 0);
+	if (c->tout != NULL)
+		tlsout_stop(c->tout);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	h2conn_close_streams(c);
 	if (c->nstreams == 0)
@@ -1063,6 +1089,12 @@ h2conn_linger(struct h2conn *c)
 	SSL	*ssl;
 
 	c->state = H2_LINGER;
+	if (c->tout != NULL) {
+		/* All written: SSL and bev take the socket back. */
+		sockread_set(c->rd, 0);
+		tlsout_free(c->tout);
+		c->tout = NULL;
+	}
 	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
 		(void)SSL_shutdown(ssl);
 	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
@@ -1083,11 +1115,18 @@ h2conn_finish(struct h2conn *c, const char *why)
 	c->state = H2_FLUSHING;
 	evtimer_del(c->timer);
 	h2conn_close_streams(c);
-	evbuffer_add_buffer(bufferevent_get_output(c->bev), c->wbuf);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	if (c->tout != NULL)
+		tlsout_send(c->tout, NULL, 0, c->wbuf,
+		    evbuffer_get_length(c->wbuf));
+	else
+		evbuffer_add_buffer(bufferevent_get_output(c->bev), c->wbuf);
+	if (h2conn_unwritten(c) == 0)
 		h2conn_linger(c);
 	else {
-		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (c->tout != NULL)
+			tlsout_set_low(c->tout, 0);
+		else
+			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		h2_arm(c->timer, c->cfg->close_timeout_ms);
 	}
 }
@@ -1192,12 +1231,44 @@ h2conn_write(struct bufferevent *bev, void *arg)
 	struct h2conn	*c = arg;
 
 	if (c->state == H2_FLUSHING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (h2conn_unwritten(c) == 0)
 			h2conn_linger(c);
 		return;
 	}
 	if (h2conn_live(c))
 		h2conn_work(c);
+}
+
+/* Over TLS: what sockread read (as h2conn_read), or how reading ended. */
+static void
+h2conn_sockread(void *arg, enum sockread_what what)
+{
+	struct h2conn	*c = arg;
+	struct evbuffer	*in;
+
+	if (what != SOCKREAD_DATA) {
+		h2conn_event(c->bev, BEV_EVENT_READING | (what == SOCKREAD_EOF ?
+		    BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+		return;
+	}
+	if (h2conn_live(c))
+		h2conn_work(c);
+	else {
+		in = sockread_input(c->rd);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+}
+
+/* Over TLS: our writer drained (as h2conn_write) or failed. */
+static void
+h2conn_tlsout(void *arg, enum tlsout_what what)
+{
+	struct h2conn	*c = arg;
+
+	if (what == TLSOUT_ERROR)
+		h2conn_event(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, c);
+	else
+		h2conn_write(c->bev, c);
 }
 
 static void
@@ -1248,6 +1319,8 @@ h2conn_free(struct h2conn *c)
 	}
 	TAILQ_REMOVE(&c->srv->h2conns, c, entry);
 	nghttp2_session_del(c->sess);
+	sockread_free(c->rd);
+	tlsout_free(c->tout);	/* SSL writes to the socket again */
 	bufferevent_free(c->bev);
 	evbuffer_free(c->wbuf);
 	event_free(c->ev_work);
@@ -1336,7 +1409,18 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 		event_active(c->ev_free, EV_TIMEOUT, 1);
 		return;
 	}
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (tls) {
+		/*
+		 * We read and write through SSL ourselves (sockread.c,
+		 * tlsout.c): nothing was written since the handshake, so SSL
+		 * holds no write half done.
+		 */
+		c->rd = sockread_tls(srv->base, bev, c->high, h2conn_sockread,
+		    c);
+		c->tout = tlsout_new(srv->base, bufferevent_openssl_get_ssl(bev),
+		    (int)bufferevent_getfd(bev), c->high / 2, h2conn_tlsout, c);
+	} else
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));

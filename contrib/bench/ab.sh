@@ -6,26 +6,28 @@
 # question is "is this build faster than that one".
 #
 #   contrib/bench/ab.sh [-r ROUNDS] [-d SECS] [-m echo|up|down] [-s SIZE]
-#       [-c CONNS] [-x 'wsbridge args'] [-t] PEER...
+#       [-c CONNS] [-x 'wsbridge args'] [-t] [-2] PEER...
 #
 # PEER is "relay" or the path of a wsbridge binary; -x adds arguments to
 # every wsbridge (e.g. -x '--log-db /tmp/ab.db'); -t runs the wsbridges
 # over wss:// (a self-signed P-256 certificate; the relay stays plain TCP,
-# the floor TLS is measured against). Defaults: 5 rounds of
+# the floor TLS is measured against); -2 over HTTP/2 (RFC 8441; with -t
+# negotiated by ALPN, else h2c with prior knowledge; one stream per
+# connection, as wsload -2 does). Defaults: 5 rounds of
 # 3 s, 64-byte echo over 64 connections. The tools are built into
 # BENCH_OUT (default: a temp dir). Every byte is checked by wsload.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-rounds=5 secs=3 mode=echo size=64 conns=64 extra= tls=
-while getopts r:d:m:s:c:x:t o; do
+rounds=5 secs=3 mode=echo size=64 conns=64 extra= tls= h2=
+while getopts r:d:m:s:c:x:t2 o; do
 	case $o in
 	r) rounds=$OPTARG ;; d) secs=$OPTARG ;; m) mode=$OPTARG ;;
-	s) size=$OPTARG ;; c) conns=$OPTARG ;; x) extra=$OPTARG ;; t) tls=1 ;;
-	*) sed -n '2,16p' "$0"; exit 2 ;;
+	s) size=$OPTARG ;; c) conns=$OPTARG ;; x) extra=$OPTARG ;; t) tls=1 ;; 2) h2=-2 ;;
+	*) sed -n '2,18p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { sed -n '2,16p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,18p' "$0"; exit 2; }
 if [ -n "${BENCH_OUT:-}" ]; then
 	out=$BENCH_OUT
 else
@@ -78,11 +80,12 @@ for r in $(seq "$rounds"); do
 				"$peer" $extra --listen "127.0.0.1:$wp tls \
 cert=$out/cert.pem key=$out/key.pem" --route "*=127.0.0.1:$bp" \
 				    2>/dev/null & wpid=$!
-				ws="-w -t"
+				ws="-w -t $h2"
 			else
 				# shellcheck disable=SC2086
 				"$peer" $extra "127.0.0.1:$wp" "127.0.0.1:$bp" \
 				    2>/dev/null & wpid=$!
+				ws="-w $h2"
 			fi
 		fi
 		wait_port "$wp"
