@@ -156,12 +156,8 @@ h1conn_linger(struct h1conn *c)
 	SSL	*ssl;
 
 	c->state = H1_LINGER;
-	if (c->tout != NULL) {
-		/* All written: SSL and bev take the socket back. */
-		tlsout_free(c->tout);
-		c->tout = NULL;
-		c->out = bufferevent_get_output(c->bev);
-	}
+	if (c->tout != NULL)	/* all written: SSL writes close_notify */
+		tlsout_detach(c->tout);
 	/* close_notify first, so a TLS peer sees a clean end (not truncation). */
 	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL && c->tls_done)
 		(void)SSL_shutdown(ssl);
@@ -192,9 +188,10 @@ h1conn_close(struct h1conn *c, int abort)
 	if (h1t_pending(c) == 0)
 		h1conn_linger(c);
 	else {
-		if (c->tout != NULL)
+		if (c->tout != NULL) {
 			tlsout_set_low(c->tout, 0);
-		else
+			tlsout_flush(c->tout);	/* whatever is queued goes */
+		} else
 			bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		h1conn_arm(c, c->cfg->close_timeout_ms);
 	}
@@ -289,7 +286,7 @@ h1t_flush(void *t)
 	struct h1conn	*c = t;
 
 	/* A bufferevent writes on its own. */
-	if (c->tout != NULL && c->state == H1_TUNNEL)
+	if (c->tout != NULL)
 		tlsout_flush(c->tout);
 }
 

@@ -1090,10 +1090,9 @@ h2conn_linger(struct h2conn *c)
 
 	c->state = H2_LINGER;
 	if (c->tout != NULL) {
-		/* All written: SSL and bev take the socket back. */
+		/* All written: SSL writes close_notify, bev drops input. */
 		sockread_set(c->rd, 0);
-		tlsout_free(c->tout);
-		c->tout = NULL;
+		tlsout_detach(c->tout);
 	}
 	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
 		(void)SSL_shutdown(ssl);

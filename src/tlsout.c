@@ -436,19 +436,34 @@ tlsout_new(struct event_base *base, SSL *ssl, int fd, size_t low,
 	return (o);
 }
 
+/* SSL writes to the socket again; our BIO goes with SSL's reference. */
+static void
+tlsout_unbio(struct tlsout *o)
+{
+	BIO	*rbio = SSL_get_rbio(o->ssl);
+
+	if (o->bio == NULL)
+		return;
+	BIO_set_data(o->bio, NULL);	/* from here its writes fail */
+	if (rbio != NULL && BIO_up_ref(rbio))
+		SSL_set0_wbio(o->ssl, rbio);	/* frees ours */
+	o->bio = NULL;
+}
+
+void
+tlsout_detach(struct tlsout *o)
+{
+	tlsout_stop(o);
+	tlsout_unbio(o);
+}
+
 void
 tlsout_free(struct tlsout *o)
 {
-	BIO	*rbio;
-
 	if (o == NULL)
 		return;
-	/* The socket BIO writes again (close_notify; and it is what
-	   libevent asks the socket of when it frees the bufferevent). */
-	rbio = SSL_get_rbio(o->ssl);
-	BIO_set_data(o->bio, NULL);
-	if (rbio != NULL && BIO_up_ref(rbio))
-		SSL_set0_wbio(o->ssl, rbio);	/* frees ours */
+	/* libevent asks the write BIO for the socket to close it. */
+	tlsout_unbio(o);
 	event_free(o->ev);
 	evbuffer_free(o->plain);
 	evbuffer_free(o->cipher);
@@ -467,6 +482,8 @@ tlsout_flush(struct tlsout *o)
 	if (evbuffer_get_length(o->cipher) == 0 &&
 	    evbuffer_get_length(o->plain) > 0)
 		tlsout_push(o);
+	else
+		tlsout_update(o);
 }
 
 size_t

@@ -40,9 +40,11 @@ typedef void tlsout_cb(void *arg, enum tlsout_what what);
 struct tlsout	*tlsout_new(struct event_base *base, SSL *ssl, int fd,
 		    size_t low, tlsout_cb *cb, void *arg);
 /*
- * Gives SSL back its socket BIO (for close_notify) and frees; what was
- * still queued is dropped.
+ * Stops for good and gives SSL back its socket BIO (for close_notify);
+ * the output stays (whoever watches it may still look) until
+ * tlsout_free(), which also detaches, and drops what was queued.
  */
+void		 tlsout_detach(struct tlsout *);
 void		 tlsout_free(struct tlsout *);
 /* Plaintext to send: add to it, then tlsout_flush(). */
 struct evbuffer	*tlsout_output(struct tlsout *);

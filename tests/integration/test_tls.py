@@ -318,5 +318,36 @@ def main():
 
     T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
 
+    with T.subtest("live stats (a control socket) over wss://: every byte "
+            "counted through the queued path, clean close, clean exit"):
+        sock = os.path.join(d["dir"], "ctl.sock")
+        b = T.Bridge("--route", "/echo=echo", "--control", sock, listen=(
+            "127.0.0.1:0 tls cert=%s key=%s" % (d["cert"], d["key"]),),
+            name="wsbridge-ctl-tls")
+        ctl = T.Ctl(sock)
+        c = TLSRaw(b.port, client_ctx(d))
+        c.upgrade("/echo")
+        for n in (10, 1000, 70000, 300000):
+            m = T.pattern_bytes(n, n)
+            c.send_frame(T.OP_BINARY, m)
+            T.expect_eq(c.recv_message(20), (T.OP_BINARY, m),
+                "%d-byte echo" % n)
+        g = ctl.ask({"cmd": "snapshot"})["global"]
+        T.expect_eq(g["open"]["h1_wss"], 1, "open h1 wss")
+        T.expect_eq((g["bytes_in"], g["msgs_in"], g["msgs_out"]),
+            (371010, 4, 4), "bytes and messages counted")
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        T.expect_eq(c.recv_close(10)[0], 1000, "close answered")
+        try:
+            T.check(c.sock.recv(100) == b"", "close_notify after the close "
+                "frame")
+        except ssl.SSLEOFError as e:
+            T.fail("TCP ended without close_notify: %s" % e)
+        c.close()
+        for _ in T.deadline_loop(10, "the tunnel to leave the snapshot"):
+            if ctl.ask({"cmd": "snapshot"})["global"]["open"]["h1_wss"] == 0:
+                break
+        T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
+
 
 T.run(main)
