@@ -3,8 +3,8 @@
 ALPN, TLS 1.2 and 1.3, client certificates (mTLS) with a bad or missing one
 refused, the tunnel's own TLS path (frames in the request's record, 1-byte
 records, 8 MiB echoed with three cipher suites, close_notify after the close
-frame, KeyUpdate), certificate reload on SIGHUP without dropping live tunnels, clear
-start-up errors naming the file, and nghttp(1) seeing
+frame, KeyUpdate, live stats), certificate reload on SIGHUP without dropping
+live tunnels, clear start-up errors naming the file, and nghttp(1) seeing
 SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. Certificates are made at test time."""
 
 import asyncio
@@ -59,6 +59,18 @@ class TLSRaw(T.RawConn):
         self.buf = bytearray()
         self.eof = False
         self.timeout = timeout
+
+
+def close_cleanly(c):
+    """Close handshake from the client, then a clean TLS end from
+    wsbridge: close_notify, not a bare TCP FIN."""
+    c.send_frame(T.OP_CLOSE, T.close_payload(1000, "bye"))
+    T.expect_eq(c.recv_close(10)[0], 1000, "close answered")
+    try:
+        T.check(c.sock.recv(100) == b"", "close_notify after the close frame")
+    except ssl.SSLEOFError as e:
+        T.fail("TCP ended without close_notify: %s" % e)
+    c.close()
 
 
 def wss_h1_echo(port, ctx, payload=b"over TLS"):
@@ -263,15 +275,7 @@ def main():
                 if back != m:
                     T.fail("1 MiB echo #%d over %s differs" % (k, name))
             T.log("   ok: 8 MiB echoed intact over %s" % name)
-            c.send_frame(T.OP_CLOSE, T.close_payload(1000, "bye"))
-            T.expect_eq(c.recv_close(10)[0], 1000, "close answered")
-            # Then a clean TLS end: close_notify, no ragged EOF.
-            try:
-                T.check(c.sock.recv(100) == b"", "close_notify after the "
-                    "close frame")
-            except ssl.SSLEOFError as e:
-                T.fail("TCP ended without close_notify: %s" % e)
-            c.close()
+            close_cleanly(c)
 
     with T.subtest("wss:// tunnel: TLS 1.3 KeyUpdates from the client "
             "(openssl s_client, update requested), echoes before and "
@@ -336,14 +340,7 @@ def main():
         T.expect_eq(g["open"]["h1_wss"], 1, "open h1 wss")
         T.expect_eq((g["bytes_in"], g["msgs_in"], g["msgs_out"]),
             (371010, 4, 4), "bytes and messages counted")
-        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
-        T.expect_eq(c.recv_close(10)[0], 1000, "close answered")
-        try:
-            T.check(c.sock.recv(100) == b"", "close_notify after the close "
-                "frame")
-        except ssl.SSLEOFError as e:
-            T.fail("TCP ended without close_notify: %s" % e)
-        c.close()
+        close_cleanly(c)
         for _ in T.deadline_loop(10, "the tunnel to leave the snapshot"):
             if ctl.ask({"cmd": "snapshot"})["global"]["open"]["h1_wss"] == 0:
                 break
