@@ -124,7 +124,7 @@ struct h2conn {
 	struct server		*srv;
 	struct config		*cfg;
 	struct bufferevent	*bev;
-	struct sockread		*rd;		/* TLS: reads through SSL */
+	struct sockread		*rd;		/* reads the socket (or SSL) */
 	struct tlsout		*tout;		/* TLS: writes through SSL */
 	struct evbuffer		*wbuf;		/* frames of this work call */
 	nghttp2_session		*sess;
@@ -1089,11 +1089,11 @@ h2conn_linger(struct h2conn *c)
 	SSL	*ssl;
 
 	c->state = H2_LINGER;
-	if (c->tout != NULL) {
-		/* All written: SSL writes close_notify, bev drops input. */
+	/* All written: SSL writes close_notify, bev drops input. */
+	if (c->rd != NULL)
 		sockread_set(c->rd, 0);
+	if (c->tout != NULL)
 		tlsout_detach(c->tout);
-	}
 	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
 		(void)SSL_shutdown(ssl);
 	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
@@ -1238,7 +1238,7 @@ h2conn_write(struct bufferevent *bev, void *arg)
 		h2conn_work(c);
 }
 
-/* Over TLS: what sockread read (as h2conn_read), or how reading ended. */
+/* What sockread read (as h2conn_read), or how reading ended. */
 static void
 h2conn_sockread(void *arg, enum sockread_what what)
 {
@@ -1418,8 +1418,9 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 		    c);
 		c->tout = tlsout_new(srv->base, bufferevent_openssl_get_ssl(bev),
 		    (int)bufferevent_getfd(bev), c->high / 2, h2conn_tlsout, c);
-	} else
-		bufferevent_enable(bev, EV_READ | EV_WRITE);
+	} else	/* one sized readv per readiness, no FIONREAD */
+		c->rd = sockread_tunnel(srv->base, bev, c->high, 0,
+		    h2conn_sockread, c);
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));
