@@ -154,6 +154,7 @@ struct h2conn {
 };
 
 static void	h2conn_kick(struct h2conn *);
+static int	h2s_flat_in(struct h2stream *);
 static void	h2conn_event(struct bufferevent *, short, void *);
 static void	h2conn_work(struct h2conn *);
 static void	h2conn_finish(struct h2conn *, const char *);
@@ -881,6 +882,30 @@ h2_on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame,
 	return (0);
 }
 
+/*
+ * The flat path for DATA (h2conn_flat): while nghttp2 parses a read that
+ * lies in sockread's flat buffer, a stream's payload is noted here, not
+ * copied to its input, and once nghttp2_session_mem_recv() returns (never
+ * from inside nghttp2) h2conn_flat_deliver() hands it to the endpoint in
+ * place, as an HTTP/1.1 tunnel's reads are. Per thread: one read at a
+ * time. When the list is full nghttp2 pauses, the list is delivered and
+ * parsing goes on.
+ */
+#define H2_FLAT_CHUNKS	64
+
+struct h2_flat_chunk {
+	int32_t		 id;
+	uint8_t		*p;
+	size_t		 len;
+};
+
+static __thread struct {
+	struct h2conn		*c;	/* whose read nghttp2 parses */
+	uintptr_t		 lo, hi;	/* the read's bytes */
+	int			 cnt;
+	struct h2_flat_chunk	 ck[H2_FLAT_CHUNKS];
+} h2_flat;
+
 static int
 h2_on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id,
     const uint8_t *data, size_t len, void *arg)
@@ -902,6 +927,17 @@ h2_on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id,
 		return (0);
 	}
 	s->fc.data_in += len;
+	/* All of a stream's chunks of one parse go the same way: in order. */
+	if (h2_flat.c == c && (uintptr_t)data >= h2_flat.lo &&
+	    (uintptr_t)data + len <= h2_flat.hi &&
+	    evbuffer_get_length(s->in) == 0 && h2s_flat_in(s)) {
+		h2_flat.ck[h2_flat.cnt].id = id;
+		h2_flat.ck[h2_flat.cnt].p = (uint8_t *)(uintptr_t)data;
+		h2_flat.ck[h2_flat.cnt].len = len;
+		if (++h2_flat.cnt == H2_FLAT_CHUNKS)
+			return (NGHTTP2_ERR_PAUSE);	/* delivered, then on */
+		return (0);
+	}
 	evbuffer_add(s->in, data, len);
 	s->in_dirty = 1;
 	c->kicked = 1;
@@ -1022,6 +1058,65 @@ h2conn_flush(struct h2conn *c)
 	c->blocked = 0;
 }
 
+/* nghttp2 refused the client's bytes: GOAWAY with the code it names. */
+static void
+h2conn_recv_failed(struct h2conn *c, ssize_t rv)
+{
+	log_info("%s: peer=%s: %s", c->logid, c->peer,
+	    nghttp2_strerror((int)rv));
+	(void)nghttp2_session_terminate_session(c->sess,
+	    rv == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM :
+	    NGHTTP2_PROTOCOL_ERROR);
+}
+
+/* Whether a stream's DATA may take the flat path (h2_on_data_chunk). */
+static int
+h2s_flat_in(struct h2stream *s)
+{
+	return (s->tunnel != NULL && s->attached && !s->closed_told &&
+	    tunnel_flat_in_ok(s->tunnel));
+}
+
+/*
+ * Hands the noted chunks to their endpoints where they lie; what one does
+ * not take (a partial frame header, a control frame, no room) goes to its
+ * input, copied, and the evbuffer path goes on from there. The stream's
+ * window comes back for what was taken (the input's callback does it for
+ * the rest).
+ */
+static void
+h2conn_flat_deliver(struct h2conn *c)
+{
+	struct h2_flat_chunk	*k;
+	struct h2stream		*s;
+	size_t			 used;
+	int			 i;
+
+	for (i = 0; i < h2_flat.cnt; i++) {
+		k = &h2_flat.ck[i];
+		s = h2conn_stream(c, k->id);
+		if (s == NULL || !h2conn_live(c) || s->tunnel == NULL ||
+		    !s->attached || s->closed_told) {
+			(void)nghttp2_session_consume_stream(c->sess, k->id,
+			    k->len);
+			continue;
+		}
+		used = 0;
+		if (evbuffer_get_length(s->in) == 0)
+			used = ws_conn_input_flat(tunnel_ws(s->tunnel), k->p,
+			    k->len);
+		if (used > 0)
+			(void)nghttp2_session_consume_stream(c->sess, k->id,
+			    used);
+		if (used < k->len) {
+			evbuffer_add(s->in, k->p + used, k->len - used);
+			s->in_dirty = 1;
+			c->kicked = 1;
+		}
+	}
+	h2_flat.cnt = 0;
+}
+
 /* Feeds what the client sent to nghttp2. */
 static void
 h2conn_recv(struct h2conn *c)
@@ -1033,12 +1128,8 @@ h2conn_recv(struct h2conn *c)
 	while (evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
 		rv = nghttp2_session_mem_recv(c->sess, v.iov_base, v.iov_len);
 		if (rv < 0) {
-			log_info("%s: peer=%s: %s", c->logid, c->peer,
-			    nghttp2_strerror((int)rv));
 			evbuffer_drain(in, evbuffer_get_length(in));
-			(void)nghttp2_session_terminate_session(c->sess,
-			    rv == NGHTTP2_ERR_FLOODED ?
-			    NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
+			h2conn_recv_failed(c, rv);
 			return;
 		}
 		evbuffer_drain(in, (size_t)rv);
@@ -1258,6 +1349,43 @@ h2conn_sockread(void *arg, enum sockread_what what)
 	}
 }
 
+/*
+ * A read in sockread's flat buffer (its input was empty): nghttp2 parses
+ * it there, stream payload goes to the endpoints in place, then the usual
+ * work pass. Takes it all.
+ */
+static size_t
+h2conn_flat(void *arg, unsigned char *p, size_t n)
+{
+	struct h2conn	*c = arg;
+	size_t		 off = 0;
+	ssize_t		 rv;
+
+	if (!h2conn_live(c))
+		return (n);	/* dropped, as h2conn_sockread() does */
+	if (c->in_work)
+		return (0);	/* not from the loop: the evbuffer path */
+	tunnel_flat_hold(1);
+	while (off < n && h2conn_live(c)) {
+		h2_flat.c = c;
+		h2_flat.lo = (uintptr_t)(p + off);
+		h2_flat.hi = (uintptr_t)(p + n);
+		h2_flat.cnt = 0;
+		rv = nghttp2_session_mem_recv(c->sess, p + off, n - off);
+		h2_flat.c = NULL;
+		if (rv < 0) {
+			h2_flat.cnt = 0;
+			h2conn_recv_failed(c, rv);
+			break;
+		}
+		h2conn_flat_deliver(c);
+		off += (size_t)rv;
+	}
+	tunnel_flat_hold(0);	/* the read's payload goes, one writev each */
+	h2conn_work(c);
+	return (n);
+}
+
 /* Over TLS: our writer drained (as h2conn_write) or failed. */
 static void
 h2conn_tlsout(void *arg, enum tlsout_what what)
@@ -1421,6 +1549,7 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 	} else	/* one sized readv per readiness, no FIONREAD */
 		c->rd = sockread_tunnel(srv->base, bev, c->high, 0,
 		    h2conn_sockread, c);
+	sockread_set_flat(c->rd, h2conn_flat, c);
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));

@@ -134,6 +134,13 @@ static __thread struct {
 	struct iovec	 iov[TUNNEL_FLAT_IOV];
 } tunnel_flat;
 
+/*
+ * Set while an HTTP/2 read hands its DATA to tunnels chunk by chunk
+ * (tunnel_flat_hold): the list is written when the read is done, or when
+ * another tunnel's payload comes, not after every chunk.
+ */
+static __thread int	tunnel_flat_held;
+
 static void	tunnel_be_pump(struct tunnel *);
 static void	tunnel_maybe_free(struct tunnel *);
 
@@ -548,6 +555,22 @@ tunnel_flat_ok(struct tunnel *t)
 	return (t->ws != NULL && t->st == NULL && ws_conn_flat_ok(t->ws));
 }
 
+static void	tunnel_ws_input_done(void *);
+
+void
+tunnel_flat_hold(int on)
+{
+	tunnel_flat_held = on;
+	if (!on && tunnel_flat.t != NULL)
+		tunnel_ws_input_done(tunnel_flat.t);
+}
+
+int
+tunnel_flat_in_ok(struct tunnel *t)
+{
+	return (t->ws != NULL && t->st == NULL && ws_conn_flat_in_ok(t->ws));
+}
+
 static size_t
 tunnel_ws_room(void *arg)
 {
@@ -579,6 +602,10 @@ tunnel_ws_input_done(void *arg)
 {
 	struct tunnel	*t = arg;
 
+	/* Held: more of this read's payload may follow (one writev). */
+	if (tunnel_flat_held && tunnel_flat.t == t && !t->be_full &&
+	    evbuffer_get_length(t->be_stage) == 0)
+		return;
 	tunnel_be_flush(t);
 	if (t->be_full && (t->be == NULL || evbuffer_get_length(
 	    t->be_obuf) == 0)) {

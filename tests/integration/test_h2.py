@@ -8,7 +8,9 @@ the close rules (close frame then END_STREAM, no waiting for the client's
 END_STREAM, RST_STREAM(CANCEL) on abort), the stream limit, and GOAWAY with
 draining on SIGTERM."""
 
+import hashlib
 import os
+import random
 import signal
 import socket
 import sys
@@ -34,6 +36,51 @@ def text_payload(n, seed):
     s = "".join(chars[(i * 7 + seed) % 4] for i in range(n // 2 + 1))
     b = s.encode("utf-8")
     return b[:n].decode("utf-8", "ignore")
+
+
+def tiny_data(b, port, tls):
+    """DATA cut into 1-9 byte frames, interleaved over 4 streams and written
+    at once: wsbridge parses hundreds of DATA frames per read (its flat
+    path pauses nghttp2 every 64 chunks), WebSocket headers cut across
+    frames. 3 streams to a TCP echo backend (the whole byte stream compared),
+    1 on the built-in echo (message by message)."""
+    c = h2ws.H2Client(port, tls=tls)
+    sts = [c.connect_ws("/tcp") for _ in range(3)] + [c.connect_ws("/echo")]
+    plan = []
+    for i, st in enumerate(sts):
+        msgs = [T.pattern_bytes(n, 70 + i) for n in (1, 125, 126, 5000,
+            70000, 3)]
+        wire = b"".join(st.fp.send_data(m, True) for m in msgs)
+        plan.append([st, msgs, wire, 0])
+    rng = random.Random(8)
+    pieces = 0
+    while any(p[3] < len(p[2]) for p in plan):
+        for p in plan:
+            if p[3] >= len(p[2]):
+                continue
+            n = rng.randint(1, 9) if pieces < 4000 else 8192
+            c.conn.send_data(p[0].sid, p[2][p[3]:p[3] + n])
+            p[3] += n
+            pieces += 1
+    c._flush_h2()
+    T.log("   %d DATA frames, %d bytes in one write" % (pieces, len(c.wbuf)))
+    c.flush(30)
+
+    def all_back():
+        for st, msgs, _, _ in plan:
+            got = sum(len(m[1]) for m in st.messages)
+            if got < sum(len(m) for m in msgs):
+                return False
+        return True
+    c.wait(all_back, 30, "every echo of the tiny DATA frames")
+    for st, msgs, _, _ in plan[:3]:
+        T.expect_eq(hashlib.sha256(b"".join(m[1] for m in st.messages))
+            .hexdigest(), hashlib.sha256(b"".join(msgs)).hexdigest(),
+            "TCP echo on stream %d, every byte in order" % st.sid)
+    st, msgs = plan[3][0], plan[3][1]
+    T.expect_eq([m[1] for m in st.messages], msgs,
+        "built-in echo on stream %d, message by message" % st.sid)
+    c.close()
 
 
 def many_streams(b, port, tls):
@@ -344,6 +391,9 @@ def main():
     with T.subtest("10 WebSocket streams on one TLS connection (ALPN h2)"):
         many_streams(b, tls, True)
         b.wait_log(r"open peer=\S+ proto=h2 /echo", 5)
+    with T.subtest("DATA in 1-9 byte frames over 4 streams, h2c and TLS"):
+        tiny_data(b, plain, False)
+        tiny_data(b, tls, True)
     with T.subtest("a stream whose backend reads slowly stalls only itself"):
         slow_backend(b, plain, slow)
     with T.subtest("negative cases over TLS: status or RST_STREAM each, "
