@@ -119,18 +119,6 @@ out:
 
 #define BACKEND_SEND_NOW_MAX	(16 * 1024)
 
-/*
- * Whether bytes may skip a bufferevent's output and go to its socket
- * directly. Off while live stats watch the outputs' drain callbacks (a
- * control socket is open): head-of-line timing must see every byte leave.
- */
-static int	backend_direct = 1;
-
-void
-backend_set_direct(int on)
-{
-	backend_direct = on;
-}
 #define BACKEND_WRITE_IOV	64	/* chains per writev (256 KiB of 4 KiB reads) */
 
 size_t
@@ -142,7 +130,7 @@ backend_write_now(struct bufferevent *bev, struct evbuffer *src, size_t n)
 	size_t			 k;
 	int			 i, cnt;
 
-	if (n == 0 || !backend_direct ||
+	if (n == 0 ||
 	    evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
 	    !(bufferevent_get_enabled(bev) & EV_WRITE) ||
 	    bufferevent_openssl_get_ssl(bev) != NULL)
@@ -168,7 +156,7 @@ backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
 	ssize_t	w = 0;
 	int	tried = 0;
 
-	if (fd != -1 && backend_direct && evbuffer_get_length(out) == 0) {
+	if (fd != -1 && evbuffer_get_length(out) == 0) {
 		tried = 1;
 		if ((w = writev(fd, iov, cnt)) < 0)
 			w = 0;	/* EAGAIN, or an error its next write sees */
@@ -176,7 +164,7 @@ backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
 	sockread_keep_iov(out, iov, cnt, (size_t)w, tried);
 }
 
-void
+size_t
 backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
     struct evbuffer *src, size_t n)
 {
@@ -193,8 +181,7 @@ backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	 * no copy, no write event and no loop pass. Small pieces followed by
 	 * more in src batch better through the output.
 	 */
-	if (backend_direct &&
-	    (n >= BACKEND_SEND_NOW_MAX || (hl + n <= BACKEND_SEND_NOW_MAX &&
+	if ((n >= BACKEND_SEND_NOW_MAX || (hl + n <= BACKEND_SEND_NOW_MAX &&
 	    (n == 0 || evbuffer_get_length(src) == n))) &&
 	    evbuffer_get_length(out) == 0 &&
 	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
@@ -222,6 +209,7 @@ backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 		evbuffer_drain(src, done);
 	if (n > done)
 		evbuffer_remove_buffer(src, out, n - done);
+	return ((size_t)w);
 }
 
 static void

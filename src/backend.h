@@ -40,9 +40,11 @@ struct evbuffer;
  * them at once from src's chains: no copy, no write event to arm, no loop
  * pass to wait for. Whatever the socket does not take, and everything on
  * TLS bufferevents, goes to bev's output as before. Errors are left for
- * the bufferevent's own next write to report.
+ * the bufferevent's own next write to report. Returns how many bytes
+ * (header first) went at once: they never were in the output, so whoever
+ * counts bytes leaving it (live stats) must be told.
  */
-void	backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
+size_t	backend_send(struct bufferevent *bev, const void *hdr, size_t hl,
 	    struct evbuffer *src, size_t n);
 
 /*
@@ -58,8 +60,7 @@ size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
 /*
  * Writes the bytes iov[0..cnt) point to: at once to fd with one writev
  * when out (the output of fd's bufferevent, which must be able to write)
- * is empty, fd is not -1 (-1: TLS, bytes go through SSL) and direct writes
- * are allowed; what the socket does not take, or everything, goes to out,
+ * is empty and fd is not -1 (-1: TLS, bytes go through SSL); what the socket does not take, or everything, goes to out,
  * in order (sockread_keep: by reference when it is most of a flat read).
  * Callers keep out and fd to spare the bufferevent's cache lines on every
  * message.
@@ -67,14 +68,6 @@ size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
 struct iovec;
 void	backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
 	    int cnt);
-
-/*
- * Allows (1) or forbids (0) backend_send/backend_write_now to write to a
- * socket directly instead of through its bufferevent's output. Forbidden
- * while a control socket serves live stats, whose head-of-line timing
- * counts bytes as they leave the outputs.
- */
-void	backend_set_direct(int on);
 
 /*
  * From a read callback (HTTP/2 client sockets; tunnels read with sockread.c): reads what else the socket of bev already holds,

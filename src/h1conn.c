@@ -258,8 +258,9 @@ h1t_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
 
 	if (c->state == H1_TUNNEL && c->tout != NULL)
 		tlsout_send(c->tout, hdr, hl, src, n);
-	else if (c->state == H1_TUNNEL)
-		backend_send(c->bev, hdr, hl, src, n);
+	else if (c->state == H1_TUNNEL)	/* live stats see what skips out */
+		tunnel_out_taken(c->tunnel, backend_send(c->bev, hdr, hl, src,
+		    n));
 	else {
 		evbuffer_add(h1t_output(t), hdr, hl);
 		evbuffer_remove_buffer(src, h1t_output(t), n);

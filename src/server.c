@@ -586,7 +586,8 @@ server_start(struct server *srv)
 			w->stats = xcalloc(1, sizeof *w->stats);
 			stats_global_init(w->stats, now_ns());
 		}
-		backend_set_direct(0);
+		/* Over TLS plaintext goes through the output (sealed at once
+		   when the socket is free), for the drain callbacks to see. */
 		tlsout_set_direct(0);
 		if ((srv->ctl = control_new(srv, srv->cfg->control,
 		    &cause)) == NULL) {

@@ -62,7 +62,8 @@ void		 tlsout_send(struct tlsout *, const void *hdr, size_t hl,
 		    struct evbuffer *src, size_t n);
 void		 tlsout_send_iov(struct tlsout *, const struct iovec *iov,
 		    int cnt);
-/* As backend_set_direct(): 0 while live stats watch the outputs. */
+/* 0 while live stats watch the outputs (a control socket): plaintext
+   then goes through the output, sealed when the socket is free. */
 void		 tlsout_set_direct(int on);
 /* Stops writing for good (the connection is closing at once). */
 void		 tlsout_stop(struct tlsout *);

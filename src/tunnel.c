@@ -420,7 +420,8 @@ tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
 	size_t	w = 0;
 
 	tunnel_flat_flush(t);	/* it came first */
-	if (n >= TUNNEL_WRITE_NOW_MIN && evbuffer_get_length(t->be_stage) == 0)
+	if (n >= TUNNEL_WRITE_NOW_MIN && evbuffer_get_length(t->be_stage) == 0 &&
+	    t->st == NULL)
 		w = backend_write_now(t->be, src, n);
 	if (n > w)
 		evbuffer_remove_buffer(src, t->be_stage, n - w);
@@ -435,7 +436,7 @@ static void
 tunnel_be_flush(struct tunnel *t)
 {
 	struct evbuffer	*out;
-	size_t		 n = evbuffer_get_length(t->be_stage);
+	size_t		 n = evbuffer_get_length(t->be_stage), w;
 
 	tunnel_flat_flush(t);
 	if (n == 0)
@@ -445,7 +446,10 @@ tunnel_be_flush(struct tunnel *t)
 		return;
 	}
 	out = t->be_obuf;
-	if (backend_write_now(t->be, t->be_stage, n) < n)
+	w = backend_write_now(t->be, t->be_stage, n);
+	if (w > 0 && t->st != NULL)	/* never in the output: left now */
+		stats_taken(t->st, t->srv->stats, STATS_IN, w, now_ns());
+	if (w < n)
 		evbuffer_add_buffer(out, t->be_stage);
 }
 
@@ -563,6 +567,13 @@ tunnel_flat_hold(int on)
 	tunnel_flat_held = on;
 	if (!on && tunnel_flat.t != NULL)
 		tunnel_ws_input_done(tunnel_flat.t);
+}
+
+void
+tunnel_out_taken(struct tunnel *t, size_t n)
+{
+	if (n > 0 && t != NULL && t->st != NULL)
+		stats_taken(t->st, t->srv->stats, STATS_OUT, n, now_ns());
 }
 
 int

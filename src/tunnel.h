@@ -150,6 +150,11 @@ int		 tunnel_flat_in_ok(struct tunnel *);
  * bytes where they are until then.
  */
 void		 tunnel_flat_hold(int on);
+/*
+ * n bytes for the client were written to its socket at once, never in the
+ * transport's output: live stats count them as having left it now.
+ */
+void		 tunnel_out_taken(struct tunnel *, size_t n);
 
 const char	*tunnel_state_str(enum tunnel_state);
 
