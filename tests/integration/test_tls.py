@@ -323,7 +323,8 @@ def main():
     T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
 
     with T.subtest("live stats (a control socket) over wss://: every byte "
-            "counted through the queued path, clean close, clean exit"):
+            "counted, clean close; SIGTERM: close 1001, close_notify, clean "
+            "exit"):
         sock = os.path.join(d["dir"], "ctl.sock")
         b = T.Bridge("--route", "/echo=echo", "--control", sock, listen=(
             "127.0.0.1:0 tls cert=%s key=%s" % (d["cert"], d["key"]),),
@@ -344,7 +345,22 @@ def main():
         for _ in T.deadline_loop(10, "the tunnel to leave the snapshot"):
             if ctl.ask({"cmd": "snapshot"})["global"]["open"]["h1_wss"] == 0:
                 break
-        T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
+        # SIGTERM with a wss:// tunnel open: close 1001, then close_notify.
+        c = TLSRaw(b.port, client_ctx(d))
+        c.upgrade("/echo")
+        c.send_frame(T.OP_TEXT, "before SIGTERM")
+        T.expect_eq(c.recv_message(), (T.OP_TEXT, b"before SIGTERM"), "echo")
+        b.signal(signal.SIGTERM)
+        T.expect_eq(c.recv_close(10)[0], 1001, "close code on shutdown")
+        c.send_frame(T.OP_CLOSE, T.close_payload(1001))
+        try:
+            T.check(c.sock.recv(100) == b"", "close_notify after the close "
+                "handshake")
+        except ssl.SSLEOFError as e:
+            T.fail("TCP ended without close_notify: %s" % e)
+        c.close()
+        T.expect_eq(b.wait_exit(15), 0, "exit status after SIGTERM")
+        T.expect_eq(b.stop(), 0, "clean log after SIGTERM")
 
 
 T.run(main)
