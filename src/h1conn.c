@@ -391,7 +391,7 @@ h1conn_backend_ready(void *arg, int status)
 	c->listed = 0;
 	if (c->tls)
 		c->rd = sockread_tls(c->srv->base, c->bev,
-		    c->cfg->buffer_size, h1conn_sockread, c);
+		    c->cfg->buffer_size, c->logid, h1conn_sockread, c);
 	else
 		c->rd = sockread_tunnel(c->srv->base, c->bev,
 		    c->cfg->buffer_size, 0, h1conn_sockread, c);

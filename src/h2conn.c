@@ -1542,8 +1542,8 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 		 * tlsout.c): nothing was written since the handshake, so SSL
 		 * holds no write half done.
 		 */
-		c->rd = sockread_tls(srv->base, bev, c->high, h2conn_sockread,
-		    c);
+		c->rd = sockread_tls(srv->base, bev, c->high, c->logid,
+		    h2conn_sockread, c);
 		c->tout = tlsout_new(srv->base, bufferevent_openssl_get_ssl(bev),
 		    (int)bufferevent_getfd(bev), c->high / 2, h2conn_tlsout, c);
 	} else	/* one sized readv per readiness, no FIONREAD */

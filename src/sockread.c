@@ -210,6 +210,7 @@ struct sockread {
 	void			*flat_arg;
 	void			*arg;
 	SSL			*ssl;		/* TLS: reads go through it */
+	const char		*logid;		/* TLS: the owner's, for errors */
 	int			 want;		/* the owner wants bytes */
 	int			 maybe_in;	/* in may hold bytes: 0 saves a
 						   cache miss on it per read */
@@ -400,9 +401,9 @@ sockread_tls_read(struct sockread *r, size_t len)
 			break;
 		default:
 			e = ERR_peek_last_error();
-			log_info("TLS read on fd %d failed: %s",
-			    SSL_get_fd(r->ssl), ERR_reason_error_string(e) !=
-			    NULL ? ERR_reason_error_string(e) : "unknown error");
+			log_info("%s: TLS error: %s", r->logid,
+			    ERR_reason_error_string(e) != NULL ?
+			    ERR_reason_error_string(e) : "unknown error");
 			ERR_clear_error();
 			errno = EPROTO;
 			end = SOCKREAD_ERROR;
@@ -570,13 +571,14 @@ sockread_tunnel(struct event_base *base, struct bufferevent *bev, size_t high,
 
 struct sockread *
 sockread_tls(struct event_base *base, struct bufferevent *bev, size_t high,
-    sockread_cb *cb, void *arg)
+    const char *logid, sockread_cb *cb, void *arg)
 {
 	struct sockread	*r;
 	SSL		*ssl = bufferevent_openssl_get_ssl(bev);
 
 	r = sockread_new(base, bev, high, 0, cb, arg);
 	r->ssl = ssl;
+	r->logid = logid;
 	/*
 	 * One read(2) for all the records the socket holds, up to
 	 * SOCKREAD_TLS_AHEAD bytes: SSL's read buffer is that large while it

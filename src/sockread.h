@@ -51,11 +51,12 @@ struct sockread	*sockread_tunnel(struct event_base *base,
 /*
  * For a TLS bufferevent whose handshake is done: a sockread that reads
  * through its SSL (decrypted bytes in the input or the flat path), bev
- * disabled both ways (tlsout.c writes). Reading is on.
+ * disabled both ways (tlsout.c writes). Reading is on. A TLS error is
+ * logged with logid (the owner's, kept as long as the reader).
  */
 struct sockread	*sockread_tls(struct event_base *base,
-		    struct bufferevent *bev, size_t high, sockread_cb *cb,
-		    void *arg);
+		    struct bufferevent *bev, size_t high, const char *logid,
+		    sockread_cb *cb, void *arg);
 /* The input: bytes read and not yet drained by the owner. */
 struct evbuffer	*sockread_input(struct sockread *);
 /* Stops reading for good and frees, input included; bev's stays off. */

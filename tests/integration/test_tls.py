@@ -277,6 +277,27 @@ def main():
             T.log("   ok: 8 MiB echoed intact over %s" % name)
             close_cleanly(c)
 
+    with T.subtest("wss:// tunnel: a forged TLS record is logged with the "
+            "connection's id and ends that connection only"):
+        keep = wss_h1_echo(port, client_ctx(d))
+        c = wss_h1_echo(port, client_ctx(d))
+        n = b.nlines()
+        # An application-data record whose bytes no key made.
+        os.write(c.sock.fileno(), b"\x17\x03\x03\x00\x40" + os.urandom(64))
+        line = b.wait_log(r"c\d+: TLS error: \S", 5, start=n)
+        T.log("   " + line.strip())
+        try:
+            d2 = c.sock.recv(100)
+            T.check(d2 == b"" or d2[:1] == b"\x88", "the connection ends",
+                "EOF or a close frame", d2[:20])
+        except (ssl.SSLError, OSError) as e:
+            T.log("   client saw: %s" % e)
+        c.close()
+        keep.send_frame(T.OP_BINARY, b"still here")
+        T.expect_eq(keep.recv_message(), (T.OP_BINARY, b"still here"),
+            "another wss:// tunnel unharmed")
+        keep.close()
+
     with T.subtest("wss:// tunnel: TLS 1.3 KeyUpdates from the client "
             "(openssl s_client, update requested), echoes before and "
             "after"):
