@@ -295,6 +295,8 @@ tlsout_push(struct tlsout *o)
 		/* Sealed before it leaves: the drain callbacks see it go. */
 		evbuffer_drain(o->plain, got);
 		tlsout_end(o, st);
+		if (got == 0)
+			break;	/* only empty chains peeked: never spin */
 	}
 	tlsout_update(o);
 }
