@@ -292,11 +292,13 @@ tlsout_push(struct tlsout *o)
 			tlsout_gather(o, st, v[i].iov_base, v[i].iov_len);
 			got += v[i].iov_len;
 		}
+		if (got == 0) {		/* only empty chains peeked */
+			got = MIN(want, TLSOUT_RECORD);
+			tlsout_gather(o, st, evbuffer_pullup(o->plain, got), got);
+		}
 		/* Sealed before it leaves: the drain callbacks see it go. */
 		evbuffer_drain(o->plain, got);
 		tlsout_end(o, st);
-		if (got == 0)
-			break;	/* only empty chains peeked: never spin */
 	}
 	tlsout_update(o);
 }
