@@ -1,5 +1,8 @@
 /*
- * sockread.c -- the tunnels' read path on plain sockets. libevent 2.1's
+ * sockread.c -- the read path of tunnels and HTTP/2 connections, on plain
+ * sockets and, once the handshake is done, through SSL (sockread_tls(),
+ * which libevent's OpenSSL bufferevent did with two reads a record and a
+ * callback per 16 KiB). libevent 2.1's
  * bufferevent_socket asks ioctl(FIONREAD) before every read (3 syscalls a
  * message where a bare relay makes 2), reads at most 4 KiB per readiness
  * event, and its read watermark callback runs on every drain of the input
@@ -9,7 +12,8 @@
  * the last reads brought, and the input's bound is checked by us. The
  * bufferevent keeps its output and its write event. While the input is
  * empty an owner can take reads from a flat buffer instead (the flat path,
- * below), which is how tunnels move most of their bytes.
+ * below), which is how tunnels move most of their bytes; TLS reads land
+ * there decrypted.
  */
 #include "wsb_autoconf.h"
 

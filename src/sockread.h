@@ -1,7 +1,8 @@
 /*
- * sockread.h -- reads a plain socket bufferevent's socket ourselves: one
- * readv per readiness event into an input buffer of our own, sized by the
- * last reads, with no ioctl(FIONREAD) and no read watermark callbacks.
+ * sockread.h -- reads a bufferevent's socket ourselves: one readv per
+ * readiness event into an input buffer of our own, sized by the last
+ * reads, with no ioctl(FIONREAD) and no read watermark callbacks; or,
+ * after a TLS handshake, SSL_read with read-ahead into the same places.
  */
 #ifndef SOCKREAD_H
 #define SOCKREAD_H
