@@ -1,8 +1,8 @@
 /*
  * sockread.c -- the read path of tunnels and HTTP/2 connections, on plain
  * sockets and, once the handshake is done, through SSL (sockread_tls(),
- * which libevent's OpenSSL bufferevent did with two reads a record and a
- * callback per 16 KiB). libevent 2.1's
+ * where libevent's OpenSSL bufferevent made two read(2) calls a record).
+ * libevent 2.1's
  * bufferevent_socket asks ioctl(FIONREAD) before every read (3 syscalls a
  * message where a bare relay makes 2), reads at most 4 KiB per readiness
  * event, and its read watermark callback runs on every drain of the input
