@@ -24,8 +24,8 @@
 #include "log.h"
 #include "server.h"
 #include "sockread.h"
-#include "tlsout.h"
 #include "stats.h"
+#include "tlsout.h"
 #include "tunnel.h"
 #include "util.h"
 

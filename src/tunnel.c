@@ -420,6 +420,7 @@ tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
 	size_t	w = 0;
 
 	tunnel_flat_flush(t);	/* it came first */
+	/* Under live stats it queues: at once measured slower (RESULTS.md). */
 	if (n >= TUNNEL_WRITE_NOW_MIN && evbuffer_get_length(t->be_stage) == 0 &&
 	    t->st == NULL)
 		w = backend_write_now(t->be, src, n);
