@@ -129,7 +129,7 @@ sockread_unref(const void *data, size_t len, void *arg)
 }
 
 /* The thread's flat buffer, a fresh one if outputs keep pieces of it. */
-static struct sockread_buf *
+static inline __attribute__((always_inline)) struct sockread_buf *
 sockread_buf_get(void)
 {
 	struct sockread_buf	*b = sockread_cur;
@@ -318,7 +318,7 @@ sockread_resize(struct sockread *r, size_t n, size_t ask)
  * Hands n bytes read into b to the flat callback, keeping what it did
  * not take in the input. Returns -1 when the reader is gone.
  */
-static int
+static inline __attribute__((always_inline)) int
 sockread_flat_give(struct sockread *r, struct sockread_buf *b, size_t n)
 {
 	size_t	used;
