@@ -494,6 +494,8 @@ server_worker_main(void *arg)
 	log_debug("worker %u: running", w->index);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	sockread_thread_end();
+	tlsout_thread_end();
+	tunnel_thread_end();
 	/* A call that came too late runs here: the loop's data is intact. */
 	pthread_mutex_lock(&w->call_mu);
 	w->running = 0;

@@ -53,7 +53,7 @@ struct tlsout {
 	tlsout_cb		*cb;
 	void			*arg;
 	int			 added;		/* ev is pending */
-	int			 failed;	/* SSL failed: error reported */
+	int			 failed;	/* SSL failed: reported from ev */
 	int			 stopped;
 };
 
@@ -438,6 +438,13 @@ tlsout_new(struct event_base *base, SSL *ssl, int fd, size_t low,
 	/* SSL keeps its socket BIO for reading and owns ours from here. */
 	SSL_set0_wbio(ssl, o->bio);
 	return (o);
+}
+
+void
+tlsout_thread_end(void)
+{
+	free(tlsout_st);
+	tlsout_st = NULL;
 }
 
 /* SSL writes to the socket again; our BIO goes with SSL's reference. */

@@ -65,6 +65,8 @@ void		 tlsout_send_iov(struct tlsout *, const struct iovec *iov,
 /* 0 while live stats watch the outputs (a control socket): plaintext
    then goes through the output, sealed when the socket is free. */
 void		 tlsout_set_direct(int on);
+/* Frees the calling thread's staging buffers (a worker thread ends). */
+void		 tlsout_thread_end(void);
 /* Stops writing for good (the connection is closing at once). */
 void		 tlsout_stop(struct tlsout *);
 

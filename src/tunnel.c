@@ -525,20 +525,31 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
  * echo route and payload behind staged bytes take the evbuffer path, from
  * a copy). Installed only where tunnel_flat_ok(): no live stats.
  */
+/* Per thread: flat payload the evbuffer path takes, copied. */
+static __thread struct evbuffer	*tunnel_flat_tmp;
+
+void
+tunnel_thread_end(void)
+{
+	if (tunnel_flat_tmp != NULL)
+		evbuffer_free(tunnel_flat_tmp);
+	tunnel_flat_tmp = NULL;
+}
+
 static void
 tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
     int first, int last)
 {
-	static __thread struct evbuffer	*tmp;
-	struct tunnel			*t = arg;
+	struct tunnel	*t = arg;
 
 	if (tunnel_is_echo(t) || evbuffer_get_length(t->be_stage) != 0) {
 		/* The evbuffer path does these (a copy). */
-		if (tmp == NULL && (tmp = evbuffer_new()) == NULL)
+		if (tunnel_flat_tmp == NULL &&
+		    (tunnel_flat_tmp = evbuffer_new()) == NULL)
 			abort();	/* out of memory, as xmalloc */
-		if (evbuffer_add(tmp, p, n) == -1)
+		if (evbuffer_add(tunnel_flat_tmp, p, n) == -1)
 			abort();
-		tunnel_ws_payload(t, tmp, n, opcode, first, last);
+		tunnel_ws_payload(t, tunnel_flat_tmp, n, opcode, first, last);
 		return;
 	}
 	if (t->be == NULL || t->be_flushing || t->be_dead)

@@ -150,6 +150,8 @@ int		 tunnel_flat_in_ok(struct tunnel *);
  * bytes where they are until then.
  */
 void		 tunnel_flat_hold(int on);
+/* Frees the calling thread's scratch buffer (a worker thread ends). */
+void		 tunnel_thread_end(void);
 /*
  * n bytes for the client were written to its socket at once, never in the
  * transport's output: live stats count them as having left it now.

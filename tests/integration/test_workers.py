@@ -13,11 +13,13 @@ import json
 import os
 import random
 import signal
+import ssl
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import certs  # noqa: E402
 import wsbtest as T  # noqa: E402
 
 import websockets  # noqa: E402
@@ -203,6 +205,24 @@ def main():
         st = sql(db, "SELECT frames_dropped, records_lost FROM log_status")
         T.expect_eq(st, [{"frames_dropped": 0, "records_lost": 0}],
             "nothing dropped or lost")
+
+    with T.subtest("wss:// and the built-in echo on 2 workers, then a "
+            "clean exit (each worker frees its thread buffers)"):
+        cd = certs.make(T.tmpdir())
+        b = T.Bridge("--workers", "2", "--route", "/echo=echo", listen=(
+            "127.0.0.1:0 tls cert=%s key=%s" % (cd["cert"], cd["key"]),),
+            name="wsbridge-w2-tls")
+        ctx = ssl.create_default_context(cafile=cd["ca"])
+        for i in range(16):
+            c = T.RawConn(b.port)
+            c.sock = ctx.wrap_socket(c.sock, server_hostname="127.0.0.1")
+            c.upgrade("/echo")
+            m = T.pattern_bytes(1000 + 7000 * i, 90 + i)
+            c.send_frame(T.OP_BINARY, m)
+            T.expect_eq(c.recv_message(), (T.OP_BINARY, m), "echo %d" % i)
+            c.close()
+        T.expect_eq(b.stop(), 0, "exit status, log free of sanitizer "
+            "reports")
 
 
 T.run(main)
