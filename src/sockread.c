@@ -229,13 +229,20 @@ sockread_update(struct sockread *r)
 {
 	int	on = r->want && !r->full && !r->done;
 
-	if (on == r->added)
-		return;
-	if (on)
-		event_add(r->ev, NULL);
-	else
-		event_del(r->ev);
-	r->added = on;
+	if (on != r->added) {
+		if (on)
+			event_add(r->ev, NULL);
+		else
+			event_del(r->ev);
+		r->added = on;
+	}
+	/*
+	 * SSL may hold records a read stopped short of (a full input): the
+	 * socket will not say so, so a pass is due. After event_add(): an
+	 * event added while active never reaches epoll.
+	 */
+	if (on && r->ssl != NULL && SSL_has_pending(r->ssl))
+		event_active(r->ev, EV_READ, 1);
 }
 
 static void
@@ -415,7 +422,6 @@ sockread_tls_read(struct sockread *r, size_t len)
 		break;
 	}
 	if (n > 0) {
-		r->maybe_in = r->maybe_in || len > 0;
 		if (r->flat != NULL && len == 0) {
 			if (sockread_flat_give(r, b, n) == -1)
 				return;
@@ -595,10 +601,7 @@ sockread_tls(struct event_base *base, struct bufferevent *bev, size_t high,
 	/* A peer that closes without close_notify has still closed. */
 	SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	bufferevent_disable(bev, EV_WRITE);
-	sockread_set(r, 1);
-	/* SSL may hold the rest of a record bev read part of. */
-	if (SSL_has_pending(ssl))
-		event_active(r->ev, EV_READ, 1);
+	sockread_set(r, 1);	/* a pass at once if SSL holds bytes */
 	return (r);
 }
 

@@ -5,7 +5,9 @@
  * with the drain callback and no error, close_notify through the socket
  * BIO after a detach, a write error reported from the loop; and
  * sockread_tls() handing every decrypted byte over in order, records of one
- * byte and of 16 KiB alike, to a flat callback that takes only part.
+ * byte and of 16 KiB alike, to a flat callback that takes only part, and
+ * the records SSL still holds when reading stopped at a full input reaching
+ * the owner once it makes room, with nothing more coming from the socket.
  */
 #include "wsb_autoconf.h"
 
@@ -299,6 +301,7 @@ struct rstate {
 	size_t		 at;		/* bytes taken, in order */
 	int		 flat_calls;
 	int		 eof;
+	int		 hold;		/* takes nothing (a backend is full) */
 };
 
 static void
@@ -337,6 +340,8 @@ on_read(void *arg, enum sockread_what what)
 		s->eof = what == SOCKREAD_EOF ? 1 : -1;
 		return;
 	}
+	if (s->hold)
+		return;
 	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0 &&
 	    n != (size_t)-1)
 		take(s, buf, n);
@@ -399,6 +404,78 @@ test_read_records(void **state)
 	pair_close(&p);
 }
 
+/* Takes everything: a read may then fill the whole flat buffer. */
+static size_t
+on_flat_all(void *arg, unsigned char *q, size_t n)
+{
+	struct rstate	*s = arg;
+
+	s->flat_calls++;
+	if (s->hold)
+		return (0);	/* all of it to the input */
+	take(s, q, n);
+	return (n);
+}
+
+/*
+ * Bursts of 16 KiB records and nothing after them (no close_notify, no
+ * more bytes to wake the socket): records SSL already holds when a read
+ * stops, at a full flat buffer or a full input, must still arrive.
+ */
+static void
+test_read_no_stall(void **state)
+{
+	struct event_base	*base = event_base_new();
+	struct bufferevent	*bev;
+	struct rstate		 s = { 0 };
+	struct pair		 p;
+	static uint8_t		 buf[16384];
+	size_t			 total = 0, k;
+	int			 round, w, loops;
+
+	(void)state;
+	pair_open(&p, 0);
+	bev = bufferevent_openssl_socket_new(base, p.sfd, p.srv,
+	    BUFFEREVENT_SSL_OPEN, BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(bev);
+	p.srv = NULL;
+	p.sfd = -1;
+	/* A 100 KiB input bound: SSL holds more than one read takes. */
+	s.r = sockread_tls(base, bev, 100 * 1024, "t2", on_read, &s);
+	for (round = 0; round < 6; round++) {
+		if (round == 2)		/* then through the flat buffer */
+			sockread_set_flat(s.r, on_flat_all, &s);
+		/* Rounds 4 and 5: the owner takes nothing until it is all sent
+		   (the input fills to its bound and reading stops). */
+		s.hold = round >= 4;
+		for (k = 0; k < (s.hold ? 7 : 40); k++) {
+			size_t	i;
+
+			for (i = 0; i < sizeof buf; i++)
+				buf[i] = pat(total + i);
+			while ((w = SSL_write(p.cli, buf, sizeof buf)) <= 0) {
+				assert_int_equal(SSL_get_error(p.cli, w),
+				    SSL_ERROR_WANT_WRITE);
+				event_base_loop(base, EVLOOP_NONBLOCK);
+			}
+			total += sizeof buf;
+		}
+		for (loops = 0; loops < 1000 && s.hold; loops++)
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		if (s.hold) {	/* room again: the owner drains and pokes */
+			s.hold = 0;
+			on_read(&s, SOCKREAD_DATA);
+		}
+		for (loops = 0; loops < 1000 && s.at < total; loops++)
+			event_base_loop(base, EVLOOP_NONBLOCK);
+		assert_int_equal(s.at, total);
+	}
+	sockread_free(s.r);
+	bufferevent_free(bev);
+	event_base_free(base);
+	pair_close(&p);
+}
+
 int
 main(void)
 {
@@ -406,6 +483,7 @@ main(void)
 		cmocka_unit_test(test_order_under_backpressure),
 		cmocka_unit_test(test_write_error),
 		cmocka_unit_test(test_read_records),
+		cmocka_unit_test(test_read_no_stall),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
