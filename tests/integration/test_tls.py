@@ -286,10 +286,13 @@ def main():
         os.write(c.sock.fileno(), b"\x17\x03\x03\x00\x40" + os.urandom(64))
         line = b.wait_log(r"c\d+: TLS error: \S", 5, start=n)
         T.log("   " + line.strip())
+        c.sock.settimeout(5)
         try:
             d2 = c.sock.recv(100)
             T.check(d2 == b"" or d2[:1] == b"\x88", "the connection ends",
                 "EOF or a close frame", d2[:20])
+        except socket.timeout:
+            T.fail("the connection stayed open after the forged record")
         except (ssl.SSLError, OSError) as e:
             T.log("   client saw: %s" % e)
         c.close()
