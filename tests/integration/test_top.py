@@ -32,28 +32,30 @@ def top_path():
 
 
 class Pane:
-    """A tmux session running one command; keys in, screen text out."""
+    """A tmux session running one command; keys in, screen text out. Each
+    pane has a tmux server of its own (-L name): one pane's server exiting
+    as its last session goes cannot race the next pane's start."""
 
     def __init__(self, name, cmd):
         self.name = name
-        subprocess.run(["tmux", "kill-session", "-t", name],
-            stderr=subprocess.DEVNULL)
+        self.tmux = ["tmux", "-L", name]
+        subprocess.run(self.tmux + ["kill-server"], stderr=subprocess.DEVNULL)
         env = "LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=tmux-256color "
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x",
+        subprocess.run(self.tmux + ["new-session", "-d", "-s", name, "-x",
             str(W), "-y", str(H), env + cmd + "; echo TOP-EXITED $?; "
             "sleep 120"], check=True)
 
     def text(self):
-        p = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-            stdout=subprocess.PIPE, check=True)
+        p = subprocess.run(self.tmux + ["capture-pane", "-p", "-t",
+            self.name], stdout=subprocess.PIPE, check=True)
         return p.stdout.decode("utf-8", "replace")
 
     def keys(self, *keys):
-        subprocess.run(["tmux", "send-keys", "-t", self.name] + list(keys),
-            check=True)
+        subprocess.run(self.tmux + ["send-keys", "-t", self.name] +
+            list(keys), check=True)
 
     def literal(self, s):
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", s],
+        subprocess.run(self.tmux + ["send-keys", "-t", self.name, "-l", s],
             check=True)
 
     def wait(self, pred, what, timeout=15.0):
@@ -71,8 +73,7 @@ class Pane:
             time.sleep(0.1)
 
     def kill(self):
-        subprocess.run(["tmux", "kill-session", "-t", self.name],
-            stderr=subprocess.DEVNULL)
+        subprocess.run(self.tmux + ["kill-server"], stderr=subprocess.DEVNULL)
 
 
 def row(text, needle):
@@ -192,9 +193,10 @@ def test_live_and_replay(d):
 
         # Detail of A.
         pane.keys("Enter")
-        t = pane.wait(lambda t: "frame sizes (log2" in t and a_id in t and
+        pane.wait(lambda t: "frame sizes (log2" in t and a_id in t and
             "in flight #1" in t, "the detail view of A")
-        T.check("user agent Python" in t and "OPCODE" in t,
+        # The view fills in as its data comes: wait for it, not one look.
+        t = pane.wait(lambda t: "user agent Python" in t and "OPCODE" in t,
             "handshake facts and the frames table")
 
         # Help overlay, then any key closes it.
