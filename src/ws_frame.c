@@ -204,21 +204,31 @@ ws_mask_wide(uint8_t *p, size_t n, uint64_t kw)
 }
 #endif
 
+/* Payloads from this size are aligned first (for the vector loops). */
+#define WS_MASK_ALIGN_MIN	256
+
 size_t
 ws_mask(uint8_t *p, size_t n, const uint8_t key[4], size_t off)
 {
 	uint64_t	kw, w;
+	uint32_t	kh, h;
 	uint8_t		k12[12];
-	size_t		i, head;
+	size_t		i = 0, head;
 
 	off &= 3;
 
-	/* Bytes up to the first 8-aligned address, one at a time. */
-	head = (size_t)(-(uintptr_t)p & 7);
-	if (head > n)
-		head = n;
-	for (i = 0; i < head; i++)
-		p[i] ^= key[(off + i) & 3];
+	/*
+	 * Large payloads: bytes up to the first 8-aligned address, one at a
+	 * time, so the vector loops below never straddle cache lines. Small
+	 * ones (a 64-byte message's payload starts 6 bytes into its frame)
+	 * go word by word unaligned: the byte loop would cost more than the
+	 * words it lines up.
+	 */
+	if (n >= WS_MASK_ALIGN_MIN) {
+		head = (size_t)(-(uintptr_t)p & 7);
+		for (; i < head; i++)
+			p[i] ^= key[(off + i) & 3];
+	}
 
 	/*
 	 * The key laid out in memory order from payload offset off + i, so
@@ -226,19 +236,28 @@ ws_mask(uint8_t *p, size_t n, const uint8_t key[4], size_t off)
 	 * and stores free of alignment and aliasing assumptions and compiles
 	 * to plain 64-bit moves.
 	 */
-	if (n - i >= 8) {
+	if (n - i >= 4) {
 		/* The key three times over: any 8 bytes from offset 0-3. */
 		memcpy(k12, key, 4);
 		memcpy(k12 + 4, key, 4);
 		memcpy(k12 + 8, key, 4);
 		memcpy(&kw, k12 + ((off + i) & 3), sizeof kw);
 #if defined(__GNUC__)
-		i += ws_mask_wide(p + i, n - i, kw);
+		if (n - i >= 16)
+			i += ws_mask_wide(p + i, n - i, kw);
 #endif
 		for (; n - i >= 8; i += 8) {
 			memcpy(&w, p + i, sizeof w);
 			w ^= kw;
 			memcpy(p + i, &w, sizeof w);
+		}
+		/* i moved by whole keys: kw's first half still lines up. */
+		if (n - i >= 4) {
+			memcpy(&kh, &kw, sizeof kh);
+			memcpy(&h, p + i, sizeof h);
+			h ^= kh;
+			memcpy(p + i, &h, sizeof h);
+			i += 4;
 		}
 	}
 
