@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "server.h"
+#include "sockread.h"
 #include "util.h"
 
 /* What `wsbridge --demo` runs: the quick start's embedded default. */
@@ -232,6 +233,7 @@ main(int argc, char **argv)
 		fatalx("cannot set up libevent for threads");
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	sockread_thread_start(srv.base);
 	if (server_start(&srv) == -1) {
 		rc = 1;
 		goto stop;
@@ -243,6 +245,7 @@ main(int argc, char **argv)
 	rc = 0;
 stop:
 	server_stop(&srv);
+	sockread_thread_end();	/* its event is on the base */
 	event_base_free(srv.base);
 out:
 	config_free(srv.cfg);

@@ -400,6 +400,7 @@ test_read_records(void **state)
 	assert_true(s.flat_calls > 0);
 	sockread_free(s.r);
 	bufferevent_free(bev);
+	sockread_thread_end();	/* its poller is on this base */
 	event_base_free(base);
 	pair_close(&p);
 }
@@ -472,6 +473,7 @@ test_read_no_stall(void **state)
 	}
 	sockread_free(s.r);
 	bufferevent_free(bev);
+	sockread_thread_end();	/* its poller is on this base */
 	event_base_free(base);
 	pair_close(&p);
 }
