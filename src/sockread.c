@@ -5,9 +5,9 @@
  * libevent 2.1's bufferevent_socket asks ioctl(FIONREAD) before every read
  * (3 syscalls a message where a bare relay makes 2), reads at most 4 KiB
  * per readiness event, and its read watermark callback runs on every drain
- * of the input (an event_add each). Here a persistent read event on the
- * socket does one readv per readiness straight into an input buffer of our
- * own (evbuffer_reserve_space/evbuffer_commit_space: no copy), sized by
+ * of the input (an event_add each). Here the thread's epoll set of readers
+ * (the sockpoll, below) says a socket is readable, and one readv per
+ * readiness goes straight into an input buffer of our own (evbuffer_reserve_space/evbuffer_commit_space: no copy), sized by
  * what the last reads brought, and the input's bound is checked by us. A
  * plain bufferevent keeps its output and its write event. While the input is
  * empty an owner can take reads from a flat buffer instead (the flat path,
