@@ -150,19 +150,51 @@ backend_write_now(struct bufferevent *bev, struct evbuffer *src, size_t n)
 }
 
 void
-backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
-    int cnt)
+backend_send_iov(struct evbuffer *out, size_t queued, int fd,
+    const struct iovec *iov, int cnt)
 {
 	ssize_t	w = 0;
 	int	tried = 0;
 
-	if (fd != -1 && evbuffer_get_length(out) == 0) {
+	backend_check_len(out, queued);
+	if (fd != -1 && queued == 0) {
 		tried = 1;
 		if ((w = writev(fd, iov, cnt)) < 0)
 			w = 0;	/* EAGAIN, or an error its next write sees */
 	}
 	sockread_keep_iov(out, iov, cnt, (size_t)w, tried);
 }
+
+static void
+backend_len_cb(struct evbuffer *out, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	(void)out;
+	*(size_t *)arg = info->orig_size + info->n_added - info->n_deleted;
+}
+
+struct evbuffer_cb_entry *
+backend_track_len(struct evbuffer *out, size_t *len)
+{
+	struct evbuffer_cb_entry	*e;
+
+	*len = evbuffer_get_length(out);
+	if ((e = evbuffer_add_cb(out, backend_len_cb, len)) == NULL)
+		abort();	/* out of memory, as xmalloc */
+	return (e);
+}
+
+#ifdef WSB_CHECKS
+void
+backend_check_len(struct evbuffer *out, size_t len)
+{
+	if (evbuffer_get_length(out) != len) {
+		log_error("tracked output length %zu, the output holds %zu",
+		    len, evbuffer_get_length(out));
+		abort();
+	}
+}
+#endif
 
 size_t
 backend_send(struct bufferevent *bev, const void *hdr, size_t hl,

@@ -60,14 +60,32 @@ size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
 /*
  * Writes the bytes iov[0..cnt) point to: at once to fd with one writev
  * when out (the output of fd's bufferevent, which must be able to write)
- * is empty and fd is not -1 (-1: TLS, bytes go through SSL); what the socket does not take, or everything, goes to out,
- * in order (sockread_keep: by reference when it is most of a flat read).
- * Callers keep out and fd to spare the bufferevent's cache lines on every
- * message.
+ * is empty (queued, its length as backend_track_len() keeps it, is 0) and
+ * fd is not -1 (-1: TLS, bytes go through SSL); what the socket does not
+ * take, or everything, goes to out, in order (sockread_keep: by reference
+ * when it is most of a flat read). Callers keep out, its length and fd to
+ * spare the bufferevent's and the evbuffer's cache lines on every message.
  */
 struct iovec;
-void	backend_send_iov(struct evbuffer *out, int fd, const struct iovec *iov,
-	    int cnt);
+void	backend_send_iov(struct evbuffer *out, size_t queued, int fd,
+	    const struct iovec *iov, int cnt);
+
+/*
+ * Keeps *len equal to out's length from now on (an evbuffer callback:
+ * libevent runs them at once on every change, deferred bufferevents or
+ * not), so a check on every message reads a field its caller already has
+ * in cache rather than the evbuffer's own line. Remove the returned entry
+ * before len goes, unless out goes first.
+ */
+struct evbuffer_cb_entry;
+struct evbuffer_cb_entry *backend_track_len(struct evbuffer *out, size_t *len);
+
+/* With WSB_CHECKS (the sanitizer build): dies if a tracked length is off. */
+#ifdef WSB_CHECKS
+void	backend_check_len(struct evbuffer *out, size_t len);
+#else
+#define backend_check_len(out, len)	do { } while (0)
+#endif
 
 /*
  * From a read callback (HTTP/2 client sockets; tunnels read with sockread.c): reads what else the socket of bev already holds,

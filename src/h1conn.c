@@ -56,26 +56,30 @@ enum h1_state {
 	H1_CLOSED,		/* socket done; freed by our owner */
 };
 
+/* What a message in the tunnel touches comes first: one cache line. */
 struct h1conn {
+	enum h1_state		 state;
+	int			 fd;		/* bev's socket */
+	struct evbuffer		*out;		/* bev's output */
+	size_t			 out_len;	/* plain tunnels: out's length */
+	struct tlsout		*tout;		/* tunnel writes over TLS */
+	struct sockread		*rd;		/* tunnel reads */
+	struct tunnel		*tunnel;
+	struct bufferevent	*bev;
+
+	struct evbuffer_cb_entry *out_cb;	/* keeps out_len */
 	TAILQ_ENTRY(h1conn)	 entry;
 	struct server		*srv;
 	struct config		*cfg;
-	struct bufferevent	*bev;
-	struct evbuffer		*out;		/* bev's output */
-	int			 fd;		/* bev's socket */
-	struct sockread		*rd;		/* tunnel reads */
-	struct tlsout		*tout;		/* tunnel writes over TLS */
 	uint64_t		 id;
 	char			 logid[24];
 	char			 peer[64];
 	char			 local[64];	/* the listener's address */
-	enum h1_state		 state;
 	struct event		*timer;		/* handshake or linger deadline */
 	struct event		*ev_closed;	/* reports the close from the loop */
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
-	struct tunnel		*tunnel;
 	int			 listed;	/* on srv->h1conns */
 	int			 tls;		/* over TLS */
 	int			 tls_done;	/* TLS handshake finished */
@@ -106,6 +110,8 @@ h1conn_free(struct h1conn *c)
 		TAILQ_REMOVE(&c->srv->h1conns, c, entry);
 	sockread_free(c->rd);
 	tlsout_free(c->tout);	/* SSL writes to the socket again */
+	if (c->out_cb != NULL)	/* bev may outlive us a little */
+		evbuffer_remove_cb_entry(c->out, c->out_cb);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	event_free(c->timer);
@@ -248,7 +254,10 @@ h1t_pending(void *t)
 
 	if (c->tout != NULL)
 		return (tlsout_pending(c->tout));
-	return (evbuffer_get_length(c->out));
+	if (c->out_cb == NULL)	/* before the tunnel */
+		return (evbuffer_get_length(c->out));
+	backend_check_len(c->out, c->out_len);
+	return (c->out_len);
 }
 
 static void
@@ -277,7 +286,7 @@ h1t_send_flat(void *t, const struct iovec *iov, int cnt)
 	if (c->tout != NULL)
 		tlsout_send_iov(c->tout, iov, cnt);
 	else	/* in H1_TUNNEL bev may write (h1conn_set_closed() ends it) */
-		backend_send_iov(c->out, c->fd, iov, cnt);
+		backend_send_iov(c->out, c->out_len, c->fd, iov, cnt);
 	return (0);
 }
 
@@ -402,6 +411,8 @@ h1conn_backend_ready(void *arg, int status)
 	evbuffer_add(out, "\r\n", 2);
 
 	c->state = H1_TUNNEL;
+	if (c->tout == NULL)	/* h1t_pending() reads it on every message */
+		c->out_cb = backend_track_len(c->out, &c->out_len);
 	evtimer_del(c->timer);
 	TAILQ_REMOVE(&c->srv->h1conns, c, entry);
 	c->listed = 0;
@@ -683,7 +694,7 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	struct h1conn	*c;
 	SSL		*ssl = NULL;
 
-	c = xcalloc(1, sizeof *c);
+	c = xcalloc_aligned(sizeof *c);
 	c->srv = srv;
 	c->cfg = config_ref(srv->cfg);
 	c->id = server_next_id(srv);

@@ -41,18 +41,15 @@
 
 struct tunnel {
 	/*
-	 * What every message touches comes first, in the first cache lines
-	 * of an aligned allocation (see struct ws_conn).
+	 * What every message touches comes first, in the first two cache
+	 * lines of an aligned allocation (see struct ws_conn).
 	 */
-	struct server			*srv;
-	struct config			*cfg;
-	const struct route		*rt;
 	struct ws_conn			*ws;
-	struct stats_conn		*st;		/* live stats, or NULL */
-	struct framelog_session		*fls;		/* frame log, or NULL */
+	const struct route		*rt;
+	struct config			*cfg;
 	struct bufferevent		*be;		/* backend (NULL: echo, closed) */
 	struct evbuffer			*be_obuf;	/* be's output */
-	struct sockread			*be_rd;		/* reads be (plain TCP) */
+	size_t				 be_olen;	/* its length, kept by a callback */
 	/*
 	 * Client payload of the read being parsed, in order, not yet on the
 	 * backend's output: written in one writev when the read is parsed
@@ -60,15 +57,23 @@ struct tunnel {
 	 * takes it all. Empty between reads.
 	 */
 	struct evbuffer			*be_stage;
-	uint64_t			 be_in, be_out;	/* bytes read / written */
+	uint64_t			 be_out;	/* bytes written */
+
+	uint64_t			 be_in;		/* bytes read */
+	struct stats_conn		*st;		/* live stats, or NULL */
+	struct framelog_session		*fls;		/* frame log, or NULL */
 	int				 be_fd;		/* be's socket; -1: TLS */
-	int				 be_eof;	/* backend finished sending */
-	int				 be_flushing;	/* writing the rest, then close */
-	int				 be_dead;	/* socket failed: nothing reaches it */
-	int				 be_full;	/* room() said 0 in this read */
-	int				 echo_open;	/* echo: a fragmented reply is open */
 	enum tunnel_state		 state;
 	uint16_t			 be_code;	/* close code its end maps to */
+	uint8_t				 be_staged;	/* be_stage may hold bytes */
+	uint8_t				 be_eof;	/* backend finished sending */
+	uint8_t				 be_flushing;	/* writing the rest, then close */
+	uint8_t				 be_dead;	/* socket failed: nothing reaches it */
+	uint8_t				 be_full;	/* room() said 0 in this read */
+	uint8_t				 echo_open;	/* echo: a fragmented reply is open */
+	struct server			*srv;
+	struct sockread			*be_rd;		/* reads be (plain TCP) */
+	struct evbuffer_cb_entry	*be_ocb;	/* keeps be_olen */
 
 	TAILQ_ENTRY(tunnel)		 entry;
 	uint64_t			 id;
@@ -168,6 +173,27 @@ tunnel_high(const struct tunnel *t)
 	return (t->cfg->buffer_size);
 }
 
+/* be_stage's length; the flag spares its cache line when it is empty. */
+static size_t
+tunnel_staged(struct tunnel *t)
+{
+	size_t	n;
+
+	if (!t->be_staged)
+		return (0);
+	if ((n = evbuffer_get_length(t->be_stage)) == 0)
+		t->be_staged = 0;
+	return (n);
+}
+
+/* be_obuf's length (be is not NULL). */
+static size_t
+tunnel_be_queued(const struct tunnel *t)
+{
+	backend_check_len(t->be_obuf, t->be_olen);
+	return (t->be_olen);
+}
+
 static void
 tunnel_log_close(struct tunnel *t)
 {
@@ -255,9 +281,12 @@ tunnel_be_release(struct tunnel *t)
 		return;
 	sockread_free(t->be_rd);
 	t->be_rd = NULL;
+	evbuffer_remove_cb_entry(t->be_obuf, t->be_ocb);	/* be may linger */
+	t->be_ocb = NULL;
 	bufferevent_free(t->be);
 	t->be = NULL;
 	t->be_obuf = NULL;
+	t->be_olen = 0;
 }
 
 /* The backend's bytes not yet framed for the client. */
@@ -401,8 +430,8 @@ tunnel_flat_flush(struct tunnel *t)
 		return;
 	/* be may write unless be_dead (tunnel_be_event() ends it). */
 	if (t->be != NULL && !t->be_dead)
-		backend_send_iov(t->be_obuf, t->be_fd, tunnel_flat.iov,
-		    tunnel_flat.cnt);
+		backend_send_iov(t->be_obuf, tunnel_be_queued(t), t->be_fd,
+		    tunnel_flat.iov, tunnel_flat.cnt);
 	tunnel_flat.t = NULL;
 	tunnel_flat.cnt = 0;
 	tunnel_flat.len = 0;
@@ -421,11 +450,13 @@ tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
 
 	tunnel_flat_flush(t);	/* it came first */
 	/* Under live stats it queues: at once measured slower (RESULTS.md). */
-	if (n >= TUNNEL_WRITE_NOW_MIN && evbuffer_get_length(t->be_stage) == 0 &&
+	if (n >= TUNNEL_WRITE_NOW_MIN && tunnel_staged(t) == 0 &&
 	    t->st == NULL)
 		w = backend_write_now(t->be, src, n);
-	if (n > w)
+	if (n > w) {
 		evbuffer_remove_buffer(src, t->be_stage, n - w);
+		t->be_staged = 1;
+	}
 }
 
 /*
@@ -437,7 +468,7 @@ static void
 tunnel_be_flush(struct tunnel *t)
 {
 	struct evbuffer	*out;
-	size_t		 n = evbuffer_get_length(t->be_stage), w;
+	size_t		 n = tunnel_staged(t), w;
 
 	tunnel_flat_flush(t);
 	if (n == 0)
@@ -464,7 +495,7 @@ tunnel_be_finish(struct tunnel *t)
 	tunnel_be_flush(t);	/* what the client sent before, in order */
 	if (t->be == NULL || t->be_flushing)
 		return;
-	if (evbuffer_get_length(t->be_obuf) == 0) {
+	if (tunnel_be_queued(t) == 0) {
 		tunnel_be_close(t);
 		return;
 	}
@@ -542,7 +573,7 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 {
 	struct tunnel	*t = arg;
 
-	if (tunnel_is_echo(t) || evbuffer_get_length(t->be_stage) != 0) {
+	if (tunnel_is_echo(t) || tunnel_staged(t) != 0) {
 		/* The evbuffer path does these (a copy). */
 		if (tunnel_flat_tmp == NULL &&
 		    (tunnel_flat_tmp = evbuffer_new()) == NULL)
@@ -605,8 +636,7 @@ tunnel_ws_room(void *arg)
 		    ws_conn_out_room(t->ws) : SIZE_MAX);
 	if (t->be == NULL || t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
-	pending = evbuffer_get_length(t->be_obuf) +
-	    evbuffer_get_length(t->be_stage) +
+	pending = tunnel_be_queued(t) + tunnel_staged(t) +
 	    (tunnel_flat.t == t ? tunnel_flat.len : 0);
 	if (pending >= tunnel_high(t)) {
 		t->be_full = 1;
@@ -627,7 +657,7 @@ tunnel_ws_input_done(void *arg)
 
 	/* Held: more of this read's payload may follow (one writev). */
 	if (tunnel_flat_held && tunnel_flat.t == t && !t->be_full &&
-	    evbuffer_get_length(t->be_stage) == 0)
+	    tunnel_staged(t) == 0)
 		return;
 	tunnel_be_flush(t);
 	if (t->be_full && (t->be == NULL || evbuffer_get_length(
@@ -959,6 +989,7 @@ tunnel_connected(void *arg, struct bufferevent *bev, int status,
 	}
 	t->be = bev;
 	t->be_obuf = bufferevent_get_output(bev);
+	t->be_ocb = backend_track_len(t->be_obuf, &t->be_olen);
 	t->be_fd = bufferevent_openssl_get_ssl(bev) != NULL ? -1 :
 	    (int)bufferevent_getfd(bev);
 	if (t->fls != NULL)
