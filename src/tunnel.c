@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,15 +42,27 @@
 
 struct tunnel {
 	/*
-	 * What every message touches comes first, in the first two cache
-	 * lines of an aligned allocation (see struct ws_conn).
+	 * What every message touches, both ways, is the first cache line of
+	 * an aligned allocation (see struct ws_conn); the assert below keeps
+	 * it there. be_obuf stands for be on that path: both are set and
+	 * cleared together.
 	 */
 	struct ws_conn			*ws;
+	struct evbuffer			*be_obuf;	/* be's output, NULL: no be */
+	size_t				 be_olen;	/* its length, kept by a callback */
+	uint64_t			 be_in, be_out;	/* bytes read / written */
+	struct framelog_session		*fls;		/* frame log, or NULL */
+	uint32_t			 high;		/* cfg->buffer_size (<= 1G) */
+	uint32_t			 max_frame;	/* rt->max_frame (<= 16M) */
+	int				 be_fd;		/* be's socket; -1: TLS */
+	uint8_t				 be_staged;	/* be_stage may hold bytes */
+	uint8_t				 be_flushing;	/* writing the rest, then close */
+	uint8_t				 be_dead;	/* socket failed: nothing reaches it */
+	uint8_t				 be_full;	/* room() said 0 in this read */
+
 	const struct route		*rt;
 	struct config			*cfg;
 	struct bufferevent		*be;		/* backend (NULL: echo, closed) */
-	struct evbuffer			*be_obuf;	/* be's output */
-	size_t				 be_olen;	/* its length, kept by a callback */
 	/*
 	 * Client payload of the read being parsed, in order, not yet on the
 	 * backend's output: written in one writev when the read is parsed
@@ -57,19 +70,10 @@ struct tunnel {
 	 * takes it all. Empty between reads.
 	 */
 	struct evbuffer			*be_stage;
-	uint64_t			 be_out;	/* bytes written */
-
-	uint64_t			 be_in;		/* bytes read */
 	struct stats_conn		*st;		/* live stats, or NULL */
-	struct framelog_session		*fls;		/* frame log, or NULL */
-	int				 be_fd;		/* be's socket; -1: TLS */
 	enum tunnel_state		 state;
 	uint16_t			 be_code;	/* close code its end maps to */
-	uint8_t				 be_staged;	/* be_stage may hold bytes */
 	uint8_t				 be_eof;	/* backend finished sending */
-	uint8_t				 be_flushing;	/* writing the rest, then close */
-	uint8_t				 be_dead;	/* socket failed: nothing reaches it */
-	uint8_t				 be_full;	/* room() said 0 in this read */
 	uint8_t				 echo_open;	/* echo: a fragmented reply is open */
 	struct server			*srv;
 	struct sockread			*be_rd;		/* reads be (plain TCP) */
@@ -124,6 +128,9 @@ struct tunnel {
 	int				 counted;	/* in the open counts */
 };
 
+_Static_assert(offsetof(struct tunnel, be_full) < CACHE_LINE,
+    "tunnel: the per-message fields leave the first cache line");
+
 /*
  * Client payload of a flat read (ws_conn_input_flat) for the backend, in
  * order, still in sockread's flat buffer: written with one writev when
@@ -170,7 +177,7 @@ tunnel_is_echo(const struct tunnel *t)
 static size_t
 tunnel_high(const struct tunnel *t)
 {
-	return (t->cfg->buffer_size);
+	return (t->high);
 }
 
 /* be_stage's length; the flag spares its cache line when it is empty. */
@@ -429,7 +436,7 @@ tunnel_flat_flush(struct tunnel *t)
 	if (t == NULL || tunnel_flat.t != t)
 		return;
 	/* be may write unless be_dead (tunnel_be_event() ends it). */
-	if (t->be != NULL && !t->be_dead)
+	if (t->be_obuf != NULL && !t->be_dead)
 		backend_send_iov(t->be_obuf, tunnel_be_queued(t), t->be_fd,
 		    tunnel_flat.iov, tunnel_flat.cnt);
 	tunnel_flat.t = NULL;
@@ -573,7 +580,7 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 {
 	struct tunnel	*t = arg;
 
-	if (tunnel_is_echo(t) || tunnel_staged(t) != 0) {
+	if ((t->be_obuf == NULL && tunnel_is_echo(t)) || tunnel_staged(t) != 0) {
 		/* The evbuffer path does these (a copy). */
 		if (tunnel_flat_tmp == NULL &&
 		    (tunnel_flat_tmp = evbuffer_new()) == NULL)
@@ -583,7 +590,7 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 		tunnel_ws_payload(t, tunnel_flat_tmp, n, opcode, first, last);
 		return;
 	}
-	if (t->be == NULL || t->be_flushing || t->be_dead)
+	if (t->be_obuf == NULL || t->be_flushing || t->be_dead)
 		return;		/* backend gone: nowhere to go */
 	if (tunnel_flat.t != t || tunnel_flat.cnt == TUNNEL_FLAT_IOV) {
 		tunnel_flat_flush(tunnel_flat.t);
@@ -631,10 +638,13 @@ tunnel_ws_room(void *arg)
 	struct tunnel	*t = arg;
 	size_t		 pending;
 
-	if (tunnel_is_echo(t))	/* after our close, echo payload is dropped */
-		return (ws_conn_state(t->ws) == WS_OPEN ?
-		    ws_conn_out_room(t->ws) : SIZE_MAX);
-	if (t->be == NULL || t->be_flushing || t->be_dead)
+	if (t->be_obuf == NULL) {
+		/* Echo: after our close, its payload is dropped. */
+		if (tunnel_is_echo(t) && ws_conn_state(t->ws) == WS_OPEN)
+			return (ws_conn_out_room(t->ws));
+		return (SIZE_MAX);	/* backend gone: nowhere to go */
+	}
+	if (t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
 	pending = tunnel_be_queued(t) + tunnel_staged(t) +
 	    (tunnel_flat.t == t ? tunnel_flat.len : 0);
@@ -919,7 +929,7 @@ tunnel_be_flat(void *arg, unsigned char *p, size_t n)
 		arrivals_note(&t->be_arr, t->be_in + n, t->be_in, now);
 	}
 	while (off < n && (k = ws_conn_send_flat(t->ws, WS_OP_BINARY, p + off,
-	    n - off, t->rt->max_frame, now)) > 0)
+	    n - off, t->max_frame, now)) > 0)
 		off += k;
 	t->be_in += off;
 	return (off);
@@ -1030,6 +1040,8 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 	t->srv = srv;
 	t->cfg = config_ref(cfg);
 	t->rt = rt;
+	t->high = (uint32_t)cfg->buffer_size;
+	t->max_frame = (uint32_t)rt->max_frame;
 	t->id = id;
 	snprintf(t->logid, sizeof t->logid, "c%llu", (unsigned long long)id);
 	t->peer = xstrdup(cl->peer);

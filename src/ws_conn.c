@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,9 +42,10 @@
 
 struct ws_conn {
 	/*
-	 * What every message touches comes first, in the first cache lines
+	 * What every message touches comes first, laid out by cache line
 	 * of an aligned allocation: with a thousand connections each line
-	 * not in cache costs a miss per message.
+	 * not in cache costs a miss per message. A message out touches lines
+	 * 0 and 1, one in lines 0 to 3 (the asserts below keep them so).
 	 */
 	const struct ws_transport_ops	*ops;
 	void				*t;
@@ -51,33 +53,37 @@ struct ws_conn {
 	void				*arg;
 	const struct ws_observer	*obs;		/* NULL: nobody watches */
 	struct ws_deflate		*zd;		/* NULL: not agreed */
+	enum ws_state			 state;
+	uint8_t				 in_input;	/* re-entrancy guard */
+	uint8_t				 paused;	/* owner had no room */
+	uint8_t				 paused_out;	/* our output is full: no pongs */
+	uint8_t				 rx_in_frame;	/* header consumed, payload pending */
+	uint8_t				 rx_msg_first;	/* next payload is the message's first */
+	uint8_t				 rx_msg_open;	/* inside a data message (stats) */
+	uint8_t				 rx_observed;	/* rx_ev is being filled */
+	struct ws_rx_rules		 rules;
+
+	size_t				 out_high;	/* lim.out_high */
 	struct event			*ev_idle;
 	uint64_t			 idle_from;	/* last activity (now_ns) */
-	enum ws_state			 state;
-	int				 in_input;	/* re-entrancy guard */
-	int				 paused;	/* owner had no room */
-	int				 paused_out;	/* our output is full: no pongs */
-	int				 rx_in_frame;	/* header consumed, payload pending */
-	int				 rx_msg_first;	/* next payload is the message's first */
-	int				 rx_msg_open;	/* inside a data message (stats) */
-	int				 rx_observed;	/* rx_ev is being filled */
 	uint32_t			 rx_utf8;	/* validator state of a text message */
-	struct ws_rx_rules		 rules;
+	struct ws_counters		 c;		/* out half here, in half next */
+	uint64_t			 rx_consumed;	/* input bytes parsed so far */
+
 	struct ws_frame			 rx;		/* current frame header */
 	uint64_t			 rx_left;	/* payload bytes still to come */
 	size_t				 rx_mask_off;	/* mask offset into the payload */
 	uint64_t			 rx_msg_len;	/* bytes of the current message */
-	uint64_t			 rx_consumed;	/* input bytes parsed so far */
-	struct ws_counters		 c;
-	struct ws_limits		 lim;
+	uint64_t			 max_message;	/* lim.max_message */
+	uint64_t			 rx_plain_len;	/* inflated bytes of the current message */
 
+	struct ws_limits		 lim;
 	struct event_base		*base;
 	char				 logid[32];
 
 	/* permessage-deflate (zd above). */
 	struct evbuffer			*rx_plain;	/* inflated, on its way to the owner */
 	size_t				 rx_z_ready;	/* unmasked compressed bytes at the front of input */
-	uint64_t			 rx_plain_len;	/* inflated bytes of the current message */
 	struct evbuffer			*tx_z;		/* compressed output of the message being sent */
 	struct evbuffer			*tx_last;	/* its final frame, without the tail */
 	unsigned			 tx_opcode;	/* of the message being sent */
@@ -101,6 +107,17 @@ struct ws_conn {
 	uint8_t				*cap_in, *cap_out;	/* capture buffers */
 	size_t				 cap_in_size, cap_out_size;
 };
+
+#define WS_LINE(f)	(offsetof(struct ws_conn, f) / CACHE_LINE)
+#define WS_LINE_END(f)	((offsetof(struct ws_conn, f) + \
+	sizeof(((struct ws_conn *)0)->f) - 1) / CACHE_LINE)
+_Static_assert(WS_LINE_END(rules) == 0, "ws_conn: line 0 spills");
+_Static_assert(WS_LINE(out_high) == 1 && WS_LINE(c.frames_out) == 1 &&
+    WS_LINE_END(c.wire_out) == 1, "ws_conn: the out half leaves line 1");
+_Static_assert(WS_LINE(c.frames_in) == 2 && WS_LINE_END(rx_consumed) == 2,
+    "ws_conn: the in counters leave line 2");
+_Static_assert(WS_LINE(rx) == 3 && WS_LINE_END(rx_plain_len) == 3,
+    "ws_conn: the frame state leaves line 3");
 
 static void	ws_conn_fail(struct ws_conn *, uint16_t, const char *);
 
@@ -504,6 +521,8 @@ ws_conn_new(struct event_base *base, const struct ws_transport_ops *ops,
 	ws->h = h;
 	ws->arg = arg;
 	ws->lim = *lim;
+	ws->out_high = lim->out_high;
+	ws->max_message = lim->max_message;
 	snprintf(ws->logid, sizeof ws->logid, "%s", logid);
 	ws->state = WS_OPEN;
 	ws->rules.require_mask = 1;
@@ -586,7 +605,7 @@ ws_conn_out_room(const struct ws_conn *ws)
 	if (ws->obs != NULL && ws_conn_obs_busy(ws))
 		return (0);
 	pending = ws->ops->pending(ws->t);
-	return (pending >= ws->lim.out_high ? 0 : ws->lim.out_high - pending);
+	return (pending >= ws->out_high ? 0 : ws->out_high - pending);
 }
 
 void
@@ -889,7 +908,7 @@ ws_conn_control(struct ws_conn *ws, const uint8_t *p, size_t n)
 static uint64_t
 ws_conn_wire_max(const struct ws_conn *ws)
 {
-	uint64_t	max = ws->lim.max_message;
+	uint64_t	max = ws->max_message;
 
 	if (!ws->rules.msg_rsv1)
 		return (max);
@@ -970,8 +989,8 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		fail = "compressed payload is not valid DEFLATE data";
 	} else if (text && ws_utf8_feed(&ws->rx_utf8, out, made) == -1)
 		fail = "text message is not valid UTF-8";
-	else if (ws->lim.max_message != 0 &&
-	    ws->rx_plain_len > ws->lim.max_message) {
+	else if (ws->max_message != 0 &&
+	    ws->rx_plain_len > ws->max_message) {
 		code = WS_CLOSE_TOO_BIG;
 		fail = "message exceeds max-message once inflated";
 	} else if (r == 1 && text && ws->rx_utf8 != WS_UTF8_ACCEPT)
@@ -1044,7 +1063,7 @@ ws_conn_rx_header(struct ws_conn *ws, int r)
 	}
 	ws->rx_msg_len += ws->rx.len;
 	ws->rx_msg_open = 1;
-	if (ws->lim.max_message != 0 &&
+	if (ws->max_message != 0 &&
 	    ws->rx_msg_len > ws_conn_wire_max(ws)) {
 		ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
 		ws_conn_fail(ws, WS_CLOSE_TOO_BIG,
@@ -1149,7 +1168,7 @@ ws_conn_parse(struct ws_conn *ws)
 			 * output drains.
 			 */
 			if (ws->rx.opcode == WS_OP_PING &&
-			    ws->ops->pending(ws->t) >= ws->lim.out_high) {
+			    ws->ops->pending(ws->t) >= ws->out_high) {
 				ws->paused_out = 1;
 				ws->ops->set_read(ws->t, 0);
 				break;

@@ -200,11 +200,10 @@ struct ws_limits {
  * same payload as framed (compressed where RSV1 was set): their ratio is the
  * compression ratio each way.
  */
+/* Outbound half first: ws_conn lays the halves in separate cache lines. */
 struct ws_counters {
-	uint64_t	frames_in, frames_out;
-	uint64_t	msgs_in, msgs_out;
-	uint64_t	payload_in, payload_out;
-	uint64_t	wire_in, wire_out;
+	uint64_t	frames_out, msgs_out, payload_out, wire_out;
+	uint64_t	frames_in, msgs_in, payload_in, wire_in;
 	uint64_t	zmsgs_in, zmsgs_out;	/* messages with RSV1 */
 	uint16_t	close_code_in;	/* peer's close code, 0 if none */
 	uint16_t	close_code_out;	/* ours, 0 if none sent */
