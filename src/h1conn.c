@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,8 @@ struct h1conn {
 	int			 tls_done;	/* TLS handshake finished */
 	int			 handed_off;	/* the socket now belongs to h2conn */
 };
+_Static_assert(offsetof(struct h1conn, bev) < CACHE_LINE,
+    "h1conn: the per-message fields leave the first cache line");
 
 static void	h1conn_read(struct bufferevent *, void *);
 static void	h1conn_write(struct bufferevent *, void *);
@@ -346,6 +349,7 @@ static const struct ws_transport_ops h1_transport = {
 	.close = h1t_close,
 	.free = h1t_free,
 	.fd = h1t_fd,
+	.hot_lines = 1,		/* struct h1conn's first line */
 };
 
 /* Over TLS our writer seals what the output holds when flushed. */
@@ -360,6 +364,7 @@ static const struct ws_transport_ops h1_tls_transport = {
 	.close = h1t_close,
 	.free = h1t_free,
 	.fd = h1t_fd,
+	.hot_lines = 1,
 };
 
 /* ---- handshake ------------------------------------------------------------ */
@@ -426,9 +431,14 @@ h1conn_backend_ready(void *arg, int status)
 		tlsout_flush(c->tout);	/* the 101 */
 	tunnel_attach(c->tunnel, c->tout != NULL ? &h1_tls_transport :
 	    &h1_transport, c);
-	if (c->rd != NULL && tunnel_flat_ok(c->tunnel))
+	if (c->rd != NULL && tunnel_flat_ok(c->tunnel)) {
 		sockread_set_flat(c->rd, h1conn_sockread_flat,
 		    tunnel_ws(c->tunnel));
+		/* A read goes on to the endpoint, then the tunnel. */
+		sockread_set_warm(c->rd, 0, tunnel_ws(c->tunnel),
+		    WS_CONN_LINES_IN);
+		sockread_set_warm(c->rd, 1, c->tunnel, TUNNEL_LINES);
+	}
 }
 
 /*

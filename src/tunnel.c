@@ -128,7 +128,7 @@ struct tunnel {
 	int				 counted;	/* in the open counts */
 };
 
-_Static_assert(offsetof(struct tunnel, be_full) < CACHE_LINE,
+_Static_assert(offsetof(struct tunnel, be_full) < CACHE_LINE * TUNNEL_LINES,
     "tunnel: the per-message fields leave the first cache line");
 
 /*
@@ -1297,8 +1297,15 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		 * The flat path frames binary messages for a transport that
 		 * can write them at once.
 		 */
-		if (t->be_rd != NULL && !t->rt->text && tunnel_flat_ok(t))
+		if (t->be_rd != NULL && !t->rt->text && tunnel_flat_ok(t)) {
 			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
+			/* A read goes on to the endpoint and its transport. */
+			sockread_set_warm(t->be_rd, 0, t, TUNNEL_LINES);
+			sockread_set_warm(t->be_rd, 1, t->ws,
+			    WS_CONN_LINES_OUT);
+			sockread_set_warm(t->be_rd, 2, t->tr,
+			    t->tops->hot_lines);
+		}
 	}
 	if (t->counted)
 		control_tunnel_open(t->srv->ctl, t);

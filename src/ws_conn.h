@@ -56,6 +56,8 @@ struct ws_transport_ops {
 	 */
 	int		 (*fd)(void *t);
 	struct h2stream	*(*h2stream)(void *t);
+	/* Cache lines at t's start a flat send touches (0: unknown). */
+	unsigned	 hot_lines;
 };
 
 /* What the endpoint tells its owner. arg is the owner's pointer. */
@@ -200,6 +202,13 @@ struct ws_limits {
  * same payload as framed (compressed where RSV1 was set): their ratio is the
  * compression ratio each way.
  */
+/*
+ * The cache lines at the start of a ws_conn that a flat message touches,
+ * inbound and outbound (for sockread_set_warm).
+ */
+#define WS_CONN_LINES_IN	4
+#define WS_CONN_LINES_OUT	2
+
 /* Outbound half first: ws_conn lays the halves in separate cache lines. */
 struct ws_counters {
 	uint64_t	frames_out, msgs_out, payload_out, wire_out;
