@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -159,7 +160,10 @@ backend_send_iov(struct evbuffer *out, size_t queued, int fd,
 	backend_check_len(out, queued);
 	if (fd != -1 && queued == 0) {
 		tried = 1;
-		if ((w = writev(fd, iov, cnt)) < 0)
+		/* One piece (most small messages): write(2) skips the iovec. */
+		w = cnt == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len) :
+		    writev(fd, iov, cnt);
+		if (w < 0)
 			w = 0;	/* EAGAIN, or an error its next write sees */
 	}
 	sockread_keep_iov(out, iov, cnt, (size_t)w, tried);

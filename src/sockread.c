@@ -380,9 +380,12 @@ sockread_update(struct sockread *r)
 	if (on != r->added) {
 		ev.events = EPOLLIN;
 		ev.data.ptr = r;
-		/* Fails only for a socket already closed: nothing to read. */
-		(void)epoll_ctl(r->poll->epfd, on ? EPOLL_CTL_ADD :
-		    EPOLL_CTL_DEL, r->fd, &ev);
+		/* A socket already closed has nothing to read: not worth a word. */
+		if (epoll_ctl(r->poll->epfd, on ? EPOLL_CTL_ADD :
+		    EPOLL_CTL_DEL, r->fd, &ev) == -1 && errno != EBADF &&
+		    errno != ENOENT)
+			log_error("epoll_ctl %s fd %d: %s", on ? "add" : "del",
+			    r->fd, strerror(errno));
 		r->added = on;
 	}
 	/*
