@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,81 +78,88 @@ enum h2_fc_wait {
 	H2_FC_CONN,		/* the client's connection window is 0 */
 };
 
+/*
+ * What a message on an open stream touches comes first (with a thousand
+ * connections every cache line is a miss per message): the first two
+ * lines of an aligned allocation. The request head is only needed until
+ * the stream opens and goes then (2 KiB a stream).
+ */
 struct h2stream {
-	TAILQ_ENTRY(h2stream)	 entry;
 	struct h2conn		*c;
+	struct tunnel		*tunnel;	/* connecting or attached */
+	struct evbuffer		*in;		/* DATA payload for the endpoint */
+	struct evbuffer		*out;		/* frames (or a body) for DATA */
 	int32_t			 id;
-	char			 logid[40];
 	enum h2s_state		 state;
+	uint8_t			 attached;	/* tunnel_attach() done */
+	uint8_t			 out_eof;	/* END_STREAM once out is sent */
+	uint8_t			 deferred;	/* data provider waits for output */
+	uint8_t			 out_full;	/* the endpoint may wait for room */
+	/* Events recorded in callbacks, delivered by h2s_service(). */
+	uint8_t			 in_dirty;	/* new input */
+	uint8_t			 writable;	/* output fell below the low mark */
+	uint8_t			 remote_eof;	/* client sent END_STREAM */
+	uint8_t			 local_done;	/* our END_STREAM or RST_STREAM went */
+	uint8_t			 closed;	/* nghttp2 closed it (or the socket died) */
+	uint8_t			 eof_told;	/* ws_conn_transport_eof() called */
+	uint8_t			 closed_told;	/* ws_conn_transport_closed() called */
+	uint8_t			 fc_stalled;	/* receive window full */
+	enum h2_fc_wait		 fc_wait;
+	uint32_t		 close_error;	/* its RST_STREAM code */
+	struct h2_stream_fc	 fc;
 
-	/* Request head: every string is ours (freed with the stream). */
-	struct h2req		 head;
+	uint64_t		 fc_since;
+	uint64_t		 fc_stall_since;
+	uint64_t		 t_start;
+	TAILQ_ENTRY(h2stream)	 entry;
+	char			 logid[40];
+	struct event		*ev_linger;	/* our END_STREAM sent; theirs due */
+
+	/* Request head: every string is ours (freed with the head). */
+	struct h2req		*head;		/* NULL once open */
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
-
-	/* Stream transport. */
-	struct tunnel		*tunnel;	/* connecting or attached */
-	int			 attached;	/* tunnel_attach() done */
-	struct evbuffer		*in;		/* DATA payload for the endpoint */
-	struct evbuffer		*out;		/* frames (or a body) for DATA */
-	int			 out_eof;	/* END_STREAM once out is sent */
-	int			 deferred;	/* data provider waits for output */
-	int			 out_full;	/* the endpoint may wait for room */
-
-	/* Events recorded in callbacks, delivered by h2s_service(). */
-	int			 in_dirty;	/* new input */
-	int			 writable;	/* output fell below the low mark */
-	int			 remote_eof;	/* client sent END_STREAM */
-	int			 local_done;	/* our END_STREAM or RST_STREAM went */
-	int			 closed;	/* nghttp2 closed it (or the socket died) */
-	uint32_t		 close_error;	/* its RST_STREAM code */
-	int			 eof_told;	/* ws_conn_transport_eof() called */
-	int			 closed_told;	/* ws_conn_transport_closed() called */
-
-	struct event		*ev_linger;	/* our END_STREAM sent; theirs due */
-
-	struct h2_stream_fc	 fc;
-	enum h2_fc_wait		 fc_wait;
-	uint64_t		 fc_since;
-	int			 fc_stalled;	/* receive window full */
-	uint64_t		 fc_stall_since;
-	uint64_t		 t_start;
 };
 
+/* The same for the connection: what a message touches, first. */
 struct h2conn {
-	TAILQ_ENTRY(h2conn)	 entry;
-	struct server		*srv;
-	struct config		*cfg;
-	struct bufferevent	*bev;
+	nghttp2_session		*sess;
 	struct sockread		*rd;		/* reads the socket (or SSL) */
 	struct tlsout		*tout;		/* TLS: writes through SSL */
 	struct evbuffer		*wbuf;		/* frames of this work call */
-	nghttp2_session		*sess;
+	struct bufferevent	*bev;
+	size_t			 high;		/* socket output high watermark */
+	enum h2_state		 state;
+	uint8_t			 in_work;
+	uint8_t			 blocked;	/* nghttp2 stopped at c->high */
+	uint8_t			 kicked;
+	uint8_t			 cwin_empty;	/* client's connection window is 0 */
+	int32_t			 last_sender;	/* stream of the latest DATA */
+	struct event		*ev_work;	/* runs h2conn_work() */
+	struct h2_conn_fc	 fc;
+	int			 fc_waiting;
+	uint64_t		 fc_since;
+
+	TAILQ_ENTRY(h2conn)	 entry;
+	struct server		*srv;
+	struct config		*cfg;
 	uint64_t		 id;
 	char			 logid[24];
 	char			 peer[64];
 	char			 local[64];	/* the listener's address */
 	int			 tls;
-	enum h2_state		 state;
 	TAILQ_HEAD(, h2stream)	 streams;
 	unsigned		 nstreams;
-	size_t			 high;		/* socket output high watermark */
 	int			 settings_acked; /* client acknowledged ours */
 	int			 goaway_sent;
-	int			 in_work;
-	int			 blocked;	/* nghttp2 stopped at c->high */
-	int			 kicked;
-	struct event		*ev_work;	/* runs h2conn_work() */
 	struct event		*ev_free;
 	struct event		*timer;		/* idle or linger deadline */
-
-	struct h2_conn_fc	 fc;
-	int			 fc_waiting;
-	uint64_t		 fc_since;
-	int32_t			 last_sender;	/* stream of the latest DATA */
-	int			 cwin_empty;	/* client's connection window is 0 */
 };
+_Static_assert(offsetof(struct h2stream, fc) + sizeof(struct h2_stream_fc) <=
+    2 * CACHE_LINE, "h2stream: the per-message fields leave two cache lines");
+_Static_assert(offsetof(struct h2conn, fc_since) < 2 * CACHE_LINE,
+    "h2conn: the per-message fields leave two cache lines");
 
 static void	h2conn_kick(struct h2conn *);
 static int	h2s_flat_in(struct h2stream *);
@@ -346,7 +354,7 @@ h2s_new(struct h2conn *c, int32_t id)
 {
 	struct h2stream	*s;
 
-	s = xcalloc(1, sizeof *s);
+	s = xcalloc_aligned(sizeof *s);
 	s->c = c;
 	s->id = id;
 	snprintf(s->logid, sizeof s->logid, "%s/s%d", c->logid, id);
@@ -357,7 +365,8 @@ h2s_new(struct h2conn *c, int32_t id)
 	evbuffer_add_cb(s->in, h2s_in_cb, s);
 	s->ev_linger = evtimer_new(c->srv->base, h2s_linger_timeout, s);
 	s->t_start = now_ns();
-	h2req_init(&s->head, c->cfg->max_head);
+	s->head = xcalloc(1, sizeof *s->head);
+	h2req_init(s->head, c->cfg->max_head);
 	TAILQ_INSERT_TAIL(&c->streams, s, entry);
 	c->nstreams++;
 	c->fc.streams_total++;
@@ -385,6 +394,16 @@ h2s_log_done(struct h2stream *s)
 }
 
 static void
+h2s_head_free(struct h2stream *s)
+{
+	if (s->head == NULL)
+		return;
+	h2req_clear(s->head);
+	free(s->head);
+	s->head = NULL;
+}
+
+static void
 h2s_free(struct h2stream *s)
 {
 	struct h2conn	*c = s->c;
@@ -400,7 +419,7 @@ h2s_free(struct h2stream *s)
 	evbuffer_free(s->out);
 	event_free(s->ev_linger);
 	ws_offer_clear(&s->offer);
-	h2req_clear(&s->head);
+	h2s_head_free(s);
 	free(s);
 
 	if (c->nstreams == 0) {
@@ -569,6 +588,7 @@ static const struct ws_transport_ops h2_transport = {
 	.free = h2t_free,
 	.fd = h2t_fd,
 	.h2stream = h2t_h2stream,
+	.hot_lines = 2,		/* struct h2stream's first lines */
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -605,7 +625,8 @@ h2s_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
 static void
 h2s_respond(struct h2stream *s, int status, const char *why)
 {
-	const struct h2_request	*req = &s->head.req;
+	static const struct h2_request	 none;
+	const struct h2_request	*req = s->head != NULL ? &s->head->req : &none;
 	nghttp2_data_provider	 prd;
 	struct h2resp		 resp;
 
@@ -669,6 +690,7 @@ h2s_backend_ready(void *arg, int status)
 	}
 	s->state = H2S_OPEN;
 	s->attached = 1;
+	h2s_head_free(s);	/* answered: the request's copies can go */
 	tunnel_attach(s->tunnel, &h2_transport, s);
 	h2conn_kick(s->c);
 }
@@ -690,7 +712,7 @@ h2s_request(struct h2stream *s, int end_stream)
 		flags |= H2REQ_END_STREAM;
 	if (c->srv->stopping)
 		flags |= H2REQ_STOPPING;
-	status = h2req_decide(&s->head, c->cfg, flags, &s->offer, &rt,
+	status = h2req_decide(s->head, c->cfg, flags, &s->offer, &rt,
 	    &s->subprotocol, &why);
 	if (status == H2REQ_RESET) {
 		log_info("%s: peer=%s %s: RST_STREAM(PROTOCOL_ERROR)", s->logid,
@@ -846,7 +868,8 @@ h2_on_header(nghttp2_session *sess, const nghttp2_frame *frame,
 	if ((s = h2conn_stream(c, frame->hd.stream_id)) == NULL)
 		return (0);
 	/* Problems are judged once the head is complete (h2s_request). */
-	(void)h2req_header(&s->head, name, namelen, value, valuelen);
+	if (s->head != NULL)
+		(void)h2req_header(s->head, name, namelen, value, valuelen);
 	return (0);
 }
 
@@ -1504,7 +1527,7 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 {
 	struct h2conn	*c;
 
-	c = xcalloc(1, sizeof *c);
+	c = xcalloc_aligned(sizeof *c);
 	c->srv = srv;
 	c->cfg = config_ref(cfg);
 	c->bev = bev;
@@ -1550,6 +1573,7 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 		c->rd = sockread_tunnel(srv->base, bev, c->high, 0,
 		    h2conn_sockread, c);
 	sockread_set_flat(c->rd, h2conn_flat, c);
+	sockread_set_warm(c->rd, 0, c, 2);	/* struct h2conn's first lines */
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));

@@ -1297,8 +1297,9 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		 * The flat path frames binary messages for a transport that
 		 * can write them at once.
 		 */
-		if (t->be_rd != NULL && !t->rt->text && tunnel_flat_ok(t)) {
+		if (t->be_rd != NULL && !t->rt->text && tunnel_flat_ok(t))
 			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
+		if (t->be_rd != NULL) {
 			/* A read goes on to the endpoint and its transport. */
 			sockread_set_warm(t->be_rd, 0, t, TUNNEL_LINES);
 			sockread_set_warm(t->be_rd, 1, t->ws,
