@@ -2,7 +2,9 @@
  * test_sockread.c -- unit tests for the flat read path (sockread.c) on a
  * real socketpair: what sockread_keep() keeps by reference and what it
  * copies, and that a buffer outputs still point into is never read into
- * again.
+ * again; and the thread's epoll set of readers (the sockpoll): a reader
+ * freed or stopped by another one's callback in the same batch is not
+ * run, and a stopped one resumes with what its socket still holds.
  */
 #include "wsb_autoconf.h"
 
@@ -193,12 +195,184 @@ test_keep_copy(void **state)
 	run(0);
 }
 
+/* ---- the sockpoll --------------------------------------------------- */
+
+#define NPAIR	4
+
+struct pair {
+	struct event_base	*base;
+	struct bufferevent	*bev[NPAIR];
+	struct sockread		*r[NPAIR];
+	int			 peer[NPAIR];	/* the other ends */
+	int			 calls[NPAIR];
+	size_t			 got[NPAIR];
+	int			 action;	/* what the first callback does */
+	int			 first;		/* whose callback ran first */
+};
+
+struct slot {
+	struct pair	*p;
+	int		 i;
+};
+
+static struct slot	slots[NPAIR];
+
+enum { ACT_NONE, ACT_FREE_OTHERS, ACT_STOP_OTHERS };
+
+static size_t
+on_pair_flat(void *arg, unsigned char *data, size_t n)
+{
+	struct slot	*sl = arg;
+	struct pair	*p = sl->p;
+	int		 k;
+
+	(void)data;
+	p->calls[sl->i]++;
+	p->got[sl->i] += n;
+	if (p->first == -1) {
+		p->first = sl->i;
+		for (k = 0; k < NPAIR; k++) {
+			if (k == sl->i || p->r[k] == NULL)
+				continue;
+			if (p->action == ACT_FREE_OTHERS) {
+				/* As a tunnel does: reader first, then socket. */
+				sockread_free(p->r[k]);
+				p->r[k] = NULL;
+				bufferevent_free(p->bev[k]);
+				p->bev[k] = NULL;
+			} else if (p->action == ACT_STOP_OTHERS)
+				sockread_set(p->r[k], 0);
+		}
+	}
+	return (n);
+}
+
+static void
+pairs_open(struct pair *p, int action)
+{
+	int	i, sv[2];
+
+	memset(p, 0, sizeof *p);
+	p->base = event_base_new();
+	p->action = action;
+	p->first = -1;
+	sockread_thread_start(p->base);
+	for (i = 0; i < NPAIR; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+		p->peer[i] = sv[1];
+		p->bev[i] = bufferevent_socket_new(p->base, sv[0],
+		    BEV_OPT_CLOSE_ON_FREE);
+		p->r[i] = sockread_tunnel(p->base, p->bev[i], 1 << 20, 0,
+		    on_data, NULL);
+		slots[i].p = p;
+		slots[i].i = i;
+		sockread_set_flat(p->r[i], on_pair_flat, &slots[i]);
+		/* Something to prefetch: the slot itself. */
+		sockread_set_warm(p->r[i], 0, &slots[i], 1);
+	}
+}
+
+static void
+pairs_close(struct pair *p)
+{
+	int	i;
+
+	for (i = 0; i < NPAIR; i++) {
+		sockread_free(p->r[i]);
+		if (p->bev[i] != NULL)
+			bufferevent_free(p->bev[i]);
+		close(p->peer[i]);
+	}
+	sockread_thread_end();
+	event_base_free(p->base);
+}
+
+/* Every socket readable before the loop runs: one batch has them all. */
+static void
+pairs_fill(struct pair *p, size_t n)
+{
+	static const uint8_t	 buf[1000];
+	int			 i;
+
+	for (i = 0; i < NPAIR; i++)
+		assert_int_equal(write(p->peer[i], buf, n), (ssize_t)n);
+}
+
+/*
+ * The first reader's callback frees the others (reader, then socket),
+ * whose entries are still in the batch: they must not run, and their
+ * memory must last until the batch is over (AddressSanitizer says so).
+ */
+static void
+test_poll_free_in_batch(void **state)
+{
+	struct pair	p;
+	int		i, total = 0, loops;
+
+	(void)state;
+	pairs_open(&p, ACT_FREE_OTHERS);
+	pairs_fill(&p, 100);
+	for (loops = 0; loops < 100 && p.first == -1; loops++)
+		event_base_loop(p.base, EVLOOP_ONCE);
+	assert_int_not_equal(p.first, -1);
+	/* More passes: nothing else may run. */
+	for (loops = 0; loops < 10; loops++)
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+	for (i = 0; i < NPAIR; i++)
+		total += p.calls[i];
+	assert_int_equal(total, 1);
+	assert_int_equal(p.calls[p.first], 1);
+	assert_int_equal(p.got[p.first], 100);
+	pairs_close(&p);
+}
+
+/*
+ * The first reader's callback stops the others: they do not run in that
+ * batch or later, though their sockets hold bytes; started again they
+ * read exactly what was waiting (the set is level-triggered).
+ */
+static void
+test_poll_stop_resume(void **state)
+{
+	struct pair	p;
+	int		i, loops;
+
+	(void)state;
+	pairs_open(&p, ACT_STOP_OTHERS);
+	pairs_fill(&p, 300);
+	for (loops = 0; loops < 100 && p.first == -1; loops++)
+		event_base_loop(p.base, EVLOOP_ONCE);
+	assert_int_not_equal(p.first, -1);
+	for (loops = 0; loops < 10; loops++)
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+	for (i = 0; i < NPAIR; i++)
+		assert_int_equal(p.calls[i], i == p.first ? 1 : 0);
+	for (i = 0; i < NPAIR; i++)
+		if (i != p.first)
+			sockread_set(p.r[i], 1);
+	for (loops = 0; loops < 100; loops++) {
+		event_base_loop(p.base, EVLOOP_NONBLOCK);
+		for (i = 0; i < NPAIR && p.got[i] == 300; i++)
+			;
+		if (i == NPAIR)
+			break;
+	}
+	for (i = 0; i < NPAIR; i++) {
+		assert_int_equal(p.got[i], 300);
+		assert_int_equal(p.calls[i], 1);
+	}
+	pairs_close(&p);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keep_ref),
 		cmocka_unit_test(test_keep_copy),
+		cmocka_unit_test(test_poll_free_in_batch),
+		cmocka_unit_test(test_poll_stop_resume),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
