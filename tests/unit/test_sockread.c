@@ -299,6 +299,19 @@ pairs_fill(struct pair *p, size_t n)
 		assert_int_equal(write(p->peer[i], buf, n), (ssize_t)n);
 }
 
+/* Runs the loop until a first callback ran, then some more passes. */
+static void
+pairs_run_first(struct pair *p)
+{
+	int	loops;
+
+	for (loops = 0; loops < 100 && p->first == -1; loops++)
+		event_base_loop(p->base, EVLOOP_ONCE);
+	assert_int_not_equal(p->first, -1);
+	for (loops = 0; loops < 10; loops++)
+		event_base_loop(p->base, EVLOOP_NONBLOCK);
+}
+
 /*
  * The first reader's callback frees the others (reader, then socket),
  * whose entries are still in the batch: they must not run, and their
@@ -308,17 +321,12 @@ static void
 test_poll_free_in_batch(void **state)
 {
 	struct pair	p;
-	int		i, total = 0, loops;
+	int		i, total = 0;
 
 	(void)state;
 	pairs_open(&p, ACT_FREE_OTHERS);
 	pairs_fill(&p, 100);
-	for (loops = 0; loops < 100 && p.first == -1; loops++)
-		event_base_loop(p.base, EVLOOP_ONCE);
-	assert_int_not_equal(p.first, -1);
-	/* More passes: nothing else may run. */
-	for (loops = 0; loops < 10; loops++)
-		event_base_loop(p.base, EVLOOP_NONBLOCK);
+	pairs_run_first(&p);
 	for (i = 0; i < NPAIR; i++)
 		total += p.calls[i];
 	assert_int_equal(total, 1);
@@ -341,11 +349,7 @@ test_poll_stop_resume(void **state)
 	(void)state;
 	pairs_open(&p, ACT_STOP_OTHERS);
 	pairs_fill(&p, 300);
-	for (loops = 0; loops < 100 && p.first == -1; loops++)
-		event_base_loop(p.base, EVLOOP_ONCE);
-	assert_int_not_equal(p.first, -1);
-	for (loops = 0; loops < 10; loops++)
-		event_base_loop(p.base, EVLOOP_NONBLOCK);
+	pairs_run_first(&p);
 	for (i = 0; i < NPAIR; i++)
 		assert_int_equal(p.calls[i], i == p.first ? 1 : 0);
 	for (i = 0; i < NPAIR; i++)
