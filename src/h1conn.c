@@ -229,6 +229,7 @@ h1conn_reject(struct h1conn *c, int status, const char *why)
 	    "Content-Type: text/plain; charset=utf-8\r\n"
 	    "Content-Length: %d\r\n"
 	    "%s\r\n%s", status, http1_reason(status), n, extra, body);
+	bufferevent_enable(c->bev, EV_WRITE);
 	h1conn_close(c, 0);
 }
 
@@ -742,7 +743,14 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	bufferevent_setcb(c->bev, h1conn_read, h1conn_write, h1conn_event, c);
 	/* A head larger than max-header-size is refused, never buffered. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, c->cfg->max_head + 1);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/*
+	 * A plain socket writes once there is something to write (the 101
+	 * through sockread_tunnel(), a refusal through h1conn_reject()):
+	 * enabled on an empty output, libevent arms the write event anyway,
+	 * it fires at once for nothing, and that is two epoll_ctl calls and
+	 * a loop pass more per connection. TLS writes its handshake itself.
+	 */
+	bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
 
 	if (srv->stopping || server_nconns(srv) > c->cfg->max_connections) {
 		h1conn_reject(c, 503, srv->stopping ? "server shutting down" :
