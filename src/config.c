@@ -29,7 +29,8 @@
 #define CONFIG_MAX_HEAD_MAX	(1024 * 1024)
 #define CONFIG_BUFFER_MIN	(4 * 1024)
 #define CONFIG_BUFFER_MAX	(1024 * 1024 * 1024)
-_Static_assert(CONFIG_BUFFER_MAX <= UINT32_MAX && CONFIG_MAX_FRAME_MAX <= UINT32_MAX,
+_Static_assert(CONFIG_BUFFER_MAX <= UINT32_MAX &&
+    CONFIG_MAX_FRAME_MAX <= UINT32_MAX,
     "struct tunnel keeps buffer-size and max-frame in 32 bits");
 #define CONFIG_H2_STREAMS_MAX	10000
 

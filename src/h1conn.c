@@ -417,7 +417,7 @@ h1conn_backend_ready(void *arg, int status)
 	evbuffer_add(out, "\r\n", 2);
 
 	c->state = H1_TUNNEL;
-	if (c->tout == NULL)	/* h1t_pending() reads it on every message */
+	if (c->tout == NULL)	/* h1t_pending() reads it per message */
 		c->out_cb = backend_track_len(c->out, &c->out_len);
 	evtimer_del(c->timer);
 	TAILQ_REMOVE(&c->srv->h1conns, c, entry);

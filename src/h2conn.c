@@ -625,8 +625,9 @@ h2s_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
 static void
 h2s_respond(struct h2stream *s, int status, const char *why)
 {
-	static const struct h2_request	 none;
-	const struct h2_request	*req = s->head != NULL ? &s->head->req : &none;
+	static const struct h2_request	 none;	/* the head went at open */
+	const struct h2_request	*req = s->head != NULL ?
+				    &s->head->req : &none;
 	nghttp2_data_provider	 prd;
 	struct h2resp		 resp;
 
@@ -1573,7 +1574,7 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 		c->rd = sockread_tunnel(srv->base, bev, c->high, 0,
 		    h2conn_sockread, c);
 	sockread_set_flat(c->rd, h2conn_flat, c);
-	sockread_set_warm(c->rd, 0, c, 2);	/* struct h2conn's first lines */
+	sockread_set_warm(c->rd, 0, c, 2);	/* h2conn's first lines */
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));

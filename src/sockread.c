@@ -7,7 +7,8 @@
  * per readiness event, and its read watermark callback runs on every drain
  * of the input (an event_add each). Here the thread's epoll set of readers
  * (the sockpoll, below) says a socket is readable, and one readv per
- * readiness goes straight into an input buffer of our own (evbuffer_reserve_space/evbuffer_commit_space: no copy), sized by
+ * readiness goes straight into an input buffer of our own
+ * (evbuffer_reserve_space/evbuffer_commit_space: no copy), sized by
  * what the last reads brought, and the input's bound is checked by us. A
  * plain bufferevent keeps its output and its write event. While the input is
  * empty an owner can take reads from a flat buffer instead (the flat path,
@@ -272,6 +273,7 @@ struct sockread {
 };
 
 static void	sockread_ready(evutil_socket_t, short, void *);
+static void	sockread_release(struct sockread *);
 
 static inline void
 sockread_prefetch(const void *r)
@@ -321,7 +323,8 @@ sockpoll_ready(evutil_socket_t fd, short what, void *arg)
 		if (i + 1 < n)
 			sockread_warm_owner(evs[i + 1].data.ptr);
 		r = evs[i].data.ptr;
-		if (!r->dead && r->added)	/* else stopped by an earlier one */
+		/* Else freed or stopped by an earlier one. */
+		if (!r->dead && r->added)
 			sockread_ready(r->fd, EV_READ, r);
 	}
 	/*
@@ -342,8 +345,7 @@ sockpoll_ready(evutil_socket_t fd, short what, void *arg)
 	p->in_batch = 0;
 	while ((r = p->reap) != NULL) {
 		p->reap = r->reap_next;
-		evbuffer_free(r->in);
-		free(r);
+		sockread_release(r);
 	}
 }
 
@@ -380,7 +382,7 @@ sockread_update(struct sockread *r)
 	if (on != r->added) {
 		ev.events = EPOLLIN;
 		ev.data.ptr = r;
-		/* A socket already closed has nothing to read: not worth a word. */
+		/* A socket already closed has nothing to read: no word. */
 		if (epoll_ctl(r->poll->epfd, on ? EPOLL_CTL_ADD :
 		    EPOLL_CTL_DEL, r->fd, &ev) == -1 && errno != EBADF &&
 		    errno != ENOENT)
@@ -400,6 +402,14 @@ sockread_update(struct sockread *r)
 }
 
 static void
+sockread_release(struct sockread *r)
+{
+	evbuffer_free(r->in);
+	free(r);
+}
+
+/* Frees r now, or after the batch running (it may name r further on). */
+static void
 sockread_destroy(struct sockread *r)
 {
 	if (r->later) {
@@ -411,8 +421,7 @@ sockread_destroy(struct sockread *r)
 		r->poll->reap = r;
 		return;
 	}
-	evbuffer_free(r->in);
-	free(r);
+	sockread_release(r);
 }
 
 /* Tells the owner; returns -1 when it freed us meanwhile (now done). */

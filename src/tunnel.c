@@ -288,7 +288,8 @@ tunnel_be_release(struct tunnel *t)
 		return;
 	sockread_free(t->be_rd);
 	t->be_rd = NULL;
-	evbuffer_remove_cb_entry(t->be_obuf, t->be_ocb);	/* be may linger */
+	/* be may outlive this call a little (libevent's references). */
+	evbuffer_remove_cb_entry(t->be_obuf, t->be_ocb);
 	t->be_ocb = NULL;
 	bufferevent_free(t->be);
 	t->be = NULL;
@@ -580,7 +581,8 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 {
 	struct tunnel	*t = arg;
 
-	if ((t->be_obuf == NULL && tunnel_is_echo(t)) || tunnel_staged(t) != 0) {
+	if ((t->be_obuf == NULL && tunnel_is_echo(t)) ||
+	    tunnel_staged(t) != 0) {
 		/* The evbuffer path does these (a copy). */
 		if (tunnel_flat_tmp == NULL &&
 		    (tunnel_flat_tmp = evbuffer_new()) == NULL)

@@ -219,7 +219,7 @@ ws_mask(uint8_t *p, size_t n, const uint8_t key[4], size_t off)
 
 	/*
 	 * Large payloads: bytes up to the first 8-aligned address, one at a
-	 * time, so the vector loops below never straddle cache lines. Small
+	 * time, so the loads of the loops below are aligned words. Small
 	 * ones (a 64-byte message's payload starts 6 bytes into its frame)
 	 * go word by word unaligned: the byte loop would cost more than the
 	 * words it lines up.
