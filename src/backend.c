@@ -35,13 +35,13 @@
 #include "backend.h"
 #include "config.h"
 #include "log.h"
-#include "server.h"
 #include "sockread.h"
 #include "tls_client.h"
 #include "util.h"
+#include "worker.h"
 
 struct backend_req {
-	struct server			*srv;
+	struct worker			*w;
 	const struct target		*tg;		/* borrowed: the tunnel's
 							   config outlives us */
 	struct bufferevent		*bev;		/* the attempt in flight */
@@ -341,7 +341,7 @@ backend_start_tls(struct backend_req *req)
 		backend_finish(req, 502);
 		return;
 	}
-	fbev = bufferevent_openssl_filter_new(req->srv->base, req->bev, ssl,
+	fbev = bufferevent_openssl_filter_new(req->w->base, req->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (fbev == NULL) {
 		SSL_free(ssl);
@@ -387,7 +387,7 @@ backend_try_next(struct backend_req *req)
 	}
 	while ((ai = req->next_ai) != NULL) {
 		req->next_ai = ai->ai_next;
-		req->bev = bufferevent_socket_new(req->srv->base, -1,
+		req->bev = bufferevent_socket_new(req->w->base, -1,
 		    BEV_OPT_CLOSE_ON_FREE);
 		if (req->bev == NULL)
 			break;
@@ -434,7 +434,7 @@ backend_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 struct backend_req *
-backend_connect(struct server *srv, const struct target *tg,
+backend_connect(struct worker *w, const struct target *tg,
     unsigned timeout_ms, backend_cb *cb, void *arg)
 {
 	struct backend_req		*req;
@@ -444,12 +444,12 @@ backend_connect(struct server *srv, const struct target *tg,
 	struct timeval			 tv;
 
 	req = xcalloc(1, sizeof *req);
-	req->srv = srv;
+	req->w = w;
 	req->tg = tg;
 	req->cb = cb;
 	req->arg = arg;
-	req->timer = evtimer_new(srv->base, backend_timeout, req);
-	req->ev_step = event_new(srv->base, -1, 0, backend_step, req);
+	req->timer = evtimer_new(w->base, backend_timeout, req);
+	req->ev_step = event_new(w->base, -1, 0, backend_step, req);
 	tv.tv_sec = timeout_ms / 1000;
 	tv.tv_usec = (timeout_ms % 1000) * 1000;
 	evtimer_add(req->timer, &tv);
@@ -465,7 +465,7 @@ backend_connect(struct server *srv, const struct target *tg,
 		 * Internet, and would hide ::1 on a machine without one.
 		 */
 		/* May answer at once (numeric hosts): backend_finish defers. */
-		dr = evdns_getaddrinfo(srv->dns, tg->host, tg->port, &hints,
+		dr = evdns_getaddrinfo(w->dns, tg->host, tg->port, &hints,
 		    backend_resolved, req);
 		if (!req->done && req->ais == NULL)
 			req->dns_req = dr;
@@ -479,7 +479,7 @@ backend_connect(struct server *srv, const struct target *tg,
 			break;
 		}
 		memcpy(sun.sun_path, tg->path, strlen(tg->path));
-		req->bev = bufferevent_socket_new(srv->base, -1,
+		req->bev = bufferevent_socket_new(w->base, -1,
 		    BEV_OPT_CLOSE_ON_FREE);
 		if (req->bev == NULL) {
 			snprintf(req->why, sizeof req->why, "cannot create socket");

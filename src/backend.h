@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 struct bufferevent;
-struct server;
+struct worker;
 struct target;
 struct backend_req;
 
@@ -22,7 +22,7 @@ typedef void backend_cb(void *arg, struct bufferevent *bev, int status,
  * called exactly once from the event loop, unless backend_cancel() is called
  * first. The request frees itself after calling cb.
  */
-struct backend_req *backend_connect(struct server *srv, const struct target *tg,
+struct backend_req *backend_connect(struct worker *w, const struct target *tg,
 	    unsigned timeout_ms, backend_cb *cb, void *arg);
 
 /* Cancels a pending request; cb will not be called. */

@@ -41,10 +41,10 @@
 #include "framelog.h"
 #include "h2conn.h"
 #include "log.h"
-#include "server.h"
 #include "stats.h"
 #include "tunnel.h"
 #include "util.h"
+#include "worker.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
 
@@ -94,7 +94,8 @@ enum { CTL_EV_OPEN, CTL_EV_CLOSE, CTL_EV_FRAME };
 #define ASUB(p, v)	__atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
 
 struct control {
-	struct server		*srv;		/* the first worker's */
+	struct worker		*home;		/* the first worker: our loop */
+	struct worker_hooks	 hooks;		/* what the workers tell us */
 	pthread_t		 thread;	/* the main thread */
 	char			*path;
 	struct evconnlistener	*evl;
@@ -234,11 +235,11 @@ ctl_kernel_queue(int fd)
 	return (0);
 }
 
-/* The worker a connection lives on (server_next_id). */
+/* The worker a connection lives on (worker_next_id). */
 static unsigned
 ctl_worker_of(const struct control *ctl, uint64_t id)
 {
-	return ((unsigned)((id - 1) % server_count(ctl->srv)));
+	return (worker_of_id(ctl->home, id));
 }
 
 /* Everything known of a tunnel that does not change. */
@@ -394,18 +395,18 @@ ctl_rates(const struct stats_rates *r)
 
 /* Runs fn(w, ga) in every worker's thread in turn. */
 static void
-ctl_each(struct control *ctl, void (*fn)(struct server *, void *),
+ctl_each(struct control *ctl, worker_fn *fn,
     struct ctl_gather *ga)
 {
 	unsigned	i;
 
-	for (i = 0; i < server_count(ctl->srv); i++)
-		server_call(server_worker(ctl->srv, i), fn, ga);
+	for (i = 0; i < worker_count(ctl->home); i++)
+		worker_call(worker_at(ctl->home, i), fn, ga);
 }
 
 /* A worker's global numbers and connection count into ga (its thread). */
 static void
-ctl_w_global(struct server *w, void *arg)
+ctl_w_global(struct worker *w, void *arg)
 {
 	struct ctl_gather	*ga = arg;
 	struct framelog_live	 fl;
@@ -429,7 +430,6 @@ ctl_w_global(struct server *w, void *arg)
 static json_t *
 ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 {
-	struct server		*srv = ctl->srv;
 	struct ctl_gather	 ga;
 	struct stats_global	*g = &ga.g;
 	struct stats_rates	 r;
@@ -456,7 +456,7 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	json_object_set_new(x, "h2_wss", jint(g->open_h2_wss));
 	json_object_set_new(o, "open", x);
 	json_object_set_new(o, "connections", jint(ga.nconns));
-	json_object_set_new(o, "workers", jint(server_count(srv)));
+	json_object_set_new(o, "workers", jint(worker_count(ctl->home)));
 	json_object_set_new(o, "bytes_in", jint(g->bytes[STATS_IN]));
 	json_object_set_new(o, "bytes_out", jint(g->bytes[STATS_OUT]));
 	json_object_set_new(o, "msgs_in", jint(g->msgs[STATS_IN]));
@@ -484,9 +484,9 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	json_object_set_new(o, "hist_in", jhist(g->hist[STATS_IN]));
 	json_object_set_new(o, "hist_out", jhist(g->hist[STATS_OUT]));
 	x = json_object();
-	json_object_set_new(x, "enabled", json_boolean(srv->flog != NULL));
-	if (srv->flog != NULL) {
-		json_object_set_new(x, "path", jstr(framelog_path(srv->flog)));
+	json_object_set_new(x, "enabled", json_boolean(ctl->home->flog != NULL));
+	if (ctl->home->flog != NULL) {
+		json_object_set_new(x, "path", jstr(framelog_path(ctl->home->flog)));
 		json_object_set_new(x, "queue", jint(fl.queue_used));
 		json_object_set_new(x, "queue_size", jint(fl.queue_size));
 		json_object_set_new(x, "queue_max", jint(fl.queue_max));
@@ -508,7 +508,7 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 
 /* A worker's rows and new connections' facts (its thread). */
 static void
-ctl_w_rows(struct server *w, void *arg)
+ctl_w_rows(struct worker *w, void *arg)
 {
 	struct ctl_gather	*ga = arg;
 	struct tunnel		*t;
@@ -590,7 +590,7 @@ ctl_hello(json_t *req_id)
 }
 
 static struct tunnel *
-ctl_find(struct server *w, uint64_t id)
+ctl_find(struct worker *w, uint64_t id)
 {
 	struct tunnel	*t;
 
@@ -669,7 +669,7 @@ ctl_series(const struct stats_secs *s, uint64_t now, int dir, int msgs)
  * the thread of the worker it lives on.
  */
 static void
-ctl_w_conn(struct server *w, void *arg)
+ctl_w_conn(struct worker *w, void *arg)
 {
 	struct ctl_gather	*ga = arg;
 	struct tunnel		*t;
@@ -767,7 +767,7 @@ ctl_send_conn(struct ctl_client *cl, json_t *req_id, uint64_t id)
 	ga.now = now_ns();
 	ga.conn_id = id;
 	if (id != 0)
-		server_call(server_worker(cl->ctl->srv, ctl_worker_of(cl->ctl,
+		worker_call(worker_at(cl->ctl->home, ctl_worker_of(cl->ctl,
 		    id)), ctl_w_conn, &ga);
 	if (ga.conn == NULL) {
 		ctl_error(cl, req_id, "no-such-connection",
@@ -780,7 +780,7 @@ ctl_send_conn(struct ctl_client *cl, json_t *req_id, uint64_t id)
 }
 
 static void
-ctl_w_list(struct server *w, void *arg)
+ctl_w_list(struct worker *w, void *arg)
 {
 	struct ctl_gather	*ga = arg;
 	struct tunnel		*t;
@@ -1071,9 +1071,9 @@ ctl_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	cl = xcalloc(1, sizeof *cl);
 	cl->ctl = ctl;
 	cl->id = ++ctl->next_id;
-	cl->sent_max_id = xcalloc(server_count(ctl->srv),
+	cl->sent_max_id = xcalloc(worker_count(ctl->home),
 	    sizeof *cl->sent_max_id);
-	cl->bev = bufferevent_socket_new(ctl->srv->base, fd,
+	cl->bev = bufferevent_socket_new(ctl->home->base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (cl->bev == NULL) {
 		close(fd);
@@ -1081,11 +1081,11 @@ ctl_accept(struct evconnlistener *evl, evutil_socket_t fd,
 		free(cl);
 		return;
 	}
-	cl->ev_snap = event_new(ctl->srv->base, -1, EV_PERSIST, ctl_snap_cb,
+	cl->ev_snap = event_new(ctl->home->base, -1, EV_PERSIST, ctl_snap_cb,
 	    cl);
-	cl->ev_stall = event_new(ctl->srv->base, -1, EV_PERSIST,
+	cl->ev_stall = event_new(ctl->home->base, -1, EV_PERSIST,
 	    ctl_client_stall_cb, cl);
-	cl->ev_free = event_new(ctl->srv->base, -1, 0, ctl_client_free_cb, cl);
+	cl->ev_free = event_new(ctl->home->base, -1, 0, ctl_client_free_cb, cl);
 	evtimer_add(cl->ev_stall, &tv);
 	cl->last_drain = now_ns();
 	evbuffer_add_cb(bufferevent_get_output(cl->bev), ctl_client_drained,
@@ -1233,13 +1233,14 @@ ctl_inbox_cb(evutil_socket_t fd, short what, void *arg)
 	ctl_inbox_free(first);
 }
 
-void
-control_tunnel_open(struct control *ctl, struct tunnel *t)
+static void
+control_tunnel_open(void *arg, struct tunnel *t)
 {
+	struct control		*ctl = arg;
 	struct tunnel_info	 ti;
 	json_t			*o;
 
-	if (ctl == NULL || ALOAD(&ctl->nconn_subs) == 0)
+	if (ALOAD(&ctl->nconn_subs) == 0)
 		return;
 	tunnel_info(t, &ti);
 	o = ctl_reply("event", NULL);
@@ -1249,14 +1250,15 @@ control_tunnel_open(struct control *ctl, struct tunnel *t)
 	ctl_event(ctl, CTL_EV_OPEN, ti.id, 0, o);
 }
 
-void
-control_tunnel_close(struct control *ctl, struct tunnel *t)
+static void
+control_tunnel_close(void *arg, struct tunnel *t)
 {
+	struct control		*ctl = arg;
 	struct tunnel_info	 ti;
 	json_t			*o;
 	uint64_t		 now;
 
-	if (ctl == NULL || ALOAD(&ctl->nconn_subs) == 0)
+	if (ALOAD(&ctl->nconn_subs) == 0)
 		return;
 	tunnel_info(t, &ti);
 	now = now_ns();
@@ -1288,14 +1290,14 @@ control_tunnel_close(struct control *ctl, struct tunnel *t)
 	ctl_event(ctl, CTL_EV_CLOSE, ti.id, 0, o);
 }
 
-void
-control_frame(struct control *ctl, struct tunnel *t,
-    const struct ws_frame_event *ev)
+static void
+control_frame(void *arg, struct tunnel *t, const struct ws_frame_event *ev)
 {
+	struct control	*ctl = arg;
 	json_t		*o;
 	uint64_t	 id;
 
-	if (ctl == NULL || ALOAD(&ctl->nframe_subs) == 0)
+	if (ALOAD(&ctl->nframe_subs) == 0)
 		return;
 	id = tunnel_id(t);
 	o = ctl_reply("event", NULL);
@@ -1322,7 +1324,7 @@ ctl_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct control	*ctl = arg;
 
-	stats_global_tick(ctl->srv->stats, now_ns());
+	stats_global_tick(ctl->home->stats, now_ns());
 }
 
 /* Is somebody listening on path? */
@@ -1343,7 +1345,7 @@ ctl_in_use(const char *path)
 }
 
 struct control *
-control_new(struct server *srv, const char *path, char **cause)
+control_new(struct worker *home, const char *path, char **cause)
 {
 	struct control		*ctl;
 	struct sockaddr_un	 sun;
@@ -1385,16 +1387,20 @@ control_new(struct server *srv, const char *path, char **cause)
 	if (chmod(path, 0600) == -1)
 		goto syserr;
 	ctl = xcalloc(1, sizeof *ctl);
-	ctl->srv = srv;
+	ctl->home = home;
+	ctl->hooks.tunnel_open = control_tunnel_open;
+	ctl->hooks.tunnel_close = control_tunnel_close;
+	ctl->hooks.frame = control_frame;
+	ctl->hooks.arg = ctl;
 	ctl->thread = pthread_self();
 	ctl->path = xstrdup(path);
 	TAILQ_INIT(&ctl->clients);
 	pthread_mutex_init(&ctl->inbox_mu, NULL);
 	STAILQ_INIT(&ctl->inbox);
-	ctl->ev_inbox = event_new(srv->base, -1, 0, ctl_inbox_cb, ctl);
+	ctl->ev_inbox = event_new(home->base, -1, 0, ctl_inbox_cb, ctl);
 	/* Workers build JSON in their threads: seed the hash before them. */
 	json_object_seed(0);
-	ctl->evl = evconnlistener_new(srv->base, ctl_accept, ctl,
+	ctl->evl = evconnlistener_new(home->base, ctl_accept, ctl,
 	    LEV_OPT_CLOSE_ON_FREE, 16, fd);
 	if (ctl->evl == NULL) {
 		event_free(ctl->ev_inbox);
@@ -1404,7 +1410,7 @@ control_new(struct server *srv, const char *path, char **cause)
 		unlink(path);
 		goto syserr;
 	}
-	ctl->ev_tick = event_new(srv->base, -1, EV_PERSIST, ctl_tick, ctl);
+	ctl->ev_tick = event_new(home->base, -1, EV_PERSIST, ctl_tick, ctl);
 	evtimer_add(ctl->ev_tick, &tv);
 	log_info("control socket %s (protocol %d)", path, CONTROL_PROTOCOL);
 	return (ctl);
@@ -1413,6 +1419,12 @@ syserr:
 	if (fd != -1)
 		close(fd);
 	return (NULL);
+}
+
+const struct worker_hooks *
+control_hooks(struct control *ctl)
+{
+	return (&ctl->hooks);
 }
 
 void

@@ -20,25 +20,25 @@
 #define CONTROL_STALL_MS	30000	/* output waiting, none read: disconnect */
 #define CONTROL_SNAP_MIN_MS	50	/* fastest snapshot rate */
 
-struct server;
-struct tunnel;
+struct worker;
+struct worker_hooks;
 struct control;
-struct ws_frame_event;
 
 /*
- * Listens on path for srv (srv->stats must be set). A stale socket file
- * left by a dead process is replaced; a live one is an error. Returns NULL
- * with *cause set (caller frees). Free with control_free(), which removes
- * the socket file.
+ * Listens on path, on the loop of home (the first worker; every worker of
+ * its group must have live stats). A stale socket file left by a dead
+ * process is replaced; a live one is an error. Returns NULL with *cause
+ * set (caller frees). Free with control_free(), which removes the socket
+ * file.
  */
-struct control	*control_new(struct server *srv, const char *path,
+struct control	*control_new(struct worker *home, const char *path,
 		    char **cause);
 void		 control_free(struct control *);
 
-/* Events from the tunnels; ctl may be NULL (no control socket). */
-void	control_tunnel_open(struct control *ctl, struct tunnel *t);
-void	control_tunnel_close(struct control *ctl, struct tunnel *t);
-void	control_frame(struct control *ctl, struct tunnel *t,
-	    const struct ws_frame_event *ev);
+/*
+ * What each worker calls as its tunnels open and close and frames cross
+ * (worker.h); valid until control_free().
+ */
+const struct worker_hooks *control_hooks(struct control *);
 
 #endif

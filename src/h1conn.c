@@ -33,12 +33,12 @@
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
-#include "server.h"
 #include "sockread.h"
 #include "tls.h"
 #include "tlsout.h"
 #include "tunnel.h"
 #include "util.h"
+#include "worker.h"
 #include "ws_conn.h"
 #include "ws_deflate.h"
 
@@ -70,7 +70,7 @@ struct h1conn {
 
 	struct evbuffer_cb_entry *out_cb;	/* keeps out_len */
 	TAILQ_ENTRY(h1conn)	 entry;
-	struct server		*srv;
+	struct worker		*w;
 	struct config		*cfg;
 	uint64_t		 id;
 	char			 logid[24];
@@ -81,7 +81,7 @@ struct h1conn {
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
-	int			 listed;	/* on srv->h1conns */
+	int			 listed;	/* on w->h1conns */
 	int			 tls;		/* over TLS */
 	int			 tls_done;	/* TLS handshake finished */
 	int			 handed_off;	/* the socket now belongs to h2conn */
@@ -110,7 +110,7 @@ static void
 h1conn_free(struct h1conn *c)
 {
 	if (c->listed)
-		TAILQ_REMOVE(&c->srv->h1conns, c, entry);
+		TAILQ_REMOVE(&c->w->h1conns, c, entry);
 	sockread_free(c->rd);
 	tlsout_free(c->tout);	/* SSL writes to the socket again */
 	if (c->out_cb != NULL)	/* bev may outlive us a little */
@@ -122,7 +122,7 @@ h1conn_free(struct h1conn *c)
 	ws_offer_clear(&c->offer);
 	config_free(c->cfg);
 	if (!c->handed_off)
-		server_conn_gone(c->srv);	/* else h2conn counts it */
+		worker_conn_gone(c->w);	/* else h2conn counts it */
 	free(c);
 }
 
@@ -398,7 +398,7 @@ h1conn_backend_ready(void *arg, int status)
 		 * bev's output is empty (it wrote nothing since the handshake),
 		 * so SSL holds no write half done.
 		 */
-		c->tout = tlsout_new(c->srv->base,
+		c->tout = tlsout_new(c->w->base,
 		    bufferevent_openssl_get_ssl(c->bev), c->fd,
 		    c->cfg->buffer_size / 2, h1conn_tlsout, c);
 		c->out = tlsout_output(c->tout);
@@ -420,13 +420,13 @@ h1conn_backend_ready(void *arg, int status)
 	if (c->tout == NULL)	/* h1t_pending() reads it per message */
 		c->out_cb = backend_track_len(c->out, &c->out_len);
 	evtimer_del(c->timer);
-	TAILQ_REMOVE(&c->srv->h1conns, c, entry);
+	TAILQ_REMOVE(&c->w->h1conns, c, entry);
 	c->listed = 0;
 	if (c->tls)
-		c->rd = sockread_tls(c->srv->base, c->bev,
+		c->rd = sockread_tls(c->w->base, c->bev,
 		    c->cfg->buffer_size, c->logid, h1conn_sockread, c);
 	else
-		c->rd = sockread_tunnel(c->srv->base, c->bev,
+		c->rd = sockread_tunnel(c->w->base, c->bev,
 		    c->cfg->buffer_size, 0, h1conn_sockread, c);
 	if (c->tout != NULL)
 		tlsout_flush(c->tout);	/* the 101 */
@@ -456,7 +456,7 @@ h1conn_to_h2(struct h1conn *c)
 	c->handed_off = 1;
 	c->state = H1_CLOSED;
 	evtimer_del(c->timer);
-	h2conn_take(c->srv, bev, c->cfg, c->id, c->peer, c->local, c->tls);
+	h2conn_take(c->w, bev, c->cfg, c->id, c->peer, c->local, c->tls);
 	event_active(c->ev_closed, EV_TIMEOUT, 1);
 }
 
@@ -516,7 +516,7 @@ h1conn_request(struct h1conn *c)
 	    &deflate, c->extensions, sizeof c->extensions);
 	if (agreed)
 		cl.extensions = c->extensions;
-	c->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, c->id,
+	c->tunnel = tunnel_new(c->w, c->cfg, rt, &cl, c->id,
 	    h1conn_backend_ready, c);
 	if (agreed)
 		tunnel_set_deflate(c->tunnel, &deflate);
@@ -699,27 +699,27 @@ h1conn_local_str(int fd, char *buf, size_t len)
 }
 
 void
-h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
+h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
     socklen_t salen, SSL_CTX *tls)
 {
 	struct h1conn	*c;
 	SSL		*ssl = NULL;
 
 	c = xcalloc_aligned(sizeof *c);
-	c->srv = srv;
-	c->cfg = config_ref(srv->cfg);
-	c->id = server_next_id(srv);
+	c->w = w;
+	c->cfg = config_ref(w->cfg);
+	c->id = worker_next_id(w);
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
 	h1conn_peer_str(sa, c->peer, sizeof c->peer);
 	h1conn_local_str(fd, c->local, sizeof c->local);
 	if (tls != NULL) {
 		c->tls = 1;
 		if ((ssl = SSL_new(tls)) != NULL)
-			c->bev = bufferevent_openssl_socket_new(srv->base, fd,
+			c->bev = bufferevent_openssl_socket_new(w->base, fd,
 			    ssl, BUFFEREVENT_SSL_ACCEPTING,
 			    BEV_OPT_CLOSE_ON_FREE);
 	} else
-		c->bev = bufferevent_socket_new(srv->base, fd,
+		c->bev = bufferevent_socket_new(w->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		if (ssl != NULL)
@@ -734,11 +734,11 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	/* A peer that closes without close_notify has still closed (EOF). */
 	if (c->tls)
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	server_conn_new(srv);
+	worker_conn_new(w);
 	backend_tune_socket(fd);
-	c->timer = evtimer_new(srv->base, h1conn_timeout, c);
-	c->ev_closed = event_new(srv->base, -1, 0, h1conn_closed_cb, c);
-	TAILQ_INSERT_TAIL(&srv->h1conns, c, entry);
+	c->timer = evtimer_new(w->base, h1conn_timeout, c);
+	c->ev_closed = event_new(w->base, -1, 0, h1conn_closed_cb, c);
+	TAILQ_INSERT_TAIL(&w->h1conns, c, entry);
 	c->listed = 1;
 	bufferevent_setcb(c->bev, h1conn_read, h1conn_write, h1conn_event, c);
 	/* A head larger than max-header-size is refused, never buffered. */
@@ -752,8 +752,8 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 	 */
 	bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
 
-	if (srv->stopping || server_nconns(srv) > c->cfg->max_connections) {
-		h1conn_reject(c, 503, srv->stopping ? "server shutting down" :
+	if (w->stopping || worker_nconns(w) > c->cfg->max_connections) {
+		h1conn_reject(c, 503, w->stopping ? "server shutting down" :
 		    "too many connections");
 		return;
 	}
@@ -761,20 +761,20 @@ h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
 }
 
 void
-h1conn_free_all(struct server *srv)
+h1conn_free_all(struct worker *w)
 {
 	struct h1conn	*c;
 
-	while ((c = TAILQ_FIRST(&srv->h1conns)) != NULL)
+	while ((c = TAILQ_FIRST(&w->h1conns)) != NULL)
 		h1conn_free(c);
 }
 
 void
-h1conn_shutdown_all(struct server *srv)
+h1conn_shutdown_all(struct worker *w)
 {
 	struct h1conn	*c, *next;
 
-	for (c = TAILQ_FIRST(&srv->h1conns); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&w->h1conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == H1_CONNECTING) {
 			tunnel_abort(c->tunnel);

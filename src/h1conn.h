@@ -8,7 +8,7 @@
 
 #include <sys/socket.h>
 
-struct server;
+struct worker;
 struct h1conn;
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -19,13 +19,13 @@ typedef struct ssl_ctx_st SSL_CTX;
  * (ALPN, or the HTTP/2 preface on any listener) is handed to h2conn.
  * Frees itself when done.
  */
-void	h1conn_accept(struct server *srv, int fd, const struct sockaddr *sa,
+void	h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	    socklen_t salen, SSL_CTX *tls);
 
 /* SIGTERM: answers 503 to every connection still in its handshake. */
-void	h1conn_shutdown_all(struct server *srv);
+void	h1conn_shutdown_all(struct worker *w);
 
 /* At exit, after tunnel_free_all(): frees connections still in handshake. */
-void	h1conn_free_all(struct server *srv);
+void	h1conn_free_all(struct worker *w);
 
 #endif

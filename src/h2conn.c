@@ -43,12 +43,12 @@
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
-#include "server.h"
 #include "sockread.h"
 #include "tls.h"
 #include "tlsout.h"
 #include "tunnel.h"
 #include "util.h"
+#include "worker.h"
 #include "ws_conn.h"
 #include "ws_deflate.h"
 
@@ -142,7 +142,7 @@ struct h2conn {
 	uint64_t		 fc_since;
 
 	TAILQ_ENTRY(h2conn)	 entry;
-	struct server		*srv;
+	struct worker		*w;
 	struct config		*cfg;
 	uint64_t		 id;
 	char			 logid[24];
@@ -363,7 +363,7 @@ h2s_new(struct h2conn *c, int32_t id)
 	if (s->in == NULL || s->out == NULL)
 		fatalx("out of memory");
 	evbuffer_add_cb(s->in, h2s_in_cb, s);
-	s->ev_linger = evtimer_new(c->srv->base, h2s_linger_timeout, s);
+	s->ev_linger = evtimer_new(c->w->base, h2s_linger_timeout, s);
 	s->t_start = now_ns();
 	s->head = xcalloc(1, sizeof *s->head);
 	h2req_init(s->head, c->cfg->max_head);
@@ -711,7 +711,7 @@ h2s_request(struct h2stream *s, int end_stream)
 		flags |= H2REQ_SETTINGS_ACKED;
 	if (end_stream)
 		flags |= H2REQ_END_STREAM;
-	if (c->srv->stopping)
+	if (c->w->stopping)
 		flags |= H2REQ_STOPPING;
 	status = h2req_decide(s->head, c->cfg, flags, &s->offer, &rt,
 	    &s->subprotocol, &why);
@@ -740,7 +740,7 @@ h2s_request(struct h2stream *s, int end_stream)
 	    &deflate, s->extensions, sizeof s->extensions);
 	if (agreed)
 		cl.extensions = s->extensions;
-	s->tunnel = tunnel_new(c->srv, c->cfg, rt, &cl, server_next_id(c->srv),
+	s->tunnel = tunnel_new(c->w, c->cfg, rt, &cl, worker_next_id(c->w),
 	    h2s_backend_ready, s);
 	if (agreed)
 		tunnel_set_deflate(s->tunnel, &deflate);
@@ -1468,7 +1468,7 @@ h2conn_free(struct h2conn *c)
 		s->closed = 1;
 		h2s_free(s);
 	}
-	TAILQ_REMOVE(&c->srv->h2conns, c, entry);
+	TAILQ_REMOVE(&c->w->h2conns, c, entry);
 	nghttp2_session_del(c->sess);
 	sockread_free(c->rd);
 	tlsout_free(c->tout);	/* SSL writes to the socket again */
@@ -1478,7 +1478,7 @@ h2conn_free(struct h2conn *c)
 	event_free(c->ev_free);
 	event_free(c->timer);
 	config_free(c->cfg);
-	server_conn_gone(c->srv);
+	worker_conn_gone(c->w);
 	free(c);
 }
 
@@ -1523,13 +1523,13 @@ h2conn_session_new(struct h2conn *c)
 }
 
 void
-h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
+h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
     uint64_t id, const char *peer, const char *local, int tls)
 {
 	struct h2conn	*c;
 
 	c = xcalloc_aligned(sizeof *c);
-	c->srv = srv;
+	c->w = w;
 	c->cfg = config_ref(cfg);
 	c->bev = bev;
 	if ((c->wbuf = evbuffer_new()) == NULL)
@@ -1541,10 +1541,10 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 	snprintf(c->local, sizeof c->local, "%s", local);
 	c->high = cfg->buffer_size;
 	TAILQ_INIT(&c->streams);
-	c->ev_work = event_new(srv->base, -1, 0, h2conn_work_cb, c);
-	c->ev_free = event_new(srv->base, -1, 0, h2conn_free_cb, c);
-	c->timer = evtimer_new(srv->base, h2conn_timeout, c);
-	TAILQ_INSERT_TAIL(&srv->h2conns, c, entry);
+	c->ev_work = event_new(w->base, -1, 0, h2conn_work_cb, c);
+	c->ev_free = event_new(w->base, -1, 0, h2conn_free_cb, c);
+	c->timer = evtimer_new(w->base, h2conn_timeout, c);
+	TAILQ_INSERT_TAIL(&w->h2conns, c, entry);
 	log_info("%s: peer=%s HTTP/2%s", c->logid, c->peer,
 	    tls ? " over TLS" : " (h2c, prior knowledge)");
 
@@ -1566,12 +1566,12 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 		 * tlsout.c): nothing was written since the handshake, so SSL
 		 * holds no write half done.
 		 */
-		c->rd = sockread_tls(srv->base, bev, c->high, c->logid,
+		c->rd = sockread_tls(w->base, bev, c->high, c->logid,
 		    h2conn_sockread, c);
-		c->tout = tlsout_new(srv->base, bufferevent_openssl_get_ssl(bev),
+		c->tout = tlsout_new(w->base, bufferevent_openssl_get_ssl(bev),
 		    (int)bufferevent_getfd(bev), c->high / 2, h2conn_tlsout, c);
 	} else	/* one sized readv per readiness, no FIONREAD */
-		c->rd = sockread_tunnel(srv->base, bev, c->high, 0,
+		c->rd = sockread_tunnel(w->base, bev, c->high, 0,
 		    h2conn_sockread, c);
 	sockread_set_flat(c->rd, h2conn_flat, c);
 	sockread_set_warm(c->rd, 0, c, 2);	/* h2conn's first lines */
@@ -1582,15 +1582,15 @@ h2conn_take(struct server *srv, struct bufferevent *bev, struct config *cfg,
 }
 
 void
-h2conn_shutdown_all(struct server *srv)
+h2conn_shutdown_all(struct worker *w)
 {
 	struct h2conn	*c;
 	struct h2stream	*s;
 
-	TAILQ_FOREACH(c, &srv->h2conns, entry) {
+	TAILQ_FOREACH(c, &w->h2conns, entry) {
 		if (c->state != H2_OPEN)
 			continue;
-		/* New streams get 503 meanwhile (srv->stopping). */
+		/* New streams get 503 meanwhile (w->stopping). */
 		c->state = H2_DRAINING;
 		TAILQ_FOREACH(s, &c->streams, entry) {
 			if (s->state != H2S_CONNECTING)
@@ -1604,10 +1604,10 @@ h2conn_shutdown_all(struct server *srv)
 }
 
 void
-h2conn_free_all(struct server *srv)
+h2conn_free_all(struct worker *w)
 {
 	struct h2conn	*c;
 
-	while ((c = TAILQ_FIRST(&srv->h2conns)) != NULL)
+	while ((c = TAILQ_FIRST(&w->h2conns)) != NULL)
 		h2conn_free(c);
 }

@@ -10,7 +10,7 @@
 
 struct bufferevent;
 struct config;
-struct server;
+struct worker;
 struct h2conn;
 struct h2stream;
 
@@ -56,10 +56,10 @@ struct h2_conn_fc {
  * Takes over a client connection speaking HTTP/2: ALPN chose h2, or its
  * first bytes (still in bev's input) are the connection preface. bev is
  * moved to us (its callbacks are replaced); a reference on cfg is taken.
- * The connection is already counted in srv->nconns; we uncount it when
+ * The connection is already counted in w->nconns; we uncount it when
  * freed. peer is copied.
  */
-void	h2conn_take(struct server *srv, struct bufferevent *bev,
+void	h2conn_take(struct worker *w, struct bufferevent *bev,
 	    struct config *cfg, uint64_t id, const char *peer,
 	    const char *local, int tls);
 
@@ -68,10 +68,10 @@ void	h2conn_take(struct server *srv, struct bufferevent *bev,
  * streams still connecting their backend and new ones get 503; once its
  * streams have ended each connection sends GOAWAY(NO_ERROR) and closes.
  */
-void	h2conn_shutdown_all(struct server *srv);
+void	h2conn_shutdown_all(struct worker *w);
 
 /* At exit, after tunnel_free_all(): frees every connection left. */
-void	h2conn_free_all(struct server *srv);
+void	h2conn_free_all(struct worker *w);
 
 /* Walking the streams of a connection (dashboard). */
 struct h2stream	*h2conn_first_stream(struct h2conn *c);

@@ -23,9 +23,9 @@
 #include "h1conn.h"
 #include "listener.h"
 #include "log.h"
-#include "server.h"
 #include "tls.h"
 #include "util.h"
+#include "worker.h"
 
 static void
 listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
@@ -33,7 +33,7 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	h1conn_accept(l->srv, fd, sa, (socklen_t)salen, l->tls);
+	h1conn_accept(l->w, fd, sa, (socklen_t)salen, l->tls);
 }
 
 static void
@@ -115,16 +115,16 @@ fail:
 }
 
 void
-listener_addrs_get(struct server *srv, struct listener_addrs *out)
+listener_addrs_get(struct worker *w, struct listener_addrs *out)
 {
 	struct listener	*l;
 
 	out->n = 0;
-	TAILQ_FOREACH(l, &srv->listeners, entry)
+	TAILQ_FOREACH(l, &w->listeners, entry)
 		out->n++;
 	out->a = xcalloc(MAX(out->n, 1), sizeof *out->a);
 	out->n = 0;
-	TAILQ_FOREACH(l, &srv->listeners, entry) {
+	TAILQ_FOREACH(l, &w->listeners, entry) {
 		out->a[out->n].spec = xstrdup(l->spec);
 		out->a[out->n].ss = l->ss;
 		out->a[out->n].sslen = l->sslen;
@@ -186,7 +186,7 @@ listener_freeaddrinfo(struct addrinfo *res, const struct listener_addrs *like)
 }
 
 int
-listener_open(struct server *srv, const struct listen_cfg *lc,
+listener_open(struct worker *w, const struct listen_cfg *lc,
     const struct listener_addrs *like, char **cause)
 {
 	struct addrinfo		 hints, *res = NULL, *ai;
@@ -222,7 +222,7 @@ listener_open(struct server *srv, const struct listen_cfg *lc,
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = listener_bind(ai, srv->ws != NULL)) == -1) {
+		if ((fd = listener_bind(ai, worker_count(w) > 1)) == -1) {
 			/* A wildcard may lack IPv6 on this host; skip that half. */
 			if (lc->host == NULL && ai->ai_family == AF_INET6 &&
 			    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
@@ -234,7 +234,7 @@ listener_open(struct server *srv, const struct listen_cfg *lc,
 			return (-1);
 		}
 		l = xcalloc(1, sizeof *l);
-		l->srv = srv;
+		l->w = w;
 		l->spec = xstrdup(lc->spec);
 		sslen = sizeof ss;
 		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
@@ -243,7 +243,7 @@ listener_open(struct server *srv, const struct listen_cfg *lc,
 			l->ss = ss;
 			l->sslen = sslen;
 		}
-		l->evl = evconnlistener_new(srv->base, listener_accept, l,
+		l->evl = evconnlistener_new(w->base, listener_accept, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
 		if (l->evl == NULL) {
 			close(fd);
@@ -256,18 +256,18 @@ listener_open(struct server *srv, const struct listen_cfg *lc,
 			return (-1);
 		}
 		evconnlistener_set_error_cb(l->evl, listener_error);
-		l->ev_resume = evtimer_new(srv->base, listener_resume, l);
+		l->ev_resume = evtimer_new(w->base, listener_resume, l);
 		if (tls != NULL) {
 			SSL_CTX_up_ref(tls);
 			l->tls = tls;
 		}
-		TAILQ_INSERT_TAIL(&srv->listeners, l, entry);
+		TAILQ_INSERT_TAIL(&w->listeners, l, entry);
 		/* One line per address: the other workers share it. */
-		if (srv->index == 0)
+		if (w->index == 0)
 			log_info("listening on %s%s", l->addr, tls != NULL ?
 			    " (tls: h2, http/1.1)" : "");
 		else
-			log_debug("worker %u: listening on %s", srv->index,
+			log_debug("worker %u: listening on %s", w->index,
 			    l->addr);
 		opened++;
 	}
@@ -305,7 +305,7 @@ listener_free(struct listener *l)
 {
 	if (l == NULL)
 		return;
-	TAILQ_REMOVE(&l->srv->listeners, l, entry);
+	TAILQ_REMOVE(&l->w->listeners, l, entry);
 	evconnlistener_free(l->evl);
 	event_free(l->ev_resume);
 	SSL_CTX_free(l->tls);

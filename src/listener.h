@@ -8,13 +8,13 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
-struct server;
+struct worker;
 struct listen_cfg;
 typedef struct ssl_ctx_st SSL_CTX;
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
-	struct server		*srv;
+	struct worker		*w;
 	struct evconnlistener	*evl;
 	struct event		*ev_resume;	/* re-enables after EMFILE */
 	char			*spec;		/* the listen line it came from */
@@ -38,20 +38,20 @@ struct listener_addrs {
 	size_t			 n;
 };
 
-/* Fills out from srv->listeners; free with listener_addrs_clear(). */
-void	listener_addrs_get(struct server *srv, struct listener_addrs *out);
+/* Fills out from w->listeners; free with listener_addrs_clear(). */
+void	listener_addrs_get(struct worker *w, struct listener_addrs *out);
 void	listener_addrs_clear(struct listener_addrs *);
 
 /*
  * Opens every address lc names (a wildcard host gives an IPv4 and an IPv6
- * socket) and appends them to srv->listeners; logs "listening on ADDR".
- * With like (another worker's addresses; srv->ws set), binds the addresses
+ * socket) and appends them to w->listeners; logs "listening on ADDR".
+ * With like (another worker's addresses), binds the addresses
  * like holds for lc->spec instead, none if it holds none. With more than
  * one worker, sockets get SO_REUSEPORT: the kernel spreads new connections
  * over the workers. Returns 0, or -1 with *cause set (caller frees) naming
  * the address.
  */
-int	listener_open(struct server *srv, const struct listen_cfg *lc,
+int	listener_open(struct worker *w, const struct listen_cfg *lc,
 	    const struct listener_addrs *like, char **cause);
 
 /*
@@ -61,7 +61,7 @@ int	listener_open(struct server *srv, const struct listen_cfg *lc,
  */
 void	listener_reload_tls(struct listener *l, const struct listen_cfg *lc);
 
-/* Closes and frees one listener (removing it from srv->listeners). */
+/* Closes and frees one listener (removing it from w->listeners). */
 void	listener_free(struct listener *l);
 
 #endif

@@ -116,7 +116,7 @@ main(int argc, char **argv)
 	struct server	 srv;
 	char		*cause, *eq, *line;
 	int		 ch, check = 0, demo = 0, level = -1, use_syslog = 0, rc;
-	size_t		 i;
+	size_t		 i, nroutes;
 
 	/* wsbridge ctl ...: the control socket's batch client. */
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
@@ -234,12 +234,12 @@ main(int argc, char **argv)
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	sockread_thread_start(srv.base);
+	nroutes = srv.cfg->nroutes;
 	if (server_start(&srv) == -1) {
 		rc = 1;
 		goto stop;
 	}
-	log_info("wsbridge %s ready: %zu routes", PACKAGE_VERSION,
-	    srv.cfg->nroutes);
+	log_info("wsbridge %s ready: %zu routes", PACKAGE_VERSION, nroutes);
 	event_base_dispatch(srv.base);
 	log_info("exiting");
 	rc = 0;

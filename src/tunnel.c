@@ -26,15 +26,14 @@
 #include "arrivals.h"
 #include "backend.h"
 #include "config.h"
-#include "control.h"
 #include "handshake.h"
 #include "framelog.h"
 #include "log.h"
-#include "server.h"
 #include "sockread.h"
 #include "stats.h"
 #include "tunnel.h"
 #include "util.h"
+#include "worker.h"
 #include "ws_conn.h"
 #include "ws_deflate.h"
 #include "ws_frame.h"
@@ -75,7 +74,7 @@ struct tunnel {
 	uint16_t			 be_code;	/* close code its end maps to */
 	uint8_t				 be_eof;	/* backend finished sending */
 	uint8_t				 echo_open;	/* echo: a fragmented reply is open */
-	struct server			*srv;
+	struct worker			*w;
 	struct sockread			*be_rd;		/* reads be (plain TCP) */
 	struct evbuffer_cb_entry	*be_ocb;	/* keeps be_olen */
 
@@ -272,7 +271,7 @@ tunnel_stats_unhook(struct tunnel *t)
 static unsigned *
 tunnel_open_count(struct tunnel *t)
 {
-	struct stats_global	*g = t->srv->stats;
+	struct stats_global	*g = t->w->stats;
 	int			 h2 = strcmp(t->proto, "h2") == 0;
 
 	if (t->tls_version != NULL)
@@ -327,10 +326,11 @@ tunnel_free(struct tunnel *t)
 	}
 	tunnel_log_close(t);
 	if (t->counted) {
-		control_tunnel_close(t->srv->ctl, t);
+		if (t->w->hooks != NULL)
+			t->w->hooks->tunnel_close(t->w->hooks->arg, t);
 		(*tunnel_open_count(t))--;
 	}
-	TAILQ_REMOVE(&t->srv->tunnels, t, entry);
+	TAILQ_REMOVE(&t->w->tunnels, t, entry);
 	backend_cancel(t->req);
 	tunnel_stats_unhook(t);
 	tunnel_be_release(t);
@@ -373,11 +373,11 @@ tunnel_free_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-tunnel_free_all(struct server *srv)
+tunnel_free_all(struct worker *w)
 {
 	struct tunnel	*t;
 
-	while ((t = TAILQ_FIRST(&srv->tunnels)) != NULL)
+	while ((t = TAILQ_FIRST(&w->tunnels)) != NULL)
 		tunnel_free(t);
 }
 
@@ -488,7 +488,7 @@ tunnel_be_flush(struct tunnel *t)
 	out = t->be_obuf;
 	w = backend_write_now(t->be, t->be_stage, n);
 	if (w > 0 && t->st != NULL)	/* never in the output: left now */
-		stats_taken(t->st, t->srv->stats, STATS_IN, w, now_ns());
+		stats_taken(t->st, t->w->stats, STATS_IN, w, now_ns());
 	if (w < n)
 		evbuffer_add_buffer(out, t->be_stage);
 }
@@ -531,7 +531,7 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 	struct tunnel	*t = arg;
 
 	if (t->st != NULL)
-		stats_payload(t->st, t->srv->stats, STATS_IN, n, first, last,
+		stats_payload(t->st, t->w->stats, STATS_IN, n, first, last,
 		    !tunnel_is_echo(t) && t->be != NULL && !t->be_flushing &&
 		    !t->be_dead, now_ns());
 	if (tunnel_is_echo(t)) {
@@ -625,7 +625,7 @@ void
 tunnel_out_taken(struct tunnel *t, size_t n)
 {
 	if (n > 0 && t != NULL && t->st != NULL)
-		stats_taken(t->st, t->srv->stats, STATS_OUT, n, now_ns());
+		stats_taken(t->st, t->w->stats, STATS_OUT, n, now_ns());
 }
 
 int
@@ -1032,14 +1032,14 @@ tunnel_client_init(struct tunnel_client *cl, const struct ws_offer *o)
 }
 
 struct tunnel *
-tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
+tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
     const struct tunnel_client *cl, uint64_t id, tunnel_connect_cb *cb,
     void *arg)
 {
 	struct tunnel	*t;
 
 	t = xcalloc_aligned(sizeof *t);
-	t->srv = srv;
+	t->w = w;
 	t->cfg = config_ref(cfg);
 	t->rt = rt;
 	t->high = (uint32_t)cfg->buffer_size;
@@ -1070,19 +1070,19 @@ tunnel_new(struct server *srv, struct config *cfg, const struct route *rt,
 	t->connect_cb = cb;
 	t->connect_arg = arg;
 	t->t_start = now_ns();
-	t->ev_free = event_new(srv->base, -1, 0, tunnel_free_cb, t);
-	t->ev_linger = evtimer_new(srv->base, tunnel_linger_timeout, t);
+	t->ev_free = event_new(w->base, -1, 0, tunnel_free_cb, t);
+	t->ev_linger = evtimer_new(w->base, tunnel_linger_timeout, t);
 	t->be_stage = evbuffer_new();
-	TAILQ_INSERT_TAIL(&srv->tunnels, t, entry);
-	if (srv->flog != NULL)
-		t->fls = framelog_session_new(srv->flog, cl, t->logid, rt->path,
+	TAILQ_INSERT_TAIL(&w->tunnels, t, entry);
+	if (w->flog != NULL)
+		t->fls = framelog_session_new(w->flog, cl, t->logid, rt->path,
 		    rt->target.spec, cfg->log.capture);
 
 	if (rt->target.kind == TARGET_ECHO) {
-		t->ev_connected = event_new(srv->base, -1, 0, tunnel_echo_ready, t);
+		t->ev_connected = event_new(w->base, -1, 0, tunnel_echo_ready, t);
 		event_active(t->ev_connected, EV_TIMEOUT, 1);
 	} else
-		t->req = backend_connect(srv, &rt->target,
+		t->req = backend_connect(w, &rt->target,
 		    rt->connect_timeout_ms, tunnel_connected, t);
 	return (t);
 }
@@ -1096,14 +1096,15 @@ tunnel_obs_frame(void *arg, const struct ws_frame_event *ev)
 	struct tunnel	*t = arg;
 
 	if (t->st != NULL) {
-		stats_frame(t->st, t->srv->stats, ev->dir == WS_DIR_IN ?
+		stats_frame(t->st, t->w->stats, ev->dir == WS_DIR_IN ?
 		    STATS_IN : STATS_OUT, ev->opcode, ev->fin, ev->rsv,
 		    ev->masked, ev->len, ev->plain_len, ev->hdr_len,
 		    ev->close_code, ev->status,
 		    ev->delay_ns != 0 && ev->delay_ns < ev->t_ns ?
 		    ev->t_ns - ev->delay_ns : 0, ev->t_ns,
 		    t->st->frames_ring != NULL ? wall_ns() : 0);
-		control_frame(t->srv->ctl, t, ev);
+		if (t->w->hooks != NULL)
+			t->w->hooks->frame(t->w->hooks->arg, t, ev);
 	}
 	if (t->flobs != NULL)
 		t->flobs->frame(t->fls, ev);
@@ -1126,7 +1127,7 @@ tunnel_client_drained(struct evbuffer *buf,
 	struct tunnel	*t = arg;
 
 	if (info->n_deleted > 0 && t->st != NULL)
-		stats_taken(t->st, t->srv->stats, STATS_OUT, info->n_deleted,
+		stats_taken(t->st, t->w->stats, STATS_OUT, info->n_deleted,
 		    now_ns());
 }
 
@@ -1138,7 +1139,7 @@ tunnel_backend_drained(struct evbuffer *buf,
 	struct tunnel	*t = arg;
 
 	if (info->n_deleted > 0 && t->st != NULL)
-		stats_taken(t->st, t->srv->stats, STATS_IN, info->n_deleted,
+		stats_taken(t->st, t->w->stats, STATS_IN, info->n_deleted,
 		    now_ns());
 }
 
@@ -1166,7 +1167,7 @@ tunnel_stats_start(struct tunnel *t)
 	if (t->be != NULL)
 		t->cb_backend = evbuffer_add_cb(t->be_obuf,
 		    tunnel_backend_drained, t);
-	t->srv->stats->conns_total++;
+	t->w->stats->conns_total++;
 	(*tunnel_open_count(t))++;
 	t->counted = 1;
 }
@@ -1224,9 +1225,9 @@ tunnel_info(struct tunnel *t, struct tunnel_info *ti)
 }
 
 struct tunnel *
-tunnel_first(struct server *srv)
+tunnel_first(struct worker *w)
 {
-	return (TAILQ_FIRST(&srv->tunnels));
+	return (TAILQ_FIRST(&w->tunnels));
 }
 
 struct tunnel *
@@ -1265,14 +1266,14 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	lim.idle_timeout_ms = t->rt->idle_timeout_ms;
 	lim.ping_interval_ms = t->rt->ping_interval_ms;
 	lim.pong_timeout_ms = t->rt->pong_timeout_ms;
-	t->ws = ws_conn_new(t->srv->base, ops, tr, &tunnel_ws_handler, t, &lim,
+	t->ws = ws_conn_new(t->w->base, ops, tr, &tunnel_ws_handler, t, &lim,
 	    t->logid);
 	if (t->deflate_on)
 		ws_conn_set_deflate(t->ws, &t->deflate, &t->rt->deflate);
 	if (t->fls != NULL)
 		t->flobs = framelog_session_open(t->fls,
 		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t);
-	if (t->srv->stats != NULL)
+	if (t->w->stats != NULL)
 		tunnel_stats_start(t);
 	if (t->st != NULL && t->fls != NULL)
 		framelog_session_expect_hol(t->fls);
@@ -1293,7 +1294,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		bufferevent_setcb(t->be, tunnel_be_read, tunnel_be_write,
 		    tunnel_be_event, t);
 		/* Stop reading the backend while its bytes wait for the client. */
-		t->be_rd = sockread_tunnel(t->srv->base, t->be, high,
+		t->be_rd = sockread_tunnel(t->w->base, t->be, high,
 		    t->rt->max_frame, tunnel_be_sockread, t);
 		/*
 		 * The flat path frames binary messages for a transport that
@@ -1310,8 +1311,8 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 			    t->tops->hot_lines);
 		}
 	}
-	if (t->counted)
-		control_tunnel_open(t->srv->ctl, t);
+	if (t->counted && t->w->hooks != NULL)
+		t->w->hooks->tunnel_open(t->w->hooks->arg, t);
 	ws_conn_input(t->ws);
 }
 
@@ -1330,11 +1331,11 @@ tunnel_abort(struct tunnel *t)
 }
 
 void
-tunnel_shutdown_all(struct server *srv)
+tunnel_shutdown_all(struct worker *w)
 {
 	struct tunnel	*t;
 
-	TAILQ_FOREACH(t, &srv->tunnels, entry)
+	TAILQ_FOREACH(t, &w->tunnels, entry)
 		if (t->ws != NULL)
 			ws_conn_close(t->ws, WS_CLOSE_GOING_AWAY,
 			    "server shutting down", 0);

@@ -9,7 +9,7 @@
 #include <sys/queue.h>
 #include <stdint.h>
 
-struct server;
+struct worker;
 struct config;
 struct route;
 struct ws_deflate_params;
@@ -67,7 +67,7 @@ typedef void tunnel_connect_cb(void *arg, int status);
  * never from inside this call. The caller owns the tunnel until
  * tunnel_attach() or tunnel_abort().
  */
-struct tunnel	*tunnel_new(struct server *srv, struct config *cfg,
+struct tunnel	*tunnel_new(struct worker *w, struct config *cfg,
 		    const struct route *rt, const struct tunnel_client *cl,
 		    uint64_t id, tunnel_connect_cb *cb, void *arg);
 
@@ -89,10 +89,10 @@ void	tunnel_set_deflate(struct tunnel *t, const struct ws_deflate_params *p);
 void	tunnel_abort(struct tunnel *t);
 
 /* Graceful shutdown: every open tunnel sends close 1001, then drains. */
-void	tunnel_shutdown_all(struct server *srv);
+void	tunnel_shutdown_all(struct worker *w);
 
 /* At exit, after the loop: frees every tunnel left (deadline passed). */
-void	tunnel_free_all(struct server *srv);
+void	tunnel_free_all(struct worker *w);
 
 /*
  * What the control socket shows of a tunnel. Strings are borrowed until
@@ -126,8 +126,8 @@ struct tunnel_info {
 
 /* Fills ti from t. */
 void	tunnel_info(struct tunnel *t, struct tunnel_info *ti);
-/* Walks srv->tunnels (NULL at the end). */
-struct tunnel	*tunnel_first(struct server *srv);
+/* Walks w->tunnels (NULL at the end). */
+struct tunnel	*tunnel_first(struct worker *w);
 struct tunnel	*tunnel_next(struct tunnel *t);
 uint64_t	 tunnel_id(const struct tunnel *t);
 struct stats_conn *tunnel_stats(struct tunnel *t);
