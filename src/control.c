@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "conn_facts.h"
 #include "control.h"
 #include "ctl_proto.h"
 #include "framelog.h"
@@ -242,33 +243,76 @@ ctl_worker_of(const struct control *ctl, uint64_t id)
 	return (worker_of_id(ctl->home, id));
 }
 
+/*
+ * The facts a connection object shows, a line per key: what it holds and
+ * where in struct conn_facts. A new fact is a line here.
+ */
+enum ctl_fact_kind {
+	CF_STR = 0,	/* const char *, null when NULL */
+	CF_ADDR,	/* sockaddr_storage, as conn_addr_str() */
+	CF_SET,		/* const char *: whether it is set */
+	CF_INT,		/* int64_t */
+};
+
+#define CTL_FACT(k, kind, f)	{ k, kind, offsetof(struct conn_facts, f) }
+
+static const struct ctl_fact {
+	const char		*key;
+	enum ctl_fact_kind	 kind;
+	size_t			 off;
+} ctl_facts[] = {
+	CTL_FACT("peer", CF_ADDR, peer),
+	CTL_FACT("path", CF_STR, path),
+	CTL_FACT("query", CF_STR, query),
+	CTL_FACT("route", CF_STR, route),
+	CTL_FACT("backend", CF_STR, backend),
+	CTL_FACT("proto", CF_STR, proto),
+	CTL_FACT("tls", CF_SET, tls_version),
+	CTL_FACT("tls_version", CF_STR, tls_version),
+	CTL_FACT("tls_cipher", CF_STR, tls_cipher),
+	CTL_FACT("alpn", CF_STR, alpn),
+	CTL_FACT("sni", CF_STR, sni),
+	CTL_FACT("http_version", CF_STR, http_version),
+	CTL_FACT("h2_stream", CF_INT, h2_stream_id),
+	CTL_FACT("host", CF_STR, host),
+	CTL_FACT("origin", CF_STR, origin),
+	CTL_FACT("user_agent", CF_STR, user_agent),
+	CTL_FACT("subprotocol", CF_STR, subprotocol),
+	CTL_FACT("protocols", CF_STR, protocols),
+	CTL_FACT("extensions", CF_STR, extensions),
+};
+
+static json_t *
+ctl_fact_json(const struct conn_facts *f, const struct ctl_fact *cf)
+{
+	const void	*p = (const char *)f + cf->off;
+	char		 buf[CONN_ADDRSTRLEN];
+
+	switch (cf->kind) {
+	case CF_STR:
+		return (jstr(*(const char *const *)p));
+	case CF_ADDR:
+		return (jstr(conn_addr_str(p, buf, sizeof buf)));
+	case CF_SET:
+		return (json_boolean(*(const char *const *)p != NULL));
+	case CF_INT:
+		return (jint((uint64_t)*(const int64_t *)p));
+	}
+	return (json_null());
+}
+
 /* Everything known of a tunnel that does not change. */
 static json_t *
 ctl_conn_static(const struct control *ctl, const struct tunnel_info *ti)
 {
 	json_t	*o = json_object();
+	size_t	 i;
 
 	json_object_set_new(o, "id", jint(ti->id));
 	json_object_set_new(o, "worker", jint(ctl_worker_of(ctl, ti->id)));
-	json_object_set_new(o, "peer", jstr(ti->peer));
-	json_object_set_new(o, "path", jstr(ti->path));
-	json_object_set_new(o, "query", jstr(ti->query));
-	json_object_set_new(o, "route", jstr(ti->route));
-	json_object_set_new(o, "backend", jstr(ti->backend));
-	json_object_set_new(o, "proto", jstr(ti->proto));
-	json_object_set_new(o, "tls", json_boolean(ti->tls_version != NULL));
-	json_object_set_new(o, "tls_version", jstr(ti->tls_version));
-	json_object_set_new(o, "tls_cipher", jstr(ti->tls_cipher));
-	json_object_set_new(o, "alpn", jstr(ti->alpn));
-	json_object_set_new(o, "sni", jstr(ti->sni));
-	json_object_set_new(o, "http_version", jstr(ti->http_version));
-	json_object_set_new(o, "h2_stream", jint((uint64_t)ti->h2_stream_id));
-	json_object_set_new(o, "host", jstr(ti->host));
-	json_object_set_new(o, "origin", jstr(ti->origin));
-	json_object_set_new(o, "user_agent", jstr(ti->user_agent));
-	json_object_set_new(o, "subprotocol", jstr(ti->subprotocol));
-	json_object_set_new(o, "protocols", jstr(ti->protocols));
-	json_object_set_new(o, "extensions", jstr(ti->extensions));
+	for (i = 0; i < nitems(ctl_facts); i++)
+		json_object_set_new(o, ctl_facts[i].key,
+		    ctl_fact_json(ti->facts, &ctl_facts[i]));
 	json_object_set_new(o, "t_start", jint(ti->t_start_wall));
 	return (o);
 }
@@ -1257,6 +1301,7 @@ control_tunnel_close(void *arg, struct tunnel *t)
 	struct tunnel_info	 ti;
 	json_t			*o;
 	uint64_t		 now;
+	char			 peer[CONN_ADDRSTRLEN];
 
 	if (ALOAD(&ctl->nconn_subs) == 0)
 		return;
@@ -1266,8 +1311,9 @@ control_tunnel_close(void *arg, struct tunnel *t)
 	json_object_set_new(o, "event", json_string("close"));
 	json_object_set_new(o, "t", jint(wall_ns()));
 	json_object_set_new(o, "id", jint(ti.id));
-	json_object_set_new(o, "peer", jstr(ti.peer));
-	json_object_set_new(o, "route", jstr(ti.route));
+	json_object_set_new(o, "peer", jstr(conn_addr_str(&ti.facts->peer,
+	    peer, sizeof peer)));
+	json_object_set_new(o, "route", jstr(ti.facts->route));
 	json_object_set_new(o, "duration_ns", jint(now - ti.t_start));
 	json_object_set_new(o, "closed_by", jstr(ti.closed_by));
 	if (ti.c != NULL) {

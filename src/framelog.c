@@ -24,12 +24,12 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "conn_facts.h"
 #include "framelog.h"
 #include "framelog_db.h"
 #include "framelog_queue.h"
 #include "log.h"
 #include "stats.h"
-#include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
@@ -166,25 +166,7 @@ framelog_rec_dup(const struct flog_session_rec *r)
 	*c = *r;
 	c->next = NULL;
 	c->conn = dupz(r->conn);
-	c->client_addr = dupz(r->client_addr);
-	c->listener = dupz(r->listener);
-	c->http_version = dupz(r->http_version);
-	c->tls_version = dupz(r->tls_version);
-	c->tls_cipher = dupz(r->tls_cipher);
-	c->alpn = dupz(r->alpn);
-	c->sni = dupz(r->sni);
-	c->path = dupz(r->path);
-	c->query = dupz(r->query);
-	c->host = dupz(r->host);
-	c->origin = dupz(r->origin);
-	c->user_agent = dupz(r->user_agent);
-	c->protocols_offered = dupz(r->protocols_offered);
-	c->protocol = dupz(r->protocol);
-	c->extensions_offered = dupz(r->extensions_offered);
-	c->extensions = dupz(r->extensions);
-	c->route = dupz(r->route);
-	c->backend = dupz(r->backend);
-	c->backend_addr = dupz(r->backend_addr);
+	c->facts = conn_facts_ref(r->facts);
 	c->close_reason_in = dupz(r->close_reason_in);
 	c->close_reason_out = dupz(r->close_reason_out);
 	c->closed_by = dupz(r->closed_by);
@@ -539,12 +521,11 @@ framelog_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 struct framelog_session *
-framelog_session_new(struct framelog *fl, const struct tunnel_client *cl,
-    const char *conn, const char *route, const char *backend, size_t capture)
+framelog_session_new(struct framelog *fl, struct conn_facts *f,
+    const char *conn, size_t capture)
 {
 	struct framelog_session	*s;
 	struct flog_session_rec	*r;
-	const char		*colon;
 
 	s = xcalloc(1, sizeof *s);
 	s->fl = fl;
@@ -559,47 +540,8 @@ framelog_session_new(struct framelog *fl, const struct tunnel_client *cl,
 	r->id = s->id;
 	r->conn = dupz(conn);
 	r->t_start = framelog_wall(fl, s->t_start_mono);
-	r->client_port = -1;
-	if (cl->peer != NULL && (colon = strrchr(cl->peer, ':')) != NULL) {
-		r->client_addr = xstrndup(cl->peer, (size_t)(colon - cl->peer));
-		r->client_port = atoi(colon + 1);
-		if (r->client_addr[0] == '[') {
-			/* "[v6]" -> "v6" */
-			memmove(r->client_addr, r->client_addr + 1,
-			    strlen(r->client_addr));
-			r->client_addr[strcspn(r->client_addr, "]")] = '\0';
-		}
-	} else
-		r->client_addr = dupz(cl->peer);
-	r->listener = dupz(cl->listener);
-	r->http_version = dupz(cl->http_version);
-	r->h2_stream_id = cl->h2_stream_id != 0 ? cl->h2_stream_id : -1;
-	r->tls_version = dupz(cl->tls_version);
-	r->tls_cipher = dupz(cl->tls_cipher);
-	r->alpn = dupz(cl->alpn);
-	r->sni = dupz(cl->sni);
-	r->path = dupz(cl->path);
-	r->query = dupz(cl->query);
-	r->host = dupz(cl->host);
-	r->origin = dupz(cl->origin);
-	r->user_agent = dupz(cl->user_agent);
-	r->protocols_offered = dupz(cl->protocols);
-	r->protocol = dupz(cl->subprotocol);
-	r->extensions_offered = dupz(cl->extensions_offered);
-	r->extensions = dupz(cl->extensions);
-	r->route = dupz(route);
-	r->backend = dupz(backend);
-	r->backend_connect_ns = -1;
+	r->facts = conn_facts_ref(f);
 	return (s);
-}
-
-void
-framelog_session_backend(struct framelog_session *s, const char *addr,
-    uint64_t connect_ns)
-{
-	free(s->rec->backend_addr);
-	s->rec->backend_addr = dupz(addr);
-	s->rec->backend_connect_ns = (int64_t)connect_ns;
 }
 
 const struct ws_observer *

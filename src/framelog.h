@@ -15,7 +15,7 @@
 
 struct config;
 struct event_base;
-struct tunnel_client;
+struct conn_facts;
 struct ws_counters;
 struct ws_observer;
 struct stats_done;
@@ -61,19 +61,15 @@ void		 framelog_live(struct framelog *, struct framelog_live *);
 const char	*framelog_path(const struct framelog *);
 
 /*
- * Begins a session for a tunnel being connected: cl is copied, conn is the
- * id of the text log ("c17"), route and backend as configured, capture the
- * payload bytes to keep per frame (cfg->log.capture of the tunnel's
- * config). Nothing is written until framelog_session_open() or _close().
- * The caller releases it with framelog_session_close().
+ * Begins a session for a tunnel being connected: f is referenced (the
+ * sessions row's facts; its backend ones filled before _open or _close),
+ * conn is the id of the text log ("c17"), capture the payload bytes to
+ * keep per frame (cfg->log.capture of the tunnel's config). Nothing is
+ * written until framelog_session_open() or _close(). The caller releases
+ * it with framelog_session_close().
  */
 struct framelog_session *framelog_session_new(struct framelog *,
-		    const struct tunnel_client *cl, const char *conn,
-		    const char *route, const char *backend, size_t capture);
-
-/* The backend is connected: its address and how long the connect took. */
-void	framelog_session_backend(struct framelog_session *,
-	    const char *addr, uint64_t connect_ns);
+		    struct conn_facts *f, const char *conn, size_t capture);
 
 /*
  * The WebSocket is open (status: the HTTP status answered, 101 or 200):

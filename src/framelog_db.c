@@ -5,6 +5,7 @@
  */
 #include "wsb_autoconf.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "conn_facts.h"
 #include "framelog_db.h"
 #include "util.h"
 #include "ws_frame.h"
@@ -310,18 +312,7 @@ static const char *const statements[ST_COUNT] = {
 	    "close_code, close_reason, payload, status, plain_len) VALUES (?,?,"
 	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_FRAMES] = NULL,
-	[ST_SESSION] = "INSERT OR REPLACE INTO sessions (id, run_id, conn, "
-	    "t_start, t_open, t_end, client_addr, client_port, listener, "
-	    "http_version, h2_stream_id, tls_version, tls_cipher, alpn, sni, "
-	    "path, query, host, origin, user_agent, protocols_offered, "
-	    "protocol, extensions_offered, extensions, route, backend, "
-	    "backend_addr, backend_connect_ns, status, close_code_in, "
-	    "close_reason_in, close_code_out, close_reason_out, closed_by, "
-	    "frames_in, frames_out, msgs_in, msgs_out, bytes_in, bytes_out, "
-	    "backend_bytes_in, backend_bytes_out, log_dropped, error, wire_in, "
-	    "wire_out, zmsgs_in, zmsgs_out) VALUES ("
-	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_SESSION] = NULL,	/* built from session_cols at open */
 	[ST_RUN_START] = "INSERT INTO runs (t_start, pid, version, config) "
 	    "VALUES (?,?,?,?)",
 	[ST_RUN_END] = "UPDATE runs SET t_end = ? WHERE id = ?",
@@ -339,6 +330,86 @@ static const char *const statements[ST_COUNT] = {
 	[ST_HOL_CTL] = "UPDATE frames SET wait_ns = ?1 WHERE id = ?2",
 };
 
+/*
+ * The sessions table as the writer fills it, a line per column: its name
+ * (the statement binds :name), what it holds and where, in the record or
+ * in the connection's facts. A new column is a line here and a migration
+ * above.
+ */
+enum flogdb_kind {
+	K_U64 = 0,	/* uint64_t of the record */
+	K_I64,		/* int64_t of the record, NULL when 0 */
+	K_INT,		/* int of the record, NULL when 0 */
+	K_TEXT,		/* char * of the record */
+	K_FTEXT,	/* const char * of the facts */
+	K_FADDR,	/* sockaddr_storage of the facts, as conn_addr_str() */
+	K_FHOST,	/* its host alone */
+	K_FPORT,	/* its port, NULL when it has none */
+	K_FI64,		/* int64_t of the facts, NULL when 0 */
+	K_FNS,		/* int64_t of the facts, NULL when -1 */
+};
+
+struct flogdb_col {
+	const char		*name;
+	enum flogdb_kind	 kind;
+	size_t			 off;
+};
+
+#define REC(c, k)	{ #c, k, offsetof(struct flog_session_rec, c) }
+#define FACT(c, k, f)	{ c, k, offsetof(struct conn_facts, f) }
+
+static const struct flogdb_col session_cols[] = {
+	REC(id, K_U64),
+	REC(run_id, K_U64),
+	REC(conn, K_TEXT),
+	REC(t_start, K_I64),
+	REC(t_open, K_I64),
+	REC(t_end, K_I64),
+	FACT("client_addr", K_FHOST, peer),
+	FACT("client_port", K_FPORT, peer),
+	FACT("listener", K_FADDR, local),
+	FACT("http_version", K_FTEXT, http_version),
+	FACT("h2_stream_id", K_FI64, h2_stream_id),
+	FACT("tls_version", K_FTEXT, tls_version),
+	FACT("tls_cipher", K_FTEXT, tls_cipher),
+	FACT("alpn", K_FTEXT, alpn),
+	FACT("sni", K_FTEXT, sni),
+	FACT("path", K_FTEXT, path),
+	FACT("query", K_FTEXT, query),
+	FACT("host", K_FTEXT, host),
+	FACT("origin", K_FTEXT, origin),
+	FACT("user_agent", K_FTEXT, user_agent),
+	FACT("protocols_offered", K_FTEXT, protocols),
+	FACT("protocol", K_FTEXT, subprotocol),
+	FACT("extensions_offered", K_FTEXT, extensions_offered),
+	FACT("extensions", K_FTEXT, extensions),
+	FACT("route", K_FTEXT, route),
+	FACT("backend", K_FTEXT, backend),
+	FACT("backend_addr", K_FADDR, backend_peer),
+	FACT("backend_connect_ns", K_FNS, backend_connect_ns),
+	REC(status, K_INT),
+	REC(close_code_in, K_INT),
+	REC(close_reason_in, K_TEXT),
+	REC(close_code_out, K_INT),
+	REC(close_reason_out, K_TEXT),
+	REC(closed_by, K_TEXT),
+	REC(frames_in, K_U64),
+	REC(frames_out, K_U64),
+	REC(msgs_in, K_U64),
+	REC(msgs_out, K_U64),
+	REC(bytes_in, K_U64),
+	REC(bytes_out, K_U64),
+	REC(backend_bytes_in, K_U64),
+	REC(backend_bytes_out, K_U64),
+	REC(log_dropped, K_U64),
+	REC(error, K_TEXT),
+	REC(wire_in, K_U64),
+	REC(wire_out, K_U64),
+	REC(zmsgs_in, K_U64),
+	REC(zmsgs_out, K_U64),
+};
+#define NSESSION_COLS	nitems(session_cols)
+
 /* What a frame INSERT parameter holds (flogdb_bind_frame). */
 enum { SL_UNKNOWN = 0, SL_NULL, SL_INT, SL_STATIC };
 struct flogdb_slot {
@@ -352,6 +423,7 @@ struct flogdb {
 	sqlite3_stmt		*st[ST_COUNT];
 	struct flogdb_slot	 sl_one[FLOGDB_FCOLS];		/* ST_FRAME */
 	struct flogdb_slot	 sl_many[FLOGDB_ROWS * FLOGDB_FCOLS]; /* ST_FRAMES */
+	int			 sess_param[NSESSION_COLS];	/* :name's */
 };
 
 void
@@ -360,25 +432,7 @@ flog_session_rec_free(struct flog_session_rec *r)
 	if (r == NULL)
 		return;
 	free(r->conn);
-	free(r->client_addr);
-	free(r->listener);
-	free(r->http_version);
-	free(r->tls_version);
-	free(r->tls_cipher);
-	free(r->alpn);
-	free(r->sni);
-	free(r->path);
-	free(r->query);
-	free(r->host);
-	free(r->origin);
-	free(r->user_agent);
-	free(r->protocols_offered);
-	free(r->protocol);
-	free(r->extensions_offered);
-	free(r->extensions);
-	free(r->route);
-	free(r->backend);
-	free(r->backend_addr);
+	conn_facts_free(r->facts);
 	free(r->close_reason_in);
 	free(r->close_reason_out);
 	free(r->closed_by);
@@ -481,6 +535,30 @@ fail:
 	return (-1);
 }
 
+/* The INSERT of ST_SESSION: every column of session_cols, as :name. */
+static char *
+flogdb_session_insert(void)
+{
+	char	*sql, *cols = xstrdup(""), *vals = xstrdup(""), *p;
+	size_t	 i;
+
+	for (i = 0; i < NSESSION_COLS; i++) {
+		p = xasprintf("%s%s%s", cols, i > 0 ? ", " : "",
+		    session_cols[i].name);
+		free(cols);
+		cols = p;
+		p = xasprintf("%s%s:%s", vals, i > 0 ? ", " : "",
+		    session_cols[i].name);
+		free(vals);
+		vals = p;
+	}
+	sql = xasprintf("INSERT OR REPLACE INTO sessions (%s) VALUES (%s)",
+	    cols, vals);
+	free(cols);
+	free(vals);
+	return (sql);
+}
+
 /* The INSERT of ST_FRAME with FLOGDB_ROWS rows of values. */
 static char *
 flogdb_multi_insert(void)
@@ -551,20 +629,28 @@ flogdb_open(const char *path, uint64_t max_size, char **cause)
 		flogdb_exec(d, sql);
 	}
 	for (i = 0; i < ST_COUNT; i++) {
-		char	*multi = NULL;
+		char	*built = NULL;
 		int	 rc;
 
 		if (i == ST_FRAMES)
-			multi = flogdb_multi_insert();
-		rc = sqlite3_prepare_v3(d->db, multi != NULL ? multi :
+			built = flogdb_multi_insert();
+		else if (i == ST_SESSION)
+			built = flogdb_session_insert();
+		rc = sqlite3_prepare_v3(d->db, built != NULL ? built :
 		    statements[i], -1, SQLITE_PREPARE_PERSISTENT, &d->st[i],
 		    NULL);
-		free(multi);
+		free(built);
 		if (rc != SQLITE_OK) {
 			*cause = xasprintf("%s: %s", path,
 			    sqlite3_errmsg(d->db));
 			goto fail;
 		}
+	}
+	for (i = 0; i < (int)NSESSION_COLS; i++) {
+		snprintf(sql, sizeof sql, ":%s", session_cols[i].name);
+		d->sess_param[i] = sqlite3_bind_parameter_index(d->st[ST_SESSION],
+		    sql);
+		assert(d->sess_param[i] > 0);	/* built from the same table */
 	}
 	return (d);
 fail:
@@ -792,60 +878,63 @@ flogdb_hol(struct flogdb *d, uint64_t id, const struct flog_frame *f)
 	return (flogdb_step(st));
 }
 
+/* Binds column c of r to parameter i of st. */
+static void
+flogdb_bind_col(sqlite3_stmt *st, int i, const struct flogdb_col *c,
+    const struct flog_session_rec *r)
+{
+	const void	*rp = (const char *)r + c->off;
+	const void	*fp = (const char *)r->facts + c->off;
+	char		 buf[CONN_ADDRSTRLEN];
+	const char	*s;
+	int		 port;
+
+	switch (c->kind) {
+	case K_U64:
+		sqlite3_bind_int64(st, i, (int64_t)*(const uint64_t *)rp);
+		break;
+	case K_I64:
+		bind_int(st, i, *(const int64_t *)rp, 0);
+		break;
+	case K_INT:
+		bind_int(st, i, *(const int *)rp, 0);
+		break;
+	case K_TEXT:
+		bind_text(st, i, *(char *const *)rp);
+		break;
+	case K_FTEXT:
+		bind_text(st, i, *(const char *const *)fp);
+		break;
+	case K_FADDR:
+	case K_FHOST:
+		s = c->kind == K_FADDR ? conn_addr_str(fp, buf, sizeof buf) :
+		    conn_addr_host(fp, buf, sizeof buf);
+		if (s == NULL)
+			sqlite3_bind_null(st, i);
+		else
+			sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+		break;
+	case K_FPORT:
+		port = conn_addr_port(fp);
+		bind_int(st, i, port, -1);
+		break;
+	case K_FI64:
+		bind_int(st, i, *(const int64_t *)fp, 0);
+		break;
+	case K_FNS:
+		bind_int(st, i, *(const int64_t *)fp, -1);
+		break;
+	}
+}
+
 int
 flogdb_session(struct flogdb *d, const struct flog_session_rec *r)
 {
 	sqlite3_stmt	*st = d->st[ST_SESSION];
-	int		 i = 1;
+	size_t		 i;
 
-	sqlite3_bind_int64(st, i++, (int64_t)r->id);
-	sqlite3_bind_int64(st, i++, (int64_t)r->run_id);
-	bind_text(st, i++, r->conn);
-	sqlite3_bind_int64(st, i++, r->t_start);
-	bind_int(st, i++, r->t_open, 0);
-	bind_int(st, i++, r->t_end, 0);
-	bind_text(st, i++, r->client_addr);
-	bind_int(st, i++, r->client_port, -1);
-	bind_text(st, i++, r->listener);
-	bind_text(st, i++, r->http_version);
-	bind_int(st, i++, r->h2_stream_id, -1);
-	bind_text(st, i++, r->tls_version);
-	bind_text(st, i++, r->tls_cipher);
-	bind_text(st, i++, r->alpn);
-	bind_text(st, i++, r->sni);
-	bind_text(st, i++, r->path);
-	bind_text(st, i++, r->query);
-	bind_text(st, i++, r->host);
-	bind_text(st, i++, r->origin);
-	bind_text(st, i++, r->user_agent);
-	bind_text(st, i++, r->protocols_offered);
-	bind_text(st, i++, r->protocol);
-	bind_text(st, i++, r->extensions_offered);
-	bind_text(st, i++, r->extensions);
-	bind_text(st, i++, r->route);
-	bind_text(st, i++, r->backend);
-	bind_text(st, i++, r->backend_addr);
-	bind_int(st, i++, r->backend_connect_ns, -1);
-	bind_int(st, i++, r->status, 0);
-	bind_int(st, i++, r->close_code_in, 0);
-	bind_text(st, i++, r->close_reason_in);
-	bind_int(st, i++, r->close_code_out, 0);
-	bind_text(st, i++, r->close_reason_out);
-	bind_text(st, i++, r->closed_by);
-	sqlite3_bind_int64(st, i++, (int64_t)r->frames_in);
-	sqlite3_bind_int64(st, i++, (int64_t)r->frames_out);
-	sqlite3_bind_int64(st, i++, (int64_t)r->msgs_in);
-	sqlite3_bind_int64(st, i++, (int64_t)r->msgs_out);
-	sqlite3_bind_int64(st, i++, (int64_t)r->bytes_in);
-	sqlite3_bind_int64(st, i++, (int64_t)r->bytes_out);
-	sqlite3_bind_int64(st, i++, (int64_t)r->backend_bytes_in);
-	sqlite3_bind_int64(st, i++, (int64_t)r->backend_bytes_out);
-	sqlite3_bind_int64(st, i++, (int64_t)r->log_dropped);
-	bind_text(st, i++, r->error);
-	sqlite3_bind_int64(st, i++, (int64_t)r->wire_in);
-	sqlite3_bind_int64(st, i++, (int64_t)r->wire_out);
-	sqlite3_bind_int64(st, i++, (int64_t)r->zmsgs_in);
-	sqlite3_bind_int64(st, i++, (int64_t)r->zmsgs_out);
+	for (i = 0; i < NSESSION_COLS; i++)
+		flogdb_bind_col(st, d->sess_param[i], &session_cols[i], r);
 	return (flogdb_step(st));
 }
 

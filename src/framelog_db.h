@@ -14,26 +14,20 @@
 
 #define FLOGDB_VERSION	4	/* PRAGMA user_version this code writes */
 
+struct conn_facts;
 struct flogdb;
 
-/* One session row, a full snapshot. Strings are owned (free with _free). */
+/*
+ * One session row, a full snapshot: the connection's facts (a reference)
+ * and what happened since. Strings are owned (free with _free).
+ */
 struct flog_session_rec {
 	struct flog_session_rec	*next;
 	uint64_t	 id;
 	uint64_t	 run_id;
 	char		*conn;
 	int64_t		 t_start, t_open, t_end;	/* ns since epoch; 0: NULL */
-	char		*client_addr;
-	int		 client_port;			/* -1: NULL */
-	char		*listener;
-	char		*http_version;
-	int64_t		 h2_stream_id;			/* -1: NULL */
-	char		*tls_version, *tls_cipher, *alpn, *sni;
-	char		*path, *query, *host, *origin, *user_agent;
-	char		*protocols_offered, *protocol;
-	char		*extensions_offered, *extensions;
-	char		*route, *backend, *backend_addr;
-	int64_t		 backend_connect_ns;		/* -1: NULL */
+	struct conn_facts *facts;
 	int		 status;			/* 0: NULL */
 	int		 close_code_in, close_code_out;	/* 0: NULL */
 	char		*close_reason_in, *close_reason_out;

@@ -28,6 +28,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "conn_facts.h"
 #include "h1conn.h"
 #include "h2conn.h"
 #include "handshake.h"
@@ -74,8 +75,8 @@ struct h1conn {
 	struct config		*cfg;
 	uint64_t		 id;
 	char			 logid[24];
-	char			 peer[64];
-	char			 local[64];	/* the listener's address */
+	char			 peer[64];	/* conn.peer as text */
+	struct conn_facts	 conn;		/* the addresses, for each tunnel */
 	struct event		*timer;		/* handshake or linger deadline */
 	struct event		*ev_closed;	/* reports the close from the loop */
 	struct ws_offer		 offer;
@@ -456,7 +457,7 @@ h1conn_to_h2(struct h1conn *c)
 	c->handed_off = 1;
 	c->state = H1_CLOSED;
 	evtimer_del(c->timer);
-	h2conn_take(c->w, bev, c->cfg, c->id, c->peer, c->local, c->tls);
+	h2conn_take(c->w, bev, c->cfg, c->id, &c->conn, c->tls);
 	event_active(c->ev_closed, EV_TIMEOUT, 1);
 }
 
@@ -465,7 +466,7 @@ h1conn_request(struct h1conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
 	struct http1_request	 req;
-	struct tunnel_client	 cl;
+	struct conn_facts	 f;
 	struct ws_deflate_params deflate;
 	const struct route	*rt;
 	const char		*why = "malformed request";
@@ -506,17 +507,16 @@ h1conn_request(struct h1conn *c)
 	/* From here the route's connect-timeout bounds the wait (504). */
 	evtimer_del(c->timer);
 	c->state = H1_CONNECTING;
-	tunnel_client_init(&cl, &c->offer);
-	cl.peer = c->peer;
-	cl.subprotocol = c->subprotocol;
-	cl.proto = "h1";
-	cl.listener = c->local;
-	tls_client_facts(c->bev, &cl);
+	f = c->conn;
+	conn_facts_request(&f, &c->offer);
+	f.subprotocol = c->subprotocol;
+	f.proto = "h1";
+	tls_client_facts(c->bev, &f);
 	agreed = ws_deflate_negotiate(c->offer.extensions, &rt->deflate,
 	    &deflate, c->extensions, sizeof c->extensions);
 	if (agreed)
-		cl.extensions = c->extensions;
-	c->tunnel = tunnel_new(c->w, c->cfg, rt, &cl, c->id,
+		f.extensions = c->extensions;
+	c->tunnel = tunnel_new(c->w, c->cfg, rt, &f, c->id,
 	    h1conn_backend_ready, c);
 	if (agreed)
 		tunnel_set_deflate(c->tunnel, &deflate);
@@ -668,34 +668,18 @@ h1conn_timeout(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* What the connection's socket says: both addresses, the peer's as text. */
 static void
-h1conn_peer_str(const struct sockaddr *sa, char *buf, size_t len)
+h1conn_addrs(struct h1conn *c, int fd, const struct sockaddr *sa,
+    socklen_t salen)
 {
-	char	host[INET6_ADDRSTRLEN];
+	socklen_t	len = sizeof c->conn.local;
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
-		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
-		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
-	} else
-		snprintf(buf, len, "unix");
-}
-
-/* The local address the client reached, for the frame log. */
-static void
-h1conn_local_str(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage	ss;
-	socklen_t		sslen = sizeof ss;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0)
-		h1conn_peer_str((struct sockaddr *)&ss, buf, len);
+	memcpy(&c->conn.peer, sa, MIN((size_t)salen, sizeof c->conn.peer));
+	if (getsockname(fd, (struct sockaddr *)&c->conn.local, &len) == -1)
+		memset(&c->conn.local, 0, sizeof c->conn.local);
+	if (conn_addr_str(&c->conn.peer, c->peer, sizeof c->peer) == NULL)
+		snprintf(c->peer, sizeof c->peer, "unix");
 }
 
 void
@@ -710,8 +694,7 @@ h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	c->cfg = config_ref(w->cfg);
 	c->id = worker_next_id(w);
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
-	h1conn_peer_str(sa, c->peer, sizeof c->peer);
-	h1conn_local_str(fd, c->local, sizeof c->local);
+	h1conn_addrs(c, fd, sa, salen);
 	if (tls != NULL) {
 		c->tls = 1;
 		if ((ssl = SSL_new(tls)) != NULL)

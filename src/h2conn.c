@@ -38,6 +38,7 @@
 
 #include "backend.h"
 #include "config.h"
+#include "conn_facts.h"
 #include "h2conn.h"
 #include "h2req.h"
 #include "handshake.h"
@@ -146,8 +147,8 @@ struct h2conn {
 	struct config		*cfg;
 	uint64_t		 id;
 	char			 logid[24];
-	char			 peer[64];
-	char			 local[64];	/* the listener's address */
+	char			 peer[64];	/* conn.peer as text */
+	struct conn_facts	 conn;		/* the addresses, for each stream */
 	int			 tls;
 	TAILQ_HEAD(, h2stream)	 streams;
 	unsigned		 nstreams;
@@ -701,7 +702,7 @@ static void
 h2s_request(struct h2stream *s, int end_stream)
 {
 	struct h2conn		*c = s->c;
-	struct tunnel_client	 cl;
+	struct conn_facts	 f;
 	struct ws_deflate_params deflate;
 	const struct route	*rt;
 	const char		*why = NULL;
@@ -728,19 +729,18 @@ h2s_request(struct h2stream *s, int end_stream)
 		return;
 	}
 	s->state = H2S_CONNECTING;
-	tunnel_client_init(&cl, &s->offer);
-	cl.peer = c->peer;
-	cl.subprotocol = s->subprotocol;
-	cl.proto = "h2";
-	cl.listener = c->local;
-	cl.h2_stream_id = s->id;
-	tls_client_facts(c->bev, &cl);
+	f = c->conn;
+	conn_facts_request(&f, &s->offer);
+	f.subprotocol = s->subprotocol;
+	f.proto = "h2";
+	f.h2_stream_id = s->id;
+	tls_client_facts(c->bev, &f);
 	/* permessage-deflate is negotiated as over HTTP/1.1 (RFC 8441 5). */
 	agreed = ws_deflate_negotiate(s->offer.extensions, &rt->deflate,
 	    &deflate, s->extensions, sizeof s->extensions);
 	if (agreed)
-		cl.extensions = s->extensions;
-	s->tunnel = tunnel_new(c->w, c->cfg, rt, &cl, worker_next_id(c->w),
+		f.extensions = s->extensions;
+	s->tunnel = tunnel_new(c->w, c->cfg, rt, &f, worker_next_id(c->w),
 	    h2s_backend_ready, s);
 	if (agreed)
 		tunnel_set_deflate(s->tunnel, &deflate);
@@ -1524,7 +1524,7 @@ h2conn_session_new(struct h2conn *c)
 
 void
 h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
-    uint64_t id, const char *peer, const char *local, int tls)
+    uint64_t id, const struct conn_facts *conn, int tls)
 {
 	struct h2conn	*c;
 
@@ -1537,8 +1537,9 @@ h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
 	c->id = id;
 	c->tls = tls;
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)id);
-	snprintf(c->peer, sizeof c->peer, "%s", peer);
-	snprintf(c->local, sizeof c->local, "%s", local);
+	c->conn = *conn;
+	if (conn_addr_str(&c->conn.peer, c->peer, sizeof c->peer) == NULL)
+		snprintf(c->peer, sizeof c->peer, "unix");
 	c->high = cfg->buffer_size;
 	TAILQ_INIT(&c->streams);
 	c->ev_work = event_new(w->base, -1, 0, h2conn_work_cb, c);

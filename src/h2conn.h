@@ -57,11 +57,12 @@ struct h2_conn_fc {
  * first bytes (still in bev's input) are the connection preface. bev is
  * moved to us (its callbacks are replaced); a reference on cfg is taken.
  * The connection is already counted in w->nconns; we uncount it when
- * freed. peer is copied.
+ * freed. conn: the connection's addresses (peer, local), copied.
  */
+struct conn_facts;
 void	h2conn_take(struct worker *w, struct bufferevent *bev,
-	    struct config *cfg, uint64_t id, const char *peer,
-	    const char *local, int tls);
+	    struct config *cfg, uint64_t id, const struct conn_facts *conn,
+	    int tls);
 
 /*
  * SIGTERM: open WebSockets are closed by tunnel_shutdown_all() (1001),

@@ -18,8 +18,8 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "config.h"
+#include "conn_facts.h"
 #include "tls.h"
-#include "tunnel.h"
 #include "util.h"
 
 /* Server preference: h2 first (RFC 7301 wire format). */
@@ -180,25 +180,25 @@ fail:
 }
 
 void
-tls_client_facts(struct bufferevent *bev, struct tunnel_client *cl)
+tls_client_facts(struct bufferevent *bev, struct conn_facts *f)
 {
 	SSL	*ssl;
 
 	if (bev == NULL || (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
 		return;
-	cl->tls_version = SSL_get_version(ssl);
-	cl->tls_cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+	f->tls_version = SSL_get_version(ssl);
+	f->tls_cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
 	switch (tls_alpn(bev)) {
 	case TLS_ALPN_H2:
-		cl->alpn = "h2";
+		f->alpn = "h2";
 		break;
 	case TLS_ALPN_HTTP1:
-		cl->alpn = "http/1.1";
+		f->alpn = "http/1.1";
 		break;
 	default:
 		break;
 	}
-	cl->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	f->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 }
 
 enum tls_alpn

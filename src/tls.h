@@ -30,12 +30,12 @@ enum tls_alpn {
 SSL_CTX	*tls_server_ctx_new(const struct listen_cfg *lc, char **cause);
 
 /*
- * Points cl's TLS fields (version, cipher, ALPN, SNI) at what bev's
+ * Points f's TLS fields (version, cipher, ALPN, SNI) at what bev's
  * finished handshake agreed; leaves them NULL on a plain socket. The
- * strings live as long as the connection (tunnel_new() copies them).
+ * strings live as long as the connection (conn_facts_new() copies them).
  */
-struct tunnel_client;
-void	tls_client_facts(struct bufferevent *bev, struct tunnel_client *cl);
+struct conn_facts;
+void	tls_client_facts(struct bufferevent *bev, struct conn_facts *f);
 
 /* The protocol ALPN selected on bev (an OpenSSL bufferevent). */
 enum tls_alpn	tls_alpn(struct bufferevent *bev);

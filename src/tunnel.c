@@ -10,8 +10,6 @@
 
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <assert.h>
 #include <stddef.h>
@@ -26,6 +24,7 @@
 #include "arrivals.h"
 #include "backend.h"
 #include "config.h"
+#include "conn_facts.h"
 #include "handshake.h"
 #include "framelog.h"
 #include "log.h"
@@ -81,16 +80,8 @@ struct tunnel {
 	TAILQ_ENTRY(tunnel)		 entry;
 	uint64_t			 id;
 	char				 logid[24];
-	char				*peer;
-	char				*path;
-	char				*subprotocol;
-	const char			*proto;
-	/* Handshake facts for the control socket (owned, or NULL). */
-	char				*origin, *user_agent, *host, *query;
-	char				*extensions, *protocols;
-	char				*tls_version, *tls_cipher, *alpn, *sni;
-	const char			*http_version;
-	int64_t				 h2_stream_id;
+	struct conn_facts		*facts;		/* filled by the backend's connect */
+	int				 h2;		/* facts->proto is "h2" */
 	uint64_t			 t_start_wall;
 	int				 deflate_on;	/* permessage-deflate agreed */
 	struct ws_deflate_params	 deflate;
@@ -200,18 +191,29 @@ tunnel_be_queued(const struct tunnel *t)
 	return (t->be_olen);
 }
 
+/* The client's address for a log line, in buf (CONN_ADDRSTRLEN bytes). */
+static const char *
+tunnel_peer(const struct tunnel *t, char *buf)
+{
+	if (conn_addr_str(&t->facts->peer, buf, CONN_ADDRSTRLEN) == NULL)
+		return ("-");
+	return (buf);
+}
+
 static void
 tunnel_log_close(struct tunnel *t)
 {
+	const struct conn_facts		*f = t->facts;
 	const struct ws_counters	*c;
 	double				 dur;
-	char				 zinfo[160] = "";
+	char				 zinfo[160] = "", peer[CONN_ADDRSTRLEN];
 	size_t				 zpeak;
 
 	dur = (double)(now_ns() - t->t_start) / 1e9;
+	tunnel_peer(t, peer);
 	if (t->ws == NULL) {
 		log_info("%s: closed before open peer=%s path=%s dur=%.3fs",
-		    t->logid, t->peer, t->path, dur);
+		    t->logid, peer, f->path, dur);
 		return;
 	}
 	c = ws_conn_counters(t->ws);
@@ -229,8 +231,8 @@ tunnel_log_close(struct tunnel *t)
 	log_info("%s: close peer=%s %s route=%s backend=%s subprotocol=%s "
 	    "in=%llu/%llu out=%llu/%llu bytes/msgs dur=%.3fs "
 	    "code=%u/%u first=%s%s%s%s",
-	    t->logid, t->peer, t->path, t->rt->path, t->rt->target.spec,
-	    t->subprotocol != NULL ? t->subprotocol : "-",
+	    t->logid, peer, f->path, f->route, f->backend,
+	    f->subprotocol != NULL ? f->subprotocol : "-",
 	    (unsigned long long)c->payload_in, (unsigned long long)c->msgs_in,
 	    (unsigned long long)c->payload_out, (unsigned long long)c->msgs_out,
 	    dur, c->close_code_in, c->close_code_out,
@@ -272,11 +274,10 @@ static unsigned *
 tunnel_open_count(struct tunnel *t)
 {
 	struct stats_global	*g = t->w->stats;
-	int			 h2 = strcmp(t->proto, "h2") == 0;
 
-	if (t->tls_version != NULL)
-		return (h2 ? &g->open_h2_wss : &g->open_h1_wss);
-	return (h2 ? &g->open_h2_ws : &g->open_h1_ws);
+	if (t->facts->tls_version != NULL)
+		return (t->h2 ? &g->open_h2_wss : &g->open_h1_wss);
+	return (t->h2 ? &g->open_h2_ws : &g->open_h1_ws);
 }
 
 /* Closes the backend socket (its reader first: it watches the socket). */
@@ -350,19 +351,7 @@ tunnel_free(struct tunnel *t)
 	event_free(t->ev_linger);
 	event_free(t->ev_free);
 	config_free(t->cfg);
-	free(t->peer);
-	free(t->path);
-	free(t->subprotocol);
-	free(t->origin);
-	free(t->user_agent);
-	free(t->host);
-	free(t->query);
-	free(t->extensions);
-	free(t->protocols);
-	free(t->tls_version);
-	free(t->tls_cipher);
-	free(t->alpn);
-	free(t->sni);
+	conn_facts_free(t->facts);
 	free(t);
 }
 
@@ -952,48 +941,17 @@ tunnel_be_sockread(void *arg, enum sockread_what what)
 
 /* ---- life cycle ------------------------------------------------------- */
 
-/* Tells the frame log the backend's address and connect time. */
-static void
-tunnel_log_backend(struct tunnel *t, struct bufferevent *bev)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof ss;
-	char			 host[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16];
-	const void		*a = NULL;
-	unsigned		 port = 0;
-
-	addr[0] = '\0';
-	if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&ss,
-	    &len) == 0) {
-		if (ss.ss_family == AF_INET) {
-			a = &((struct sockaddr_in *)&ss)->sin_addr;
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		}
-		if (a != NULL && inet_ntop(ss.ss_family, a, host,
-		    sizeof host) != NULL)
-			snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ?
-			    "[%s]:%u" : "%s:%u", host, port);
-		else if (ss.ss_family == AF_UNIX)
-			snprintf(addr, sizeof addr, "unix:%s",
-			    t->rt->target.path);
-	}
-	framelog_session_backend(t->fls, addr[0] != '\0' ? addr : NULL,
-	    now_ns() - t->t_start);
-}
-
 static void
 tunnel_connected(void *arg, struct bufferevent *bev, int status,
     const char *why)
 {
 	struct tunnel	*t = arg;
+	char		 peer[CONN_ADDRSTRLEN];
 
 	t->req = NULL;
 	if (status != 0) {
 		log_info("%s: backend %s for %s: %s", t->logid,
-		    t->rt->target.spec, t->peer, why);
+		    t->rt->target.spec, tunnel_peer(t, peer), why);
 		snprintf(t->be_err, sizeof t->be_err, "%s", why);
 		t->status = status;
 		t->connect_cb(t->connect_arg, status);
@@ -1004,8 +962,9 @@ tunnel_connected(void *arg, struct bufferevent *bev, int status,
 	t->be_ocb = backend_track_len(t->be_obuf, &t->be_olen);
 	t->be_fd = bufferevent_openssl_get_ssl(bev) != NULL ? -1 :
 	    (int)bufferevent_getfd(bev);
-	if (t->fls != NULL)
-		tunnel_log_backend(t, bev);
+	conn_facts_backend(t->facts, (int)bufferevent_getfd(bev),
+	    t->rt->target.kind == TARGET_UNIX ? t->rt->target.path : NULL,
+	    now_ns() - t->t_start);
 	t->connect_cb(t->connect_arg, 0);
 }
 
@@ -1017,26 +976,13 @@ tunnel_echo_ready(evutil_socket_t fd, short what, void *arg)
 	t->connect_cb(t->connect_arg, 0);
 }
 
-void
-tunnel_client_init(struct tunnel_client *cl, const struct ws_offer *o)
-{
-	memset(cl, 0, sizeof *cl);
-	cl->path = o->path;
-	cl->query = o->query;
-	cl->host = o->host;
-	cl->origin = o->origin;
-	cl->user_agent = o->user_agent;
-	cl->protocols = o->protocols;
-	cl->extensions_offered = o->extensions;
-	cl->http_version = o->http_version == 20 ? "2" : "1.1";
-}
-
 struct tunnel *
 tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
-    const struct tunnel_client *cl, uint64_t id, tunnel_connect_cb *cb,
+    const struct conn_facts *f, uint64_t id, tunnel_connect_cb *cb,
     void *arg)
 {
-	struct tunnel	*t;
+	struct tunnel		*t;
+	struct conn_facts	 rf = *f;
 
 	t = xcalloc_aligned(sizeof *t);
 	t->w = w;
@@ -1046,25 +992,10 @@ tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
 	t->max_frame = (uint32_t)rt->max_frame;
 	t->id = id;
 	snprintf(t->logid, sizeof t->logid, "c%llu", (unsigned long long)id);
-	t->peer = xstrdup(cl->peer);
-	t->path = xstrdup(cl->path);
-	t->subprotocol = cl->subprotocol != NULL ? xstrdup(cl->subprotocol) :
-	    NULL;
-	t->proto = cl->proto;
-#define DUPZ(s)	((s) != NULL ? xstrdup(s) : NULL)
-	t->origin = DUPZ(cl->origin);
-	t->user_agent = DUPZ(cl->user_agent);
-	t->host = DUPZ(cl->host);
-	t->query = DUPZ(cl->query);
-	t->extensions = DUPZ(cl->extensions);
-	t->protocols = DUPZ(cl->protocols);
-	t->tls_version = DUPZ(cl->tls_version);
-	t->tls_cipher = DUPZ(cl->tls_cipher);
-	t->alpn = DUPZ(cl->alpn);
-	t->sni = DUPZ(cl->sni);
-#undef DUPZ
-	t->http_version = cl->http_version;	/* a literal */
-	t->h2_stream_id = cl->h2_stream_id;
+	rf.route = rt->path;
+	rf.backend = rt->target.spec;
+	t->facts = conn_facts_new(&rf);
+	t->h2 = strcmp(f->proto, "h2") == 0;
 	t->t_start_wall = wall_ns();
 	t->state = TUNNEL_CONNECTING;
 	t->connect_cb = cb;
@@ -1075,8 +1006,8 @@ tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
 	t->be_stage = evbuffer_new();
 	TAILQ_INSERT_TAIL(&w->tunnels, t, entry);
 	if (w->flog != NULL)
-		t->fls = framelog_session_new(w->flog, cl, t->logid, rt->path,
-		    rt->target.spec, cfg->log.capture);
+		t->fls = framelog_session_new(w->flog, t->facts, t->logid,
+		    cfg->log.capture);
 
 	if (rt->target.kind == TARGET_ECHO) {
 		t->ev_connected = event_new(w->base, -1, 0, tunnel_echo_ready, t);
@@ -1177,24 +1108,7 @@ tunnel_info(struct tunnel *t, struct tunnel_info *ti)
 {
 	memset(ti, 0, sizeof *ti);
 	ti->id = t->id;
-	ti->peer = t->peer;
-	ti->path = t->path;
-	ti->query = t->query;
-	ti->route = t->rt->path;
-	ti->backend = t->rt->target.spec;
-	ti->proto = t->proto;
-	ti->subprotocol = t->subprotocol;
-	ti->origin = t->origin;
-	ti->user_agent = t->user_agent;
-	ti->host = t->host;
-	ti->extensions = t->extensions;
-	ti->protocols = t->protocols;
-	ti->http_version = t->http_version;
-	ti->tls_version = t->tls_version;
-	ti->tls_cipher = t->tls_cipher;
-	ti->alpn = t->alpn;
-	ti->sni = t->sni;
-	ti->h2_stream_id = t->h2_stream_id;
+	ti->facts = t->facts;
 	ti->state = tunnel_state_str(t->state);
 	ti->closed_by = t->closed_by;
 	ti->t_start = t->t_start;
@@ -1253,6 +1167,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 {
 	struct ws_limits	lim;
 	size_t			high = tunnel_high(t);
+	char			peer[CONN_ADDRSTRLEN];
 
 	assert(t->state == TUNNEL_CONNECTING);
 	t->state = TUNNEL_OPEN;
@@ -1272,7 +1187,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		ws_conn_set_deflate(t->ws, &t->deflate, &t->rt->deflate);
 	if (t->fls != NULL)
 		t->flobs = framelog_session_open(t->fls,
-		    strcmp(t->proto, "h2") == 0 ? 200 : 101, tunnel_log_ready, t);
+		    t->h2 ? 200 : 101, tunnel_log_ready, t);
 	if (t->w->stats != NULL)
 		tunnel_stats_start(t);
 	if (t->st != NULL && t->fls != NULL)
@@ -1287,8 +1202,9 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	} else if (t->flobs != NULL)
 		ws_conn_set_observer(t->ws, t->flobs, t->fls);
 	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s subprotocol=%s",
-	    t->logid, t->peer, t->proto, t->path, t->rt->path,
-	    t->rt->target.spec, t->subprotocol != NULL ? t->subprotocol : "-");
+	    t->logid, tunnel_peer(t, peer), t->facts->proto, t->facts->path,
+	    t->facts->route, t->facts->backend, t->facts->subprotocol != NULL ?
+	    t->facts->subprotocol : "-");
 
 	if (t->be != NULL) {
 		bufferevent_setcb(t->be, tunnel_be_read, tunnel_be_write,

@@ -14,7 +14,7 @@ struct config;
 struct route;
 struct ws_deflate_params;
 struct ws_transport_ops;
-struct ws_offer;
+struct conn_facts;
 
 enum tunnel_state {
 	TUNNEL_CONNECTING = 0,	/* backend connect in flight; no 101/200 sent yet */
@@ -22,38 +22,6 @@ enum tunnel_state {
 	TUNNEL_DRAINING,	/* one side closed; flushing the other, then close */
 	TUNNEL_CLOSED,		/* freed on the next loop pass, never in a callback */
 };
-
-/*
- * Facts about the client side, for logs and the frame log (copied; NULL
- * when absent). Zero the struct, then fill what the transport knows.
- */
-struct tunnel_client {
-	const char	*peer;		/* "1.2.3.4:5678" */
-	const char	*path;
-	const char	*subprotocol;	/* agreed, or NULL */
-	const char	*proto;		/* "h1", "h2" */
-	const char	*listener;	/* local address "127.0.0.1:8080" */
-	const char	*query;		/* without '?' */
-	const char	*host;		/* Host or :authority */
-	const char	*origin;
-	const char	*user_agent;
-	const char	*protocols;	/* Sec-WebSocket-Protocol offered */
-	const char	*extensions_offered;	/* Sec-WebSocket-Extensions */
-	const char	*extensions;	/* agreed extensions */
-	const char	*http_version;	/* "1.1", "2" */
-	/* Filled by the TLS and HTTP/2 transports. */
-	const char	*tls_version;	/* "TLSv1.3" */
-	const char	*tls_cipher;
-	const char	*alpn;
-	const char	*sni;
-	int64_t		 h2_stream_id;	/* 0: not HTTP/2 */
-};
-
-/*
- * Zeroes cl and fills what the client's request says (path, query, host,
- * origin, user agent, offers) and the HTTP version, borrowing from o.
- */
-void	tunnel_client_init(struct tunnel_client *cl, const struct ws_offer *o);
 
 /*
  * Result of tunnel_connect: status 0 when the backend is ready, else the
@@ -64,11 +32,13 @@ typedef void tunnel_connect_cb(void *arg, int status);
 /*
  * Creates a tunnel on route rt of cfg (a reference is taken) and starts
  * connecting its backend; cb(arg, status) is called from the event loop,
- * never from inside this call. The caller owns the tunnel until
+ * never from inside this call. f: what the transport knows of the
+ * connection (conn_facts_request, borrowed; the tunnel adds the route and
+ * the backend to its own copy). The caller owns the tunnel until
  * tunnel_attach() or tunnel_abort().
  */
 struct tunnel	*tunnel_new(struct worker *w, struct config *cfg,
-		    const struct route *rt, const struct tunnel_client *cl,
+		    const struct route *rt, const struct conn_facts *f,
 		    uint64_t id, tunnel_connect_cb *cb, void *arg);
 
 /*
@@ -95,16 +65,12 @@ void	tunnel_shutdown_all(struct worker *w);
 void	tunnel_free_all(struct worker *w);
 
 /*
- * What the control socket shows of a tunnel. Strings are borrowed until
- * the tunnel is freed; NULL when unknown. Queue lengths are bytes now.
+ * What the control socket shows of a tunnel, borrowed until the tunnel is
+ * freed; NULL when unknown. Queue lengths are bytes now.
  */
 struct tunnel_info {
 	uint64_t		 id;
-	const char		*peer, *path, *query, *route, *backend, *proto;
-	const char		*subprotocol, *origin, *user_agent, *host;
-	const char		*extensions, *protocols, *http_version;
-	const char		*tls_version, *tls_cipher, *alpn, *sni;
-	int64_t			 h2_stream_id;	/* 0: HTTP/1.1 */
+	const struct conn_facts	*facts;
 	const char		*state;		/* tunnel_state_str() */
 	const char		*ws_state;	/* ws_state_str(), or NULL */
 	const char		*closed_by;

@@ -15,6 +15,9 @@
 #include "wsb_autoconf.h"
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <sched.h>
 #include <stdio.h>
@@ -25,9 +28,9 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "conn_facts.h"
 #include "framelog.h"
 #include "log.h"
-#include "tunnel.h"
 #include "util.h"
 #include "ws_conn.h"
 #include "ws_frame.h"
@@ -42,7 +45,7 @@ main(int argc, char **argv)
 	const struct ws_observer	**obs, *o;
 	struct rusage			 ru;
 	double				 cpu;
-	struct tunnel_client		 cl;
+	struct conn_facts		 cl, *facts;
 	struct ws_frame_event		 ev;
 	struct framelog_close		 fc;
 	uint8_t				 payload[4096];
@@ -93,14 +96,19 @@ main(int argc, char **argv)
 	fl = framelog_new(&base, 1, cfg);
 
 	memset(&cl, 0, sizeof cl);
-	cl.peer = "127.0.0.1:40000";
+	cl.peer.ss_family = AF_INET;
+	((struct sockaddr_in *)&cl.peer)->sin_addr.s_addr = htonl(0x7f000001);
+	((struct sockaddr_in *)&cl.peer)->sin_port = htons(40000);
 	cl.path = "/bench";
 	cl.http_version = "1.1";
+	cl.route = "/bench";
+	cl.backend = "echo";
+	cl.backend_connect_ns = -1;
+	facts = conn_facts_new(&cl);
 	ss = xcalloc(nsess, sizeof *ss);
 	obs = xcalloc(nsess, sizeof *obs);
 	for (k = 0; k < nsess; k++) {
-		ss[k] = framelog_session_new(fl, &cl, "c1", "/bench", "echo",
-		    capture);
+		ss[k] = framelog_session_new(fl, facts, "c1", capture);
 		obs[k] = framelog_session_open(ss[k], 101, NULL, NULL);
 	}
 	memset(payload, 'x', sizeof payload);
@@ -136,6 +144,7 @@ main(int argc, char **argv)
 	for (k = 0; k < nsess; k++)
 		framelog_session_close(ss[k], &fc);
 	framelog_free(fl);
+	conn_facts_free(facts);
 	t1 = now_ns();
 	getrusage(RUSAGE_SELF, &ru);
 	cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +

@@ -1,0 +1,90 @@
+/*
+ * conn_facts.h -- what is known of one WebSocket connection when it opens:
+ * both ends' addresses, the request and the handshake's answer, TLS and
+ * HTTP, the route and the backend connection. Filled once (the transport,
+ * then the tunnel at connect) and read from there by the log lines, the
+ * frame log's sessions table, the control socket and, through it, the
+ * dashboard. A new fact is a field here, where it is filled, and a line in
+ * each reader's table (framelog_db.c, control.c, ui/view_detail.c).
+ */
+#ifndef CONN_FACTS_H
+#define CONN_FACTS_H
+
+#include <sys/socket.h>
+#include <stdint.h>
+
+struct ws_offer;
+
+struct conn_facts {
+	/* The client's connection (h1conn, h2conn). */
+	struct sockaddr_storage	 peer;		/* the client */
+	struct sockaddr_storage	 local;		/* the listener it reached */
+	const char		*proto;		/* "h1", "h2" */
+	const char		*http_version;	/* "1.1", "2" */
+	int64_t			 h2_stream_id;	/* 0: HTTP/1.1 */
+	const char		*tls_version;	/* "TLSv1.3"; NULL: plain */
+	const char		*tls_cipher, *alpn, *sni;
+
+	/* The request and the handshake's answer. */
+	const char		*path;		/* without the query */
+	const char		*query;		/* without '?' */
+	const char		*host;		/* Host or :authority */
+	const char		*origin, *user_agent;
+	const char		*protocols;	/* Sec-WebSocket-Protocol offered */
+	const char		*subprotocol;	/* agreed */
+	const char		*extensions_offered;
+	const char		*extensions;	/* agreed */
+
+	/* The route (as configured) and its backend (conn_facts_backend). */
+	const char		*route;		/* its path */
+	const char		*backend;	/* its target, "host:port" */
+	struct sockaddr_storage	 backend_peer;	/* AF_UNSPEC: none */
+	int64_t			 backend_connect_ns;	/* -1: none */
+
+	int			 refs;		/* conn_facts_new's copies */
+};
+
+/*
+ * Fills what the client's request says (path, query, host, origin, user
+ * agent, offers) and the HTTP version into f, borrowing from o; the rest
+ * of f (the addresses the transport knows) stays.
+ */
+void	conn_facts_request(struct conn_facts *f, const struct ws_offer *o);
+
+/*
+ * A copy of f whose strings live with it (f's are borrowed). Returns it
+ * with one reference; conn_facts_free() drops one.
+ */
+struct conn_facts *conn_facts_new(const struct conn_facts *f);
+
+/* Another reference to f, for a reader that may outlive its maker. */
+struct conn_facts *conn_facts_ref(struct conn_facts *f);
+
+/* Drops a reference; the last frees f. conn_facts_free(NULL) is a no-op. */
+void	conn_facts_free(struct conn_facts *f);
+
+/*
+ * The backend is connected on fd (connect_ns after the start): its address
+ * (unix_path for a unix socket, as configured). Only before f is handed to
+ * another thread (the frame log's session open): readers never see it
+ * change.
+ */
+void	conn_facts_backend(struct conn_facts *f, int fd, const char *unix_path,
+	    uint64_t connect_ns);
+
+/* Room for any address conn_addr_str() writes. */
+#define CONN_ADDRSTRLEN	128
+
+/*
+ * ss as text: "192.0.2.1:80", "[2001:db8::1]:80", "unix:/path", "unix" for
+ * an unnamed unix socket. Returns buf, or NULL when ss is AF_UNSPEC.
+ */
+const char	*conn_addr_str(const struct sockaddr_storage *ss, char *buf,
+		    size_t len);
+/* The host part alone, IPv6 without brackets; NULL when AF_UNSPEC. */
+const char	*conn_addr_host(const struct sockaddr_storage *ss, char *buf,
+		    size_t len);
+/* The port, or -1 when ss has none (unix, AF_UNSPEC). */
+int		 conn_addr_port(const struct sockaddr_storage *ss);
+
+#endif
