@@ -131,6 +131,29 @@ js(json_t *o, const char *k, char *dst, size_t len)
 	snprintf(dst, len, "%s", s != NULL ? s : "");
 }
 
+void
+model_fact_add(struct top_detail *d, const char *key, const char *value)
+{
+	struct top_fact	*f;
+
+	if (d->nfacts == TOP_FACTS)
+		return;
+	f = &d->facts[d->nfacts++];
+	snprintf(f->key, sizeof f->key, "%s", key);
+	snprintf(f->value, sizeof f->value, "%s", value);
+}
+
+const char *
+model_fact(const struct top_detail *d, const char *key)
+{
+	int	i;
+
+	for (i = 0; i < d->nfacts; i++)
+		if (strcmp(d->facts[i].key, key) == 0)
+			return (d->facts[i].value);
+	return ("");
+}
+
 static void
 model_rates(json_t *o, struct top_rates *r)
 {
@@ -364,6 +387,7 @@ model_detail(struct top_model *m, json_t *c)
 	struct top_detail	*d = &m->d;
 	struct top_conn		*tc;
 	json_t			*a, *x, *s;
+	const char		*key;
 	size_t			 i, n;
 	int			 dir;
 
@@ -373,17 +397,9 @@ model_detail(struct top_model *m, json_t *c)
 	d->now = m->now != 0 ? m->now : jnum(c, "t_start");
 	if ((tc = model_find(m, d->id)) != NULL && !tc->have_static)
 		model_static(tc, c);
-	js(c, "host", d->host, sizeof d->host);
-	js(c, "origin", d->origin, sizeof d->origin);
-	js(c, "user_agent", d->user_agent, sizeof d->user_agent);
-	js(c, "subprotocol", d->subprotocol, sizeof d->subprotocol);
-	js(c, "protocols", d->protocols, sizeof d->protocols);
-	js(c, "extensions", d->extensions, sizeof d->extensions);
-	js(c, "http_version", d->http_version, sizeof d->http_version);
-	js(c, "tls_version", d->tls_version, sizeof d->tls_version);
-	js(c, "alpn", d->alpn, sizeof d->alpn);
-	js(c, "sni", d->sni, sizeof d->sni);
-	js(c, "query", d->query, sizeof d->query);
+	json_object_foreach(c, key, x)
+		if (json_is_string(x))
+			model_fact_add(d, key, json_string_value(x));
 	js(c, "closed_by", d->closed_by, sizeof d->closed_by);
 	d->close_in = (uint16_t)jnum(c, "close_code_in");
 	d->close_out = (uint16_t)jnum(c, "close_code_out");

@@ -346,6 +346,22 @@ replay_load(struct replay *r, struct top_model *m)
 	return (0);
 }
 
+/* The control socket's name for a sessions column. */
+static const char *
+replay_fact_key(const char *column)
+{
+	static const char *const alias[][2] = {
+		{ "protocol", "subprotocol" },
+		{ "protocols_offered", "protocols" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof alias / sizeof alias[0]; i++)
+		if (strcmp(column, alias[i][0]) == 0)
+			return (alias[i][1]);
+	return (column);
+}
+
 int
 replay_detail(struct replay *r, struct top_model *m, uint64_t id)
 {
@@ -361,34 +377,29 @@ replay_detail(struct replay *r, struct top_model *m, uint64_t id)
 	d->id = id;
 	if (c == NULL)
 		return (-1);
-	sql = "SELECT coalesce(host, ''), coalesce(origin, ''), "
-	    "coalesce(user_agent, ''), coalesce(protocol, ''), "
-	    "coalesce(protocols_offered, ''), coalesce(extensions, ''), "
-	    "coalesce(http_version, ''), coalesce(tls_version, ''), "
-	    "coalesce(alpn, ''), coalesce(sni, ''), coalesce(query, ''), "
-	    "coalesce(closed_by, ''), coalesce(close_code_in, 0), "
-	    "coalesce(close_code_out, 0), coalesce(backend_bytes_in, 0), "
-	    "coalesce(backend_bytes_out, 0) FROM sessions WHERE id = ?1";
+	/*
+	 * The session's text columns are its facts, whatever the file's
+	 * version holds, under the control socket's names.
+	 */
+	sql = "SELECT *, coalesce(close_code_in, 0), coalesce(close_code_out, "
+	    "0), coalesce(backend_bytes_in, 0), coalesce(backend_bytes_out, 0) "
+	    "FROM sessions WHERE id = ?1";
 	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return (-1);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		col_str(st, 0, d->host, sizeof d->host);
-		col_str(st, 1, d->origin, sizeof d->origin);
-		col_str(st, 2, d->user_agent, sizeof d->user_agent);
-		col_str(st, 3, d->subprotocol, sizeof d->subprotocol);
-		col_str(st, 4, d->protocols, sizeof d->protocols);
-		col_str(st, 5, d->extensions, sizeof d->extensions);
-		col_str(st, 6, d->http_version, sizeof d->http_version);
-		col_str(st, 7, d->tls_version, sizeof d->tls_version);
-		col_str(st, 8, d->alpn, sizeof d->alpn);
-		col_str(st, 9, d->sni, sizeof d->sni);
-		col_str(st, 10, d->query, sizeof d->query);
-		col_str(st, 11, d->closed_by, sizeof d->closed_by);
-		d->close_in = (uint16_t)sqlite3_column_int(st, 12);
-		d->close_out = (uint16_t)sqlite3_column_int(st, 13);
-		d->backend_in = col_u64(st, 14);
-		d->backend_out = col_u64(st, 15);
+		n = sqlite3_column_count(st) - 4;
+		for (i = 0; i < n; i++)
+			if (sqlite3_column_type(st, i) == SQLITE_TEXT)
+				model_fact_add(d, replay_fact_key(
+				    sqlite3_column_name(st, i)), (const char *)
+				    sqlite3_column_text(st, i));
+		snprintf(d->closed_by, sizeof d->closed_by, "%s",
+		    model_fact(d, "closed_by"));
+		d->close_in = (uint16_t)sqlite3_column_int(st, n);
+		d->close_out = (uint16_t)sqlite3_column_int(st, n + 1);
+		d->backend_in = col_u64(st, n + 2);
+		d->backend_out = col_u64(st, n + 3);
 	}
 	sqlite3_finalize(st);
 

@@ -191,14 +191,24 @@ struct top_queue {
 	int		merged;
 };
 
+/*
+ * A connection's fact as text, by the control socket's key ("host",
+ * "backend_local"): every string of a "conn" reply, or of a sessions row
+ * in a replay (its columns named as the control socket names them).
+ */
+#define TOP_FACTS	48
+struct top_fact {
+	char		key[24];
+	char		value[160];
+};
+
 /* Everything about one connection; live: a "conn" reply; replay: SQL. */
 struct top_detail {
 	uint64_t	 id;		/* 0: none loaded */
 	int		 valid;
-	char		 host[96], origin[96], user_agent[160];
-	char		 subprotocol[48], protocols[96], extensions[96];
-	char		 http_version[8], tls_version[16], alpn[16], sni[64];
-	char		 query[96], closed_by[16];
+	struct top_fact	 facts[TOP_FACTS];
+	int		 nfacts;
+	char		 closed_by[16];
 	uint16_t	 close_in, close_out;
 	uint64_t	 frames_in, frames_out, backend_in, backend_out;
 	uint64_t	 hist[2][TOP_HIST];
@@ -245,6 +255,11 @@ struct top_conn	*model_get(struct top_model *, uint64_t id);
 void	model_zratio(struct top_conn *c);
 /* Removes every connection not marked seen, then clears the marks. */
 void	model_sweep(struct top_model *);
+/* Adds a fact to d (dropped when d holds TOP_FACTS already). */
+void	model_fact_add(struct top_detail *d, const char *key,
+	    const char *value);
+/* The fact with key, "" when d has none. */
+const char *model_fact(const struct top_detail *d, const char *key);
 
 /*
  * Applies one JSON line from the control socket (a "snapshot", "conn",

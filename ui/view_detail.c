@@ -250,7 +250,8 @@ detail_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 {
 	struct top_conn		*tc = model_find(m, ui->selected);
 	const struct top_detail	*d = &m->d;
-	char			 b1[256], b2[64];
+	const char		*offered, *alpn, *query;
+	char			 b1[512], b2[384];
 	int			 x, y = y0, yl, yr, half;
 	uint64_t		 end;
 
@@ -273,20 +274,24 @@ detail_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 		scr_put(s, 2, y + 1, R_DIM, -1, "loading...");
 		return;
 	}
-	x = fact(s, 0, y, "origin", d->origin, 40);
-	x = fact(s, x, y, "host", d->host, 30);
-	x = fact(s, x, y, "user agent", d->user_agent, s->w - x - 12);
+	x = fact(s, 0, y, "origin", model_fact(d, "origin"), 40);
+	x = fact(s, x, y, "host", model_fact(d, "host"), 30);
+	x = fact(s, x, y, "user agent", model_fact(d, "user_agent"),
+	    s->w - x - 12);
 	y++;
-	snprintf(b1, sizeof b1, "%s%s%s%s", d->subprotocol, d->protocols[0] ?
-	    " (offered " : "", d->protocols, d->protocols[0] ? ")" : "");
+	offered = model_fact(d, "protocols");
+	snprintf(b1, sizeof b1, "%s%s%s%s", model_fact(d, "subprotocol"),
+	    offered[0] ? " (offered " : "", offered, offered[0] ? ")" : "");
 	x = fact(s, 0, y, "subprotocol", b1, 40);
-	x = fact(s, x, y, "extensions", d->extensions, 40);
-	x = fact(s, x, y, "http", d->http_version, 4);
-	snprintf(b2, sizeof b2, "%s%s%s", d->tls_version, d->alpn[0] ?
-	    " alpn " : "", d->alpn);
+	x = fact(s, x, y, "extensions", model_fact(d, "extensions"), 40);
+	x = fact(s, x, y, "http", model_fact(d, "http_version"), 4);
+	alpn = model_fact(d, "alpn");
+	snprintf(b2, sizeof b2, "%s%s%s", model_fact(d, "tls_version"),
+	    alpn[0] ? " alpn " : "", alpn);
 	x = fact(s, x, y, "tls", b2, 30);
-	if (d->query[0] != '\0')
-		fact(s, x, y, "query", d->query, 30);
+	query = model_fact(d, "query");
+	if (query[0] != '\0')
+		fact(s, x, y, "query", query, 30);
 	y++;
 	if (tc != NULL) {
 		x = scr_put(s, 0, y, R_LABEL, -1, "messages in/out ");
@@ -311,7 +316,8 @@ detail_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 			    d->closed_by : "-");
 		y++;
 		if (tc->zmsgs_in + tc->zmsgs_out > 0 ||
-		    strstr(d->extensions, "permessage-deflate") != NULL)
+		    strstr(model_fact(d, "extensions"), "permessage-deflate") !=
+		    NULL)
 			y = detail_compression(s, y, tc);
 	}
 
