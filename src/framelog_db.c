@@ -286,6 +286,8 @@ static const char *const migrations[] = {
 };
 
 #define NMIGRATIONS	((int)nitems(migrations))
+/* PRAGMA user_version this code writes: a new step is a new version. */
+#define FLOGDB_VERSION	NMIGRATIONS
 
 /* Frames per multi-row INSERT: fewer statement runs per row. */
 #define FLOGDB_ROWS	FLOGDB_BATCH_ROWS
@@ -519,7 +521,7 @@ flogdb_migrate(struct flogdb *d, char **cause)
 	}
 	if ((rc = flogdb_exec(d, "BEGIN IMMEDIATE")) != 0)
 		goto fail;
-	for (i = (int)v; i < NMIGRATIONS && i < FLOGDB_VERSION; i++) {
+	for (i = (int)v; i < FLOGDB_VERSION; i++) {
 		if ((rc = flogdb_exec(d, migrations[i])) != 0)
 			goto fail;
 	}

@@ -12,8 +12,6 @@
 
 #include "framelog_queue.h"
 
-#define FLOGDB_VERSION	4	/* PRAGMA user_version this code writes */
-
 struct conn_facts;
 struct flogdb;
 
