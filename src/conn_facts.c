@@ -106,6 +106,12 @@ conn_facts_backend(struct conn_facts *f, int fd, const char *unix_path,
 	socklen_t		 len = sizeof f->backend_peer;
 
 	f->backend_connect_ns = (int64_t)connect_ns;
+	/* An unnamed unix socket sets no more than its family. */
+	memset(&f->backend_local, 0, sizeof f->backend_local);
+	if (fd != -1 && getsockname(fd, (struct sockaddr *)&f->backend_local,
+	    &len) == -1)
+		memset(&f->backend_local, 0, sizeof f->backend_local);
+	len = sizeof f->backend_peer;
 	if (unix_path != NULL) {
 		/* The path as configured, not as the server bound it. */
 		memset(sun, 0, sizeof *sun);

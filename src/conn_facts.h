@@ -39,6 +39,7 @@ struct conn_facts {
 	const char		*route;		/* its path */
 	const char		*backend;	/* its target, "host:port" */
 	struct sockaddr_storage	 backend_peer;	/* AF_UNSPEC: none */
+	struct sockaddr_storage	 backend_local;	/* our end: the backend's peer */
 	int64_t			 backend_connect_ns;	/* -1: none */
 
 	int			 refs;		/* conn_facts_new's copies */
@@ -65,9 +66,10 @@ void	conn_facts_free(struct conn_facts *f);
 
 /*
  * The backend is connected on fd (connect_ns after the start): its address
- * (unix_path for a unix socket, as configured). Only before f is handed to
- * another thread (the frame log's session open): readers never see it
- * change.
+ * (unix_path for a unix socket, as configured) and ours, which the backend
+ * sees as its peer (an unnamed unix socket for a unix backend). Only before
+ * f is handed to another thread (the frame log's session open): readers
+ * never see it change.
  */
 void	conn_facts_backend(struct conn_facts *f, int fd, const char *unix_path,
 	    uint64_t connect_ns);

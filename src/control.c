@@ -280,6 +280,7 @@ static const struct ctl_fact {
 	CTL_FACT("subprotocol", CF_STR, subprotocol),
 	CTL_FACT("protocols", CF_STR, protocols),
 	CTL_FACT("extensions", CF_STR, extensions),
+	CTL_FACT("backend_local", CF_ADDR, backend_local),
 };
 
 static json_t *

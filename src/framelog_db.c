@@ -283,6 +283,11 @@ static const char *const migrations[] = {
 	"  FROM sessions s"
 	"  LEFT JOIN fs ON fs.session_id = s.id"
 	"  LEFT JOIN ms ON ms.session_id = s.id;",
+	/*
+	 * 4 -> 5: the address wsbridge connected to the backend from (the
+	 * backend's peer), to match the backend's own logs to a session.
+	 */
+	"ALTER TABLE sessions ADD COLUMN backend_local TEXT;",
 };
 
 #define NMIGRATIONS	((int)nitems(migrations))
@@ -389,6 +394,7 @@ static const struct flogdb_col session_cols[] = {
 	FACT("backend", K_FTEXT, backend),
 	FACT("backend_addr", K_FADDR, backend_peer),
 	FACT("backend_connect_ns", K_FNS, backend_connect_ns),
+	FACT("backend_local", K_FADDR, backend_local),
 	REC(status, K_INT),
 	REC(close_code_in, K_INT),
 	REC(close_reason_in, K_TEXT),

@@ -80,7 +80,7 @@ struct tunnel {
 	TAILQ_ENTRY(tunnel)		 entry;
 	uint64_t			 id;
 	char				 logid[24];
-	struct conn_facts		*facts;		/* filled by the backend's connect */
+	struct conn_facts		*facts;		/* owned; backend part at connect */
 	int				 h2;		/* facts->proto is "h2" */
 	uint64_t			 t_start_wall;
 	int				 deflate_on;	/* permessage-deflate agreed */
@@ -191,13 +191,20 @@ tunnel_be_queued(const struct tunnel *t)
 	return (t->be_olen);
 }
 
-/* The client's address for a log line, in buf (CONN_ADDRSTRLEN bytes). */
+/* An address for a log line, in buf (CONN_ADDRSTRLEN bytes); "-": none. */
+static const char *
+tunnel_addr(const struct sockaddr_storage *ss, char *buf)
+{
+	if (conn_addr_str(ss, buf, CONN_ADDRSTRLEN) == NULL)
+		return ("-");
+	return (buf);
+}
+
+/* The client's address for a log line. */
 static const char *
 tunnel_peer(const struct tunnel *t, char *buf)
 {
-	if (conn_addr_str(&t->facts->peer, buf, CONN_ADDRSTRLEN) == NULL)
-		return ("-");
-	return (buf);
+	return (tunnel_addr(&t->facts->peer, buf));
 }
 
 static void
@@ -207,6 +214,7 @@ tunnel_log_close(struct tunnel *t)
 	const struct ws_counters	*c;
 	double				 dur;
 	char				 zinfo[160] = "", peer[CONN_ADDRSTRLEN];
+	char				 local[CONN_ADDRSTRLEN];
 	size_t				 zpeak;
 
 	dur = (double)(now_ns() - t->t_start) / 1e9;
@@ -228,10 +236,11 @@ tunnel_log_close(struct tunnel *t)
 		    c->wire_out > 0 ? (double)c->payload_out / c->wire_out : 1.0,
 		    zpeak);
 	}
-	log_info("%s: close peer=%s %s route=%s backend=%s subprotocol=%s "
-	    "in=%llu/%llu out=%llu/%llu bytes/msgs dur=%.3fs "
+	log_info("%s: close peer=%s %s route=%s backend=%s backend-local=%s "
+	    "subprotocol=%s in=%llu/%llu out=%llu/%llu bytes/msgs dur=%.3fs "
 	    "code=%u/%u first=%s%s%s%s",
 	    t->logid, peer, f->path, f->route, f->backend,
+	    tunnel_addr(&f->backend_local, local),
 	    f->subprotocol != NULL ? f->subprotocol : "-",
 	    (unsigned long long)c->payload_in, (unsigned long long)c->msgs_in,
 	    (unsigned long long)c->payload_out, (unsigned long long)c->msgs_out,
@@ -1167,7 +1176,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 {
 	struct ws_limits	lim;
 	size_t			high = tunnel_high(t);
-	char			peer[CONN_ADDRSTRLEN];
+	char			peer[CONN_ADDRSTRLEN], local[CONN_ADDRSTRLEN];
 
 	assert(t->state == TUNNEL_CONNECTING);
 	t->state = TUNNEL_OPEN;
@@ -1201,10 +1210,11 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		ws_conn_set_observer(t->ws, &t->obs, t);
 	} else if (t->flobs != NULL)
 		ws_conn_set_observer(t->ws, t->flobs, t->fls);
-	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s subprotocol=%s",
-	    t->logid, tunnel_peer(t, peer), t->facts->proto, t->facts->path,
-	    t->facts->route, t->facts->backend, t->facts->subprotocol != NULL ?
-	    t->facts->subprotocol : "-");
+	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s "
+	    "backend-local=%s subprotocol=%s", t->logid, tunnel_peer(t, peer),
+	    t->facts->proto, t->facts->path, t->facts->route, t->facts->backend,
+	    tunnel_addr(&t->facts->backend_local, local),
+	    t->facts->subprotocol != NULL ? t->facts->subprotocol : "-");
 
 	if (t->be != NULL) {
 		bufferevent_setcb(t->be, tunnel_be_read, tunnel_be_write,

@@ -293,6 +293,8 @@ detail_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 	if (query[0] != '\0')
 		fact(s, x, y, "query", query, 30);
 	y++;
+	fact(s, 0, y, "backend local", model_fact(d, "backend_local"), 48);
+	y++;
 	if (tc != NULL) {
 		x = scr_put(s, 0, y, R_LABEL, -1, "messages in/out ");
 		x += scr_printf(s, x, y, R_VALUE, -1, "%llu/%llu",

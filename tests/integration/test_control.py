@@ -255,8 +255,8 @@ def test_framelog_hol(d):
     T.arun(client(), 60)
     T.expect_eq(b.stop(), 0, "exit status")
     con = sqlite3.connect(db)
-    T.expect_eq(con.execute("PRAGMA user_version").fetchone()[0], 4,
-        "upgraded to schema 4")
+    T.expect_eq(con.execute("PRAGMA user_version").fetchone()[0], 5,
+        "upgraded to schema 5")
     T.expect_eq(con.execute("SELECT count(*) FROM frames WHERE session_id = "
         "1 AND wait_ns IS NULL").fetchone()[0], 1, "old row kept")
     sid = con.execute("SELECT max(id) FROM sessions").fetchone()[0]

@@ -4,7 +4,9 @@ known mix from the Python websockets library and from a raw client, session
 metadata, a reader with the sqlite3 shell during traffic, SIGTERM in the
 middle of traffic, a full database, drop and block on a full queue, and
 contrib/queries.sql against a real recorded log, and permessage-deflate:
-RSV1, wire and inflated sizes, in a version-2 file upgraded to 3."""
+RSV1, wire and inflated sizes, in a version-2 file upgraded to 3; the
+backend's local address in the log lines, sessions (a version-4 file
+upgraded) and the control socket."""
 
 import asyncio
 import json
@@ -119,7 +121,7 @@ def test_websockets_mix(d):
 
     mode = stat.S_IMODE(os.stat(db).st_mode)
     T.expect_eq(oct(mode), oct(0o600), "database file mode")
-    T.expect_eq(one(db, "PRAGMA user_version"), 4, "schema version")
+    T.expect_eq(one(db, "PRAGMA user_version"), 5, "schema version")
     T.expect_eq(sql(db, "SELECT name FROM sqlite_master WHERE type = 'index' "
         "AND tbl_name = 'frames'"), [{"name": "frames_t"}],
         "frames: one index, on t (appends only)")
@@ -348,6 +350,91 @@ def test_backend_sessions(d):
     be.close()
 
 
+def test_backend_local(d):
+    """The address wsbridge connects to a backend from, the backend's peer
+    address: in the open and close log lines (backend-local=), in
+    sessions.backend_local and in the control socket's connection objects;
+    "unix" for a unix socket backend (wsbridge's end is unnamed), "-" and
+    NULL for the built-in echo. A version-4 file gains the column, its
+    old rows NULL there."""
+    db = os.path.join(d, "local.db")
+    old_log(db, 4, "INSERT INTO sessions (id, t_start, backend_addr) VALUES "
+        "(1, 1, '127.0.0.1:9')")
+    peers = []
+
+    def echo(c):
+        if c.family == socket.AF_INET:
+            peers.append("%s:%d" % c.getpeername())
+        while True:
+            x = c.recv(65536)
+            if not x:
+                return
+            c.sendall(x)
+    be = T.ScriptBackend(echo)
+    upath = os.path.join(d, "local-echo.sock")
+    usock = socket.socket(socket.AF_UNIX)
+    usock.bind(upath)
+    usock.listen(4)
+
+    def unix_echo():
+        try:
+            c, _ = usock.accept()
+        except OSError:
+            return
+        with c:
+            echo(c)
+    threading.Thread(target=unix_echo, daemon=True).start()
+    ctlpath = os.path.join(d, "local.sock")
+    b = T.Bridge("--route", "/tcp=%s" % be.addr, "--route",
+        "/unix=unix:%s" % upath, "--route", "/echo=echo", "--log-db", db,
+        "--control", ctlpath, name="wsbridge-local")
+    ctl = T.Ctl(ctlpath)
+    seen = {}
+    for path in ("/tcp", "/unix", "/echo"):
+        c = T.raw_ws(b.port, path)
+        c.send_frame(T.OP_BINARY, b"where from")
+        T.expect_eq(c.recv_message(), (T.OP_BINARY, b"where from"),
+            path + " echo")
+        snap = ctl.ask({"cmd": "snapshot"})
+        new = [n for n in snap["new"] if n["route"] == path]
+        T.expect_eq(len(new), 1, path + ": its facts in the snapshot")
+        cn = ctl.ask({"cmd": "conn", "conn": new[0]["id"]})["conn"]
+        seen[path] = (new[0].get("backend_local", "missing"),
+            cn.get("backend_local", "missing"))
+        c.send_frame(T.OP_CLOSE, b"\x03\xe8")
+        c.recv_close()
+        c.close()
+    ctl.close()
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    usock.close()
+    be.close()
+    T.expect_eq(len(peers), 1, "one TCP backend connection")
+    local = peers[0]
+    T.expect_eq(seen["/tcp"], (local, local), "control socket: the TCP "
+        "backend's peer address in the snapshot's facts and in conn")
+    T.expect_eq(seen["/unix"], ("unix", "unix"), "control socket: unix")
+    T.expect_eq(seen["/echo"], (None, None), "control socket: echo")
+
+    log = b.log_text()
+    for path, want in (("/tcp", local), ("/unix", "unix"), ("/echo", "-")):
+        for what in ("open", "close"):
+            m = re.search(r"c\d+: %s peer=\S+ .*route=%s backend=\S+ "
+                r"backend-local=(\S+) subprotocol=" % (what,
+                re.escape(path)), log)
+            T.check(m is not None and m.group(1) == want, "%s line of %s: "
+                "backend-local=%s" % (what, path, want), want,
+                m.group(1) if m else "no such line")
+
+    T.expect_eq(one(db, "PRAGMA user_version"), 5, "upgraded to schema 5")
+    rows = sql(db, "SELECT route, backend_addr, backend_local FROM sessions "
+        "ORDER BY id")
+    T.expect_eq(rows[0], {"route": None, "backend_addr": "127.0.0.1:9",
+        "backend_local": None}, "the version-4 row kept, backend_local NULL")
+    T.expect_eq([(r["route"], r["backend_local"]) for r in rows[1:]],
+        [("/tcp", local), ("/unix", "unix"), ("/echo", None)],
+        "sessions.backend_local: the TCP backend's peer address, unix, NULL")
+
+
 def schema_sql(upto):
     """The SQL of the migration steps 0 -> 1 .. upto-1 -> upto, taken from
     this source tree: a file as an older wsbridge wrote it."""
@@ -362,22 +449,28 @@ def schema_sql(upto):
     return out.replace("\\'", "'")
 
 
+def old_log(path, version, *inserts):
+    """A frame log as a wsbridge writing schema version made it, holding
+    the rows of inserts (SQL statements)."""
+    import sqlite3
+    con = sqlite3.connect(path)
+    con.executescript(schema_sql(version))
+    con.execute("PRAGMA user_version = %d" % version)
+    for sql_ in inserts:
+        con.execute(sql_)
+    con.commit()
+    con.close()
+
+
 def test_deflate(d):
     """permessage-deflate: RSV1 on first frames, len the compressed size,
     plain_len what it inflates to; wire and inflated bytes per session and
     message; a version-2 file (rows kept) upgraded to version 3."""
-    import sqlite3
     db = os.path.join(d, "deflate.db")
-    con = sqlite3.connect(db)
-    con.executescript(schema_sql(2))
-    con.execute("PRAGMA user_version = 2")
-    con.execute("INSERT INTO sessions (id, t_start, bytes_in) VALUES "
-        "(1, 1, 5)")
-    con.execute("INSERT INTO frames (session_id, t, dir, opcode, fin, rsv1, "
-        "rsv2, rsv3, masked, hdr_len, len, msg_no, frag) VALUES (1, 1, "
+    old_log(db, 2, "INSERT INTO sessions (id, t_start, bytes_in) VALUES "
+        "(1, 1, 5)", "INSERT INTO frames (session_id, t, dir, opcode, fin, "
+        "rsv1, rsv2, rsv3, masked, hdr_len, len, msg_no, frag) VALUES (1, 1, "
         "'in', 1, 1, 0, 0, 0, 1, 6, 5, 1, 0)")
-    con.commit()
-    con.close()
     b = T.Bridge("--route", "/z=echo deflate=on deflate-min-size=0", "--log-db", db,
         name="wsbridge-flogz")
     # Compressible JSON-like text, and a fragmented message.
@@ -404,7 +497,7 @@ def test_deflate(d):
         info["ext"].startswith("permessage-deflate"), "deflate agreed",
         "permessage-deflate...", info["ext"])
 
-    T.expect_eq(one(db, "PRAGMA user_version"), 4, "upgraded to schema 4")
+    T.expect_eq(one(db, "PRAGMA user_version"), 5, "upgraded to schema 5")
     old = sql(db, "SELECT plain_len, len FROM frames WHERE session_id = 1")
     T.expect_eq(old, [{"plain_len": None, "len": 5}], "old frame row kept")
     T.expect_eq(sql(db, "SELECT compressed, size, wire_size, plain_size "
@@ -826,6 +919,9 @@ def main():
         test_h2_mix(d)
     with T.subtest("backend sessions: address, connect time, a 502"):
         test_backend_sessions(d)
+    with T.subtest("backend-local: log lines, sessions (a version-4 file "
+            "upgraded), control socket"):
+        test_backend_local(d)
     with T.subtest("contrib/queries.sql runs against a recorded log"):
         if db is None:
             T.fail("no database from the first subtest")

@@ -279,7 +279,8 @@ static const char conn_reply[] =
 "{\"type\":\"conn\",\"conn\":{\"id\":1,\"peer\":\"127.0.0.1:40001\","
 "\"origin\":\"http://app.example\",\"user_agent\":\"test/1.0\","
 "\"subprotocol\":\"chat\",\"protocols\":\"chat,binary\",\"http_version\":"
-"\"1.1\",\"frames_in\":3,\"frames_out\":700,"
+"\"1.1\",\"backend_local\":\"127.0.0.1:40999\",\"frames_in\":3,"
+"\"frames_out\":700,"
 "\"hist_in\":[0,0,0,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,1],"
 "\"hist_out\":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,700],"
 "\"series\":{\"bytes_in\":[0,5,10],\"bytes_out\":[1,2,3],\"msgs_in\":[],"
@@ -317,6 +318,7 @@ test_detail_hol(void **state)
 	top_layout(&s, &ui, &m);
 	assert_true(find_row(&s, "origin http://app.example") > 0);
 	assert_true(find_row(&s, "chat (offered chat,binary)") > 0);
+	assert_true(find_row(&s, "backend local 127.0.0.1:40999") > 0);
 	y = find_row(&s, "in flight #1 32.0M/64.0M");
 	assert_true(y > 0);
 	assert_non_null(strstr(scr_line(&s, y), "pong waiting 2.50s"));
