@@ -9,8 +9,6 @@
 #include "wsb_autoconf.h"
 
 #include <sys/socket.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <assert.h>
 #include <stddef.h>
