@@ -198,6 +198,8 @@ def test_live_and_replay(d):
         # The view fills in as its data comes: wait for it, not one look.
         t = pane.wait(lambda t: "user agent Python" in t and "OPCODE" in t,
             "handshake facts and the frames table")
+        T.check("backend local -" in t, "the backend's local address "
+            "(none for the built-in echo) among the facts")
 
         # Help overlay, then any key closes it.
         pane.keys("?")
