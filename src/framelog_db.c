@@ -296,7 +296,40 @@ static const char *const migrations[] = {
 
 /* Frames per multi-row INSERT: fewer statement runs per row. */
 #define FLOGDB_ROWS	FLOGDB_BATCH_ROWS
-#define FLOGDB_FCOLS	19
+
+/*
+ * The frames table's columns, in the order the INSERTs list them (built
+ * from frame_cols): a new column is an entry here and in frame_cols, its
+ * line in flogdb_bind_frame() and a migration above.
+ */
+enum flogdb_fcol {
+	FC_SESSION_ID = 0, FC_T, FC_DIR, FC_OPCODE, FC_FIN, FC_RSV1, FC_RSV2,
+	FC_RSV3, FC_MASKED, FC_HDR_LEN, FC_LEN, FC_MSG_NO, FC_FRAG, FC_DELAY_NS,
+	FC_CLOSE_CODE, FC_CLOSE_REASON, FC_PAYLOAD, FC_STATUS, FC_PLAIN_LEN,
+	FLOGDB_FCOLS
+};
+
+static const char *const frame_cols[FLOGDB_FCOLS] = {
+	[FC_SESSION_ID] = "session_id",
+	[FC_T] = "t",
+	[FC_DIR] = "dir",
+	[FC_OPCODE] = "opcode",
+	[FC_FIN] = "fin",
+	[FC_RSV1] = "rsv1",
+	[FC_RSV2] = "rsv2",
+	[FC_RSV3] = "rsv3",
+	[FC_MASKED] = "masked",
+	[FC_HDR_LEN] = "hdr_len",
+	[FC_LEN] = "len",
+	[FC_MSG_NO] = "msg_no",
+	[FC_FRAG] = "frag",
+	[FC_DELAY_NS] = "delay_ns",
+	[FC_CLOSE_CODE] = "close_code",
+	[FC_CLOSE_REASON] = "close_reason",
+	[FC_PAYLOAD] = "payload",
+	[FC_STATUS] = "status",
+	[FC_PLAIN_LEN] = "plain_len",
+};
 
 enum {
 	ST_FRAME = 0,
@@ -314,12 +347,10 @@ enum {
 };
 
 static const char *const statements[ST_COUNT] = {
-	[ST_FRAME] = "INSERT INTO frames (session_id, t, dir, opcode, fin, "
-	    "rsv1, rsv2, rsv3, masked, hdr_len, len, msg_no, frag, delay_ns, "
-	    "close_code, close_reason, payload, status, plain_len) VALUES (?,?,"
-	    "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	/* Built at open: from frame_cols, and from session_cols. */
+	[ST_FRAME] = NULL,
 	[ST_FRAMES] = NULL,
-	[ST_SESSION] = NULL,	/* built from session_cols at open */
+	[ST_SESSION] = NULL,
 	[ST_RUN_START] = "INSERT INTO runs (t_start, pid, version, config) "
 	    "VALUES (?,?,?,?)",
 	[ST_RUN_END] = "UPDATE runs SET t_end = ? WHERE id = ?",
@@ -543,23 +574,40 @@ fail:
 	return (-1);
 }
 
+/*
+ * The n names at names, stride bytes apart, joined by ", ", each after
+ * prefix (and left out when with_name is 0: "?" placeholders). The caller
+ * frees the result.
+ */
+static char *
+flogdb_join(const void *names, size_t stride, size_t n, const char *prefix,
+    int with_name)
+{
+	const char	*name;
+	char		*out = xstrdup(""), *p;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		name = *(const char *const *)(const void *)
+		    ((const char *)names + i * stride);
+		p = xasprintf("%s%s%s%s", out, i > 0 ? ", " : "", prefix,
+		    with_name ? name : "");
+		free(out);
+		out = p;
+	}
+	return (out);
+}
+
 /* The INSERT of ST_SESSION: every column of session_cols, as :name. */
 static char *
 flogdb_session_insert(void)
 {
-	char	*sql, *cols = xstrdup(""), *vals = xstrdup(""), *p;
-	size_t	 i;
+	char	*sql, *cols, *vals;
 
-	for (i = 0; i < NSESSION_COLS; i++) {
-		p = xasprintf("%s%s%s", cols, i > 0 ? ", " : "",
-		    session_cols[i].name);
-		free(cols);
-		cols = p;
-		p = xasprintf("%s%s:%s", vals, i > 0 ? ", " : "",
-		    session_cols[i].name);
-		free(vals);
-		vals = p;
-	}
+	cols = flogdb_join(session_cols, sizeof session_cols[0], NSESSION_COLS,
+	    "", 1);
+	vals = flogdb_join(session_cols, sizeof session_cols[0], NSESSION_COLS,
+	    ":", 1);
 	sql = xasprintf("INSERT OR REPLACE INTO sessions (%s) VALUES (%s)",
 	    cols, vals);
 	free(cols);
@@ -567,26 +615,28 @@ flogdb_session_insert(void)
 	return (sql);
 }
 
-/* The INSERT of ST_FRAME with FLOGDB_ROWS rows of values. */
+/*
+ * The INSERT of rows frames: frame_cols, a row's parameters bound by
+ * position from flogdb_fcol (flogdb_bind_frame).
+ */
 static char *
-flogdb_multi_insert(void)
+flogdb_frame_insert(int rows)
 {
-	const char	*one = statements[ST_FRAME];
-	const char	*values = strstr(one, "VALUES ") + 7;
-	size_t		 head = (size_t)(values - one), vlen = strlen(values);
-	char		*sql, *p;
-	int		 i;
+	char	*sql, *cols, *vals, *p;
+	int	 i;
 
-	sql = xmalloc(head + FLOGDB_ROWS * (vlen + 1) + 1);
-	memcpy(sql, one, head);
-	p = sql + head;
-	for (i = 0; i < FLOGDB_ROWS; i++) {
-		if (i > 0)
-			*p++ = ',';
-		memcpy(p, values, vlen);
-		p += vlen;
+	cols = flogdb_join(frame_cols, sizeof frame_cols[0], FLOGDB_FCOLS, "",
+	    1);
+	vals = flogdb_join(frame_cols, sizeof frame_cols[0], FLOGDB_FCOLS, "?",
+	    0);
+	sql = xasprintf("INSERT INTO frames (%s) VALUES (%s)", cols, vals);
+	for (i = 1; i < rows; i++) {
+		p = xasprintf("%s, (%s)", sql, vals);
+		free(sql);
+		sql = p;
 	}
-	*p = '\0';
+	free(cols);
+	free(vals);
 	return (sql);
 }
 
@@ -640,8 +690,9 @@ flogdb_open(const char *path, uint64_t max_size, char **cause)
 		char	*built = NULL;
 		int	 rc;
 
-		if (i == ST_FRAMES)
-			built = flogdb_multi_insert();
+		if (i == ST_FRAME || i == ST_FRAMES)
+			built = flogdb_frame_insert(i == ST_FRAME ? 1 :
+			    FLOGDB_ROWS);
 		else if (i == ST_SESSION)
 			built = flogdb_session_insert();
 		rc = sqlite3_prepare_v3(d->db, built != NULL ? built :
@@ -755,42 +806,63 @@ flogdb_status_str(unsigned status)
  * bound and leave their slot unknown.
  */
 static void
-sl_int(sqlite3_stmt *st, struct flogdb_slot *sl, int i, int64_t v)
+sl_int(sqlite3_stmt *st, struct flogdb_slot *sl, int o, enum flogdb_fcol c,
+    int64_t v)
 {
-	if (sl->kind == SL_INT && sl->v == v)
+	if (sl[c].kind == SL_INT && sl[c].v == v)
 		return;
-	sqlite3_bind_int64(st, i, v);
-	sl->kind = SL_INT;
-	sl->v = v;
+	sqlite3_bind_int64(st, o + (int)c + 1, v);
+	sl[c].kind = SL_INT;
+	sl[c].v = v;
 }
 
 static void
-sl_null(sqlite3_stmt *st, struct flogdb_slot *sl, int i)
+sl_null(sqlite3_stmt *st, struct flogdb_slot *sl, int o, enum flogdb_fcol c)
 {
-	if (sl->kind == SL_NULL)
+	if (sl[c].kind == SL_NULL)
 		return;
-	sqlite3_bind_null(st, i);
-	sl->kind = SL_NULL;
+	sqlite3_bind_null(st, o + (int)c + 1);
+	sl[c].kind = SL_NULL;
 }
 
 /* s: a string constant (or NULL), compared by address. */
 static void
-sl_static(sqlite3_stmt *st, struct flogdb_slot *sl, int i, const char *s)
+sl_static(sqlite3_stmt *st, struct flogdb_slot *sl, int o, enum flogdb_fcol c,
+    const char *s)
 {
 	if (s == NULL) {
-		sl_null(st, sl, i);
+		sl_null(st, sl, o, c);
 		return;
 	}
-	if (sl->kind == SL_STATIC && sl->p == s)
+	if (sl[c].kind == SL_STATIC && sl[c].p == s)
 		return;
-	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	sl->kind = SL_STATIC;
-	sl->p = s;
+	sqlite3_bind_text(st, o + (int)c + 1, s, -1, SQLITE_STATIC);
+	sl[c].kind = SL_STATIC;
+	sl[c].p = s;
 }
 
 /*
- * Binds frame f to parameters o + 1 .. o + FLOGDB_FCOLS of st, whose
- * slots are sl[0 .. FLOGDB_FCOLS - 1].
+ * A transient text or blob (n bytes at p; NULL when n is 0), bound every
+ * time: its slot is left unknown.
+ */
+static void
+sl_bytes(sqlite3_stmt *st, struct flogdb_slot *sl, int o, enum flogdb_fcol c,
+    const void *p, size_t n, int text)
+{
+	if (n == 0) {
+		sl_null(st, sl, o, c);
+		return;
+	}
+	if (text)
+		sqlite3_bind_text(st, o + (int)c + 1, p, (int)n, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(st, o + (int)c + 1, p, (int)n, SQLITE_STATIC);
+	sl[c].kind = SL_UNKNOWN;
+}
+
+/*
+ * Binds frame f to the parameters after the first o of st (a row of
+ * frame_cols), whose slots are sl[0 .. FLOGDB_FCOLS - 1].
  */
 static void
 flogdb_bind_frame(sqlite3_stmt *st, struct flogdb_slot *sl, int o,
@@ -798,46 +870,37 @@ flogdb_bind_frame(sqlite3_stmt *st, struct flogdb_slot *sl, int o,
 {
 	int	control = WS_OP_IS_CONTROL(f->opcode);
 
-	sl_int(st, &sl[0], o + 1, (int64_t)f->session);
-	sl_int(st, &sl[1], o + 2, f->t);
-	sl_static(st, &sl[2], o + 3, f->dir == 0 ? "in" : "out");
-	sl_int(st, &sl[3], o + 4, f->opcode);
-	sl_int(st, &sl[4], o + 5, f->fin);
-	sl_int(st, &sl[5], o + 6, (f->rsv & WS_RSV1) != 0);
-	sl_int(st, &sl[6], o + 7, (f->rsv & WS_RSV2) != 0);
-	sl_int(st, &sl[7], o + 8, (f->rsv & WS_RSV3) != 0);
-	sl_int(st, &sl[8], o + 9, f->masked);
-	sl_int(st, &sl[9], o + 10, f->hdr_len);
-	sl_int(st, &sl[10], o + 11, (int64_t)f->len);
+	sl_int(st, sl, o, FC_SESSION_ID, (int64_t)f->session);
+	sl_int(st, sl, o, FC_T, f->t);
+	sl_static(st, sl, o, FC_DIR, f->dir == 0 ? "in" : "out");
+	sl_int(st, sl, o, FC_OPCODE, f->opcode);
+	sl_int(st, sl, o, FC_FIN, f->fin);
+	sl_int(st, sl, o, FC_RSV1, (f->rsv & WS_RSV1) != 0);
+	sl_int(st, sl, o, FC_RSV2, (f->rsv & WS_RSV2) != 0);
+	sl_int(st, sl, o, FC_RSV3, (f->rsv & WS_RSV3) != 0);
+	sl_int(st, sl, o, FC_MASKED, f->masked);
+	sl_int(st, sl, o, FC_HDR_LEN, f->hdr_len);
+	sl_int(st, sl, o, FC_LEN, (int64_t)f->len);
 	if (control || f->msg_no == 0) {
-		sl_null(st, &sl[11], o + 12);
-		sl_null(st, &sl[12], o + 13);
+		sl_null(st, sl, o, FC_MSG_NO);
+		sl_null(st, sl, o, FC_FRAG);
 	} else {
-		sl_int(st, &sl[11], o + 12, (int64_t)f->msg_no);
-		sl_int(st, &sl[12], o + 13, f->frag);
+		sl_int(st, sl, o, FC_MSG_NO, (int64_t)f->msg_no);
+		sl_int(st, sl, o, FC_FRAG, f->frag);
 	}
-	sl_int(st, &sl[13], o + 14, (int64_t)f->delay_ns);
+	sl_int(st, sl, o, FC_DELAY_NS, (int64_t)f->delay_ns);
 	if (f->close_code != 0)
-		sl_int(st, &sl[14], o + 15, f->close_code);
+		sl_int(st, sl, o, FC_CLOSE_CODE, f->close_code);
 	else
-		sl_null(st, &sl[14], o + 15);
-	if (f->reason_len > 0) {
-		sqlite3_bind_text(st, o + 16, (const char *)data + f->data_len,
-		    f->reason_len, SQLITE_STATIC);
-		sl[15].kind = SL_UNKNOWN;
-	} else
-		sl_null(st, &sl[15], o + 16);
-	if (f->data_len > 0) {
-		sqlite3_bind_blob(st, o + 17, data, (int)f->data_len,
-		    SQLITE_STATIC);
-		sl[16].kind = SL_UNKNOWN;
-	} else
-		sl_null(st, &sl[16], o + 17);
-	sl_static(st, &sl[17], o + 18, flogdb_status_str(f->status));
+		sl_null(st, sl, o, FC_CLOSE_CODE);
+	sl_bytes(st, sl, o, FC_CLOSE_REASON, f->reason_len > 0 ?
+	    data + f->data_len : NULL, f->reason_len, 1);
+	sl_bytes(st, sl, o, FC_PAYLOAD, data, f->data_len, 0);
+	sl_static(st, sl, o, FC_STATUS, flogdb_status_str(f->status));
 	if (!control && f->zmsg)
-		sl_int(st, &sl[18], o + 19, (int64_t)f->plain_len);
+		sl_int(st, sl, o, FC_PLAIN_LEN, (int64_t)f->plain_len);
 	else
-		sl_null(st, &sl[18], o + 19);
+		sl_null(st, sl, o, FC_PLAIN_LEN);
 }
 
 int
