@@ -150,7 +150,7 @@ backend_write_now(struct bufferevent *bev, struct evbuffer *src, size_t n)
 	return ((size_t)w);
 }
 
-void
+size_t
 backend_send_iov(struct evbuffer *out, size_t queued, int fd,
     const struct iovec *iov, int cnt)
 {
@@ -167,6 +167,7 @@ backend_send_iov(struct evbuffer *out, size_t queued, int fd,
 			w = 0;	/* EAGAIN, or an error its next write sees */
 	}
 	sockread_keep_iov(out, iov, cnt, (size_t)w, tried);
+	return ((size_t)w);
 }
 
 static void

@@ -65,9 +65,10 @@ size_t	backend_write_now(struct bufferevent *bev, struct evbuffer *src,
  * take, or everything, goes to out, in order (sockread_keep: by reference
  * when it is most of a flat read). Callers keep out, its length and fd to
  * spare the bufferevent's and the evbuffer's cache lines on every message.
+ * Returns how many bytes went at once (never in out).
  */
 struct iovec;
-void	backend_send_iov(struct evbuffer *out, size_t queued, int fd,
+size_t	backend_send_iov(struct evbuffer *out, size_t queued, int fd,
 	    const struct iovec *iov, int cnt);
 
 /*

@@ -263,34 +263,33 @@ h1t_pending(void *t)
 	return (c->out_len);
 }
 
-static void
+static size_t
 h1t_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
 {
 	struct h1conn	*c = t;
 
 	if (c->state == H1_TUNNEL && c->tout != NULL)
-		tlsout_send(c->tout, hdr, hl, src, n);
-	else if (c->state == H1_TUNNEL)	/* live stats see what skips out */
-		tunnel_out_taken(c->tunnel, backend_send(c->bev, hdr, hl, src,
-		    n));
-	else {
-		evbuffer_add(h1t_output(t), hdr, hl);
-		evbuffer_remove_buffer(src, h1t_output(t), n);
-	}
+		return (tlsout_send(c->tout, hdr, hl, src, n));
+	if (c->state == H1_TUNNEL)
+		return (backend_send(c->bev, hdr, hl, src, n));
+	evbuffer_add(h1t_output(t), hdr, hl);
+	evbuffer_remove_buffer(src, h1t_output(t), n);
+	return (0);
 }
 
-static int
+static size_t
 h1t_send_flat(void *t, const struct iovec *iov, int cnt)
 {
 	struct h1conn	*c = t;
 
-	if (c->state != H1_TUNNEL)
-		return (-1);
+	if (c->state != H1_TUNNEL) {	/* closing: nothing goes out now */
+		sockread_keep_iov(c->out, iov, cnt, 0, 0);
+		return (0);
+	}
 	if (c->tout != NULL)
-		tlsout_send_iov(c->tout, iov, cnt);
-	else	/* in H1_TUNNEL bev may write (h1conn_set_closed() ends it) */
-		backend_send_iov(c->out, c->out_len, c->fd, iov, cnt);
-	return (0);
+		return (tlsout_send_iov(c->tout, iov, cnt));
+	/* in H1_TUNNEL bev may write (h1conn_set_closed() ends it) */
+	return (backend_send_iov(c->out, c->out_len, c->fd, iov, cnt));
 }
 
 static void

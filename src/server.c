@@ -454,9 +454,6 @@ server_start(struct server *srv)
 			g->w[i]->stats = xcalloc(1, sizeof *g->w[i]->stats);
 			stats_global_init(g->w[i]->stats, now_ns());
 		}
-		/* Over TLS plaintext goes through the output (sealed at once
-		   when the socket is free), for the drain callbacks to see. */
-		tlsout_set_direct(0);
 		if ((srv->ctl = control_new(g->w[0], g->w[0]->cfg->control,
 		    &cause)) == NULL) {
 			log_error("%s", cause);

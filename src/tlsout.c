@@ -74,13 +74,6 @@ struct tlsout_stage {
 static __thread struct tlsout_stage	*tlsout_st;
 static BIO_METHOD			*tlsout_method;
 static pthread_once_t			 tlsout_once = PTHREAD_ONCE_INIT;
-static int				 tlsout_direct = 1;
-
-void
-tlsout_set_direct(int on)
-{
-	tlsout_direct = on;
-}
 
 static void
 tlsout_update(struct tlsout *o)
@@ -307,29 +300,33 @@ tlsout_push(struct tlsout *o)
 static int
 tlsout_now(struct tlsout *o)
 {
-	return (tlsout_direct && !o->stopped && !o->failed &&
+	return (!o->stopped && !o->failed &&
 	    evbuffer_get_length(o->cipher) == 0 &&
 	    evbuffer_get_length(o->plain) == 0);
 }
 
-void
+size_t
 tlsout_send_iov(struct tlsout *o, const struct iovec *iov, int cnt)
 {
 	struct tlsout_stage	*st;
+	size_t			 n = 0;
 	int			 i;
 
 	if (!tlsout_now(o)) {
 		sockread_keep_iov(o->plain, iov, cnt, 0, 0);
 		tlsout_push(o);
-		return;
+		return (0);
 	}
 	st = tlsout_begin(o);
-	for (i = 0; i < cnt; i++)
+	for (i = 0; i < cnt; i++) {
 		tlsout_gather(o, st, iov[i].iov_base, iov[i].iov_len);
+		n += iov[i].iov_len;
+	}
 	tlsout_end(o, st);
+	return (n);
 }
 
-void
+size_t
 tlsout_send(struct tlsout *o, const void *hdr, size_t hl, struct evbuffer *src,
     size_t n)
 {
@@ -342,7 +339,7 @@ tlsout_send(struct tlsout *o, const void *hdr, size_t hl, struct evbuffer *src,
 		evbuffer_add(o->plain, hdr, hl);
 		evbuffer_remove_buffer(src, o->plain, n);
 		tlsout_push(o);
-		return;
+		return (0);
 	}
 	st = tlsout_begin(o);
 	tlsout_gather(o, st, hdr, hl);
@@ -369,6 +366,7 @@ tlsout_send(struct tlsout *o, const void *hdr, size_t hl, struct evbuffer *src,
 	}
 	evbuffer_drain(src, n);
 	tlsout_end(o, st);
+	return (hl + n);
 }
 
 /* ---- the event ----------------------------------------------------------- */

@@ -56,15 +56,14 @@ void		 tlsout_set_low(struct tlsout *, size_t low);
 /*
  * Sends hdr and the first n bytes of src (drained), or the bytes iov
  * points to (kept by reference or copied as sockread_keep() decides when
- * the socket does not take them), after what is queued.
+ * the socket does not take them), after what is queued. Returns how many
+ * plaintext bytes were sealed at once, never passing through the output
+ * (whose drains count the rest as they are sealed).
  */
-void		 tlsout_send(struct tlsout *, const void *hdr, size_t hl,
+size_t		 tlsout_send(struct tlsout *, const void *hdr, size_t hl,
 		    struct evbuffer *src, size_t n);
-void		 tlsout_send_iov(struct tlsout *, const struct iovec *iov,
+size_t		 tlsout_send_iov(struct tlsout *, const struct iovec *iov,
 		    int cnt);
-/* 0 while live stats watch the outputs (a control socket): plaintext
-   then goes through the output, sealed when the socket is free. */
-void		 tlsout_set_direct(int on);
 /* Frees the calling thread's staging buffers (a worker thread ends). */
 void		 tlsout_thread_end(void);
 /* Stops writing for good (the connection is closing at once). */

@@ -53,10 +53,11 @@ struct tunnel {
 	uint32_t			 high;		/* cfg->buffer_size (<= 1G) */
 	uint32_t			 max_frame;	/* rt->max_frame (<= 16M) */
 	int				 be_fd;		/* be's socket; -1: TLS */
-	uint8_t				 be_staged;	/* be_stage may hold bytes */
-	uint8_t				 be_flushing;	/* writing the rest, then close */
-	uint8_t				 be_dead;	/* socket failed: nothing reaches it */
-	uint8_t				 be_full;	/* room() said 0 in this read */
+	unsigned			 be_staged:1;	/* be_stage may hold bytes */
+	unsigned			 be_flushing:1;	/* writing the rest, then close */
+	unsigned			 be_dead:1;	/* socket failed: nothing reaches it */
+	unsigned			 be_full:1;	/* room() said 0 in this read */
+	unsigned			 watched:1;	/* st is set: count for it */
 
 	const struct route		*rt;
 	struct config			*cfg;
@@ -118,7 +119,7 @@ struct tunnel {
 	int				 counted;	/* in the open counts */
 };
 
-_Static_assert(offsetof(struct tunnel, be_full) < CACHE_LINE * TUNNEL_LINES,
+_Static_assert(offsetof(struct tunnel, be_fd) + sizeof(int) + 1 <= CACHE_LINE,
     "tunnel: the per-message fields leave the first cache line");
 
 /*
@@ -422,6 +423,17 @@ tunnel_be_close(struct tunnel *t)
 	tunnel_maybe_free(t);
 }
 
+/*
+ * n client bytes went to the backend's socket at once, never through its
+ * output (whose drains live stats count otherwise).
+ */
+static void
+tunnel_be_taken(struct tunnel *t, size_t n)
+{
+	if (n > 0 && t->watched)
+		stats_taken(t->st, t->w->stats, STATS_IN, n, now_ns());
+}
+
 /* A piece of client payload this large goes to the socket at once. */
 #define TUNNEL_WRITE_NOW_MIN	(16 * 1024)
 
@@ -436,8 +448,9 @@ tunnel_flat_flush(struct tunnel *t)
 		return;
 	/* be may write unless be_dead (tunnel_be_event() ends it). */
 	if (t->be_obuf != NULL && !t->be_dead)
-		backend_send_iov(t->be_obuf, tunnel_be_queued(t), t->be_fd,
-		    tunnel_flat.iov, tunnel_flat.cnt);
+		tunnel_be_taken(t, backend_send_iov(t->be_obuf,
+		    tunnel_be_queued(t), t->be_fd, tunnel_flat.iov,
+		    tunnel_flat.cnt));
 	tunnel_flat.t = NULL;
 	tunnel_flat.cnt = 0;
 	tunnel_flat.len = 0;
@@ -455,10 +468,10 @@ tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
 	size_t	w = 0;
 
 	tunnel_flat_flush(t);	/* it came first */
-	/* Under live stats it queues: at once measured slower (RESULTS.md). */
-	if (n >= TUNNEL_WRITE_NOW_MIN && tunnel_staged(t) == 0 &&
-	    t->st == NULL)
+	if (n >= TUNNEL_WRITE_NOW_MIN && tunnel_staged(t) == 0) {
 		w = backend_write_now(t->be, src, n);
+		tunnel_be_taken(t, w);
+	}
 	if (n > w) {
 		evbuffer_remove_buffer(src, t->be_stage, n - w);
 		t->be_staged = 1;
@@ -485,8 +498,7 @@ tunnel_be_flush(struct tunnel *t)
 	}
 	out = t->be_obuf;
 	w = backend_write_now(t->be, t->be_stage, n);
-	if (w > 0 && t->st != NULL)	/* never in the output: left now */
-		stats_taken(t->st, t->w->stats, STATS_IN, w, now_ns());
+	tunnel_be_taken(t, w);
 	if (w < n)
 		evbuffer_add_buffer(out, t->be_stage);
 }
@@ -528,7 +540,7 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 {
 	struct tunnel	*t = arg;
 
-	if (t->st != NULL)
+	if (t->watched)
 		stats_payload(t->st, t->w->stats, STATS_IN, n, first, last,
 		    !tunnel_is_echo(t) && t->be != NULL && !t->be_flushing &&
 		    !t->be_dead, now_ns());
@@ -560,7 +572,7 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 /*
  * Client payload from a flat read: listed for one writev, in order (the
  * echo route and payload behind staged bytes take the evbuffer path, from
- * a copy). Installed only where tunnel_flat_ok(): no live stats.
+ * a copy).
  */
 /* Per thread: flat payload the evbuffer path takes, copied. */
 static __thread struct evbuffer	*tunnel_flat_tmp;
@@ -590,6 +602,10 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 		tunnel_ws_payload(t, tunnel_flat_tmp, n, opcode, first, last);
 		return;
 	}
+	if (t->watched)
+		stats_payload(t->st, t->w->stats, STATS_IN, n, first, last,
+		    t->be_obuf != NULL && !t->be_flushing && !t->be_dead,
+		    now_ns());
 	if (t->be_obuf == NULL || t->be_flushing || t->be_dead)
 		return;		/* backend gone: nowhere to go */
 	if (tunnel_flat.t != t || tunnel_flat.cnt == TUNNEL_FLAT_IOV) {
@@ -605,8 +621,7 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 int
 tunnel_flat_ok(struct tunnel *t)
 {
-	/* Live stats time bytes through the outputs: no direct writes. */
-	return (t->ws != NULL && t->st == NULL && ws_conn_flat_ok(t->ws));
+	return (t->ws != NULL && ws_conn_flat_ok(t->ws));
 }
 
 static void	tunnel_ws_input_done(void *);
@@ -619,17 +634,10 @@ tunnel_flat_hold(int on)
 		tunnel_ws_input_done(tunnel_flat.t);
 }
 
-void
-tunnel_out_taken(struct tunnel *t, size_t n)
-{
-	if (n > 0 && t != NULL && t->st != NULL)
-		stats_taken(t->st, t->w->stats, STATS_OUT, n, now_ns());
-}
-
 int
 tunnel_flat_in_ok(struct tunnel *t)
 {
-	return (t->ws != NULL && t->st == NULL && ws_conn_flat_in_ok(t->ws));
+	return (t->ws != NULL && ws_conn_flat_in_ok(t->ws));
 }
 
 static size_t
@@ -914,7 +922,7 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
  * A backend read, straight from sockread's flat buffer: framed and written
  * to the client at once when nothing else stands in the way. Installed by
  * tunnel_attach() only for binary routes and where tunnel_flat_ok(): text
- * routes cut at characters, live stats time every byte through outputs.
+ * routes cut at characters.
  */
 static size_t
 tunnel_be_flat(void *arg, unsigned char *p, size_t n)
@@ -923,7 +931,7 @@ tunnel_be_flat(void *arg, unsigned char *p, size_t n)
 	uint64_t	 now = 0;
 	size_t		 off = 0, k;
 
-	if (t->fls != NULL) {
+	if (t->fls != NULL || t->watched) {
 		/* Every byte of a flat read arrived with it, now. */
 		now = now_ns();
 		arrivals_note(&t->be_arr, t->be_in + n, t->be_in, now);
@@ -1050,6 +1058,15 @@ tunnel_obs_frame(void *arg, const struct ws_frame_event *ev)
 		t->flobs->frame(t->fls, ev);
 }
 
+/* Frames for the client went to its socket at once. */
+static void
+tunnel_obs_taken(void *arg, size_t n)
+{
+	struct tunnel	*t = arg;
+
+	stats_taken(t->st, t->w->stats, STATS_OUT, n, now_ns());
+}
+
 static int
 tunnel_obs_busy(void *arg)
 {
@@ -1100,6 +1117,7 @@ tunnel_stats_start(struct tunnel *t)
 	struct evbuffer	*out = t->tops->output(t->tr);
 
 	t->st = stats_conn_new(tunnel_stats_done, t);
+	t->watched = 1;
 	/* The 101 response (h1) may still be queued. */
 	stats_q_other(&t->st->q[STATS_OUT], STATS_OUT,
 	    evbuffer_get_length(out), now_ns());
@@ -1205,6 +1223,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		/* Both watch: one observer that tells each. */
 		t->obs.capture = t->flobs != NULL ? t->flobs->capture : 0;
 		t->obs.frame = tunnel_obs_frame;
+		t->obs.taken = tunnel_obs_taken;
 		t->obs.busy = t->flobs != NULL && t->flobs->busy != NULL ?
 		    tunnel_obs_busy : NULL;
 		ws_conn_set_observer(t->ws, &t->obs, t);

@@ -105,12 +105,12 @@ struct ws_conn	*tunnel_ws(struct tunnel *t);
 #define TUNNEL_LINES	1
 /*
  * Whether the flat paths (sockread_set_flat) serve this attached tunnel:
- * no live stats, no compression, a transport that writes at once.
+ * no compression, a transport that writes at once.
  */
 int		 tunnel_flat_ok(struct tunnel *t);
 /*
  * Whether the client's bytes may go through ws_conn_input_flat() (the
- * other direction aside): no live stats, no permessage-deflate.
+ * other direction aside): no permessage-deflate.
  */
 int		 tunnel_flat_in_ok(struct tunnel *);
 /*
@@ -121,11 +121,6 @@ int		 tunnel_flat_in_ok(struct tunnel *);
 void		 tunnel_flat_hold(int on);
 /* Frees the calling thread's scratch buffer (a worker thread ends). */
 void		 tunnel_thread_end(void);
-/*
- * n bytes for the client were written to its socket at once, never in the
- * transport's output: live stats count them as having left it now.
- */
-void		 tunnel_out_taken(struct tunnel *, size_t n);
 
 const char	*tunnel_state_str(enum tunnel_state);
 

@@ -295,6 +295,14 @@ ws_conn_ev_in_capture(struct ws_conn *ws, const uint8_t *p, size_t n)
 	ws->rx_ev.data_len += k;
 }
 
+/* n bytes of frames reported before went to the socket at once. */
+static void
+ws_conn_taken(struct ws_conn *ws, size_t n)
+{
+	if (n > 0 && ws->obs != NULL && ws->obs->taken != NULL)
+		ws->obs->taken(ws->obs_arg, n);
+}
+
 static int
 ws_conn_obs_busy(const struct ws_conn *ws)
 {
@@ -653,9 +661,10 @@ ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 		ws_conn_ev_out(ws, &f, ws->cap_out, k, t_src, zmsg, plain);
 	}
 	ws->c.frames_out++;
-	if (ws->ops->send != NULL)
-		ws->ops->send(ws->t, hdr, hl, src, n);
-	else {
+	if (ws->ops->send != NULL) {
+		k = ws->ops->send(ws->t, hdr, hl, src, n);
+		ws_conn_taken(ws, k);
+	} else {
 		out = ws->ops->output(ws->t);
 		evbuffer_add(out, hdr, hl);
 		if (n > 0)
@@ -1334,12 +1343,7 @@ ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
 		iov[cnt++].iov_len = k;
 		frames++;
 	}
-	if (ws->ops->send_flat(ws->t, iov, cnt) == -1)
-		return (0);
-	/*
-	 * The frame events come after the hand-over here: flat sends serve
-	 * no live stats, whose drain accounting needs them before.
-	 */
+	/* Reported before the hand-over, as ws_conn_frame_out() does. */
 	for (i = 0; ws->obs != NULL && i < frames; i++) {
 		memset(&f, 0, sizeof f);
 		f.len = iov[2 * i + 1].iov_len;
@@ -1349,6 +1353,7 @@ ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
 		ws_conn_ev_out(ws, &f, iov[2 * i + 1].iov_base,
 		    MIN(f.len, ws->obs->capture), t_src, 0, f.len);
 	}
+	ws_conn_taken(ws, ws->ops->send_flat(ws->t, iov, cnt));
 	ws->c.frames_out += frames;
 	ws->c.msgs_out += frames;
 	ws->c.wire_out += off;

@@ -29,16 +29,18 @@ struct ws_transport_ops {
 	size_t		 (*pending)(void *t);
 	/*
 	 * Optional: sends hdr[0..hl) then n bytes moved from src, as
-	 * appending them to output() would, but may write at once.
+	 * appending them to output() would, but may write at once. Returns
+	 * how many of those bytes the socket took at once (they never were
+	 * in the output).
 	 */
-	void		 (*send)(void *t, const void *hdr, size_t hl,
+	size_t		 (*send)(void *t, const void *hdr, size_t hl,
 			    struct evbuffer *src, size_t n);
 	/*
 	 * Optional: writes the bytes iov[0..cnt) point to (frames), at once
-	 * when nothing is queued, queueing (a copy of) the rest; or returns
-	 * -1 when it cannot now, having done nothing. Returns 0.
+	 * when nothing is queued, queueing (a copy of) the rest. Returns how
+	 * many bytes the socket took at once.
 	 */
-	int		 (*send_flat)(void *t, const struct iovec *iov, int cnt);
+	size_t		 (*send_flat)(void *t, const struct iovec *iov, int cnt);
 	/* Called after bytes were appended to output (h2: resume DATA). */
 	void		 (*flush)(void *t);
 	/* Stop (0) or resume (1) reading from the peer. */
@@ -178,6 +180,12 @@ struct ws_observer {
 	 * ws_conn_observer_ready(). May be NULL.
 	 */
 	int	(*busy)(void *arg);
+	/*
+	 * Optional: n bytes of outbound frames, reported by frame() before,
+	 * went to the socket at once, never through the transport's output
+	 * (whose drains the observer may count instead).
+	 */
+	void	(*taken)(void *arg, size_t n);
 };
 
 enum ws_state {

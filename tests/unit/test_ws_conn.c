@@ -51,7 +51,7 @@ f_pending(void *t)
 	return (evbuffer_get_length(((struct fake *)t)->out));
 }
 
-static void
+static size_t
 f_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
 {
 	struct fake	*f = t;
@@ -63,6 +63,7 @@ f_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
 	evbuffer_add(f->out, hdr, hl);
 	if (n > 0)
 		evbuffer_remove_buffer(src, f->out, n);
+	return (0);
 }
 
 static void
