@@ -69,55 +69,6 @@ backend_tune_socket(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-/*
- * libevent 2.1 reads at most 4096 bytes per readiness event
- * (EVBUFFER_MAX_READ), so a bulk transfer paid an epoll round trip, an
- * ioctl and a readv per 4 KiB. An input of at least 4096 bytes means that
- * read was cut short: take the rest now, into one reserved chain.
- */
-void
-backend_read_more(struct bufferevent *bev, size_t limit)
-{
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_iovec	 v[2];
-	struct iovec		 iov[2];
-	size_t			 len = evbuffer_get_length(in), left, want;
-	ssize_t			 n;
-	int			 i, cnt;
-
-	if (len < 4096 || len + 1 >= limit ||
-	    bufferevent_openssl_get_ssl(bev) != NULL)
-		return;		/* drained, full, or bytes must go through TLS */
-	/* The bufferevent keeps its input's end frozen between its reads. */
-	evbuffer_unfreeze(in, 0);
-	/*
-	 * One byte short of limit: at the read high watermark itself the
-	 * bufferevent would stop reading until the input is parsed, and start
-	 * again right after (two epoll_ctl calls per read).
-	 */
-	want = limit - 1 - len;
-	if ((cnt = evbuffer_reserve_space(in, want, v, 2)) <= 0)
-		goto out;
-	/* The reserved extents may be larger than asked. */
-	for (i = 0, left = want; i < cnt && left > 0; i++) {
-		iov[i].iov_base = v[i].iov_base;
-		iov[i].iov_len = MIN(v[i].iov_len, left);
-		left -= iov[i].iov_len;
-	}
-	if ((n = readv(bufferevent_getfd(bev), iov, i)) <= 0) {
-		evbuffer_commit_space(in, v, 0);
-		goto out;
-	}
-	left = (size_t)n;
-	for (i = 0; i < cnt && left > 0; i++) {
-		v[i].iov_len = MIN(v[i].iov_len, left);
-		left -= v[i].iov_len;
-	}
-	evbuffer_commit_space(in, v, i);
-out:
-	evbuffer_freeze(in, 0);
-}
-
 #define BACKEND_SEND_NOW_MAX	(16 * 1024)
 
 #define BACKEND_WRITE_IOV	64	/* chains per writev (256 KiB of 4 KiB reads) */

@@ -88,13 +88,4 @@ void	backend_check_len(struct evbuffer *out, size_t len);
 #define backend_check_len(out, len)	do { } while (0)
 #endif
 
-/*
- * From a read callback (HTTP/2 client sockets; tunnels read with sockread.c): reads what else the socket of bev already holds,
- * in one readv, until its input buffer holds limit bytes (pass the read
- * high watermark). A no-op for TLS bufferevents and when the last read
- * drained the socket. EOF and errors are left for the bufferevent's own
- * next read to report.
- */
-void	backend_read_more(struct bufferevent *bev, size_t limit);
-
 #endif

@@ -237,11 +237,7 @@ h1conn_reject(struct h1conn *c, int status, const char *why)
 static struct evbuffer *
 h1t_input(void *t)
 {
-	struct h1conn	*c = t;
-
-	if (c->rd != NULL)
-		return (sockread_input(c->rd));
-	return (bufferevent_get_input(c->bev));
+	return (sockread_input(((struct h1conn *)t)->rd));
 }
 
 static struct evbuffer *
@@ -309,14 +305,8 @@ h1t_set_read(void *t, int on)
 {
 	struct h1conn	*c = t;
 
-	if (c->state != H1_TUNNEL)
-		return;
-	if (c->rd != NULL)
+	if (c->state == H1_TUNNEL)
 		sockread_set(c->rd, on);
-	else if (on)
-		bufferevent_enable(c->bev, EV_READ);
-	else
-		bufferevent_disable(c->bev, EV_READ);
 }
 
 static void
@@ -348,7 +338,6 @@ static const struct ws_transport_ops h1_transport = {
 	.close = h1t_close,
 	.free = h1t_free,
 	.fd = h1t_fd,
-	.hot_lines = 1,		/* struct h1conn's first line */
 };
 
 /* Over TLS our writer seals what the output holds when flushed. */
@@ -363,7 +352,6 @@ static const struct ws_transport_ops h1_tls_transport = {
 	.close = h1t_close,
 	.free = h1t_free,
 	.fd = h1t_fd,
-	.hot_lines = 1,
 };
 
 /* ---- handshake ------------------------------------------------------------ */
@@ -430,14 +418,9 @@ h1conn_backend_ready(void *arg, int status)
 		tlsout_flush(c->tout);	/* the 101 */
 	tunnel_attach(c->tunnel, c->tout != NULL ? &h1_tls_transport :
 	    &h1_transport, c);
-	if (c->rd != NULL && tunnel_flat_ok(c->tunnel)) {
+	if (c->rd != NULL && tunnel_flat_ok(c->tunnel))
 		sockread_set_flat(c->rd, h1conn_sockread_flat,
 		    tunnel_ws(c->tunnel));
-		/* A read goes on to the endpoint, then the tunnel. */
-		sockread_set_warm(c->rd, 0, tunnel_ws(c->tunnel),
-		    WS_CONN_LINES_IN);
-		sockread_set_warm(c->rd, 1, c->tunnel, TUNNEL_LINES);
-	}
 }
 
 /*
@@ -529,20 +512,7 @@ h1conn_read(struct bufferevent *bev, void *arg)
 	case H1_REQUEST:
 		h1conn_request(c);
 		break;
-	case H1_TUNNEL:		/* TLS: plain TCP reads through sockread */
-		/*
-		 * The read watermark's callback runs on every drain of the
-		 * input (a header, a payload piece: an event_add each). Off
-		 * while this read's frames are parsed; the parse pauses
-		 * reading itself when the tunnel has no room.
-		 */
-		bufferevent_setwatermark(bev, EV_READ, 0, 0);
-		ws_conn_input(tunnel_ws(c->tunnel));
-		if (c->state == H1_TUNNEL)
-			bufferevent_setwatermark(bev, EV_READ, 0,
-			    c->cfg->buffer_size);
-		break;
-	default:
+	default:	/* in the tunnel sockread reads; lingering drops */
 		evbuffer_drain(in, evbuffer_get_length(in));
 		break;
 	}

@@ -293,32 +293,6 @@ h2stream_fc(const struct h2stream *s, uint64_t now, struct h2_stream_fc *out)
 		out->in_stall_ns += now - s->fc_stall_since;
 }
 
-void
-h2conn_fc(const struct h2conn *c, uint64_t now, struct h2_conn_fc *out)
-{
-	*out = c->fc;
-	if (c->fc_waiting)
-		out->conn_wait_ns += now - c->fc_since;
-}
-
-struct h2stream *
-h2conn_first_stream(struct h2conn *c)
-{
-	return (TAILQ_FIRST(&c->streams));
-}
-
-struct h2stream *
-h2stream_next(struct h2stream *s)
-{
-	return (TAILQ_NEXT(s, entry));
-}
-
-int32_t
-h2stream_id(const struct h2stream *s)
-{
-	return (s->id);
-}
-
 /* ---- streams ------------------------------------------------------------ */
 
 /* Stream-level window given back as the endpoint takes input bytes. */
@@ -589,7 +563,6 @@ static const struct ws_transport_ops h2_transport = {
 	.free = h2t_free,
 	.fd = h2t_fd,
 	.h2stream = h2t_h2stream,
-	.hot_lines = 2,		/* struct h2stream's first lines */
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -754,9 +727,7 @@ h2s_request(struct h2stream *s, int end_stream)
 static struct evbuffer *
 h2conn_input(struct h2conn *c)
 {
-	if (c->rd != NULL)
-		return (sockread_input(c->rd));
-	return (bufferevent_get_input(c->bev));
+	return (sockread_input(c->rd));
 }
 
 /* Bytes handed to the socket's writer and not yet written. */
@@ -1160,8 +1131,7 @@ h2conn_recv(struct h2conn *c)
 		if (!h2conn_live(c))
 			return;
 	}
-	if (c->rd != NULL)
-		sockread_poke(c->rd);	/* reading resumes if it was full */
+	sockread_poke(c->rd);	/* reading resumes if it was full */
 }
 
 /* Marks every stream closed; their tunnels finish on the next passes. */
@@ -1328,15 +1298,10 @@ h2conn_work_cb(evutil_socket_t fd, short what, void *arg)
 static void
 h2conn_read(struct bufferevent *bev, void *arg)
 {
-	struct h2conn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
 
-	if (h2conn_live(c)) {
-		/* libevent reads 4 KiB at a time: one pass for all there is. */
-		backend_read_more(bev, c->high);
-		h2conn_work(c);
-	} else
-		evbuffer_drain(in, evbuffer_get_length(in));
+	/* Only lingering reads through bev (sockread reads before). */
+	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 static void
@@ -1353,7 +1318,7 @@ h2conn_write(struct bufferevent *bev, void *arg)
 		h2conn_work(c);
 }
 
-/* What sockread read (as h2conn_read), or how reading ended. */
+/* What sockread read, or how reading ended. */
 static void
 h2conn_sockread(void *arg, enum sockread_what what)
 {
@@ -1575,7 +1540,6 @@ h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
 		c->rd = sockread_tunnel(w->base, bev, c->high, 0,
 		    h2conn_sockread, c);
 	sockread_set_flat(c->rd, h2conn_flat, c);
-	sockread_set_warm(c->rd, 0, c, 2);	/* h2conn's first lines */
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));

@@ -74,15 +74,8 @@ void	h2conn_shutdown_all(struct worker *w);
 /* At exit, after tunnel_free_all(): frees every connection left. */
 void	h2conn_free_all(struct worker *w);
 
-/* Walking the streams of a connection (dashboard). */
-struct h2stream	*h2conn_first_stream(struct h2conn *c);
-struct h2stream	*h2stream_next(struct h2stream *s);
-int32_t		 h2stream_id(const struct h2stream *s);
-
-/* Snapshots of the flow-control records at time now (now_ns()). */
+/* A snapshot of a stream's flow-control record at time now (now_ns()). */
 void	h2stream_fc(const struct h2stream *s, uint64_t now,
 	    struct h2_stream_fc *out);
-void	h2conn_fc(const struct h2conn *c, uint64_t now,
-	    struct h2_conn_fc *out);
 
 #endif

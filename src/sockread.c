@@ -227,7 +227,6 @@ sockread_keep(struct evbuffer *out, const void *p, size_t n, int ref)
  */
 #define SOCKPOLL_BATCH	256
 #define SOCKPOLL_AHEAD	4
-#define SOCKREAD_WARM	3
 
 struct sockpoll {
 	struct event_base	*base;
@@ -241,7 +240,7 @@ struct sockpoll {
 static __thread struct sockpoll	*sockpoll;
 
 /* The first cache line holds what a read touches (1,000 connections:
- * each line is a miss per message), the second what to prefetch. */
+ * each line is a miss per message). */
 struct sockread {
 	int			 fd;
 	unsigned char		 want;		/* the owner wants bytes */
@@ -259,10 +258,6 @@ struct sockread {
 	void			*flat_arg;
 	SSL			*ssl;		/* TLS: reads go through it */
 	struct sockpoll		*poll;
-
-	/* What a read leads the owner to touch (sockread_set_warm). */
-	const char		*warm[SOCKREAD_WARM];
-	uint8_t			 warm_lines[SOCKREAD_WARM];
 	struct evbuffer		*in;		/* what was read, not yet taken */
 	size_t			 chain;		/* largest chain, 0: any */
 	sockread_cb		*cb;
@@ -282,17 +277,6 @@ sockread_prefetch(const void *r)
 	__builtin_prefetch((const char *)r + CACHE_LINE);
 }
 
-/* Starts loading what reading on r will touch of its owner's. */
-static inline void
-sockread_warm_owner(const struct sockread *r)
-{
-	unsigned	i, k;
-
-	for (i = 0; i < SOCKREAD_WARM; i++)
-		for (k = 0; k < r->warm_lines[i]; k++)
-			__builtin_prefetch(r->warm[i] + k * CACHE_LINE);
-}
-
 /* One pass: the ready sockets, then the readers a pass is due to. */
 static void
 sockpoll_ready(evutil_socket_t fd, short what, void *arg)
@@ -306,22 +290,17 @@ sockpoll_ready(evutil_socket_t fd, short what, void *arg)
 	p->in_batch = 1;
 	n = epoll_wait(fd, evs, SOCKPOLL_BATCH, 0);
 	/*
-	 * With many connections each reader and what it leads to is a miss
-	 * of hundreds of cycles: the loads start early and overlap, the
-	 * readers' SOCKPOLL_AHEAD readers ahead, their owners' one ahead
-	 * (each reader runs a read and a write system call: time enough).
-	 * A rolling window: the CPU drops prefetches beyond the few misses
-	 * it can have in flight.
+	 * With many connections each reader is a miss of hundreds of
+	 * cycles: the loads start early and overlap, SOCKPOLL_AHEAD readers
+	 * ahead (each reader runs a read and a write system call: time
+	 * enough). A rolling window: the CPU drops prefetches beyond the few
+	 * misses it can have in flight.
 	 */
 	for (i = 0; i < n && i < SOCKPOLL_AHEAD; i++)
 		sockread_prefetch(evs[i].data.ptr);
-	if (n > 0)
-		sockread_warm_owner(evs[0].data.ptr);
 	for (i = 0; i < n; i++) {
 		if (i + SOCKPOLL_AHEAD < n)
 			sockread_prefetch(evs[i + SOCKPOLL_AHEAD].data.ptr);
-		if (i + 1 < n)
-			sockread_warm_owner(evs[i + 1].data.ptr);
 		r = evs[i].data.ptr;
 		/* Else freed or stopped by an earlier one. */
 		if (!r->dead && r->added)
@@ -808,15 +787,6 @@ sockread_set_flat(struct sockread *r, sockread_flat_cb *flat, void *arg)
 {
 	r->flat = flat;
 	r->flat_arg = arg;
-}
-
-void
-sockread_set_warm(struct sockread *r, int slot, const void *p, unsigned lines)
-{
-	if (slot < 0 || slot >= SOCKREAD_WARM)
-		return;
-	r->warm[slot] = p;
-	r->warm_lines[slot] = p != NULL ? MIN(lines, 4) : 0;
 }
 
 void

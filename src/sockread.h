@@ -82,13 +82,6 @@ void		 sockread_set_flat(struct sockread *, sockread_flat_cb *flat,
  * empty (its peer only did not take all of one write): references only
  * pay when they are most of a buffer.
  */
-/*
- * Names an object of lines cache lines (at most 4) that the owner's
- * callbacks touch on every read, in slot 0-2 (p NULL: none): the thread's
- * poller prefetches it while the reads before this one in a batch run.
- */
-void		 sockread_set_warm(struct sockread *, int slot,
-		    const void *p, unsigned lines);
 void		 sockread_keep(struct evbuffer *out, const void *p, size_t n,
 		    int ref);
 int		 sockread_keep_worth(size_t total, int brief);

@@ -1247,14 +1247,6 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		 */
 		if (t->be_rd != NULL && !t->rt->text && tunnel_flat_ok(t))
 			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
-		if (t->be_rd != NULL) {
-			/* A read goes on to the endpoint and its transport. */
-			sockread_set_warm(t->be_rd, 0, t, TUNNEL_LINES);
-			sockread_set_warm(t->be_rd, 1, t->ws,
-			    WS_CONN_LINES_OUT);
-			sockread_set_warm(t->be_rd, 2, t->tr,
-			    t->tops->hot_lines);
-		}
 	}
 	if (t->counted && t->w->hooks != NULL)
 		t->w->hooks->tunnel_open(t->w->hooks->arg, t);

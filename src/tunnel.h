@@ -101,8 +101,6 @@ struct stats_conn *tunnel_stats(struct tunnel *t);
 /* Transport hooks for the h1/h2 transports: forward to the endpoint. */
 struct ws_conn	*tunnel_ws(struct tunnel *t);
 
-/* The cache lines at a tunnel's start every message touches. */
-#define TUNNEL_LINES	1
 /*
  * Whether the flat paths (sockread_set_flat) serve this attached tunnel:
  * no compression, a transport that writes at once.

@@ -118,9 +118,6 @@ _Static_assert(WS_LINE(c.frames_in) == 2 && WS_LINE_END(rx_consumed) == 2,
     "ws_conn: the in counters leave line 2");
 _Static_assert(WS_LINE(rx) == 3 && WS_LINE_END(rx_plain_len) == 3,
     "ws_conn: the frame state leaves line 3");
-_Static_assert(WS_LINE_END(rx_plain_len) < WS_CONN_LINES_IN &&
-    WS_LINE_END(c.wire_out) < WS_CONN_LINES_OUT,
-    "ws_conn.h's line counts (what sockread prefetches) miss the layout");
 
 static void	ws_conn_fail(struct ws_conn *, uint16_t, const char *);
 
@@ -619,16 +616,9 @@ ws_conn_out_room(const struct ws_conn *ws)
 	return (pending >= ws->out_high ? 0 : ws->out_high - pending);
 }
 
-void
-ws_conn_send(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
-    struct evbuffer *src, size_t n)
-{
-	ws_conn_send_at(ws, opcode, fin, rsv, src, n, 0);
-}
-
 /*
  * Appends one data frame whose payload is n bytes moved from src, counted
- * as wire bytes; t_src as for ws_conn_send_at(). For the frame event: zmsg,
+ * as wire bytes; t_src as for ws_conn_send_data(). For the frame event: zmsg,
  * the message is compressed, and plain, the payload bytes it stands for.
  */
 static void
@@ -673,17 +663,6 @@ ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
 	ws->c.wire_out += n;
 	ws->ops->flush(ws->t);
 	ws_conn_activity(ws);
-}
-
-void
-ws_conn_send_at(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
-    struct evbuffer *src, size_t n, uint64_t t_src)
-{
-	assert(ws->state == WS_OPEN);
-	ws_conn_frame_out(ws, opcode, fin, rsv, src, n, t_src, 0, n);
-	ws->c.payload_out += n;
-	if (fin)
-		ws->c.msgs_out++;
 }
 
 void

@@ -58,8 +58,6 @@ struct ws_transport_ops {
 	 */
 	int		 (*fd)(void *t);
 	struct h2stream	*(*h2stream)(void *t);
-	/* Cache lines at t's start a flat send touches (0: unknown). */
-	unsigned	 hot_lines;
 };
 
 /* What the endpoint tells its owner. arg is the owner's pointer. */
@@ -210,13 +208,6 @@ struct ws_limits {
  * same payload as framed (compressed where RSV1 was set): their ratio is the
  * compression ratio each way.
  */
-/*
- * The cache lines at the start of a ws_conn that a flat message touches,
- * inbound and outbound (for sockread_set_warm).
- */
-#define WS_CONN_LINES_IN	4
-#define WS_CONN_LINES_OUT	2
-
 /* Outbound half first: ws_conn lays the halves in separate cache lines. */
 struct ws_counters {
 	uint64_t	frames_out, msgs_out, payload_out, wire_out;
@@ -279,18 +270,6 @@ void	ws_conn_transport_closed(struct ws_conn *);
 size_t	ws_conn_out_room(const struct ws_conn *);
 
 /*
- * Sends one frame whose payload is n bytes moved from src (src may be NULL
- * when n is 0). Only in WS_OPEN. Never splits: the caller bounds n.
- */
-void	ws_conn_send(struct ws_conn *, unsigned opcode, int fin, unsigned rsv,
-	    struct evbuffer *src, size_t n);
-/*
- * The same, for observers: t_src is the monotonic time the frame's last
- * payload byte was read into wsbridge (0: now), for the frame event's delay.
- */
-void	ws_conn_send_at(struct ws_conn *, unsigned opcode, int fin,
-	    unsigned rsv, struct evbuffer *src, size_t n, uint64_t t_src);
-/*
  * Monotonic time at which the byte at offset off of the transport input
  * (counted from the first byte not yet parsed) was read, as far as the
  * endpoint knows; for the echo route. 0 when not observed.
@@ -303,8 +282,9 @@ uint64_t ws_conn_input_time(const struct ws_conn *, size_t off);
  * frame per call at most, of about n bytes. With permessage-deflate agreed
  * the message is compressed (RSV1 on its first frame), except a message sent
  * whole (first and last) that is below the route's minimum size or does not
- * shrink: that one goes out as it is. t_src as for ws_conn_send_at(). Only
- * in WS_OPEN.
+ * shrink: that one goes out as it is. t_src is the monotonic time the
+ * frame's last payload byte was read into wsbridge (0: now), for the frame
+ * event's delay. Only in WS_OPEN.
  */
 void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
 	    int last, struct evbuffer *src, size_t n, uint64_t t_src);
@@ -313,7 +293,7 @@ void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
  * max_frame bytes at most each, through the transport's send_flat (one
  * write for up to 64 messages). Returns how many bytes went, or 0 when
  * that cannot be done (no send_flat, compression, no output room, a busy
- * observer): then nothing was sent. t_src as for ws_conn_send_at().
+ * observer): then nothing was sent. t_src as for ws_conn_send_data().
  */
 size_t	ws_conn_send_flat(struct ws_conn *, unsigned opcode, const uint8_t *p,
 	    size_t n, size_t max_frame, uint64_t t_src);

@@ -268,8 +268,6 @@ pairs_open(struct pair *p, int action)
 		slots[i].p = p;
 		slots[i].i = i;
 		sockread_set_flat(p->r[i], on_pair_flat, &slots[i]);
-		/* Something to prefetch: the slot itself. */
-		sockread_set_warm(p->r[i], 0, &slots[i], 1);
 	}
 }
 
