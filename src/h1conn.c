@@ -24,7 +24,6 @@
 
 #include <openssl/ssl.h>
 
-#include "backend.h"
 #include "config.h"
 #include "conn_facts.h"
 #include "h1conn.h"
@@ -32,6 +31,7 @@
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
+#include "sock.h"
 #include "sockread.h"
 #include "tls.h"
 #include "tlsout.h"
@@ -91,9 +91,8 @@ _Static_assert(offsetof(struct h1conn, bev) < CACHE_LINE,
 static void	h1conn_read(struct bufferevent *, void *);
 static void	h1conn_write(struct bufferevent *, void *);
 static void	h1conn_event(struct bufferevent *, short, void *);
-static void	h1conn_sockread(void *, enum sockread_what);
+static void	h1conn_sock(void *, enum sock_event);
 static size_t	h1conn_sockread_flat(void *, unsigned char *, size_t);
-static void	h1conn_tlsout(void *, enum tlsout_what);
 
 static void
 h1conn_arm(struct h1conn *c, unsigned ms)
@@ -255,7 +254,7 @@ h1t_pending(void *t)
 		return (tlsout_pending(c->tout));
 	if (c->out_cb == NULL)	/* before the tunnel */
 		return (evbuffer_get_length(c->out));
-	backend_check_len(c->out, c->out_len);
+	sock_check_len(c->out, c->out_len);
 	return (c->out_len);
 }
 
@@ -267,7 +266,7 @@ h1t_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
 	if (c->state == H1_TUNNEL && c->tout != NULL)
 		return (tlsout_send(c->tout, hdr, hl, src, n));
 	if (c->state == H1_TUNNEL)
-		return (backend_send(c->bev, hdr, hl, src, n));
+		return (sock_send(c->bev, hdr, hl, src, n));
 	evbuffer_add(h1t_output(t), hdr, hl);
 	evbuffer_remove_buffer(src, h1t_output(t), n);
 	return (0);
@@ -285,7 +284,7 @@ h1t_send_flat(void *t, const struct iovec *iov, int cnt)
 	if (c->tout != NULL)
 		return (tlsout_send_iov(c->tout, iov, cnt));
 	/* in H1_TUNNEL bev may write (h1conn_set_closed() ends it) */
-	return (backend_send_iov(c->out, c->out_len, c->fd, iov, cnt));
+	return (sock_send_iov(c->out, c->out_len, c->fd, iov, cnt));
 }
 
 static void
@@ -386,7 +385,7 @@ h1conn_backend_ready(void *arg, int status)
 		 */
 		c->tout = tlsout_new(c->w->base,
 		    bufferevent_openssl_get_ssl(c->bev), c->fd,
-		    c->cfg->buffer_size / 2, h1conn_tlsout, c);
+		    c->cfg->buffer_size / 2, h1conn_sock, c);
 		c->out = tlsout_output(c->tout);
 	}
 	out = c->out;
@@ -404,16 +403,16 @@ h1conn_backend_ready(void *arg, int status)
 
 	c->state = H1_TUNNEL;
 	if (c->tout == NULL)	/* h1t_pending() reads it per message */
-		c->out_cb = backend_track_len(c->out, &c->out_len);
+		c->out_cb = sock_track_len(c->out, &c->out_len);
 	evtimer_del(c->timer);
 	TAILQ_REMOVE(&c->w->h1conns, c, entry);
 	c->listed = 0;
 	if (c->tls)
 		c->rd = sockread_tls(c->w->base, c->bev,
-		    c->cfg->buffer_size, c->logid, h1conn_sockread, c);
+		    c->cfg->buffer_size, c->logid, h1conn_sock, c);
 	else
 		c->rd = sockread_tunnel(c->w->base, c->bev,
-		    c->cfg->buffer_size, 0, h1conn_sockread, c);
+		    c->cfg->buffer_size, 0, h1conn_sock, c);
 	if (c->tout != NULL)
 		tlsout_flush(c->tout);	/* the 101 */
 	tunnel_attach(c->tunnel, c->tout != NULL ? &h1_tls_transport :
@@ -518,17 +517,16 @@ h1conn_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The output drained to its low mark (TLS: our writer; plain: bev). */
 static void
-h1conn_write(struct bufferevent *bev, void *arg)
+h1conn_drained(struct h1conn *c)
 {
-	struct h1conn	*c = arg;
-
 	switch (c->state) {
 	case H1_TUNNEL:
 		ws_conn_output_drained(tunnel_ws(c->tunnel));
 		break;
 	case H1_FLUSHING:
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (h1t_pending(c) == 0)
 			h1conn_linger(c);
 		break;
 	default:
@@ -536,27 +534,50 @@ h1conn_write(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* Our TLS writer (tunnel and flush): as h1conn_write and h1conn_event. */
+/* The peer closed the connection (EOF) or the socket failed (error). */
 static void
-h1conn_tlsout(void *arg, enum tlsout_what what)
+h1conn_ended(struct h1conn *c, int error)
+{
+	switch (c->state) {
+	case H1_TUNNEL:
+		ws_conn_transport_eof(tunnel_ws(c->tunnel), error);
+		break;
+	case H1_REQUEST:
+		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			log_info("%s: peer=%s left during its request",
+			    c->logid, c->peer);
+		h1conn_set_closed(c);
+		break;
+	default:
+		h1conn_set_closed(c);
+		break;
+	}
+}
+
+/* The tunnel's socket: its reader, its TLS writer. */
+static void
+h1conn_sock(void *arg, enum sock_event ev)
 {
 	struct h1conn	*c = arg;
 
-	if (what == TLSOUT_ERROR) {
-		h1conn_event(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, c);
-		return;
-	}
-	switch (c->state) {
-	case H1_TUNNEL:
-		ws_conn_output_drained(tunnel_ws(c->tunnel));
+	switch (ev) {
+	case SOCK_DATA:
+		ws_conn_input(tunnel_ws(c->tunnel));
 		break;
-	case H1_FLUSHING:
-		if (tlsout_pending(c->tout) == 0)
-			h1conn_linger(c);
+	case SOCK_DRAINED:
+		h1conn_drained(c);
 		break;
-	default:
+	case SOCK_EOF:
+	case SOCK_ERROR:
+		h1conn_ended(c, ev == SOCK_ERROR);
 		break;
 	}
+}
+
+static void
+h1conn_write(struct bufferevent *bev, void *arg)
+{
+	h1conn_drained(arg);
 }
 
 static void
@@ -579,34 +600,7 @@ h1conn_event(struct bufferevent *bev, short what, void *arg)
 		h1conn_set_closed(c);
 		return;
 	}
-	switch (c->state) {
-	case H1_TUNNEL:
-		ws_conn_transport_eof(tunnel_ws(c->tunnel),
-		    (what & BEV_EVENT_ERROR) != 0);
-		break;
-	case H1_REQUEST:
-		if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-			log_info("%s: peer=%s left during its request",
-			    c->logid, c->peer);
-		h1conn_set_closed(c);
-		break;
-	default:
-		h1conn_set_closed(c);
-		break;
-	}
-}
-
-/* Plain TCP in the tunnel: what sockread read, or how reading ended. */
-static void
-h1conn_sockread(void *arg, enum sockread_what what)
-{
-	struct h1conn	*c = arg;
-
-	if (what == SOCKREAD_DATA)
-		ws_conn_input(tunnel_ws(c->tunnel));
-	else
-		h1conn_event(c->bev, BEV_EVENT_READING | (what == SOCKREAD_EOF ?
-		    BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+	h1conn_ended(c, (what & BEV_EVENT_ERROR) != 0);
 }
 
 /*
@@ -685,7 +679,7 @@ h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	if (c->tls)
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	worker_conn_new(w);
-	backend_tune_socket(fd);
+	sock_tune(fd);
 	c->timer = evtimer_new(w->base, h1conn_timeout, c);
 	c->ev_closed = event_new(w->base, -1, 0, h1conn_closed_cb, c);
 	TAILQ_INSERT_TAIL(&w->h1conns, c, entry);

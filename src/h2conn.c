@@ -36,7 +36,6 @@
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
 
-#include "backend.h"
 #include "config.h"
 #include "conn_facts.h"
 #include "h2conn.h"
@@ -44,6 +43,7 @@
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
+#include "sock.h"
 #include "sockread.h"
 #include "tls.h"
 #include "tlsout.h"
@@ -1045,7 +1045,7 @@ h2conn_flush(struct h2conn *c)
 		tlsout_send(c->tout, NULL, 0, c->wbuf, n);
 		if (tlsout_pending(c->tout) == 0 && c->blocked)
 			c->kicked = 1;	/* nothing will say it drained */
-	} else if (backend_write_now(c->bev, c->wbuf, n) == n) {
+	} else if (sock_write_now(c->bev, c->wbuf, n) == n) {
 		if (c->blocked)		/* nothing will say it drained */
 			c->kicked = 1;
 	} else
@@ -1304,11 +1304,10 @@ h2conn_read(struct bufferevent *bev, void *arg)
 	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+/* The output drained to its low mark (TLS: our writer; plain: bev). */
 static void
-h2conn_write(struct bufferevent *bev, void *arg)
+h2conn_out_drained(struct h2conn *c)
 {
-	struct h2conn	*c = arg;
-
 	if (c->state == H2_FLUSHING) {
 		if (h2conn_unwritten(c) == 0)
 			h2conn_linger(c);
@@ -1318,24 +1317,47 @@ h2conn_write(struct bufferevent *bev, void *arg)
 		h2conn_work(c);
 }
 
-/* What sockread read, or how reading ended. */
+/* The client closed the connection (EOF) or the socket failed (error). */
 static void
-h2conn_sockread(void *arg, enum sockread_what what)
+h2conn_ended(struct h2conn *c, int error)
+{
+	if (c->state < H2_LINGER)
+		log_info("%s: peer=%s %s with %u streams", c->logid, c->peer,
+		    error ? "connection error" : "client closed the connection",
+		    c->nstreams);
+	h2conn_set_closed(c);
+}
+
+/* The connection's socket: its reader, its TLS writer. */
+static void
+h2conn_sock(void *arg, enum sock_event ev)
 {
 	struct h2conn	*c = arg;
 	struct evbuffer	*in;
 
-	if (what != SOCKREAD_DATA) {
-		h2conn_event(c->bev, BEV_EVENT_READING | (what == SOCKREAD_EOF ?
-		    BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
-		return;
+	switch (ev) {
+	case SOCK_DATA:
+		if (h2conn_live(c))
+			h2conn_work(c);
+		else {
+			in = sockread_input(c->rd);
+			evbuffer_drain(in, evbuffer_get_length(in));
+		}
+		break;
+	case SOCK_DRAINED:
+		h2conn_out_drained(c);
+		break;
+	case SOCK_EOF:
+	case SOCK_ERROR:
+		h2conn_ended(c, ev == SOCK_ERROR);
+		break;
 	}
-	if (h2conn_live(c))
-		h2conn_work(c);
-	else {
-		in = sockread_input(c->rd);
-		evbuffer_drain(in, evbuffer_get_length(in));
-	}
+}
+
+static void
+h2conn_write(struct bufferevent *bev, void *arg)
+{
+	h2conn_out_drained(arg);
 }
 
 /*
@@ -1351,7 +1373,7 @@ h2conn_flat(void *arg, unsigned char *p, size_t n)
 	ssize_t		 rv;
 
 	if (!h2conn_live(c))
-		return (n);	/* dropped, as h2conn_sockread() does */
+		return (n);	/* dropped, as h2conn_sock() does */
 	if (c->in_work)
 		return (0);	/* not from the loop: the evbuffer path */
 	tunnel_flat_hold(1);
@@ -1375,30 +1397,12 @@ h2conn_flat(void *arg, unsigned char *p, size_t n)
 	return (n);
 }
 
-/* Over TLS: our writer drained (as h2conn_write) or failed. */
-static void
-h2conn_tlsout(void *arg, enum tlsout_what what)
-{
-	struct h2conn	*c = arg;
-
-	if (what == TLSOUT_ERROR)
-		h2conn_event(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, c);
-	else
-		h2conn_write(c->bev, c);
-}
-
 static void
 h2conn_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct h2conn	*c = arg;
-
 	if (what & BEV_EVENT_CONNECTED)
 		return;
-	if (c->state < H2_LINGER)
-		log_info("%s: peer=%s %s with %u streams", c->logid, c->peer,
-		    (what & BEV_EVENT_ERROR) ? "connection error" :
-		    "client closed the connection", c->nstreams);
-	h2conn_set_closed(c);
+	h2conn_ended(arg, (what & BEV_EVENT_ERROR) != 0);
 }
 
 static void
@@ -1533,12 +1537,12 @@ h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
 		 * holds no write half done.
 		 */
 		c->rd = sockread_tls(w->base, bev, c->high, c->logid,
-		    h2conn_sockread, c);
+		    h2conn_sock, c);
 		c->tout = tlsout_new(w->base, bufferevent_openssl_get_ssl(bev),
-		    (int)bufferevent_getfd(bev), c->high / 2, h2conn_tlsout, c);
+		    (int)bufferevent_getfd(bev), c->high / 2, h2conn_sock, c);
 	} else	/* one sized readv per readiness, no FIONREAD */
 		c->rd = sockread_tunnel(w->base, bev, c->high, 0,
-		    h2conn_sockread, c);
+		    h2conn_sock, c);
 	sockread_set_flat(c->rd, h2conn_flat, c);
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,

@@ -260,7 +260,7 @@ struct sockread {
 	struct sockpoll		*poll;
 	struct evbuffer		*in;		/* what was read, not yet taken */
 	size_t			 chain;		/* largest chain, 0: any */
-	sockread_cb		*cb;
+	sock_cb			*cb;
 	void			*arg;
 	const char		*logid;		/* TLS: the owner's, for errors */
 	LIST_ENTRY(sockread)	 later_link;
@@ -405,7 +405,7 @@ sockread_destroy(struct sockread *r)
 
 /* Tells the owner; returns -1 when it freed us meanwhile (now done). */
 static int
-sockread_tell(struct sockread *r, enum sockread_what what)
+sockread_tell(struct sockread *r, enum sock_event what)
 {
 	r->in_cb = 1;
 	r->cb(r->arg, what);
@@ -491,7 +491,7 @@ sockread_flat_give(struct sockread *r, struct sockread_buf *b, size_t n)
 		sockread_keep(r->in, b->data + used, n - used,
 		    sockread_keep_worth(n - used, 0));
 		r->maybe_in = 1;
-		if (sockread_tell(r, SOCKREAD_DATA) == -1)
+		if (sockread_tell(r, SOCK_DATA) == -1)
 			return (-1);
 	}
 	return (0);
@@ -516,7 +516,7 @@ sockread_flat_read(evutil_socket_t fd, struct sockread *r)
 			return (0);
 		r->done = 1;
 		sockread_update(r);
-		(void)sockread_tell(r, n == 0 ? SOCKREAD_EOF : SOCKREAD_ERROR);
+		(void)sockread_tell(r, n == 0 ? SOCK_EOF : SOCK_ERROR);
 		return (-1);
 	}
 	sockread_resize(r, (size_t)n, r->size - SOCKREAD_SLACK);
@@ -534,7 +534,7 @@ sockread_tls_read(struct sockread *r, size_t len)
 {
 	struct sockread_buf	*b = sockread_buf_get();
 	size_t			 n = 0, cap;
-	enum sockread_what	 end = SOCKREAD_DATA;
+	enum sock_event	 end = SOCK_DATA;
 	unsigned long		 e;
 	int			 k;
 
@@ -554,10 +554,10 @@ sockread_tls_read(struct sockread *r, size_t len)
 		case SSL_ERROR_WANT_WRITE:	/* our write BIO never blocks */
 			break;
 		case SSL_ERROR_ZERO_RETURN:	/* close_notify, or a bare EOF */
-			end = SOCKREAD_EOF;
+			end = SOCK_EOF;
 			break;
 		case SSL_ERROR_SYSCALL:
-			end = errno == 0 ? SOCKREAD_EOF : SOCKREAD_ERROR;
+			end = errno == 0 ? SOCK_EOF : SOCK_ERROR;
 			break;
 		default:
 			e = ERR_peek_last_error();
@@ -566,7 +566,7 @@ sockread_tls_read(struct sockread *r, size_t len)
 			    ERR_reason_error_string(e) : "unknown error");
 			ERR_clear_error();
 			errno = EPROTO;
-			end = SOCKREAD_ERROR;
+			end = SOCK_ERROR;
 			break;
 		}
 		break;
@@ -579,11 +579,11 @@ sockread_tls_read(struct sockread *r, size_t len)
 			if (evbuffer_add(r->in, b->data, n) == -1)
 				abort();	/* out of memory, as xmalloc */
 			r->maybe_in = 1;
-			if (sockread_tell(r, SOCKREAD_DATA) == -1)
+			if (sockread_tell(r, SOCK_DATA) == -1)
 				return;
 		}
 	}
-	if (end != SOCKREAD_DATA) {
+	if (end != SOCK_DATA) {
 		r->done = 1;
 		sockread_update(r);
 		(void)sockread_tell(r, end);
@@ -664,19 +664,19 @@ sockread_ready(evutil_socket_t fd, short what, void *arg)
 		goto fail;
 	}
 	sockread_resize(r, (size_t)n, ask);
-	if (sockread_tell(r, SOCKREAD_DATA) == -1)
+	if (sockread_tell(r, SOCK_DATA) == -1)
 		return;
 	sockread_poke(r);
 	return;
 fail:
 	r->done = 1;
 	sockread_update(r);
-	(void)sockread_tell(r, n == 0 ? SOCKREAD_EOF : SOCKREAD_ERROR);
+	(void)sockread_tell(r, n == 0 ? SOCK_EOF : SOCK_ERROR);
 }
 
 static struct sockread *
 sockread_new(struct event_base *base, struct bufferevent *bev, size_t limit,
-    size_t chain, sockread_cb *cb, void *arg)
+    size_t chain, sock_cb *cb, void *arg)
 {
 	struct sockread	*r;
 
@@ -707,7 +707,7 @@ sockread_new(struct event_base *base, struct bufferevent *bev, size_t limit,
 
 struct sockread *
 sockread_tunnel(struct event_base *base, struct bufferevent *bev, size_t high,
-    size_t chain, sockread_cb *cb, void *arg)
+    size_t chain, sock_cb *cb, void *arg)
 {
 	struct sockread	*r = NULL;
 
@@ -728,7 +728,7 @@ sockread_tunnel(struct event_base *base, struct bufferevent *bev, size_t high,
 
 struct sockread *
 sockread_tls(struct event_base *base, struct bufferevent *bev, size_t high,
-    const char *logid, sockread_cb *cb, void *arg)
+    const char *logid, sock_cb *cb, void *arg)
 {
 	struct sockread	*r;
 	SSL		*ssl = bufferevent_openssl_get_ssl(bev);

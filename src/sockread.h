@@ -9,22 +9,17 @@
 
 #include <stddef.h>
 
+#include "sock.h"
+
 struct bufferevent;
 struct evbuffer;
 struct event_base;
 struct sockread;
 
-enum sockread_what {
-	SOCKREAD_DATA = 0,	/* new bytes are in the input */
-	SOCKREAD_EOF,		/* the peer closed its side: reading stopped */
-	SOCKREAD_ERROR,		/* the read failed (errno says why): stopped */
-};
-
 /*
- * cb gets what happened. The owner may free the reader from within cb:
- * the memory goes when cb returns.
+ * A reader's cb gets SOCK_DATA, SOCK_EOF or SOCK_ERROR. The owner may free
+ * the reader from within cb: the memory goes when cb returns.
  */
-typedef void sockread_cb(void *arg, enum sockread_what what);
 
 /*
  * The flat path (see sockread_set_flat): flat's arg gets the n bytes of a
@@ -48,7 +43,7 @@ typedef size_t sockread_flat_cb(void *arg, unsigned char *p, size_t n);
  */
 struct sockread	*sockread_tunnel(struct event_base *base,
 		    struct bufferevent *bev, size_t high, size_t chain,
-		    sockread_cb *cb, void *arg);
+		    sock_cb *cb, void *arg);
 /*
  * For a TLS bufferevent whose handshake is done: a sockread that reads
  * through its SSL (decrypted bytes in the input or the flat path), bev
@@ -57,7 +52,7 @@ struct sockread	*sockread_tunnel(struct event_base *base,
  */
 struct sockread	*sockread_tls(struct event_base *base,
 		    struct bufferevent *bev, size_t high, const char *logid,
-		    sockread_cb *cb, void *arg);
+		    sock_cb *cb, void *arg);
 /* The input: bytes read and not yet drained by the owner. */
 struct evbuffer	*sockread_input(struct sockread *);
 /* Stops reading for good and frees, input included; bev's stays off. */

@@ -50,7 +50,7 @@ struct tlsout {
 	struct evbuffer		*cipher;	/* sealed, not yet written */
 	struct event		*ev;		/* EV_WRITE, persistent */
 	size_t			 low;
-	tlsout_cb		*cb;
+	sock_cb			*cb;
 	void			*arg;
 	int			 added;		/* ev is pending */
 	int			 failed;	/* SSL failed: reported from ev */
@@ -378,7 +378,7 @@ tlsout_fail(struct tlsout *o, int err)
 	o->stopped = 1;
 	tlsout_update(o);
 	errno = err;
-	o->cb(o->arg, TLSOUT_ERROR);
+	o->cb(o->arg, SOCK_ERROR);
 }
 
 static void
@@ -409,14 +409,14 @@ tlsout_ready(evutil_socket_t fd, short what, void *arg)
 	if (o->failed)
 		tlsout_fail(o, EPROTO);
 	else if (tlsout_pending(o) <= o->low)
-		o->cb(o->arg, TLSOUT_DRAINED);
+		o->cb(o->arg, SOCK_DRAINED);
 }
 
 /* ---- the rest ------------------------------------------------------------ */
 
 struct tlsout *
 tlsout_new(struct event_base *base, SSL *ssl, int fd, size_t low,
-    tlsout_cb *cb, void *arg)
+    sock_cb *cb, void *arg)
 {
 	struct tlsout	*o;
 

@@ -15,21 +15,18 @@
 
 #include <openssl/ssl.h>
 
+#include "sock.h"
+
 struct event_base;
 struct evbuffer;
 struct iovec;
 struct tlsout;
 
-enum tlsout_what {
-	TLSOUT_DRAINED = 0,	/* a write left at most the low mark queued */
-	TLSOUT_ERROR,		/* the socket or SSL failed (errno says how) */
-};
-
 /*
- * Called from the event loop only, never from a send. The owner may free
- * the tlsout from within.
+ * A tlsout's cb gets SOCK_DRAINED or SOCK_ERROR (the socket or SSL failed,
+ * errno says how), from the event loop only, never from a send. The owner
+ * may free the tlsout from within.
  */
-typedef void tlsout_cb(void *arg, enum tlsout_what what);
 
 /*
  * Takes over writing for ssl, whose handshake is done and which writes
@@ -38,7 +35,7 @@ typedef void tlsout_cb(void *arg, enum tlsout_what what);
  * most low bytes queued.
  */
 struct tlsout	*tlsout_new(struct event_base *base, SSL *ssl, int fd,
-		    size_t low, tlsout_cb *cb, void *arg);
+		    size_t low, sock_cb *cb, void *arg);
 /*
  * Stops for good and gives SSL back its socket BIO (for close_notify);
  * the output stays (whoever watches it may still look) until

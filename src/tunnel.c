@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 #include <assert.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "handshake.h"
 #include "framelog.h"
 #include "log.h"
+#include "sock.h"
 #include "sockread.h"
 #include "stats.h"
 #include "tunnel.h"
@@ -188,7 +190,7 @@ tunnel_staged(struct tunnel *t)
 static size_t
 tunnel_be_queued(const struct tunnel *t)
 {
-	backend_check_len(t->be_obuf, t->be_olen);
+	sock_check_len(t->be_obuf, t->be_olen);
 	return (t->be_olen);
 }
 
@@ -446,9 +448,9 @@ tunnel_flat_flush(struct tunnel *t)
 {
 	if (t == NULL || tunnel_flat.t != t)
 		return;
-	/* be may write unless be_dead (tunnel_be_event() ends it). */
+	/* be may write unless be_dead (tunnel_be_ended() ends it). */
 	if (t->be_obuf != NULL && !t->be_dead)
-		tunnel_be_taken(t, backend_send_iov(t->be_obuf,
+		tunnel_be_taken(t, sock_send_iov(t->be_obuf,
 		    tunnel_be_queued(t), t->be_fd, tunnel_flat.iov,
 		    tunnel_flat.cnt));
 	tunnel_flat.t = NULL;
@@ -469,7 +471,7 @@ tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
 
 	tunnel_flat_flush(t);	/* it came first */
 	if (n >= TUNNEL_WRITE_NOW_MIN && tunnel_staged(t) == 0) {
-		w = backend_write_now(t->be, src, n);
+		w = sock_write_now(t->be, src, n);
 		tunnel_be_taken(t, w);
 	}
 	if (n > w) {
@@ -497,7 +499,7 @@ tunnel_be_flush(struct tunnel *t)
 		return;
 	}
 	out = t->be_obuf;
-	w = backend_write_now(t->be, t->be_stage, n);
+	w = sock_write_now(t->be, t->be_stage, n);
 	tunnel_be_taken(t, w);
 	if (w < n)
 		evbuffer_add_buffer(out, t->be_stage);
@@ -858,24 +860,21 @@ tunnel_be_pump(struct tunnel *t)
 
 /* New backend bytes are in its input. */
 static void
-tunnel_be_read(struct bufferevent *bev, void *arg)
+tunnel_be_data(struct tunnel *t)
 {
-	struct tunnel	*t = arg;
-
-	if (t->fls != NULL || t->st != NULL)
+	if (t->fls != NULL || t->watched)
 		arrivals_note(&t->be_arr, t->be_in +
 		    evbuffer_get_length(tunnel_be_input(t)), t->be_in,
 		    now_ns());
 	tunnel_be_pump(t);
 }
 
+/* The backend's output drained to its low mark. */
 static void
-tunnel_be_write(struct bufferevent *bev, void *arg)
+tunnel_be_drained(struct tunnel *t)
 {
-	struct tunnel	*t = arg;
-
 	if (t->be_flushing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (tunnel_be_queued(t) == 0)
 			tunnel_be_close(t);
 		else
 			tunnel_arm_linger(t);	/* progress: a slow backend is not a dead one */
@@ -885,14 +884,13 @@ tunnel_be_write(struct bufferevent *bev, void *arg)
 		ws_conn_resume(t->ws);
 }
 
+/* The backend closed its side (EOF) or its socket failed (error). */
 static void
-tunnel_be_event(struct bufferevent *bev, short what, void *arg)
+tunnel_be_ended(struct tunnel *t, int error)
 {
-	struct tunnel	*t = arg;
-	struct evbuffer	*out = bufferevent_get_output(bev);
-	int		 err = EVUTIL_SOCKET_ERROR();
+	int	err = errno;
 
-	if (what & BEV_EVENT_ERROR) {
+	if (error) {
 		snprintf(t->be_err, sizeof t->be_err, "%s",
 		    evutil_socket_error_to_string(err));
 		log_info("%s: backend %s: %s", t->logid, t->rt->target.spec,
@@ -901,8 +899,8 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 		t->be_dead = 1;
 		/* Nothing more can be written: what waits for it is lost. */
 		tunnel_be_stop_reading(t);
-		bufferevent_disable(bev, EV_WRITE);
-		evbuffer_drain(out, evbuffer_get_length(out));
+		bufferevent_disable(t->be, EV_WRITE);
+		evbuffer_drain(t->be_obuf, evbuffer_get_length(t->be_obuf));
 		evbuffer_drain(t->be_stage, evbuffer_get_length(t->be_stage));
 	} else {
 		/* EOF: it may still read (half-close); keep writing to it. */
@@ -910,12 +908,52 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 		tunnel_be_stop_reading(t);
 	}
 	t->be_eof = 1;
-	if (t->be_flushing && evbuffer_get_length(out) == 0) {
+	if (t->be_flushing && tunnel_be_queued(t) == 0) {
 		tunnel_be_close(t);
 		return;
 	}
 	/* What it sent before leaving still goes to the client, then close. */
 	tunnel_be_pump(t);
+}
+
+/* The backend's socket: its reader (plain TCP). */
+static void
+tunnel_be_sock(void *arg, enum sock_event ev)
+{
+	struct tunnel	*t = arg;
+
+	switch (ev) {
+	case SOCK_DATA:
+		tunnel_be_data(t);
+		break;
+	case SOCK_DRAINED:
+		tunnel_be_drained(t);
+		break;
+	case SOCK_EOF:
+	case SOCK_ERROR:
+		tunnel_be_ended(t, ev == SOCK_ERROR);
+		break;
+	}
+}
+
+/* The backend's bufferevent: writes, and reads of TLS backends. */
+static void
+tunnel_be_read(struct bufferevent *bev, void *arg)
+{
+	tunnel_be_sock(arg, SOCK_DATA);
+}
+
+static void
+tunnel_be_write(struct bufferevent *bev, void *arg)
+{
+	tunnel_be_sock(arg, SOCK_DRAINED);
+}
+
+static void
+tunnel_be_event(struct bufferevent *bev, short what, void *arg)
+{
+	errno = EVUTIL_SOCKET_ERROR();
+	tunnel_be_sock(arg, (what & BEV_EVENT_ERROR) ? SOCK_ERROR : SOCK_EOF);
 }
 
 /*
@@ -943,19 +981,6 @@ tunnel_be_flat(void *arg, unsigned char *p, size_t n)
 	return (off);
 }
 
-/* Plain TCP backends: what sockread read, or how reading ended. */
-static void
-tunnel_be_sockread(void *arg, enum sockread_what what)
-{
-	struct tunnel	*t = arg;
-
-	if (what == SOCKREAD_DATA)
-		tunnel_be_read(t->be, t);
-	else
-		tunnel_be_event(t->be, BEV_EVENT_READING |
-		    (what == SOCKREAD_EOF ? BEV_EVENT_EOF : BEV_EVENT_ERROR), t);
-}
-
 /* ---- life cycle ------------------------------------------------------- */
 
 static void
@@ -976,7 +1001,7 @@ tunnel_connected(void *arg, struct bufferevent *bev, int status,
 	}
 	t->be = bev;
 	t->be_obuf = bufferevent_get_output(bev);
-	t->be_ocb = backend_track_len(t->be_obuf, &t->be_olen);
+	t->be_ocb = sock_track_len(t->be_obuf, &t->be_olen);
 	t->be_fd = bufferevent_openssl_get_ssl(bev) != NULL ? -1 :
 	    (int)bufferevent_getfd(bev);
 	conn_facts_backend(t->facts, (int)bufferevent_getfd(bev),
@@ -1240,7 +1265,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		    tunnel_be_event, t);
 		/* Stop reading the backend while its bytes wait for the client. */
 		t->be_rd = sockread_tunnel(t->w->base, t->be, high,
-		    t->rt->max_frame, tunnel_be_sockread, t);
+		    t->rt->max_frame, tunnel_be_sock, t);
 		/*
 		 * The flat path frames binary messages for a transport that
 		 * can write them at once.

@@ -785,7 +785,7 @@ ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
 	if (last) {
 		/*
 		 * The frame goes out of a buffer it empties: a transport's
-		 * send-now path (backend_send) takes only a source's last
+		 * send-now path (sock_send) takes only a source's last
 		 * bytes, and the tail behind them would send every
 		 * compressed message through the write event instead. Whole
 		 * chains move; only the last partial one is copied.

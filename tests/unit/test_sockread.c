@@ -33,7 +33,7 @@ struct flat {
 };
 
 static void
-on_data(void *arg, enum sockread_what what)
+on_data(void *arg, enum sock_event what)
 {
 	(void)arg;
 	(void)what;

@@ -168,11 +168,11 @@ struct wstate {
 };
 
 static void
-on_out(void *arg, enum tlsout_what what)
+on_out(void *arg, enum sock_event what)
 {
 	struct wstate	*w = arg;
 
-	if (what == TLSOUT_DRAINED)
+	if (what == SOCK_DRAINED)
 		w->drained++;
 	else {
 		w->errors++;
@@ -329,15 +329,15 @@ on_flat(void *arg, unsigned char *q, size_t n)
 }
 
 static void
-on_read(void *arg, enum sockread_what what)
+on_read(void *arg, enum sock_event what)
 {
 	struct rstate	*s = arg;
 	struct evbuffer	*in = sockread_input(s->r);
 	uint8_t		 buf[4096];
 	size_t		 n;
 
-	if (what != SOCKREAD_DATA) {
-		s->eof = what == SOCKREAD_EOF ? 1 : -1;
+	if (what != SOCK_DATA) {
+		s->eof = what == SOCK_EOF ? 1 : -1;
 		return;
 	}
 	if (s->hold)
@@ -465,7 +465,7 @@ test_read_no_stall(void **state)
 			event_base_loop(base, EVLOOP_NONBLOCK);
 		if (s.hold) {	/* room again: the owner drains and pokes */
 			s.hold = 0;
-			on_read(&s, SOCKREAD_DATA);
+			on_read(&s, SOCK_DATA);
 		}
 		for (loops = 0; loops < 1000 && s.at < total; loops++)
 			event_base_loop(base, EVLOOP_NONBLOCK);
