@@ -2,9 +2,9 @@
  * test_sockread.c -- unit tests for the flat read path (sockread.c) on a
  * real socketpair: what sockread_keep() keeps by reference and what it
  * copies, and that a buffer outputs still point into is never read into
- * again; and the thread's epoll set of readers (the sockpoll): a reader
- * freed or stopped by another one's callback in the same batch is not
- * run, and a stopped one resumes with what its socket still holds.
+ * again; and the readers' events: a reader freed or stopped by another
+ * one's callback in the same loop pass is not run, and a stopped one
+ * resumes with what its socket still holds.
  */
 #include "wsb_autoconf.h"
 
@@ -195,7 +195,7 @@ test_keep_copy(void **state)
 	run(0);
 }
 
-/* ---- the sockpoll --------------------------------------------------- */
+/* ---- the readers' events ------------------------------------------- */
 
 #define NPAIR	4
 
@@ -256,7 +256,6 @@ pairs_open(struct pair *p, int action)
 	p->base = event_base_new();
 	p->action = action;
 	p->first = -1;
-	sockread_thread_start(p->base);
 	for (i = 0; i < NPAIR; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 		assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
