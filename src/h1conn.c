@@ -417,9 +417,7 @@ h1conn_backend_ready(void *arg, int status)
 		tlsout_flush(c->tout);	/* the 101 */
 	tunnel_attach(c->tunnel, c->tout != NULL ? &h1_tls_transport :
 	    &h1_transport, c);
-	if (c->rd != NULL && tunnel_flat_ok(c->tunnel))
-		sockread_set_flat(c->rd, h1conn_sockread_flat,
-		    tunnel_ws(c->tunnel));
+	sockread_set_flat(c->rd, h1conn_sockread_flat, tunnel_ws(c->tunnel));
 }
 
 /*

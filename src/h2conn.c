@@ -553,10 +553,22 @@ h2t_h2stream(void *t)
 	return (t);
 }
 
+/*
+ * Frames from a read buffer: into the output, by reference when they are
+ * most of a large read (sockread_keep), for nghttp2 to frame as DATA.
+ */
+static size_t
+h2t_send_flat(void *t, const struct iovec *iov, int cnt)
+{
+	sockread_keep_iov(((struct h2stream *)t)->out, iov, cnt, 0, 0);
+	return (0);
+}
+
 static const struct ws_transport_ops h2_transport = {
 	.input = h2t_input,
 	.output = h2t_output,
 	.pending = h2t_pending,
+	.send_flat = h2t_send_flat,
 	.flush = h2t_flush,
 	.set_read = h2t_set_read,
 	.close = h2t_close,
@@ -1064,12 +1076,11 @@ h2conn_recv_failed(struct h2conn *c, ssize_t rv)
 	    NGHTTP2_PROTOCOL_ERROR);
 }
 
-/* Whether a stream's DATA may take the flat path (h2_on_data_chunk). */
+/* Whether a stream's endpoint takes DATA now (h2_on_data_chunk). */
 static int
 h2s_flat_in(struct h2stream *s)
 {
-	return (s->tunnel != NULL && s->attached && !s->closed_told &&
-	    tunnel_flat_in_ok(s->tunnel));
+	return (s->tunnel != NULL && s->attached && !s->closed_told);
 }
 
 /*

@@ -620,12 +620,6 @@ tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 	t->be_out += n;
 }
 
-int
-tunnel_flat_ok(struct tunnel *t)
-{
-	return (t->ws != NULL && ws_conn_flat_ok(t->ws));
-}
-
 static void	tunnel_ws_input_done(void *);
 
 void
@@ -634,12 +628,6 @@ tunnel_flat_hold(int on)
 	tunnel_flat_held = on;
 	if (!on && tunnel_flat.t != NULL)
 		tunnel_ws_input_done(tunnel_flat.t);
-}
-
-int
-tunnel_flat_in_ok(struct tunnel *t)
-{
-	return (t->ws != NULL && ws_conn_flat_in_ok(t->ws));
 }
 
 static size_t
@@ -958,9 +946,10 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 
 /*
  * A backend read, straight from sockread's flat buffer: framed and written
- * to the client at once when nothing else stands in the way. Installed by
- * tunnel_attach() only for binary routes and where tunnel_flat_ok(): text
- * routes cut at characters.
+ * to the client at once when nothing else stands in the way (what the
+ * endpoint does not frame here, compressed messages included, stays in
+ * the input for tunnel_be_pump()). Installed by tunnel_attach() for
+ * binary routes: text routes cut at characters.
  */
 static size_t
 tunnel_be_flat(void *arg, unsigned char *p, size_t n)
@@ -1270,7 +1259,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		 * The flat path frames binary messages for a transport that
 		 * can write them at once.
 		 */
-		if (t->be_rd != NULL && !t->rt->text && tunnel_flat_ok(t))
+		if (t->be_rd != NULL && !t->rt->text)
 			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
 	}
 	if (t->counted && t->w->hooks != NULL)

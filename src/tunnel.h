@@ -102,16 +102,6 @@ struct stats_conn *tunnel_stats(struct tunnel *t);
 struct ws_conn	*tunnel_ws(struct tunnel *t);
 
 /*
- * Whether the flat paths (sockread_set_flat) serve this attached tunnel:
- * no compression, a transport that writes at once.
- */
-int		 tunnel_flat_ok(struct tunnel *t);
-/*
- * Whether the client's bytes may go through ws_conn_input_flat() (the
- * other direction aside): no permessage-deflate.
- */
-int		 tunnel_flat_in_ok(struct tunnel *);
-/*
  * hold(1): ws_conn_input_flat() calls leave their payload in the thread's
  * list (one writev) until hold(0), which writes it; the caller keeps the
  * bytes where they are until then.

@@ -1279,18 +1279,6 @@ ws_conn_input_flat(struct ws_conn *ws, uint8_t *p, size_t n)
 	return (off);
 }
 
-int
-ws_conn_flat_ok(const struct ws_conn *ws)
-{
-	return (ws->zd == NULL && ws->ops->send_flat != NULL);
-}
-
-int
-ws_conn_flat_in_ok(const struct ws_conn *ws)
-{
-	return (ws->zd == NULL);
-}
-
 /*
  * Frames the first bytes at p as whole messages of opcode, at most
  * max_frame bytes and WS_FLAT_FRAMES messages, for the transport to write

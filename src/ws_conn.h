@@ -248,15 +248,6 @@ void	ws_conn_input(struct ws_conn *);
  * and calls ws_conn_input().
  */
 size_t	ws_conn_input_flat(struct ws_conn *, uint8_t *p, size_t n);
-/*
- * Whether the flat paths can serve this endpoint at all: nothing is
- * compressed and the transport has send_flat. Otherwise every read would
- * be offered, refused and copied.
- */
-int	ws_conn_flat_ok(const struct ws_conn *);
-/* Whether ws_conn_input_flat() can take this endpoint's input (no
-   compression); the transport may still lack send_flat. */
-int	ws_conn_flat_in_ok(const struct ws_conn *);
 /* The owner has room again after room() returned 0. */
 void	ws_conn_resume(struct ws_conn *);
 /* The transport's output fell below its low watermark. */
