@@ -3,11 +3,14 @@
  * docs/dashboard.md for the protocol). JSON is built and parsed with
  * jansson; each client is a bufferevent whose output we bound.
  *
- * It runs in the main thread. With workers, what a worker owns (its
- * tunnels and stats) is read in that worker's thread: server_call() runs
- * a function there and waits, and the answer's parts are put together
- * here. Events of other workers come as finished lines through a queue,
- * in the order each worker made them.
+ * It runs on the first worker's loop, in the main thread. What a worker
+ * owns (its tunnels and stats) is read in that worker's thread: a request
+ * is posted to each worker concerned (worker_post), each builds its part
+ * of the answer on its own loop and posts it back, and the last part to
+ * arrive completes the answer; nobody waits for another thread. A client's
+ * next request is read once its answer is out, so answers keep the order
+ * of requests. Events of other workers come as finished lines through a
+ * queue, in the order each worker made them.
  */
 #include "wsb_autoconf.h"
 
@@ -40,7 +43,6 @@
 #include "control.h"
 #include "ctl_proto.h"
 #include "framelog.h"
-#include "h2conn.h"
 #include "log.h"
 #include "stats.h"
 #include "tunnel.h"
@@ -76,6 +78,11 @@ struct ctl_client {
 	/* Stall detection. */
 	struct event		*ev_stall;
 	uint64_t		 last_drain;	/* output last shrank (ns) */
+
+	/* The answer being built; requests wait meanwhile. */
+	struct ctl_ask		*ask;
+	int			 snap_due;	/* a snapshot's time came meanwhile */
+	struct event		*ev_resume;	/* reads the waiting requests */
 };
 
 /* An event of another worker's connection, on its way to the main thread. */
@@ -115,21 +122,50 @@ struct control {
 	struct event		*ev_inbox;
 };
 
-/* What the workers' parts of an answer are gathered into. */
-struct ctl_gather {
-	struct control		*ctl;
-	struct ctl_client	*cl;
-	uint64_t		 now;
+/* What a request asks the workers for. */
+enum ctl_ask_kind {
+	CTL_ASK_STATS = 0,	/* global numbers */
+	CTL_ASK_SNAPSHOT,	/* global numbers, rows when asked */
+	CTL_ASK_LIST,		/* every connection by name */
+	CTL_ASK_CONN,		/* one connection in detail: one worker */
+};
+
+/*
+ * One worker's part of an answer. Built in the worker's thread from what
+ * the ask says (which nobody changes meanwhile), then posted back: the
+ * control thread reads it only once the worker is done with it.
+ */
+struct ctl_part {
+	struct ctl_ask		*ask;
+	uint64_t		 sent;		/* facts sent up to this id: in
+						   (the client's), out (new) */
+	struct stats_global	 g;		/* the worker's numbers */
+	struct framelog_live	 fl;
+	int			 has_fl;
+	unsigned		 nconns;
 	json_t			*rows, *fresh;	/* snapshot */
 	json_t			*list;		/* list */
+	json_t			*conn;		/* conn: NULL if not there */
+};
+
+/* A request being answered: one part per worker. */
+struct ctl_ask {
+	struct control		*ctl;
+	struct ctl_client	*cl;		/* NULL once the client is gone */
+	enum ctl_ask_kind	 kind;
+	json_t			*req_id;	/* a reference, or NULL */
+	int			 rows;		/* snapshot: with rows */
+	uint64_t		 now;
 	uint64_t		 conn_id;	/* conn */
-	json_t			*conn;		/* conn: NULL if none has it */
-	struct stats_global	 g;		/* summed over workers */
-	struct framelog_live	 fl;		/* likewise */
-	unsigned		 nconns;
+	unsigned		 pending;	/* parts not back yet */
+	unsigned		 n;
+	struct ctl_part		 parts[];
 };
 
 static void	ctl_client_kill(struct ctl_client *);
+static void	ctl_ask(struct ctl_client *, enum ctl_ask_kind, json_t *,
+		    uint64_t);
+static void	ctl_part_done(struct worker *, void *);
 
 /* The per-connection snapshot row, in this order ("cols"). */
 static const char *const ctl_cols[CTL_PROTO_NCOLS] = { CTL_PROTO_COLS };
@@ -327,7 +363,6 @@ ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
 	const struct ws_counters *c = ti->c;
 	static const struct ws_counters none;
 	struct stats_rates	 r;
-	struct h2_stream_fc	 fc;
 	uint64_t		 size, sent;
 	int			 complete, i = 0;
 
@@ -358,10 +393,9 @@ ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
 	v[i++] = size;
 	v[i++] = sent;
 	v[i++] = (uint64_t)complete;
-	if (ti->h2 != NULL) {
-		h2stream_fc(ti->h2, now, &fc);
-		v[i++] = fc.out_stream_wait_ns + fc.out_conn_wait_ns;
-	} else
+	if (ti->h2)
+		v[i++] = ti->fc.out_stream_wait_ns + ti->fc.out_conn_wait_ns;
+	else
 		v[i++] = 0;
 	v[i++] = MAX(qo->xfer_max, qi->xfer_max);
 	v[i++] = MAX(qo->delay_max, qi->delay_max);
@@ -438,58 +472,52 @@ ctl_rates(const struct stats_rates *r)
 	return (o);
 }
 
-/* Runs fn(w, ga) in every worker's thread in turn. */
+/* A worker's global numbers and connection count (its thread). */
 static void
-ctl_each(struct control *ctl, worker_fn *fn,
-    struct ctl_gather *ga)
+ctl_w_global(struct worker *w, struct ctl_part *p)
 {
-	unsigned	i;
-
-	for (i = 0; i < worker_count(ctl->home); i++)
-		worker_call(worker_at(ctl->home, i), fn, ga);
+	stats_global_tick(w->stats, p->ask->now);
+	p->g = *w->stats;
+	p->nconns = w->nconns;
+	if (w->flog != NULL) {
+		framelog_live(w->flog, &p->fl);
+		p->has_fl = 1;
+	}
 }
 
-/* A worker's global numbers and connection count into ga (its thread). */
-static void
-ctl_w_global(struct worker *w, void *arg)
-{
-	struct ctl_gather	*ga = arg;
-	struct framelog_live	 fl;
-
-	stats_global_tick(w->stats, ga->now);
-	stats_global_add(&ga->g, w->stats, ga->now);
-	if (w->index == 0)
-		ga->g.t_start = w->stats->t_start;
-	ga->nconns += w->nconns;
-	if (w->flog == NULL)
-		return;
-	framelog_live(w->flog, &fl);
-	/* The writer's numbers are the same from every producer. */
-	fl.queue_used += ga->fl.queue_used;
-	fl.queue_size += ga->fl.queue_size;
-	fl.queue_max = MAX(fl.queue_max, ga->fl.queue_max);
-	fl.frames_dropped += ga->fl.frames_dropped;
-	ga->fl = fl;
-}
-
+/* The global object from the workers' parts of a. */
 static json_t *
-ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
+ctl_global(struct control *ctl, struct ctl_client *cl,
+    const struct ctl_ask *a)
 {
-	struct ctl_gather	 ga;
-	struct stats_global	*g = &ga.g;
+	const struct ctl_part	*p;
+	struct stats_global	 gs, *g = &gs;
 	struct stats_rates	 r;
-	struct framelog_live	 fl;
+	struct framelog_live	 fl, pfl;
 	json_t			*o = json_object(), *x;
 	static const unsigned	 windows[] = { 2, 10, 40 };
+	uint64_t		 now = a->now;
+	unsigned		 nconns = 0;
 	char			 key[8];
 	size_t			 i;
 
-	memset(&ga, 0, sizeof ga);
-	ga.ctl = ctl;
-	ga.now = now;
 	stats_global_init(g, now);
-	ctl_each(ctl, ctl_w_global, &ga);
-	fl = ga.fl;
+	memset(&fl, 0, sizeof fl);
+	for (i = 0; i < a->n; i++) {
+		p = &a->parts[i];
+		stats_global_add(g, &p->g, now);
+		nconns += p->nconns;
+		if (!p->has_fl)
+			continue;
+		/* The writer's numbers are the same from every producer. */
+		pfl = p->fl;
+		pfl.queue_used += fl.queue_used;
+		pfl.queue_size += fl.queue_size;
+		pfl.queue_max = MAX(pfl.queue_max, fl.queue_max);
+		pfl.frames_dropped += fl.frames_dropped;
+		fl = pfl;
+	}
+	g->t_start = a->parts[0].g.t_start;
 	json_object_set_new(o, "t", jint(wall_ns()));
 	json_object_set_new(o, "uptime_ns", jint(now - g->t_start));
 	json_object_set_new(o, "pid", jint((uint64_t)getpid()));
@@ -500,7 +528,7 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 	json_object_set_new(x, "h2_ws", jint(g->open_h2_ws));
 	json_object_set_new(x, "h2_wss", jint(g->open_h2_wss));
 	json_object_set_new(o, "open", x);
-	json_object_set_new(o, "connections", jint(ga.nconns));
+	json_object_set_new(o, "connections", jint(nconns));
 	json_object_set_new(o, "workers", jint(worker_count(ctl->home)));
 	json_object_set_new(o, "bytes_in", jint(g->bytes[STATS_IN]));
 	json_object_set_new(o, "bytes_out", jint(g->bytes[STATS_OUT]));
@@ -553,53 +581,51 @@ ctl_global(struct control *ctl, struct ctl_client *cl, uint64_t now)
 
 /* A worker's rows and new connections' facts (its thread). */
 static void
-ctl_w_rows(struct worker *w, void *arg)
+ctl_w_rows(struct worker *w, struct ctl_part *p)
 {
-	struct ctl_gather	*ga = arg;
 	struct tunnel		*t;
 	struct tunnel_info	 ti;
-	uint64_t		*sent = &ga->cl->sent_max_id[w->index];
-	uint64_t		 max_id = *sent;
+	uint64_t		 max_id = p->sent;
 
+	p->rows = json_array();
+	p->fresh = json_array();
 	for (t = tunnel_first(w); t != NULL; t = tunnel_next(t)) {
 		if (tunnel_stats(t) == NULL)
 			continue;	/* not open yet */
 		tunnel_info(t, &ti);
-		if (ti.id > *sent) {
-			json_array_append_new(ga->fresh,
-			    ctl_conn_static(ga->ctl, &ti));
+		if (ti.id > p->sent) {
+			json_array_append_new(p->fresh,
+			    ctl_conn_static(p->ask->ctl, &ti));
 			max_id = MAX(max_id, ti.id);
 		}
-		json_array_append_new(ga->rows, ctl_conn_row(&ti, ga->now));
+		json_array_append_new(p->rows, ctl_conn_row(&ti, p->ask->now));
 	}
-	*sent = max_id;
+	p->sent = max_id;
 }
 
+/* The snapshot answer from the parts of a. */
 static void
-ctl_send_snapshot(struct ctl_client *cl, json_t *req_id)
+ctl_send_snapshot(struct ctl_client *cl, struct ctl_ask *a)
 {
-	struct control		*ctl = cl->ctl;
-	struct ctl_gather	 ga;
-	json_t			*o, *cols;
-	uint64_t		 now = now_ns();
-	size_t			 i;
+	json_t		*o, *cols, *fresh, *rows;
+	unsigned	 i;
 
-	o = ctl_reply("snapshot", req_id);
-	json_object_set_new(o, "global", ctl_global(ctl, cl, now));
-	if (cl->snap_conns || req_id != NULL) {
+	o = ctl_reply("snapshot", a->req_id);
+	json_object_set_new(o, "global", ctl_global(a->ctl, cl, a));
+	if (a->rows) {
 		cols = json_array();
 		for (i = 0; i < nitems(ctl_cols); i++)
 			json_array_append_new(cols, json_string(ctl_cols[i]));
 		json_object_set_new(o, "cols", cols);
-		memset(&ga, 0, sizeof ga);
-		ga.ctl = ctl;
-		ga.cl = cl;
-		ga.now = now;
-		ga.rows = json_array();
-		ga.fresh = json_array();
-		ctl_each(ctl, ctl_w_rows, &ga);
-		json_object_set_new(o, "new", ga.fresh);
-		json_object_set_new(o, "conns", ga.rows);
+		fresh = json_array();
+		rows = json_array();
+		for (i = 0; i < a->n; i++) {
+			json_array_extend(fresh, a->parts[i].fresh);
+			json_array_extend(rows, a->parts[i].rows);
+			cl->sent_max_id[i] = a->parts[i].sent;
+		}
+		json_object_set_new(o, "new", fresh);
+		json_object_set_new(o, "conns", rows);
 	}
 	ctl_send(cl, o);
 }
@@ -614,7 +640,11 @@ ctl_snap_cb(evutil_socket_t fd, short what, void *arg)
 		cl->dropped_snapshots++;
 		return;
 	}
-	ctl_send_snapshot(cl, NULL);
+	if (cl->ask != NULL) {
+		cl->snap_due = 1;	/* asked once this answer is out */
+		return;
+	}
+	ctl_ask(cl, CTL_ASK_SNAPSHOT, NULL, 0);
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -714,25 +744,23 @@ ctl_series(const struct stats_secs *s, uint64_t now, int dir, int msgs)
  * the thread of the worker it lives on.
  */
 static void
-ctl_w_conn(struct worker *w, void *arg)
+ctl_w_conn(struct worker *w, struct ctl_part *p)
 {
-	struct ctl_gather	*ga = arg;
 	struct tunnel		*t;
 	struct tunnel_info	 ti;
 	struct stats_conn	*st;
-	struct h2_stream_fc	 fc;
 	const struct stats_frame *f;
 	json_t			*c, *a, *x;
-	uint64_t		 now = ga->now;
+	uint64_t		 now = p->ask->now;
 	unsigned		 i;
 
-	if ((t = ctl_find(w, ga->conn_id)) == NULL)
+	if ((t = ctl_find(w, p->ask->conn_id)) == NULL)
 		return;
 	tunnel_info(t, &ti);
 	st = ti.st;
 	/* From now on the connection keeps its recent frames. */
 	stats_conn_keep_frames(st);
-	c = ctl_conn_object(ga->ctl, &ti, now);
+	c = ctl_conn_object(p->ask->ctl, &ti, now);
 	json_object_set_new(c, "frames_in", jint(st->frames[STATS_IN]));
 	json_object_set_new(c, "frames_out", jint(st->frames[STATS_OUT]));
 	json_object_set_new(c, "backend_in", jint(ti.be_in));
@@ -764,20 +792,19 @@ ctl_w_conn(struct worker *w, void *arg)
 	json_object_set_new(c, "series", x);
 	json_object_set_new(c, "queue_in", ctl_queue(&st->q[STATS_IN], now));
 	json_object_set_new(c, "queue_out", ctl_queue(&st->q[STATS_OUT], now));
-	if (ti.h2 != NULL) {
-		h2stream_fc(ti.h2, now, &fc);
+	if (ti.h2) {
 		x = json_object();
 		json_object_set_new(x, "out_stream_wait_ns",
-		    jint(fc.out_stream_wait_ns));
+		    jint(ti.fc.out_stream_wait_ns));
 		json_object_set_new(x, "out_conn_wait_ns",
-		    jint(fc.out_conn_wait_ns));
+		    jint(ti.fc.out_conn_wait_ns));
 		json_object_set_new(x, "out_stream_waits",
-		    jint(fc.out_stream_waits));
-		json_object_set_new(x, "out_conn_waits", jint(fc.out_conn_waits));
+		    jint(ti.fc.out_stream_waits));
+		json_object_set_new(x, "out_conn_waits", jint(ti.fc.out_conn_waits));
 		json_object_set_new(x, "out_conn_blocker",
-		    jint((uint64_t)fc.out_conn_blocker));
-		json_object_set_new(x, "in_stall_ns", jint(fc.in_stall_ns));
-		json_object_set_new(x, "in_stalls", jint(fc.in_stalls));
+		    jint((uint64_t)ti.fc.out_conn_blocker));
+		json_object_set_new(x, "in_stall_ns", jint(ti.fc.in_stall_ns));
+		json_object_set_new(x, "in_stalls", jint(ti.fc.in_stalls));
 		json_object_set_new(c, "h2", x);
 	}
 	a = json_array();
@@ -798,62 +825,182 @@ ctl_w_conn(struct worker *w, void *arg)
 		json_array_append_new(a, x);
 	}
 	json_object_set_new(c, "frames", a);
-	ga->conn = c;
+	p->conn = c;
 }
 
 static void
-ctl_send_conn(struct ctl_client *cl, json_t *req_id, uint64_t id)
+ctl_w_list(struct worker *w, struct ctl_part *p)
 {
-	struct ctl_gather	 ga;
-	json_t			*o;
-
-	memset(&ga, 0, sizeof ga);
-	ga.ctl = cl->ctl;
-	ga.now = now_ns();
-	ga.conn_id = id;
-	if (id != 0)
-		worker_call(worker_at(cl->ctl->home, ctl_worker_of(cl->ctl,
-		    id)), ctl_w_conn, &ga);
-	if (ga.conn == NULL) {
-		ctl_error(cl, req_id, "no-such-connection",
-		    "no open connection has that id");
-		return;
-	}
-	o = ctl_reply("conn", req_id);
-	json_object_set_new(o, "conn", ga.conn);
-	ctl_send(cl, o);
-}
-
-static void
-ctl_w_list(struct worker *w, void *arg)
-{
-	struct ctl_gather	*ga = arg;
 	struct tunnel		*t;
 	struct tunnel_info	 ti;
 
+	p->list = json_array();
 	for (t = tunnel_first(w); t != NULL; t = tunnel_next(t)) {
 		if (tunnel_stats(t) == NULL)
 			continue;
 		tunnel_info(t, &ti);
-		json_array_append_new(ga->list, ctl_conn_object(ga->ctl, &ti,
-		    ga->now));
+		json_array_append_new(p->list, ctl_conn_object(p->ask->ctl,
+		    &ti, p->ask->now));
+	}
+}
+
+/* ---- asking the workers -------------------------------------------------- */
+
+/* Builds a worker's part of an ask on its loop, then posts it back. */
+static void
+ctl_part_build(struct worker *w, void *arg)
+{
+	struct ctl_part	*p = arg;
+	struct ctl_ask	*a = p->ask;
+
+	switch (a->kind) {
+	case CTL_ASK_STATS:
+		ctl_w_global(w, p);
+		break;
+	case CTL_ASK_SNAPSHOT:
+		ctl_w_global(w, p);
+		if (a->rows)
+			ctl_w_rows(w, p);
+		break;
+	case CTL_ASK_LIST:
+		ctl_w_list(w, p);
+		break;
+	case CTL_ASK_CONN:
+		ctl_w_conn(w, p);
+		break;
+	}
+	worker_post(a->ctl->home, ctl_part_done, p);
+}
+
+/* The answer to a, from its parts, to its client (ours). */
+static void
+ctl_answer(struct ctl_client *cl, struct ctl_ask *a)
+{
+	json_t		*o, *all;
+	unsigned	 i;
+
+	switch (a->kind) {
+	case CTL_ASK_STATS:
+		o = ctl_reply("stats", a->req_id);
+		json_object_set_new(o, "global", ctl_global(a->ctl, cl, a));
+		ctl_send(cl, o);
+		break;
+	case CTL_ASK_SNAPSHOT:
+		ctl_send_snapshot(cl, a);
+		break;
+	case CTL_ASK_LIST:
+		all = json_array();
+		for (i = 0; i < a->n; i++)
+			json_array_extend(all, a->parts[i].list);
+		o = ctl_reply("list", a->req_id);
+		json_object_set_new(o, "conns", all);
+		ctl_send(cl, o);
+		break;
+	case CTL_ASK_CONN:
+		o = NULL;
+		for (i = 0; i < a->n && o == NULL; i++)
+			o = a->parts[i].conn;
+		if (o == NULL) {
+			ctl_error(cl, a->req_id, "no-such-connection",
+			    "no open connection has that id");
+			break;
+		}
+		json_incref(o);
+		all = ctl_reply("conn", a->req_id);
+		json_object_set_new(all, "conn", o);
+		ctl_send(cl, all);
+		break;
 	}
 }
 
 static void
-ctl_send_list(struct ctl_client *cl, json_t *req_id)
+ctl_ask_free(struct ctl_ask *a)
 {
-	struct ctl_gather	 ga;
-	json_t			*o;
+	struct ctl_part	*p;
+	unsigned	 i;
 
-	memset(&ga, 0, sizeof ga);
-	ga.ctl = cl->ctl;
-	ga.now = now_ns();
-	ga.list = json_array();
-	ctl_each(cl->ctl, ctl_w_list, &ga);
-	o = ctl_reply("list", req_id);
-	json_object_set_new(o, "conns", ga.list);
-	ctl_send(cl, o);
+	for (i = 0; i < a->n; i++) {
+		p = &a->parts[i];
+		json_decref(p->rows);
+		json_decref(p->fresh);
+		json_decref(p->list);
+		json_decref(p->conn);
+	}
+	json_decref(a->req_id);
+	free(a);
+}
+
+/* One part of a is back, or its start is done: the last one answers. */
+static void
+ctl_ask_release(struct ctl_ask *a)
+{
+	struct ctl_client	*cl = a->cl;
+
+	if (--a->pending > 0)
+		return;
+	if (cl != NULL) {
+		cl->ask = NULL;
+		if (!cl->dead)
+			ctl_answer(cl, a);
+	}
+	ctl_ask_free(a);
+	if (cl == NULL || cl->dead)
+		return;
+	if (cl->snap_due && cl->snap_ms != 0) {
+		cl->snap_due = 0;
+		ctl_ask(cl, CTL_ASK_SNAPSHOT, NULL, 0);
+		return;
+	}
+	/* Requests that waited: read from the loop, not inside an ask. */
+	event_active(cl->ev_resume, EV_TIMEOUT, 1);
+}
+
+static void
+ctl_part_done(struct worker *w, void *arg)
+{
+	struct ctl_part	*p = arg;
+
+	ctl_ask_release(p->ask);
+}
+
+/*
+ * Asks the workers concerned for their parts of an answer to cl; the
+ * answer goes out when the last part is back, and cl's next request is
+ * read then. req_id (a reference is taken) may be NULL. A snapshot asked
+ * with a request id has rows whatever the subscription says.
+ */
+static void
+ctl_ask(struct ctl_client *cl, enum ctl_ask_kind kind, json_t *req_id,
+    uint64_t conn_id)
+{
+	struct control	*ctl = cl->ctl;
+	struct ctl_ask	*a;
+	unsigned	 i, n = worker_count(ctl->home), only = n;
+
+	a = xcalloc(1, sizeof *a + n * sizeof a->parts[0]);
+	a->ctl = ctl;
+	a->cl = cl;
+	a->kind = kind;
+	a->req_id = req_id != NULL ? json_incref(req_id) : NULL;
+	a->rows = kind == CTL_ASK_SNAPSHOT && (cl->snap_conns ||
+	    req_id != NULL);
+	a->now = now_ns();
+	a->conn_id = conn_id;
+	a->n = n;
+	for (i = 0; i < n; i++) {
+		a->parts[i].ask = a;
+		a->parts[i].sent = cl->sent_max_id[i];
+	}
+	if (kind == CTL_ASK_CONN)
+		only = ctl_worker_of(ctl, conn_id);
+	/* One count for this start: no part can answer before it ends. */
+	a->pending = (only == n ? n : 1) + 1;
+	cl->ask = a;
+	for (i = 0; i < n; i++)
+		if (only == n || i == only)
+			worker_post(worker_at(ctl->home, i), ctl_part_build,
+			    &a->parts[i]);
+	ctl_ask_release(a);
 }
 
 static void
@@ -865,6 +1012,7 @@ ctl_unsubscribe(struct ctl_client *cl)
 		ASUB(&cl->ctl->nconn_subs, 1);
 	cl->ev_open = cl->ev_close = cl->ev_frames = 0;
 	cl->snap_ms = 0;
+	cl->snap_due = 0;
 	if (cl->ev_snap != NULL)
 		evtimer_del(cl->ev_snap);
 }
@@ -966,15 +1114,12 @@ ctl_request(struct ctl_client *cl, const char *line, size_t len)
 	cmd = json_string_value(cmdv);
 	if (strcmp(cmd, "hello") == 0 || strcmp(cmd, "version") == 0)
 		ctl_send(cl, ctl_hello(id));
-	else if (strcmp(cmd, "stats") == 0) {
-		v = ctl_reply("stats", id);
-		json_object_set_new(v, "global", ctl_global(cl->ctl, cl,
-		    now_ns()));
-		ctl_send(cl, v);
-	} else if (strcmp(cmd, "snapshot") == 0)
-		ctl_send_snapshot(cl, id != NULL ? id : json_null());
+	else if (strcmp(cmd, "stats") == 0)
+		ctl_ask(cl, CTL_ASK_STATS, id, 0);
+	else if (strcmp(cmd, "snapshot") == 0)
+		ctl_ask(cl, CTL_ASK_SNAPSHOT, id != NULL ? id : json_null(), 0);
 	else if (strcmp(cmd, "list") == 0)
-		ctl_send_list(cl, id);
+		ctl_ask(cl, CTL_ASK_LIST, id, 0);
 	else if (strcmp(cmd, "conn") == 0) {
 		v = json_object_get(req, "conn");
 		if (v == NULL || !json_is_integer(v) ||
@@ -982,7 +1127,8 @@ ctl_request(struct ctl_client *cl, const char *line, size_t len)
 			ctl_error(cl, id, "bad-argument",
 			    "conn: a connection id (integer)");
 		else
-			ctl_send_conn(cl, id, (uint64_t)json_integer_value(v));
+			ctl_ask(cl, CTL_ASK_CONN, id,
+			    (uint64_t)json_integer_value(v));
 	} else if (strcmp(cmd, "subscribe") == 0) {
 		if (ctl_subscribe(cl, req, id) == 0) {
 			v = ctl_reply("subscribed", id);
@@ -990,7 +1136,7 @@ ctl_request(struct ctl_client *cl, const char *line, size_t len)
 			    jint(cl->snap_ms));
 			ctl_send(cl, v);
 			if (cl->snap_ms != 0)
-				ctl_send_snapshot(cl, NULL);
+				ctl_ask(cl, CTL_ASK_SNAPSHOT, NULL, 0);
 		}
 	} else if (strcmp(cmd, "unsubscribe") == 0) {
 		ctl_unsubscribe(cl);
@@ -1011,8 +1157,11 @@ ctl_client_free(struct ctl_client *cl)
 	struct control	*ctl = cl->ctl;
 
 	ctl_unsubscribe(cl);
+	if (cl->ask != NULL)
+		cl->ask->cl = NULL;	/* freed when its last part is back */
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
 	ctl->nclients--;
+	event_free(cl->ev_resume);
 	event_free(cl->ev_snap);
 	event_free(cl->ev_stall);
 	event_free(cl->ev_free);
@@ -1040,22 +1189,31 @@ ctl_client_kill(struct ctl_client *cl)
 	event_active(cl->ev_free, EV_TIMEOUT, 1);
 }
 
+/*
+ * Answers the requests in cl's input, in order. While an answer is being
+ * built the rest wait, and so does the socket (reading stops).
+ */
 static void
-ctl_client_read(struct bufferevent *bev, void *arg)
+ctl_client_requests(struct ctl_client *cl)
 {
-	struct ctl_client	*cl = arg;
+	struct bufferevent	*bev = cl->bev;
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	char			*line;
 	size_t			 len;
 
-	while (!cl->dead && !cl->closing &&
+	while (!cl->dead && !cl->closing && cl->ask == NULL &&
 	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		if (len > 0)
 			ctl_request(cl, line, len);
 		free(line);
 	}
-	if (cl->dead)
+	if (cl->dead || cl->closing)
 		return;
+	if (cl->ask != NULL) {
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
+	bufferevent_enable(bev, EV_READ);
 	if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
 		/* A request line without end: answer, then hang up. */
 		ctl_error(cl, NULL, "too-long", "request line over 64 KiB");
@@ -1063,6 +1221,19 @@ ctl_client_read(struct bufferevent *bev, void *arg)
 		bufferevent_disable(bev, EV_READ);
 		evbuffer_drain(in, evbuffer_get_length(in));
 	}
+}
+
+static void
+ctl_client_read(struct bufferevent *bev, void *arg)
+{
+	ctl_client_requests(arg);
+}
+
+/* An answer went out: the requests that waited for it. */
+static void
+ctl_client_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ctl_client_requests(arg);
 }
 
 static void
@@ -1131,6 +1302,8 @@ ctl_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	cl->ev_stall = event_new(ctl->home->base, -1, EV_PERSIST,
 	    ctl_client_stall_cb, cl);
 	cl->ev_free = event_new(ctl->home->base, -1, 0, ctl_client_free_cb, cl);
+	cl->ev_resume = event_new(ctl->home->base, -1, 0, ctl_client_resume_cb,
+	    cl);
 	evtimer_add(cl->ev_stall, &tv);
 	cl->last_drain = now_ns();
 	evbuffer_add_cb(bufferevent_get_output(cl->bev), ctl_client_drained,

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "sock.h"
 #include "sockread.h"
+#include "stats.h"
 #include "tls.h"
 #include "tlsout.h"
 #include "tunnel.h"
@@ -547,10 +548,10 @@ h2t_fd(void *t)
 	return (s->c->bev != NULL ? (int)bufferevent_getfd(s->c->bev) : -1);
 }
 
-static struct h2stream *
-h2t_h2stream(void *t)
+static void
+h2t_flow(void *t, uint64_t now, struct h2_stream_fc *out)
 {
-	return (t);
+	h2stream_fc(t, now, out);
 }
 
 /*
@@ -574,7 +575,7 @@ static const struct ws_transport_ops h2_transport = {
 	.close = h2t_close,
 	.free = h2t_free,
 	.fd = h2t_fd,
-	.h2stream = h2t_h2stream,
+	.flow = h2t_flow,
 };
 
 /* ---- responses ---------------------------------------------------------- */

@@ -151,6 +151,33 @@ struct stats_global {
 	uint64_t	 ctl_max;	/* worst control-frame wait, any conn */
 };
 
+/*
+ * Flow-control waits of one stream, for stats and the dashboard. Times are
+ * nanoseconds, totals over the stream's life, an ongoing wait included up to
+ * the snapshot.
+ *
+ * "Out" is towards the client: the stream had DATA queued but could not send
+ * it because the client's window was closed -- its stream window (the client
+ * reads that stream slowly) or, with the stream window open, the connection
+ * window (other streams used it up; out_conn_blocker names the stream whose
+ * DATA took the last of it when this stream's latest such wait began).
+ *
+ * "In" is from the client: in_stall_ns is time the stream's receive window
+ * was used up because its backend had not taken the bytes yet (a slow
+ * backend); the client could send nothing more on this stream meanwhile.
+ */
+struct h2_stream_fc {
+	uint64_t	out_stream_wait_ns;	/* queued, stream window closed */
+	uint64_t	out_conn_wait_ns;	/* queued, connection window closed */
+	uint32_t	out_stream_waits;	/* how many waits of each kind began */
+	uint32_t	out_conn_waits;
+	int32_t		out_conn_blocker;	/* stream id, 0 when never blocked */
+	uint64_t	in_stall_ns;		/* receive window full (backend slow) */
+	uint32_t	in_stalls;
+	uint64_t	data_in;		/* DATA payload received */
+	uint64_t	data_out;		/* DATA payload sent */
+};
+
 /* Rates over the last w seconds (the current partial second included). */
 struct stats_rates {
 	double	bytes[2], msgs[2];

@@ -1170,8 +1170,10 @@ tunnel_info(struct tunnel *t, struct tunnel_info *ti)
 		ti->q_client_in = evbuffer_get_length(t->tops->input(t->tr));
 		if (t->tops->fd != NULL)
 			ti->fd = t->tops->fd(t->tr);
-		if (t->tops->h2stream != NULL)
-			ti->h2 = t->tops->h2stream(t->tr);
+		if (t->tops->flow != NULL) {
+			t->tops->flow(t->tr, now_ns(), &ti->fc);
+			ti->h2 = 1;
+		}
 	}
 	if (t->be != NULL) {
 		ti->q_backend_out = evbuffer_get_length(t->be_obuf);

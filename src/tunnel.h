@@ -9,6 +9,8 @@
 #include <sys/queue.h>
 #include <stdint.h>
 
+#include "stats.h"
+
 struct worker;
 struct config;
 struct route;
@@ -84,7 +86,8 @@ struct tunnel_info {
 	size_t			 q_backend_out;	/* waiting for the backend socket */
 	size_t			 q_backend_in;	/* backend bytes not yet framed */
 	int			 fd;		/* client socket, -1 */
-	struct h2stream		*h2;		/* HTTP/2 stream, or NULL */
+	int			 h2;		/* an HTTP/2 stream: fc is set */
+	struct h2_stream_fc	 fc;		/* its flow-control waits, now */
 	int			 rx_msg;	/* an inbound message in progress */
 	uint64_t		 rx_known, rx_received;
 	int			 rx_final;

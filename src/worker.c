@@ -205,50 +205,6 @@ worker_end(struct worker *w)
 	worker_run(w, first);
 }
 
-/* A worker_call() under way. */
-struct worker_wait {
-	worker_fn	*fn;
-	void		*arg;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	int		 done;
-};
-
-static void
-worker_call_cb(struct worker *w, void *arg)
-{
-	struct worker_wait	*ww = arg;
-
-	ww->fn(w, ww->arg);
-	pthread_mutex_lock(&ww->mu);
-	ww->done = 1;
-	pthread_cond_signal(&ww->cv);
-	pthread_mutex_unlock(&ww->mu);
-}
-
-void
-worker_call(struct worker *w, worker_fn *fn, void *arg)
-{
-	struct worker_wait	ww;
-
-	if (pthread_equal(pthread_self(), w->thread)) {
-		fn(w, arg);
-		return;
-	}
-	ww.fn = fn;
-	ww.arg = arg;
-	ww.done = 0;
-	pthread_mutex_init(&ww.mu, NULL);
-	pthread_cond_init(&ww.cv, NULL);
-	worker_post(w, worker_call_cb, &ww);
-	pthread_mutex_lock(&ww.mu);
-	while (!ww.done)
-		pthread_cond_wait(&ww.cv, &ww.mu);
-	pthread_mutex_unlock(&ww.mu);
-	pthread_mutex_destroy(&ww.mu);
-	pthread_cond_destroy(&ww.cv);
-}
-
 const char *
 worker_who(const struct worker *w, char *buf, size_t len)
 {

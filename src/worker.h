@@ -133,12 +133,6 @@ void		 worker_post(struct worker *w, worker_fn *fn, void *arg);
  */
 void		 worker_end(struct worker *w);
 
-/*
- * Runs fn(w, arg) in w's thread and waits for it to finish (at once when
- * called there, or once w's loop has ended).
- */
-void		 worker_call(struct worker *w, worker_fn *fn, void *arg);
-
 /* "worker K: " before the lines of workers other than the first, or "". */
 const char	*worker_who(const struct worker *w, char *buf, size_t len);
 

@@ -14,7 +14,7 @@
 struct evbuffer;
 struct iovec;
 struct event_base;
-struct h2stream;
+struct h2_stream_fc;
 struct ws_conn;
 struct ws_deflate_opts;
 struct ws_deflate_params;
@@ -54,10 +54,12 @@ struct ws_transport_ops {
 	void		 (*free)(void *t);
 	/*
 	 * For stats (may be NULL): the client socket, for its kernel send
-	 * queue (SIOCOUTQ), or -1; the HTTP/2 stream, or NULL.
+	 * queue (SIOCOUTQ), or -1; an HTTP/2 stream's flow-control waits
+	 * up to now.
 	 */
 	int		 (*fd)(void *t);
-	struct h2stream	*(*h2stream)(void *t);
+	void		 (*flow)(void *t, uint64_t now,
+			    struct h2_stream_fc *out);
 };
 
 /* What the endpoint tells its owner. arg is the owner's pointer. */

@@ -337,6 +337,42 @@ def test_deflate(d):
         (want, lines[1] if len(lines) > 1 else out))
 
 
+def test_pipelined(d):
+    """Workers build their parts of an answer on their own loops and post
+    them back: requests sent in one write are still answered in order,
+    with every worker's numbers, and a client that leaves while its
+    answers are being built costs nothing."""
+    sock = os.path.join(d, "p.sock")
+    b = T.Bridge("--route", "/echo=echo", "--control", sock, "-o",
+        "workers 3", name="wsbridge-pipe")
+    c = T.Ctl(sock)
+    reqs = [{"cmd": "stats", "req": 1}, {"cmd": "list", "req": 2},
+        {"cmd": "snapshot", "req": 3}, {"cmd": "hello", "req": 4},
+        {"cmd": "conn", "conn": 5, "req": 5},
+        {"cmd": "subscribe", "snapshot_ms": 50, "req": 6}]
+    c.send(b"\n".join(json.dumps(r).encode() for r in reqs))
+    got = []
+    while len(got) < len(reqs):
+        o = c.recv()
+        if o.get("req") is not None:
+            got.append(o)
+    T.expect_eq([(o["req"], o["type"]) for o in got], [(1, "stats"),
+        (2, "list"), (3, "snapshot"), (4, "hello"), (5, "error"),
+        (6, "subscribed")], "answers in the order of the requests")
+    T.expect_eq(got[0]["global"]["workers"], 3, "stats: three workers")
+    T.expect_eq(c.recv_type("snapshot")["global"]["workers"], 3,
+        "subscription snapshots follow")
+    c.close()
+    gone = T.Ctl(sock)
+    gone.send(b"\n".join([b'{"cmd":"snapshot"}'] * 50))
+    gone.close()
+    c = T.Ctl(sock)
+    T.expect_eq(c.ask({"cmd": "stats"})["type"], "stats",
+        "answers go on after a client left mid-answer")
+    c.close()
+    T.expect_eq(b.stop(), 0, "exit status")
+
+
 def main():
     d = T.tmpdir()
     with T.subtest("protocol, fields, events, errors, ctl"):
@@ -347,6 +383,9 @@ def main():
         test_framelog_hol(d)
     with T.subtest("permessage-deflate: wire and inflated bytes, ratio"):
         test_deflate(d)
+    with T.subtest("pipelined requests on three workers, a client that "
+            "leaves mid-answer"):
+        test_pipelined(d)
 
 
 T.run(main)
