@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "handshake.h"
 #include "log.h"
 #include "tls_client.h"
 #include "util.h"
@@ -268,78 +269,6 @@ config_has_ctl(const char *s)
 	return (0);
 }
 
-/* Parses a decimal number into *out; no sign, no spaces. Returns 0 or -1. */
-static int
-config_parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t	v = 0;
-	size_t		i;
-
-	if (n == 0)
-		return (-1);
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (-1);
-		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return (-1);
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return (0);
-}
-
-int
-config_parse_duration(const char *s, unsigned *ms)
-{
-	uint64_t	v, mult;
-	size_t		n;
-
-	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
-		;
-	if (strcmp(s + n, "") == 0 || strcmp(s + n, "s") == 0)
-		mult = 1000;
-	else if (strcmp(s + n, "ms") == 0)
-		mult = 1;
-	else if (strcmp(s + n, "m") == 0)
-		mult = 60 * 1000;
-	else if (strcmp(s + n, "h") == 0)
-		mult = 60 * 60 * 1000;
-	else
-		return (-1);
-	if (config_parse_u64(s, n, &v) != 0)
-		return (-1);
-	if (v > UINT_MAX / mult)
-		return (-1);
-	*ms = (unsigned)(v * mult);
-	return (0);
-}
-
-int
-config_parse_size(const char *s, uint64_t *out)
-{
-	uint64_t	v, mult;
-	size_t		n;
-
-	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
-		;
-	if (strcmp(s + n, "") == 0)
-		mult = 1;
-	else if (strcmp(s + n, "k") == 0 || strcmp(s + n, "K") == 0)
-		mult = 1024;
-	else if (strcmp(s + n, "m") == 0 || strcmp(s + n, "M") == 0)
-		mult = 1024 * 1024;
-	else if (strcmp(s + n, "g") == 0 || strcmp(s + n, "G") == 0)
-		mult = 1024 * 1024 * 1024;
-	else
-		return (-1);
-	if (config_parse_u64(s, n, &v) != 0)
-		return (-1);
-	if (v > UINT64_MAX / mult)
-		return (-1);
-	*out = v * mult;
-	return (0);
-}
-
 /* Parses "yes" or "no". Returns 0 or -1. */
 static int
 config_parse_bool(const char *s, int *out)
@@ -359,7 +288,7 @@ config_parse_port(const char *s, unsigned *port)
 {
 	uint64_t	v;
 
-	if (config_parse_u64(s, strlen(s), &v) != 0 || v > 65535)
+	if (parse_u64(s, strlen(s), &v) != 0 || v > 65535)
 		return (-1);
 	*port = (unsigned)v;
 	return (0);
@@ -706,7 +635,7 @@ config_route_duration(const char *key, const char *value, int nonzero,
 {
 	unsigned	v;
 
-	if (config_parse_duration(value, &v) != 0)
+	if (parse_duration(value, &v) != 0)
 		return (config_error(cause, "%s: bad duration '%s'", key,
 		    value));
 	if (nonzero && v == 0)
@@ -740,7 +669,7 @@ config_route_deflate_int(struct route *r, const char *key, const char *value,
 		max = 9;
 		field = &r->deflate.mem_level;
 	}
-	if (config_parse_u64(value, strlen(value), &v) != 0 ||
+	if (parse_u64(value, strlen(value), &v) != 0 ||
 	    v < (uint64_t)min || v > (uint64_t)max)
 		return (config_error(cause, "%s: expected %d to %d, got '%s'",
 		    key, min, max, value));
@@ -795,7 +724,7 @@ config_route_option(struct route *r, const char *kv, char **cause)
 			goto out;
 		}
 	} else if (strcmp(key, "max-frame") == 0) {
-		if (config_parse_size(value, &size) != 0 ||
+		if (parse_size(value, &size) != 0 ||
 		    size < CONFIG_MAX_FRAME_MIN || size > CONFIG_MAX_FRAME_MAX) {
 			config_error(cause, "%s: bad size '%s' (1 to 16M)", key,
 			    value);
@@ -803,7 +732,7 @@ config_route_option(struct route *r, const char *kv, char **cause)
 		}
 		r->max_frame = (size_t)size;
 	} else if (strcmp(key, "max-message") == 0) {
-		if (config_parse_size(value, &size) != 0) {
+		if (parse_size(value, &size) != 0) {
 			config_error(cause, "%s: bad size '%s'", key, value);
 			goto out;
 		}
@@ -823,7 +752,7 @@ config_route_option(struct route *r, const char *kv, char **cause)
 		if (config_route_deflate_int(r, key, value, cause) != 0)
 			goto out;
 	} else if (strcmp(key, "deflate-min-size") == 0) {
-		if (config_parse_size(value, &size) != 0 ||
+		if (parse_size(value, &size) != 0 ||
 		    size > CONFIG_MAX_FRAME_MAX) {
 			config_error(cause, "%s: bad size '%s' (0 to 16M)", key,
 			    value);
@@ -971,7 +900,7 @@ config_global(struct config *cfg, const char *name, const char *arg,
 	int		level;
 
 	if (strcmp(name, "max-connections") == 0) {
-		if (config_parse_u64(arg, strlen(arg), &size) != 0 ||
+		if (parse_u64(arg, strlen(arg), &size) != 0 ||
 		    size == 0 || size > UINT_MAX)
 			return (config_error(cause, "%s: bad number '%s'", name,
 			    arg));
@@ -979,19 +908,19 @@ config_global(struct config *cfg, const char *name, const char *arg,
 	} else if (strcmp(name, "workers") == 0) {
 		if (strcmp(arg, "auto") == 0)
 			size = 0;
-		else if (config_parse_u64(arg, strlen(arg), &size) != 0 ||
+		else if (parse_u64(arg, strlen(arg), &size) != 0 ||
 		    size > CONFIG_WORKERS_MAX)
 			return (config_error(cause, "%s: expected auto or 0 to "
 			    "%u, not '%s'", name, CONFIG_WORKERS_MAX, arg));
 		cfg->workers = (unsigned)size;
 	} else if (strcmp(name, "max-header-size") == 0) {
-		if (config_parse_size(arg, &size) != 0 ||
+		if (parse_size(arg, &size) != 0 ||
 		    size < CONFIG_MAX_HEAD_MIN || size > CONFIG_MAX_HEAD_MAX)
 			return (config_error(cause,
 			    "%s: bad size '%s' (1k to 1M)", name, arg));
 		cfg->max_head = (size_t)size;
 	} else if (strcmp(name, "buffer-size") == 0) {
-		if (config_parse_size(arg, &size) != 0 ||
+		if (parse_size(arg, &size) != 0 ||
 		    size < CONFIG_BUFFER_MIN || size > CONFIG_BUFFER_MAX)
 			return (config_error(cause,
 			    "%s: bad size '%s' (4k to 1G)", name, arg));
@@ -999,7 +928,7 @@ config_global(struct config *cfg, const char *name, const char *arg,
 	} else if (strcmp(name, "handshake-timeout") == 0 ||
 	    strcmp(name, "close-timeout") == 0 ||
 	    strcmp(name, "shutdown-timeout") == 0) {
-		if (config_parse_duration(arg, &ms) != 0)
+		if (parse_duration(arg, &ms) != 0)
 			return (config_error(cause, "%s: bad duration '%s'",
 			    name, arg));
 		/* A waiting peer must always meet a timer: 0 is not "off". */
@@ -1013,13 +942,13 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			cfg->shutdown_timeout_ms = ms;
 	} else if (strcmp(name, "h2-max-streams") == 0) {
 		/* Each stream may hold a backend and two buffers. */
-		if (config_parse_u64(arg, strlen(arg), &size) != 0 ||
+		if (parse_u64(arg, strlen(arg), &size) != 0 ||
 		    size == 0 || size > CONFIG_H2_STREAMS_MAX)
 			return (config_error(cause, "%s: bad number '%s' "
 			    "(1 to %u)", name, arg, CONFIG_H2_STREAMS_MAX));
 		cfg->h2_max_streams = (unsigned)size;
 	} else if (strcmp(name, "h2-idle-timeout") == 0) {
-		if (config_parse_duration(arg, &ms) != 0 || ms == 0)
+		if (parse_duration(arg, &ms) != 0 || ms == 0)
 			return (config_error(cause, "%s: bad duration '%s'",
 			    name, arg));
 		cfg->h2_idle_timeout_ms = ms;
@@ -1220,4 +1149,20 @@ config_find_route(const struct config *cfg, const char *path)
 			any = &cfg->routes[i];
 	}
 	return (any);
+}
+
+const struct route *
+config_route_policy(const void *arg, const char *path,
+    struct handshake_policy *pol)
+{
+	const struct route	*r;
+
+	if ((r = config_find_route(arg, path)) == NULL)
+		return (NULL);
+	pol->subprotocols = r->subprotocols;
+	pol->nsubprotocols = r->nsubprotocols;
+	pol->require_subprotocol = r->require_subprotocol;
+	pol->origins = r->origins;
+	pol->norigins = r->norigins;
+	return (r);
 }

@@ -12,6 +12,8 @@
 #include "framelog_config.h"
 #include "ws_deflate.h"
 
+struct handshake_policy;
+
 typedef struct ssl_ctx_st SSL_CTX;
 
 enum target_kind {
@@ -130,10 +132,11 @@ int	config_finish(struct config *cfg, char **cause);
 /* Returns the route for path (exact match first, then "*"), or NULL. */
 const struct route *config_find_route(const struct config *cfg,
 	    const char *path);
-
-/* "10s", "250ms", "2m", "1h", plain number = seconds. Returns 0 or -1. */
-int	config_parse_duration(const char *s, unsigned *ms);
-/* "4096", "64k", "16M", "1G" (powers of 1024). Returns 0 or -1. */
-int	config_parse_size(const char *s, uint64_t *out);
+/*
+ * handshake_route()'s lookup (handshake_find_fn) over the config arg:
+ * config_find_route() with the route's admission policy in *pol.
+ */
+const struct route *config_route_policy(const void *arg, const char *path,
+	    struct handshake_policy *pol);
 
 #endif

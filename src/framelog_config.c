@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "framelog_config.h"
 #include "util.h"
 
@@ -112,13 +111,13 @@ framelog_config_retention(struct framelog_cfg *c, char **argv, size_t argc,
 				    "log-retention", "bad age", v));
 		} else if (strncmp(argv[i], "rows=", 5) == 0) {
 			v = argv[i] + 5;
-			if (config_parse_size(v, &n.ret_rows) != 0 ||
+			if (parse_size(v, &n.ret_rows) != 0 ||
 			    n.ret_rows == 0)
 				return (framelog_config_error(cause,
 				    "log-retention", "bad row count", v));
 		} else if (strncmp(argv[i], "size=", 5) == 0) {
 			v = argv[i] + 5;
-			if (config_parse_size(v, &n.ret_size) != 0 ||
+			if (parse_size(v, &n.ret_size) != 0 ||
 			    n.ret_size < FRAMELOG_MAX_SIZE_MIN)
 				return (framelog_config_error(cause,
 				    "log-retention", "bad size (256k or more)",
@@ -165,7 +164,7 @@ framelog_config_words(struct framelog_cfg *c, char **argv, size_t argc,
 			c->capture = 0;
 		else if (strcmp(v, "all") == 0)
 			c->capture = FRAMELOG_CAPTURE_MAX;
-		else if (config_parse_size(v, &u) != 0 ||
+		else if (parse_size(v, &u) != 0 ||
 		    u > FRAMELOG_CAPTURE_MAX)
 			return (framelog_config_error(cause, name,
 			    "expected off, all or a size up to 1M, got", v));
@@ -188,19 +187,19 @@ framelog_config_words(struct framelog_cfg *c, char **argv, size_t argc,
 			return (framelog_config_error(cause, name,
 			    "expected idle or normal, got", v));
 	} else if (strcmp(name, "log-batch") == 0) {
-		if (config_parse_size(v, &u) != 0 || u == 0 ||
+		if (parse_size(v, &u) != 0 || u == 0 ||
 		    u > FRAMELOG_BATCH_MAX)
 			return (framelog_config_error(cause, name,
 			    "bad number (1 to 1M)", v));
 		c->batch = (unsigned)u;
 	} else if (strcmp(name, "log-queue") == 0) {
-		if (config_parse_size(v, &u) != 0 || u < FRAMELOG_QUEUE_MIN ||
+		if (parse_size(v, &u) != 0 || u < FRAMELOG_QUEUE_MIN ||
 		    u > FRAMELOG_QUEUE_MAX)
 			return (framelog_config_error(cause, name,
 			    "bad number (1k to 16M)", v));
 		c->queue = (unsigned)u;
 	} else {
-		if (config_parse_size(v, &u) != 0 ||
+		if (parse_size(v, &u) != 0 ||
 		    (u != 0 && u < FRAMELOG_MAX_SIZE_MIN))
 			return (framelog_config_error(cause, name,
 			    "bad size (0 or 256k or more)", v));

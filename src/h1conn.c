@@ -473,8 +473,8 @@ h1conn_request(struct h1conn *c)
 	log_debug("%s: %.*s %.*s from %s", c->logid, (int)req.method_len,
 	    req.method, (int)req.target_len, req.target, c->peer);
 	if ((status = handshake_check_http1(&req, &c->offer, &why)) != 0 ||
-	    (status = handshake_route(c->cfg, &c->offer, &rt, &c->subprotocol,
-	    &why)) != 0) {
+	    (status = handshake_route(config_route_policy, c->cfg, &c->offer,
+	    &rt, &c->subprotocol, &why)) != 0) {
 		h1conn_reject(c, status, why);
 		return;
 	}

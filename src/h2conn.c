@@ -700,8 +700,8 @@ h2s_request(struct h2stream *s, int end_stream)
 		flags |= H2REQ_END_STREAM;
 	if (c->w->stopping)
 		flags |= H2REQ_STOPPING;
-	status = h2req_decide(s->head, c->cfg, flags, &s->offer, &rt,
-	    &s->subprotocol, &why);
+	status = h2req_decide(s->head, config_route_policy, c->cfg, flags,
+	    &s->offer, &rt, &s->subprotocol, &why);
 	if (status == H2REQ_RESET) {
 		log_info("%s: peer=%s %s: RST_STREAM(PROTOCOL_ERROR)", s->logid,
 		    c->peer, why);
@@ -1477,6 +1477,7 @@ h2conn_session_new(struct h2conn *c)
 {
 	nghttp2_session_callbacks	*cb;
 	nghttp2_session			*sess;
+	struct h2req_limits		 lim;
 
 	if (nghttp2_session_callbacks_new(&cb) != 0)
 		return (NULL);
@@ -1498,7 +1499,10 @@ h2conn_session_new(struct h2conn *c)
 	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb,
 	    h2_on_invalid_frame);
 	nghttp2_session_callbacks_set_error_callback2(cb, h2_on_error);
-	sess = h2req_session_new(cb, c, c->cfg, 0);
+	lim.window = c->cfg->buffer_size;
+	lim.max_streams = c->cfg->h2_max_streams;
+	lim.max_head = c->cfg->max_head;
+	sess = h2req_session_new(cb, c, &lim, 0);
 	nghttp2_session_callbacks_del(cb);
 	return (sess);
 }

@@ -12,7 +12,6 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "config.h"
 #include "h2req.h"
 #include "handshake.h"
 #include "http1.h"
@@ -191,9 +190,9 @@ h2req_header(struct h2req *r, const uint8_t *name, size_t namelen,
 }
 
 int
-h2req_decide(struct h2req *r, const struct config *cfg, int flags,
-    struct ws_offer *o, const struct route **rt, const char **subprotocol,
-    const char **why)
+h2req_decide(struct h2req *r, handshake_find_fn *find, const void *arg,
+    int flags, struct ws_offer *o, const struct route **rt,
+    const char **subprotocol, const char **why)
 {
 	int	status;
 
@@ -232,7 +231,7 @@ h2req_decide(struct h2req *r, const struct config *cfg, int flags,
 		return (H2REQ_RESET);
 	}
 	if ((status = handshake_check_h2(&r->req, o, why)) == 0)
-		status = handshake_route(cfg, o, rt, subprotocol, why);
+		status = handshake_route(find, arg, o, rt, subprotocol, why);
 	if (status == 0 && (flags & H2REQ_END_STREAM)) {
 		status = 400;
 		*why = "END_STREAM on a WebSocket CONNECT";
@@ -322,7 +321,7 @@ h2req_data_length(nghttp2_session *sess, uint8_t frame_type,
 
 nghttp2_session *
 h2req_session_new(const nghttp2_session_callbacks *cb, void *user_data,
-    const struct config *cfg, int flags)
+    const struct h2req_limits *lim, int flags)
 {
 	nghttp2_option		*opt;
 	nghttp2_session		*sess = NULL;
@@ -343,19 +342,19 @@ h2req_session_new(const nghttp2_session_callbacks *cb, void *user_data,
 		return (NULL);
 
 	/* A stream may hold one buffer-size of client bytes. */
-	window = (uint32_t)MIN(cfg->buffer_size, (size_t)INT32_MAX);
+	window = (uint32_t)MIN(lim->window, (size_t)INT32_MAX);
 	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
-	iv[0].value = cfg->h2_max_streams;
+	iv[0].value = lim->max_streams;
 	iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
 	iv[1].value = window;
 	iv[2].settings_id = NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE;
-	iv[2].value = (uint32_t)MIN(cfg->max_head, (size_t)UINT32_MAX);
+	iv[2].value = (uint32_t)MIN(lim->max_head, (size_t)UINT32_MAX);
 	iv[3].settings_id = NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL;
 	iv[3].value = 1;
 	iv[4].settings_id = NGHTTP2_SETTINGS_MAX_FRAME_SIZE;
 	iv[4].value = H2_FRAME_MAX;
 	/* Room for every stream's window at once: never the bottleneck. */
-	cwin = MIN((uint64_t)window * cfg->h2_max_streams,
+	cwin = MIN((uint64_t)window * lim->max_streams,
 	    (uint64_t)INT32_MAX);
 	if (nghttp2_submit_settings(sess, NGHTTP2_FLAG_NONE, iv,
 	    nitems(iv)) != 0 ||

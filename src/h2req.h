@@ -18,7 +18,6 @@
 
 #include "handshake.h"
 
-struct config;
 struct route;
 
 /* What h2req_header() made of a field; the first problem sticks. */
@@ -71,7 +70,8 @@ enum h2req_error h2req_header(struct h2req *r, const uint8_t *name,
 /*
  * Judges a complete head (END_HEADERS seen) and fills *o (cleared by the
  * caller with ws_offer_clear, whatever the result). Returns 0 for a
- * WebSocket on route *rt (borrowed from cfg) with *subprotocol (borrowed,
+ * WebSocket on route *rt (find's, as for handshake_route()) with
+ * *subprotocol (borrowed,
  * or NULL); H2REQ_RESET for a malformed request (RFC 9113 8.1.1), or an
  * extended CONNECT sent before the client acknowledged our SETTINGS (RFC
  * 8441 3); or the HTTP status to answer: 431 (header list too large), 503
@@ -79,9 +79,10 @@ enum h2req_error h2req_header(struct h2req *r, const uint8_t *name,
  * 400 for END_STREAM on a WebSocket CONNECT. *why gets a static reason
  * whenever the result is not 0.
  */
-int	h2req_decide(struct h2req *r, const struct config *cfg, int flags,
-	    struct ws_offer *o, const struct route **rt,
-	    const char **subprotocol, const char **why);
+int	h2req_decide(struct h2req *r, handshake_find_fn *find,
+	    const void *arg, int flags, struct ws_offer *o,
+	    const struct route **rt, const char **subprotocol,
+	    const char **why);
 
 /*
  * A response head and its body, built here and submitted by the caller.
@@ -135,15 +136,23 @@ ssize_t	h2req_data_length(nghttp2_session *sess, uint8_t frame_type,
 #define H2REQ_SESSION_RAW	0x1	/* fuzzing: nghttp2 skips its HTTP
 					   checks, h2req sees every field */
 
+/* What our SETTINGS announce (the program's config says). */
+struct h2req_limits {
+	size_t		window;		/* a stream's receive window: bytes
+					   one stream may hold (buffer-size) */
+	unsigned	max_streams;	/* concurrent streams */
+	size_t		max_head;	/* header list size */
+};
+
 /*
  * Creates an nghttp2 server session with our options (no automatic window
  * updates: windows come back as bytes reach a backend) and queues our
- * SETTINGS (ENABLE_CONNECT_PROTOCOL = 1, limits from cfg) and connection
- * window. cb is borrowed for the call, user_data handed to every callback.
- * Returns the session (free with nghttp2_session_del) or NULL when nghttp2
- * runs out of memory.
+ * SETTINGS (ENABLE_CONNECT_PROTOCOL = 1, limits from lim) and connection
+ * window. cb and lim are borrowed for the call, user_data handed to every
+ * callback. Returns the session (free with nghttp2_session_del) or NULL
+ * when nghttp2 runs out of memory.
  */
 nghttp2_session	*h2req_session_new(const nghttp2_session_callbacks *cb,
-	    void *user_data, const struct config *cfg, int flags);
+	    void *user_data, const struct h2req_limits *lim, int flags);
 
 #endif

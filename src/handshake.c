@@ -11,7 +11,6 @@
 
 #include <openssl/evp.h>
 
-#include "config.h"
 #include "handshake.h"
 #include "http1.h"
 #include "util.h"
@@ -332,10 +331,12 @@ handshake_offered(const char *offer, const char *proto)
 }
 
 int
-handshake_route(const struct config *cfg, const struct ws_offer *o,
-    const struct route **rt, const char **subprotocol, const char **why)
+handshake_route(handshake_find_fn *find, const void *arg,
+    const struct ws_offer *o, const struct route **rt,
+    const char **subprotocol, const char **why)
 {
-	const struct route	*r;
+	const struct route	*found;
+	struct handshake_policy	 pol, *r = &pol;
 	size_t			 i;
 	int			 allowed;
 
@@ -343,7 +344,8 @@ handshake_route(const struct config *cfg, const struct ws_offer *o,
 	*subprotocol = NULL;
 	*why = NULL;
 
-	if (o->path == NULL || (r = config_find_route(cfg, o->path)) == NULL) {
+	memset(&pol, 0, sizeof pol);
+	if (o->path == NULL || (found = find(arg, o->path, &pol)) == NULL) {
 		*why = "no route for path";
 		return (404);
 	}
@@ -385,7 +387,7 @@ handshake_route(const struct config *cfg, const struct ws_offer *o,
 		*why = "no acceptable subprotocol offered";
 		return (400);
 	}
-	*rt = r;
+	*rt = found;
 	return (0);
 }
 

@@ -11,8 +11,7 @@
 
 #include "http1.h"
 
-struct config;
-struct route;
+struct route;	/* the program's (config.h): opaque here */
 
 #define WS_ACCEPT_LEN	28	/* base64 of a 20-byte SHA-1 */
 
@@ -79,16 +78,34 @@ struct h2_request {
 int	handshake_check_h2(const struct h2_request *req, struct ws_offer *o,
 	    const char **why);
 
+/* What handshake_route() applies of a route (borrowed from it). */
+struct handshake_policy {
+	char *const	*subprotocols;	/* ours, in preference order */
+	size_t		 nsubprotocols;
+	int		 require_subprotocol; /* 400 when none of ours offered */
+	char *const	*origins;	/* allowed Origin values; none: any */
+	size_t		 norigins;
+};
+
 /*
- * Chooses the route for an offer and applies its policy. Returns 0 and sets
- * *rt (borrowed from cfg) and *subprotocol (borrowed from the route's list,
- * or NULL when none is agreed) on success; otherwise the HTTP status: 404 (no
- * route for the path), 403 (Origin not in the route's allowlist). A client
- * offering subprotocols that the route does not share gets none chosen (the
- * RFC lets the client decide), unless the route requires one: then 400.
+ * The caller's route lookup: returns the route serving path and fills *pol
+ * from it, or returns NULL when no route does. arg is the caller's.
  */
-int	handshake_route(const struct config *cfg, const struct ws_offer *o,
-	    const struct route **rt, const char **subprotocol, const char **why);
+typedef const struct route *handshake_find_fn(const void *arg,
+		    const char *path, struct handshake_policy *pol);
+
+/*
+ * Chooses the route for an offer (find(arg, path, ...)) and applies its
+ * policy. Returns 0 and sets *rt (find's) and *subprotocol (borrowed from
+ * the route's list, or NULL when none is agreed) on success; otherwise the
+ * HTTP status: 404 (no route for the path), 403 (Origin not in the route's
+ * allowlist). A client offering subprotocols that the route does not share
+ * gets none chosen (the RFC lets the client decide), unless the route
+ * requires one: then 400.
+ */
+int	handshake_route(handshake_find_fn *find, const void *arg,
+	    const struct ws_offer *o, const struct route **rt,
+	    const char **subprotocol, const char **why);
 
 /*
  * Computes Sec-WebSocket-Accept for key (RFC 6455 4.2.2: base64 of SHA-1 of

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +128,75 @@ wall_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+}
+
+int
+parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t	v = 0;
+	size_t		i;
+
+	if (n == 0)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		if (v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return (-1);
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = v;
+	return (0);
+}
+
+int
+parse_duration(const char *s, unsigned *ms)
+{
+	uint64_t	v, mult;
+	size_t		n;
+
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	if (strcmp(s + n, "") == 0 || strcmp(s + n, "s") == 0)
+		mult = 1000;
+	else if (strcmp(s + n, "ms") == 0)
+		mult = 1;
+	else if (strcmp(s + n, "m") == 0)
+		mult = 60 * 1000;
+	else if (strcmp(s + n, "h") == 0)
+		mult = 60 * 60 * 1000;
+	else
+		return (-1);
+	if (parse_u64(s, n, &v) != 0)
+		return (-1);
+	if (v > UINT_MAX / mult)
+		return (-1);
+	*ms = (unsigned)(v * mult);
+	return (0);
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	uint64_t	v, mult;
+	size_t		n;
+
+	for (n = 0; s[n] >= '0' && s[n] <= '9'; n++)
+		;
+	if (strcmp(s + n, "") == 0)
+		mult = 1;
+	else if (strcmp(s + n, "k") == 0 || strcmp(s + n, "K") == 0)
+		mult = 1024;
+	else if (strcmp(s + n, "m") == 0 || strcmp(s + n, "M") == 0)
+		mult = 1024 * 1024;
+	else if (strcmp(s + n, "g") == 0 || strcmp(s + n, "G") == 0)
+		mult = 1024 * 1024 * 1024;
+	else
+		return (-1);
+	if (parse_u64(s, n, &v) != 0)
+		return (-1);
+	if (v > UINT64_MAX / mult)
+		return (-1);
+	*out = v * mult;
+	return (0);
 }

@@ -24,6 +24,16 @@ char	*xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 /* Case-insensitive compare of s[0..n) with the NUL-terminated t. */
 int	 strncaseeq(const char *s, size_t n, const char *t);
 
+/*
+ * Numbers as a config writes them. A decimal s[0..n) without sign or
+ * spaces; "10s", "250ms", "2m", "1h", plain number = seconds; "4096",
+ * "64k", "16M", "1G" (powers of 1024). Each returns 0, or -1 (bad syntax,
+ * overflow) leaving *out alone.
+ */
+int	 parse_u64(const char *s, size_t n, uint64_t *out);
+int	 parse_duration(const char *s, unsigned *ms);
+int	 parse_size(const char *s, uint64_t *out);
+
 /* Monotonic clock in nanoseconds; wall clock in nanoseconds since the epoch. */
 uint64_t now_ns(void);
 uint64_t wall_ns(void);

@@ -36,8 +36,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rc = config_parse_line(cfg, line, "fuzz", lineno, &cause);
 		fuzz_assert((rc == 0) == (cause == NULL));
 		free(cause);
-		(void)config_parse_duration(line, &ms);
-		(void)config_parse_size(line, &v);
+		(void)parse_duration(line, &ms);
+		(void)parse_size(line, &v);
 		free(line);
 		p = nl + 1;
 	}

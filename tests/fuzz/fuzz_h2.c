@@ -251,8 +251,8 @@ fz_decide(struct fz_conn *c, struct fz_stream *s, int end_stream)
 		flags |= H2REQ_SETTINGS_ACKED;
 	if (end_stream)
 		flags |= H2REQ_END_STREAM;
-	status = h2req_decide(&s->head, fuzz_cfg, flags, &s->offer, &rt,
-	    &sub, &why);
+	status = h2req_decide(&s->head, config_route_policy, fuzz_cfg, flags,
+	    &s->offer, &rt, &sub, &why);
 	fuzz_assert(status == 0 || status == H2REQ_RESET || status == 400 ||
 	    status == 403 || status == 404 || status == 405 ||
 	    status == 426 || status == 431 || status == 501);
@@ -421,6 +421,7 @@ fz_run(const uint8_t *data, size_t size, int flags, size_t piece)
 {
 	nghttp2_session_callbacks	*cb;
 	struct fz_conn			 c;
+	struct h2req_limits		 lim;
 	size_t				 off = 0, n, i = 0;
 	ssize_t				 rv;
 
@@ -441,7 +442,10 @@ fz_run(const uint8_t *data, size_t size, int flags, size_t piece)
 	    fz_on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 	    fz_on_stream_close);
-	c.sess = h2req_session_new(cb, &c, fuzz_cfg, flags);
+	lim.window = fuzz_cfg->buffer_size;
+	lim.max_streams = fuzz_cfg->h2_max_streams;
+	lim.max_head = fuzz_cfg->max_head;
+	c.sess = h2req_session_new(cb, &c, &lim, flags);
 	nghttp2_session_callbacks_del(cb);
 	fuzz_assert(c.sess != NULL);
 

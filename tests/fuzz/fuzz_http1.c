@@ -107,7 +107,8 @@ fuzz_one(const char *buf, size_t len, size_t max_head)
 		fuzz_assert(handshake_key_valid(o.key));
 		fuzz_assert(handshake_accept_key(o.key, accept) == 0);
 		fuzz_assert(strlen(accept) == WS_ACCEPT_LEN);
-		rc = handshake_route(fuzz_cfg, &o, &rt, &sub, &why);
+		rc = handshake_route(config_route_policy, fuzz_cfg, &o,
+		    &rt, &sub, &why);
 		fuzz_assert(rc == 0 || rc == 400 || rc == 403 || rc == 404);
 		fuzz_assert((rc == 0) == (rt != NULL));
 		/* Never a subprotocol the client did not offer. */

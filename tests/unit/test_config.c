@@ -658,7 +658,7 @@ test_duration(void **state)
 	(void)state;
 	for (i = 0; i < nitems(cases); i++) {
 		ms = 12345;
-		if (config_parse_duration(cases[i].s, &ms) != cases[i].rc)
+		if (parse_duration(cases[i].s, &ms) != cases[i].rc)
 			fail_msg("duration \"%s\": wrong result", cases[i].s);
 		if (cases[i].rc == 0 && ms != cases[i].ms)
 			fail_msg("duration \"%s\": got %u, want %u", cases[i].s,
@@ -707,7 +707,7 @@ test_size(void **state)
 	(void)state;
 	for (i = 0; i < nitems(cases); i++) {
 		v = 12345;
-		if (config_parse_size(cases[i].s, &v) != cases[i].rc)
+		if (parse_size(cases[i].s, &v) != cases[i].rc)
 			fail_msg("size \"%s\": wrong result", cases[i].s);
 		if (cases[i].rc == 0 && v != cases[i].v)
 			fail_msg("size \"%s\": wrong value", cases[i].s);

@@ -415,7 +415,8 @@ decidev(const struct config *cfg, int flags, const char **why,
 	int			 rc;
 
 	(void)collectv(&r, 512, nv);
-	rc = h2req_decide(&r, cfg, flags, &o, &rt, sub, why);
+	rc = h2req_decide(&r, config_route_policy, cfg, flags, &o, &rt, sub,
+	    why);
 	if (rc == 0) {
 		assert_non_null(rt);
 		assert_null(*why);
@@ -607,6 +608,7 @@ test_session_settings(void **state)
 	nghttp2_session_callbacks	*cb;
 	nghttp2_session			*sess;
 	struct config			*cfg = test_config();
+	struct h2req_limits		 lim;
 	struct sink			 k = { .len = 0 };
 	size_t				 off, n;
 	uint32_t			 got[9] = { 0 };
@@ -614,7 +616,10 @@ test_session_settings(void **state)
 
 	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
 	nghttp2_session_callbacks_set_send_callback(cb, sink_send);
-	sess = h2req_session_new(cb, &k, cfg, 0);
+	lim.window = cfg->buffer_size;
+	lim.max_streams = cfg->h2_max_streams;
+	lim.max_head = cfg->max_head;
+	sess = h2req_session_new(cb, &k, &lim, 0);
 	nghttp2_session_callbacks_del(cb);
 	assert_non_null(sess);
 	assert_int_equal(nghttp2_session_send(sess), 0);

@@ -409,7 +409,7 @@ route(const struct config *cfg, const char *path, const char *origin,
 	o.path = (char *)(uintptr_t)path;
 	o.origin = (char *)(uintptr_t)origin;
 	o.protocols = (char *)(uintptr_t)protocols;
-	rc = handshake_route(cfg, &o, rt, sub, &why);
+	rc = handshake_route(config_route_policy, cfg, &o, rt, sub, &why);
 	if (rc != 0)
 		assert_non_null(why);
 	return (rc);
