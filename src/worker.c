@@ -12,7 +12,6 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "log.h"
 #include "util.h"
 #include "worker.h"
 
