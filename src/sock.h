@@ -1,33 +1,21 @@
 /*
  * sock.h -- the socket layer under client connections and backends alike:
- * one event vocabulary for what happened on a socket (sockread.c reads,
- * tlsout.c writes through TLS, the writers below write plain sockets), and
- * the writers that send at once and queue only what the socket did not
- * take.
+ * one event vocabulary for what happened on a socket (sock_event.h:
+ * sockread.c reads, tlsout.c writes through TLS, the writers below write
+ * plain sockets), and the writers that send at once and queue only what
+ * the socket did not take.
  */
 #ifndef SOCK_H
 #define SOCK_H
 
 #include <stddef.h>
 
+#include "sock_event.h"
+
 struct bufferevent;
 struct evbuffer;
 struct evbuffer_cb_entry;
 struct iovec;
-
-/* What happened on a socket. */
-enum sock_event {
-	SOCK_DATA = 0,		/* new bytes are in the reader's input */
-	SOCK_DRAINED,		/* a write left at most the low mark queued */
-	SOCK_EOF,		/* the peer closed its side: reading stopped */
-	SOCK_ERROR,		/* the socket failed (errno says why): stopped */
-};
-
-/*
- * The owner's callback, from the event loop. The owner may free the
- * object that calls it from within.
- */
-typedef void sock_cb(void *arg, enum sock_event ev);
 
 /* Socket options every bridged socket gets (TCP_NODELAY where TCP). */
 void	sock_tune(int fd);

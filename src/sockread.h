@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "sock.h"
+#include "sock_event.h"
 
 struct bufferevent;
 struct evbuffer;
