@@ -146,6 +146,12 @@ struct ctl_part {
 	json_t			*rows, *fresh;	/* snapshot */
 	json_t			*list;		/* list */
 	json_t			*conn;		/* conn: NULL if not there */
+	/*
+	 * The arrays above as JSON text without their brackets ("" when
+	 * empty), made in the worker's thread: snapshot new and conns, list
+	 * conns. The control thread only splices them into the answer.
+	 */
+	char			*text[2];
 };
 
 /* A request being answered: one part per worker. */
@@ -178,18 +184,24 @@ ctl_unread(const struct ctl_client *cl)
 	return (evbuffer_get_length(bufferevent_get_output(cl->bev)));
 }
 
+/* Whether n more bytes may be queued for cl; past CONTROL_OUT_MAX: kills. */
+static int
+ctl_fits(struct ctl_client *cl, size_t n)
+{
+	if (ctl_unread(cl) + n <= CONTROL_OUT_MAX)
+		return (1);
+	log_warn("control client %llu: %zu bytes unread; disconnecting",
+	    (unsigned long long)cl->id, ctl_unread(cl));
+	ctl_client_kill(cl);
+	return (0);
+}
+
 /* Writes s as one line. Past CONTROL_OUT_MAX: disconnects. */
 static void
 ctl_send_line(struct ctl_client *cl, const char *s)
 {
-	if (cl->closing || cl->dead)
+	if (cl->closing || cl->dead || !ctl_fits(cl, strlen(s)))
 		return;
-	if (ctl_unread(cl) + strlen(s) > CONTROL_OUT_MAX) {
-		log_warn("control client %llu: %zu bytes unread; disconnecting",
-		    (unsigned long long)cl->id, ctl_unread(cl));
-		ctl_client_kill(cl);
-		return;
-	}
 	evbuffer_add(bufferevent_get_output(cl->bev), s, strlen(s));
 	evbuffer_add(bufferevent_get_output(cl->bev), "\n", 1);
 }
@@ -210,6 +222,67 @@ ctl_send(struct ctl_client *cl, json_t *obj)
 		return;
 	ctl_send_line(cl, s);
 	free(s);
+}
+
+/*
+ * Writes obj (taken) as one line whose last members are arrays spliced
+ * from the parts of a: names[k] gets every part's text[k], in worker order.
+ */
+static void
+ctl_send_spliced(struct ctl_client *cl, json_t *obj, const struct ctl_ask *a,
+    const char *const *names, size_t nnames)
+{
+	struct evbuffer	*b;
+	const char	*t;
+	char		*s;
+	size_t		 k;
+	unsigned	 i;
+	int		 first;
+
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (s == NULL || cl->closing || cl->dead) {
+		free(s);
+		return;
+	}
+	b = evbuffer_new();
+	evbuffer_add(b, s, strlen(s) - 1);	/* without its closing '}' */
+	free(s);
+	for (k = 0; k < nnames; k++) {
+		evbuffer_add_printf(b, ",\"%s\":[", names[k]);
+		first = 1;
+		for (i = 0; i < a->n; i++) {
+			if ((t = a->parts[i].text[k]) == NULL || *t == '\0')
+				continue;
+			if (!first)
+				evbuffer_add(b, ",", 1);
+			evbuffer_add(b, t, strlen(t));
+			first = 0;
+		}
+		evbuffer_add(b, "]", 1);
+	}
+	evbuffer_add(b, "}\n", 2);
+	if (ctl_fits(cl, evbuffer_get_length(b)))
+		evbuffer_add_buffer(bufferevent_get_output(cl->bev), b);
+	evbuffer_free(b);
+}
+
+/* An array's elements as JSON text (a taken; "" when empty): its thread. */
+static char *
+ctl_array_text(json_t *a)
+{
+	char	*s;
+	size_t	 len;
+
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	if (s == NULL || (len = strlen(s)) < 2) {
+		free(s);
+		return (xstrdup(""));
+	}
+	memmove(s, s + 1, len - 2);	/* "[x,y]" -> "x,y" */
+	s[len - 2] = '\0';
+	return (s);
 }
 
 static json_t *
@@ -607,7 +680,8 @@ ctl_w_rows(struct worker *w, struct ctl_part *p)
 static void
 ctl_send_snapshot(struct ctl_client *cl, struct ctl_ask *a)
 {
-	json_t		*o, *cols, *fresh, *rows;
+	static const char *const names[] = { "new", "conns" };
+	json_t		*o, *cols;
 	unsigned	 i;
 
 	o = ctl_reply("snapshot", a->req_id);
@@ -617,15 +691,10 @@ ctl_send_snapshot(struct ctl_client *cl, struct ctl_ask *a)
 		for (i = 0; i < nitems(ctl_cols); i++)
 			json_array_append_new(cols, json_string(ctl_cols[i]));
 		json_object_set_new(o, "cols", cols);
-		fresh = json_array();
-		rows = json_array();
-		for (i = 0; i < a->n; i++) {
-			json_array_extend(fresh, a->parts[i].fresh);
-			json_array_extend(rows, a->parts[i].rows);
+		for (i = 0; i < a->n; i++)
 			cl->sent_max_id[i] = a->parts[i].sent;
-		}
-		json_object_set_new(o, "new", fresh);
-		json_object_set_new(o, "conns", rows);
+		ctl_send_spliced(cl, o, a, names, nitems(names));
+		return;
 	}
 	ctl_send(cl, o);
 }
@@ -859,11 +928,17 @@ ctl_part_build(struct worker *w, void *arg)
 		break;
 	case CTL_ASK_SNAPSHOT:
 		ctl_w_global(w, p);
-		if (a->rows)
+		if (a->rows) {
 			ctl_w_rows(w, p);
+			p->text[0] = ctl_array_text(p->fresh);
+			p->text[1] = ctl_array_text(p->rows);
+			p->fresh = p->rows = NULL;
+		}
 		break;
 	case CTL_ASK_LIST:
 		ctl_w_list(w, p);
+		p->text[0] = ctl_array_text(p->list);
+		p->list = NULL;
 		break;
 	case CTL_ASK_CONN:
 		ctl_w_conn(w, p);
@@ -876,6 +951,7 @@ ctl_part_build(struct worker *w, void *arg)
 static void
 ctl_answer(struct ctl_client *cl, struct ctl_ask *a)
 {
+	static const char *const list_names[] = { "conns" };
 	json_t		*o, *all;
 	unsigned	 i;
 
@@ -889,12 +965,8 @@ ctl_answer(struct ctl_client *cl, struct ctl_ask *a)
 		ctl_send_snapshot(cl, a);
 		break;
 	case CTL_ASK_LIST:
-		all = json_array();
-		for (i = 0; i < a->n; i++)
-			json_array_extend(all, a->parts[i].list);
-		o = ctl_reply("list", a->req_id);
-		json_object_set_new(o, "conns", all);
-		ctl_send(cl, o);
+		ctl_send_spliced(cl, ctl_reply("list", a->req_id), a,
+		    list_names, nitems(list_names));
 		break;
 	case CTL_ASK_CONN:
 		o = NULL;
@@ -925,6 +997,8 @@ ctl_ask_free(struct ctl_ask *a)
 		json_decref(p->fresh);
 		json_decref(p->list);
 		json_decref(p->conn);
+		free(p->text[0]);
+		free(p->text[1]);
 	}
 	json_decref(a->req_id);
 	free(a);
