@@ -940,7 +940,9 @@ def main():
         test_full(d)
     with T.subtest("log-overflow block: a tiny queue, nothing dropped"):
         test_overflow(d, "block")
-    with T.subtest("log-overflow drop: drops counted and recorded"):
+    with T.subtest("log-overflow drop: drops counted and recorded",
+            watched_bug="with a control socket, frame rows plus drops "
+            "exceed the sessions' frame counts (issue 15)"):
         test_overflow(d, "drop")
     with T.subtest("writer at idle priority, raised under load: nothing "
             "dropped with every core busy"):

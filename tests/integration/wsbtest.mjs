@@ -2,9 +2,14 @@
 // wsbridge on an OS-picked port (learnt from its "listening on HOST:PORT"
 // stderr line), keep its log, stop it with SIGTERM and fail on sanitizer
 // reports; report sub-checks; exit 0 pass, 77 skip, 1 fail.
+//
+// With WSB_WATCH=1 (make check's second run of each test, TEST.mjs.watched)
+// a Bridge without a control socket of its own gets one, and watcher.py
+// subscribes to it before the test sees the bridge (see wsbtest.py); what
+// it found fails the test when the bridge stops.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +18,10 @@ import http from 'node:http';
 export const SKIP = 77;
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SANITIZER_MARKS = ['AddressSanitizer', 'runtime error:', 'LeakSanitizer'];
+
+export const WATCH = process.env.WSB_WATCH === '1';
+export const MODE = WATCH ? 'watched' : 'plain';
+const PYTHON = '/usr/bin/python3';
 
 const failures = [];
 const bridges = [];
@@ -87,6 +96,60 @@ export async function need(pkg) {
   }
 }
 
+/* Whether args open a control socket already (--control, -o 'control PATH', -c FILE with one). */
+function ownControl(args) {
+  return args.some((a, i) => a === '--control' || a.startsWith('--control=') ||
+    (['-o', '--option'].includes(a) && /^\s*control\s/.test(args[i + 1] ?? '')) ||
+    (['-c', '--config'].includes(a) && existsSync(args[i + 1] ?? '') &&
+      /^\s*control\s/m.test(readFileSync(args[i + 1], 'utf8'))));
+}
+
+/*
+ * watcher.py as a child: lines() resolves to its next stdout line (within
+ * ms), ask(line) writes a line to its stdin and waits for the answer.
+ */
+class Watcher {
+  constructor(sock, pid) {
+    this.proc = spawn(PYTHON, [join(HERE, 'watcher.py'), sock, String(pid)],
+      { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.queue = [];
+    this.waiter = null;
+    let pending = '';
+    this.proc.stdout.on('data', (chunk) => {
+      pending += chunk.toString('utf8');
+      let i;
+      while ((i = pending.indexOf('\n')) >= 0) {
+        this.queue.push(pending.slice(0, i));
+        pending = pending.slice(i + 1);
+        if (this.waiter) { const w = this.waiter; this.waiter = null; w(); }
+      }
+    });
+    this.exited = new Promise((res) => this.proc.on('close', res));
+    this.exited.then(() => { if (this.waiter) this.waiter(); });
+  }
+
+  next(ms, what) {
+    return within(new Promise((res) => {
+      const take = () => {
+        if (this.queue.length) res(this.queue.shift());
+        else if (this.proc.exitCode !== null) res(`fail watcher.py exited (${this.proc.exitCode})`);
+        else this.waiter = take;
+      };
+      take();
+    }), ms, what);
+  }
+
+  async ask(line, ms, what) {
+    this.proc.stdin.write(line + '\n');
+    return this.next(ms, what);
+  }
+
+  async close() {
+    this.proc.stdin.end();
+    await within(this.exited, 15000, 'watcher.py exit').catch(() => this.proc.kill('SIGKILL'));
+  }
+}
+
 const LISTEN_RE = /listening on (\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d+)/;
 
 export class Bridge {
@@ -107,6 +170,11 @@ export class Bridge {
     const argv = [];
     for (const l of this.listen) argv.push('--listen', l);
     argv.push(...this.args);
+    let watchSock = null;
+    if (WATCH && !ownControl(this.args)) {
+      watchSock = join(makeTmpdir(), 'watch.sock');
+      argv.push('--control', watchSock);
+    }
     log(`   start: ${bin} ${argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a}'`)).join(' ')}`);
     this.proc = spawn(bin, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     bridges.push(this);
@@ -139,6 +207,12 @@ export class Bridge {
         `wsbridge exited (${this.exitCode ?? this.exitSignal}) before listening; log:\n${this.lines.join('\n')}`)));
     }), timeoutMs, `'listening on' line(s); log so far:\n${this.lines.join('\n')}`);
     this.port = this.addrs[0][1];
+    if (watchSock) {
+      this.watcher = new Watcher(watchSock, this.proc.pid);
+      const r = await this.watcher.next(15000, 'control subscriber ready');
+      if (!r.startsWith('ready ')) fail(`${this.name}: ${r.replace(/^fail /, '')}`);
+      log(`   watched: ${r.slice(6)}`);
+    }
     return this;
   }
 
@@ -149,6 +223,11 @@ export class Bridge {
     if (this.stopped) return this.exitCode;
     this.stopped = true;
     const problems = [];
+    if (this.watcher) {
+      const r = await this.watcher.ask('check', 15000, 'control subscriber check').catch((e) => `fail ${e.message}`);
+      if (r.startsWith('ok ')) log(`   watched ${this.name}: ${r.slice(3)}`);
+      else problems.push(`control subscriber: ${r.replace(/^fail /, '')}`);
+    }
     if (this.exitCode === undefined && this.exitSignal === undefined) {
       this.proc.kill('SIGTERM');
       try {
@@ -160,6 +239,7 @@ export class Bridge {
       }
     }
     await within(this.closedStreams, 5000, 'log streams closed').catch(() => {});
+    if (this.watcher) await this.watcher.close();
     if (this.exitSignal) problems.push(`killed by ${this.exitSignal}`);
     const text = this.lines.join('\n');
     for (const m of SANITIZER_MARKS) if (text.includes(m)) problems.push(`stderr contains '${m}'`);
@@ -253,6 +333,7 @@ export function checkPageEcho(r, what, { protocol, text, size }) {
 
 export async function run(main, overallMs = 55000) {
   let skipped = null;
+  log(`mode: ${MODE}`);
   try {
     await within(main(), overallMs, 'whole test');
   } catch (e) {
@@ -270,12 +351,12 @@ export async function run(main, overallMs = 55000) {
   for (const d of tmpdirs) rmSync(d, { recursive: true, force: true });
   if (skipped) { log(`SKIP: ${skipped}`); process.exit(SKIP); }
   if (failures.length) {
-    log(`\n${failures.length} check(s) failed:`);
+    log(`\n${failures.length} check(s) failed (mode ${MODE}):`);
     for (const [n, m] of failures) log(`  - ${n}: ${m}`);
     for (const b of bridges) b.dumpLog();
     process.exit(1);
   }
-  log('all checks passed');
+  log(`all checks passed (mode ${MODE})`);
   process.exit(0);
 }
 

@@ -17,6 +17,13 @@ A test script does:
 
 Exit status follows automake: 0 pass, 77 skip, 1 fail. Every wait has a
 timeout; nothing sleeps where an event can be awaited.
+
+With WSB_WATCH=1 (make check runs every integration test a second time
+so, as TEST.py.watched) each Bridge that does not open a control socket of
+its own gets one (--control) with a live subscriber attached before the
+test sees the bridge (watcher.py: snapshots, a detail request per
+snapshot, open/close/frame events, all read as they come); its findings
+fail the test when the bridge stops.
 """
 
 import asyncio
@@ -39,6 +46,8 @@ import threading
 import time
 import traceback
 
+import watcher
+
 SKIP = 77
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,6 +58,9 @@ OP_CONT, OP_TEXT, OP_BINARY = 0x0, 0x1, 0x2
 OP_CLOSE, OP_PING, OP_PONG = 0x8, 0x9, 0xA
 
 MiB = 1024 * 1024
+
+WATCH = os.environ.get("WSB_WATCH") == "1"
+MODE = "watched" if WATCH else "plain"
 
 
 # ---------------------------------------------------------------- reporting
@@ -104,29 +116,43 @@ def _short(v):
 
 
 @contextlib.contextmanager
-def subtest(name):
+def subtest(name, watched_bug=None):
     """Runs one independent sub-check: a failure is recorded, printed, and
-    the script goes on with the next sub-check."""
+    the script goes on with the next sub-check. watched_bug names a known
+    wsbridge defect that fails this sub-check in watched mode only: there
+    its failure is printed as XFAIL and not counted, and a pass fails (the
+    defect is gone: drop the mark)."""
     log("== " + name)
     t0 = time.monotonic()
+    xfail = WATCH and watched_bug is not None
     try:
         yield
     except Skip:
         raise
     except Failure as e:
-        _failures.append((name, str(e)))
-        log("FAIL: %s: %s" % (name, e))
+        if xfail:
+            log("XFAIL (watched: %s): %s: %s" % (watched_bug, name, e))
+        else:
+            _failures.append((name, str(e)))
+            log("FAIL: %s: %s" % (name, e))
     except Exception as e:  # a crash of the check itself is a failure too
         _failures.append((name, "%s: %s" % (type(e).__name__, e)))
         log("FAIL: %s: unexpected %s: %s" % (name, type(e).__name__, e))
         traceback.print_exc(file=sys.stdout)
     else:
-        log("PASS: %s (%.2fs)" % (name, time.monotonic() - t0))
+        if xfail:
+            msg = ("passes in watched mode, though marked as failing there "
+                "(%s): remove the mark" % watched_bug)
+            _failures.append((name, msg))
+            log("FAIL: %s: %s" % (name, msg))
+        else:
+            log("PASS: %s (%.2fs)" % (name, time.monotonic() - t0))
 
 
 def run(main):
     """Runs main(), stops every bridge, and exits 0/1/77."""
     status = 0
+    log("mode: %s" % MODE)
     try:
         main()
     except Skip as e:
@@ -143,14 +169,14 @@ def run(main):
     _cleanup()
     if _failures:
         log("")
-        log("%d check(s) failed:" % len(_failures))
+        log("%d check(s) failed (mode %s):" % (len(_failures), MODE))
         for name, msg in _failures:
             log("  - %s: %s" % (name, msg))
         for b in _bridges:
             b.dump_log()
         status = 1
     else:
-        log("all checks passed")
+        log("all checks passed (mode %s)" % MODE)
     sys.stdout.flush()
     os._exit(status)	# daemon threads may still block in recv
 
@@ -299,6 +325,11 @@ class Bridge:
         self.cond = threading.Condition()
         self.stopped = False
         self.exitcode = None
+        self.watcher = None
+        watch_sock = None
+        if WATCH and not _own_control(args):
+            watch_sock = os.path.join(tmpdir(), "watch.sock")
+            args += ("--control", watch_sock)
         cmd = [wsbridge_path()]
         for l in listen:
             cmd += ["--listen", l]
@@ -324,6 +355,12 @@ class Bridge:
         self._wait_listeners(len(listen) if nlisteners is None else
             nlisteners, start_timeout)
         self.port = self.addrs[0][1]
+        if watch_sock is not None:
+            try:
+                self.watcher = watcher.Watcher(watch_sock, self.pid)
+            except (OSError, RuntimeError) as e:
+                fail("%s: %s" % (self.name, e))
+            log("   watched: %s" % self.watcher.summary())
 
     def _drain(self, stream, tag):
         for raw in iter(stream.readline, b""):
@@ -425,6 +462,13 @@ class Bridge:
             return self.exitcode
         self.stopped = True
         problems = []
+        if self.watcher is not None:
+            bad = self.watcher.check()
+            if bad:
+                problems.append("control subscriber: " + bad)
+            else:
+                log("   watched %s: %s" % (self.name,
+                    self.watcher.summary()))
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -446,6 +490,8 @@ class Bridge:
         for mark in SANITIZER_MARKS:
             if mark in text:
                 problems.append("stderr contains %r" % mark)
+        if self.watcher is not None:
+            self.watcher.close()
         if problems:
             fail("%s (pid %d): %s" % (self.name, self.pid,
                 "; ".join(problems)))
@@ -462,6 +508,24 @@ class Bridge:
 
     def url(self, path="/"):
         return "ws://127.0.0.1:%d%s" % (self.port, path)
+
+
+def _own_control(args):
+    """Whether wsbridge's args open a control socket already (--control,
+    -o 'control PATH', or -c FILE with a control line): such a test watches
+    itself and keeps its own."""
+    args = list(args)
+    for i, a in enumerate(args):
+        nxt = args[i + 1] if i + 1 < len(args) else ""
+        if a == "--control" or a.startswith("--control="):
+            return True
+        if a in ("-o", "--option") and re.match(r"\s*control\s", nxt):
+            return True
+        if a in ("-c", "--config") and os.path.isfile(nxt):
+            with open(nxt) as f:
+                if re.search(r"^\s*control\s", f.read(), re.M):
+                    return True
+    return False
 
 
 def _shq(a):
