@@ -96,6 +96,9 @@ class Watcher:
         with self._send_mu:
             try:
                 self.s.sendall(json.dumps(obj).encode() + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                # wsbridge hung up: the reader judges the end of file.
+                pass
             except OSError as e:
                 self._problem("send failed: %s" % e)
 

@@ -114,6 +114,8 @@ class Watcher {
       { stdio: ['pipe', 'pipe', 'inherit'] });
     this.queue = [];
     this.waiter = null;
+    // Writing to a watcher that has exited is seen through next().
+    this.proc.stdin.on('error', () => {});
     let pending = '';
     this.proc.stdout.on('data', (chunk) => {
       pending += chunk.toString('utf8');
