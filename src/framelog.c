@@ -75,8 +75,14 @@ struct framelog {
 	struct event		*ev_pipe;
 	int			 notified;	/* atomic: writer wrote the pipe */
 
-	/* Counters the loop bumps and the writer reads (atomics). */
+	/*
+	 * Counters the loop bumps and the writer reads (atomics).
+	 * hol_dropped: head-of-line results that found the queue full; they
+	 * are not frames (their frame's row only lacks its HOL columns), so
+	 * frames_dropped stays the count of frames missing from the log.
+	 */
 	uint64_t		 frames_dropped, capture_dropped, queue_max;
+	uint64_t		 hol_dropped;
 };
 
 /* What the producers share, and the writer thread's own state. */
@@ -119,7 +125,10 @@ struct flog_writer {
 	char			 last_error[256];
 	uint64_t		 reported_lost;	/* at the last log line */
 	uint64_t		 reported_dropped;
+	uint64_t		 reported_hol;
 	uint64_t		 events_dropped;	/* recorded in log_events */
+	uint64_t		 hol_dropped;		/* summed at the last status */
+	uint64_t		 events_hol_dropped;	/* recorded in log_events */
 };
 
 struct framelog_session {
@@ -419,8 +428,7 @@ framelog_session_hol(struct framelog_session *s, const struct stats_done *d)
 	uint8_t			*bytes;
 
 	if ((r = flogq_reserve(&fl->q, 0, &bytes)) == NULL) {
-		AADD(&fl->frames_dropped, 1);
-		s->dropped++;
+		AADD(&fl->hol_dropped, 1);
 		return;
 	}
 	/* flogq_reserve zeroed it and set the side-ring positions. */
@@ -1037,19 +1045,21 @@ framelog_prune(struct flog_writer *fw)
 static void
 framelog_status(struct flog_writer *fw, int final)
 {
-	uint64_t	dropped, cap;
+	uint64_t	dropped, cap, hol;
 	char		detail[96];
 	unsigned	i;
 
-	dropped = cap = 0;
+	dropped = cap = hol = 0;
 	for (i = 0; i < fw->nprods; i++) {
 		dropped += ALOAD(&fw->prods[i].frames_dropped);
 		cap += ALOAD(&fw->prods[i].capture_dropped);
+		hol += ALOAD(&fw->prods[i].hol_dropped);
 		fw->st.queue_max = MAX(fw->st.queue_max,
 		    ALOAD(&fw->prods[i].queue_max));
 	}
 	fw->st.frames_dropped = dropped;
 	fw->st.capture_dropped = cap;
+	fw->hol_dropped = hol;
 	fw->st.t = (int64_t)wall_ns();
 	if (fw->db == NULL || fw->db_err != 0)
 		return;
@@ -1060,6 +1070,10 @@ framelog_status(struct flog_writer *fw, int final)
 		    dropped - fw->events_dropped, detail) == 0)
 			fw->events_dropped = dropped;
 	}
+	if (hol > fw->events_hol_dropped && flogdb_event(fw->db, fw->st.t,
+	    fw->run_id, "hol_dropped", hol - fw->events_hol_dropped,
+	    "queue full: head-of-line results not recorded") == 0)
+		fw->events_hol_dropped = hol;
 	if (final)
 		flogdb_run_end(fw->db, fw->run_id, fw->st.t);
 	flogdb_status(fw->db, &fw->st);
@@ -1072,15 +1086,19 @@ framelog_report(struct flog_writer *fw)
 	uint64_t	dropped = fw->st.frames_dropped;
 
 	if (dropped == fw->reported_dropped &&
-	    fw->st.records_lost == fw->reported_lost)
+	    fw->st.records_lost == fw->reported_lost &&
+	    fw->hol_dropped == fw->reported_hol)
 		return;
-	log_warn("frame log %s: %llu frames dropped (queue full) and %llu "
-	    "records lost to database errors so far (last error: %s)",
+	log_warn("frame log %s: %llu frames dropped (queue full), %llu "
+	    "head-of-line results dropped (queue full) and %llu records lost "
+	    "to database errors so far (last error: %s)",
 	    fw->cfg.db, (unsigned long long)dropped,
+	    (unsigned long long)fw->hol_dropped,
 	    (unsigned long long)fw->st.records_lost,
 	    fw->last_error[0] != '\0' ? fw->last_error : "none");
 	fw->reported_dropped = dropped;
 	fw->reported_lost = fw->st.records_lost;
+	fw->reported_hol = fw->hol_dropped;
 }
 
 /* The file was removed or replaced under us: start a new one. */
