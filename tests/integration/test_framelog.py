@@ -962,14 +962,10 @@ def main():
         test_full(d)
     with T.subtest("log-overflow block: a tiny queue, nothing dropped"):
         test_overflow(d, "block")
-    # Issue 15: with a control socket, rows + drops and the sessions'
-    # frame counts disagree.
-    counts_bug = "frame rows vs the sessions' frame counts"
-    with T.subtest("log-overflow drop: drops counted and recorded",
-            watched_bug=counts_bug):
+    with T.subtest("log-overflow drop: drops counted and recorded"):
         test_overflow(d, "drop")
     with T.subtest("writer at idle priority, raised under load: nothing "
-            "dropped with every core busy", watched_bug=counts_bug):
+            "dropped with every core busy"):
         test_priority(d)
 
 

@@ -116,35 +116,24 @@ def _short(v):
 
 
 @contextlib.contextmanager
-def subtest(name, watched_bug=None):
+def subtest(name):
     """Runs one independent sub-check: a failure is recorded, printed, and
-    the script goes on with the next sub-check. watched_bug names a known
-    wsbridge defect that fails this sub-check, now and then or always, in
-    watched mode only: there a failure is printed as XFAIL and not counted,
-    a pass as XPASS (once the defect is fixed, drop the mark)."""
+    the script goes on with the next sub-check."""
     log("== " + name)
     t0 = time.monotonic()
-    xfail = WATCH and watched_bug is not None
     try:
         yield
     except Skip:
         raise
     except Failure as e:
-        if xfail:
-            log("XFAIL (watched: %s): %s: %s" % (watched_bug, name, e))
-        else:
-            _failures.append((name, str(e)))
-            log("FAIL: %s: %s" % (name, e))
+        _failures.append((name, str(e)))
+        log("FAIL: %s: %s" % (name, e))
     except Exception as e:  # a crash of the check itself is a failure too
         _failures.append((name, "%s: %s" % (type(e).__name__, e)))
         log("FAIL: %s: unexpected %s: %s" % (name, type(e).__name__, e))
         traceback.print_exc(file=sys.stdout)
     else:
-        if xfail:
-            log("XPASS (watched: %s): %s (%.2fs)" % (watched_bug, name,
-                time.monotonic() - t0))
-        else:
-            log("PASS: %s (%.2fs)" % (name, time.monotonic() - t0))
+        log("PASS: %s (%.2fs)" % (name, time.monotonic() - t0))
 
 
 def run(main):
