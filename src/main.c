@@ -233,6 +233,7 @@ main(int argc, char **argv)
 		fatalx("cannot set up libevent for threads");
 	if ((srv.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
+	sockread_thread_start(srv.base);
 	nroutes = srv.cfg->nroutes;
 	if (server_start(&srv) == -1) {
 		rc = 1;
@@ -244,7 +245,7 @@ main(int argc, char **argv)
 	rc = 0;
 stop:
 	server_stop(&srv);
-	sockread_thread_end();
+	sockread_thread_end();	/* its event is on the base */
 	event_base_free(srv.base);
 out:
 	config_free(srv.cfg);

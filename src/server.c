@@ -319,6 +319,7 @@ server_worker_main(void *arg)
 	struct server	*srv = w->idle_arg;	/* server_workers_new() */
 
 	log_debug("worker %u: running", w->index);
+	sockread_thread_start(w->base);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	sockread_thread_end();
 	tlsout_thread_end();

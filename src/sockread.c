@@ -5,10 +5,11 @@
  * libevent 2.1's bufferevent_socket asks ioctl(FIONREAD) before every read
  * (3 syscalls a message where a bare relay makes 2), reads at most 4 KiB
  * per readiness event, and its read watermark callback runs on every drain
- * of the input (an event_add each). Here a libevent event of the reader's
- * own says a socket is readable, and one readv per readiness goes straight
- * into an input buffer of our own (evbuffer_reserve_space/
- * evbuffer_commit_space: no copy), sized by what the last reads brought, and the input's bound is checked by us. A
+ * of the input (an event_add each). Here the thread's epoll set of readers
+ * (the sockpoll, below) says a socket is readable, and one readv per
+ * readiness goes straight into an input buffer of our own
+ * (evbuffer_reserve_space/evbuffer_commit_space: no copy), sized by
+ * what the last reads brought, and the input's bound is checked by us. A
  * plain bufferevent keeps its output and its write event. While the input is
  * empty an owner can take reads from a flat buffer instead (the flat path,
  * below), which is how tunnels move most of their bytes; TLS reads land
@@ -16,6 +17,9 @@
  */
 #include "wsb_autoconf.h"
 
+#ifdef HAVE_EPOLL
+#include <sys/epoll.h>
+#endif
 #include <sys/queue.h>
 #include <sys/uio.h>
 
@@ -205,15 +209,56 @@ sockread_keep(struct evbuffer *out, const void *p, size_t n, int ref)
 }
 
 /*
- * Each reader is a libevent event of its own (EV_READ, persistent, so
- * level-triggered: a reader that stopped short of what the socket holds is
- * offered it again), added while the owner wants bytes and the input has
- * room, deleted otherwise (epoll reports a hang-up even for a socket
- * asking for nothing). A thread-wide epoll set of readers dispatched from
- * one libevent event was measured against this and gave nothing
- * (contrib/bench/RESULTS.md), so libevent dispatches them as it does
- * everything else.
+ * The readers' sockets are not libevent events of their own: each thread
+ * keeps one epoll set of them (a sockpoll), and that set's descriptor is
+ * the one libevent event. When it is readable, one epoll_wait() hands over
+ * up to SOCKPOLL_BATCH ready sockets and each reader runs at once. This is
+ * the one piece of event dispatch written by hand, because it was measured:
+ * with 1,000 connections each echoing 64-byte messages, libevent's path
+ * from epoll to a read callback (evmap lookup, activation, the active
+ * queue) was a third of the instructions wsbridge spent on a message and
+ * two of the struct event's cache lines per read; a bare relay spends
+ * none of that. Everything else (bufferevents, write events, timers,
+ * signals) stays with libevent, which still owns the loop.
+ *
+ * The set is level-triggered, like libevent's: a reader that stopped short
+ * of what the socket holds is offered it again. A stopped reader leaves
+ * the set (EPOLL_CTL_DEL, as libevent does: epoll reports a hang-up even
+ * for a socket asking for nothing). Readers freed while a batch runs are
+ * freed after it, since a later entry of the batch may name them.
+ *
+ * Without epoll (configure found none, HAVE_EPOLL), or with
+ * WSBRIDGE_POLL=libevent in the environment (the test suite runs some
+ * tests so), each reader is a libevent event of its own instead, and the
+ * sockpoll only runs the passes due. Same readers, same reads, the
+ * dispatch aside.
  */
+#define SOCKPOLL_BATCH	256
+#define SOCKPOLL_AHEAD	4
+
+struct sockpoll {
+	struct event_base	*base;
+	struct event		*ev;		/* epfd readable, or a pass due */
+	int			 epfd;		/* -1: an event per reader */
+	int			 in_batch;
+	struct sockread		*reap;		/* freed after the batch */
+	LIST_HEAD(, sockread)	 later;		/* a pass due (SSL holds bytes) */
+};
+
+static __thread struct sockpoll	*sockpoll;
+
+/* Whether readers share the thread's epoll set (else libevent's events). */
+static int
+sockpoll_epoll(void)
+{
+#ifdef HAVE_EPOLL
+	const char	*v = getenv("WSBRIDGE_POLL");
+
+	return (v == NULL || strcmp(v, "libevent") != 0);
+#else
+	return (0);
+#endif
+}
 
 /* The first cache line holds what a read touches (1,000 connections:
  * each line is a miss per message). */
@@ -224,23 +269,157 @@ struct sockread {
 						   cache miss on it per read */
 	unsigned char		 full;		/* the input holds limit bytes */
 	unsigned char		 done;		/* EOF or error seen */
-	unsigned char		 added;		/* ev is added */
+	unsigned char		 added;		/* in the sockpoll's set */
 	unsigned char		 in_cb;		/* inside cb */
 	unsigned char		 dead;		/* freed, or freed inside cb */
+	unsigned char		 later;		/* on poll->later */
 	size_t			 limit;		/* input bound */
 	size_t			 size;		/* next guess's power of two */
 	sockread_flat_cb	*flat;		/* or NULL */
 	void			*flat_arg;
 	SSL			*ssl;		/* TLS: reads go through it */
-	struct event		*ev;		/* the socket is readable */
-	struct evbuffer		*in;		/* what was read, not yet taken */
+	struct sockpoll		*poll;
+	struct evbuffer		*in;
+	struct event		*ev;		/* without the epoll set */		/* what was read, not yet taken */
 	size_t			 chain;		/* largest chain, 0: any */
 	sock_cb			*cb;
 	void			*arg;
 	const char		*logid;		/* TLS: the owner's, for errors */
+	LIST_ENTRY(sockread)	 later_link;
+	struct sockread		*reap_next;
 };
 
 static void	sockread_ready(evutil_socket_t, short, void *);
+static void	sockread_release(struct sockread *);
+
+static inline void
+sockread_prefetch(const void *r)
+{
+	__builtin_prefetch(r);
+	__builtin_prefetch((const char *)r + CACHE_LINE);
+}
+
+/* One pass: the ready sockets, then the readers a pass is due to. */
+#ifdef HAVE_EPOLL
+static void
+sockpoll_batch(struct sockpoll *p)
+{
+	struct epoll_event	 evs[SOCKPOLL_BATCH];
+	struct sockread		*r;
+	int			 i, n;
+
+	n = epoll_wait(p->epfd, evs, SOCKPOLL_BATCH, 0);
+	/*
+	 * With many connections each reader is a miss of hundreds of
+	 * cycles: the loads start early and overlap, SOCKPOLL_AHEAD readers
+	 * ahead (each reader runs a read and a write system call: time
+	 * enough). A rolling window: the CPU drops prefetches beyond the few
+	 * misses it can have in flight.
+	 */
+	for (i = 0; i < n && i < SOCKPOLL_AHEAD; i++)
+		sockread_prefetch(evs[i].data.ptr);
+	for (i = 0; i < n; i++) {
+		if (i + SOCKPOLL_AHEAD < n)
+			sockread_prefetch(evs[i + SOCKPOLL_AHEAD].data.ptr);
+		r = evs[i].data.ptr;
+		/* Else freed or stopped by an earlier one. */
+		if (!r->dead && r->added)
+			sockread_ready(r->fd, EV_READ, r);
+	}
+}
+#endif
+
+static void
+sockpoll_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct sockpoll		*p = arg;
+	struct sockread		*r, *due;
+
+	(void)fd;
+	(void)what;
+	p->in_batch = 1;
+#ifdef HAVE_EPOLL
+	if (p->epfd != -1)
+		sockpoll_batch(p);
+#endif
+	/*
+	 * Those due now, moved to a list headed by due (the first entry's
+	 * back link points at it, so removals keep it right); one that
+	 * becomes due meanwhile goes on p->later for the next pass.
+	 */
+	if ((due = LIST_FIRST(&p->later)) != NULL) {
+		LIST_INIT(&p->later);
+		due->later_link.le_prev = &due;
+		while ((r = due) != NULL) {
+			LIST_REMOVE(r, later_link);
+			r->later = 0;
+			if (!r->dead && r->added)
+				sockread_ready(r->fd, EV_READ, r);
+		}
+	}
+	p->in_batch = 0;
+	while ((r = p->reap) != NULL) {
+		p->reap = r->reap_next;
+		sockread_release(r);
+	}
+}
+
+static struct sockpoll *
+sockpoll_get(struct event_base *base)
+{
+	struct sockpoll	*p = sockpoll;
+
+	if (p != NULL) {
+		/* sockread_thread_end() comes before the base is freed. */
+		if (p->base != base)
+			fatalx("sockread: a second event base in one thread");
+		return (p);
+	}
+	p = xcalloc(1, sizeof *p);
+	p->base = base;
+	LIST_INIT(&p->later);
+	p->epfd = -1;
+#ifdef HAVE_EPOLL
+	/* sockread_thread_start() makes this happen at start-up. */
+	if (sockpoll_epoll() &&
+	    (p->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatalx("epoll_create1: %s", strerror(errno));
+#endif
+	if (p->epfd != -1) {
+		p->ev = event_new(base, p->epfd, EV_READ | EV_PERSIST,
+		    sockpoll_ready, p);
+		if (p->ev == NULL || event_add(p->ev, NULL) == -1)
+			abort();	/* out of memory, as xmalloc */
+	} else if ((p->ev = event_new(base, -1, 0, sockpoll_ready, p)) ==
+	    NULL)
+		abort();	/* out of memory, as xmalloc */
+	return (sockpoll = p);
+}
+
+/* Puts r in (on) or out of the thread's poller. */
+static void
+sockread_watch(struct sockread *r, int on)
+{
+#ifdef HAVE_EPOLL
+	struct epoll_event	ev;
+
+	if (r->poll->epfd != -1) {
+		ev.events = EPOLLIN;
+		ev.data.ptr = r;
+		/* A socket already closed has nothing to read: no word. */
+		if (epoll_ctl(r->poll->epfd, on ? EPOLL_CTL_ADD :
+		    EPOLL_CTL_DEL, r->fd, &ev) == -1 && errno != EBADF &&
+		    errno != ENOENT)
+			log_error("epoll_ctl %s fd %d: %s", on ? "add" : "del",
+			    r->fd, strerror(errno));
+		return;
+	}
+#endif
+	if (on)
+		event_add(r->ev, NULL);
+	else
+		event_del(r->ev);
+}
 
 static void
 sockread_update(struct sockread *r)
@@ -248,27 +427,43 @@ sockread_update(struct sockread *r)
 	int	on = r->want && !r->full && !r->done;
 
 	if (on != r->added) {
-		if (on)
-			event_add(r->ev, NULL);
-		else
-			event_del(r->ev);
+		sockread_watch(r, on);
 		r->added = on;
 	}
 	/*
 	 * SSL may hold records a read stopped short of (a full input): the
 	 * socket will not say so, so a pass is due.
 	 */
-	if (on && r->ssl != NULL && SSL_has_pending(r->ssl))
-		event_active(r->ev, EV_READ, 1);
+	if (on && r->ssl != NULL && !r->later && SSL_has_pending(r->ssl)) {
+		LIST_INSERT_HEAD(&r->poll->later, r, later_link);
+		r->later = 1;
+		event_active(r->poll->ev, EV_READ, 1);
+	}
 }
 
-/* Frees r (its event goes with it, pending or active). */
+static void
+sockread_release(struct sockread *r)
+{
+	if (r->ev != NULL)
+		event_free(r->ev);
+	evbuffer_free(r->in);
+	free(r);
+}
+
+/* Frees r now, or after the batch running (it may name r further on). */
 static void
 sockread_destroy(struct sockread *r)
 {
-	event_free(r->ev);
-	evbuffer_free(r->in);
-	free(r);
+	if (r->later) {
+		LIST_REMOVE(r, later_link);
+		r->later = 0;
+	}
+	if (r->poll->in_batch) {
+		r->reap_next = r->poll->reap;
+		r->poll->reap = r;
+		return;
+	}
+	sockread_release(r);
 }
 
 /* Tells the owner; returns -1 when it freed us meanwhile (now done). */
@@ -564,8 +759,9 @@ sockread_new(struct event_base *base, struct bufferevent *bev, size_t limit,
 	r->cb = cb;
 	r->arg = arg;
 	r->fd = bufferevent_getfd(bev);
-	if ((r->ev = event_new(base, r->fd, EV_READ | EV_PERSIST,
-	    sockread_ready, r)) == NULL)
+	r->poll = sockpoll_get(base);
+	if (r->poll->epfd == -1 && (r->ev = event_new(base, r->fd,
+	    EV_READ | EV_PERSIST, sockread_ready, r)) == NULL)
 		abort();	/* out of memory, as xmalloc */
 	bufferevent_disable(bev, EV_READ);
 	bufferevent_setwatermark(bev, EV_READ, 0, 0);
@@ -669,9 +865,23 @@ sockread_poke(struct sockread *r)
 }
 
 void
+sockread_thread_start(struct event_base *base)
+{
+	(void)sockpoll_get(base);
+}
+
+void
 sockread_thread_end(void)
 {
 	int	k;
+
+	if (sockpoll != NULL) {
+		event_free(sockpoll->ev);
+		if (sockpoll->epfd != -1)
+			close(sockpoll->epfd);
+		free(sockpoll);
+		sockpoll = NULL;
+	}
 
 	for (k = 0; k < SOCKREAD_PIECES; k++) {
 		if (sockread_piece[k] != NULL)

@@ -88,6 +88,9 @@ struct iovec;
 void		 sockread_keep_iov(struct evbuffer *out, const struct iovec *iov,
 		    int cnt, size_t skip, int brief);
 /* Frees the calling thread's read buffers (a worker thread ends). */
+/* Each event loop thread: start before its first reader (a failure to
+ * set up is fatal here, not later), end before its base is freed. */
+void		 sockread_thread_start(struct event_base *);
 void		 sockread_thread_end(void);
 
 #endif

@@ -2,9 +2,9 @@
  * test_sockread.c -- unit tests for the flat read path (sockread.c) on a
  * real socketpair: what sockread_keep() keeps by reference and what it
  * copies, and that a buffer outputs still point into is never read into
- * again; and the readers' events: a reader freed or stopped by another
- * one's callback in the same loop pass is not run, and a stopped one
- * resumes with what its socket still holds.
+ * again; and the thread's epoll set of readers (the sockpoll): a reader
+ * freed or stopped by another one's callback in the same batch is not
+ * run, and a stopped one resumes with what its socket still holds.
  */
 #include "wsb_autoconf.h"
 
@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -195,7 +196,7 @@ test_keep_copy(void **state)
 	run(0);
 }
 
-/* ---- the readers' events ------------------------------------------- */
+/* ---- the sockpoll --------------------------------------------------- */
 
 #define NPAIR	4
 
@@ -256,6 +257,7 @@ pairs_open(struct pair *p, int action)
 	p->base = event_base_new();
 	p->action = action;
 	p->first = -1;
+	sockread_thread_start(p->base);
 	for (i = 0; i < NPAIR; i++) {
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 		assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
@@ -366,6 +368,21 @@ test_poll_stop_resume(void **state)
 	pairs_close(&p);
 }
 
+/* The readers as libevent events of their own (no epoll set). */
+static int
+poll_libevent(void **state)
+{
+	(void)state;
+	return (setenv("WSBRIDGE_POLL", "libevent", 1));
+}
+
+static int
+poll_default(void **state)
+{
+	(void)state;
+	return (unsetenv("WSBRIDGE_POLL"));
+}
+
 int
 main(void)
 {
@@ -375,6 +392,14 @@ main(void)
 		cmocka_unit_test(test_poll_free_in_batch),
 		cmocka_unit_test(test_poll_stop_resume),
 	};
+	const struct CMUnitTest fallback[] = {
+		cmocka_unit_test(test_keep_ref),
+		cmocka_unit_test(test_poll_free_in_batch),
+		cmocka_unit_test(test_poll_stop_resume),
+	};
+	int	rc;
 
-	return (cmocka_run_group_tests(tests, NULL, NULL));
+	rc = cmocka_run_group_tests(tests, poll_default, NULL);
+	return (rc | cmocka_run_group_tests(fallback, poll_libevent,
+	    poll_default));
 }
