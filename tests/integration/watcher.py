@@ -59,7 +59,7 @@ class Watcher:
     id pid, subscribes, and reads in a daemon thread. Raises RuntimeError
     if the subscription does not come up within timeout seconds."""
 
-    def __init__(self, path, pid, timeout=10.0):
+    def __init__(self, path, pid, timeout=30.0):
         self.path = path
         self.pid = pid
         self.problems = []
@@ -130,8 +130,10 @@ class Watcher:
                 self._line(line)
         if buf:
             self._problem("unterminated last line: %r" % buf[:200])
-        # wsbridge closes control clients as it exits; before, never.
-        end = time.monotonic() + 10
+        # wsbridge closes control clients as it exits; before, never. The
+        # exit may follow a drain of up to shutdown-timeout (10 s by
+        # default) on a busy machine: wait well past it (failure only).
+        end = time.monotonic() + 60
         while _pid_alive(self.pid) and time.monotonic() < end:
             time.sleep(0.05)
         if _pid_alive(self.pid):
@@ -204,7 +206,7 @@ class Watcher:
                 "; problems: " + "; ".join(self.problems)
                 if self.problems else "")
 
-    def check(self, timeout=10.0):
+    def check(self, timeout=30.0):
         """Called before wsbridge is stopped: while it runs, a stats request
         must be answered. Returns None if all held, else what did not."""
         if _pid_alive(self.pid) and not self.eof:

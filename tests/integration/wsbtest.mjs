@@ -211,7 +211,7 @@ export class Bridge {
     this.port = this.addrs[0][1];
     if (watchSock) {
       this.watcher = new Watcher(watchSock, this.proc.pid);
-      const r = await this.watcher.next(15000, 'control subscriber ready');
+      const r = await this.watcher.next(35000, 'control subscriber ready');
       if (!r.startsWith('ready ')) fail(`${this.name}: ${r.replace(/^fail /, '')}`);
       log(`   watched: ${r.slice(6)}`);
     }
@@ -226,7 +226,7 @@ export class Bridge {
     this.stopped = true;
     const problems = [];
     if (this.watcher) {
-      const r = await this.watcher.ask('check', 15000, 'control subscriber check').catch((e) => `fail ${e.message}`);
+      const r = await this.watcher.ask('check', 35000, 'control subscriber check').catch((e) => `fail ${e.message}`);
       if (r.startsWith('ok ')) log(`   watched ${this.name}: ${r.slice(3)}`);
       else problems.push(`control subscriber: ${r.replace(/^fail /, '')}`);
     }
