@@ -34,6 +34,14 @@ _Static_assert(CONFIG_BUFFER_MAX <= UINT32_MAX &&
     CONFIG_MAX_FRAME_MAX <= UINT32_MAX,
     "struct tunnel keeps buffer-size and max-frame in 32 bits");
 #define CONFIG_H2_STREAMS_MAX	10000
+/*
+ * Control clients: each holds a queue of unread output. The smallest
+ * budget stays above the 256 KiB past which events are dropped, so a
+ * lagging subscriber loses events before it is cut.
+ */
+#define CONFIG_CONTROL_CLIENTS_MAX	1024
+#define CONFIG_CONTROL_BUFFER_MIN	(1024 * 1024)
+#define CONFIG_CONTROL_BUFFER_MAX	(1024 * 1024 * 1024)
 
 /* A line split into words; the words are owned by the struct. */
 struct config_words {
@@ -95,6 +103,14 @@ config_new(void)
 	cfg->log_syslog = 0;
 	config_route_defaults(&cfg->defaults);
 	framelog_config_defaults(&cfg->log);
+	/*
+	 * The control socket names every peer and path: the owner only. Each
+	 * client may hold control-client-buffer of unread output, so the
+	 * clients together hold at most 16 x 4 MiB = 64 MiB.
+	 */
+	cfg->control_mode = 0600;
+	cfg->control_max_clients = 16;
+	cfg->control_client_buffer = 4 * 1024 * 1024;
 	return (cfg);
 }
 
@@ -966,6 +982,23 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			return (config_error(cause, "%s: empty path", name));
 		free(cfg->control);
 		cfg->control = xstrdup(arg);
+	} else if (strcmp(name, "control-mode") == 0) {
+		if (parse_mode(arg, &cfg->control_mode) != 0)
+			return (config_error(cause, "%s: expected an octal mode "
+			    "with 0600 in it, like 0660, not '%s'", name, arg));
+	} else if (strcmp(name, "control-max-clients") == 0) {
+		if (parse_u64(arg, strlen(arg), &size) != 0 || size == 0 ||
+		    size > CONFIG_CONTROL_CLIENTS_MAX)
+			return (config_error(cause, "%s: bad number '%s' "
+			    "(1 to %u)", name, arg, CONFIG_CONTROL_CLIENTS_MAX));
+		cfg->control_max_clients = (unsigned)size;
+	} else if (strcmp(name, "control-client-buffer") == 0) {
+		if (parse_size(arg, &size) != 0 ||
+		    size < CONFIG_CONTROL_BUFFER_MIN ||
+		    size > CONFIG_CONTROL_BUFFER_MAX)
+			return (config_error(cause,
+			    "%s: bad size '%s' (1M to 1G)", name, arg));
+		cfg->control_client_buffer = (size_t)size;
 	} else
 		return (config_error(cause, "unknown directive '%s'", name));
 	return (0);
@@ -975,7 +1008,8 @@ static const char *const config_globals[] = {
 	"max-connections", "max-header-size", "buffer-size",
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
-	"control", "workers",
+	"control", "control-mode", "control-max-clients",
+	"control-client-buffer", "workers",
 };
 
 /* Applies the words of one line; errors come back without a location. */

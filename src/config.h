@@ -87,6 +87,9 @@ struct config {
 	struct route	 defaults;	/* route option defaults ("route-defaults") */
 	struct framelog_cfg log;	/* the frame log (log-db, log-capture...) */
 	char		*control;	/* control socket path, or NULL */
+	unsigned	 control_mode;	/* its file mode (control-mode) */
+	unsigned	 control_max_clients;	/* past it: refused */
+	size_t		 control_client_buffer;	/* unread output: cut */
 };
 
 /* Returns a config holding defaults only; the caller owns it (config_free). */

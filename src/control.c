@@ -96,6 +96,7 @@ struct ctl_event {
 enum { CTL_EV_OPEN, CTL_EV_CLOSE, CTL_EV_FRAME };
 
 #define CTL_INBOX_MAX	8192	/* events queued by other workers */
+#define CTL_REFUSED_LOG_NS	(10 * 1000000000ULL)	/* refusals: a line */
 
 #define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
 #define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -110,6 +111,9 @@ struct control {
 	struct event		*ev_tick;
 	TAILQ_HEAD(, ctl_client) clients;
 	unsigned		 nclients;
+	uint64_t		 clients_refused;	/* control-max-clients */
+	uint64_t		 clients_cut;	/* over control-client-buffer */
+	uint64_t		 refused_log_ns;	/* when last logged */
 	unsigned		 nframe_subs;	/* atomic: clients wanting frames */
 	unsigned		 nconn_subs;	/* atomic: clients wanting open/close */
 	uint64_t		 next_id;
@@ -184,19 +188,28 @@ ctl_unread(const struct ctl_client *cl)
 	return (evbuffer_get_length(bufferevent_get_output(cl->bev)));
 }
 
-/* Whether n more bytes may be queued for cl; past CONTROL_OUT_MAX: kills. */
+/*
+ * Whether n more bytes may be queued for cl. Past its budget
+ * (control-client-buffer) the client is cut, counted and logged: a client
+ * that asks and never reads would otherwise hold our memory.
+ */
 static int
 ctl_fits(struct ctl_client *cl, size_t n)
 {
-	if (ctl_unread(cl) + n <= CONTROL_OUT_MAX)
+	struct control	*ctl = cl->ctl;
+	size_t		 budget = ctl->home->cfg->control_client_buffer;
+
+	if (ctl_unread(cl) + n <= budget)
 		return (1);
-	log_warn("control client %llu: %zu bytes unread; disconnecting",
-	    (unsigned long long)cl->id, ctl_unread(cl));
+	ctl->clients_cut++;
+	log_warn("control client %llu: %zu bytes unread and %zu more would "
+	    "pass its budget of %zu (control-client-buffer); disconnecting",
+	    (unsigned long long)cl->id, ctl_unread(cl), n, budget);
 	ctl_client_kill(cl);
 	return (0);
 }
 
-/* Writes s as one line. Past CONTROL_OUT_MAX: disconnects. */
+/* Writes s as one line. Past the client's budget: disconnects. */
 static void
 ctl_send_line(struct ctl_client *cl, const char *s)
 {
@@ -644,6 +657,9 @@ ctl_global(struct control *ctl, struct ctl_client *cl,
 	}
 	json_object_set_new(o, "log", x);
 	json_object_set_new(o, "control_clients", jint(ctl->nclients));
+	json_object_set_new(o, "control_clients_refused",
+	    jint(ctl->clients_refused));
+	json_object_set_new(o, "control_clients_cut", jint(ctl->clients_cut));
 	if (cl != NULL) {
 		json_object_set_new(o, "dropped_events", jint(cl->dropped_events));
 		json_object_set_new(o, "dropped_snapshots",
@@ -1350,6 +1366,38 @@ ctl_client_stall_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A client past control-max-clients: one error line instead of hello (it
+ * fits any socket buffer, so a client that never reads costs nothing),
+ * then the door closes. Logged at most every CTL_REFUSED_LOG_NS with the
+ * count meanwhile, so a client retrying in a loop cannot flood the log.
+ */
+static void
+ctl_refuse(struct control *ctl, int fd)
+{
+	unsigned	 max = ctl->home->cfg->control_max_clients;
+	uint64_t	 now = now_ns();
+	char		*s;
+	ssize_t		 n;
+
+	ctl->clients_refused++;
+	s = xasprintf("{\"type\":\"error\",\"code\":\"too-many-clients\","
+	    "\"message\":\"%u control clients already connected "
+	    "(control-max-clients %u); try again later\"}\n", ctl->nclients,
+	    max);
+	n = send(fd, s, strlen(s), MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)n;	/* the client may be gone already: nothing to do */
+	free(s);
+	close(fd);
+	if (ctl->refused_log_ns != 0 &&
+	    now - ctl->refused_log_ns < CTL_REFUSED_LOG_NS)
+		return;
+	log_warn("control client refused: %u clients already connected "
+	    "(control-max-clients %u); %llu refused so far", ctl->nclients,
+	    max, (unsigned long long)ctl->clients_refused);
+	ctl->refused_log_ns = now;
+}
+
 static void
 ctl_accept(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
@@ -1358,6 +1406,10 @@ ctl_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	struct ctl_client	*cl;
 	struct timeval		 tv = { 1, 0 };
 
+	if (ctl->nclients >= ctl->home->cfg->control_max_clients) {
+		ctl_refuse(ctl, fd);
+		return;
+	}
 	cl = xcalloc(1, sizeof *cl);
 	cl->ctl = ctl;
 	cl->id = ++ctl->next_id;
@@ -1638,6 +1690,62 @@ ctl_in_use(const char *path)
 	return (rc == 0);
 }
 
+/*
+ * What stands at path, if anything, as lstat sees it: a symbolic link is
+ * never followed (bind would not, and unlinking one would remove the link,
+ * not a socket of ours), a socket of another user is theirs. Returns 0
+ * (nothing there, or a socket of ours: *sock set), or -1 with *cause set.
+ */
+static int
+ctl_path_check(const char *path, int *sock, char **cause)
+{
+	struct stat	sb;
+
+	*sock = 0;
+	if (lstat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			return (0);
+		*cause = xasprintf("control %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (S_ISLNK(sb.st_mode))
+		*cause = xasprintf("control %s: is a symbolic link; refusing "
+		    "to follow or replace it", path);
+	else if (!S_ISSOCK(sb.st_mode))
+		*cause = xasprintf("control %s: exists and is not a socket",
+		    path);
+	else if (sb.st_uid != geteuid())
+		*cause = xasprintf("control %s: a socket of uid %lu, not of "
+		    "wsbridge's uid %lu; refusing to replace it", path,
+		    (unsigned long)sb.st_uid, (unsigned long)geteuid());
+	else {
+		*sock = 1;
+		return (0);
+	}
+	return (-1);
+}
+
+int
+control_check(const char *path, char **cause)
+{
+	struct sockaddr_un	 sun;
+	char			*why;
+	int			 sock;
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		*cause = xasprintf("control %s: path too long", path);
+		return (-1);
+	}
+	if (ctl_path_check(path, &sock, cause) != 0)
+		return (-1);
+	if (path_dir_usable(path, &why) != 0) {
+		*cause = xasprintf("control %s: %s", path, why);
+		free(why);
+		return (-1);
+	}
+	return (0);
+}
+
 struct control *
 control_new(struct worker *home, const char *path, char **cause)
 {
@@ -1645,8 +1753,9 @@ control_new(struct worker *home, const char *path, char **cause)
 	struct sockaddr_un	 sun;
 	struct stat		 sb;
 	struct timeval		 tv = { 1, 0 };
+	unsigned		 mode = home->cfg->control_mode;
 	mode_t			 mask;
-	int			 fd = -1;
+	int			 fd = -1, sock;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -1655,12 +1764,9 @@ control_new(struct worker *home, const char *path, char **cause)
 		return (NULL);
 	}
 	memcpy(sun.sun_path, path, strlen(path));
-	if (lstat(path, &sb) == 0) {
-		if (!S_ISSOCK(sb.st_mode)) {
-			*cause = xasprintf("control %s: exists and is not a "
-			    "socket", path);
-			return (NULL);
-		}
+	if (ctl_path_check(path, &sock, cause) != 0)
+		return (NULL);
+	if (sock) {
 		if (ctl_in_use(path)) {
 			*cause = xasprintf("control %s: another process "
 			    "listens on it", path);
@@ -1671,15 +1777,28 @@ control_new(struct worker *home, const char *path, char **cause)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
 	    SOCK_NONBLOCK, 0)) == -1)
 		goto syserr;
-	/* 0600 from the first moment: stats name every peer. */
-	mask = umask(0177);
+	/*
+	 * The mode from the first moment: stats name every peer. A socket
+	 * file takes its mode from the umask at bind (fchmod on the socket
+	 * does not reach it), and a chmod by name after bind could follow a
+	 * link put there meanwhile. The umask is process-wide: only the main
+	 * thread makes files now (the frame log was opened before).
+	 */
+	mask = umask(~(mode_t)mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		umask(mask);
 		goto syserr;
 	}
 	umask(mask);
-	if (chmod(path, 0600) == -1)
+	if (lstat(path, &sb) == -1)
 		goto syserr;
+	if (!S_ISSOCK(sb.st_mode) || (sb.st_mode & 0777) != mode) {
+		*cause = xasprintf("control %s: mode %04o after bind, not "
+		    "%04o", path, (unsigned)(sb.st_mode & 0777), mode);
+		unlink(path);
+		close(fd);
+		return (NULL);
+	}
 	ctl = xcalloc(1, sizeof *ctl);
 	ctl->home = home;
 	ctl->hooks.tunnel_open = control_tunnel_open;

@@ -1,11 +1,14 @@
 /*
- * control.h -- the control socket: a unix socket (mode 0600) speaking
- * versioned JSON lines (docs/dashboard.md, "Control protocol"). Clients ask
- * for global and per-connection stats once or at a rate, and subscribe to
- * open/close/frame events. Every client's output is bounded: snapshots are
- * skipped and events dropped (both counted and reported) while it lags, and
- * a client that reads nothing for CONTROL_STALL_MS is disconnected, so no
- * client can slow the bridge.
+ * control.h -- the control socket: a unix socket (control-mode, 0600 by
+ * default) speaking versioned JSON lines (docs/dashboard.md, "Control
+ * protocol"). Clients ask for global and per-connection stats once or at a
+ * rate, and subscribe to open/close/frame events. Clients and their output
+ * are bounded: past control-max-clients a client is refused; snapshots are
+ * skipped and events dropped (both counted and reported) while one lags; a
+ * client whose unread output would pass control-client-buffer, or that
+ * reads nothing for CONTROL_STALL_MS, is disconnected (counted, logged). So
+ * the clients hold at most control-max-clients x control-client-buffer of
+ * output, and no client can slow the bridge.
  */
 #ifndef CONTROL_H
 #define CONTROL_H
@@ -16,7 +19,6 @@
 #define CONTROL_LINE_MAX	(64 * 1024)	/* longest request line */
 #define CONTROL_SNAP_SKIP	(64 * 1024)	/* unread output that skips a snapshot */
 #define CONTROL_EVENTS_MAX	(256 * 1024)	/* unread output that drops events */
-#define CONTROL_OUT_MAX		(64 * 1024 * 1024) /* unread output: disconnect */
 #define CONTROL_STALL_MS	30000	/* output waiting, none read: disconnect */
 #define CONTROL_SNAP_MIN_MS	50	/* fastest snapshot rate */
 
@@ -26,13 +28,23 @@ struct control;
 
 /*
  * Listens on path, on the loop of home (the first worker; every worker of
- * its group must have live stats). A stale socket file left by a dead
- * process is replaced; a live one is an error. Returns NULL with *cause
- * set (caller frees). Free with control_free(), which removes the socket
- * file.
+ * its group must have live stats), created with home's control-mode. A
+ * stale socket of ours left by a dead process is replaced; a live one, a
+ * symbolic link, another user's socket or any other file is an error.
+ * Returns NULL with *cause set (caller frees). Free with control_free(),
+ * which removes the socket file. control-max-clients and
+ * control-client-buffer are read from home's config as clients come and
+ * output is queued (a reload changes them).
  */
 struct control	*control_new(struct worker *home, const char *path,
 		    char **cause);
+
+/*
+ * For --check, changing nothing: what control_new() would refuse at path,
+ * and whether its directory takes a new socket. Returns 0, or -1 with
+ * *cause set.
+ */
+int		 control_check(const char *path, char **cause);
 void		 control_free(struct control *);
 
 /*

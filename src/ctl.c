@@ -216,6 +216,19 @@ jstrv(json_t *o, const char *k)
 	return (s != NULL ? s : "-");
 }
 
+/* Whether o (its text raw) is an error answer; if so, says it. */
+static int
+ctl_is_error(json_t *o, const char *raw, int json)
+{
+	if (strcmp(jstrv(o, "type"), "error") != 0)
+		return (0);
+	if (json)
+		printf("%s\n", raw);
+	fprintf(stderr, "wsbridge ctl: %s: %s\n", jstrv(o, "code"),
+	    jstrv(o, "message"));
+	return (1);
+}
+
 static void
 ctl_print_list(json_t *o)
 {
@@ -287,6 +300,11 @@ ctl_print_stats(json_t *o)
 		    " FAILING" : "");
 	else
 		printf("frame log       off\n");
+	printf("control         %llu clients, %llu refused (too many), "
+	    "%llu cut (output over budget)\n",
+	    (unsigned long long)jget(g, "control_clients"),
+	    (unsigned long long)jget(g, "control_clients_refused"),
+	    (unsigned long long)jget(g, "control_clients_cut"));
 }
 
 int
@@ -373,21 +391,20 @@ ctl_main(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	if ((c.fd = ctl_connect(path)) == -1)
 		goto out;
-	/* The server speaks first: hello. */
-	if ((line = ctl_readline(&c, CTL_TIMEOUT_MS)) == NULL)
+	/*
+	 * The server speaks first: hello, or an error when it refuses us
+	 * (too-many-clients).
+	 */
+	if ((o = ctl_answer(&c, &raw)) == NULL || ctl_is_error(o, raw, json))
 		goto out;
-	free(line);
+	json_decref(o);
+	free(raw);
+	o = NULL;
+	raw = NULL;
 	if (ctl_write(&c, req) == -1)
 		goto out;
-	if ((o = ctl_answer(&c, &raw)) == NULL)
+	if ((o = ctl_answer(&c, &raw)) == NULL || ctl_is_error(o, raw, json))
 		goto out;
-	if (strcmp(jstrv(o, "type"), "error") == 0) {
-		if (json)
-			printf("%s\n", raw);
-		fprintf(stderr, "wsbridge ctl: %s: %s\n", jstrv(o, "code"),
-		    jstrv(o, "message"));
-		goto out;
-	}
 	rc = 0;
 	if (strcmp(cmd, "events") == 0) {
 		while (count < 0 || seen < count) {

@@ -625,6 +625,139 @@ framelog_path(const struct framelog *fl)
 	return (fl->fw->cfg.db);
 }
 
+/* ---- the files ------------------------------------------------------------ */
+
+/*
+ * Refuses sb as a file of the frame log at path: a symbolic link (it may
+ * point anywhere, a file of root's included), anything but a regular file,
+ * a file of another user (taking it over would hand them our captures or
+ * let them plant one). Returns 0, or -1 with *cause set.
+ */
+static int
+framelog_file_refused(const char *path, const struct stat *sb, char **cause)
+{
+	if (S_ISLNK(sb->st_mode))
+		*cause = xasprintf("%s is a symbolic link; refusing to follow "
+		    "it", path);
+	else if (!S_ISREG(sb->st_mode))
+		*cause = xasprintf("%s is not a regular file", path);
+	else if (sb->st_uid != geteuid())
+		*cause = xasprintf("%s belongs to uid %lu, not to wsbridge's "
+		    "uid %lu; refusing it", path, (unsigned long)sb->st_uid,
+		    (unsigned long)geteuid());
+	else
+		return (0);
+	return (-1);
+}
+
+/*
+ * Makes path a regular file of ours with exactly mode, never through a
+ * symbolic link; created when create and absent (when !create, an absent
+ * file is fine). Other permissions are set to mode and logged. The caller
+ * has looked with framelog_check(); this holds if the path changed since.
+ * Returns 0, or -1 with *cause set.
+ */
+static int
+framelog_own_file(const char *path, unsigned mode, int create, char **cause)
+{
+	struct stat	sb;
+	int		fd, flags;
+
+	flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+	if ((fd = open(path, flags | (create ? O_CREAT : 0), mode)) == -1) {
+		if (errno == ENOENT && !create)
+			return (0);	/* SQLite removed it meanwhile */
+		if (errno == ELOOP)
+			*cause = xasprintf("%s is a symbolic link; refusing to "
+			    "follow it", path);
+		else
+			*cause = xasprintf("%s: %s", path, strerror(errno));
+		return (-1);
+	}
+	/* What we opened is what counts: the path may have changed since. */
+	if (fstat(fd, &sb) == -1) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (framelog_file_refused(path, &sb, cause) != 0)
+		goto fail;
+	if ((sb.st_mode & 07777) != mode) {
+		if (fchmod(fd, mode) == -1) {
+			*cause = xasprintf("%s: chmod %04o: %s", path, mode,
+			    strerror(errno));
+			goto fail;
+		}
+		log_warn("frame log: %s had mode %04o; set to %04o "
+		    "(log-db-mode)", path, (unsigned)(sb.st_mode & 07777),
+		    mode);
+	}
+	close(fd);
+	return (0);
+fail:
+	close(fd);
+	return (-1);
+}
+
+/* The directory of path must exist: "No such file" would not say which. */
+static int
+framelog_check_dir(const char *path, char **cause)
+{
+	char	*why;
+
+	if (path_dir_usable(path, &why) == 0)
+		return (0);
+	*cause = xasprintf("log-db %s: %s", path, why);
+	free(why);
+	return (-1);
+}
+
+static const char *const framelog_suffixes[] = { "", "-wal", "-shm" };
+
+int
+framelog_check(const struct framelog_cfg *c, char **cause)
+{
+	struct stat	 sb;
+	char		*p;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (c->db == NULL)
+		return (0);
+	if (framelog_check_dir(c->db, cause) != 0)
+		return (-1);
+	for (i = 0; rc == 0 && i < nitems(framelog_suffixes); i++) {
+		p = xasprintf("%s%s", c->db, framelog_suffixes[i]);
+		if (lstat(p, &sb) == 0)
+			rc = framelog_file_refused(p, &sb, cause);
+		free(p);
+	}
+	return (rc);
+}
+
+/*
+ * The database and SQLite's -wal and -shm beside it, before SQLite opens
+ * them: the database is created with the configured mode, and SQLite
+ * gives a -wal or -shm it creates the database's mode (ignoring the
+ * umask); one left from an earlier run keeps its own unless we set it.
+ */
+static int
+framelog_own_files(const struct framelog_cfg *c, char **cause)
+{
+	char	*p;
+	size_t	 i;
+	int	 rc = 0;
+
+	/* All three first: nothing is created beside a file we refuse. */
+	if (framelog_check(c, cause) != 0)
+		return (-1);
+	for (i = 0; rc == 0 && i < nitems(framelog_suffixes); i++) {
+		p = xasprintf("%s%s", c->db, framelog_suffixes[i]);
+		rc = framelog_own_file(p, c->mode, i == 0, cause);
+		free(p);
+	}
+	return (rc);
+}
+
 /* ---- writer thread -------------------------------------------------------- */
 
 static int
@@ -672,9 +805,13 @@ framelog_db_error(struct flog_writer *fw, int rc, const char *what)
 	}
 }
 
-/* Opens the database if it is not. Returns 0 when it is usable. */
+/*
+ * Opens the database if it is not. Returns 0 when it is usable. At start
+ * (start_cause not NULL) a failure is the caller's to report, in
+ * *start_cause; later it is logged once and retried.
+ */
 static int
-framelog_writer_open(struct flog_writer *fw)
+framelog_writer_open(struct flog_writer *fw, char **start_cause)
 {
 	struct stat	 sb;
 	char		*cause = NULL;
@@ -683,8 +820,13 @@ framelog_writer_open(struct flog_writer *fw)
 
 	if (fw->db != NULL)
 		return (0);
-	if ((fw->db = flogdb_open(fw->cfg.db, fw->cfg.max_size,
+	if (framelog_own_files(&fw->cfg, &cause) != 0 ||
+	    (fw->db = flogdb_open(fw->cfg.db, fw->cfg.max_size,
 	    &cause)) == NULL) {
+		if (start_cause != NULL) {
+			*start_cause = cause;
+			return (-1);
+		}
 		if (!fw->err_logged[3]) {
 			fw->err_logged[3] = 1;
 			log_error("frame log: %s; bridging goes on without it, "
@@ -708,6 +850,13 @@ framelog_writer_open(struct flog_writer *fw)
 		if ((rc = flogdb_max_session(fw->db, &max)) != 0 ||
 		    (rc = flogdb_run_start(fw->db, (int64_t)wall_ns(),
 		    (long)getpid(), PACKAGE_VERSION, NULL, &fw->run_id)) != 0) {
+			if (start_cause != NULL) {
+				*start_cause = xasprintf("%s: starting a run: "
+				    "%s", fw->cfg.db, flogdb_errmsg(fw->db));
+				flogdb_close(fw->db);
+				fw->db = NULL;
+				return (-1);
+			}
 			framelog_db_error(fw, rc, "starting a run");
 			flogdb_close(fw->db);
 			fw->db = NULL;
@@ -729,7 +878,7 @@ framelog_writer_usable(struct flog_writer *fw)
 {
 	if (fw->db_err != 0 && mono_ms() < fw->retry_at)
 		return (0);
-	return (framelog_writer_open(fw) == 0);
+	return (framelog_writer_open(fw, NULL) == 0);
 }
 
 static void
@@ -1117,7 +1266,7 @@ framelog_check_file(struct flog_writer *fw)
 	flogdb_close(fw->db);
 	fw->db = NULL;
 	fw->have_base = 0;
-	if (framelog_writer_open(fw) == 0)
+	if (framelog_writer_open(fw, NULL) == 0)
 		flogdb_event(fw->db, (int64_t)wall_ns(), fw->run_id,
 		    "replaced", 0, "the previous file was removed or replaced");
 }
@@ -1131,8 +1280,9 @@ framelog_writer(void *arg)
 	uint64_t		 now, next_status = 0, next_prune, next_report;
 	int			 stop;
 
+	/* The database was opened at start, before the priority goes down. */
 	framelog_prio_init(fw);
-	framelog_writer_open(fw);
+	framelog_writer_open(fw, NULL);
 	next_prune = mono_ms();
 	next_report = mono_ms() + FLOG_REPORT_MS;
 	for (;;) {
@@ -1257,7 +1407,7 @@ framelog_producer_clear(struct framelog *fl)
 
 struct framelog *
 framelog_new(struct event_base *const *bases, unsigned nbases,
-    const struct config *cfg)
+    const struct config *cfg, char **cause)
 {
 	struct flog_writer	*fw;
 	unsigned		 i;
@@ -1265,6 +1415,17 @@ framelog_new(struct event_base *const *bases, unsigned nbases,
 	fw = xcalloc(1, sizeof *fw);
 	framelog_config_copy(&fw->cfg, &cfg->log);
 	flogmap_init(&fw->hol_map, FLOG_HOL_MAX);
+	/*
+	 * Here, not in the writer: a file we cannot use stops the start with
+	 * a clear error, and the schema exists before the writer goes to idle
+	 * priority, where a busy machine could leave it waiting.
+	 */
+	if (framelog_writer_open(fw, cause) != 0) {
+		flogmap_free(&fw->hol_map);
+		framelog_config_clear(&fw->cfg);
+		free(fw);
+		return (NULL);
+	}
 	pthread_mutex_init(&fw->mu, NULL);
 	pthread_cond_init(&fw->cond, NULL);
 	fw->sess_tail = &fw->sess_head;

@@ -23,14 +23,26 @@ struct framelog;
 struct framelog_session;
 
 /*
- * Starts the frame log of cfg->log (cfg->log.db must be set): one queue per
- * event loop in bases (one per worker) and the one writer
- * thread, which opens the database on its own (an error there is logged
- * and retried, never fatal). Returns the producer of bases[0]; the caller
- * frees with framelog_free() on it.
+ * Starts the frame log of cfg->log (cfg->log.db must be set): opens the
+ * database (created with log-db-mode, as are SQLite's -wal and -shm; an
+ * existing file's mode is set to it; a symbolic link or another user's
+ * file is refused), then one queue per event loop in bases (one per
+ * worker) and the one writer thread. Returns the producer of bases[0],
+ * which the caller frees with framelog_free(), or NULL with *cause set
+ * (caller frees) when the database cannot be used. Later errors (the disk
+ * fills, the file is removed) are logged and retried, never fatal.
  */
 struct framelog	*framelog_new(struct event_base *const *bases,
-		    unsigned nbases, const struct config *cfg);
+		    unsigned nbases, const struct config *cfg, char **cause);
+
+/*
+ * For --check, changing nothing: the directory of c->db exists and takes
+ * new files, and the database, -wal and -shm, where they exist, are
+ * regular files of ours (not symbolic links). Returns 0 (also without a
+ * frame log), or -1 with *cause set.
+ */
+struct framelog_cfg;
+int		 framelog_check(const struct framelog_cfg *c, char **cause);
 
 /*
  * The producer of bases[i]: what the loop of that base uses. Every call

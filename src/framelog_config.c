@@ -24,6 +24,8 @@ framelog_config_defaults(struct framelog_cfg *c)
 	 * captured unless asked for. Close reasons are always kept.
 	 */
 	c->capture = 0;
+	/* ... and any local user could read them from a 0644 file. */
+	c->mode = 0600;
 	/* Logging must never slow the traffic down unless asked to. */
 	c->overflow = FRAMELOG_DROP;
 	c->batch = 4096;
@@ -140,7 +142,8 @@ framelog_config_words(struct framelog_cfg *c, char **argv, size_t argc,
 	if (strcmp(name, "log-retention") == 0)
 		return (framelog_config_retention(c, argv + 1, argc - 1,
 		    cause));
-	if (strcmp(name, "log-db") != 0 && strcmp(name, "log-capture") != 0 &&
+	if (strcmp(name, "log-db") != 0 && strcmp(name, "log-db-mode") != 0 &&
+	    strcmp(name, "log-capture") != 0 &&
 	    strcmp(name, "log-overflow") != 0 && strcmp(name, "log-batch") != 0 &&
 	    strcmp(name, "log-queue") != 0 && strcmp(name, "log-max-size") != 0 &&
 	    strcmp(name, "log-writer-priority") != 0)
@@ -159,6 +162,11 @@ framelog_config_words(struct framelog_cfg *c, char **argv, size_t argc,
 				    "bad file name", v));
 			c->db = xstrdup(v);
 		}
+	} else if (strcmp(name, "log-db-mode") == 0) {
+		if (parse_mode(v, &c->mode) != 0)
+			return (framelog_config_error(cause, name,
+			    "expected an octal mode with 0600 in it, like 0640, "
+			    "got", v));
 	} else if (strcmp(name, "log-capture") == 0) {
 		if (strcmp(v, "off") == 0)
 			c->capture = 0;

@@ -1,7 +1,8 @@
 /*
  * framelog_config.h -- the frame log's configuration directives (log-db,
- * log-capture, log-overflow, log-retention, log-batch, log-queue,
- * log-max-size, log-writer-priority), parsed into struct framelog_cfg inside struct config.
+ * log-db-mode, log-capture, log-overflow, log-retention, log-batch,
+ * log-queue, log-max-size, log-writer-priority), parsed into struct
+ * framelog_cfg inside struct config.
  */
 #ifndef FRAMELOG_CONFIG_H
 #define FRAMELOG_CONFIG_H
@@ -18,6 +19,7 @@ enum framelog_overflow {
 
 struct framelog_cfg {
 	char		*db;		/* NULL: no frame log */
+	unsigned	 mode;		/* of db, -wal and -shm (log-db-mode) */
 	size_t		 capture;	/* payload bytes per frame; 0 off */
 	int		 overflow;	/* enum framelog_overflow */
 	unsigned	 batch;		/* records per transaction */

@@ -1,17 +1,15 @@
 /*
  * framelog_db.c -- the frame log's SQLite side: schema and migrations,
  * prepared statements, retention and status rows (see framelog_db.h and
- * docs/framelog.md for every column). Runs in the writer thread only.
+ * docs/framelog.md for every column). Runs in the writer thread only (and
+ * in the main thread at start, before the writer exists).
  */
 #include "wsb_autoconf.h"
 
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -646,20 +644,15 @@ flogdb_open(const char *path, uint64_t max_size, char **cause)
 	struct flogdb	*d;
 	char		 sql[96];
 	int64_t		 page;
-	int		 fd, i;
+	int		 i;
 
 	/*
-	 * Create the file ourselves so it is 0600 whatever the umask:
-	 * captures can hold secrets. SQLite gives -wal and -shm the same mode.
+	 * The caller made the file, with its mode: no SQLITE_OPEN_CREATE, and
+	 * never through a symbolic link put there since.
 	 */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		return (NULL);
-	}
-	close(fd);
 	d = xcalloc(1, sizeof *d);
 	if (sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		*cause = xasprintf("%s: %s", path, d->db != NULL ?
 		    sqlite3_errmsg(d->db) : "cannot open");
 		goto fail;

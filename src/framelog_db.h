@@ -56,9 +56,10 @@ struct flogdb_status {
 };
 
 /*
- * Opens path (creating it with mode 0600), sets WAL, synchronous=NORMAL and
- * max_size (0: none), creates or migrates the schema and prepares the
- * statements. Returns NULL with *cause set (caller frees) on failure.
+ * Opens path, an existing file (the caller creates it with its mode; a
+ * symbolic link is refused), sets WAL, synchronous=NORMAL and max_size (0:
+ * none), creates or migrates the schema and prepares the statements.
+ * Returns NULL with *cause set (caller frees) on failure.
  */
 struct flogdb	*flogdb_open(const char *path, uint64_t max_size, char **cause);
 void		 flogdb_close(struct flogdb *);

@@ -49,11 +49,14 @@ usage(FILE *f)
 "                          keys as in a config route line, e.g. mode=text\n"
 "  -o, --option 'LINE'     apply any config file line, e.g. -o 'max-connections 100'\n"
 "      --demo              run the built-in demo: 127.0.0.1:8080, /echo\n"
-"      --check             validate the configuration and exit\n"
+"      --check             validate the configuration (and that the log-db\n"
+"                          and control files can be made) and exit\n"
 "      --log-db FILE       record every session and frame to the SQLite\n"
-"                          database FILE (see log-db in wsbridge.conf(5))\n"
+"                          database FILE, mode 0600 (-o 'log-db-mode 0640')\n"
 "      --control PATH      serve stats and events on the unix socket PATH\n"
-"                          (mode 0600) for wsbridge-top and wsbridge ctl\n"
+"                          (mode 0600) for wsbridge-top and wsbridge ctl;\n"
+"                          16 clients, 4 MiB unread each (control-max-clients,\n"
+"                          control-client-buffer in wsbridge.conf(5))\n"
 "      --workers N         N event loops, one thread each, sharing the\n"
 "                          listening ports (default 1; auto: one per CPU)\n"
 "      --log-level LEVEL   error, warn, info (default) or debug\n"
@@ -209,6 +212,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (check) {
+		if (server_check(srv.cfg, &cause) != 0) {
+			fprintf(stderr, "wsbridge: %s\n", cause);
+			free(cause);
+			rc = 1;
+			goto out;
+		}
 		printf("configuration OK: %zu listeners, %zu routes\n",
 		    srv.cfg->nlistens, srv.cfg->nroutes);
 		rc = 0;

@@ -418,10 +418,26 @@ server_workers_new(struct server *srv)
 }
 
 int
+server_check(const struct config *cfg, char **cause)
+{
+	char	*c;
+
+	if (framelog_check(&cfg->log, &c) != 0) {
+		*cause = xasprintf("frame log: %s", c);
+		free(c);
+		return (-1);
+	}
+	if (cfg->control != NULL && control_check(cfg->control, cause) != 0)
+		return (-1);
+	return (0);
+}
+
+int
 server_start(struct server *srv)
 {
 	struct worker_group	 *g;
 	struct event_base	**bases;
+	char			 *cause;
 	unsigned		  i, n;
 	int			  rc;
 
@@ -441,15 +457,18 @@ server_start(struct server *srv)
 		bases = xcalloc(n, sizeof *bases);
 		for (i = 0; i < n; i++)
 			bases[i] = g->w[i]->base;
-		srv->flog = framelog_new(bases, n, g->w[0]->cfg);
+		srv->flog = framelog_new(bases, n, g->w[0]->cfg, &cause);
 		free(bases);
+		if (srv->flog == NULL) {
+			log_error("frame log: %s", cause);
+			free(cause);
+			return (-1);
+		}
 		g->w[0]->flog = srv->flog;
 		for (i = 1; i < n; i++)
 			g->w[i]->flog = framelog_producer(srv->flog, i);
 	}
 	if (g->w[0]->cfg->control != NULL) {
-		char	*cause;
-
 		for (i = 0; i < n; i++) {
 			g->w[i]->stats = xcalloc(1, sizeof *g->w[i]->stats);
 			stats_global_init(g->w[i]->stats, now_ns());

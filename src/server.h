@@ -43,6 +43,13 @@ unsigned	 server_nworkers(const struct config *cfg);
 struct config	*server_build_config(struct server *srv, char **cause);
 
 /*
+ * For --check: what the start would refuse beyond the config's syntax (the
+ * frame log's and the control socket's files and directories), changing
+ * nothing. Returns 0, or -1 with *cause set.
+ */
+int	server_check(const struct config *cfg, char **cause);
+
+/*
  * Takes srv->cfg and starts serving it: signals, the workers and their
  * listeners, the frame log and the control socket. With workers N > 1 the
  * other N - 1 run their loops in threads of their own (call

@@ -1,5 +1,10 @@
-/* util.c -- allocation that cannot fail, small string helpers, clocks. */
+/*
+ * util.c -- allocation that cannot fail, small string helpers, parsers of
+ * config values, clocks.
+ */
 #include "wsb_autoconf.h"
+
+#include <sys/stat.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -199,4 +205,49 @@ parse_size(const char *s, uint64_t *out)
 		return (-1);
 	*out = v * mult;
 	return (0);
+}
+
+int
+parse_mode(const char *s, unsigned *out)
+{
+	unsigned	v = 0;
+	size_t		n;
+
+	for (n = 0; s[n] >= '0' && s[n] <= '7'; n++) {
+		v = v * 8 + (unsigned)(s[n] - '0');
+		if (v > 0777)
+			return (-1);
+	}
+	if (n == 0 || s[n] != '\0' || (v & 0600) != 0600)
+		return (-1);
+	*out = v;
+	return (0);
+}
+
+int
+path_dir_usable(const char *path, char **why)
+{
+	struct stat	 sb;
+	char		*dir, *slash;
+	int		 rc = -1;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir)
+		slash[1] = '\0';	/* "/x": the root */
+	else
+		*slash = '\0';
+	if (stat(dir, &sb) == -1)
+		*why = xasprintf("directory %s: %s", dir, strerror(errno));
+	else if (!S_ISDIR(sb.st_mode))
+		*why = xasprintf("%s is not a directory", dir);
+	else if (access(dir, W_OK | X_OK) == -1)
+		*why = xasprintf("cannot create files in %s: %s", dir,
+		    strerror(errno));
+	else
+		rc = 0;
+	free(dir);
+	return (rc);
 }

@@ -33,6 +33,20 @@ int	 strncaseeq(const char *s, size_t n, const char *t);
 int	 parse_u64(const char *s, size_t n, uint64_t *out);
 int	 parse_duration(const char *s, unsigned *ms);
 int	 parse_size(const char *s, uint64_t *out);
+/*
+ * A file mode in octal ("0600", "640"): at most 0777, the owner's read and
+ * write bits set (wsbridge reads and writes its own files). Returns 0, or
+ * -1 leaving *out alone.
+ */
+int	 parse_mode(const char *s, unsigned *out);
+
+/*
+ * Whether the directory of path exists and lets us create files in it
+ * (what a file we are about to create needs). Returns 0, or -1 with *why
+ * set (caller frees), naming the directory: "directory /x: No such file
+ * or directory".
+ */
+int	 path_dir_usable(const char *path, char **why);
 
 /* Monotonic clock in nanoseconds; wall clock in nanoseconds since the epoch. */
 uint64_t now_ns(void);

@@ -48,6 +48,7 @@ main(int argc, char **argv)
 	struct conn_facts		 cl, *facts;
 	struct ws_frame_event		 ev;
 	struct framelog_close		 fc;
+	char				*cause;
 	uint8_t				 payload[4096];
 	uint64_t			 n = 1000000, i, t0, t1, waits = 0;
 	size_t				 capture = 0, nsess = 1, k;
@@ -93,7 +94,8 @@ main(int argc, char **argv)
 	cfg->log.queue = queue;
 	cfg->log.overflow = FRAMELOG_BLOCK;
 	cfg->log.ret_size = 0;
-	fl = framelog_new(&base, 1, cfg);
+	if ((fl = framelog_new(&base, 1, cfg, &cause)) == NULL)
+		fatalx("%s", cause);
 
 	memset(&cl, 0, sizeof cl);
 	cl.peer.ss_family = AF_INET;

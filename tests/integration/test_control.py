@@ -16,6 +16,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -373,6 +374,162 @@ def test_pipelined(d):
     T.expect_eq(b.stop(), 0, "exit status")
 
 
+def flood(sock, n, seconds):
+    """n clients on sock that send stats requests and never read, for up
+    to seconds or until wsbridge cut them all. Returns the number cut."""
+    req = b'{"cmd":"stats"}\n' * 256
+    hogs = []
+    for _ in range(n):
+        h = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        h.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        h.connect(sock)
+        h.setblocking(False)
+        hogs.append(h)
+    live = list(hogs)
+    end = time.monotonic() + seconds
+    while live and time.monotonic() < end:
+        sent = False
+        for h in list(live):
+            try:
+                h.send(req)
+                sent = True
+            except BlockingIOError:
+                pass
+            except OSError:     # cut: EPIPE or ECONNRESET
+                live.remove(h)
+        if not sent:
+            time.sleep(0.01)
+    for h in hogs:
+        h.close()
+    return n - len(live)
+
+
+def test_limits(d):
+    """control-max-clients and control-client-buffer: clients that ask and
+    never read are cut once their unread answers pass their budget
+    (counted, logged) and wsbridge's memory stays within max-clients x
+    budget; a client past the limit gets a clear error instead of hello;
+    the others are served meanwhile."""
+    maxc, budget = 16, 1024 * 1024
+    env = T.asan_rss_env()
+    slack = 32 * 1024 if env is None else 64 * 1024
+    sock = os.path.join(d, "limits.sock")
+    b = T.Bridge("--route", "/echo=echo", "--control", sock, "-o",
+        "control-max-clients %d" % maxc, "-o", "control-client-buffer 1M",
+        env=env, name="wsbridge-ctl-limits")
+    keeper = T.Ctl(sock)
+    g = keeper.ask({"cmd": "stats"})["global"]
+    T.expect_eq((g["control_clients_refused"], g["control_clients_cut"]),
+        (0, 0), "no client refused or cut yet")
+    rss0 = b.rss_kib()
+    peak = [rss0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            try:
+                peak[0] = max(peak[0], b.rss_kib())
+            except (T.Failure, OSError):
+                return
+            time.sleep(0.05)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    # The keeper and 15 hogs fill the 16 places; the hogs ask until cut.
+    cut = flood(sock, maxc - 1, 120)
+    stop.set()
+    sampler.join()
+    T.log("   %d clients asking and never reading: %d cut; RSS %d KiB "
+        "before, peak %d KiB (bound: %d x %d KiB + %d KiB)" % (maxc - 1,
+        cut, rss0, peak[0], maxc, budget // 1024, slack))
+    T.expect_eq(cut, maxc - 1, "every hog cut")
+    T.check(peak[0] - rss0 < maxc * budget // 1024 + slack, "memory within "
+        "max-clients x budget", "< %d KiB" % (maxc * budget // 1024 + slack),
+        peak[0] - rss0)
+    b.wait_log(r"control client \d+: \d+ bytes unread and \d+ more would "
+        r"pass its budget of 1048576 \(control-client-buffer\); "
+        r"disconnecting", 30)
+    g = keeper.ask({"cmd": "stats"})["global"]
+    T.expect_eq(g["control_clients_cut"], maxc - 1, "cut clients counted")
+
+    # Full house: the next client gets an error line instead of hello.
+    others = [T.Ctl(sock) for _ in range(maxc - 1)]
+    r = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    r.settimeout(30)
+    r.connect(sock)
+    line = b""
+    while not line.endswith(b"\n"):
+        x = r.recv(4096)
+        if not x:
+            break
+        line += x
+    T.check(r.recv(4096) == b"", "refused client's connection closed")
+    r.close()
+    o = json.loads(line)
+    T.expect_eq((o["type"], o["code"]), ("error", "too-many-clients"),
+        "refused with an error line")
+    T.check("control-max-clients 16" in o["message"], "the message names "
+        "the limit", "control-max-clients 16", o["message"])
+    rc, out, err = ctl_bin("-s", sock, "stats")
+    T.expect_eq(rc, 1, "wsbridge ctl refused: exit status")
+    T.check("too-many-clients" in err and "control-max-clients" in err,
+        "wsbridge ctl says why", "too-many-clients", err)
+    b.wait_log(r"control client refused: 16 clients already connected "
+        r"\(control-max-clients 16\)", 30)
+    # The clients inside are still served.
+    for c in others:
+        T.expect_eq(c.ask({"cmd": "stats"})["type"], "stats",
+            "a client inside is served")
+        c.close()
+    g = keeper.ask({"cmd": "stats"})["global"]
+    T.expect_eq(g["control_clients_refused"], 2, "refusals counted")
+    keeper.close()
+    rc, out, err = ctl_bin("-s", sock, "stats")
+    T.expect_eq(rc, 0, "wsbridge ctl stats once there is room")
+    T.check(re.search(r"control +\d+ clients, 2 refused \(too many\), 15 "
+        r"cut \(output over budget\)", out) is not None, "ctl stats shows "
+        "the counters", "control ... 2 refused ... 15 cut", out)
+    T.expect_eq(b.stop(), 0, "exit status")
+
+
+def test_files(d):
+    """The socket file: control-mode; a symbolic link, another user's
+    socket or a plain file at the path refused (at start and by --check);
+    a missing directory reported by --check."""
+    sock = os.path.join(d, "mode.sock")
+    b = T.Bridge("--route", "/echo=echo", "--control", sock, "-o",
+        "control-mode 0660", name="wsbridge-ctl-mode")
+    T.expect_eq(oct(stat.S_IMODE(os.lstat(sock).st_mode)), oct(0o660),
+        "control-mode 0660")
+    T.expect_eq(b.stop(), 0, "exit status")
+    link = os.path.join(d, "link.sock")
+    target = T.link_to_precious(d, link)
+    plain = os.path.join(d, "plain.sock")
+    with open(plain, "w") as f:
+        f.write("not a socket\n")
+    cases = [(link, "is a symbolic link; refusing"),
+        (plain, "exists and is not a socket"),
+        (os.path.join(d, "no", "such", "dir.sock"),
+            "directory %s: No such file" % os.path.join(d, "no", "such"))]
+    if os.geteuid() == 0:
+        theirs = os.path.join(d, "theirs.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(theirs)
+        s.close()
+        os.lchown(theirs, 65534, 65534)
+        cases.append((theirs, "a socket of uid 65534, not of wsbridge's "
+            "uid 0; refusing"))
+    for path, why in cases:
+        name = os.path.basename(path)
+        T.expect_refused(("--check", "127.0.0.1:0", "echo", "--control",
+            path), why, "--check refuses " + name)
+        if "directory" not in why:
+            T.expect_refused(("127.0.0.1:0", "echo", "--control", path), why,
+                "start refuses " + name)
+    with open(target) as f:
+        T.expect_eq(f.read(), "keep me\n", "the link's target untouched")
+    T.check(os.path.islink(link), "the link left in place")
+
+
 def main():
     d = T.tmpdir()
     with T.subtest("protocol, fields, events, errors, ctl"):
@@ -386,6 +543,12 @@ def main():
     with T.subtest("pipelined requests on three workers, a client that "
             "leaves mid-answer"):
         test_pipelined(d)
+    with T.subtest("control-max-clients and control-client-buffer: clients "
+            "that never read are cut, memory bounded, the next refused"):
+        test_limits(d)
+    with T.subtest("socket file: control-mode, links and others' files "
+            "refused, --check"):
+        test_files(d)
 
 
 T.run(main)

@@ -392,14 +392,8 @@ def main():
         other.close()
 
     # ---------------------------------------------------------------- bombs
-    env, bound = None, 16 * 1024
-    if T.is_asan_build():
-        # ASan's quarantine keeps freed buffers resident: shrink it so RSS
-        # shows live memory, and allow for shadow memory.
-        opts = os.environ.get("ASAN_OPTIONS", "")
-        env = {"ASAN_OPTIONS": (opts + ":" if opts else "") +
-            "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
-        bound = 40 * 1024
+    env = T.asan_rss_env()
+    bound = 16 * 1024 if env is None else 40 * 1024
     gate = threading.Event()
     slow = T.SinkBackend(gate=gate)
     bb = T.Bridge("--route", "/bomb=%s deflate=on max-message=1M" %

@@ -935,6 +935,71 @@ def test_priority(d):
     T.expect_eq(b.stop(), 0, "wsbridge exit status")
 
 
+def modes(db):
+    """{suffix: mode} of the database, -wal and -shm that exist."""
+    out = {}
+    for suf in ("", "-wal", "-shm"):
+        try:
+            out[suf] = stat.S_IMODE(os.lstat(db + suf).st_mode)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def test_files(d):
+    """The files: the schema is there when wsbridge says it listens (made
+    before the writer goes to idle priority); a 0644 database, -wal and
+    -shm left by an earlier run come back 0600 (logged); log-db-mode; a
+    symbolic link (database or -wal), another user's file and a missing
+    directory refused at start and by --check."""
+    db = os.path.join(d, "stale.db")
+    for suf in ("", "-wal", "-shm"):
+        open(db + suf, "w").close()
+        os.chmod(db + suf, 0o644)
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db,
+        name="wsbridge-files")
+    T.expect_eq(one(db, "SELECT count(*) FROM sqlite_master WHERE name = "
+        "'frames'"), 1, "the frames table exists once wsbridge listens")
+    T.expect_eq(modes(db), {"": 0o600, "-wal": 0o600, "-shm": 0o600},
+        "database, -wal and -shm at 0600")
+    for suf in ("", "-wal", "-shm"):
+        b.wait_log(r"frame log: %s had mode 0644; set to 0600 "
+            r"\(log-db-mode\)" % re.escape(db + suf), 5)
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+
+    db = os.path.join(d, "group.db")
+    b = T.Bridge("--route", "/echo=echo", "--log-db", db, "-o",
+        "log-db-mode 0640", name="wsbridge-files-mode")
+    T.expect_eq(modes(db), {"": 0o640, "-wal": 0o640, "-shm": 0o640},
+        "log-db-mode 0640: database, and SQLite's -wal and -shm alike")
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+
+    link = os.path.join(d, "link.db")
+    target = T.link_to_precious(d, link)
+    wal = os.path.join(d, "wal.db")
+    os.symlink(target, wal + "-wal")
+    missing = os.path.join(d, "no", "such", "dir.db")
+    cases = [(link, "%s is a symbolic link; refusing to follow it" % link),
+        (wal, "%s-wal is a symbolic link; refusing to follow it" % wal),
+        (missing, "log-db %s: directory %s: No such file or directory" %
+            (missing, os.path.dirname(missing)))]
+    if os.geteuid() == 0:
+        theirs = os.path.join(d, "theirs.db")
+        open(theirs, "w").close()
+        os.chown(theirs, 65534, 65534)
+        cases.append((theirs, "%s belongs to uid 65534, not to wsbridge's "
+            "uid 0; refusing it" % theirs))
+    for path, why in cases:
+        for args in (("--check",), ()):
+            T.expect_refused(args + ("127.0.0.1:0", "echo", "--log-db",
+                path), why, "%s refuses %s" % ("--check" if args else
+                "start", os.path.basename(path)))
+    with open(target) as f:
+        T.expect_eq(f.read(), "keep me\n", "the links' target untouched")
+    T.check(not os.path.exists(wal), "no database made beside a linked "
+        "-wal")
+
+
 def main():
     sqlite3_bin()
     d = T.tmpdir()
@@ -942,6 +1007,9 @@ def main():
     with T.subtest("exact frames and session metadata from Python "
             "websockets"):
         db = test_websockets_mix(d)
+    with T.subtest("files: schema at start, modes fixed, log-db-mode, "
+            "links, others' files and missing directories refused"):
+        test_files(d)
     with T.subtest("raw client: header lengths, fragments, a rejected and "
             "an incomplete frame"):
         test_raw_mix(d)

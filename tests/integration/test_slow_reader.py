@@ -224,15 +224,9 @@ def scenarios(b, port, over, source, sink, gate, bound_kib):
 
 
 def main():
-    asan = T.is_asan_build()
-    env = None
+    env = T.asan_rss_env()
     bound_kib = 32 * 1024
-    if asan:
-        # ASan's quarantine keeps freed buffers resident; shrink it so RSS
-        # reflects live memory, and allow for shadow memory.
-        opts = os.environ.get("ASAN_OPTIONS", "")
-        env = {"ASAN_OPTIONS": (opts + ":" if opts else "") +
-            "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
+    if env is not None:
         bound_kib = 64 * 1024
         T.log("   (ASan build: bound raised to +64 MiB, small quarantine)")
 

@@ -296,6 +296,34 @@ def is_asan_build():
         return False
 
 
+def asan_rss_env():
+    """For a test that bounds RSS: None, or on an ASan build an environment
+    that shrinks ASan's quarantine (it keeps freed buffers resident), so
+    RSS shows live memory; such a test also allows for shadow memory."""
+    if not is_asan_build():
+        return None
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": (opts + ":" if opts else "") +
+        "quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
+
+
+def link_to_precious(d, link):
+    """A symbolic link at link to a new file in d holding "keep me\n": what
+    wsbridge must refuse to follow. Returns the target's path."""
+    target = os.path.join(d, os.path.basename(link) + ".target")
+    with open(target, "w") as f:
+        f.write("keep me\n")
+    os.symlink(target, link)
+    return target
+
+
+def expect_refused(args, why, what):
+    """Runs wsbridge with args (it must not start); checks it exits 1 and
+    says why."""
+    rc, out = run_wsbridge(*args, timeout=30)
+    check(rc == 1 and why in out, what, why, (rc, out))
+
+
 _LISTEN_RE = re.compile(r"listening on (\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d+)")
 
 

@@ -539,7 +539,40 @@ test_globals(void **state)
 	ok(cfg, "h2-idle-timeout 5s");
 	assert_int_equal(cfg->h2_max_streams, 8);
 	assert_int_equal(cfg->h2_idle_timeout_ms, 5000);
+	assert_int_equal(cfg->control_mode, 0600);
+	assert_int_equal(cfg->control_max_clients, 16);
+	assert_int_equal(cfg->control_client_buffer, 4 * 1024 * 1024);
+	ok(cfg, "control-mode 660");
+	ok(cfg, "control-max-clients 1");
+	ok(cfg, "control-client-buffer 1M");
+	assert_int_equal(cfg->control_mode, 0660);
+	assert_int_equal(cfg->control_max_clients, 1);
+	assert_int_equal(cfg->control_client_buffer, 1024 * 1024);
+	ok(cfg, "control-mode 0777");
+	ok(cfg, "control-max-clients 1024");
+	ok(cfg, "control-client-buffer 1G");
+	assert_int_equal(cfg->control_mode, 0777);
+	assert_int_equal(cfg->control_max_clients, 1024);
+	assert_int_equal(cfg->control_client_buffer, 1024 * 1024 * 1024);
 	config_free(cfg);
+
+	/* The owner must keep read and write: wsbridge's own files. */
+	bad("control-mode 0400", "control-mode: expected an octal mode with "
+	    "0600 in it, like 0660, not '0400'");
+	bad("control-mode 0o600", "control-mode: expected an octal mode "
+	    "with 0600 in it, like 0660, not '0o600'");
+	bad("control-mode 1600", "control-mode: expected an octal mode "
+	    "with 0600 in it, like 0660, not '1600'");
+	bad("control-mode 0680", "control-mode: expected an octal mode "
+	    "with 0600 in it, like 0660, not '0680'");
+	bad("control-max-clients 0",
+	    "control-max-clients: bad number '0' (1 to 1024)");
+	bad("control-max-clients 1025",
+	    "control-max-clients: bad number '1025' (1 to 1024)");
+	bad("control-client-buffer 1023k",
+	    "control-client-buffer: bad size '1023k' (1M to 1G)");
+	bad("control-client-buffer 2G",
+	    "control-client-buffer: bad size '2G' (1M to 1G)");
 
 	bad("h2-max-streams 0", "h2-max-streams: bad number '0' (1 to 10000)");
 	bad("h2-max-streams 10001",

@@ -233,6 +233,9 @@ test_config(void **state)
 	assert_int_equal(cfg->log.max_size, 64 * 1024 * 1024);
 	ok(cfg, "log-db off");
 	assert_null(cfg->log.db);
+	assert_int_equal(cfg->log.mode, 0600);
+	ok(cfg, "log-db-mode 0640");
+	assert_int_equal(cfg->log.mode, 0640);
 	/* log-level still belongs to config.c. */
 	ok(cfg, "log-level debug");
 	config_free(cfg);
@@ -250,6 +253,10 @@ test_config(void **state)
 	bad("log-writer-priority low", "log-writer-priority: expected idle "
 	    "or normal");
 	bad("log-db", "log-db needs one value");
+	bad("log-db-mode 0440", "log-db-mode: expected an octal mode with "
+	    "0600 in it, like 0640, got '0440'");
+	bad("log-db-mode rw", "log-db-mode: expected an octal mode");
+	bad("log-db-mode 01600", "log-db-mode: expected an octal mode");
 	bad("log-colour red", "unknown directive 'log-colour'");
 
 	assert_int_equal(framelog_parse_age("90", &s), 0);
