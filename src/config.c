@@ -21,6 +21,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "tls_client.h"
+#include "token.h"
 #include "util.h"
 
 #define CONFIG_MAX_FRAME_MIN	1
@@ -42,6 +43,23 @@ _Static_assert(CONFIG_BUFFER_MAX <= UINT32_MAX &&
 #define CONFIG_CONTROL_CLIENTS_MAX	1024
 #define CONFIG_CONTROL_BUFFER_MIN	(1024 * 1024)
 #define CONFIG_CONTROL_BUFFER_MAX	(1024 * 1024 * 1024)
+/*
+ * Distinct targets one token route makes routes for before a reload: each
+ * lives as long as the config (a live tunnel may use it), so a token file
+ * rewritten with new targets again and again must not grow memory forever.
+ */
+#define CONFIG_TOKEN_TARGETS_MAX	10000
+
+/* A token route's source and the routes made for the targets it named. */
+struct route_tokens {
+	enum token_plugin	 plugin;
+	char			*source;	/* as configured (a path) */
+	int			 from_host;	/* token-from=host */
+	int			 tls;		/* token-tls=yes */
+	struct token_source	*src;
+	struct route		**routes;	/* one per target spec */
+	size_t			 nroutes;
+};
 
 /* A line split into words; the words are owned by the struct. */
 struct config_words {
@@ -157,8 +175,26 @@ config_target_clear(struct target *t)
 }
 
 static void
+config_route_tokens_free(struct route_tokens *rt)
+{
+	size_t	i;
+
+	if (rt == NULL)
+		return;
+	for (i = 0; i < rt->nroutes; i++) {
+		config_route_clear(rt->routes[i]);
+		free(rt->routes[i]);
+	}
+	free(rt->routes);
+	token_source_free(rt->src);
+	free(rt->source);
+	free(rt);
+}
+
+static void
 config_route_clear(struct route *r)
 {
+	config_route_tokens_free(r->tokens);
 	free(r->path);
 	config_target_clear(&r->target);
 	config_strv_free(r->subprotocols, r->nsubprotocols);
@@ -173,6 +209,7 @@ config_route_copy_policy(struct route *dst, const struct route *src)
 {
 	*dst = *src;
 	dst->path = NULL;
+	dst->tokens = NULL;
 	memset(&dst->target, 0, sizeof dst->target);
 	dst->subprotocols = config_strv_copy(src->subprotocols,
 	    src->nsubprotocols);
@@ -205,6 +242,7 @@ config_free(struct config *cfg)
 	config_route_clear(&cfg->defaults);
 	framelog_config_clear(&cfg->log);
 	free(cfg->control);
+	free(cfg->log_file);
 	free(cfg->file);
 	free(cfg);
 }
@@ -377,8 +415,15 @@ config_split_hostport(const char *spec, int bare_port, char **host,
 			return (config_error(cause, "bad port '%s'", spec));
 		return (0);
 	}
-	if (colon == spec)
-		return (config_error(cause, "empty host in '%s'", spec));
+	if (colon == spec) {
+		/* ":PORT", as websockify takes it: every address. */
+		if (!bare_port)
+			return (config_error(cause, "empty host in '%s'",
+			    spec));
+		if (config_parse_port(colon + 1, port) != 0)
+			return (config_error(cause, "bad port in '%s'", spec));
+		return (0);
+	}
 	if (memchr(spec, ':', (size_t)(colon - spec)) != NULL)
 		return (config_error(cause,
 		    "'%s': put an IPv6 address in brackets", spec));
@@ -460,10 +505,13 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		config_error(cause, "cert=, key= and ca= need 'tls'");
 		goto fail;
 	}
-	if (lc.tls && (lc.cert == NULL || lc.key == NULL)) {
-		config_error(cause, "tls needs cert=FILE and key=FILE");
+	if (lc.tls && lc.cert == NULL) {
+		config_error(cause, "tls needs cert=FILE [key=FILE]");
 		goto fail;
 	}
+	/* No key=: the key is in the certificate file (a combined PEM). */
+	if (lc.tls && lc.key == NULL)
+		lc.key = xstrdup(lc.cert);
 	spec = xstrdup(argv[0]);
 	for (i = 1; i < argc; i++) {
 		tmp = xasprintf("%s %s", spec, argv[i]);
@@ -518,6 +566,8 @@ config_parse_target(const char *spec, struct target *t, char **cause)
 		return (config_error(cause, "bad target"));
 	if (strcmp(spec, "echo") == 0) {
 		t->kind = TARGET_ECHO;
+	} else if (strcmp(spec, "token") == 0) {
+		t->kind = TARGET_TOKEN;
 	} else if (strncmp(spec, "unix:", 5) == 0) {
 		if (spec[5] != '/')
 			return (config_error(cause,
@@ -814,6 +864,52 @@ out:
 	return (rc);
 }
 
+/*
+ * Applies a token route's own key (token-plugin=, token-source=,
+ * token-from=, token-tls=) to *tk, made on first use. Returns 1 when kv was
+ * one of them, 0 when not, -1 with *cause set for a bad value.
+ */
+static int
+config_route_token_option(struct route_tokens **tk, const char *kv,
+    char **cause)
+{
+	const char	*v;
+	int		 yes;
+
+	if (strncmp(kv, "token-", 6) != 0)
+		return (0);
+	if (*tk == NULL)
+		*tk = xcalloc(1, sizeof **tk);
+	if (strncmp(kv, "token-plugin=", 13) == 0) {
+		if (token_plugin_parse(kv + 13, &(*tk)->plugin) != 0)
+			return (config_error(cause, "token-plugin: '%s' is not "
+			    "one of TokenFile, ReadOnlyTokenFile, "
+			    "TokenFileName", kv + 13));
+	} else if (strncmp(kv, "token-source=", 13) == 0) {
+		if (kv[13] == '\0')
+			return (config_error(cause, "token-source: empty"));
+		free((*tk)->source);
+		(*tk)->source = xstrdup(kv + 13);
+	} else if (strncmp(kv, "token-from=", 11) == 0) {
+		v = kv + 11;
+		if (strcmp(v, "query") == 0)
+			(*tk)->from_host = 0;
+		else if (strcmp(v, "host") == 0)
+			(*tk)->from_host = 1;
+		else
+			return (config_error(cause, "token-from: expected query "
+			    "or host"));
+	} else if (strncmp(kv, "token-tls=", 10) == 0) {
+		if (config_parse_bool(kv + 10, &yes) != 0)
+			return (config_error(cause, "token-tls: expected yes or "
+			    "no"));
+		(*tk)->tls = yes;
+	} else
+		return (config_error(cause, "unknown route option '%.*s'",
+		    (int)strcspn(kv, "="), kv));
+	return (1);
+}
+
 /* Adds a route from the words "PATH TARGET [key=value ...]". */
 static int
 config_route_words(struct config *cfg, char **argv, size_t argc, int lineno,
@@ -821,6 +917,7 @@ config_route_words(struct config *cfg, char **argv, size_t argc, int lineno,
 {
 	struct route	r;
 	size_t		i;
+	int		rc, tls;
 
 	if (argc < 2)
 		return (config_error(cause, "route needs PATH and TARGET"));
@@ -842,16 +939,37 @@ config_route_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	if (config_parse_target(argv[1], &r.target, cause) != 0)
 		goto fail;
 	for (i = 2; i < argc; i++) {
+		if ((rc = config_route_token_option(&r.tokens, argv[i],
+		    cause)) == -1)
+			goto fail;
+		if (rc == 1)
+			continue;
 		if (config_route_option(&r, argv[i], cause) != 0)
 			goto fail;
+	}
+	tls = r.target.tls || (r.tokens != NULL && r.tokens->tls);
+	for (i = 2; i < argc; i++) {
 		/* On a route line they only mean something for tls: targets. */
-		if (!r.target.tls &&
-		    (strncmp(argv[i], "backend-ca=", 11) == 0 ||
+		if (!tls && (strncmp(argv[i], "backend-ca=", 11) == 0 ||
 		    strncmp(argv[i], "backend-verify=", 15) == 0)) {
 			config_error(cause, "%.*s: only for tls:HOST:PORT targets",
 			    (int)strcspn(argv[i], "="), argv[i]);
 			goto fail;
 		}
+	}
+	if (r.target.kind == TARGET_TOKEN) {
+		if (r.tokens == NULL || r.tokens->source == NULL) {
+			config_error(cause, "a token route needs "
+			    "token-source=PATH (and token-plugin=NAME, "
+			    "default TokenFile)");
+			goto fail;
+		}
+		if ((r.tokens->src = token_source_new(r.tokens->plugin,
+		    r.tokens->source, cause)) == NULL)
+			goto fail;
+	} else if (r.tokens != NULL) {
+		config_error(cause, "token-* options need the target 'token'");
+		goto fail;
 	}
 	if (r.target.tls) {
 		if ((r.target.tls_ctx = tls_client_ctx_new(r.backend_ca,
@@ -999,6 +1117,27 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			return (config_error(cause,
 			    "%s: bad size '%s' (1M to 1G)", name, arg));
 		cfg->control_client_buffer = (size_t)size;
+	} else if (strcmp(name, "log-file") == 0) {
+		if (arg[0] == '\0')
+			return (config_error(cause, "%s: empty path", name));
+		free(cfg->log_file);
+		cfg->log_file = xstrdup(arg);
+	} else if (strcmp(name, "daemon") == 0 ||
+	    strcmp(name, "run-once") == 0) {
+		if (config_parse_bool(arg, strcmp(name, "daemon") == 0 ?
+		    &cfg->daemon : &cfg->run_once) != 0)
+			return (config_error(cause, "%s: expected yes or no",
+			    name));
+	} else if (strcmp(name, "exit-when-idle") == 0 ||
+	    strcmp(name, "accept-for") == 0) {
+		/* 0 turns them off, as websockify's default 0 does. */
+		if (parse_duration(arg, &ms) != 0)
+			return (config_error(cause, "%s: bad duration '%s'",
+			    name, arg));
+		if (strcmp(name, "exit-when-idle") == 0)
+			cfg->exit_idle_ms = ms;
+		else
+			cfg->accept_for_ms = ms;
 	} else
 		return (config_error(cause, "unknown directive '%s'", name));
 	return (0);
@@ -1009,7 +1148,8 @@ static const char *const config_globals[] = {
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
 	"control", "control-mode", "control-max-clients",
-	"control-client-buffer", "workers",
+	"control-client-buffer", "workers", "log-file", "daemon", "run-once",
+	"exit-when-idle", "accept-for",
 };
 
 /* Applies the words of one line; errors come back without a location. */
@@ -1185,13 +1325,99 @@ config_find_route(const struct config *cfg, const char *path)
 	return (any);
 }
 
+/*
+ * The route serving spec for token route tr: the one made earlier for the
+ * same target, or a new one with tr's policy. Returns NULL with pol's
+ * status and why set when spec is no target or there are too many.
+ */
+static const struct route *
+config_token_route(const struct route *tr, const char *spec,
+    struct handshake_policy *pol)
+{
+	struct route_tokens	*tk = tr->tokens;
+	struct route		*r;
+	char			*full, *cause = NULL;
+	size_t			 i;
+
+	full = tk->tls ? xasprintf("tls:%s", spec) : xstrdup(spec);
+	for (i = 0; i < tk->nroutes; i++) {
+		if (strcmp(tk->routes[i]->target.spec, full) == 0) {
+			free(full);
+			return (tk->routes[i]);
+		}
+	}
+	if (tk->nroutes >= CONFIG_TOKEN_TARGETS_MAX) {
+		log_warn("route %s: %d token targets made since the last "
+		    "reload; send SIGHUP to start afresh", tr->path,
+		    CONFIG_TOKEN_TARGETS_MAX);
+		pol->status = 503;
+		pol->why = "too many token targets";
+		free(full);
+		return (NULL);
+	}
+	r = xcalloc(1, sizeof *r);
+	config_route_copy_policy(r, tr);
+	r->path = xstrdup(tr->path);
+	if (config_parse_target(full, &r->target, &cause) != 0 ||
+	    r->target.kind == TARGET_ECHO || r->target.kind == TARGET_TOKEN ||
+	    (r->target.tls && (r->target.tls_ctx = tls_client_ctx_new(
+	    r->backend_ca, !r->backend_insecure, &cause)) == NULL)) {
+		log_warn("route %s: token source %s: bad target '%s': %s",
+		    tr->path, tk->source, full, cause != NULL ? cause :
+		    "not a host:port or unix_socket target");
+		free(cause);
+		free(full);
+		config_route_clear(r);
+		free(r);
+		pol->status = 502;
+		pol->why = "token names a bad target";
+		return (NULL);
+	}
+	free(full);
+	tk->routes = xreallocarray(tk->routes, tk->nroutes + 1,
+	    sizeof *tk->routes);
+	tk->routes[tk->nroutes++] = r;
+	return (r);
+}
+
+/* A token route's target for the offer's token, as config_route_policy(). */
+static const struct route *
+config_token_lookup(const struct route *tr, const struct ws_offer *o,
+    struct handshake_policy *pol)
+{
+	struct route_tokens	*tk = tr->tokens;
+	const char		*spec;
+	char			*token, red[32];
+
+	token = tk->from_host ? token_from_host(o->host) :
+	    token_from_query(o->query);
+	if (token == NULL) {
+		pol->why = tk->from_host ? "no Host to take the token from" :
+		    "no token in the query";
+		return (NULL);
+	}
+	if ((spec = token_source_lookup(tk->src, token)) == NULL) {
+		log_info("token %s not found in %s %s",
+		    token_redact(token, red, sizeof red),
+		    token_plugin_name(tk->plugin), tk->source);
+		free(token);
+		pol->why = "unknown token";
+		return (NULL);
+	}
+	free(token);
+	return (config_token_route(tr, spec, pol));
+}
+
 const struct route *
-config_route_policy(const void *arg, const char *path,
+config_route_policy(const void *arg, const struct ws_offer *o,
     struct handshake_policy *pol)
 {
 	const struct route	*r;
 
-	if ((r = config_find_route(arg, path)) == NULL)
+	if ((r = config_find_route(arg, o->path)) == NULL)
+		return (NULL);
+	if (r->target.kind == TARGET_TOKEN &&
+	    (r = config_token_lookup(r, o, pol)) == NULL)
 		return (NULL);
 	pol->subprotocols = r->subprotocols;
 	pol->nsubprotocols = r->nsubprotocols;

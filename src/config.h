@@ -13,6 +13,7 @@
 #include "ws_deflate.h"
 
 struct handshake_policy;
+struct ws_offer;
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -20,7 +21,12 @@ enum target_kind {
 	TARGET_TCP = 0,		/* [tls:]host:port, resolved asynchronously */
 	TARGET_UNIX,		/* unix:/path */
 	TARGET_ECHO,		/* built-in echo of every message */
+	TARGET_TOKEN,		/* "token": the client's token names the
+				   target (struct route_tokens); never
+				   reaches a tunnel */
 };
+
+struct route_tokens;	/* config.c's: a token route's source and targets */
 
 struct target {
 	enum target_kind kind;
@@ -53,6 +59,12 @@ struct route {
 	char		*backend_ca;	/* tls targets: CA file, NULL: system store */
 	int		 backend_insecure; /* tls targets: backend-verify=no */
 	int		 line;		/* config line, 0 from flags */
+	/*
+	 * TARGET_TOKEN routes: where tokens are looked up, and the routes
+	 * made for the targets found (owned; a derived route keeps the
+	 * policy of its token route and lives as long as the config).
+	 */
+	struct route_tokens *tokens;
 };
 
 struct listen_cfg {
@@ -90,6 +102,15 @@ struct config {
 	unsigned	 control_mode;	/* its file mode (control-mode) */
 	unsigned	 control_max_clients;	/* past it: refused */
 	size_t		 control_client_buffer;	/* unread output: cut */
+	/* Process life, as websockify's options set it; fixed at start. */
+	int		 daemon;	/* detach once listening */
+	char		*log_file;	/* log appended here, or NULL */
+	unsigned	 exit_idle_ms;	/* exit after this long with no
+					   connection (--idle-timeout); 0: never */
+	unsigned	 accept_for_ms;	/* stop accepting this long after
+					   start (--timeout); 0: always accept */
+	int		 run_once;	/* stop accepting after the first
+					   connection, exit when it ends */
 };
 
 /* Returns a config holding defaults only; the caller owns it (config_free). */
@@ -132,14 +153,22 @@ int	config_add_route(struct config *cfg, const char *spec, int lineno,
  */
 int	config_finish(struct config *cfg, char **cause);
 
-/* Returns the route for path (exact match first, then "*"), or NULL. */
+/*
+ * Returns the route for path (exact match first, then "*"), or NULL. A
+ * token route comes back as itself: config_route_policy() resolves tokens.
+ */
 const struct route *config_find_route(const struct config *cfg,
 	    const char *path);
 /*
  * handshake_route()'s lookup (handshake_find_fn) over the config arg:
- * config_find_route() with the route's admission policy in *pol.
+ * config_find_route() for the offer's path with the route's admission
+ * policy in *pol. A token route resolves the offer's token (query or Host)
+ * through its source to a route for that target, or returns NULL with
+ * pol->status and pol->why set (404: no or unknown token; 502: the source
+ * names a bad target; 503: too many targets). The arg config is const to
+ * the caller but a token route's cache in it grows: one thread per config.
  */
-const struct route *config_route_policy(const void *arg, const char *path,
-	    struct handshake_policy *pol);
+const struct route *config_route_policy(const void *arg,
+	    const struct ws_offer *o, struct handshake_policy *pol);
 
 #endif

@@ -345,9 +345,9 @@ handshake_route(handshake_find_fn *find, const void *arg,
 	*why = NULL;
 
 	memset(&pol, 0, sizeof pol);
-	if (o->path == NULL || (found = find(arg, o->path, &pol)) == NULL) {
-		*why = "no route for path";
-		return (404);
+	if (o->path == NULL || (found = find(arg, o, &pol)) == NULL) {
+		*why = pol.why != NULL ? pol.why : "no route for path";
+		return (pol.status != 0 ? pol.status : 404);
 	}
 
 	/*

@@ -85,21 +85,25 @@ struct handshake_policy {
 	int		 require_subprotocol; /* 400 when none of ours offered */
 	char *const	*origins;	/* allowed Origin values; none: any */
 	size_t		 norigins;
+	/* A lookup that returns NULL may say why: 0/NULL mean 404, no route. */
+	int		 status;
+	const char	*why;		/* static */
 };
 
 /*
- * The caller's route lookup: returns the route serving path and fills *pol
- * from it, or returns NULL when no route does. arg is the caller's.
+ * The caller's route lookup: returns the route serving the offer (by its
+ * path, and its query or Host when the route routes by token) and fills
+ * *pol from it, or returns NULL when no route does. arg is the caller's.
  */
 typedef const struct route *handshake_find_fn(const void *arg,
-		    const char *path, struct handshake_policy *pol);
+		    const struct ws_offer *o, struct handshake_policy *pol);
 
 /*
- * Chooses the route for an offer (find(arg, path, ...)) and applies its
+ * Chooses the route for an offer (find(arg, o, ...)) and applies its
  * policy. Returns 0 and sets *rt (find's) and *subprotocol (borrowed from
  * the route's list, or NULL when none is agreed) on success; otherwise the
- * HTTP status: 404 (no route for the path), 403 (Origin not in the route's
- * allowlist). A client offering subprotocols that the route does not share
+ * HTTP status: 404 (no route for the path, or the status find gave), 403
+ * (Origin not in the route's allowlist). A client offering subprotocols that the route does not share
  * gets none chosen (the RFC lets the client decide), unless the route
  * requires one: then 400.
  */

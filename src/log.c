@@ -54,6 +54,14 @@ log_level_parse(const char *s)
 	return (-1);
 }
 
+const char *
+log_level_name(int level)
+{
+	if (level < 0 || (size_t)level >= sizeof log_names / sizeof log_names[0])
+		return ("?");
+	return (log_names[level]);
+}
+
 static void __attribute__((format(printf, 3, 0)))
 log_vmsg(enum log_level level, const char *func, const char *fmt, va_list ap)
 {

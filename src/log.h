@@ -15,6 +15,8 @@ void	log_set_level(enum log_level level);
 int	log_enabled(enum log_level level);
 /* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */
 int	log_level_parse(const char *s);
+/* The name log_level_parse() takes for level. */
+const char *log_level_name(int level);
 
 void	log_msg(enum log_level, const char *func, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -1,13 +1,19 @@
 /* main.c -- wsbridge: flags, config, and the event loop. */
 #include "wsb_autoconf.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -17,6 +23,7 @@
 #include "log.h"
 #include "server.h"
 #include "sockread.h"
+#include "token.h"
 #include "util.h"
 
 /* What `wsbridge --demo` runs: the quick start's embedded default. */
@@ -29,12 +36,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"usage: wsbridge [options] [[HOST:]PORT TARGET]\n"
+"usage: wsbridge [options] [[HOST:]PORT [TARGET]]\n"
+"       wsbridge [options] [HOST:]PORT -- WRAP_COMMAND_LINE  (not yet)\n"
 "       wsbridge ctl [-s PATH] [--json] hello|stats|list|conn ID|events\n"
 "\n"
 "Bridges WebSocket clients (RFC 6455) to TCP or unix-socket backends.\n"
 "With PORT and TARGET, listens on PORT and bridges every path to TARGET,\n"
-"like websockify: wsbridge 8080 localhost:5900\n"
+"like websockify: wsbridge 8080 localhost:5900 (:PORT: every address)\n"
 "\n"
 "TARGET is HOST:PORT, [IPV6]:PORT, tls:HOST:PORT (certificate verified;\n"
 "route keys backend-ca=FILE, backend-verify=no), unix:/PATH, or echo.\n"
@@ -42,7 +50,7 @@ usage(FILE *f)
 "options:\n"
 "  -c, --config FILE       read FILE (see wsbridge.conf(5)); SIGHUP rereads it\n"
 "  -l, --listen ADDR       listen on ADDR: PORT, HOST:PORT, [V6]:PORT (repeatable);\n"
-"                          'ADDR tls cert=FILE key=FILE [ca=FILE]' for wss://\n"
+"                          'ADDR tls cert=FILE [key=FILE] [ca=FILE]' for wss://\n"
 "                          (HTTP/1.1 and HTTP/2 by ALPN; ca= requires client certs)\n"
 "  -r, --route 'PATH=TARGET [KEY=VALUE ...]'\n"
 "                          bridge PATH (or * for any) to TARGET (repeatable);\n"
@@ -51,6 +59,8 @@ usage(FILE *f)
 "      --demo              run the built-in demo: 127.0.0.1:8080, /echo\n"
 "      --check             validate the configuration (and that the log-db\n"
 "                          and control files can be made) and exit\n"
+"      --print-config      print the configuration the options make, as\n"
+"                          config lines that -c FILE reads back, and exit\n"
 "      --log-db FILE       record every session and frame to the SQLite\n"
 "                          database FILE, mode 0600 (-o 'log-db-mode 0640')\n"
 "      --control PATH      serve stats and events on the unix socket PATH\n"
@@ -61,9 +71,29 @@ usage(FILE *f)
 "                          listening ports (default 1; auto: one per CPU)\n"
 "      --log-level LEVEL   error, warn, info (default) or debug\n"
 "  -v, --verbose           same as --log-level debug\n"
-"      --syslog            log to syslog instead of stderr\n"
+"      --syslog [/dev/log] log to syslog instead of stderr\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
+"\n"
+"websockify's options (see docs/websockify.md for each one's mapping):\n"
+"  --cert FILE [--key FILE] [--ssl-only] [--verify-client --cafile FILE]\n"
+"                          wss:// on [HOST:]PORT (key in FILE when no --key)\n"
+"  --ssl-target            TARGET speaks TLS (tls:HOST:PORT)\n"
+"  --unix-target FILE      the target is the unix socket FILE\n"
+"  --token-plugin NAME --token-source PATH [--host-token]\n"
+"                          the target from the client's ?token= (or Host):\n"
+"                          TokenFile, ReadOnlyTokenFile, TokenFileName;\n"
+"                          --target-config FILE is TokenFile FILE\n"
+"  --heartbeat N           ping every N seconds (ping-interval)\n"
+"  --idle-timeout N        exit after N seconds without a connection\n"
+"  --timeout N             stop accepting after N seconds, exit when idle\n"
+"  --run-once              serve the first connection only, then exit\n"
+"  -D, --daemon            detach once listening\n"
+"  --log-file FILE         append the log to FILE\n"
+"  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver: accepted\n"
+"  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
+"  --key-password, --ssl-version, --ssl-ciphers, --unix-listen,\n"
+"  --unix-listen-mode, --inetd, -- COMMAND: not supported yet (say so)\n"
 "\n"
 "Signals: TERM/INT close every WebSocket with 1001 and exit once drained;\n"
 "HUP reloads the configuration and TLS certificates (live tunnels keep theirs).\n");
@@ -77,15 +107,14 @@ add_flag_line(struct server *srv, char *line)
 	srv->flag_lines[srv->nflag_lines++] = line;
 }
 
-/* "NAME "VALUE"" with the quoting config lines understand. */
+/* "VALUE" with the quoting config lines understand; caller frees. */
 static char *
-quoted_line(const char *name, const char *value)
+quoted(const char *value)
 {
-	char	*line, *p;
+	char	*q, *p;
 
-	line = xmalloc(strlen(name) + 2 * strlen(value) + 4);
-	p = line + strlen(name) + 2;
-	snprintf(line, p - line + 1, "%s \"", name);
+	q = p = xmalloc(2 * strlen(value) + 3);
+	*p++ = '"';
 	for (; *value != '\0'; value++) {
 		if (*value == '"' || *value == '\\')
 			*p++ = '\\';
@@ -93,7 +122,636 @@ quoted_line(const char *name, const char *value)
 	}
 	*p++ = '"';
 	*p = '\0';
+	return (q);
+}
+
+/* "NAME "VALUE"" with the quoting config lines understand. */
+static char *
+quoted_line(const char *name, const char *value)
+{
+	char	*q, *line;
+
+	q = quoted(value);
+	line = xasprintf("%s %s", name, q);
+	free(q);
 	return (line);
+}
+
+/* ---- websockify's command line ------------------------------------------- */
+
+/*
+ * websockify 0.12's options as wsbridge reads them. Each becomes config
+ * lines (wsk_lines), so --check, --print-config and SIGHUP see one model.
+ */
+enum {
+	OPT_DEMO = 256, OPT_CHECK, OPT_LOG_DB, OPT_CONTROL, OPT_WORKERS,
+	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_PRINT_CONFIG,
+	/* websockify's */
+	OPT_TRAFFIC, OPT_RECORD, OPT_RUN_ONCE, OPT_TIMEOUT, OPT_IDLE_TIMEOUT,
+	OPT_CERT, OPT_KEY, OPT_KEY_PASSWORD, OPT_SSL_ONLY, OPT_SSL_TARGET,
+	OPT_VERIFY_CLIENT, OPT_CAFILE, OPT_SSL_VERSION, OPT_SSL_CIPHERS,
+	OPT_UNIX_LISTEN, OPT_UNIX_LISTEN_MODE, OPT_UNIX_TARGET, OPT_INETD,
+	OPT_WEB, OPT_WEB_AUTH, OPT_WRAP_MODE, OPT_LIBSERVER, OPT_TARGET_CONFIG,
+	OPT_TOKEN_PLUGIN, OPT_TOKEN_SOURCE, OPT_HOST_TOKEN, OPT_AUTH_PLUGIN,
+	OPT_AUTH_SOURCE, OPT_HEARTBEAT, OPT_LOG_FILE, OPT_LEGACY_SYSLOG,
+	OPT_FILE_ONLY,
+};
+
+/*
+ * The websockify options wsbridge cannot honour yet: refused with what is
+ * missing, never silently ignored, as a proxy that quietly skips --web or
+ * --auth-plugin would serve something its operator did not ask for.
+ */
+static const struct {
+	int		 opt;
+	const char	*name;
+	const char	*why;
+} wsk_not_yet[] = {
+	{ OPT_TRAFFIC, "--traffic", "per-frame traffic printing (issue 16 "
+	    "item 7); the frame log (--log-db) records every frame" },
+	{ OPT_RECORD, "--record", "websockify's record format (issue 16 "
+	    "item 7); the frame log (--log-db) records every frame" },
+	{ OPT_KEY_PASSWORD, "--key-password", "encrypted private keys "
+	    "(issue 16 item 2)" },
+	{ OPT_SSL_VERSION, "--ssl-version", "a minimum TLS version other "
+	    "than OpenSSL's default" },
+	{ OPT_SSL_CIPHERS, "--ssl-ciphers", "a cipher list other than "
+	    "OpenSSL's default" },
+	{ OPT_UNIX_LISTEN, "--unix-listen", "listening on a unix socket" },
+	{ OPT_UNIX_LISTEN_MODE, "--unix-listen-mode", "listening on a unix "
+	    "socket" },
+	{ OPT_INETD, "--inetd", "a listening socket on stdin" },
+	{ OPT_WEB, "--web", "serving static files (issue 16 item 3); serve "
+	    "the pages from another web server and point the client at "
+	    "wsbridge's port" },
+	{ OPT_WEB_AUTH, "--web-auth", "serving static files (issue 16 "
+	    "item 3)" },
+	{ OPT_AUTH_PLUGIN, "--auth-plugin", "auth plugins (issue 16 item 5); "
+	    "route keys origins= check Origin" },
+	{ OPT_AUTH_SOURCE, "--auth-source", "auth plugins (issue 16 item 5)" },
+};
+
+struct wsk {
+	int		 any;		/* a websockify-only option was given */
+	const char	*cert, *key, *cafile, *unix_target;
+	const char	*token_plugin, *token_source, *log_file, *syslog;
+	int		 ssl_only, ssl_target, verify_client, host_token;
+	int		 daemon, run_once, prefer_ipv6, syslog_bare;
+	long		 timeout, idle_timeout, heartbeat;
+	char		**wrap;		/* after "--": the wrapped program */
+	int		 nwrap;
+};
+
+/* A websockify integer option: seconds, 0 or more. */
+static int
+wsk_seconds(const char *name, const char *arg, long *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (arg[0] == '\0' || *end != '\0' || errno != 0 || v < 0 ||
+	    v > 86400L * 365) {
+		fprintf(stderr, "wsbridge: %s: expected seconds, got '%s'\n",
+		    name, arg);
+		return (-1);
+	}
+	*out = v;
+	return (0);
+}
+
+/* path made absolute (websockify does it; a daemon's cwd is /). */
+static char *
+wsk_abspath(const char *path)
+{
+	char	cwd[PATH_MAX];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof cwd) == NULL)
+		return (xstrdup(path));
+	return (xasprintf("%s/%s", cwd, path));
+}
+
+/*
+ * websockify's HOST:PORT, split at the last ':' with the brackets taken
+ * off, as wsbridge writes it: an IPv6 address goes back in brackets.
+ */
+static char *
+wsk_hostport(const char *arg)
+{
+	const char	*colon = strrchr(arg, ':');
+
+	if (colon == NULL || arg[0] == '[' ||
+	    memchr(arg, ':', (size_t)(colon - arg)) == NULL)
+		return (xstrdup(arg));
+	return (xasprintf("[%.*s]%s", (int)(colon - arg), arg, colon));
+}
+
+/* Applies one websockify option. Returns 0, or -1 after saying why. */
+static int
+wsk_option(struct wsk *k, int ch, const char *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < nitems(wsk_not_yet); i++) {
+		if (wsk_not_yet[i].opt == ch) {
+			fprintf(stderr, "wsbridge: %s is not supported yet: "
+			    "wsbridge lacks %s\n", wsk_not_yet[i].name,
+			    wsk_not_yet[i].why);
+			return (-1);
+		}
+	}
+	k->any = 1;
+	switch (ch) {
+	case OPT_RUN_ONCE:
+		k->run_once = 1;
+		break;
+	case OPT_TIMEOUT:
+		return (wsk_seconds("--timeout", arg, &k->timeout));
+	case OPT_IDLE_TIMEOUT:
+		return (wsk_seconds("--idle-timeout", arg, &k->idle_timeout));
+	case OPT_HEARTBEAT:
+		return (wsk_seconds("--heartbeat", arg, &k->heartbeat));
+	case OPT_CERT:
+		k->cert = arg;
+		break;
+	case OPT_KEY:
+		k->key = arg;
+		break;
+	case OPT_SSL_ONLY:
+		k->ssl_only = 1;
+		break;
+	case OPT_SSL_TARGET:
+		k->ssl_target = 1;
+		break;
+	case OPT_VERIFY_CLIENT:
+		k->verify_client = 1;
+		break;
+	case OPT_CAFILE:
+		k->cafile = arg;
+		break;
+	case OPT_UNIX_TARGET:
+		k->unix_target = arg;
+		break;
+	case OPT_WRAP_MODE:
+		if (strcmp(arg, "exit") != 0 && strcmp(arg, "ignore") != 0 &&
+		    strcmp(arg, "respawn") != 0) {
+			fprintf(stderr, "wsbridge: --wrap-mode: expected exit, "
+			    "ignore or respawn, got '%s'\n", arg);
+			return (-1);
+		}
+		break;
+	case OPT_LIBSERVER:
+	case OPT_FILE_ONLY:
+		/* One engine; no web server to list directories. */
+		break;
+	case OPT_TARGET_CONFIG:
+		/* websockify: the old name of TokenFile's source. */
+		k->token_plugin = "TokenFile";
+		k->token_source = arg;
+		break;
+	case OPT_TOKEN_PLUGIN:
+		k->token_plugin = arg;
+		break;
+	case OPT_TOKEN_SOURCE:
+		k->token_source = arg;
+		break;
+	case OPT_HOST_TOKEN:
+		k->host_token = 1;
+		break;
+	case OPT_LOG_FILE:
+		k->log_file = arg;
+		break;
+	case OPT_LEGACY_SYSLOG:
+		/* syslog(3) writes the BSD format websockify calls legacy. */
+		break;
+	case 'D':
+		k->daemon = 1;
+		break;
+	case '6':
+		k->prefer_ipv6 = 1;
+		break;
+	}
+	return (0);
+}
+
+/*
+ * websockify's --syslog takes a SERVER; wsbridge's own --syslog takes
+ * none. "--syslog /PATH" (a local socket, the usual /dev/log) is read as
+ * websockify's; any other next word stays a word of its own. Rewrites
+ * argv[0..argc) in place. Returns the new argc.
+ */
+static int
+wsk_syslog_args(int argc, char **argv, struct wsk *k)
+{
+	int	i, j;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--syslog") != 0 || i + 1 >= argc ||
+		    argv[i + 1][0] != '/')
+			continue;
+		k->syslog = argv[i + 1];
+		for (j = i + 1; j + 1 < argc; j++)
+			argv[j] = argv[j + 1];
+		argc--;
+	}
+	return (argc);
+}
+
+static const struct {
+	const char	*name;
+	const char	*why;
+} wsk_plugins_not_yet[] = {
+	{ "TokenRedis", "Redis token lookup (issue 16 item 4)" },
+	{ "JSONTokenApi", "HTTP token APIs (issue 16 item 4)" },
+	{ "BaseTokenAPI", "HTTP token APIs (issue 16 item 4)" },
+	{ "JWTTokenApi", "JWT tokens (issue 16 item 4)" },
+	{ "UnixDomainSocketDirectory", "the socket-directory plugin (issue 16 "
+	    "item 4)" },
+};
+
+/* Checks --token-plugin's name; says why not when it cannot serve it. */
+static int
+wsk_token_plugin(const char *name)
+{
+	static const char	 prefix[] = "websockify.token_plugins.";
+	const char		*base = name;
+	enum token_plugin	 p;
+	size_t			 i;
+
+	if (token_plugin_parse(name, &p) == 0)
+		return (0);
+	if (strncmp(base, prefix, sizeof prefix - 1) == 0)
+		base += sizeof prefix - 1;
+	for (i = 0; i < nitems(wsk_plugins_not_yet); i++) {
+		if (strcmp(base, wsk_plugins_not_yet[i].name) == 0) {
+			fprintf(stderr, "wsbridge: --token-plugin %s is not "
+			    "supported yet: wsbridge lacks %s\n", name,
+			    wsk_plugins_not_yet[i].why);
+			return (-1);
+		}
+	}
+	fprintf(stderr, "wsbridge: --token-plugin %s: unknown plugin (wsbridge "
+	    "loads no Python classes; it has TokenFile, ReadOnlyTokenFile and "
+	    "TokenFileName)\n", name);
+	return (-1);
+}
+
+/* "HEAD KEY="VALUE"": one more quoted option on a line; caller frees. */
+static char *
+wsk_kv(const char *head, const char *key, const char *value)
+{
+	char	*q, *line;
+
+	q = quoted(value);
+	line = xasprintf("%s %s=%s", head, key, q);
+	free(q);
+	return (line);
+}
+
+/* Adds "# text" to the lines, for --print-config's reader. */
+static void
+wsk_note(struct server *srv, const char *text)
+{
+	add_flag_line(srv, xasprintf("# %s", text));
+}
+
+/* Says text on stderr as a warning and leaves it in the config as a note. */
+static void
+wsk_warn(struct server *srv, const char *text)
+{
+	fprintf(stderr, "wsbridge: warning: %s\n", text);
+	wsk_note(srv, text);
+}
+
+/*
+ * The listener for websockify's [HOST:]PORT with its TLS options, as
+ * websockify decides: TLS when the certificate (default ./self.pem) exists,
+ * required with --ssl-only. Returns 0, or -1 after saying why.
+ */
+static int
+wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
+{
+	struct stat	 sb;
+	char		*spec, *cert, *key = NULL, *ca = NULL, *q, *line;
+	int		 tls = 0, exists;
+
+	spec = wsk_hostport(addr);
+	cert = wsk_abspath(k->cert != NULL ? k->cert : "self.pem");
+	exists = stat(cert, &sb) == 0;
+	if (k->ssl_only) {
+		if (!exists) {
+			fprintf(stderr, "wsbridge: SSL only and %s not found\n",
+			    cert);
+			goto fail;
+		}
+		tls = 1;
+	} else if (exists && (k->cert != NULL || k->key != NULL)) {
+		tls = 1;
+		wsk_warn(srv, "websockify also takes ws:// on a --cert port; "
+		    "wsbridge serves wss:// only there until issue 16 item 2 "
+		    "(same-port ws:// and wss://) lands");
+	} else if (exists) {
+		line = xasprintf("%s exists: websockify would take wss:// with "
+		    "it too; wsbridge serves ws:// only unless --cert or "
+		    "--ssl-only is given", cert);
+		wsk_warn(srv, line);
+		free(line);
+	} else if (k->cert != NULL) {
+		line = xasprintf("%s not found: no TLS (as websockify)", cert);
+		wsk_warn(srv, line);
+		free(line);
+	}
+	if (tls && k->verify_client) {
+		if (k->cafile == NULL) {
+			fprintf(stderr, "wsbridge: --verify-client without "
+			    "--cafile is not supported yet: give --cafile FILE "
+			    "(wsbridge does not use the system CA list for "
+			    "clients)\n");
+			goto fail;
+		}
+		ca = wsk_abspath(k->cafile);
+	}
+	if (k->prefer_ipv6)
+		wsk_note(srv, "-6: wsbridge binds every address the listen "
+		    "host resolves to, IPv6 ones included");
+	/* Quoted words keep spaces in file names intact. */
+	line = quoted(spec);
+	if (tls) {
+		q = line;
+		line = wsk_kv(q, "tls cert", cert);
+		free(q);
+	}
+	if (tls && k->key != NULL) {
+		key = wsk_abspath(k->key);
+		q = line;
+		line = wsk_kv(q, "key", key);
+		free(q);
+	}
+	if (ca != NULL) {
+		q = line;
+		line = wsk_kv(q, "ca", ca);
+		free(q);
+	}
+	add_flag_line(srv, xasprintf("listen %s", line));
+	free(line);
+	free(spec);
+	free(cert);
+	free(key);
+	free(ca);
+	return (0);
+fail:
+	free(spec);
+	free(cert);
+	free(ca);
+	return (-1);
+}
+
+/*
+ * The process-wide lines websockify's options make. They go before the
+ * other flags' lines so that route-defaults reach every route.
+ */
+static void
+wsk_global_lines(struct server *srv, const struct wsk *k)
+{
+	char	*path;
+
+	if (k->heartbeat > 0)
+		add_flag_line(srv, xasprintf("route-defaults "
+		    "ping-interval=%lds", k->heartbeat));
+	if (k->idle_timeout > 0)
+		add_flag_line(srv, xasprintf("exit-when-idle %lds",
+		    k->idle_timeout));
+	if (k->timeout > 0)
+		add_flag_line(srv, xasprintf("accept-for %lds", k->timeout));
+	if (k->run_once)
+		add_flag_line(srv, xstrdup("run-once yes"));
+	if (k->daemon)
+		add_flag_line(srv, xstrdup("daemon yes"));
+	if (k->log_file != NULL) {
+		path = wsk_abspath(k->log_file);
+		add_flag_line(srv, quoted_line("log-file", path));
+		free(path);
+	}
+	if (k->syslog != NULL)
+		add_flag_line(srv, xstrdup("syslog yes"));
+}
+
+/*
+ * websockify's positional words: [HOST:]PORT, then HOST:PORT unless the
+ * target comes from --unix-target, --token-plugin or a wrapped program.
+ * Returns 0, or -1 after saying why.
+ */
+static int
+wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
+{
+	enum token_plugin	 p;
+	char			*target, *src, *q, *line;
+	int			 need_target;
+
+	need_target = k->unix_target == NULL && k->token_plugin == NULL &&
+	    k->wrap == NULL;
+	if (k->token_source != NULL && k->token_plugin == NULL) {
+		fprintf(stderr, "wsbridge: You must use --token-plugin to use "
+		    "--token-source\n");
+		return (-1);
+	}
+	if (k->host_token && k->token_plugin == NULL) {
+		fprintf(stderr, "wsbridge: You must use --token-plugin to use "
+		    "--host-token\n");
+		return (-1);
+	}
+	if (k->syslog != NULL && strcmp(k->syslog, "/dev/log") != 0) {
+		fprintf(stderr, "wsbridge: --syslog %s is not supported yet: "
+		    "wsbridge logs through syslog(3), which writes to /dev/log\n",
+		    k->syslog);
+		return (-1);
+	}
+	if (k->token_plugin != NULL && wsk_token_plugin(k->token_plugin) != 0)
+		return (-1);
+	if (npos == 0) {
+		if (k->cert != NULL || k->key != NULL || k->ssl_only ||
+		    k->unix_target != NULL || k->token_plugin != NULL ||
+		    k->ssl_target || k->wrap != NULL) {
+			fprintf(stderr, "wsbridge: Too few arguments: "
+			    "websockify's options need [HOST:]PORT\n");
+			return (-1);
+		}
+		return (0);
+	}
+	if (npos > 2 && k->syslog_bare) {
+		fprintf(stderr, "wsbridge: --syslog HOST:PORT (UDP) is not "
+		    "supported yet: wsbridge logs through syslog(3) to "
+		    "/dev/log\n");
+		return (-1);
+	}
+	if (npos < 1 + need_target) {
+		fprintf(stderr, "wsbridge: Too few arguments: give "
+		    "[HOST:]PORT TARGET, or --token-plugin, --unix-target\n");
+		return (-1);
+	}
+	if (npos > 1 + need_target) {
+		fprintf(stderr, "wsbridge: Too many arguments%s\n", need_target ?
+		    "" : ": --unix-target, --token-plugin and -- COMMAND name "
+		    "the target");
+		return (-1);
+	}
+	if (k->wrap != NULL) {
+		fprintf(stderr, "wsbridge: running a wrapped program (-- %s ...) "
+		    "is not supported yet (issue 16 item 6): start it yourself "
+		    "and give its HOST:PORT as the target\n", k->wrap[0]);
+		return (-1);
+	}
+	if (wsk_listen(srv, k, pos[0]) != 0)
+		return (-1);
+	if (k->token_plugin != NULL) {
+		token_plugin_parse(k->token_plugin, &p);
+		if (k->token_source == NULL) {
+			fprintf(stderr, "wsbridge: --token-plugin %s needs "
+			    "--token-source\n", k->token_plugin);
+			return (-1);
+		}
+		src = wsk_abspath(k->token_source);
+		q = quoted(src);
+		line = xasprintf("route * token token-plugin=%s "
+		    "token-source=%s%s%s", token_plugin_name(p), q,
+		    k->host_token ? " token-from=host" : "",
+		    k->ssl_target ? " token-tls=yes" : "");
+		free(q);
+		free(src);
+		add_flag_line(srv, line);
+		return (0);
+	}
+	if (k->unix_target != NULL) {
+		if (k->ssl_target) {
+			fprintf(stderr, "wsbridge: --ssl-target with "
+			    "--unix-target is not supported yet: TLS backends "
+			    "are TCP only\n");
+			return (-1);
+		}
+		src = wsk_abspath(k->unix_target);
+		target = xasprintf("unix:%s", src);
+		free(src);
+	} else if (strncmp(pos[1], "unix:", 5) == 0 ||
+	    strncmp(pos[1], "tls:", 4) == 0 || strcmp(pos[1], "echo") == 0) {
+		/* wsbridge's own TARGET forms. */
+		target = xstrdup(pos[1]);
+	} else {
+		q = wsk_hostport(pos[1]);
+		target = xasprintf("%s%s", k->ssl_target ? "tls:" : "", q);
+		free(q);
+	}
+	q = quoted(target);
+	add_flag_line(srv, xasprintf("route * %s", q));
+	free(q);
+	free(target);
+	return (0);
+}
+
+/* log-file: stderr, and so the log, appended to path. Returns 0 or -1. */
+static int
+log_to_file(const char *path)
+{
+	int	fd;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) == -1) {
+		fprintf(stderr, "wsbridge: log-file %s: %s\n", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) == -1) {
+			fprintf(stderr, "wsbridge: log-file %s: %s\n", path,
+			    strerror(errno));
+			close(fd);
+			return (-1);
+		}
+		close(fd);
+	}
+	return (0);
+}
+
+/*
+ * daemon yes (websockify's -D): forks before any event loop or thread
+ * exists. The parent waits for the child to say it listens, so a port in
+ * use still fails the command that started it: it exits 0 once the child
+ * is ready, 1 when the child ended first (it said why on stderr or in the
+ * log). Returns, in the child, the pipe end for daemon_ready().
+ */
+static int
+daemon_begin(void)
+{
+	int	p[2];
+	char	c;
+
+	if (pipe(p) == -1)
+		fatalx("daemon: pipe: %s", strerror(errno));
+	switch (fork()) {
+	case -1:
+		fatalx("daemon: fork: %s", strerror(errno));
+	case 0:
+		close(p[0]);
+		if (setsid() == -1)
+			fatalx("daemon: setsid: %s", strerror(errno));
+		return (p[1]);
+	}
+	close(p[1]);
+	/* _exit: the parent's copy of the config is the child's to free. */
+	_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+}
+
+/* The daemon listens: detach from the terminal and let the parent go. */
+static void
+daemon_ready(int fd, int keep_stderr)
+{
+	int	null;
+
+	if (chdir("/") == -1)
+		log_warn("daemon: chdir /: %s", strerror(errno));
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		if (!keep_stderr)
+			dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if (write(fd, "k", 1) != 1)
+		log_warn("daemon: cannot tell the parent: %s", strerror(errno));
+	close(fd);
+}
+
+/*
+ * Prints the configuration the file and flags make, as config lines that
+ * -c reads back: the file's lines as they are, then the flags' lines.
+ */
+static int
+print_config(const struct server *srv)
+{
+	FILE	*f;
+	char	*line = NULL;
+	size_t	 size = 0, i;
+
+	printf("# wsbridge --print-config: the configuration these flags "
+	    "make;\n# wsbridge --check -c FILE reads it back "
+	    "(wsbridge.conf(5)).\n");
+	if (srv->config_file != NULL) {
+		if ((f = fopen(srv->config_file, "r")) == NULL) {
+			fprintf(stderr, "wsbridge: %s: %s\n", srv->config_file,
+			    strerror(errno));
+			return (1);
+		}
+		printf("# from %s\n", srv->config_file);
+		while (getline(&line, &size, f) != -1)
+			fputs(line, stdout);
+		free(line);
+		fclose(f);
+		printf("# from the command line\n");
+	}
+	for (i = 0; i < srv->nflag_lines; i++)
+		printf("%s\n", srv->flag_lines[i]);
+	return (fflush(stdout) == 0 ? 0 : 1);
 }
 
 int
@@ -104,28 +762,83 @@ main(int argc, char **argv)
 		{ "listen",	required_argument,	NULL, 'l' },
 		{ "route",	required_argument,	NULL, 'r' },
 		{ "option",	required_argument,	NULL, 'o' },
-		{ "demo",	no_argument,		NULL, 'D' },
-		{ "check",	no_argument,		NULL, 'C' },
-		{ "log-db",	required_argument,	NULL, 'B' },
-		{ "control",	required_argument,	NULL, 'K' },
-		{ "workers",	required_argument,	NULL, 'W' },
-		{ "log-level",	required_argument,	NULL, 'L' },
+		{ "demo",	no_argument,		NULL, OPT_DEMO },
+		{ "check",	no_argument,		NULL, OPT_CHECK },
+		{ "print-config", no_argument,		NULL, OPT_PRINT_CONFIG },
+		{ "log-db",	required_argument,	NULL, OPT_LOG_DB },
+		{ "control",	required_argument,	NULL, OPT_CONTROL },
+		{ "workers",	required_argument,	NULL, OPT_WORKERS },
+		{ "log-level",	required_argument,	NULL, OPT_LOG_LEVEL },
 		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "syslog",	no_argument,		NULL, 'S' },
+		{ "syslog",	no_argument,		NULL, OPT_SYSLOG },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
+		/* websockify 0.12's */
+		{ "traffic",	no_argument,		NULL, OPT_TRAFFIC },
+		{ "record",	required_argument,	NULL, OPT_RECORD },
+		{ "daemon",	no_argument,		NULL, 'D' },
+		{ "run-once",	no_argument,		NULL, OPT_RUN_ONCE },
+		{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
+		{ "idle-timeout", required_argument,	NULL, OPT_IDLE_TIMEOUT },
+		{ "cert",	required_argument,	NULL, OPT_CERT },
+		{ "key",	required_argument,	NULL, OPT_KEY },
+		{ "key-password", required_argument,	NULL, OPT_KEY_PASSWORD },
+		{ "ssl-only",	no_argument,		NULL, OPT_SSL_ONLY },
+		{ "ssl-target",	no_argument,		NULL, OPT_SSL_TARGET },
+		{ "verify-client", no_argument,		NULL, OPT_VERIFY_CLIENT },
+		{ "cafile",	required_argument,	NULL, OPT_CAFILE },
+		{ "ssl-version", required_argument,	NULL, OPT_SSL_VERSION },
+		{ "ssl-ciphers", required_argument,	NULL, OPT_SSL_CIPHERS },
+		{ "unix-listen", required_argument,	NULL, OPT_UNIX_LISTEN },
+		{ "unix-listen-mode", required_argument, NULL, OPT_UNIX_LISTEN_MODE },
+		{ "unix-target", required_argument,	NULL, OPT_UNIX_TARGET },
+		{ "inetd",	no_argument,		NULL, OPT_INETD },
+		{ "web",	required_argument,	NULL, OPT_WEB },
+		{ "web-auth",	no_argument,		NULL, OPT_WEB_AUTH },
+		{ "wrap-mode",	required_argument,	NULL, OPT_WRAP_MODE },
+		{ "prefer-ipv6", no_argument,		NULL, '6' },
+		{ "libserver",	no_argument,		NULL, OPT_LIBSERVER },
+		{ "target-config", required_argument,	NULL, OPT_TARGET_CONFIG },
+		{ "token-plugin", required_argument,	NULL, OPT_TOKEN_PLUGIN },
+		{ "token-source", required_argument,	NULL, OPT_TOKEN_SOURCE },
+		{ "host-token",	no_argument,		NULL, OPT_HOST_TOKEN },
+		{ "auth-plugin", required_argument,	NULL, OPT_AUTH_PLUGIN },
+		{ "auth-source", required_argument,	NULL, OPT_AUTH_SOURCE },
+		{ "heartbeat",	required_argument,	NULL, OPT_HEARTBEAT },
+		{ "log-file",	required_argument,	NULL, OPT_LOG_FILE },
+		{ "legacy-syslog", no_argument,		NULL, OPT_LEGACY_SYSLOG },
+		{ "file-only",	no_argument,		NULL, OPT_FILE_ONLY },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct server	 srv;
-	char		*cause, *eq, *line;
+	struct wsk	 k;
+	char		*cause, *eq, *line, **native = NULL;
 	int		 ch, check = 0, demo = 0, level = -1, use_syslog = 0, rc;
-	size_t		 i, nroutes;
+	int		 print = 0, i_argc, ready_fd = -1;
+	int		 keep_stderr = 0;
+	size_t		 i, nnative = 0, nroutes;
 
 	/* wsbridge ctl ...: the control socket's batch client. */
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return (ctl_main(argc - 1, argv + 1));
 	memset(&srv, 0, sizeof srv);
-	while ((ch = getopt_long(argc, argv, "c:l:r:o:vhV", longopts,
+	memset(&k, 0, sizeof k);
+	/* "-- COMMAND ...": websockify's wrapped program, never options. */
+	for (i_argc = 1; i_argc < argc; i_argc++) {
+		if (strcmp(argv[i_argc], "--") == 0) {
+			k.wrap = argv + i_argc + 1;
+			k.nwrap = argc - i_argc - 1;
+			if (k.nwrap == 0) {
+				fprintf(stderr, "wsbridge: nothing after --: "
+				    "give the program to wrap\n");
+				return (2);
+			}
+			argc = i_argc;
+			break;
+		}
+	}
+	argc = wsk_syslog_args(argc, argv, &k);
+	while ((ch = getopt_long(argc, argv, "c:l:r:o:vhVD6", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -147,22 +860,25 @@ main(int argc, char **argv)
 		case 'o':
 			add_flag_line(&srv, xstrdup(optarg));
 			break;
-		case 'D':
+		case OPT_DEMO:
 			demo = 1;
 			break;
-		case 'C':
+		case OPT_CHECK:
 			check = 1;
 			break;
-		case 'B':
+		case OPT_PRINT_CONFIG:
+			print = 1;
+			break;
+		case OPT_LOG_DB:
 			add_flag_line(&srv, quoted_line("log-db", optarg));
 			break;
-		case 'K':
+		case OPT_CONTROL:
 			add_flag_line(&srv, quoted_line("control", optarg));
 			break;
-		case 'W':
+		case OPT_WORKERS:
 			add_flag_line(&srv, quoted_line("workers", optarg));
 			break;
-		case 'L':
+		case OPT_LOG_LEVEL:
 			if ((level = log_level_parse(optarg)) == -1) {
 				fprintf(stderr, "wsbridge: unknown log level "
 				    "'%s'\n", optarg);
@@ -172,8 +888,9 @@ main(int argc, char **argv)
 		case 'v':
 			level = LOGL_DEBUG;
 			break;
-		case 'S':
+		case OPT_SYSLOG:
 			use_syslog = 1;
+			k.syslog_bare = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -181,19 +898,33 @@ main(int argc, char **argv)
 		case 'V':
 			printf("wsbridge %s\n", PACKAGE_VERSION);
 			return (0);
-		default:
-			usage(stderr);
+		case '?':
+			/* getopt named the option; the usage would bury it. */
+			fprintf(stderr, "Try 'wsbridge --help'.\n");
 			return (2);
+		default:
+			if (wsk_option(&k, ch, optarg) != 0)
+				return (2);
+			break;
 		}
 	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 2) {
-		add_flag_line(&srv, xasprintf("listen %s", argv[0]));
-		add_flag_line(&srv, xasprintf("route * %s", argv[1]));
-	} else if (argc != 0) {
-		usage(stderr);
-		return (2);
+	if (k.syslog != NULL)
+		use_syslog = 1;
+	/* websockify's lines first (route-defaults), then the others. */
+	native = srv.flag_lines;
+	nnative = srv.nflag_lines;
+	srv.flag_lines = NULL;
+	srv.nflag_lines = 0;
+	wsk_global_lines(&srv, &k);
+	if (level != -1)
+		add_flag_line(&srv, xasprintf("log-level %s",
+		    log_level_name(level)));
+	for (i = 0; i < nnative; i++)
+		add_flag_line(&srv, native[i]);
+	free(native);
+	if (wsk_lines(&srv, &k, argc - optind, argv + optind) != 0) {
+		rc = 2;
+		goto out;
 	}
 	if (demo)
 		for (i = 0; i < nitems(demo_lines); i++)
@@ -211,6 +942,10 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (print) {
+		rc = print_config(&srv);
+		goto out;
+	}
 	if (check) {
 		if (server_check(srv.cfg, &cause) != 0) {
 			fprintf(stderr, "wsbridge: %s\n", cause);
@@ -222,6 +957,14 @@ main(int argc, char **argv)
 		    srv.cfg->nlistens, srv.cfg->nroutes);
 		rc = 0;
 		goto out;
+	}
+	if (srv.cfg->log_file != NULL && log_to_file(srv.cfg->log_file) == -1) {
+		rc = 1;
+		goto out;
+	}
+	if (srv.cfg->daemon) {
+		ready_fd = daemon_begin();
+		keep_stderr = srv.cfg->log_file != NULL;
 	}
 	srv.log_level_flag = level;
 	log_init(level != -1 ? (enum log_level)level :
@@ -249,6 +992,8 @@ main(int argc, char **argv)
 		goto stop;
 	}
 	log_info("wsbridge %s ready: %zu routes", PACKAGE_VERSION, nroutes);
+	if (ready_fd != -1)
+		daemon_ready(ready_fd, keep_stderr);
 	event_base_dispatch(srv.base);
 	log_info("exiting");
 	rc = 0;

@@ -246,7 +246,8 @@ server_begin_shutdown(struct worker *w, const char *signame)
 	struct timeval	 tv;
 	char		 who[24];
 
-	if (w->stopping) {
+	/* Once accept-for or run-once stopped accepting, a signal drains. */
+	if (w->ev_shutdown != NULL) {
 		log_warn("%s%s again: exiting now", worker_who(w, who,
 		    sizeof who), signame);
 		event_base_loopexit(w->base, NULL);
@@ -269,12 +270,127 @@ server_begin_shutdown(struct worker *w, const char *signame)
 		w->idle(w, w->idle_arg);
 }
 
-/* TERM and INT for workers other than the first, on their loops. */
 static void
 server_sigterm_cb(struct worker *w, void *arg)
 {
 	server_begin_shutdown(w, "SIGTERM");
 }
+
+/*
+ * accept-for and run-once (websockify's --timeout and --run-once): close
+ * the listeners and let the connections run to their end; the loop ends
+ * with the last (server_idle). Posted, so never inside a listener's
+ * callback.
+ */
+static void
+server_stop_accepting_cb(struct worker *w, void *arg)
+{
+	const char	*why = arg;
+	struct listener	*l;
+	char		 who[24];
+
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	if (w->index == 0)
+		log_info("%s: no longer accepting; exiting when the %u "
+		    "connections left end", why, worker_nconns(w));
+	else
+		log_debug("%s%s: no longer accepting", worker_who(w, who,
+		    sizeof who), why);
+	while ((l = TAILQ_FIRST(&w->listeners)) != NULL)
+		listener_free(l);
+	if (w->nconns == 0 && w->idle != NULL)
+		w->idle(w, w->idle_arg);
+}
+
+static void
+server_stop_accepting(struct server *srv, char *why)
+{
+	unsigned	i;
+
+	for (i = 0; i < srv->group->n; i++)
+		worker_post(srv->group->w[i], server_stop_accepting_cb, why);
+}
+
+/* run-once: the first connection accepted, on any worker. */
+static void
+server_accepted(struct worker *w, void *arg)
+{
+	static char	 why[] = "run-once";
+	struct server	*srv = arg;
+
+	if (__atomic_exchange_n(&srv->accepted_once, 1, __ATOMIC_RELAXED))
+		return;
+	server_stop_accepting(srv, why);
+}
+
+static void
+server_accept_for_done(evutil_socket_t fd, short what, void *arg)
+{
+	static char	why[] = "accept-for (websockify --timeout)";
+
+	server_stop_accepting(arg, why);
+}
+
+/*
+ * exit-when-idle (websockify's --idle-timeout): once a second, the time
+ * since a connection was last open; past the limit, a drain as for TERM
+ * (there is nothing to drain).
+ */
+static void
+server_idle_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct worker	*w0 = srv->group->w[0];
+	uint64_t	 now = now_ns();
+	unsigned	 i;
+
+	if (worker_nconns(w0) > 0 || srv->idle_since_ns == 0) {
+		srv->idle_since_ns = now;
+		return;
+	}
+	if (now - srv->idle_since_ns < (uint64_t)w0->cfg->exit_idle_ms *
+	    1000000)
+		return;
+	log_info("no connection for %u ms (exit-when-idle): exiting",
+	    w0->cfg->exit_idle_ms);
+	event_del(srv->ev_lifetime[1]);
+	for (i = 1; i < srv->group->n; i++)
+		worker_post(srv->group->w[i], server_sigterm_cb, NULL);
+	server_begin_shutdown(w0, "exit-when-idle");
+}
+
+/* The timers websockify's --timeout and --idle-timeout ask for. */
+static void
+server_lifetime_start(struct server *srv)
+{
+	const struct config	*cfg = srv->group->w[0]->cfg;
+	struct timeval		 tv;
+	unsigned		 i;
+
+	if (cfg->run_once)
+		for (i = 0; i < srv->group->n; i++)
+			srv->group->w[i]->accepted = server_accepted;
+	if (cfg->accept_for_ms > 0) {
+		srv->ev_lifetime[0] = evtimer_new(srv->base,
+		    server_accept_for_done, srv);
+		tv.tv_sec = cfg->accept_for_ms / 1000;
+		tv.tv_usec = (cfg->accept_for_ms % 1000) * 1000;
+		evtimer_add(srv->ev_lifetime[0], &tv);
+	}
+	if (cfg->exit_idle_ms > 0) {
+		srv->idle_since_ns = now_ns();
+		srv->ev_lifetime[1] = event_new(srv->base, -1, EV_PERSIST,
+		    server_idle_check, srv);
+		tv.tv_sec = cfg->exit_idle_ms < 1000 ? 0 : 1;
+		tv.tv_usec = cfg->exit_idle_ms < 1000 ?
+		    cfg->exit_idle_ms * 1000 : 0;
+		evtimer_add(srv->ev_lifetime[1], &tv);
+	}
+}
+
+/* TERM and INT for workers other than the first, on their loops. */
 
 static void
 server_sigint_cb(struct worker *w, void *arg)
@@ -483,6 +599,8 @@ server_start(struct server *srv)
 			g->w[i]->hooks = control_hooks(srv->ctl);
 	}
 	rc = server_sync_listeners(g->w[0], NULL);
+	if (rc == 0)
+		server_lifetime_start(srv);
 	if (rc == 0 && n > 1)
 		rc = server_workers_start(srv);
 	return (rc);
@@ -544,6 +662,11 @@ server_stop(struct server *srv)
 	event_free(srv->ev_sigterm);
 	event_free(srv->ev_sigint);
 	event_free(srv->ev_sighup);
+	for (i = 0; i < nitems(srv->ev_lifetime); i++) {
+		if (srv->ev_lifetime[i] != NULL)
+			event_free(srv->ev_lifetime[i]);
+		srv->ev_lifetime[i] = NULL;
+	}
 	/* Last: the frame log's events of each worker live on its base. */
 	bases = xcalloc(g->n, sizeof *bases);
 	for (i = 0; i < g->n; i++) {

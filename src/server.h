@@ -9,6 +9,7 @@
 #define SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct event;
@@ -31,6 +32,10 @@ struct server {
 	unsigned		 left;		/* atomic: workers > 0 whose loop runs */
 	struct framelog		*flog;		/* frame log, or NULL (log-db) */
 	struct control		*ctl;		/* control socket, or NULL */
+	/* websockify's process life: accept-for, exit-when-idle, run-once. */
+	struct event		*ev_lifetime[2];	/* accept-for, idle check */
+	uint64_t		 idle_since_ns;	/* exit-when-idle: none open since */
+	int			 accepted_once;	/* atomic: run-once saw one */
 };
 
 /* The workers (threads) a config asks for: workers, or online CPUs. */

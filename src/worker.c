@@ -118,6 +118,8 @@ worker_conn_new(struct worker *w)
 {
 	w->nconns++;
 	AADD(&w->group->nconns, 1);
+	if (w->accepted != NULL)
+		w->accepted(w, w->idle_arg);
 }
 
 void

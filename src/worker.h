@@ -78,6 +78,9 @@ struct worker {
 	 */
 	void			(*idle)(struct worker *, void *);
 	void			*idle_arg;
+	/* The app layer's: called with idle_arg when a connection is
+	   accepted (may be NULL). */
+	void			(*accepted)(struct worker *, void *);
 
 	/* The app layer's, for running this worker. */
 	pthread_t		 thread;

@@ -44,18 +44,11 @@ def echo(c, msg):
     T.expect_eq(bytes(got), msg, "echo through the tunnel")
 
 
-def write(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.rename(tmp, path)
-
-
 def main():
     backend = T.EchoBackend()
     d = T.tmpdir()
     conf = os.path.join(d, "wsbridge.conf")
-    write(conf, "# routes only; the listener comes from --listen\n"
+    T.replace_file(conf, "# routes only; the listener comes from --listen\n"
         "route /a %s\n" % backend.addr)
     b = T.Bridge("-c", conf)
 
@@ -64,7 +57,7 @@ def main():
         t1 = T.raw_ws(b.port, "/a")
         echo(t1, b"before reload")
         T.expect_eq(status(b.port, "/b"), 404, "/b before the reload")
-        write(conf, "route /a %s\nroute /b echo\n" % backend.addr)
+        T.replace_file(conf, "route /a %s\nroute /b echo\n" % backend.addr)
         b.signal(signal.SIGHUP)
         wait_status(b.port, "/b", 101, 5, "the new route after SIGHUP")
         echo(t1, b"after reload")
@@ -75,7 +68,7 @@ def main():
 
     with T.subtest("SIGHUP: a route removed from the file; its live tunnel "
             "keeps working"):
-        write(conf, "route /b echo\n")
+        T.replace_file(conf, "route /b echo\n")
         b.signal(signal.SIGHUP)
         wait_status(b.port, "/a", 404, 5, "/a gone after SIGHUP")
         echo(t1, b"tunnel on a removed route")
@@ -83,7 +76,8 @@ def main():
 
     with T.subtest("SIGHUP with a broken file keeps the running config"):
         n0 = b.nlines()
-        write(conf, "route /b echo\nroute /c echo\nthis is not a directive\n")
+        T.replace_file(conf,
+            "route /b echo\nroute /c echo\nthis is not a directive\n")
         b.signal(signal.SIGHUP)
         try:
             line = b.wait_log(r"(?i)wsbridge\.conf:3|reload", 5, start=n0)
@@ -102,7 +96,7 @@ def main():
 
     with T.subtest("20 SIGHUPs in a row while a tunnel streams 50 MiB"):
         src = T.SourceBackend(50 * T.MiB, seed=41)
-        write(conf, "route /b echo\nroute /src %s\n" % src.addr)
+        T.replace_file(conf, "route /b echo\nroute /src %s\n" % src.addr)
         b.signal(signal.SIGHUP)
         wait_status(b.port, "/src", 101, 5, "the /src route")
         c = T.raw_ws(b.port, "/src")

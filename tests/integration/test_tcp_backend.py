@@ -168,26 +168,7 @@ def main():
 
     d = T.tmpdir()
     upath = os.path.join(d, "echo.sock")
-    usock = socket.socket(socket.AF_UNIX)
-    usock.bind(upath)
-    usock.listen(16)
-
-    def unix_echo():
-        while True:
-            try:
-                c, _ = usock.accept()
-            except OSError:
-                return
-
-            def serve(c=c):
-                with c:
-                    while True:
-                        x = c.recv(65536)
-                        if not x:
-                            return
-                        c.sendall(x)
-            threading.Thread(target=serve, daemon=True).start()
-    threading.Thread(target=unix_echo, daemon=True).start()
+    uecho = T.UnixEchoBackend(upath)
 
     b = T.Bridge(
         "--route", "/sink=%s" % sink.addr,
@@ -574,7 +555,7 @@ def main():
             "reset" not in e], [], "backend errors")
 
     T.expect_eq(b.stop(), 0, "exit status after SIGTERM")
-    usock.close()
+    uecho.close()
 
 
 T.run(main)

@@ -171,11 +171,11 @@ def main():
                 "--route", "/echo=echo")
             T.expect_eq(st, 1, "exit status for %s" % opts)
             T.check(want in out, "message names file and reason", want, out)
-        st, out = T.run_wsbridge("--listen", "127.0.0.1:0 tls cert=x",
+        st, out = T.run_wsbridge("--listen", "127.0.0.1:0 tls key=x",
             "--route", "/echo=echo")
-        T.expect_eq(st, 1, "exit status without key=")
-        T.check("tls needs cert=FILE and key=FILE" in out, "config error",
-            "tls needs cert=FILE and key=FILE", out)
+        T.expect_eq(st, 1, "exit status without cert=")
+        T.check("tls needs cert=FILE [key=FILE]" in out, "config error",
+            "tls needs cert=FILE [key=FILE]", out)
 
     b = T.Bridge("--route", "/echo=echo", listen=(
         "127.0.0.1:0 tls cert=%s key=%s" % (cert, key),

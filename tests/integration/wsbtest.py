@@ -643,6 +643,50 @@ class EchoBackend(Backend):
             c.sendall(d)
 
 
+class UnixEchoBackend:
+    """An echo server on the unix socket path; self.accepted counts
+    connections."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(path)
+        self.sock.listen(16)
+        self.accepted = 0
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(c,),
+                daemon=True).start()
+
+    @staticmethod
+    def _serve(c):
+        with c:
+            while True:
+                x = c.recv(65536)
+                if not x:
+                    return
+                c.sendall(x)
+
+    def close(self):
+        self.sock.close()
+
+
+def replace_file(path, text):
+    """Writes text to path through a new file renamed over it, as editors
+    and configuration tools do."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 class SinkBackend(Backend):
     """Hashes what it receives; on EOF puts (byte count, sha256 hex) in
     self.results. gate: an Event to wait for before reading anything (a slow

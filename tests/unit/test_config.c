@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "handshake.h"
 #include "log.h"
 #include "util.h"
 
@@ -142,8 +143,8 @@ test_listen(void **state)
 	bad("listen", "listen needs one address");
 	bad("listen 80 81", "listen takes one address, then options (tls "
 	    "cert=FILE key=FILE [ca=FILE]); got '81'");
-	bad("listen 80 tls", "tls needs cert=FILE and key=FILE");
-	bad("listen 80 tls cert=a", "tls needs cert=FILE and key=FILE");
+	bad("listen 80 tls", "tls needs cert=FILE [key=FILE]");
+	bad("listen 80 tls key=a", "tls needs cert=FILE [key=FILE]");
 	bad("listen 80 cert=a key=b", "cert=, key= and ca= need 'tls'");
 	bad("listen 80 tls cert=a cert=b key=c", "cert given twice");
 	bad("listen 80 tls cert= key=c", "cert: empty file name");
@@ -155,7 +156,6 @@ test_listen(void **state)
 	bad("listen http", "bad port 'http'");
 	bad("listen *", "bad port '*'");
 	bad("listen host:", "bad port in 'host:'");
-	bad("listen :80", "empty host in ':80'");
 	bad("listen ::1:80", "'::1:80': put an IPv6 address in brackets");
 	bad("listen [::1]", "missing port in '[::1]'");
 	bad("listen [::1:80", "missing ']' in '[::1:80'");
@@ -194,7 +194,143 @@ test_listen_tls(void **state)
 	ok(cfg, "listen 80");
 	assert_int_equal(cfg->listens[3].tls, 0);
 	assert_null(cfg->listens[3].cert);
+	/* No key=: a combined PEM, the key read from the cert file. */
+	ok(cfg, "listen 8444 tls cert=/both.pem");
+	assert_string_equal(cfg->listens[4].key, "/both.pem");
 	config_free(cfg);
+}
+
+/* websockify's ":PORT": every address, as a bare port. */
+static void
+test_listen_colon_port(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "listen :6080");
+	assert_null(cfg->listens[0].host);
+	assert_string_equal(cfg->listens[0].port, "6080");
+	config_free(cfg);
+	bad("listen :x", "bad port in ':x'");
+	bad("route / :80", "empty host in ':80'");
+}
+
+/* A token route: its keys, its source checked when the line is read. */
+static void
+test_route_token(void **state)
+{
+	struct config		*cfg;
+	struct handshake_policy	 pol;
+	struct ws_offer		 o;
+	const struct route	*r, *r2;
+	char			 dir[] = "/tmp/wsb-token-XXXXXX", *file, *line;
+	char			*cause;
+	char			 path[] = "/websockify", qa[] = "token=a";
+	char			 qc[] = "x=1&token=c", qb[] = "token=b";
+	char			 qz[] = "token=zz", qd[] = "token=d";
+	FILE			*f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	file = xasprintf("%s/tokens", dir);
+	assert_non_null(f = fopen(file, "w"));
+	fprintf(f, "a: 127.0.0.1:5901\nb: unix_socket:/run/b.sock\n"
+	    "c: 127.0.0.1:5901\nd: host:notaport\n");
+	fclose(f);
+	cfg = config_new();
+	line = xasprintf("route /websockify token token-source=%s "
+	    "origins=http://x", file);
+	ok(cfg, line);
+	free(line);
+	r = last_route(cfg);
+	assert_int_equal(r->target.kind, TARGET_TOKEN);
+
+	memset(&o, 0, sizeof o);
+	memset(&pol, 0, sizeof pol);
+	o.path = path;
+	o.query = qa;
+	assert_non_null(r = config_route_policy(cfg, &o, &pol));
+	assert_int_equal(r->target.kind, TARGET_TCP);
+	assert_string_equal(r->target.spec, "127.0.0.1:5901");
+	assert_string_equal(r->path, "/websockify");
+	/* The token route's policy comes along. */
+	assert_int_equal(pol.norigins, 1);
+	/* Two tokens for one target share one route. */
+	o.query = qc;
+	assert_ptr_equal(config_route_policy(cfg, &o, &pol), r);
+	o.query = qb;
+	assert_non_null(r2 = config_route_policy(cfg, &o, &pol));
+	assert_int_equal(r2->target.kind, TARGET_UNIX);
+	assert_string_equal(r2->target.path, "/run/b.sock");
+	memset(&pol, 0, sizeof pol);
+	o.query = qz;
+	assert_null(config_route_policy(cfg, &o, &pol));
+	assert_string_equal(pol.why, "unknown token");
+	memset(&pol, 0, sizeof pol);
+	o.query = NULL;
+	assert_null(config_route_policy(cfg, &o, &pol));
+	assert_string_equal(pol.why, "no token in the query");
+	memset(&pol, 0, sizeof pol);
+	o.query = qd;
+	assert_null(config_route_policy(cfg, &o, &pol));
+	assert_int_equal(pol.status, 502);
+	config_free(cfg);
+
+	bad("route / token", "a token route needs token-source=PATH (and "
+	    "token-plugin=NAME, default TokenFile)");
+	bad("route / token token-source=/nonexistent/x", "token source "
+	    "/nonexistent/x: No such file or directory");
+	bad("route / echo token-source=/x", "token-* options need the target "
+	    "'token'");
+	bad("route / token token-plugin=TokenRedis token-source=/x",
+	    "token-plugin: 'TokenRedis' is not one of TokenFile, "
+	    "ReadOnlyTokenFile, TokenFileName");
+	bad("route / token token-from=cookie token-source=/x",
+	    "token-from: expected query or host");
+	bad("route / token token-color=red", "unknown route option "
+	    "'token-color'");
+	line = xasprintf("route / token token-plugin=TokenFileName "
+	    "token-source=%s", file);
+	cfg = config_new();
+	assert_int_equal(config_parse_line(cfg, line, NULL, 1, &cause), -1);
+	assert_string_equal(strstr(cause, "TokenFileName needs a directory"),
+	    "TokenFileName needs a directory");
+	free(cause);
+	free(line);
+	config_free(cfg);
+	unlink(file);
+	free(file);
+	rmdir(dir);
+}
+
+/* The process-life directives websockify's options map to. */
+static void
+test_lifetime(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = config_new();
+	assert_int_equal(cfg->daemon, 0);
+	assert_int_equal(cfg->run_once, 0);
+	assert_int_equal(cfg->exit_idle_ms, 0);
+	assert_int_equal(cfg->accept_for_ms, 0);
+	assert_null(cfg->log_file);
+	ok(cfg, "daemon yes");
+	ok(cfg, "run-once yes");
+	ok(cfg, "exit-when-idle 30s");
+	ok(cfg, "accept-for 5s");
+	ok(cfg, "log-file \"/var/log/ws bridge.log\"");
+	assert_int_equal(cfg->daemon, 1);
+	assert_int_equal(cfg->run_once, 1);
+	assert_int_equal(cfg->exit_idle_ms, 30000);
+	assert_int_equal(cfg->accept_for_ms, 5000);
+	assert_string_equal(cfg->log_file, "/var/log/ws bridge.log");
+	config_free(cfg);
+	bad("daemon maybe", "daemon: expected yes or no");
+	bad("exit-when-idle soon", "exit-when-idle: bad duration 'soon'");
+	bad("log-file \"\"", "log-file: empty path");
 }
 
 static void
@@ -993,6 +1129,9 @@ main(void)
 		cmocka_unit_test(test_ref_free),
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_listen_tls),
+		cmocka_unit_test(test_listen_colon_port),
+		cmocka_unit_test(test_route_token),
+		cmocka_unit_test(test_lifetime),
 		cmocka_unit_test(test_add_listen_and_route),
 		cmocka_unit_test(test_route_targets),
 		cmocka_unit_test(test_route_keys),

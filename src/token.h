@@ -1,0 +1,73 @@
+/*
+ * token.h -- token sources: where a route whose target is "token" finds the
+ * backend for a client's token, read the way websockify's token plugins read
+ * them (TokenFile, ReadOnlyTokenFile, TokenFileName), and the token's place
+ * in a request (the "token" query parameter, or the Host header).
+ */
+#ifndef TOKEN_H
+#define TOKEN_H
+
+#include <stddef.h>
+
+enum token_plugin {
+	TOKEN_FILE = 0,		/* file or directory, re-read when it changed */
+	TOKEN_FILE_RO,		/* the same, read once at the first lookup */
+	TOKEN_FILENAME,		/* directory of files named by token */
+};
+
+/*
+ * Parses a plugin name as websockify takes it: "TokenFile", or with the
+ * module, "websockify.token_plugins.TokenFile". Returns 0, or -1 when the
+ * name is not one wsbridge implements.
+ */
+int		 token_plugin_parse(const char *name, enum token_plugin *out);
+/* The short name of a plugin, for config lines and logs. */
+const char	*token_plugin_name(enum token_plugin);
+
+struct token_source;
+
+/*
+ * A source of the given plugin over path (a file or a directory). Checks
+ * that path exists (and is a directory for TOKEN_FILENAME), as a start-up
+ * or reload error is better than a 404 for every client. Returns NULL with
+ * *cause set (caller frees). The caller owns the result (token_source_free).
+ * A source is used by one thread: each worker's config has its own.
+ */
+struct token_source *token_source_new(enum token_plugin, const char *path,
+		    char **cause);
+void		 token_source_free(struct token_source *);
+
+/*
+ * The target for token as a config target spec ("host:port", "[v6]:port"
+ * or "unix:/path"), or NULL when the source has none. The result is
+ * borrowed until the next call on src. Reads the files on the calling
+ * thread: TokenFile only when a file's identity, size or time changed.
+ */
+const char	*token_source_lookup(struct token_source *src,
+		    const char *token);
+
+/*
+ * Parses one line of a token file, "TOKEN: HOST:PORT" (or "TOKEN:
+ * unix_socket:/PATH"), split at the first ": " as websockify splits it.
+ * Returns 1 with *tok and *spec set to new strings (caller frees), 0 for a
+ * blank or '#' comment line, -1 for a line with no target.
+ */
+int		 token_parse_line(const char *line, char **tok, char **spec);
+
+/*
+ * The value of the first non-empty "token" parameter in a query string
+ * (without '?'), percent- and '+'-decoded, trailing newlines removed, as
+ * websockify's parse_qs reading takes it. Returns a new string (caller
+ * frees) or NULL when there is none.
+ */
+char		*token_from_query(const char *query);
+/* The Host header up to its first ':' (websockify's --host-token). */
+char		*token_from_host(const char *host);
+
+/*
+ * What a log line may show of a token: its first characters and its
+ * length, never the whole of it. Fills buf and returns it.
+ */
+const char	*token_redact(const char *token, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,338 @@
+#!/usr/bin/python3
+"""test_websockify_cli.py -- websockify's command line on wsbridge (issue
+16 items 1 and 4): websockify-style invocations bridging to real TCP and
+unix echo backends (":PORT", --heartbeat, a combined PEM with --ssl-only,
+--unix-target), the options not done yet refused with a clear message,
+--print-config read back by --check, the process-life options (--run-once,
+--idle-timeout, --timeout, -D with --log-file), and token routing:
+TokenFile over a file and a directory (good token, unknown token -> 404
+with no backend connect and no full token in the log, the file edited while
+running), ReadOnlyTokenFile, TokenFileName, noVNC's
+path=websockify?token=X and --host-token."""
+
+import os
+import signal
+import socket
+import ssl
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import certs  # noqa: E402
+import wsbtest as T  # noqa: E402
+
+
+def echo_check(port, path="/", payload=None, host="127.0.0.1", conn=None):
+    """Upgrades on path, sends a binary message, expects it echoed."""
+    c = conn or T.RawConn(port)
+    c.upgrade(path, host=host)
+    data = payload or os.urandom(3000)
+    c.send_frame(T.OP_BINARY, data)
+    op, got = c.recv_message(10)
+    T.expect_eq(op, T.OP_BINARY, "echoed opcode")
+    T.check(got == data, "echoed payload", len(data), len(got))
+    return c
+
+
+def status_of(port, path, host="127.0.0.1"):
+    c = T.RawConn(port)
+    c.send(T.upgrade_request(path, host=host))
+    st, _, _ = c.read_response(10)
+    c.close()
+    return st
+
+
+def websockify(*args, control=False, **kw):
+    """A Bridge started the websockify way: the listen address is a
+    positional word in args, so no --listen. control: give it a control
+    socket of its own (no watcher), for bridges that exit by themselves."""
+    if control:
+        args = ("--control", os.path.join(T.tmpdir(), "ctl%d.sock" %
+            time.monotonic_ns())) + args
+    return T.Bridge(*args, listen=(), nlisteners=1, **kw)
+
+
+def running(pid):
+    """Whether pid runs (a zombie waiting for its reaper does not)."""
+    try:
+        stat = open("/proc/%d/stat" % pid).read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def main():
+    d = T.tmpdir()
+    a, b = T.EchoBackend(), T.EchoBackend()
+    uecho = T.UnixEchoBackend(os.path.join(d, "echo.sock"))
+
+    with T.subtest("websockify form: [HOST:]PORT HOST:PORT bridges"):
+        br = websockify("-v", "--heartbeat", "1", "127.0.0.1:0", a.addr)
+        before = a.accepted
+        c = echo_check(br.port, "/any/path")
+        T.expect_eq(a.accepted, before + 1, "backend connections")
+        # --heartbeat 1: a ping within a few seconds.
+        f = c.recv_frame(5)
+        T.expect_eq(f.opcode, T.OP_PING, "heartbeat ping")
+        c.close()
+        br.stop()
+
+    with T.subtest("':PORT' listens on every address"):
+        br = websockify(":0", a.addr)
+        T.check(br.addrs[0][0] in ("0.0.0.0", "::", "*"),
+            "wildcard listen address", "0.0.0.0 or ::", br.addrs[0][0])
+        echo_check(br.port).close()
+        br.stop()
+
+    with T.subtest("--unix-target"):
+        br = websockify("--unix-target", uecho.path, "127.0.0.1:0")
+        echo_check(br.port).close()
+        T.expect_eq(uecho.accepted, 1, "unix backend connections")
+        br.stop()
+
+    with T.subtest("--cert with a combined PEM and --ssl-only"):
+        cd = os.path.join(d, "certs")
+        os.mkdir(cd)
+        cs = certs.make(cd)
+        combined = os.path.join(cd, "combined.pem")
+        with open(combined, "w") as f:
+            f.write(open(cs["cert"]).read() + open(cs["key"]).read())
+        br = websockify("--cert", combined, "--ssl-only", "127.0.0.1:0",
+            a.addr)
+        ctx = ssl.create_default_context(cafile=cs["ca"])
+        c = T.RawConn(br.port)
+        c.sock = ctx.wrap_socket(c.sock, server_hostname="127.0.0.1")
+        echo_check(br.port, conn=c).close()
+        br.stop()
+        st, out = T.run_wsbridge("--ssl-only", "127.0.0.1:0", a.addr)
+        T.expect_eq(st, 2, "--ssl-only without self.pem: exit status")
+        T.check("SSL only and" in out and "self.pem not found" in out,
+            "websockify's message", "SSL only and .../self.pem not found",
+            out)
+
+    with T.subtest("options not done yet: a clear message, no usage"):
+        for args in (("--web", d), ("--record", "x"), ("--traffic",),
+                ("--auth-plugin", "BasicHTTPAuth"), ("--key-password", "x"),
+                ("--token-plugin", "TokenRedis", "--token-source", "h:1"),
+                ("--unix-listen", "/tmp/x")):
+            st, out = T.run_wsbridge(*(args + ("127.0.0.1:0", a.addr)))
+            T.expect_eq(st, 2, "exit status for %s" % (args,))
+            T.check("not supported yet" in out and "usage:" not in out,
+                "one clear line for %s" % (args,), "not supported yet",
+                out)
+        st, out = T.run_wsbridge("127.0.0.1:0", "--", "Xvnc", ":1")
+        T.expect_eq(st, 2, "exit status for -- COMMAND")
+        T.check("not supported yet" in out and "usage:" not in out,
+            "wrapped program refused clearly", "not supported yet", out)
+        st, out = T.run_wsbridge("--bogus-option", "127.0.0.1:0", a.addr)
+        T.expect_eq(st, 2, "exit status for an unknown option")
+        T.check("usage:" not in out and "--help" in out,
+            "an unknown option is named, not buried in usage", "--help",
+            out)
+
+    with T.subtest("--print-config is read back by --check"):
+        tf = os.path.join(d, "pc-tokens")
+        T.replace_file(tf, "t1: 127.0.0.1:1\n")
+        cases = [
+            ("127.0.0.1:0", a.addr),
+            (":6080", "[::1]:5900", "--heartbeat", "30", "-v",
+                "--idle-timeout", "60", "--timeout", "5", "--run-once",
+                "-D", "--log-file", os.path.join(d, "pc.log")),
+            ("--token-plugin", "TokenFile", "--token-source", tf,
+                "--host-token", "--ssl-target", "6080"),
+            ("--target-config", tf, "-6", "--file-only", "6080"),
+            ("--unix-target", uecho.path, "6080"),
+            ("--cert", combined, "--ssl-only", "127.0.0.1:6080", a.addr),
+            ("--route", "/x=echo", "--heartbeat", "5", "--listen", "0"),
+        ]
+        for i, args in enumerate(cases):
+            st, out = T.run_wsbridge("--print-config", *args)
+            T.expect_eq(st, 0, "--print-config %s" % (args,))
+            path = os.path.join(d, "printed%d.conf" % i)
+            with open(path, "w") as f:
+                f.write(out)
+            st, out2 = T.run_wsbridge("--check", "-c", path)
+            T.expect_eq(st, 0, "--check of:\n%s\n%s" % (out, out2))
+            T.check("configuration OK" in out2, "check says OK",
+                "configuration OK", out2)
+        st, out = T.run_wsbridge("--print-config", "--heartbeat", "7",
+            "6080", a.addr)
+        T.check("route-defaults ping-interval=7s" in out,
+            "--heartbeat maps to ping-interval", "ping-interval=7s", out)
+
+    with T.subtest("TokenFile: file routing, unknown token, live edit"):
+        tf = os.path.join(d, "tokens")
+        T.replace_file(tf, "# websockify token file\n"
+            "alpha: %s\nbeta: %s\nsock: unix_socket:%s\n" % (
+                a.addr, b.addr, uecho.path))
+        br = websockify("--token-plugin", "TokenFile", "--token-source", tf,
+            "127.0.0.1:0")
+        na, nb = a.accepted, b.accepted
+        # noVNC's path=websockify?token=X is this request.
+        echo_check(br.port, "/websockify?token=alpha").close()
+        echo_check(br.port, "/?token=beta").close()
+        echo_check(br.port, "/?x=1&token=%62eta").close()
+        T.expect_eq((a.accepted, b.accepted), (na + 1, nb + 2),
+            "backend connections (alpha, beta)")
+        nu = uecho.accepted
+        echo_check(br.port, "/websockify?token=sock").close()
+        T.expect_eq(uecho.accepted, nu + 1, "unix_socket: target")
+        secret = "nope-Secret-Token-8f3a"
+        na, nb = a.accepted, b.accepted
+        T.expect_eq(status_of(br.port, "/websockify?token=" + secret), 404,
+            "unknown token")
+        T.expect_eq(status_of(br.port, "/websockify"), 404, "no token")
+        time.sleep(0.3)
+        T.expect_eq((a.accepted, b.accepted), (na, nb),
+            "no backend connect for a refused token")
+        br.wait_log(r"token .* not found in TokenFile")
+        T.check(secret not in br.log_text(), "the full token is not logged",
+            "no %s" % secret, br.log_text()[-2000:])
+        T.replace_file(tf, "alpha: %s\n" % b.addr)
+        nb = b.accepted
+        echo_check(br.port, "/?token=alpha").close()
+        T.expect_eq(b.accepted, nb + 1, "alpha goes to B after the edit")
+        T.expect_eq(status_of(br.port, "/?token=beta"), 404,
+            "beta gone after the edit")
+        # An edit in place, same size, same second.
+        with open(tf, "w") as f:
+            f.write("alpha: %s\n" % a.addr)
+        na = a.accepted
+        echo_check(br.port, "/?token=alpha").close()
+        T.expect_eq(a.accepted, na + 1, "alpha back on A after an edit in "
+            "place")
+        br.stop()
+
+    with T.subtest("TokenFile over a directory; ReadOnlyTokenFile"):
+        td = os.path.join(d, "tokdir")
+        os.mkdir(td)
+        T.replace_file(os.path.join(td, "one"), "alpha: %s\n" % a.addr)
+        T.replace_file(os.path.join(td, "two"), "beta: %s\n" % b.addr)
+        br = websockify("--token-plugin", "TokenFile", "--token-source", td,
+            "127.0.0.1:0")
+        ro = websockify("--token-plugin", "ReadOnlyTokenFile",
+            "--token-source", td, "127.0.0.1:0")
+        na, nb = a.accepted, b.accepted
+        echo_check(br.port, "/?token=alpha").close()
+        echo_check(br.port, "/?token=beta").close()
+        echo_check(ro.port, "/?token=beta").close()
+        T.expect_eq((a.accepted, b.accepted), (na + 1, nb + 2),
+            "backend connections")
+        T.replace_file(os.path.join(td, "three"), "gamma: %s\n" % a.addr)
+        os.unlink(os.path.join(td, "two"))
+        na = a.accepted
+        echo_check(br.port, "/?token=gamma").close()
+        T.expect_eq(a.accepted, na + 1, "a new file's token")
+        T.expect_eq(status_of(br.port, "/?token=beta"), 404,
+            "a removed file's token")
+        # ReadOnlyTokenFile read the directory once.
+        T.expect_eq(status_of(ro.port, "/?token=gamma"), 404,
+            "ReadOnlyTokenFile does not re-read")
+        echo_check(ro.port, "/?token=beta").close()
+        br.stop()
+        ro.stop()
+
+    with T.subtest("TokenFileName and --host-token"):
+        nd = os.path.join(d, "names")
+        os.mkdir(nd)
+        T.replace_file(os.path.join(nd, "vm1"), "%s\n" % a.addr)
+        T.replace_file(os.path.join(nd, "vm2"), "%s\n" % b.addr)
+        br = websockify("--token-plugin", "TokenFileName", "--token-source",
+            nd, "127.0.0.1:0")
+        na, nb = a.accepted, b.accepted
+        echo_check(br.port, "/websockify?token=vm1").close()
+        echo_check(br.port, "/websockify?token=vm2").close()
+        T.expect_eq((a.accepted, b.accepted), (na + 1, nb + 1),
+            "backend connections")
+        T.expect_eq(status_of(br.port, "/?token=vm3"), 404, "unknown name")
+        T.expect_eq(status_of(br.port, "/?token=..%2Fnames%2Fvm1"), 101,
+            "only the last path component counts")
+        br.stop()
+        tf = os.path.join(d, "hosts")
+        T.replace_file(tf, "alpha.example: %s\n" % a.addr)
+        br = websockify("--token-plugin", "TokenFile", "--token-source", tf,
+            "--host-token", "127.0.0.1:0")
+        na = a.accepted
+        echo_check(br.port, "/", host="alpha.example:%d" % 8080).close()
+        T.expect_eq(a.accepted, na + 1, "Host names the target")
+        T.expect_eq(status_of(br.port, "/?token=alpha.example",
+            host="other.example"), 404, "the query is not read")
+        br.stop()
+
+    with T.subtest("--run-once: one connection, then exit"):
+        br = websockify("--run-once", "127.0.0.1:0", a.addr, control=True)
+        c = echo_check(br.port)
+        time.sleep(0.3)
+        try:
+            s = socket.create_connection(("127.0.0.1", br.port), 2)
+            s.close()
+            T.fail("a second connection was accepted")
+        except OSError:
+            pass
+        T.check(br.alive(), "still running while the connection is open")
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        c.recv_close(5)
+        c.close()
+        T.expect_eq(br.wait_exit(15), 0, "exit status after the connection")
+
+    with T.subtest("--idle-timeout: exit when idle"):
+        br = websockify("--idle-timeout", "1", "127.0.0.1:0", a.addr,
+            control=True)
+        c = echo_check(br.port)
+        time.sleep(2.5)
+        T.check(br.alive(), "alive while a connection is open")
+        c.close()
+        T.expect_eq(br.wait_exit(15), 0, "exit status once idle")
+        br.wait_log(r"exit-when-idle")
+
+    with T.subtest("--timeout: stop accepting, finish what is open"):
+        br = websockify("--timeout", "1", "127.0.0.1:0", a.addr,
+            control=True)
+        c = echo_check(br.port)
+        br.wait_log(r"no longer accepting", timeout=10)
+        T.check(br.alive(), "alive while a connection is open")
+        c.send_frame(T.OP_BINARY, b"still here")
+        op, got = c.recv_message(10)
+        T.expect_eq(got, b"still here", "open tunnel still echoes")
+        c.close()
+        T.expect_eq(br.wait_exit(15), 0, "exit status")
+
+    with T.subtest("-D with --log-file: detaches once listening"):
+        logf = os.path.join(d, "daemon.log")
+        st, out = T.run_wsbridge("-D", "--log-file", logf, "127.0.0.1:0",
+            a.addr)
+        T.expect_eq(st, 0, "the starting command's status\n" + out)
+        port = None
+        end = time.monotonic() + 10
+        while port is None and time.monotonic() < end:
+            for line in open(logf).read().splitlines():
+                if "listening on 127.0.0.1:" in line:
+                    port = int(line.rsplit(":", 1)[1].split()[0])
+            time.sleep(0.05)
+        T.check(port is not None, "listening line in the log file")
+        echo_check(port).close()
+        pid = None
+        for p in os.listdir("/proc"):
+            if not p.isdigit():
+                continue
+            try:
+                cmd = open("/proc/%s/cmdline" % p, "rb").read()
+            except OSError:
+                continue
+            if logf.encode() in cmd.split(b"\0"):
+                pid = int(p)
+        T.check(pid is not None, "the daemon's pid")
+        os.kill(pid, signal.SIGTERM)
+        end = time.monotonic() + 15
+        while running(pid) and time.monotonic() < end:
+            time.sleep(0.05)
+        T.check(not running(pid), "the daemon exited")
+        text = open(logf).read()
+        for mark in T.SANITIZER_MARKS:
+            T.check(mark not in text, "no sanitizer report", "", text)
+
+    a.close()
+    b.close()
+
+
+T.run(main)

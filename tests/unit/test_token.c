@@ -1,0 +1,205 @@
+/* test_token.c -- token file lines, the token in a query or Host, redaction, and the file sources as websockify reads them. */
+#include "wsb_autoconf.h"
+
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "token.h"
+#include "util.h"
+
+/* Parses line; checks the result, and tok and spec when it is 1. */
+static void
+line_is(const char *line, int want, const char *wtok, const char *wspec)
+{
+	char	*tok, *spec;
+	int	 rc;
+
+	rc = token_parse_line(line, &tok, &spec);
+	if (rc != want)
+		fail_msg("\"%s\": got %d, want %d", line, rc, want);
+	if (rc == 1) {
+		assert_string_equal(tok, wtok);
+		assert_string_equal(spec, wspec);
+	} else {
+		assert_null(tok);
+		assert_null(spec);
+	}
+	free(tok);
+	free(spec);
+}
+
+static void
+test_parse_line(void **state)
+{
+	(void)state;
+	line_is("vm1: 10.0.0.1:5901\n", 1, "vm1", "10.0.0.1:5901");
+	line_is("vm1:\t10.0.0.1:5901", 1, "vm1", "10.0.0.1:5901");
+	line_is("vm1:   host.example:5900  \r\n", 1, "vm1", "host.example:5900");
+	/* Split at the first ':' followed by whitespace, as websockify. */
+	line_is("a:b: h:1", 1, "a:b", "h:1");
+	line_is("v6: ::1:5900", 1, "v6", "[::1]:5900");
+	line_is("v6: [::1]:5900", 1, "v6", "[::1]:5900");
+	line_is("s: unix_socket:/run/vnc.sock", 1, "s", "unix:/run/vnc.sock");
+	line_is("# a comment: x:1", 0, NULL, NULL);
+	line_is("", 0, NULL, NULL);
+	line_is("   \n", 0, NULL, NULL);
+	line_is("vm1:10.0.0.1:5901", -1, NULL, NULL);
+	line_is("vm1: nocolon", -1, NULL, NULL);
+}
+
+static void
+query_is(const char *query, const char *want)
+{
+	char	*got;
+
+	got = token_from_query(query);
+	if (want == NULL) {
+		if (got != NULL)
+			fail_msg("\"%s\": got \"%s\", want none",
+			    query != NULL ? query : "(null)", got);
+		return;
+	}
+	if (got == NULL)
+		fail_msg("\"%s\": got none, want \"%s\"",
+		    query != NULL ? query : "(null)", want);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+test_from_query(void **state)
+{
+	char	*h;
+
+	(void)state;
+	query_is(NULL, NULL);
+	query_is("", NULL);
+	query_is("token=abc", "abc");
+	query_is("x=1&token=abc&token=def", "abc");
+	query_is("token=&token=def", "def");	/* blank values dropped */
+	query_is("token", NULL);
+	query_is("tok%65n=a%2Fb+c", "a/b c");
+	query_is("token=abc%0A%0A", "abc");
+	query_is("token=%zz%4", "%zz%4");	/* bad escapes stay */
+	query_is("token=a%00b", "");		/* never matches a token */
+	query_is("other=token%3Dx", NULL);
+	h = token_from_host("vm1.example:6080");
+	assert_string_equal(h, "vm1.example");
+	free(h);
+	h = token_from_host("vm1.example");
+	assert_string_equal(h, "vm1.example");
+	free(h);
+	assert_null(token_from_host(NULL));
+}
+
+static void
+test_redact(void **state)
+{
+	char	buf[32];
+
+	(void)state;
+	assert_string_equal(token_redact("abcdefghijkl", buf, sizeof buf),
+	    "abc...(12 chars)");
+	assert_string_equal(token_redact("abcd", buf, sizeof buf),
+	    "a...(4 chars)");
+	assert_string_equal(token_redact("ab", buf, sizeof buf),
+	    "...(2 chars)");
+	assert_string_equal(token_redact("\x01\x7f" "cdefghi", buf,
+	    sizeof buf), "??c...(9 chars)");
+}
+
+static void
+put(const char *dir, const char *name, const char *text)
+{
+	char	*path;
+	FILE	*f;
+
+	path = xasprintf("%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	free(path);
+}
+
+static void
+test_sources(void **state)
+{
+	struct token_source	*src, *ro, *fn;
+	enum token_plugin	 p;
+	char			 dir[] = "/tmp/wsb-tok-XXXXXX", *file, *cause;
+
+	(void)state;
+	assert_int_equal(token_plugin_parse("TokenFile", &p), 0);
+	assert_int_equal(p, TOKEN_FILE);
+	assert_int_equal(token_plugin_parse(
+	    "websockify.token_plugins.ReadOnlyTokenFile", &p), 0);
+	assert_int_equal(p, TOKEN_FILE_RO);
+	assert_int_equal(token_plugin_parse("TokenRedis", &p), -1);
+	assert_string_equal(token_plugin_name(TOKEN_FILENAME), "TokenFileName");
+
+	assert_non_null(mkdtemp(dir));
+	put(dir, "one", "a: h1:1\nb: h2:2\na: h3:3\nbad line\n");
+	put(dir, "two", "c: unix_socket:/s\n");
+	assert_non_null(src = token_source_new(TOKEN_FILE, dir, &cause));
+	assert_non_null(ro = token_source_new(TOKEN_FILE_RO, dir, &cause));
+	/* The last line of a token wins. */
+	assert_string_equal(token_source_lookup(src, "a"), "h3:3");
+	assert_string_equal(token_source_lookup(src, "c"), "unix:/s");
+	assert_null(token_source_lookup(src, "d"));
+	assert_string_equal(token_source_lookup(ro, "b"), "h2:2");
+	put(dir, "three", "d: h4:4\n");
+	assert_string_equal(token_source_lookup(src, "d"), "h4:4");
+	assert_null(token_source_lookup(ro, "d"));
+	file = xasprintf("%s/two", dir);
+	unlink(file);
+	free(file);
+	assert_null(token_source_lookup(src, "c"));
+	token_source_free(src);
+	token_source_free(ro);
+
+	assert_non_null(fn = token_source_new(TOKEN_FILENAME, dir, &cause));
+	put(dir, "vm1", "10.1.1.1:5900\n");
+	assert_string_equal(token_source_lookup(fn, "vm1"), "10.1.1.1:5900");
+	assert_string_equal(token_source_lookup(fn, "../x/vm1"),
+	    "10.1.1.1:5900");
+	assert_null(token_source_lookup(fn, ".."));
+	assert_null(token_source_lookup(fn, "nope"));
+	token_source_free(fn);
+	file = xasprintf("%s/one", dir);
+	assert_null(token_source_new(TOKEN_FILENAME, file, &cause));
+	assert_non_null(strstr(cause, "needs a directory"));
+	free(cause);
+	unlink(file);
+	free(file);
+	file = xasprintf("%s/three", dir);
+	unlink(file);
+	free(file);
+	file = xasprintf("%s/vm1", dir);
+	unlink(file);
+	free(file);
+	rmdir(dir);
+	token_source_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_line),
+		cmocka_unit_test(test_from_query),
+		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_sources),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
