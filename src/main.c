@@ -90,9 +90,10 @@ usage(FILE *f)
 "  --run-once              serve the first connection only, then exit\n"
 "  -D, --daemon            detach once listening\n"
 "  --log-file FILE         append the log to FILE\n"
-"  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver: accepted\n"
+"  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver,\n"
+"  --ssl-version default|tlsv1_2: accepted (TLS 1.2 and 1.3)\n"
 "  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
-"  --key-password, --ssl-version, --ssl-ciphers, --unix-listen,\n"
+"  --key-password, --ssl-ciphers, --unix-listen,\n"
 "  --unix-listen-mode, --inetd, -- COMMAND: not supported yet (say so)\n"
 "\n"
 "Signals: TERM/INT close every WebSocket with 1001 and exit once drained;\n"
@@ -173,8 +174,6 @@ static const struct {
 	    "item 7); the frame log (--log-db) records every frame" },
 	{ OPT_KEY_PASSWORD, "--key-password", "encrypted private keys "
 	    "(issue 16 item 2)" },
-	{ OPT_SSL_VERSION, "--ssl-version", "a minimum TLS version other "
-	    "than OpenSSL's default" },
 	{ OPT_SSL_CIPHERS, "--ssl-ciphers", "a cipher list other than "
 	    "OpenSSL's default" },
 	{ OPT_UNIX_LISTEN, "--unix-listen", "listening on a unix socket" },
@@ -293,6 +292,19 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 	case OPT_UNIX_TARGET:
 		k->unix_target = arg;
 		break;
+	case OPT_SSL_VERSION:
+		/* wsbridge's listeners take TLS 1.2 and 1.3. */
+		if (strcmp(arg, "default") == 0 || strcmp(arg, "tlsv1_2") == 0)
+			break;
+		if (strcmp(arg, "tlsv1_1") == 0 || strcmp(arg, "tlsv1_3") == 0) {
+			fprintf(stderr, "wsbridge: --ssl-version %s is not "
+			    "supported yet: wsbridge's listeners take TLS 1.2 "
+			    "and 1.3 (--ssl-version tlsv1_2)\n", arg);
+			return (-1);
+		}
+		fprintf(stderr, "wsbridge: --ssl-version: expected default, "
+		    "tlsv1_1, tlsv1_2 or tlsv1_3, got '%s'\n", arg);
+		return (-1);
 	case OPT_WRAP_MODE:
 		if (strcmp(arg, "exit") != 0 && strcmp(arg, "ignore") != 0 &&
 		    strcmp(arg, "respawn") != 0) {

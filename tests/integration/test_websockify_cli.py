@@ -114,7 +114,7 @@ def main():
         for args in (("--web", d), ("--record", "x"), ("--traffic",),
                 ("--auth-plugin", "BasicHTTPAuth"), ("--key-password", "x"),
                 ("--token-plugin", "TokenRedis", "--token-source", "h:1"),
-                ("--unix-listen", "/tmp/x")):
+                ("--unix-listen", "/tmp/x"), ("--ssl-version", "tlsv1_3")):
             st, out = T.run_wsbridge(*(args + ("127.0.0.1:0", a.addr)))
             T.expect_eq(st, 2, "exit status for %s" % (args,))
             T.check("not supported yet" in out and "usage:" not in out,
@@ -140,7 +140,8 @@ def main():
                 "-D", "--log-file", os.path.join(d, "pc.log")),
             ("--token-plugin", "TokenFile", "--token-source", tf,
                 "--host-token", "--ssl-target", "6080"),
-            ("--target-config", tf, "-6", "--file-only", "6080"),
+            ("--target-config", tf, "-6", "--file-only", "--ssl-version",
+                "tlsv1_2", "--legacy-syslog", "--libserver", "6080"),
             ("--unix-target", uecho.path, "6080"),
             ("--cert", combined, "--ssl-only", "127.0.0.1:6080", a.addr),
             ("--route", "/x=echo", "--heartbeat", "5", "--listen", "0"),
