@@ -167,6 +167,19 @@ def test_basics(d):
     T.check(rc == 1 and "no-such-connection" in err, "ctl conn error")
     rc, out, err = ctl_bin("-s", os.path.join(d, "none.sock"), "stats")
     T.check(rc == 1 and "No such file" in err, "ctl without wsbridge")
+    # Usage: asked for, on stdout with status 0; a command line it cannot
+    # run, on stderr with status 2, before it looks for the socket (the
+    # path given does not exist: that would be status 1).
+    rc, out, err = ctl_bin("--help")
+    T.check(rc == 0 and out.startswith("usage: wsbridge ctl") and
+        "events [N]" in out and err == "", "ctl --help",
+        "status 0, usage on stdout", (rc, out[:60], err[:60]))
+    for args in ([], ["frobnicate"], ["--bogus", "stats"], ["conn"],
+            ["send"], ["events", "1", "2"]):
+        rc, out, err = ctl_bin("-s", os.path.join(d, "none.sock"), *args)
+        T.check(rc == 2 and "usage: wsbridge ctl" in err and out == "",
+            "ctl %s: usage" % (" ".join(args) or "(no command)"),
+            "status 2, usage on stderr", (rc, out[:60], err[:120]))
 
     # A second wsbridge may not take a live socket.
     st, text = T.run_wsbridge("--listen", "127.0.0.1:0", "--route",
