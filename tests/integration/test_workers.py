@@ -5,7 +5,8 @@ through a TCP backend and both workers serve some of them; the control
 socket lists every connection of both, with unique ids, sums the totals
 and delivers every open and close event in order; SIGHUP reloads both
 workers; SIGTERM drains both (1001 to every client, exit 0); the frame log
-holds every frame of every session under unique session ids."""
+holds every frame of every session under unique session ids; SIGINT drains
+both as SIGTERM does."""
 
 import asyncio
 import hashlib
@@ -223,6 +224,29 @@ def main():
             c.close()
         T.expect_eq(b.stop(), 0, "exit status, log free of sanitizer "
             "reports")
+
+    with T.subtest("SIGINT drains both workers as SIGTERM does: 1001 to "
+            "every client, exit 0"):
+        b = T.Bridge("--workers", "2", "--route", "/echo=echo",
+            name="wsbridge-w2-int")
+        conns = [T.raw_ws(b.port, "/echo") for _ in range(8)]
+        for i, c in enumerate(conns):
+            c.send_frame(T.OP_TEXT, b"before %d" % i)
+            T.expect_eq(c.recv_message(10), (T.OP_TEXT, b"before %d" % i),
+                "echo before SIGINT")
+        mark = b.nlines()
+        b.signal(signal.SIGINT)
+        for c in conns:
+            T.expect_eq(c.recv_close(10)[0], 1001, "close code after SIGINT")
+            c.send_frame(T.OP_CLOSE, T.close_payload(1001))
+        b.wait_log(r"^\S+ info SIGINT: draining \d+ connections", 10,
+            start=mark)
+        b.wait_log(r"worker 1: SIGINT: draining \d+ connections", 10,
+            start=mark)
+        T.expect_eq(b.wait_exit(15), 0, "exit status after SIGINT")
+        T.expect_eq(b.stop(), 0, "log free of sanitizer reports")
+        for c in conns:
+            c.close()
 
 
 T.run(main)
