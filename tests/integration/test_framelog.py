@@ -6,7 +6,8 @@ middle of traffic, a full database, drop and block on a full queue, and
 contrib/queries.sql against a real recorded log, and permessage-deflate:
 RSV1, wire and inflated sizes, in a version-2 file upgraded to 3; the
 backend's local address in the log lines, sessions (a version-4 file
-upgraded) and the control socket."""
+upgraded) and the control socket; retention by rows (when the writer
+starts on an existing file and while it runs) and by age."""
 
 import asyncio
 import json
@@ -773,6 +774,78 @@ def test_full(d):
         "CAST('after' AS BLOB)") >= 1, "frames logged after the recovery")
 
 
+def echo_session(b, n, tag):
+    """One session of n echoed text messages, closed with 1000: 2n + 2
+    frames in the log."""
+    c = T.raw_ws(b.port, "/echo")
+    for i in range(n):
+        m = b"%s %d" % (tag, i)
+        c.send_frame(T.OP_TEXT, m)
+        T.expect_eq(c.recv_message(10), (T.OP_TEXT, m), "echo")
+    c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+    T.expect_eq(c.recv_close(10)[0], 1000, "close answered")
+    T.check(c.wait_eof(10), "wsbridge closes the connection")
+    c.close()
+
+
+def test_retention(d):
+    db = os.path.join(d, "ret.db")
+    # Nothing may be dropped: the counts below are exact.
+    opts = ["--route", "/echo=echo", "--log-db", db, "-o",
+        "log-overflow block", "-o", "log-capture 16"]
+    b = T.Bridge(*opts, "-o", "log-retention none", name="wsbridge-ret1")
+    echo_session(b, 150, b"one")
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    T.expect_eq(sql(db, "SELECT count(*) AS n, max(id) - min(id) + 1 AS "
+        "span FROM frames"), [{"n": 302, "span": 302}], "first run's frames")
+    first = one(db, "SELECT max(id) FROM frames")
+    s1 = one(db, "SELECT id FROM sessions")
+
+    # A writer that starts on the file applies the limit before it waits
+    # for traffic: the newest 100 rows stay.
+    b = T.Bridge(*opts, "-o", "log-retention rows=100",
+        name="wsbridge-ret2")
+    for _ in T.deadline_loop(60, "the writer to prune to 100 rows"):
+        if one(db, "SELECT count(*) FROM frames") <= 100:
+            break
+    T.expect_eq(sql(db, "SELECT count(*) AS n, min(id) AS lo, max(id) AS hi "
+        "FROM frames"), [{"n": 100, "lo": first - 99, "hi": first}],
+        "the newest 100 frames are kept")
+    # While it runs: a session of 302 frames, pruned on the next pass.
+    echo_session(b, 150, b"two")
+    for _ in T.deadline_loop(60, "the next prune pass after the second "
+            "session"):
+        # Its close frames are its last: once both are in, and only the
+        # newest 100 rows stay, that pass came after the whole session.
+        if sql(db, "SELECT count(*) AS n, sum(session_id = %d) AS old, "
+                "sum(opcode = 8) AS closes FROM frames" % s1) == [{"n": 100,
+                "old": 0, "closes": 2}]:
+            break
+    T.expect_eq(one(db, "SELECT count(*) FROM sessions WHERE id = %d" % s1),
+        0, "the first session, ended before every frame left, is gone")
+    last = one(db, "SELECT hex(payload) FROM frames WHERE opcode = 1 ORDER "
+        "BY id DESC LIMIT 1")
+    T.expect_eq(bytes.fromhex(last), b"two 149", "the newest text frame")
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    run2 = one(db, "SELECT max(run_id) FROM log_status")
+    T.expect_eq(one(db, "SELECT frames_pruned FROM log_status WHERE run_id "
+        "= %d" % run2), 302 - 100 + 302, "frames pruned in the second run")
+
+    # By age: everything here is older than a second.
+    newest = one(db, "SELECT max(t) FROM frames")
+    while time.time_ns() - newest < 1.5e9:
+        time.sleep(0.1)
+    b = T.Bridge(*opts, "-o", "log-retention age=1s", name="wsbridge-ret3")
+    for _ in T.deadline_loop(60, "the writer to prune by age"):
+        if one(db, "SELECT count(*) FROM frames") == 0:
+            break
+    T.expect_eq(one(db, "SELECT count(*) FROM sessions"), 0,
+        "ended sessions older than the age limit are gone")
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+    T.expect_eq(one(db, "SELECT frames_pruned FROM log_status ORDER BY "
+        "run_id DESC LIMIT 1"), 100, "frames pruned by age")
+
+
 def pump_and_stop(b, db, n=4, secs=2.0):
     """n Pumps of 16-byte messages for secs, then wsbridge stops once every
     session has ended: (frame rows, frames counted, log_status row)."""
@@ -1037,6 +1110,9 @@ def main():
     with T.subtest("full database: bridging goes on, errors counted, "
             "logging resumes"):
         test_full(d)
+    with T.subtest("log-retention: rows when the writer starts and while "
+            "it runs, then age"):
+        test_retention(d)
     with T.subtest("log-overflow block: a tiny queue, nothing dropped"):
         test_overflow(d, "block")
     with T.subtest("log-overflow drop: drops counted and recorded"):
