@@ -5,14 +5,18 @@ h2c with prior knowledge: many streams on one connection with SHA-256 per
 stream, a slow backend that must stall only its own stream, every negative
 case with its status or RST_STREAM while a keeper stream goes on working,
 the close rules (close frame then END_STREAM, no waiting for the client's
-END_STREAM, RST_STREAM(CANCEL) on abort), the stream limit, and GOAWAY with
-draining on SIGTERM."""
+END_STREAM, RST_STREAM(CANCEL) on abort), the stream limit, GOAWAY with
+draining on SIGTERM, and bytes nghttp2 refuses (a PING flood, a bad
+preface) answered with GOAWAY and the code nghttp2 names, what the client
+sends after it read and dropped."""
 
 import hashlib
 import os
 import random
 import signal
 import socket
+import ssl
+import struct
 import sys
 import threading
 import time
@@ -351,6 +355,84 @@ def close_rules(b, port, src_port_path, silent_path):
     c.close()
 
 
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+GOAWAY = 7
+TCP_CLOSE = 7		# tcp_info's tcpi_state
+
+
+def raw_frame(typ, flags, sid, payload=b""):
+    return (struct.pack(">I", len(payload))[1:] + bytes((typ, flags)) +
+        struct.pack(">I", sid) + payload)
+
+
+def goaway_then_eof(sock, timeout=30):
+    """Reads the server's frames up to the end of the stream; returns the
+    error codes of its GOAWAY frames."""
+    buf = bytearray()
+    sock.settimeout(timeout)
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            break
+        buf += d
+    codes = []
+    i = 0
+    while i + 9 <= len(buf):
+        n = int.from_bytes(buf[i:i + 3], "big")
+        if buf[i + 3] == GOAWAY:
+            codes.append(int.from_bytes(buf[i + 13:i + 17], "big"))
+        i += 9 + n
+    T.expect_eq(i, len(buf), "whole frames up to the end of the stream")
+    return codes
+
+
+def refused_bytes(b, plain, tls, ctx):
+    # A PING flood in one burst from a client that reads nothing meanwhile:
+    # nghttp2 says FLOODED once its unsent ACKs pass its limit.
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", plain))
+    mark = b.nlines()
+    burst = PREFACE + raw_frame(4, 0, 0) + raw_frame(6, 0, 0,
+        b"flooding") * 200000
+    sender = threading.Thread(target=lambda: s.sendall(burst), daemon=True)
+    sender.start()
+    sender.join(60)
+    T.check(not sender.is_alive(), "wsbridge reads the whole flood",
+        "3.4 MB taken within 60 s", "the send still blocked")
+    T.expect_eq(goaway_then_eof(s), [E.ENHANCE_YOUR_CALM],
+        "GOAWAY code after a PING flood")
+    b.wait_log(r"c\d+: peer=127\.0\.0\.1:\d+: Flooding was detected", 10,
+        start=mark)
+    # wsbridge has shut its write side and reads and drops what still
+    # comes: bytes sent after the GOAWAY, then our end, close the
+    # connection cleanly (a close with unread bytes would be a reset).
+    s.sendall(b"\0" * MiB)
+    s.shutdown(socket.SHUT_WR)
+    for _ in T.deadline_loop(30, "wsbridge to close the connection"):
+        if s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0] == \
+                TCP_CLOSE:
+            break
+    T.expect_eq(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), 0,
+        "a clean close after bytes sent past the GOAWAY (not a reset)")
+    s.close()
+
+    # Over TLS, ALPN h2 and then not the HTTP/2 preface.
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", tls)),
+        server_hostname="127.0.0.1", suppress_ragged_eofs=False)
+    T.expect_eq(s.selected_alpn_protocol(), "h2", "ALPN")
+    mark = b.nlines()
+    s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    try:
+        codes = goaway_then_eof(s)
+    except ssl.SSLEOFError as e:
+        T.fail("TCP ended without close_notify: %s" % e)
+    T.expect_eq(codes, [E.PROTOCOL_ERROR], "GOAWAY code after a bad preface")
+    b.wait_log(r"c\d+: peer=127\.0\.0\.1:\d+: Received bad client magic",
+        10, start=mark)
+    s.close()
+
+
 def main():
     d = certs.make(T.tmpdir())
     echo_be = T.EchoBackend()
@@ -412,6 +494,17 @@ def main():
         c.pump(0.1)
         T.check(watch_eof.wait(10), "client RST_STREAM(CANCEL) closes the "
             "stream's backend connection")
+        c.close()
+    with T.subtest("bytes nghttp2 refuses: a PING flood gets GOAWAY "
+            "(ENHANCE_YOUR_CALM), a bad preface over TLS GOAWAY "
+            "(PROTOCOL_ERROR); later bytes read and dropped"):
+        ctx = ssl.create_default_context(cafile=d["ca"])
+        ctx.set_alpn_protocols(["h2"])
+        refused_bytes(b, plain, tls, ctx)
+        c = h2ws.H2Client(plain)
+        st = c.connect_ws("/echo")
+        c.send_message(st, b"after")
+        c.wait(lambda: st.messages, 10, "an echo on a new connection")
         c.close()
     with T.subtest("h2-max-streams: advertised and enforced"):
         b2 = T.Bridge("--route", "/echo=echo", "-o", "h2-max-streams 3",
