@@ -52,9 +52,13 @@ class TLSRaw(T.RawConn):
     """wsbtest.RawConn over TLS: hand-built HTTP/1.1 upgrade and frames.
     A peer that ends TCP without close_notify raises ssl.SSLEOFError."""
 
-    def __init__(self, port, ctx, timeout=10.0):
-        self.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1",
-            port), timeout=timeout), server_hostname="127.0.0.1",
+    def __init__(self, port, ctx, timeout=10.0, rcvbuf=None):
+        raw = socket.socket()
+        if rcvbuf:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(timeout)
+        raw.connect(("127.0.0.1", port))
+        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1",
             suppress_ragged_eofs=False)
         self.buf = bytearray()
         self.eof = False
@@ -66,11 +70,55 @@ def close_cleanly(c):
     wsbridge: close_notify, not a bare TCP FIN."""
     c.send_frame(T.OP_CLOSE, T.close_payload(1000, "bye"))
     T.expect_eq(c.recv_close(10)[0], 1000, "close answered")
+    expect_close_notify(c)
+
+
+def expect_close_notify(c):
     try:
         T.check(c.sock.recv(100) == b"", "close_notify after the close frame")
     except ssl.SSLEOFError as e:
         T.fail("TCP ended without close_notify: %s" % e)
     c.close()
+
+
+def stuck_keepalive(d):
+    """A backend that sends more than the sockets hold, a client that
+    reads nothing: at the pong timeout wsbridge fails the connection with
+    its TLS writer full, so the close frame waits behind that output; the
+    client, reading at last, gets the backend's bytes intact, the close
+    frame and close_notify."""
+    n = 16 * T.MiB
+    src = T.SourceBackend(n, seed=23)
+    b = T.Bridge("--route", "/src=%s ping-interval=1s pong-timeout=1s" %
+        src.addr, "-o", "close-timeout 60s", listen=("127.0.0.1:0 tls "
+        "cert=%s key=%s" % (d["cert"], d["key"]),), name="wsbridge-stuck")
+    c = TLSRaw(b.port, client_ctx(d), timeout=30, rcvbuf=4096)
+    c.upgrade("/src")
+    b.wait_log(r"c\d+: closing with 1011: keepalive pong timeout", 30)
+    T.check(src.sent < n, "the backend is held back while the client "
+        "reads nothing", "< %d" % n, src.sent)
+    want = T.pattern_bytes(n, 23)
+    got = bytearray()
+    pings = 0
+    while True:
+        f = c.recv_frame(30)
+        if f.opcode == T.OP_BINARY:
+            got += f.payload
+        elif f.opcode == T.OP_PING:
+            pings += 1
+        elif f.opcode == T.OP_CLOSE:
+            break
+        else:
+            T.fail("unexpected frame %r" % f)
+    T.log("   %d bytes queued before the close, %d ping(s)" % (len(got),
+        pings))
+    T.check(got == want[:len(got)], "the bytes before the close are the "
+        "backend's, in order")
+    T.expect_eq(f.close_code(), 1011, "close code after the pong timeout")
+    T.check(pings >= 1, "the unanswered ping went out", ">= 1", pings)
+    expect_close_notify(c)
+    T.expect_eq(b.stop(), 0, "exit status")
+    src.close()
 
 
 def wss_h1_echo(port, ctx, payload=b"over TLS"):
@@ -276,6 +324,11 @@ def main():
                     T.fail("1 MiB echo #%d over %s differs" % (k, name))
             T.log("   ok: 8 MiB echoed intact over %s" % name)
             close_cleanly(c)
+
+    with T.subtest("wss:// tunnel: a client that stops reading and "
+            "answering pings: 1011 after pong-timeout, sent behind what "
+            "was queued, then close_notify"):
+        stuck_keepalive(d)
 
     with T.subtest("wss:// tunnel: a forged TLS record is logged with the "
             "connection's id and ends that connection only"):
