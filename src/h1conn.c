@@ -92,7 +92,7 @@ static void	h1conn_read(struct bufferevent *, void *);
 static void	h1conn_write(struct bufferevent *, void *);
 static void	h1conn_event(struct bufferevent *, short, void *);
 static void	h1conn_sock(void *, enum sock_event);
-static size_t	h1conn_sockread_flat(void *, unsigned char *, size_t);
+static size_t	h1conn_bytes(void *, unsigned char *, size_t);
 
 static void
 h1conn_arm(struct h1conn *c, unsigned ms)
@@ -259,21 +259,7 @@ h1t_pending(void *t)
 }
 
 static size_t
-h1t_send(void *t, const void *hdr, size_t hl, struct evbuffer *src, size_t n)
-{
-	struct h1conn	*c = t;
-
-	if (c->state == H1_TUNNEL && c->tout != NULL)
-		return (tlsout_send(c->tout, hdr, hl, src, n));
-	if (c->state == H1_TUNNEL)
-		return (sock_send(c->bev, hdr, hl, src, n));
-	evbuffer_add(h1t_output(t), hdr, hl);
-	evbuffer_remove_buffer(src, h1t_output(t), n);
-	return (0);
-}
-
-static size_t
-h1t_send_flat(void *t, const struct iovec *iov, int cnt)
+h1t_send(void *t, const struct iovec *iov, int cnt)
 {
 	struct h1conn	*c = t;
 
@@ -331,7 +317,6 @@ static const struct ws_transport_ops h1_transport = {
 	.output = h1t_output,
 	.pending = h1t_pending,
 	.send = h1t_send,
-	.send_flat = h1t_send_flat,
 	.flush = h1t_flush,
 	.set_read = h1t_set_read,
 	.close = h1t_close,
@@ -345,7 +330,6 @@ static const struct ws_transport_ops h1_tls_transport = {
 	.output = h1t_output,
 	.pending = h1t_pending,
 	.send = h1t_send,
-	.send_flat = h1t_send_flat,
 	.flush = h1t_tls_flush,
 	.set_read = h1t_set_read,
 	.close = h1t_close,
@@ -417,7 +401,7 @@ h1conn_backend_ready(void *arg, int status)
 		tlsout_flush(c->tout);	/* the 101 */
 	tunnel_attach(c->tunnel, c->tout != NULL ? &h1_tls_transport :
 	    &h1_transport, c);
-	sockread_set_flat(c->rd, h1conn_sockread_flat, tunnel_ws(c->tunnel));
+	sockread_set_flat(c->rd, h1conn_bytes, tunnel_ws(c->tunnel));
 }
 
 /*
@@ -602,13 +586,19 @@ h1conn_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * A read in the tunnel, straight from sockread's flat buffer; arg is the
- * endpoint (one cache miss less than through c and its tunnel).
+ * A read in the tunnel, where sockread read it (its input was empty): the
+ * endpoint takes what it can, sockread keeps the rest in the input for
+ * ws_conn_input(). arg is the endpoint (one cache miss less than through
+ * c and its tunnel).
  */
 static size_t
-h1conn_sockread_flat(void *arg, unsigned char *p, size_t n)
+h1conn_bytes(void *arg, unsigned char *p, size_t n)
 {
-	return (ws_conn_input_flat(arg, p, n));
+	size_t	took;
+
+	took = ws_conn_feed(arg, p, n);
+	ws_conn_feed_end(arg);
+	return (took);
 }
 
 static void

@@ -99,6 +99,7 @@ struct h2stream {
 	uint8_t			 out_full;	/* the endpoint may wait for room */
 	/* Events recorded in callbacks, delivered by h2s_service(). */
 	uint8_t			 in_dirty;	/* new input */
+	uint8_t			 fed;		/* fed in this read: feed_end due */
 	uint8_t			 writable;	/* output fell below the low mark */
 	uint8_t			 remote_eof;	/* client sent END_STREAM */
 	uint8_t			 local_done;	/* our END_STREAM or RST_STREAM went */
@@ -164,7 +165,7 @@ _Static_assert(offsetof(struct h2conn, fc_since) < 2 * CACHE_LINE,
     "h2conn: the per-message fields leave two cache lines");
 
 static void	h2conn_kick(struct h2conn *);
-static int	h2s_flat_in(struct h2stream *);
+static int	h2s_takes(struct h2stream *);
 static void	h2conn_event(struct bufferevent *, short, void *);
 static void	h2conn_work(struct h2conn *);
 static void	h2conn_finish(struct h2conn *, const char *);
@@ -555,11 +556,11 @@ h2t_flow(void *t, uint64_t now, struct h2_stream_fc *out)
 }
 
 /*
- * Frames from a read buffer: into the output, by reference when they are
- * most of a large read (sockread_keep), for nghttp2 to frame as DATA.
+ * Frames into the stream's output, by reference when they are most of a
+ * large read (sockread_keep), for nghttp2 to frame as DATA (flush).
  */
 static size_t
-h2t_send_flat(void *t, const struct iovec *iov, int cnt)
+h2t_send(void *t, const struct iovec *iov, int cnt)
 {
 	sockread_keep_iov(((struct h2stream *)t)->out, iov, cnt, 0, 0);
 	return (0);
@@ -569,7 +570,7 @@ static const struct ws_transport_ops h2_transport = {
 	.input = h2t_input,
 	.output = h2t_output,
 	.pending = h2t_pending,
-	.send_flat = h2t_send_flat,
+	.send = h2t_send,
 	.flush = h2t_flush,
 	.set_read = h2t_set_read,
 	.close = h2t_close,
@@ -891,28 +892,28 @@ h2_on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame,
 }
 
 /*
- * The flat path for DATA (h2conn_flat): while nghttp2 parses a read that
- * lies in sockread's flat buffer, a stream's payload is noted here, not
- * copied to its input, and once nghttp2_session_mem_recv() returns (never
- * from inside nghttp2) h2conn_flat_deliver() hands it to the endpoint in
- * place, as an HTTP/1.1 tunnel's reads are. Per thread: one read at a
- * time. When the list is full nghttp2 pauses, the list is delivered and
- * parsing goes on.
+ * DATA payload: while nghttp2 parses a piece of the client's bytes (a
+ * read where sockread made it, or a piece of the input), a stream's
+ * payload is noted here, not copied, and once nghttp2_session_mem_recv()
+ * returns (never from inside nghttp2) h2conn_deliver() feeds it to the
+ * endpoint where it lies, as an HTTP/1.1 tunnel's reads are. Per thread:
+ * one piece at a time. When the list is full nghttp2 pauses, the list is
+ * delivered and parsing goes on.
  */
-#define H2_FLAT_CHUNKS	64
+#define H2_READ_CHUNKS	64
 
-struct h2_flat_chunk {
+struct h2_chunk {
 	int32_t		 id;
 	uint8_t		*p;
 	size_t		 len;
 };
 
 static __thread struct {
-	struct h2conn		*c;	/* whose read nghttp2 parses */
-	uintptr_t		 lo, hi;	/* the read's bytes */
+	struct h2conn		*c;	/* whose bytes nghttp2 parses */
+	uintptr_t		 lo, hi;	/* the piece's bytes */
 	int			 cnt;
-	struct h2_flat_chunk	 ck[H2_FLAT_CHUNKS];
-} h2_flat;
+	struct h2_chunk		 ck[H2_READ_CHUNKS];
+} h2_read;
 
 static int
 h2_on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id,
@@ -935,14 +936,17 @@ h2_on_data_chunk(nghttp2_session *sess, uint8_t flags, int32_t id,
 		return (0);
 	}
 	s->fc.data_in += len;
-	/* All of a stream's chunks of one parse go the same way: in order. */
-	if (h2_flat.c == c && (uintptr_t)data >= h2_flat.lo &&
-	    (uintptr_t)data + len <= h2_flat.hi &&
-	    evbuffer_get_length(s->in) == 0 && h2s_flat_in(s)) {
-		h2_flat.ck[h2_flat.cnt].id = id;
-		h2_flat.ck[h2_flat.cnt].p = (uint8_t *)(uintptr_t)data;
-		h2_flat.ck[h2_flat.cnt].len = len;
-		if (++h2_flat.cnt == H2_FLAT_CHUNKS)
+	/*
+	 * Noted, to be fed where it lies, unless earlier bytes of the stream
+	 * wait in its input (then it queues behind them: in order).
+	 */
+	if (h2_read.c == c && (uintptr_t)data >= h2_read.lo &&
+	    (uintptr_t)data + len <= h2_read.hi &&
+	    evbuffer_get_length(s->in) == 0 && h2s_takes(s)) {
+		h2_read.ck[h2_read.cnt].id = id;
+		h2_read.ck[h2_read.cnt].p = (uint8_t *)(uintptr_t)data;
+		h2_read.ck[h2_read.cnt].len = len;
+		if (++h2_read.cnt == H2_READ_CHUNKS)
 			return (NGHTTP2_ERR_PAUSE);	/* delivered, then on */
 		return (0);
 	}
@@ -1079,39 +1083,38 @@ h2conn_recv_failed(struct h2conn *c, ssize_t rv)
 
 /* Whether a stream's endpoint takes DATA now (h2_on_data_chunk). */
 static int
-h2s_flat_in(struct h2stream *s)
+h2s_takes(struct h2stream *s)
 {
 	return (s->tunnel != NULL && s->attached && !s->closed_told);
 }
 
 /*
- * Hands the noted chunks to their endpoints where they lie; what one does
- * not take (a partial frame header, a control frame, no room) goes to its
- * input, copied, and the evbuffer path goes on from there. The stream's
- * window comes back for what was taken (the input's callback does it for
- * the rest).
+ * Feeds the noted chunks to their endpoints where they lie; what one does
+ * not take (no room, a busy observer) goes to its stream's input, copied,
+ * for ws_conn_input(). The stream's window comes back for what was taken
+ * (the input's callback does it for the rest). Then each endpoint fed
+ * is told its pieces go (ws_conn_feed_end: one writev per backend).
  */
 static void
-h2conn_flat_deliver(struct h2conn *c)
+h2conn_deliver(struct h2conn *c)
 {
-	struct h2_flat_chunk	*k;
-	struct h2stream		*s;
-	size_t			 used;
-	int			 i;
+	struct h2_chunk	*k;
+	struct h2stream	*s;
+	size_t		 used;
+	int		 i;
 
-	for (i = 0; i < h2_flat.cnt; i++) {
-		k = &h2_flat.ck[i];
+	for (i = 0; i < h2_read.cnt; i++) {
+		k = &h2_read.ck[i];
 		s = h2conn_stream(c, k->id);
-		if (s == NULL || !h2conn_live(c) || s->tunnel == NULL ||
-		    !s->attached || s->closed_told) {
+		if (s == NULL || !h2conn_live(c) || !h2s_takes(s)) {
 			(void)nghttp2_session_consume_stream(c->sess, k->id,
 			    k->len);
+			k->id = 0;
 			continue;
 		}
 		used = 0;
 		if (evbuffer_get_length(s->in) == 0)
-			used = ws_conn_input_flat(tunnel_ws(s->tunnel), k->p,
-			    k->len);
+			used = ws_conn_feed(tunnel_ws(s->tunnel), k->p, k->len);
 		if (used > 0)
 			(void)nghttp2_session_consume_stream(c->sess, k->id,
 			    used);
@@ -1120,29 +1123,64 @@ h2conn_flat_deliver(struct h2conn *c)
 			s->in_dirty = 1;
 			c->kicked = 1;
 		}
+		s->fed = 1;
 	}
-	h2_flat.cnt = 0;
+	for (i = 0; i < h2_read.cnt; i++) {
+		k = &h2_read.ck[i];
+		if (k->id == 0 || (s = h2conn_stream(c, k->id)) == NULL ||
+		    !s->fed)
+			continue;
+		s->fed = 0;
+		if (h2s_takes(s))
+			ws_conn_feed_end(tunnel_ws(s->tunnel));
+	}
+	h2_read.cnt = 0;
 }
 
-/* Feeds what the client sent to nghttp2. */
+/*
+ * nghttp2 parses the n bytes at p (a read, or a piece of the input), DATA
+ * going to the endpoints where it lies. Returns 0, or -1 when nghttp2
+ * refused them (the connection is failing: GOAWAY).
+ */
+static int
+h2conn_parse(struct h2conn *c, uint8_t *p, size_t n)
+{
+	size_t	off = 0;
+	ssize_t	rv;
+
+	while (off < n && h2conn_live(c)) {
+		h2_read.c = c;
+		h2_read.lo = (uintptr_t)(p + off);
+		h2_read.hi = (uintptr_t)(p + n);
+		h2_read.cnt = 0;
+		rv = nghttp2_session_mem_recv(c->sess, p + off, n - off);
+		h2_read.c = NULL;
+		if (rv < 0) {
+			h2_read.cnt = 0;
+			h2conn_recv_failed(c, rv);
+			return (-1);
+		}
+		h2conn_deliver(c);
+		off += (size_t)rv;
+	}
+	return (0);
+}
+
+/* Feeds what waits in the connection's input to nghttp2, piece by piece. */
 static void
 h2conn_recv(struct h2conn *c)
 {
 	struct evbuffer		*in = h2conn_input(c);
 	struct evbuffer_iovec	 v;
-	ssize_t			 rv;
 
-	while (evbuffer_peek(in, -1, NULL, &v, 1) > 0 && v.iov_len > 0) {
-		rv = nghttp2_session_mem_recv(c->sess, v.iov_base, v.iov_len);
-		if (rv < 0) {
-			evbuffer_drain(in, evbuffer_get_length(in));
-			h2conn_recv_failed(c, rv);
-			return;
-		}
-		evbuffer_drain(in, (size_t)rv);
-		if (!h2conn_live(c))
-			return;
+	while (h2conn_live(c) && evbuffer_peek(in, -1, NULL, &v, 1) > 0 &&
+	    v.iov_len > 0) {
+		if (h2conn_parse(c, v.iov_base, v.iov_len) == -1)
+			break;
+		evbuffer_drain(in, v.iov_len);
 	}
+	if (!h2conn_live(c) || evbuffer_get_length(in) > 0)
+		evbuffer_drain(in, evbuffer_get_length(in));
 	sockread_poke(c->rd);	/* reading resumes if it was full */
 }
 
@@ -1373,38 +1411,20 @@ h2conn_write(struct bufferevent *bev, void *arg)
 }
 
 /*
- * A read in sockread's flat buffer (its input was empty): nghttp2 parses
- * it there, stream payload goes to the endpoints in place, then the usual
+ * A read, where sockread made it (its input was empty): nghttp2 parses it
+ * there, stream payload goes to the endpoints in place, then the usual
  * work pass. Takes it all.
  */
 static size_t
-h2conn_flat(void *arg, unsigned char *p, size_t n)
+h2conn_bytes(void *arg, unsigned char *p, size_t n)
 {
 	struct h2conn	*c = arg;
-	size_t		 off = 0;
-	ssize_t		 rv;
 
 	if (!h2conn_live(c))
 		return (n);	/* dropped, as h2conn_sock() does */
 	if (c->in_work)
-		return (0);	/* not from the loop: the evbuffer path */
-	tunnel_flat_hold(1);
-	while (off < n && h2conn_live(c)) {
-		h2_flat.c = c;
-		h2_flat.lo = (uintptr_t)(p + off);
-		h2_flat.hi = (uintptr_t)(p + n);
-		h2_flat.cnt = 0;
-		rv = nghttp2_session_mem_recv(c->sess, p + off, n - off);
-		h2_flat.c = NULL;
-		if (rv < 0) {
-			h2_flat.cnt = 0;
-			h2conn_recv_failed(c, rv);
-			break;
-		}
-		h2conn_flat_deliver(c);
-		off += (size_t)rv;
-	}
-	tunnel_flat_hold(0);	/* the read's payload goes, one writev each */
+		return (0);	/* not from the loop: h2conn_recv() takes it */
+	(void)h2conn_parse(c, p, n);
 	h2conn_work(c);
 	return (n);
 }
@@ -1559,7 +1579,7 @@ h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
 	} else	/* one sized readv per readiness, no FIONREAD */
 		c->rd = sockread_tunnel(w->base, bev, c->high, 0,
 		    h2conn_sock, c);
-	sockread_set_flat(c->rd, h2conn_flat, c);
+	sockread_set_flat(c->rd, h2conn_bytes, c);
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));

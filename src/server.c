@@ -439,7 +439,6 @@ server_worker_main(void *arg)
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	sockread_thread_end();
 	tlsout_thread_end();
-	tunnel_thread_end();
 	/* What was asked too late runs here: the loop's data is intact. */
 	worker_end(w);
 	ASUB(&srv->left, 1);

@@ -36,8 +36,6 @@ sock_tune(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-#define SOCK_SEND_NOW_MAX	(16 * 1024)
-
 #define SOCK_WRITE_IOV	64	/* chains per writev (256 KiB of 4 KiB reads) */
 
 size_t
@@ -118,51 +116,3 @@ sock_check_len(struct evbuffer *out, size_t len)
 	}
 }
 #endif
-
-size_t
-sock_send(struct bufferevent *bev, const void *hdr, size_t hl,
-    struct evbuffer *src, size_t n)
-{
-	struct evbuffer		*out = bufferevent_get_output(bev);
-	struct evbuffer_iovec	 v[8];
-	struct iovec		 iov[1 + nitems(v)];
-	ssize_t			 w = 0;
-	size_t			 done, left;
-	int			 i, cnt = 0, k = 0;
-
-	/*
-	 * A small message that ends src, or a large piece of any kind, goes
-	 * out at once when nothing is queued before it: from src's chains, so
-	 * no copy, no write event and no loop pass. Small pieces followed by
-	 * more in src batch better through the output.
-	 */
-	if ((n >= SOCK_SEND_NOW_MAX || (hl + n <= SOCK_SEND_NOW_MAX &&
-	    (n == 0 || evbuffer_get_length(src) == n))) &&
-	    evbuffer_get_length(out) == 0 &&
-	    (bufferevent_get_enabled(bev) & EV_WRITE) &&
-	    bufferevent_openssl_get_ssl(bev) == NULL &&
-	    (n == 0 || (cnt = evbuffer_peek(src, n, NULL, v, nitems(v))) <=
-	    (int)nitems(v))) {
-		if (hl > 0) {
-			iov[k].iov_base = (void *)(uintptr_t)hdr;
-			iov[k++].iov_len = hl;
-		}
-		/* The last extent may run past n. */
-		for (i = 0, left = n; i < cnt && left > 0; i++) {
-			iov[k].iov_base = v[i].iov_base;
-			iov[k].iov_len = MIN(v[i].iov_len, left);
-			left -= iov[k++].iov_len;
-		}
-		if (k > 0 && (w = writev(bufferevent_getfd(bev), iov, k)) < 0)
-			w = 0;		/* EAGAIN, or an error it will see */
-	}
-	done = MIN((size_t)w, hl);
-	if (hl > done)
-		evbuffer_add(out, (const uint8_t *)hdr + done, hl - done);
-	done = (size_t)w - done;	/* payload bytes written */
-	if (done > 0)
-		evbuffer_drain(src, done);
-	if (n > done)
-		evbuffer_remove_buffer(src, out, n - done);
-	return ((size_t)w);
-}

@@ -21,19 +21,6 @@ struct iovec;
 void	sock_tune(int fd);
 
 /*
- * Sends hdr[0..hl) (hl may be 0) then n bytes moved from src through bev.
- * When nothing is queued on bev and either these are src's last bytes and
- * few (a small message) or n is large (16 KiB or more), one writev sends
- * them at once from src's chains: no copy, no write event to arm, no loop
- * pass to wait for. Whatever the socket does not take, and everything on
- * TLS bufferevents, goes to bev's output. Errors are left for the
- * bufferevent's own next write to report. Returns how many bytes (header
- * first) went at once: they never were in the output.
- */
-size_t	sock_send(struct bufferevent *bev, const void *hdr, size_t hl,
-	    struct evbuffer *src, size_t n);
-
-/*
  * Writes up to n bytes from the front of src to bev's socket with one
  * writev straight from src's chains (no copy, no write event), when bev's
  * output is empty, it may write, and it is not TLS; drains from src what

@@ -55,7 +55,6 @@ struct tunnel {
 	uint32_t			 high;		/* cfg->buffer_size (<= 1G) */
 	uint32_t			 max_frame;	/* rt->max_frame (<= 16M) */
 	int				 be_fd;		/* be's socket; -1: TLS */
-	unsigned			 be_staged:1;	/* be_stage may hold bytes */
 	unsigned			 be_flushing:1;	/* writing the rest, then close */
 	unsigned			 be_dead:1;	/* socket failed: nothing reaches it */
 	unsigned			 be_full:1;	/* room() said 0 in this read */
@@ -64,13 +63,6 @@ struct tunnel {
 	const struct route		*rt;
 	struct config			*cfg;
 	struct bufferevent		*be;		/* backend (NULL: echo, closed) */
-	/*
-	 * Client payload of the read being parsed, in order, not yet on the
-	 * backend's output: written in one writev when the read is parsed
-	 * (tunnel_be_flush), so no write event is armed when the socket
-	 * takes it all. Empty between reads.
-	 */
-	struct evbuffer			*be_stage;
 	struct stats_conn		*st;		/* live stats, or NULL */
 	enum tunnel_state		 state;
 	uint16_t			 be_code;	/* close code its end maps to */
@@ -125,26 +117,22 @@ _Static_assert(offsetof(struct tunnel, be_fd) + sizeof(int) + 1 <= CACHE_LINE,
     "tunnel: the per-message fields leave the first cache line");
 
 /*
- * Client payload of a flat read (ws_conn_input_flat) for the backend, in
- * order, still in sockread's flat buffer: written with one writev when
- * the read is parsed. One per event loop thread (a flat read is parsed
- * before the next one starts); it comes before anything in be_stage.
+ * Client payload for the backend, in order, where the endpoint parsed it
+ * (the client read, or an inflated piece): written with one writev when
+ * the endpoint is done with those bytes (input_done), so no write event is
+ * armed when the socket takes it all and nothing is copied unless the
+ * socket leaves some. One list per event loop thread: one endpoint parses
+ * at a time, and another tunnel's payload (HTTP/2 streams of one read)
+ * writes the list first.
  */
-#define TUNNEL_FLAT_IOV		1024	/* IOV_MAX */
+#define TUNNEL_BATCH_IOV	1024	/* IOV_MAX */
 
 static __thread struct {
 	struct tunnel	*t;		/* whose payload, or NULL */
 	int		 cnt;
 	size_t		 len;
-	struct iovec	 iov[TUNNEL_FLAT_IOV];
-} tunnel_flat;
-
-/*
- * Set while an HTTP/2 read hands its DATA to tunnels chunk by chunk
- * (tunnel_flat_hold): the list is written when the read is done, or when
- * another tunnel's payload comes, not after every chunk.
- */
-static __thread int	tunnel_flat_held;
+	struct iovec	 iov[TUNNEL_BATCH_IOV];
+} tunnel_batch;
 
 static void	tunnel_be_pump(struct tunnel *);
 static void	tunnel_maybe_free(struct tunnel *);
@@ -171,19 +159,6 @@ static size_t
 tunnel_high(const struct tunnel *t)
 {
 	return (t->high);
-}
-
-/* be_stage's length; the flag spares its cache line when it is empty. */
-static size_t
-tunnel_staged(struct tunnel *t)
-{
-	size_t	n;
-
-	if (!t->be_staged)
-		return (0);
-	if ((n = evbuffer_get_length(t->be_stage)) == 0)
-		t->be_staged = 0;
-	return (n);
 }
 
 /* be_obuf's length (be is not NULL). */
@@ -332,10 +307,10 @@ tunnel_free(struct tunnel *t)
 {
 	struct ws_counters	c;
 
-	if (tunnel_flat.t == t) {	/* never between reads; to be sure */
-		tunnel_flat.t = NULL;
-		tunnel_flat.cnt = 0;
-		tunnel_flat.len = 0;
+	if (tunnel_batch.t == t) {	/* never between reads; to be sure */
+		tunnel_batch.t = NULL;
+		tunnel_batch.cnt = 0;
+		tunnel_batch.len = 0;
 	}
 	tunnel_log_close(t);
 	if (t->counted) {
@@ -359,7 +334,6 @@ tunnel_free(struct tunnel *t)
 		t->tops->free(t->tr);
 	if (t->ev_connected != NULL)
 		event_free(t->ev_connected);
-	evbuffer_free(t->be_stage);
 	event_free(t->ev_linger);
 	event_free(t->ev_free);
 	config_free(t->cfg);
@@ -436,73 +410,25 @@ tunnel_be_taken(struct tunnel *t, size_t n)
 		stats_taken(t->st, t->w->stats, STATS_IN, n, now_ns());
 }
 
-/* A piece of client payload this large goes to the socket at once. */
-#define TUNNEL_WRITE_NOW_MIN	(16 * 1024)
-
 /*
- * Sends what the flat list holds for t: at once, and what the socket does
- * not take to the output (sockread_keep: by reference or copied).
- */
-static void
-tunnel_flat_flush(struct tunnel *t)
-{
-	if (t == NULL || tunnel_flat.t != t)
-		return;
-	/* be may write unless be_dead (tunnel_be_ended() ends it). */
-	if (t->be_obuf != NULL && !t->be_dead)
-		tunnel_be_taken(t, sock_send_iov(t->be_obuf,
-		    tunnel_be_queued(t), t->be_fd, tunnel_flat.iov,
-		    tunnel_flat.cnt));
-	tunnel_flat.t = NULL;
-	tunnel_flat.cnt = 0;
-	tunnel_flat.len = 0;
-}
-
-/*
- * Client payload for the backend: n bytes moved from src. A large piece
- * with nothing before it is written straight from the client's input
- * chains (no copy, no loop pass); the rest waits in be_stage, in order,
- * for tunnel_be_flush().
- */
-static void
-tunnel_be_send(struct tunnel *t, struct evbuffer *src, size_t n)
-{
-	size_t	w = 0;
-
-	tunnel_flat_flush(t);	/* it came first */
-	if (n >= TUNNEL_WRITE_NOW_MIN && tunnel_staged(t) == 0) {
-		w = sock_write_now(t->be, src, n);
-		tunnel_be_taken(t, w);
-	}
-	if (n > w) {
-		evbuffer_remove_buffer(src, t->be_stage, n - w);
-		t->be_staged = 1;
-	}
-}
-
-/*
- * The client's read is parsed: write the staged payload with one writev
- * when nothing is queued before it, and queue what the socket did not take
- * on the backend's output (its chains move, they are not copied).
+ * Writes the batch when it is t's (the endpoint is done with those bytes):
+ * at once when nothing is queued before it, the rest kept on the
+ * backend's output (sockread_keep: by reference or copied); for a TLS
+ * backend all of it goes to the output, for OpenSSL to write.
  */
 static void
 tunnel_be_flush(struct tunnel *t)
 {
-	struct evbuffer	*out;
-	size_t		 n = tunnel_staged(t), w;
-
-	tunnel_flat_flush(t);
-	if (n == 0)
+	if (tunnel_batch.t != t)
 		return;
-	if (t->be == NULL || t->be_dead) {
-		evbuffer_drain(t->be_stage, n);	/* nowhere to go */
-		return;
-	}
-	out = t->be_obuf;
-	w = sock_write_now(t->be, t->be_stage, n);
-	tunnel_be_taken(t, w);
-	if (w < n)
-		evbuffer_add_buffer(out, t->be_stage);
+	/* be may write unless be_dead (tunnel_be_ended() ends it). */
+	if (t->be_obuf != NULL && !t->be_dead)
+		tunnel_be_taken(t, sock_send_iov(t->be_obuf,
+		    tunnel_be_queued(t), t->be_fd, tunnel_batch.iov,
+		    tunnel_batch.cnt));
+	tunnel_batch.t = NULL;
+	tunnel_batch.cnt = 0;
+	tunnel_batch.len = 0;
 }
 
 /*
@@ -537,7 +463,7 @@ tunnel_linger_timeout(evutil_socket_t fd, short what, void *arg)
 /* ---- client -> backend ------------------------------------------------ */
 
 static void
-tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
+tunnel_ws_payload(void *arg, const uint8_t *p, size_t n, unsigned opcode,
     int first, int last)
 {
 	struct tunnel	*t = arg;
@@ -547,10 +473,8 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		    !tunnel_is_echo(t) && t->be != NULL && !t->be_flushing &&
 		    !t->be_dead, now_ns());
 	if (tunnel_is_echo(t)) {
-		if (ws_conn_state(t->ws) != WS_OPEN) {
-			evbuffer_drain(src, n);	/* our close is out: no replies */
-			return;
-		}
+		if (ws_conn_state(t->ws) != WS_OPEN)
+			return;		/* our close is out: no replies */
 		/*
 		 * Echo each piece as it arrives, as a fragment of the reply
 		 * message, so a large message never sits whole in memory and
@@ -558,76 +482,24 @@ tunnel_ws_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
 		 * arrives in one read is echoed as one frame, so the client's
 		 * fragmentation is kept in the common case.
 		 */
-		ws_conn_send_data(t->ws, opcode, !t->echo_open, last, src, n,
+		(void)ws_conn_send(t->ws, opcode, !t->echo_open, last, p, n, 0,
 		    ws_conn_input_time(t->ws, n));
 		t->echo_open = !last;
 		return;
 	}
-	if (t->be == NULL || t->be_flushing || t->be_dead) {
-		evbuffer_drain(src, n);		/* backend gone: nowhere to go */
-		return;
-	}
-	tunnel_be_send(t, src, n);
-	t->be_out += n;
-}
-
-/*
- * Client payload from a flat read: listed for one writev, in order (the
- * echo route and payload behind staged bytes take the evbuffer path, from
- * a copy).
- */
-/* Per thread: flat payload the evbuffer path takes, copied. */
-static __thread struct evbuffer	*tunnel_flat_tmp;
-
-void
-tunnel_thread_end(void)
-{
-	if (tunnel_flat_tmp != NULL)
-		evbuffer_free(tunnel_flat_tmp);
-	tunnel_flat_tmp = NULL;
-}
-
-static void
-tunnel_ws_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
-    int first, int last)
-{
-	struct tunnel	*t = arg;
-
-	if ((t->be_obuf == NULL && tunnel_is_echo(t)) ||
-	    tunnel_staged(t) != 0) {
-		/* The evbuffer path does these (a copy). */
-		if (tunnel_flat_tmp == NULL &&
-		    (tunnel_flat_tmp = evbuffer_new()) == NULL)
-			abort();	/* out of memory, as xmalloc */
-		if (evbuffer_add(tunnel_flat_tmp, p, n) == -1)
-			abort();
-		tunnel_ws_payload(t, tunnel_flat_tmp, n, opcode, first, last);
-		return;
-	}
-	if (t->watched)
-		stats_payload(t->st, t->w->stats, STATS_IN, n, first, last,
-		    t->be_obuf != NULL && !t->be_flushing && !t->be_dead,
-		    now_ns());
 	if (t->be_obuf == NULL || t->be_flushing || t->be_dead)
 		return;		/* backend gone: nowhere to go */
-	if (tunnel_flat.t != t || tunnel_flat.cnt == TUNNEL_FLAT_IOV) {
-		tunnel_flat_flush(tunnel_flat.t);
-		tunnel_flat.t = t;
+	if (n == 0)
+		return;
+	if (tunnel_batch.t != t || tunnel_batch.cnt == TUNNEL_BATCH_IOV) {
+		if (tunnel_batch.t != NULL)
+			tunnel_be_flush(tunnel_batch.t);
+		tunnel_batch.t = t;
 	}
-	tunnel_flat.iov[tunnel_flat.cnt].iov_base = (void *)(uintptr_t)p;
-	tunnel_flat.iov[tunnel_flat.cnt++].iov_len = n;
-	tunnel_flat.len += n;
+	tunnel_batch.iov[tunnel_batch.cnt].iov_base = (void *)(uintptr_t)p;
+	tunnel_batch.iov[tunnel_batch.cnt++].iov_len = n;
+	tunnel_batch.len += n;
 	t->be_out += n;
-}
-
-static void	tunnel_ws_input_done(void *);
-
-void
-tunnel_flat_hold(int on)
-{
-	tunnel_flat_held = on;
-	if (!on && tunnel_flat.t != NULL)
-		tunnel_ws_input_done(tunnel_flat.t);
 }
 
 static size_t
@@ -644,8 +516,8 @@ tunnel_ws_room(void *arg)
 	}
 	if (t->be_flushing || t->be_dead)
 		return (SIZE_MAX);
-	pending = tunnel_be_queued(t) + tunnel_staged(t) +
-	    (tunnel_flat.t == t ? tunnel_flat.len : 0);
+	pending = tunnel_be_queued(t) +
+	    (tunnel_batch.t == t ? tunnel_batch.len : 0);
 	if (pending >= tunnel_high(t)) {
 		t->be_full = 1;
 		return (0);
@@ -654,19 +526,15 @@ tunnel_ws_room(void *arg)
 }
 
 /*
- * The endpoint parsed what it could of the client's input: write the
- * staged payload. If the endpoint stopped for room and the socket took it
- * all, no write event will say the output drained: resume it here.
+ * The endpoint is done with the payload it gave: write the batch. If the
+ * endpoint stopped for room and the socket took it all, no write event
+ * will say the output drained: resume it here.
  */
 static void
 tunnel_ws_input_done(void *arg)
 {
 	struct tunnel	*t = arg;
 
-	/* Held: more of this read's payload may follow (one writev). */
-	if (tunnel_flat_held && tunnel_flat.t == t && !t->be_full &&
-	    tunnel_staged(t) == 0)
-		return;
 	tunnel_be_flush(t);
 	if (t->be_full && (t->be == NULL || evbuffer_get_length(
 	    t->be_obuf) == 0)) {
@@ -729,7 +597,6 @@ tunnel_log_ready(void *arg)
 
 static const struct ws_handler tunnel_ws_handler = {
 	.payload = tunnel_ws_payload,
-	.payload_flat = tunnel_ws_payload_flat,
 	.room = tunnel_ws_room,
 	.input_done = tunnel_ws_input_done,
 	.writable = tunnel_ws_writable,
@@ -740,103 +607,118 @@ static const struct ws_handler tunnel_ws_handler = {
 /* ---- backend -> client ------------------------------------------------ */
 
 /*
- * For text routes: how many of the first n bytes of in form whole UTF-8
- * code points, validated. Returns that length (0: wait for more bytes), or
- * -1 when the bytes are not UTF-8.
+ * For text routes: how many of the n bytes at p form whole UTF-8 code
+ * points, validated. Returns that length (0: wait for more bytes), or -1
+ * when the bytes are not UTF-8 (at_eof: no more will come).
  */
 static ssize_t
-tunnel_text_cut(struct evbuffer *in, size_t n, int at_eof)
+tunnel_text_cut(const uint8_t *p, size_t n, int at_eof)
 {
-	struct evbuffer_iovec	 iov[8];
-	struct evbuffer_ptr	 ptr;
-	uint8_t			 tail[4];
-	size_t			 k, i, need, have, done;
-	uint32_t		 st = WS_UTF8_ACCEPT;
-	int			 cnt, j;
+	size_t		k = MIN(n, 4), i, need;
+	uint32_t	st = WS_UTF8_ACCEPT;
 
-	k = MIN(n, sizeof tail);
-	evbuffer_ptr_set(in, &ptr, n - k, EVBUFFER_PTR_SET);
-	evbuffer_copyout_from(in, &ptr, tail, k);
-	for (i = k; i > 0; i--) {
-		if ((tail[i - 1] & 0xc0) == 0x80)
+	for (i = n; i > n - k; i--) {
+		if ((p[i - 1] & 0xc0) == 0x80)
 			continue;		/* continuation byte */
-		need = tail[i - 1] >= 0xf0 ? 4 : tail[i - 1] >= 0xe0 ? 3 :
-		    tail[i - 1] >= 0xc0 ? 2 : 1;
-		have = k - (i - 1);
-		if (have < need)
-			n -= have;		/* keep the partial character */
+		need = p[i - 1] >= 0xf0 ? 4 : p[i - 1] >= 0xe0 ? 3 :
+		    p[i - 1] >= 0xc0 ? 2 : 1;
+		if (n - (i - 1) < need)
+			n = i - 1;		/* keep the partial character */
 		break;
 	}
 	if (n == 0)
-		return (at_eof || k == sizeof tail ? -1 : 0);
-	done = 0;
-	evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
-	while (done < n) {
-		cnt = evbuffer_peek(in, n - done, &ptr, iov, nitems(iov));
-		cnt = MIN(cnt, (int)nitems(iov));
-		for (j = 0; j < cnt && done < n; j++) {
-			k = MIN(iov[j].iov_len, n - done);
-			if (ws_utf8_feed(&st, iov[j].iov_base, k) == -1)
-				return (-1);
-			done += k;
-		}
-		evbuffer_ptr_set(in, &ptr, done, EVBUFFER_PTR_SET);
-	}
-	return (st == WS_UTF8_ACCEPT ? (ssize_t)n : -1);
+		return (at_eof || k == 4 ? -1 : 0);
+	if (ws_utf8_feed(&st, p, n) == -1 || st != WS_UTF8_ACCEPT)
+		return (-1);
+	return ((ssize_t)n);
 }
 
-/* Frames backend bytes while the client's output has room. */
+/*
+ * The one way backend bytes go to the client: frames the n bytes at p
+ * while the client's output has room -- binary routes as whole messages
+ * of up to max-frame bytes (many per write), text routes as messages cut
+ * at characters. Returns how many it took; the rest waits in the
+ * backend's input. at_eof: the backend sent its last byte (p ends it).
+ */
+static size_t
+tunnel_be_frame(struct tunnel *t, const uint8_t *p, size_t n, int at_eof)
+{
+	size_t		off = 0, k;
+	ssize_t		cut;
+	uint64_t	t_src;
+
+	while (off < n && ws_conn_out_room(t->ws) > 0) {
+		k = n - off;
+		if (t->rt->text) {
+			/* A character never splits: at least 4 bytes a frame. */
+			k = MIN(k, MAX(t->max_frame, 4));
+			if ((cut = tunnel_text_cut(p + off, k, at_eof &&
+			    off + k == n)) == -1) {
+				snprintf(t->be_err, sizeof t->be_err,
+				    "bytes are not UTF-8 on a text route");
+				t->be_closing = 1;
+				tunnel_be_stop_reading(t);
+				ws_conn_close(t->ws, WS_CLOSE_INTERNAL,
+				    "backend sent invalid UTF-8", 0);
+				return (n);	/* dropped */
+			}
+			if (cut == 0)
+				break;
+			k = (size_t)cut;
+		}
+		t_src = t->fls != NULL || t->watched ? arrivals_time(&t->be_arr,
+		    t->be_in + MIN(k, t->max_frame)) : 0;
+		k = ws_conn_send(t->ws, t->rt->text ? WS_OP_TEXT : WS_OP_BINARY,
+		    1, 1, p + off, k, t->rt->text ? 0 : t->max_frame, t_src);
+		off += k;
+		t->be_in += k;
+		if (t->be == NULL)
+			break;		/* a failed send closed it */
+	}
+	return (off);
+}
+
+/*
+ * Frames what the backend's input holds (bytes the client had no room
+ * for, or a TLS backend's reads), piece by piece.
+ */
 static void
 tunnel_be_pump(struct tunnel *t)
 {
-	struct evbuffer_iovec	 v;
-	struct evbuffer	*in;
-	size_t		 avail, n;
-	ssize_t		 cut;
-	uint64_t	 t_src;
+	struct evbuffer_iovec	 v[16];
+	struct evbuffer		*in;
+	size_t			 avail, took, k = 0;
+	int			 i, cnt;
 
 	if (t->be == NULL || t->ws == NULL)
 		return;
 	in = tunnel_be_input(t);
-	while ((avail = evbuffer_get_length(in)) > 0) {
-		if (ws_conn_out_room(t->ws) == 0)
-			return;		/* writable() brings us back */
-		n = MIN(avail, t->rt->max_frame);
-		/*
-		 * More than a frame's worth: cut at the end of the first
-		 * chain when it is not much shorter (sockread lays big reads
-		 * in chains of about max-frame). If the client's socket then
-		 * takes part of the frame, the rest moves to its output
-		 * whole, where a split chain would be copied.
-		 */
-		if (avail > n && evbuffer_peek(in, n, NULL, &v, 1) > 1 &&
-		    v.iov_len >= n / 2)
-			n = v.iov_len;
-		if (t->rt->text) {
-			/* A character never splits: at least 4 bytes a frame. */
-			n = MIN(avail, MAX(n, 4));
-			if ((cut = tunnel_text_cut(in, n, t->be_eof)) == -1) {
-				snprintf(t->be_err, sizeof t->be_err,
-				    "bytes are not UTF-8 on a text route");
-				t->be_closing = 1;
-				ws_conn_close(t->ws, WS_CLOSE_INTERNAL,
-				    "backend sent invalid UTF-8", 0);
-				evbuffer_drain(in, avail);
-				return;
-			}
-			if (cut == 0)
-				return;
-			n = (size_t)cut;
+	while ((avail = evbuffer_get_length(in)) > 0 &&
+	    ws_conn_out_room(t->ws) > 0) {
+		cnt = evbuffer_peek(in, -1, NULL, v, nitems(v));
+		cnt = MIN(cnt, (int)nitems(v));
+		for (i = 0, took = 0; i < cnt; i++) {
+			k = tunnel_be_frame(t, v[i].iov_base, v[i].iov_len,
+			    t->be_eof && took + v[i].iov_len == avail);
+			if (t->be == NULL)
+				return;		/* a failed send closed it, in too */
+			took += k;
+			if (k < v[i].iov_len)
+				break;
 		}
-		t_src = t->fls != NULL || t->st != NULL ?
-		    arrivals_time(&t->be_arr, t->be_in + n) : 0;
-		t->be_in += n;
-		ws_conn_send_data(t->ws, t->rt->text ? WS_OP_TEXT :
-		    WS_OP_BINARY, 1, 1, in, n, t_src);
-		if (t->be == NULL)
-			return;		/* a failed send closed it, in too */
+		evbuffer_drain(in, took);
+		if (i < cnt && t->rt->text && v[i].iov_len - k < 4 &&
+		    ws_conn_out_room(t->ws) > 0 && i + 1 < cnt) {
+			/* A character split across pieces: join them. */
+			(void)evbuffer_pullup(in, MIN(avail - took,
+			    v[i].iov_len - k + 4));
+			continue;
+		}
+		if (i < cnt)
+			break;		/* no room, or a partial character */
 	}
-	if (t->be_eof && ws_conn_state(t->ws) == WS_OPEN) {
+	if (t->be_eof && ws_conn_state(t->ws) == WS_OPEN &&
+	    evbuffer_get_length(in) == 0) {
 		/* Everything the backend sent is queued: now the close. */
 		if (t->state == TUNNEL_OPEN)
 			t->state = TUNNEL_DRAINING;
@@ -889,7 +771,6 @@ tunnel_be_ended(struct tunnel *t, int error)
 		tunnel_be_stop_reading(t);
 		bufferevent_disable(t->be, EV_WRITE);
 		evbuffer_drain(t->be_obuf, evbuffer_get_length(t->be_obuf));
-		evbuffer_drain(t->be_stage, evbuffer_get_length(t->be_stage));
 	} else {
 		/* EOF: it may still read (half-close); keep writing to it. */
 		t->be_code = WS_CLOSE_NORMAL;
@@ -945,29 +826,20 @@ tunnel_be_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * A backend read, straight from sockread's flat buffer: framed and written
- * to the client at once when nothing else stands in the way (what the
- * endpoint does not frame here, compressed messages included, stays in
- * the input for tunnel_be_pump()). Installed by tunnel_attach() for
- * binary routes: text routes cut at characters.
+ * A backend read, where sockread read it (its input was empty): framed and
+ * written to the client at once; what the client has no room for stays in
+ * the input for tunnel_be_pump().
  */
 static size_t
-tunnel_be_flat(void *arg, unsigned char *p, size_t n)
+tunnel_be_bytes(void *arg, unsigned char *p, size_t n)
 {
 	struct tunnel	*t = arg;
-	uint64_t	 now = 0;
-	size_t		 off = 0, k;
 
-	if (t->fls != NULL || t->watched) {
-		/* Every byte of a flat read arrived with it, now. */
-		now = now_ns();
-		arrivals_note(&t->be_arr, t->be_in + n, t->be_in, now);
-	}
-	while (off < n && (k = ws_conn_send_flat(t->ws, WS_OP_BINARY, p + off,
-	    n - off, t->max_frame, now)) > 0)
-		off += k;
-	t->be_in += off;
-	return (off);
+	if (t->fls != NULL || t->watched)
+		arrivals_note(&t->be_arr, t->be_in + n, t->be_in, now_ns());
+	if (t->ws == NULL)
+		return (0);
+	return (tunnel_be_frame(t, p, n, 0));
 }
 
 /* ---- life cycle ------------------------------------------------------- */
@@ -1034,7 +906,6 @@ tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
 	t->t_start = now_ns();
 	t->ev_free = event_new(w->base, -1, 0, tunnel_free_cb, t);
 	t->ev_linger = evtimer_new(w->base, tunnel_linger_timeout, t);
-	t->be_stage = evbuffer_new();
 	TAILQ_INSERT_TAIL(&w->tunnels, t, entry);
 	if (w->flog != NULL)
 		t->fls = framelog_session_new(w->flog, t->facts, t->logid,
@@ -1257,12 +1128,8 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		/* Stop reading the backend while its bytes wait for the client. */
 		t->be_rd = sockread_tunnel(t->w->base, t->be, high,
 		    t->rt->max_frame, tunnel_be_sock, t);
-		/*
-		 * The flat path frames binary messages for a transport that
-		 * can write them at once.
-		 */
-		if (t->be_rd != NULL && !t->rt->text)
-			sockread_set_flat(t->be_rd, tunnel_be_flat, t);
+		if (t->be_rd != NULL)
+			sockread_set_flat(t->be_rd, tunnel_be_bytes, t);
 	}
 	if (t->counted && t->w->hooks != NULL)
 		t->w->hooks->tunnel_open(t->w->hooks->arg, t);

@@ -104,15 +104,6 @@ struct stats_conn *tunnel_stats(struct tunnel *t);
 /* Transport hooks for the h1/h2 transports: forward to the endpoint. */
 struct ws_conn	*tunnel_ws(struct tunnel *t);
 
-/*
- * hold(1): ws_conn_input_flat() calls leave their payload in the thread's
- * list (one writev) until hold(0), which writes it; the caller keeps the
- * bytes where they are until then.
- */
-void		 tunnel_flat_hold(int on);
-/* Frees the calling thread's scratch buffer (a worker thread ends). */
-void		 tunnel_thread_end(void);
-
 const char	*tunnel_state_str(enum tunnel_state);
 
 #endif

@@ -31,10 +31,8 @@
  * Compressed bytes unmasked per inflate step, and inflated bytes handed to
  * the owner per step on top of its room(): one step's memory, whatever a
  * frame claims to expand to. Inflated bytes go through a stack buffer and
- * are appended as a chain of their own size: the owner moves that chain
- * whole, and a big reserved chain holding a few bytes would make the
- * watermarks (which count bytes) blind to what it allocates. Sizes leave
- * room for libevent's chain header below a power of two.
+ * are handed to the owner from there (input_done() follows each piece).
+ * Sizes leave room for libevent's chain header below a power of two.
  */
 #define WS_INFLATE_IN_MAX	(64 * 1024)
 #define WS_INFLATE_OUT_MAX	(16 * 1024 - 256)
@@ -82,10 +80,8 @@ struct ws_conn {
 	char				 logid[32];
 
 	/* permessage-deflate (zd above). */
-	struct evbuffer			*rx_plain;	/* inflated, on its way to the owner */
 	size_t				 rx_z_ready;	/* unmasked compressed bytes at the front of input */
 	struct evbuffer			*tx_z;		/* compressed output of the message being sent */
-	struct evbuffer			*tx_last;	/* its final frame, without the tail */
 	unsigned			 tx_opcode;	/* of the message being sent */
 	int				 tx_deflate;	/* it is being compressed */
 	int				 tx_sent;	/* its first frame is out */
@@ -106,6 +102,17 @@ struct ws_conn {
 	uint32_t			 frag_in, frag_out;
 	uint8_t				*cap_in, *cap_out;	/* capture buffers */
 	size_t				 cap_in_size, cap_out_size;
+
+	/*
+	 * What ws_conn_feed() took of a frame that did not arrive whole: a
+	 * header (rx_in_frame clear) or a control frame's payload. Data
+	 * payload is never gathered: it goes on in the pieces it came in.
+	 */
+	uint8_t				 rx_hbuf[WS_HDR_MAX];
+	uint8_t				 rx_hlen;
+	uint8_t				 rx_clen;
+	uint8_t				 input_again;	/* ws_conn_input() came during one */
+	uint8_t				 rx_cbuf[WS_CONTROL_MAX];
 };
 
 #define WS_LINE(f)	(offsetof(struct ws_conn, f) / CACHE_LINE)
@@ -352,32 +359,47 @@ ws_conn_rx_time(const struct ws_conn *ws)
 
 /* ---- output ---------------------------------------------------------------- */
 
-/* Appends a control frame (payload <= 125 bytes) to the output. */
+/*
+ * Hands frames (iov[0..cnt): headers and payloads, reported to the
+ * observer before) to the transport in one send.
+ */
+static void
+ws_conn_put(struct ws_conn *ws, const struct iovec *iov, int cnt)
+{
+	ws_conn_taken(ws, ws->ops->send(ws->t, iov, cnt));
+	ws->ops->flush(ws->t);
+}
+
+/* Sends a control frame (payload <= 125 bytes). */
 static void
 ws_conn_send_control(struct ws_conn *ws, unsigned opcode, const void *p,
     size_t n, uint64_t t_src)
 {
 	uint8_t		hdr[WS_HDR_MAX];
-	size_t		hl;
-	struct evbuffer	*out = ws->ops->output(ws->t);
+	struct iovec	iov[2];
 	struct ws_frame	f;
 
 	assert(n <= WS_CONTROL_MAX);
-	hl = ws_frame_header(hdr, 1, 0, opcode, n, NULL);
-	evbuffer_add(out, hdr, hl);
-	if (n > 0)
-		evbuffer_add(out, p, n);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = ws_frame_header(hdr, 1, 0, opcode, n, NULL);
+	iov[1].iov_base = (void *)(uintptr_t)p;
+	iov[1].iov_len = n;
 	ws->c.frames_out++;
+	/*
+	 * Reported before it is handed over: the transport may write it at
+	 * once, and whoever counts queued bytes must see them queued before
+	 * the output's drain callback says they left.
+	 */
 	if (ws->obs != NULL) {
 		memset(&f, 0, sizeof f);
 		f.len = n;
 		f.opcode = opcode;
 		f.fin = 1;
-		f.hdr_len = hl;
+		f.hdr_len = iov[0].iov_len;
 		ws_conn_ev_out(ws, &f, p, MIN(n, ws->obs->capture), t_src, 0,
 		    0);
 	}
-	ws->ops->flush(ws->t);
+	ws_conn_put(ws, iov, n > 0 ? 2 : 1);
 }
 
 static void
@@ -559,12 +581,8 @@ ws_conn_free(struct ws_conn *ws)
 	free(ws->cap_in);
 	free(ws->cap_out);
 	ws_deflate_free(ws->zd);
-	if (ws->rx_plain != NULL)
-		evbuffer_free(ws->rx_plain);
 	if (ws->tx_z != NULL)
 		evbuffer_free(ws->tx_z);
-	if (ws->tx_last != NULL)
-		evbuffer_free(ws->tx_last);
 	event_free(ws->ev_close);
 	if (ws->ev_ping != NULL)
 		event_free(ws->ev_ping);
@@ -616,65 +634,14 @@ ws_conn_out_room(const struct ws_conn *ws)
 	return (pending >= ws->out_high ? 0 : ws->out_high - pending);
 }
 
-/*
- * Appends one data frame whose payload is n bytes moved from src, counted
- * as wire bytes; t_src as for ws_conn_send_data(). For the frame event: zmsg,
- * the message is compressed, and plain, the payload bytes it stands for.
- */
-static void
-ws_conn_frame_out(struct ws_conn *ws, unsigned opcode, int fin, unsigned rsv,
-    struct evbuffer *src, size_t n, uint64_t t_src, int zmsg, uint64_t plain)
-{
-	uint8_t		 hdr[WS_HDR_MAX];
-	size_t		 hl, k = 0;
-	struct evbuffer	*out;
-	struct ws_frame	 f;
-
-	hl = ws_frame_header(hdr, fin, rsv, opcode, n, NULL);
-	if (ws->obs != NULL && n > 0 && ws->obs->capture > 0) {
-		k = MIN(n, ws->obs->capture);
-		evbuffer_copyout(src, ws_conn_cap_buf(&ws->cap_out,
-		    &ws->cap_out_size, k, k), k);
-	}
-	/*
-	 * Reported before it is handed over: ops->send may write it at once,
-	 * and whoever counts queued bytes must see them queued before the
-	 * output's drain callback says they left.
-	 */
-	if (ws->obs != NULL) {
-		memset(&f, 0, sizeof f);
-		f.len = n;
-		f.opcode = opcode;
-		f.fin = fin;
-		f.rsv = rsv;
-		f.hdr_len = hl;
-		ws_conn_ev_out(ws, &f, ws->cap_out, k, t_src, zmsg, plain);
-	}
-	ws->c.frames_out++;
-	if (ws->ops->send != NULL) {
-		k = ws->ops->send(ws->t, hdr, hl, src, n);
-		ws_conn_taken(ws, k);
-	} else {
-		out = ws->ops->output(ws->t);
-		evbuffer_add(out, hdr, hl);
-		if (n > 0)
-			evbuffer_remove_buffer(src, out, n);
-	}
-	ws->c.wire_out += n;
-	ws->ops->flush(ws->t);
-	ws_conn_activity(ws);
-}
-
 void
 ws_conn_set_deflate(struct ws_conn *ws, const struct ws_deflate_params *p,
     const struct ws_deflate_opts *opts)
 {
 	assert(ws->zd == NULL);
 	ws->zd = ws_deflate_new(p, opts);
-	ws->rx_plain = evbuffer_new();
 	ws->tx_z = evbuffer_new();
-	ws->tx_last = evbuffer_new();
-	if (ws->rx_plain == NULL || ws->tx_z == NULL || ws->tx_last == NULL)
+	if (ws->tx_z == NULL)
 		abort();	/* out of memory, as xmalloc */
 	ws->rules.rsv_allowed = WS_RSV1;
 }
@@ -691,79 +658,105 @@ ws_conn_deflate_memory(const struct ws_conn *ws, size_t *peak)
 }
 
 /*
- * Compresses the first n bytes of src into ws->tx_z, leaving src as it is;
- * fin ends the message (tx_z then ends with the 4-byte tail). Returns 0, or
- * -1 when zlib fails.
+ * Compresses the n bytes at p into ws->tx_z; fin ends the message (tx_z
+ * then ends with the 4-byte tail). Returns 0, or -1 when zlib fails.
  */
 static int
-ws_conn_deflate(struct ws_conn *ws, struct evbuffer *src, size_t n, int fin)
+ws_conn_deflate(struct ws_conn *ws, const uint8_t *p, size_t n, int fin)
 {
-	struct evbuffer_iovec	 vin, vout;
-	struct evbuffer_ptr	 ptr;
-	const uint8_t		*p;
-	size_t			 done = 0, len, off, used, got;
-	int			 r, last;
+	struct evbuffer_iovec	 vout;
+	size_t			 off = 0, used, got;
+	int			 r;
 
-	evbuffer_ptr_set(src, &ptr, 0, EVBUFFER_PTR_SET);
 	do {
-		p = NULL;
-		len = 0;
-		if (done < n) {
-			if (evbuffer_peek(src, n - done, &ptr, &vin, 1) < 1)
-				return (-1);
-			p = vin.iov_base;
-			len = MIN(vin.iov_len, n - done);
-		}
-		last = fin && done + len == n;
-		off = 0;
-		do {
-			if (evbuffer_reserve_space(ws->tx_z,
-			    WS_DEFLATE_OUT_CHUNK, &vout, 1) != 1)
-				return (-1);
-			r = ws_deflate_compress(ws->zd, p == NULL ? NULL :
-			    p + off, len - off, last, &used, vout.iov_base,
-			    vout.iov_len, &got);
-			vout.iov_len = got;
-			evbuffer_commit_space(ws->tx_z, &vout, 1);
-			if (r == -1)
-				return (-1);
-			off += used;
-		} while (r == 0);
-		done += len;
-		if (done < n)
-			evbuffer_ptr_set(src, &ptr, done, EVBUFFER_PTR_SET);
-	} while (done < n);
+		if (evbuffer_reserve_space(ws->tx_z, WS_DEFLATE_OUT_CHUNK,
+		    &vout, 1) != 1)
+			return (-1);
+		r = ws_deflate_compress(ws->zd, n > 0 ? p + off : NULL,
+		    n - off, fin, &used, vout.iov_base, vout.iov_len, &got);
+		vout.iov_len = got;
+		evbuffer_commit_space(ws->tx_z, &vout, 1);
+		if (r == -1)
+			return (-1);
+		off += used;
+	} while (r == 0);
 	return (0);
 }
 
-void
-ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
-    struct evbuffer *src, size_t n, uint64_t t_src)
+/* Frames per transport send: a bulk read goes out in one writev. */
+#define WS_SEND_FRAMES	64
+
+/*
+ * Plain frames (RSV1 clear): one frame of the n bytes at p (whole false:
+ * a fragment of the message being sent; last ends it), or for whole
+ * messages up to WS_SEND_FRAMES of them, max_frame bytes at most each
+ * (0: one). Returns the bytes sent.
+ */
+static size_t
+ws_conn_send_plain(struct ws_conn *ws, unsigned opcode, int whole, int last,
+    const uint8_t *p, size_t n, size_t max_frame, uint64_t t_src)
 {
-	struct evbuffer	*z;
-	size_t		 k;
+	uint8_t		hdr[WS_SEND_FRAMES][WS_HDR_MAX];
+	struct iovec	iov[2 * WS_SEND_FRAMES];
+	struct ws_frame	f;
+	size_t		off = 0, k;
+	int		cnt = 0, frames = 0, fin;
 
-	assert(ws->state == WS_OPEN);
-	if (first) {
-		ws->tx_opcode = opcode;
-		ws->tx_sent = 0;
-		ws->tx_plain = 0;
-		ws->tx_deflate = ws->zd != NULL &&
-		    !(last && n < ws_deflate_min_size(ws->zd));
-	}
-	ws->c.payload_out += n;
-	if (last)
-		ws->c.msgs_out++;
-	if (!ws->tx_deflate) {
-		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
-		    last, 0, src, n, t_src, 0, n);
-		ws->tx_sent = 1;
-		return;
-	}
+	if (!whole)
+		opcode = ws->tx_sent ? WS_OP_CONT : ws->tx_opcode;
+	fin = whole || last;
+	do {
+		k = n - off;
+		if (whole && max_frame != 0)
+			k = MIN(k, max_frame);
+		iov[cnt].iov_base = hdr[frames];
+		iov[cnt].iov_len = ws_frame_header(hdr[frames], fin, 0, opcode,
+		    k, NULL);
+		/* Reported before the hand-over, as ws_conn_send_control(). */
+		if (ws->obs != NULL) {
+			memset(&f, 0, sizeof f);
+			f.len = k;
+			f.opcode = opcode;
+			f.fin = fin;
+			f.hdr_len = iov[cnt].iov_len;
+			ws_conn_ev_out(ws, &f, k > 0 ? p + off : NULL,
+			    MIN(k, ws->obs->capture), t_src, 0, k);
+		}
+		cnt++;
+		if (k > 0) {
+			iov[cnt].iov_base = (void *)(uintptr_t)(p + off);
+			iov[cnt++].iov_len = k;
+		}
+		off += k;
+		frames++;
+	} while (whole && off < n && frames < WS_SEND_FRAMES);
+	ws->c.frames_out += frames;
+	ws->c.msgs_out += whole ? frames : last;
+	ws->c.payload_out += off;
+	ws->c.wire_out += off;
+	ws->tx_sent = 1;
+	ws_conn_put(ws, iov, cnt);
+	return (off);
+}
 
-	if (ws_conn_deflate(ws, src, n, last) == -1) {
+/*
+ * A piece of a compressed message: the n bytes at p go through zlib, and
+ * what came out goes as one frame (none while zlib holds everything back);
+ * whole: the message is all of p, sent plain if it did not shrink.
+ */
+static void
+ws_conn_send_z(struct ws_conn *ws, int whole, int last, const uint8_t *p,
+    size_t n, uint64_t t_src)
+{
+	uint8_t			 hdr[WS_HDR_MAX];
+	struct evbuffer_iovec	 v[16];
+	struct iovec		 iov[1 + nitems(v)];
+	struct ws_frame		 f;
+	size_t			 k, c;
+	int			 i, cnt;
+
+	if (ws_conn_deflate(ws, p, n, last) == -1) {
 		evbuffer_drain(ws->tx_z, evbuffer_get_length(ws->tx_z));
-		evbuffer_drain(src, n);
 		ws_conn_fail(ws, WS_CLOSE_INTERNAL, "compression failed");
 		return;
 	}
@@ -772,72 +765,98 @@ ws_conn_send_data(struct ws_conn *ws, unsigned opcode, int first, int last,
 		assert(k >= 4);
 		k -= 4;		/* the sync flush tail (RFC 7692 7.2.1) */
 	}
-	if (first && last && k >= n) {
+	if (whole && k >= n) {
 		/* It did not shrink: the original goes instead, RSV1 clear. */
 		evbuffer_drain(ws->tx_z, evbuffer_get_length(ws->tx_z));
 		ws_deflate_compress_discard(ws->zd);
-		ws_conn_frame_out(ws, opcode, 1, 0, src, n, t_src, 0, n);
+		(void)ws_conn_send_plain(ws, ws->tx_opcode, 1, 1, p, n, 0,
+		    t_src);
 		return;
 	}
-	evbuffer_drain(src, n);
+	ws->c.payload_out += n;
 	ws->tx_plain += n;
-	z = ws->tx_z;
 	if (last) {
-		/*
-		 * The frame goes out of a buffer it empties: a transport's
-		 * send-now path (sock_send) takes only a source's last
-		 * bytes, and the tail behind them would send every
-		 * compressed message through the write event instead. Whole
-		 * chains move; only the last partial one is copied.
-		 */
-		evbuffer_remove_buffer(ws->tx_z, ws->tx_last, k);
-		evbuffer_drain(ws->tx_z, 4);
-		z = ws->tx_last;
+		ws->c.msgs_out++;
 		ws->c.zmsgs_out++;
 	}
 	/* Nothing to say yet (zlib keeps a block back): no empty fragment. */
 	if (k > 0 || last) {
-		ws_conn_frame_out(ws, ws->tx_sent ? WS_OP_CONT : ws->tx_opcode,
-		    last, ws->tx_sent ? 0 : WS_RSV1, z, k, t_src, 1,
-		    ws->tx_plain);
+		memset(&f, 0, sizeof f);
+		f.len = k;
+		f.opcode = ws->tx_sent ? WS_OP_CONT : ws->tx_opcode;
+		f.fin = last;
+		f.rsv = ws->tx_sent ? 0 : WS_RSV1;
+		iov[0].iov_base = hdr;
+		iov[0].iov_len = f.hdr_len = ws_frame_header(hdr, f.fin, f.rsv,
+		    f.opcode, k, NULL);
+		cnt = k > 0 ? evbuffer_peek(ws->tx_z, k, NULL, v, nitems(v)) : 0;
+		if (cnt > (int)nitems(v)) {
+			/* Rare: a message of many chains; one copy. */
+			v[0].iov_base = evbuffer_pullup(ws->tx_z, k);
+			v[0].iov_len = k;
+			cnt = 1;
+		}
+		for (i = 0, c = 0; i < cnt; i++) {
+			iov[1 + i].iov_base = v[i].iov_base;
+			iov[1 + i].iov_len = MIN(v[i].iov_len, k - c);
+			c += iov[1 + i].iov_len;
+		}
+		if (ws->obs != NULL) {
+			c = MIN(k, ws->obs->capture);
+			if (c > 0)
+				evbuffer_copyout(ws->tx_z, ws_conn_cap_buf(
+				    &ws->cap_out, &ws->cap_out_size, c, c), c);
+			ws_conn_ev_out(ws, &f, ws->cap_out, c, t_src, 1,
+			    ws->tx_plain);
+		}
+		ws->c.frames_out++;
+		ws->c.wire_out += k;
 		ws->tx_sent = 1;
 		ws->tx_plain = 0;
+		ws_conn_put(ws, iov, 1 + cnt);
 	}
+	evbuffer_drain(ws->tx_z, evbuffer_get_length(ws->tx_z));
+}
+
+size_t
+ws_conn_send(struct ws_conn *ws, unsigned opcode, int first, int last,
+    const uint8_t *p, size_t n, size_t max_frame, uint64_t t_src)
+{
+	int	whole = first && last;
+
+	assert(ws->state == WS_OPEN);
+	if (first) {
+		ws->tx_opcode = opcode;
+		ws->tx_sent = 0;
+		ws->tx_plain = 0;
+		if (ws->zd != NULL && whole && max_frame != 0)
+			n = MIN(n, max_frame);	/* one message a call */
+		ws->tx_deflate = ws->zd != NULL &&
+		    !(whole && n < ws_deflate_min_size(ws->zd));
+	}
+	if (ws->tx_deflate)
+		ws_conn_send_z(ws, whole, last, p, n, t_src);
+	else
+		n = ws_conn_send_plain(ws, opcode, whole, last, p, n,
+		    max_frame, t_src);
+	ws_conn_activity(ws);
+	return (n);
 }
 
 /*
- * Unmasks n payload bytes at the front of buf in place, feeding text to the
- * UTF-8 validator on the way. Returns 0, or -1 at invalid UTF-8. The bytes
- * stay in buf; only their values change (the chains are ours to modify:
- * they hold data read from the socket).
+ * Unmasks the n payload bytes at p in place, for the capture and, for
+ * text, the UTF-8 validator. Returns 0, or -1 at invalid UTF-8.
  */
 static int
-ws_conn_unmask(struct ws_conn *ws, struct evbuffer *buf, size_t n, int text)
+ws_conn_unmask(struct ws_conn *ws, uint8_t *p, size_t n, int text)
 {
-	struct evbuffer_iovec	 iov[16];
-	struct evbuffer_ptr	 ptr;
-	int			 i, cnt;
-	size_t			 done = 0, len;
-
-	evbuffer_ptr_set(buf, &ptr, 0, EVBUFFER_PTR_SET);
-	while (done < n) {
-		cnt = evbuffer_peek(buf, n - done, &ptr, iov, nitems(iov));
-		if (cnt > (int)nitems(iov))
-			cnt = nitems(iov);
-		for (i = 0; i < cnt && done < n; i++) {
-			len = MIN(iov[i].iov_len, n - done);
-			ws->rx_mask_off = ws_mask(iov[i].iov_base, len,
-			    ws->rx.mask, ws->rx_mask_off);
-			if (ws->rx_observed && ws->obs != NULL)
-				ws_conn_ev_in_capture(ws, iov[i].iov_base, len);
-			if (text && ws_utf8_feed(&ws->rx_utf8, iov[i].iov_base,
-			    len) == -1)
-				return (-1);
-			done += len;
-		}
-		if (done < n)
-			evbuffer_ptr_set(buf, &ptr, done, EVBUFFER_PTR_SET);
-	}
+	if (n == 0)
+		return (0);
+	ws->rx_mask_off = ws_mask(p, n, ws->rx.mask, ws->rx_mask_off);
+	if (ws->rx_observed && ws->obs != NULL)
+		ws_conn_ev_in_capture(ws, p, n);
+	if (text && ws_utf8_feed(&ws->rx_utf8, p, n) == -1)
+		return (-1);
 	return (0);
 }
 
@@ -908,24 +927,23 @@ ws_conn_wire_max(const struct ws_conn *ws)
 
 /*
  * One step of a compressed message (RSV1 on its first frame): unmasks up to
- * WS_INFLATE_IN_MAX more compressed bytes, inflates no more than the owner
- * has room for, validates text and the inflated size, and hands what came
- * out to the owner. The compressed bytes stay in the input buffer until
- * zlib takes them. Returns 1 to go on, 0 to wait for input or room, -1
- * when the connection failed.
+ * WS_INFLATE_IN_MAX more compressed bytes at p (avail there), inflates no
+ * more than the owner has room for, validates text and the inflated size,
+ * and hands what came out to the owner. Compressed bytes zlib did not
+ * take stay unmasked at the front of the input (rx_z_ready). *took: the
+ * bytes of p zlib took. Returns 1 to go on, 0 to wait for input or room,
+ * -1 when the connection failed.
  */
 static int
-ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
+ws_conn_inflate(struct ws_conn *ws, uint8_t *p, size_t avail, size_t *took)
 {
-	struct evbuffer_iovec	 vin;
-	struct evbuffer_ptr	 ptr;
-	uint8_t			 out[WS_INFLATE_OUT_MAX];
-	const uint8_t		*p;
-	const char		*why = NULL, *fail = NULL;
-	size_t			 room, k, off = 0, len, used, got, made = 0;
-	uint16_t		 code = WS_CLOSE_INVALID_DATA;
-	int			 end, last, r = 0, text;
+	uint8_t		 out[WS_INFLATE_OUT_MAX];
+	const char	*why = NULL, *fail = NULL;
+	size_t		 room, k, len, used = 0, made = 0;
+	uint16_t	 code = WS_CLOSE_INVALID_DATA;
+	int		 end, r, text;
 
+	*took = 0;
 	text = ws->rules.msg_opcode == WS_OP_TEXT;
 	if (ws->rx_z_ready == 0 && ws->rx_left == 0 && !ws->rx.fin) {
 		ws->rx_in_frame = 0;	/* a fragment fully taken */
@@ -943,38 +961,22 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		k = MIN(k, WS_INFLATE_IN_MAX);
 		if (k == 0)
 			return (0);
-		(void)ws_conn_unmask(ws, in, k, 0);
+		(void)ws_conn_unmask(ws, p, k, 0);
 		ws->rx_z_ready = k;
 		ws->rx_left -= k;
 		ws->c.wire_in += k;
 	}
 	end = ws->rx_left == 0 && ws->rx.fin;
-
-	room = MIN(room, sizeof out);
-	evbuffer_ptr_set(in, &ptr, 0, EVBUFFER_PTR_SET);
-	for (;;) {
-		p = NULL;
-		len = 0;
-		if (off < ws->rx_z_ready &&
-		    evbuffer_peek(in, ws->rx_z_ready - off, &ptr, &vin, 1) > 0) {
-			p = vin.iov_base;
-			len = MIN(vin.iov_len, ws->rx_z_ready - off);
-		}
-		last = end && off + len == ws->rx_z_ready;
-		r = ws_deflate_inflate(ws->zd, p, len, last, &used, out + made,
-		    room - made, &got, &why);
-		if (r == -1)
-			break;
-		off += used;
-		made += got;
-		if (r == 1 || len == 0 || used < len || made == room)
-			break;
-		evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+	len = MIN(ws->rx_z_ready, avail);
+	r = ws_deflate_inflate(ws->zd, len > 0 ? p : NULL, len,
+	    end && len == ws->rx_z_ready, &used, out, MIN(room, sizeof out),
+	    &made, &why);
+	if (r != -1) {
+		*took = used;
+		ws->rx_consumed += used;
+		ws->rx_z_ready -= used;
+		ws->rx_plain_len += made;
 	}
-	evbuffer_drain(in, off);
-	ws->rx_consumed += off;
-	ws->rx_z_ready -= off;
-	ws->rx_plain_len += made;
 	if (r == -1) {
 		log_info("%s: inflate: %s", ws->logid, why);
 		fail = "compressed payload is not valid DEFLATE data";
@@ -986,9 +988,11 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		fail = "message exceeds max-message once inflated";
 	} else if (r == 1 && text && ws->rx_utf8 != WS_UTF8_ACCEPT)
 		fail = "text message ends inside a UTF-8 sequence";
-	else if (off == 0 && made == 0 && r != 1) {
+	else if (used == 0 && made == 0 && r != 1) {
 		if (ws->rx_z_ready == 0 && !end)
 			return (0);	/* wait for more of the frame */
+		if (len < ws->rx_z_ready)
+			return (0);	/* the rest of it is in the next piece */
 		/* zlib took nothing and gave nothing: never spin on it. */
 		code = WS_CLOSE_INTERNAL;
 		fail = "inflate made no progress";
@@ -998,8 +1002,6 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 		ws_conn_fail(ws, code, fail);
 		return (-1);
 	}
-	if (made > 0 && evbuffer_add(ws->rx_plain, out, made) == -1)
-		abort();	/* out of memory, as xmalloc */
 	if (made > 0 || r == 1) {
 		ws->c.payload_in += made;
 		ws->rx_ev.plain_len += made;
@@ -1007,9 +1009,12 @@ ws_conn_inflate(struct ws_conn *ws, struct evbuffer *in, size_t avail)
 			ws->c.msgs_in++;
 			ws->c.zmsgs_in++;
 		}
-		ws->h->payload(ws->arg, ws->rx_plain, made,
-		    ws->rules.msg_opcode, ws->rx_msg_first, r == 1);
+		ws->h->payload(ws->arg, out, made, ws->rules.msg_opcode,
+		    ws->rx_msg_first, r == 1);
 		ws->rx_msg_first = 0;
+		/* out is reused by the next step: the owner takes it now. */
+		if (ws->h->input_done != NULL)
+			ws->h->input_done(ws->arg);
 	}
 	if (ws->rx_left == 0 && ws->rx_z_ready == 0 &&
 	    (!ws->rx.fin || r == 1)) {
@@ -1067,13 +1072,12 @@ ws_conn_rx_header(struct ws_conn *ws, int r)
 }
 
 /*
- * Hands n unmasked payload bytes of the current data frame to the owner:
- * moved from in, or at p when in is NULL (the flat path). Returns 0, or
- * -1 when the message's text ends inside a UTF-8 sequence (failed).
+ * Hands the n unmasked payload bytes at p of the current data frame to
+ * the owner. Returns 0, or -1 when the message's text ends inside a UTF-8
+ * sequence (failed).
  */
 static int
-ws_conn_rx_payload(struct ws_conn *ws, struct evbuffer *in, uint8_t *p,
-    size_t n)
+ws_conn_rx_payload(struct ws_conn *ws, const uint8_t *p, size_t n)
 {
 	int	last;
 
@@ -1092,12 +1096,8 @@ ws_conn_rx_payload(struct ws_conn *ws, struct evbuffer *in, uint8_t *p,
 		ws->rx_ev.plain_len += n;
 	if (last)
 		ws->c.msgs_in++;
-	if (in != NULL)
-		ws->h->payload(ws->arg, in, n, ws->rules.msg_opcode,
-		    ws->rx_msg_first, last);
-	else
-		ws->h->payload_flat(ws->arg, p, n, ws->rules.msg_opcode,
-		    ws->rx_msg_first, last);
+	ws->h->payload(ws->arg, p, n, ws->rules.msg_opcode, ws->rx_msg_first,
+	    last);
 	ws->rx_consumed += n;
 	ws->rx_msg_first = 0;
 	if (ws->rx_left == 0) {
@@ -1110,22 +1110,98 @@ ws_conn_rx_payload(struct ws_conn *ws, struct evbuffer *in, uint8_t *p,
 }
 
 /*
- * Parses as much input as the owner has room for. Frames are consumed one
- * header at a time; data payload moves to the owner in the pieces that
- * arrived (cut-through), control payload (<= 125 bytes) is gathered whole.
+ * Takes the next frame header from p[0..n), after the bytes of it an
+ * earlier call kept in rx_hbuf. Returns the bytes of p taken (all of them
+ * while the header is incomplete: they are kept; rx_in_frame is set once
+ * it is whole), or -1 when the connection failed.
  */
-static void
-ws_conn_parse(struct ws_conn *ws)
+static ssize_t
+ws_conn_rx_hdr(struct ws_conn *ws, const uint8_t *p, size_t n)
 {
-	struct evbuffer	*in = ws->ops->input(ws->t);
-	size_t		 avail, n, room;
-	uint8_t		*p;
-	int		 r;
+	size_t	have = ws->rx_hlen, k;
+	int	r;
+
+	if (have == 0 && (r = ws_frame_parse(p, n, &ws->rx)) != 0)
+		k = 0;		/* the common case: all of it in p */
+	else {
+		k = MIN(n, sizeof ws->rx_hbuf - have);
+		memcpy(ws->rx_hbuf + have, p, k);
+		if ((r = ws_frame_parse(ws->rx_hbuf, have + k, &ws->rx)) == 0) {
+			ws->rx_hlen = have + k;
+			return (k);
+		}
+		ws->rx_hlen = 0;
+	}
+	if (r < 0) {
+		ws_conn_fail(ws, WS_CLOSE_PROTOCOL,
+		    "64-bit frame length with the top bit set");
+		return (-1);
+	}
+	if (ws_conn_rx_header(ws, r) == -1)
+		return (-1);
+	return (r - have);
+}
+
+/*
+ * Takes the payload of the control frame in progress from p[0..n),
+ * gathering it in rx_cbuf when it does not come whole, and handles the
+ * frame once complete. Returns the bytes taken, or -1 to stop: a ping
+ * while our output is full (a peer that sends pings and never reads would
+ * have us queue pongs without end) stops reading until it drains.
+ */
+static ssize_t
+ws_conn_rx_control(struct ws_conn *ws, uint8_t *p, size_t n)
+{
+	size_t	 len = (size_t)ws->rx.len, k;
+	uint8_t	*q = p;
+
+	if (ws->rx.opcode == WS_OP_PING &&
+	    ws->ops->pending(ws->t) >= ws->out_high) {
+		ws->paused_out = 1;
+		ws->ops->set_read(ws->t, 0);
+		return (-1);
+	}
+	k = MIN(n, len - ws->rx_clen);
+	if (ws->rx_clen > 0 || k < len) {
+		if (k > 0)
+			memcpy(ws->rx_cbuf + ws->rx_clen, p, k);
+		ws->rx_clen += k;
+		if (ws->rx_clen < len)
+			return (k);
+		q = ws->rx_cbuf;
+		ws->rx_clen = 0;
+	}
+	if (len > 0)
+		ws_mask(q, len, ws->rx.mask, 0);
+	ws->rx_in_frame = 0;
+	ws_conn_control(ws, q, len);
+	if (ws->rx_observed) {
+		ws->rx_ev.data = q;
+		ws->rx_ev.data_len = ws->obs != NULL ?
+		    MIN(len, ws->obs->capture) : 0;
+		ws_conn_ev_close(&ws->rx_ev, q, len);
+		ws->rx_consumed += len;
+		ws_conn_ev_in_end(ws, WS_FEV_OK);
+	} else
+		ws->rx_consumed += len;
+	return (k);
+}
+
+/*
+ * Parses the n bytes at p (NULL when n is 0: only what is pending, an
+ * inflate step or an empty frame) as far as the owner has room. Headers
+ * and control frames are taken whole or kept; data payload moves to the
+ * owner in the pieces that arrived (cut-through). Returns the bytes taken.
+ */
+static size_t
+ws_conn_parse(struct ws_conn *ws, uint8_t *p, size_t n)
+{
+	size_t	off = 0, k, room;
+	ssize_t	r;
 
 	while (ws->state == WS_OPEN || ws->state == WS_CLOSE_SENT) {
-		avail = evbuffer_get_length(in);
 		if (!ws->rx_in_frame) {
-			if (avail < 2)
+			if (off == n)
 				break;
 			if (ws->obs != NULL && ws_conn_obs_busy(ws)) {
 				/* ws_conn_observer_ready() resumes us. */
@@ -1133,52 +1209,20 @@ ws_conn_parse(struct ws_conn *ws)
 				ws->ops->set_read(ws->t, 0);
 				break;
 			}
-			n = MIN(avail, WS_HDR_MAX);
-			if ((p = evbuffer_pullup(in, n)) == NULL)
+			if ((r = ws_conn_rx_hdr(ws, p + off, n - off)) == -1)
 				break;
-			if ((r = ws_frame_parse(p, n, &ws->rx)) == 0)
-				break;
-			if (r < 0) {
-				ws_conn_fail(ws, WS_CLOSE_PROTOCOL,
-				    "64-bit frame length with the top bit set");
-				return;
-			}
-			if (ws_conn_rx_header(ws, r) == -1)
-				return;
-			evbuffer_drain(in, r);
-			avail -= r;
+			off += (size_t)r;
+			if (!ws->rx_in_frame)
+				break;		/* the rest of it comes later */
 		}
 
 		if (WS_OP_IS_CONTROL(ws->rx.opcode)) {
-			n = (size_t)ws->rx.len;
-			if (avail < n)
+			if ((r = ws_conn_rx_control(ws, off < n ? p + off :
+			    NULL, n - off)) == -1)
 				break;
-			/*
-			 * A peer that sends pings and never reads would have
-			 * us queue pongs without end: stop reading until the
-			 * output drains.
-			 */
-			if (ws->rx.opcode == WS_OP_PING &&
-			    ws->ops->pending(ws->t) >= ws->out_high) {
-				ws->paused_out = 1;
-				ws->ops->set_read(ws->t, 0);
-				break;
-			}
-			p = n > 0 ? evbuffer_pullup(in, n) : NULL;
-			if (n > 0)
-				ws_mask(p, n, ws->rx.mask, 0);
-			ws->rx_in_frame = 0;
-			ws_conn_control(ws, p, n);
-			if (ws->rx_observed) {
-				ws->rx_ev.data = p;
-				ws->rx_ev.data_len = ws->obs != NULL ?
-				    MIN(n, ws->obs->capture) : 0;
-				ws_conn_ev_close(&ws->rx_ev, p, n);
-				ws->rx_consumed += n;
-				ws_conn_ev_in_end(ws, WS_FEV_OK);
-			} else
-				ws->rx_consumed += n;
-			evbuffer_drain(in, n);
+			off += (size_t)r;
+			if (ws->rx_in_frame)
+				break;		/* the rest of it comes later */
 			continue;
 		}
 
@@ -1188,162 +1232,113 @@ ws_conn_parse(struct ws_conn *ws)
 		 * that only half-closed may still want it.
 		 */
 		if (ws->rules.msg_rsv1) {
-			if ((r = ws_conn_inflate(ws, in, avail)) == -1)
-				return;
-			if (r == 0)
+			r = ws_conn_inflate(ws, off < n ? p + off : NULL, n - off,
+			    &k);
+			off += k;
+			if (r != 1)
 				break;
 			continue;
 		}
 		room = ws->h->room(ws->arg);
-		n = (size_t)MIN((uint64_t)avail, ws->rx_left);
-		n = MIN(n, room);
-		if (n == 0 && ws->rx_left > 0) {
-			if (room == 0 && avail > 0) {
+		k = (size_t)MIN((uint64_t)(n - off), ws->rx_left);
+		k = MIN(k, room);
+		if (k == 0 && ws->rx_left > 0) {
+			if (room == 0 && off < n) {
 				ws->paused = 1;
 				ws->ops->set_read(ws->t, 0);
 			}
 			break;
 		}
-		if (ws_conn_unmask(ws, in, n,
+		if (ws_conn_unmask(ws, p + off, k,
 		    ws->rules.msg_opcode == WS_OP_TEXT) == -1) {
 			ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
 			ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
 			    "text message is not valid UTF-8");
-			return;
-		}
-		if (ws_conn_rx_payload(ws, in, NULL, n) == -1)
-			return;
-	}
-}
-
-/*
- * The flat path: what ws_conn_parse() does for data frames, on a read that
- * sits in one writable piece of memory (sockread_set_flat) while the input
- * buffer is empty, frame events included. It stops, leaving the rest to the
- * evbuffer path, at the first thing that path does better or alone: a
- * partial header, a control frame, compression, a busy observer, no room.
- */
-size_t
-ws_conn_input_flat(struct ws_conn *ws, uint8_t *p, size_t n)
-{
-	struct ws_frame	 f;
-	size_t		 off = 0, k;
-	int		 r;
-
-	if (ws->in_input || ws->paused || ws->paused_out ||
-	    ws->h->payload_flat == NULL)
-		return (0);
-	ws->in_input = 1;
-	if (ws->obs != NULL)
-		arrivals_note(&ws->rx_arr, ws->rx_consumed + n,
-		    ws->rx_consumed, now_ns());
-	while ((ws->state == WS_OPEN || ws->state == WS_CLOSE_SENT) &&
-	    off < n) {
-		if (!ws->rx_in_frame) {
-			if (ws->obs != NULL && ws_conn_obs_busy(ws))
-				break;	/* the evbuffer path pauses */
-			if ((r = ws_frame_parse(p + off, n - off, &f)) <= 0 ||
-			    WS_OP_IS_CONTROL(f.opcode))
-				break;
-			ws->rx = f;
-			if (ws_conn_rx_header(ws, r) == -1)
-				break;		/* failed: nothing more is parsed */
-			off += r;
-		} else if (WS_OP_IS_CONTROL(ws->rx.opcode))
-			break;
-		if (ws->rules.msg_rsv1)
-			break;
-		k = (size_t)MIN((uint64_t)(n - off), ws->rx_left);
-		if (k > 0)
-			k = MIN(k, ws->h->room(ws->arg));
-		if (k == 0 && ws->rx_left > 0)
-			break;
-		ws->rx_mask_off = ws_mask(p + off, k, ws->rx.mask,
-		    ws->rx_mask_off);
-		if (ws->rx_observed && ws->obs != NULL)
-			ws_conn_ev_in_capture(ws, p + off, k);
-		if (ws->rules.msg_opcode == WS_OP_TEXT &&
-		    ws_utf8_feed(&ws->rx_utf8, p + off, k) == -1) {
-			ws_conn_ev_in_end(ws, WS_FEV_REJECTED);
-			ws_conn_fail(ws, WS_CLOSE_INVALID_DATA,
-			    "text message is not valid UTF-8");
 			break;
 		}
-		if (ws_conn_rx_payload(ws, NULL, p + off, k) == -1)
+		if (ws_conn_rx_payload(ws, k > 0 ? p + off : NULL, k) == -1)
 			break;
 		off += k;
 	}
-	ws->in_input = 0;
-	if (off > 0 && ws->h->input_done != NULL)
-		ws->h->input_done(ws->arg);
 	return (off);
 }
 
-/*
- * Frames the first bytes at p as whole messages of opcode, at most
- * max_frame bytes and WS_FLAT_FRAMES messages, for the transport to write
- * at once (ops->send_flat). Returns how many bytes went, 0 when the
- * evbuffer path must do it (nothing happened then).
- */
-#define WS_FLAT_FRAMES	64
+/* Input bytes taken and not yet counted in rx_consumed (partial frames). */
+static size_t
+ws_conn_kept(const struct ws_conn *ws)
+{
+	return (ws->rx_hlen + ws->rx_clen);
+}
 
 size_t
-ws_conn_send_flat(struct ws_conn *ws, unsigned opcode, const uint8_t *p,
-    size_t n, size_t max_frame, uint64_t t_src)
+ws_conn_feed(struct ws_conn *ws, uint8_t *p, size_t n)
 {
-	uint8_t		hdr[WS_FLAT_FRAMES][WS_HDR_MAX];
-	struct iovec	iov[2 * WS_FLAT_FRAMES];
-	struct ws_frame	f;
-	size_t		off, k;
-	int		cnt = 0, frames = 0, i;
+	size_t	took;
 
-	if (ws->state != WS_OPEN || ws->zd != NULL ||
-	    ws->ops->send_flat == NULL || n == 0 || max_frame == 0 ||
-	    ws_conn_out_room(ws) == 0)
-		return (0);
-	for (off = 0; off < n && frames < WS_FLAT_FRAMES; off += k) {
-		k = MIN(n - off, max_frame);
-		iov[cnt].iov_base = hdr[frames];
-		iov[cnt++].iov_len = ws_frame_header(hdr[frames], 1, 0,
-		    opcode, k, NULL);
-		iov[cnt].iov_base = (void *)(uintptr_t)(p + off);
-		iov[cnt++].iov_len = k;
-		frames++;
-	}
-	/* Reported before the hand-over, as ws_conn_frame_out() does. */
-	for (i = 0; ws->obs != NULL && i < frames; i++) {
-		memset(&f, 0, sizeof f);
-		f.len = iov[2 * i + 1].iov_len;
-		f.opcode = opcode;
-		f.fin = 1;
-		f.hdr_len = iov[2 * i].iov_len;
-		ws_conn_ev_out(ws, &f, iov[2 * i + 1].iov_base,
-		    MIN(f.len, ws->obs->capture), t_src, 0, f.len);
-	}
-	ws_conn_taken(ws, ws->ops->send_flat(ws->t, iov, cnt));
-	ws->c.frames_out += frames;
-	ws->c.msgs_out += frames;
-	ws->c.wire_out += off;
-	ws->c.payload_out += off;
-	ws->ops->flush(ws->t);
-	ws_conn_activity(ws);
-	return (off);
+	if (ws->in_input)
+		return (0);	/* the outer ws_conn_input() goes on after */
+	ws->in_input = 1;
+	if (ws->obs != NULL)
+		arrivals_note(&ws->rx_arr, ws->rx_consumed + ws_conn_kept(ws) +
+		    n, ws->rx_consumed + ws_conn_kept(ws), now_ns());
+	took = ws_conn_parse(ws, p, n);
+	ws->in_input = 0;
+	return (took);
 }
+
+void
+ws_conn_feed_end(struct ws_conn *ws)
+{
+	if (ws->h->input_done != NULL)
+		ws->h->input_done(ws->arg);
+}
+
+/* Input pieces parsed per pass of ws_conn_input(), drained after. */
+#define WS_INPUT_IOV	16
 
 void
 ws_conn_input(struct ws_conn *ws)
 {
-	if (ws->in_input)
-		return;		/* the outer call's loop sees the new bytes */
+	struct evbuffer		*in;
+	struct evbuffer_iovec	 v[WS_INPUT_IOV];
+	size_t			 took, k;
+	int			 i, cnt, more, idle = 0;
+
+	if (ws->in_input) {
+		ws->input_again = 1;	/* the outer call goes round again */
+		return;
+	}
+	in = ws->ops->input(ws->t);
 	ws->in_input = 1;
 	if (ws->obs != NULL)
-		arrivals_note(&ws->rx_arr, ws->rx_consumed +
-		    evbuffer_get_length(ws->ops->input(ws->t)),
-		    ws->rx_consumed, now_ns());
-	ws_conn_parse(ws);
+		arrivals_note(&ws->rx_arr, ws->rx_consumed + ws_conn_kept(ws) +
+		    evbuffer_get_length(in), ws->rx_consumed + ws_conn_kept(ws),
+		    now_ns());
+	do {
+		ws->input_again = 0;
+		cnt = evbuffer_peek(in, -1, NULL, v, WS_INPUT_IOV);
+		cnt = MIN(cnt, WS_INPUT_IOV);
+		took = 0;
+		more = cnt == WS_INPUT_IOV;
+		if (cnt <= 0)
+			(void)ws_conn_parse(ws, NULL, 0);
+		for (i = 0; i < cnt; i++) {
+			k = ws_conn_parse(ws, v[i].iov_base, v[i].iov_len);
+			took += k;
+			if (k < v[i].iov_len) {
+				more = 0;
+				break;
+			}
+		}
+		/* The owner takes what it was given, then the input lets go. */
+		if (ws->h->input_done != NULL)
+			ws->h->input_done(ws->arg);
+		evbuffer_drain(in, took);
+		/* A resume that found nothing to do ends the loop in a while. */
+		idle = took > 0 ? 0 : idle + 1;
+	} while ((more || ws->input_again) && idle < 4 &&
+	    ws->state < WS_CLOSING);
 	ws->in_input = 0;
-	if (ws->h->input_done != NULL)
-		ws->h->input_done(ws->arg);
 }
 
 void

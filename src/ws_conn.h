@@ -21,27 +21,23 @@ struct ws_deflate_params;
 
 /* What a transport offers the endpoint. t is the transport's own pointer. */
 struct ws_transport_ops {
-	/* Input buffer holding the peer's unread bytes. Borrowed. */
+	/*
+	 * Input buffer holding the peer's bytes the endpoint did not take
+	 * when they were read (ws_conn_feed()). Borrowed.
+	 */
 	struct evbuffer	*(*input)(void *t);
-	/* Output buffer frames are appended to. Borrowed. */
+	/* Output buffer: what send() could not write at once. Borrowed. */
 	struct evbuffer	*(*output)(void *t);
 	/* Bytes queued for the peer and not yet handed to the kernel. */
 	size_t		 (*pending)(void *t);
 	/*
-	 * Optional: sends hdr[0..hl) then n bytes moved from src, as
-	 * appending them to output() would, but may write at once. Returns
-	 * how many of those bytes the socket took at once (they never were
-	 * in the output).
+	 * Sends the bytes iov[0..cnt) point to (whole frames, valid for the
+	 * call only): written at once when nothing is queued before them,
+	 * the rest kept (copied, or referenced where sockread allows) in the
+	 * output. Returns how many bytes the socket took at once.
 	 */
-	size_t		 (*send)(void *t, const void *hdr, size_t hl,
-			    struct evbuffer *src, size_t n);
-	/*
-	 * Optional: writes the bytes iov[0..cnt) point to (frames), at once
-	 * when nothing is queued, queueing (a copy of) the rest. Returns how
-	 * many bytes the socket took at once.
-	 */
-	size_t		 (*send_flat)(void *t, const struct iovec *iov, int cnt);
-	/* Called after bytes were appended to output (h2: resume DATA). */
+	size_t		 (*send)(void *t, const struct iovec *iov, int cnt);
+	/* Called after send() (h2: resume DATA; TLS: seal what is queued). */
 	void		 (*flush)(void *t);
 	/* Stop (0) or resume (1) reading from the peer. */
 	void		 (*set_read)(void *t, int on);
@@ -65,24 +61,22 @@ struct ws_transport_ops {
 /* What the endpoint tells its owner. arg is the owner's pointer. */
 struct ws_handler {
 	/*
-	 * Payload of a data message: move exactly n bytes (n may be 0) out of
-	 * src, already unmasked and, for text, validated so far. opcode is
-	 * the message's (WS_OP_TEXT / WS_OP_BINARY); first and last mark
-	 * the message's first and final bytes. n never exceeds room().
+	 * Payload of a data message: the n bytes at p (n may be 0), already
+	 * unmasked and, for text, validated so far. opcode is the message's
+	 * (WS_OP_TEXT / WS_OP_BINARY); first and last mark the message's
+	 * first and final bytes. n never exceeds room(). p stays valid until
+	 * the next input_done() call, which the endpoint makes before that
+	 * memory is reused or released: the owner may list pieces and write
+	 * them in one go there.
 	 */
-	void	(*payload)(void *arg, struct evbuffer *src, size_t n,
-		    unsigned opcode, int first, int last);
-	/*
-	 * Optional: as payload, for the flat path (ws_conn_input_flat): the
-	 * n bytes are at p, valid during the call only.
-	 */
-	void	(*payload_flat)(void *arg, const uint8_t *p, size_t n,
+	void	(*payload)(void *arg, const uint8_t *p, size_t n,
 		    unsigned opcode, int first, int last);
 	/* Payload bytes the owner can take now; 0 pauses reading. */
 	size_t	(*room)(void *arg);
 	/*
-	 * Optional: the endpoint parsed what it could of the input it has;
-	 * payload() calls since the last one came from one read (batch them).
+	 * Optional: the payload() pointers given since the last call are
+	 * about to go (the endpoint parsed what it could of one read, or an
+	 * inflated piece's buffer is reused): take them now.
 	 */
 	void	(*input_done)(void *arg);
 	/* Output dropped below the low watermark: produce more. */
@@ -240,16 +234,22 @@ void	ws_conn_set_observer(struct ws_conn *, const struct ws_observer *obs,
 /* The observer was busy and can take events again: resume both ways. */
 void	ws_conn_observer_ready(struct ws_conn *);
 
-/* The transport has new input; parse what the owner has room for. */
-void	ws_conn_input(struct ws_conn *);
 /*
- * The flat path: new input at p[0..n), writable, while the transport's
- * input buffer is empty. Parses what it can as ws_conn_input() would
- * (payload goes to handler->payload_flat) and returns how many of the
- * first bytes it took; the transport puts the rest in its input buffer
- * and calls ws_conn_input().
+ * The one way client bytes come in. ws_conn_feed() parses n bytes the
+ * transport just read at p (writable: payload is unmasked in place) and
+ * returns how many of the first it took; it buffers partial frame headers
+ * and control frames itself, so it stops short only when the owner has no
+ * room, an observer is busy, pongs cannot be queued or the connection
+ * failed. The transport keeps the rest in its input buffer, in order, and
+ * calls ws_conn_input() when that buffer has bytes (or after resume).
+ * Payload pointers into p stay valid until ws_conn_feed_end(), which the
+ * transport calls once the read's bytes (for HTTP/2, all of a read's DATA
+ * chunks for this stream) were fed.
  */
-size_t	ws_conn_input_flat(struct ws_conn *, uint8_t *p, size_t n);
+size_t	ws_conn_feed(struct ws_conn *, uint8_t *p, size_t n);
+void	ws_conn_feed_end(struct ws_conn *);
+/* The transport's input buffer holds bytes: feeds them, drains what went. */
+void	ws_conn_input(struct ws_conn *);
 /* The owner has room again after room() returned 0. */
 void	ws_conn_resume(struct ws_conn *);
 /* The transport's output fell below its low watermark. */
@@ -270,32 +270,27 @@ size_t	ws_conn_out_room(const struct ws_conn *);
 uint64_t ws_conn_input_time(const struct ws_conn *, size_t off);
 
 /*
- * Sends n bytes moved from src as part of a data message of type opcode
- * (WS_OP_TEXT or WS_OP_BINARY): first opens the message, last ends it; one
- * frame per call at most, of about n bytes. With permessage-deflate agreed
- * the message is compressed (RSV1 on its first frame), except a message sent
- * whole (first and last) that is below the route's minimum size or does not
- * shrink: that one goes out as it is. t_src is the monotonic time the
- * frame's last payload byte was read into wsbridge (0: now), for the frame
- * event's delay. Only in WS_OPEN.
+ * The one way data goes out. Sends the n bytes at p (valid for the call
+ * only) as data of opcode (WS_OP_TEXT or WS_OP_BINARY): first opens the
+ * message, last ends it, and the call sends one frame of n bytes -- or,
+ * when first and last are both set and max_frame is not 0, up to 64 whole
+ * messages of at most max_frame bytes each, in one transport write (the
+ * caller sends the rest with further calls). With permessage-deflate
+ * agreed a message is compressed (RSV1 on its first frame), except one sent
+ * whole that is below the route's minimum size or does not shrink; then
+ * one message goes per call. t_src is the monotonic time the last payload
+ * byte was read into wsbridge (0: now), for the frame event's delay.
+ * Returns how many of the n bytes went (n unless whole messages were cut).
+ * Only in WS_OPEN.
  */
-void	ws_conn_send_data(struct ws_conn *, unsigned opcode, int first,
-	    int last, struct evbuffer *src, size_t n, uint64_t t_src);
-/*
- * Sends the first of the n bytes at p as whole messages of opcode,
- * max_frame bytes at most each, through the transport's send_flat (one
- * write for up to 64 messages). Returns how many bytes went, or 0 when
- * that cannot be done (no send_flat, compression, no output room, a busy
- * observer): then nothing was sent. t_src as for ws_conn_send_data().
- */
-size_t	ws_conn_send_flat(struct ws_conn *, unsigned opcode, const uint8_t *p,
-	    size_t n, size_t max_frame, uint64_t t_src);
+size_t	ws_conn_send(struct ws_conn *, unsigned opcode, int first, int last,
+	    const uint8_t *p, size_t n, size_t max_frame, uint64_t t_src);
 
 /*
  * Turns on permessage-deflate as agreed in the handshake (p) with the
  * route's settings (opts, copied): RSV1 becomes legal on the first frame of
  * a data message, such messages are inflated as they arrive, and
- * ws_conn_send_data() compresses. Call before the first input is parsed.
+ * ws_conn_send() compresses. Call before the first input is parsed.
  */
 void	ws_conn_set_deflate(struct ws_conn *, const struct ws_deflate_params *p,
 	    const struct ws_deflate_opts *opts);

@@ -1,13 +1,15 @@
 /*
- * fuzz_ws_conn.c -- libFuzzer target: the endpoint's two input paths agree.
+ * fuzz_ws_conn.c -- libFuzzer target: the endpoint's input, however it
+ * is cut, gives the same result.
  *
  * A client's byte stream is fed in the same reads to two endpoints. One
- * parses everything through its input buffer (ws_conn_input). The other
- * gets each read as sockread.c hands it over: flat first while its buffer
- * is empty (ws_conn_input_flat), the rest buffered and parsed as usual.
- * Every payload hand-over (bytes, opcode, first, last, piece size), what
- * each endpoint sent back (pongs, closes), how it closed, its counters and
- * its state must be the same byte for byte.
+ * gets everything through its input buffer (ws_conn_input: parsed chain
+ * by chain). The other gets each read as sockread.c hands it over: fed
+ * where it lies while its buffer is empty (ws_conn_feed), the rest
+ * buffered for ws_conn_input. Every message's payload (bytes, opcode,
+ * where it starts and ends), what each endpoint sent back (pongs, closes),
+ * how it closed, its counters and its state must be the same byte for
+ * byte; only the sizes of the pieces payload comes in may differ.
  *
  * With an observer, both must report the same frame events (all but their
  * times), captured bytes included.
@@ -19,6 +21,8 @@
  * the stream.
  */
 #include "wsb_autoconf.h"
+
+#include <sys/uio.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -85,49 +89,49 @@ f_close(void *t, int abort_)
 	s->aborts += abort_ != 0;
 }
 
+static size_t
+f_send(void *t, const struct iovec *iov, int cnt)
+{
+	struct side	*s = t;
+	int		 i;
+
+	for (i = 0; i < cnt; i++)
+		evbuffer_add(s->out, iov[i].iov_base, iov[i].iov_len);
+	return (0);
+}
+
 static const struct ws_transport_ops fake_ops = {
 	.input = f_input,
 	.output = f_output,
 	.pending = f_pending,
+	.send = f_send,
 	.flush = f_nop,
 	.set_read = f_set_read,
 	.close = f_close,
 	.free = f_nop,
 };
 
+/*
+ * A message's start (with its opcode), its bytes, its end: the same
+ * whatever pieces they came in (those follow reads and chains).
+ */
 static void
-h_log(struct side *s, const uint8_t *p, size_t n, unsigned opcode, int first,
-    int last)
-{
-	uint8_t	rec[4 + sizeof n];
-
-	rec[0] = (uint8_t)opcode;
-	rec[1] = (uint8_t)first;
-	rec[2] = (uint8_t)last;
-	rec[3] = 0xa5;
-	memcpy(rec + 4, &n, sizeof n);
-	evbuffer_add(s->log, rec, sizeof rec);
-	evbuffer_add(s->log, p, n);
-}
-
-static void
-h_payload(void *arg, struct evbuffer *src, size_t n, unsigned opcode,
+h_payload(void *arg, const uint8_t *p, size_t n, unsigned opcode,
     int first, int last)
 {
 	struct side	*s = arg;
-	uint8_t		*p = n > 0 ? evbuffer_pullup(src, n) : NULL;
+	uint8_t		 rec[3] = { 0xa5, (uint8_t)opcode, 0x5a };
 
 	if (n > 0 && p == NULL)
 		abort();
-	h_log(s, p, n, opcode, first, last);
-	evbuffer_drain(src, n);
-}
-
-static void
-h_payload_flat(void *arg, const uint8_t *p, size_t n, unsigned opcode,
-    int first, int last)
-{
-	h_log(arg, p, n, opcode, first, last);
+	if (n > s->room)
+		abort();	/* more than room() allowed */
+	if (first)
+		evbuffer_add(s->log, rec, 2);
+	if (n > 0)
+		evbuffer_add(s->log, p, n);
+	if (last)
+		evbuffer_add(s->log, rec + 2, 1);
 }
 
 static size_t
@@ -160,7 +164,6 @@ h_closed(void *arg)
 
 static const struct ws_handler handler = {
 	.payload = h_payload,
-	.payload_flat = h_payload_flat,
 	.room = h_room,
 	.writable = h_writable,
 	.closing = h_closing,
@@ -291,7 +294,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(chunk, data + off, n);
 		used = 0;
 		if (evbuffer_get_length(b.in) == 0) {
-			used = ws_conn_input_flat(wb, chunk, n);
+			used = ws_conn_feed(wb, chunk, n);
+			ws_conn_feed_end(wb);
 			if (used > n)
 				abort();
 		}
