@@ -401,7 +401,7 @@ h1conn_backend_ready(void *arg, int status)
 		tlsout_flush(c->tout);	/* the 101 */
 	tunnel_attach(c->tunnel, c->tout != NULL ? &h1_tls_transport :
 	    &h1_transport, c);
-	sockread_set_flat(c->rd, h1conn_bytes, tunnel_ws(c->tunnel));
+	sockread_set_bytes(c->rd, h1conn_bytes, tunnel_ws(c->tunnel));
 }
 
 /*

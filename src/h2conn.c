@@ -1579,7 +1579,7 @@ h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
 	} else	/* one sized readv per readiness, no FIONREAD */
 		c->rd = sockread_tunnel(w->base, bev, c->high, 0,
 		    h2conn_sock, c);
-	sockread_set_flat(c->rd, h2conn_bytes, c);
+	sockread_set_bytes(c->rd, h2conn_bytes, c);
 	/* Until the first stream: the handshake deadline, then idle. */
 	h2_arm(c->timer, MIN(cfg->handshake_timeout_ms,
 	    cfg->h2_idle_timeout_ms));

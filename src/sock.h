@@ -36,7 +36,7 @@ size_t	sock_write_now(struct bufferevent *bev, struct evbuffer *src,
  * is empty (queued, its length as sock_track_len() keeps it, is 0) and
  * fd is not -1 (-1: TLS, bytes go through SSL); what the socket does not
  * take, or everything, goes to out, in order (sockread_keep: by reference
- * when it is most of a flat read). Callers keep out, its length and fd to
+ * when it is most of a read in sockread's buffer). Callers keep out, its length and fd to
  * spare the bufferevent's and the evbuffer's cache lines on every message.
  * Returns how many bytes went at once (never in out).
  */

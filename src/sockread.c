@@ -11,9 +11,10 @@
  * (evbuffer_reserve_space/evbuffer_commit_space: no copy), sized by
  * what the last reads brought, and the input's bound is checked by us. A
  * plain bufferevent keeps its output and its write event. While the input is
- * empty an owner can take reads from a flat buffer instead (the flat path,
- * below), which is how tunnels move most of their bytes; TLS reads land
- * there decrypted.
+ * empty a read lands in the thread's read buffer and the owner takes it
+ * from there (sockread_set_bytes, below): that is how every byte starts
+ * its way; the input holds only what an owner did not take, and reads
+ * that come while it holds some. TLS reads land there decrypted.
  */
 #include "wsb_autoconf.h"
 
@@ -76,13 +77,14 @@ static __thread uint8_t		 sockread_spill[SOCKREAD_SPILL];
 static __thread struct evbuffer	*sockread_piece[SOCKREAD_PIECES];
 
 /*
- * The flat path (sockread_set_flat): while a reader's input is empty, a
- * read goes into the thread's flat buffer and the owner unframes or frames
- * it from there, writing what it can at once. A message then costs no
- * chain allocated and freed, no reserve, commit, peek or drain, none of
- * the evbuffer's cache lines (with a thousand connections those misses
- * were most of what the loop spent on a small message beyond the system
- * calls), and a bulk read of several messages goes out in one writev.
+ * The owner's bytes callback (sockread_set_bytes): while a reader's input
+ * is empty, a read goes into the thread's read buffer and the owner
+ * unframes or frames it from there, writing what it can at once. A
+ * message then costs no chain allocated and freed, no reserve, commit,
+ * peek or drain, none of the evbuffer's cache lines (with a thousand
+ * connections those misses were most of what the loop spent on a small
+ * message beyond the system calls), and a bulk read of several messages
+ * goes out in one writev.
  *
  * What a socket did not take stays where it is when it is most of a
  * buffer: sockread_keep() adds its pieces to an output by reference
@@ -134,7 +136,7 @@ sockread_unref(const void *data, size_t len, void *arg)
 		sockread_buf_release(b);
 }
 
-/* The thread's flat buffer, a fresh one if outputs keep pieces of it. */
+/* The thread's read buffer, a fresh one if outputs keep pieces of it. */
 static inline __attribute__((always_inline)) struct sockread_buf *
 sockread_buf_get(void)
 {
@@ -275,8 +277,8 @@ struct sockread {
 	unsigned char		 later;		/* on poll->later */
 	size_t			 limit;		/* input bound */
 	size_t			 size;		/* next guess's power of two */
-	sockread_flat_cb	*flat;		/* or NULL */
-	void			*flat_arg;
+	sockread_bytes_cb	*bytes;		/* the owner's (set once made) */
+	void			*bytes_arg;
 	SSL			*ssl;		/* TLS: reads go through it */
 	struct sockpoll		*poll;
 	struct evbuffer		*in;
@@ -535,16 +537,16 @@ sockread_resize(struct sockread *r, size_t n, size_t ask)
 }
 
 /*
- * Hands n bytes read into b to the flat callback, keeping what it did
+ * Hands n bytes read into b to the owner's bytes callback, keeping what it did
  * not take in the input. Returns -1 when the reader is gone.
  */
 static inline __attribute__((always_inline)) int
-sockread_flat_give(struct sockread *r, struct sockread_buf *b, size_t n)
+sockread_give(struct sockread *r, struct sockread_buf *b, size_t n)
 {
 	size_t	used;
 
 	r->in_cb = 1;
-	used = r->flat(r->flat_arg, b->data, n);
+	used = r->bytes(r->bytes_arg, b->data, n);
 	r->in_cb = 0;
 	if (r->dead) {
 		sockread_destroy(r);
@@ -561,13 +563,13 @@ sockread_flat_give(struct sockread *r, struct sockread_buf *b, size_t n)
 }
 
 /*
- * A read through the flat path: into the flat buffer, offered to the
+ * A read while the input is empty: into the read buffer, offered to the
  * owner, the rest (a partial header, a control frame, what there was no
  * room for) kept in the input. Returns -1 when the reader is gone or
  * reading ended.
  */
 static int
-sockread_flat_read(evutil_socket_t fd, struct sockread *r)
+sockread_read_bytes(evutil_socket_t fd, struct sockread *r)
 {
 	struct sockread_buf	*b = sockread_buf_get();
 	ssize_t			 n;
@@ -583,13 +585,13 @@ sockread_flat_read(evutil_socket_t fd, struct sockread *r)
 		return (-1);
 	}
 	sockread_resize(r, (size_t)n, r->size - SOCKREAD_SLACK);
-	return (sockread_flat_give(r, b, (size_t)n));
+	return (sockread_give(r, b, (size_t)n));
 }
 
 /*
- * A read over TLS: SSL decrypts into the flat buffer, record after record
+ * A read over TLS: SSL decrypts into the read buffer, record after record
  * while its read-ahead holds more (one read(2) brings several), then the
- * bytes go to the flat callback as a plain read's do, or to the input.
+ * bytes go to the owner as a plain read's do, or to the input.
  * SSL's own read buffer holds what is not a whole record yet.
  */
 static void
@@ -635,8 +637,8 @@ sockread_tls_read(struct sockread *r, size_t len)
 		break;
 	}
 	if (n > 0) {
-		if (r->flat != NULL && len == 0) {
-			if (sockread_flat_give(r, b, n) == -1)
+		if (r->bytes != NULL && len == 0) {
+			if (sockread_give(r, b, n) == -1)
 				return;
 		} else {
 			if (evbuffer_add(r->in, b->data, n) == -1)
@@ -676,8 +678,8 @@ sockread_ready(evutil_socket_t fd, short what, void *arg)
 		sockread_tls_read(r, len);
 		return;
 	}
-	if (r->flat != NULL && len == 0) {
-		if (sockread_flat_read(fd, r) == 0)
+	if (r->bytes != NULL && len == 0) {
+		if (sockread_read_bytes(fd, r) == 0)
 			sockread_poke(r);
 		return;
 	}
@@ -849,10 +851,10 @@ sockread_set(struct sockread *r, int on)
 }
 
 void
-sockread_set_flat(struct sockread *r, sockread_flat_cb *flat, void *arg)
+sockread_set_bytes(struct sockread *r, sockread_bytes_cb *bytes, void *arg)
 {
-	r->flat = flat;
-	r->flat_arg = arg;
+	r->bytes = bytes;
+	r->bytes_arg = arg;
 }
 
 void

@@ -22,12 +22,12 @@ struct sockread;
  */
 
 /*
- * The flat path (see sockread_set_flat): flat's arg gets the n bytes of a
- * read at p (writable, valid for the call only) and returns how many of
+ * The owner's bytes callback (see sockread_set_bytes): gets the n bytes of
+ * a read at p (writable, valid for the call only) and returns how many of
  * the first ones it took; the rest goes to the input, then cb(DATA) runs.
  * The owner may free the reader from within, as from cb.
  */
-typedef size_t sockread_flat_cb(void *arg, unsigned char *p, size_t n);
+typedef size_t sockread_bytes_cb(void *arg, unsigned char *p, size_t n);
 
 /*
  * Sets up bev, connected, for a tunnel that holds at most high bytes each
@@ -46,7 +46,7 @@ struct sockread	*sockread_tunnel(struct event_base *base,
 		    sock_cb *cb, void *arg);
 /*
  * For a TLS bufferevent whose handshake is done: a sockread that reads
- * through its SSL (decrypted bytes in the input or the flat path), bev
+ * through its SSL (decrypted bytes to the owner or the input), bev
  * disabled both ways (tlsout.c writes). Reading is on. A TLS error is
  * logged with logid (the owner's, kept as long as the reader).
  */
@@ -62,15 +62,15 @@ void		 sockread_set(struct sockread *, int on);
 /* The input was drained: reading resumes if it had stopped at limit. */
 void		 sockread_poke(struct sockread *);
 /*
- * Offers reads to flat first: while the input is empty, a read lands in
- * the thread's flat buffer instead of new chains, and the owner takes
- * what it can straight from there.
+ * Every owner sets this once it made the reader: while the input is
+ * empty, a read lands in the thread's read buffer instead of new chains
+ * and goes to bytes, which takes what it can straight from there.
  */
-void		 sockread_set_flat(struct sockread *, sockread_flat_cb *flat,
+void		 sockread_set_bytes(struct sockread *, sockread_bytes_cb *bytes,
 		    void *arg);
 /*
  * Appends n bytes at p to out: by reference when ref is set, they lie in
- * the read being handed to a flat callback and they are a few KiB at
+ * the read being handed to a bytes callback and they are a few KiB at
  * least (no copy; its buffer is then retired until out lets go), else
  * copied. ref is sockread_keep_worth(total, brief), total being what the
  * caller keeps of that read in pieces that large, brief set when out was

@@ -1129,7 +1129,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		t->be_rd = sockread_tunnel(t->w->base, t->be, high,
 		    t->rt->max_frame, tunnel_be_sock, t);
 		if (t->be_rd != NULL)
-			sockread_set_flat(t->be_rd, tunnel_be_bytes, t);
+			sockread_set_bytes(t->be_rd, tunnel_be_bytes, t);
 	}
 	if (t->counted && t->w->hooks != NULL)
 		t->w->hooks->tunnel_open(t->w->hooks->arg, t);

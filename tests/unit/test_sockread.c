@@ -1,10 +1,11 @@
 /*
- * test_sockread.c -- unit tests for the flat read path (sockread.c) on a
- * real socketpair: what sockread_keep() keeps by reference and what it
- * copies, and that a buffer outputs still point into is never read into
- * again; and the thread's epoll set of readers (the sockpoll): a reader
- * freed or stopped by another one's callback in the same batch is not
- * run, and a stopped one resumes with what its socket still holds.
+ * test_sockread.c -- unit tests for the read path (sockread.c: reads
+ * handed to the owner where they land) on a real socketpair: what
+ * sockread_keep() keeps by reference and what it copies, and that a
+ * buffer outputs still point into is never read into again; and the
+ * thread's epoll set of readers (the sockpoll): a reader freed or stopped
+ * by another one's callback in the same batch is not run, and a stopped
+ * one resumes with what its socket still holds.
  */
 #include "wsb_autoconf.h"
 
@@ -25,7 +26,7 @@
 
 #include "sockread.h"
 
-struct flat {
+struct bytes_seen {
 	struct evbuffer	*out;		/* what the callback kept */
 	uint8_t		*last;		/* the last read's bytes, in the buffer */
 	size_t		 last_n;
@@ -53,9 +54,9 @@ stack_byte(size_t i)
 }
 
 static size_t
-on_flat(void *arg, unsigned char *p, size_t n)
+on_bytes(void *arg, unsigned char *p, size_t n)
 {
-	struct flat	*f = arg;
+	struct bytes_seen	*f = arg;
 	uint8_t		 hdr[STACK_PIECE];
 	size_t		 i;
 
@@ -69,7 +70,7 @@ on_flat(void *arg, unsigned char *p, size_t n)
 	return (n);
 }
 
-/* Writes over the stack where on_flat()'s header was. */
+/* Writes over the stack where on_bytes()'s header was. */
 static void __attribute__((noinline))
 scribble(void)
 {
@@ -83,7 +84,7 @@ scribble(void)
 
 static void
 read_once(struct event_base *base, int fd, const void *p, size_t n,
-    struct flat *f)
+    struct bytes_seen *f)
 {
 	int	calls = f->calls;
 
@@ -95,7 +96,7 @@ read_once(struct event_base *base, int fd, const void *p, size_t n,
 
 /* The kept header and data at offset off of the output, stack scribbled. */
 static void
-check_at(struct flat *f, size_t off, const uint8_t *data, size_t n)
+check_at(struct bytes_seen *f, size_t off, const uint8_t *data, size_t n)
 {
 	static uint8_t		o[STACK_PIECE + 8192];
 	struct evbuffer_ptr	ptr;
@@ -120,7 +121,7 @@ run(int ref)
 	struct event_base	*base = event_base_new();
 	struct bufferevent	*bev;
 	struct sockread		*r;
-	struct flat		 f;
+	struct bytes_seen		 f;
 	struct evbuffer_iovec	 v[2];
 	static uint8_t		 a[8192], b[8192];
 	uint8_t			*first;
@@ -139,7 +140,7 @@ run(int ref)
 	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
 	r = sockread_tunnel(base, bev, 1 << 20, 0, on_data, NULL);
 	assert_non_null(r);
-	sockread_set_flat(r, on_flat, &f);
+	sockread_set_bytes(r, on_bytes, &f);
 
 	/* Small enough for one read on a unix socket. */
 	read_once(base, sv[1], a, 4096, &f);
@@ -221,7 +222,7 @@ static struct slot	slots[NPAIR];
 enum { ACT_NONE, ACT_FREE_OTHERS, ACT_STOP_OTHERS };
 
 static size_t
-on_pair_flat(void *arg, unsigned char *data, size_t n)
+on_pair_bytes(void *arg, unsigned char *data, size_t n)
 {
 	struct slot	*sl = arg;
 	struct pair	*p = sl->p;
@@ -268,7 +269,7 @@ pairs_open(struct pair *p, int action)
 		    on_data, NULL);
 		slots[i].p = p;
 		slots[i].i = i;
-		sockread_set_flat(p->r[i], on_pair_flat, &slots[i]);
+		sockread_set_bytes(p->r[i], on_pair_bytes, &slots[i]);
 	}
 }
 

@@ -5,7 +5,7 @@
  * with the drain callback and no error, close_notify through the socket
  * BIO after a detach, a write error reported from the loop; and
  * sockread_tls() handing every decrypted byte over in order, records of one
- * byte and of 16 KiB alike, to a flat callback that takes only part, and
+ * byte and of 16 KiB alike, to a bytes callback that takes only part, and
  * the records SSL still holds when reading stopped at a full input reaching
  * the owner once it makes room, with nothing more coming from the socket.
  */
@@ -299,7 +299,7 @@ test_write_error(void **state)
 struct rstate {
 	struct sockread	*r;
 	size_t		 at;		/* bytes taken, in order */
-	int		 flat_calls;
+	int		 bytes_calls;
 	int		 eof;
 	int		 hold;		/* takes nothing (a backend is full) */
 };
@@ -316,14 +316,14 @@ take(struct rstate *s, const uint8_t *q, size_t n)
 	s->at += n;
 }
 
-/* Takes about two thirds of a flat read: the rest goes to the input. */
+/* Takes about two thirds of a read: the rest goes to the input. */
 static size_t
-on_flat(void *arg, unsigned char *q, size_t n)
+on_bytes(void *arg, unsigned char *q, size_t n)
 {
 	struct rstate	*s = arg;
 	size_t		 k = n - n / 3;
 
-	s->flat_calls++;
+	s->bytes_calls++;
 	take(s, q, k);
 	return (k);
 }
@@ -350,7 +350,7 @@ on_read(void *arg, enum sock_event what)
 
 /*
  * Records of 1 byte to 16 KiB, some written in bursts, then close_notify:
- * every byte reaches the owner in order through the flat callback and the
+ * every byte reaches the owner in order through the bytes callback and the
  * input, then EOF.
  */
 static void
@@ -372,7 +372,7 @@ test_read_records(void **state)
 	p.srv = NULL;		/* bev frees it */
 	p.sfd = -1;
 	s.r = sockread_tls(base, bev, 256 * 1024, "t1", on_read, &s);
-	sockread_set_flat(s.r, on_flat, &s);
+	sockread_set_bytes(s.r, on_bytes, &s);
 	srandom(11);
 	while (sent < total) {
 		n = random() % 5 == 0 ? 1 : 1 + (size_t)random() % sizeof buf;
@@ -397,7 +397,7 @@ test_read_records(void **state)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 	assert_int_equal(s.at, total);
 	assert_int_equal(s.eof, 1);
-	assert_true(s.flat_calls > 0);
+	assert_true(s.bytes_calls > 0);
 	sockread_free(s.r);
 	bufferevent_free(bev);
 	sockread_thread_end();	/* its poller is on this base */
@@ -405,13 +405,13 @@ test_read_records(void **state)
 	pair_close(&p);
 }
 
-/* Takes everything: a read may then fill the whole flat buffer. */
+/* Takes everything: a read may then fill the whole read buffer. */
 static size_t
-on_flat_all(void *arg, unsigned char *q, size_t n)
+on_bytes_all(void *arg, unsigned char *q, size_t n)
 {
 	struct rstate	*s = arg;
 
-	s->flat_calls++;
+	s->bytes_calls++;
 	if (s->hold)
 		return (0);	/* all of it to the input */
 	take(s, q, n);
@@ -421,7 +421,7 @@ on_flat_all(void *arg, unsigned char *q, size_t n)
 /*
  * Bursts of 16 KiB records and nothing after them (no close_notify, no
  * more bytes to wake the socket): records SSL already holds when a read
- * stops, at a full flat buffer or a full input, must still arrive.
+ * stops, at a full read buffer or a full input, must still arrive.
  */
 static void
 test_read_no_stall(void **state)
@@ -444,8 +444,8 @@ test_read_no_stall(void **state)
 	/* A 100 KiB input bound: SSL holds more than one read takes. */
 	s.r = sockread_tls(base, bev, 100 * 1024, "t2", on_read, &s);
 	for (round = 0; round < 6; round++) {
-		if (round == 2)		/* then through the flat buffer */
-			sockread_set_flat(s.r, on_flat_all, &s);
+		if (round == 2)		/* then through the read buffer */
+			sockread_set_bytes(s.r, on_bytes_all, &s);
 		/* Rounds 4 and 5: the owner takes nothing until it is all sent
 		   (the input fills to its bound and reading stops). */
 		s.hold = round >= 4;
