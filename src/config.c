@@ -884,7 +884,8 @@ config_route_token_option(struct route_tokens **tk, const char *kv,
 		if (token_plugin_parse(kv + 13, &(*tk)->plugin) != 0)
 			return (config_error(cause, "token-plugin: '%s' is not "
 			    "one of TokenFile, ReadOnlyTokenFile, "
-			    "TokenFileName", kv + 13));
+			    "TokenFileName, UnixDomainSocketDirectory",
+			    kv + 13));
 	} else if (strncmp(kv, "token-source=", 13) == 0) {
 		if (kv[13] == '\0')
 			return (config_error(cause, "token-source: empty"));

@@ -13,6 +13,7 @@
 
 #include "conn_facts.h"
 #include "handshake.h"
+#include "token.h"
 #include "util.h"
 
 /* The string facts, which conn_facts_new() copies. */
@@ -78,6 +79,9 @@ conn_facts_new(const struct conn_facts *in)
 			continue;
 		n = strlen(s) + 1;
 		memcpy(p, s, n);
+		/* Whatever reads the facts later never sees a whole token. */
+		if (conn_facts_strs[i] == offsetof(struct conn_facts, query))
+			token_mask_query(p);
 		*conn_facts_str(f, conn_facts_strs[i]) = p;
 		p += n;
 	}

@@ -82,7 +82,8 @@ usage(FILE *f)
 "  --unix-target FILE      the target is the unix socket FILE\n"
 "  --token-plugin NAME --token-source PATH [--host-token]\n"
 "                          the target from the client's ?token= (or Host):\n"
-"                          TokenFile, ReadOnlyTokenFile, TokenFileName;\n"
+"                          TokenFile, ReadOnlyTokenFile, TokenFileName,\n"
+"                          UnixDomainSocketDirectory;\n"
 "                          --target-config FILE is TokenFile FILE\n"
 "  --heartbeat N           ping every N seconds (ping-interval)\n"
 "  --idle-timeout N        exit after N seconds without a connection\n"
@@ -378,8 +379,6 @@ static const struct {
 	{ "JSONTokenApi", "HTTP token APIs (issue 16 item 4)" },
 	{ "BaseTokenAPI", "HTTP token APIs (issue 16 item 4)" },
 	{ "JWTTokenApi", "JWT tokens (issue 16 item 4)" },
-	{ "UnixDomainSocketDirectory", "the socket-directory plugin (issue 16 "
-	    "item 4)" },
 };
 
 /* Checks --token-plugin's name; says why not when it cannot serve it. */
@@ -404,8 +403,8 @@ wsk_token_plugin(const char *name)
 		}
 	}
 	fprintf(stderr, "wsbridge: --token-plugin %s: unknown plugin (wsbridge "
-	    "loads no Python classes; it has TokenFile, ReadOnlyTokenFile and "
-	    "TokenFileName)\n", name);
+	    "loads no Python classes; it has TokenFile, ReadOnlyTokenFile, "
+	    "TokenFileName and UnixDomainSocketDirectory)\n", name);
 	return (-1);
 }
 

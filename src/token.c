@@ -1,11 +1,14 @@
 /*
  * token.c -- token sources read as websockify's token plugins read them:
- * TokenFile (re-read when changed), ReadOnlyTokenFile (read once) and
- * TokenFileName (one file per token), and the token's place in a request.
+ * TokenFile (re-read when changed), ReadOnlyTokenFile (read once),
+ * TokenFileName (one file per token) and UnixDomainSocketDirectory (one
+ * socket per token), and the token's place in a request.
  */
 #include "wsb_autoconf.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,6 +55,7 @@ static const struct {
 	{ "TokenFile",		TOKEN_FILE },
 	{ "ReadOnlyTokenFile",	TOKEN_FILE_RO },
 	{ "TokenFileName",	TOKEN_FILENAME },
+	{ "UnixDomainSocketDirectory", TOKEN_UDS_DIR },
 };
 
 int
@@ -93,9 +97,10 @@ token_source_new(enum token_plugin plugin, const char *path, char **cause)
 		    strerror(errno));
 		return (NULL);
 	}
-	if (plugin == TOKEN_FILENAME && !S_ISDIR(sb.st_mode)) {
-		*cause = xasprintf("token source %s: TokenFileName needs a "
-		    "directory", path);
+	if ((plugin == TOKEN_FILENAME || plugin == TOKEN_UDS_DIR) &&
+	    !S_ISDIR(sb.st_mode)) {
+		*cause = xasprintf("token source %s: %s needs a directory",
+		    path, token_plugin_name(plugin));
 		return (NULL);
 	}
 	src = xcalloc(1, sizeof *src);
@@ -415,6 +420,33 @@ token_lookup_name(struct token_source *src, const char *token)
 	return (src->result);
 }
 
+/*
+ * UnixDomainSocketDirectory: the socket named by the token in the
+ * directory. A token with a '/' or a dot name could leave the directory
+ * (websockify's prefix check lets "../x" through): none is looked up.
+ */
+static const char *
+token_lookup_socket(struct token_source *src, const char *token)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 sb;
+	char			*path;
+
+	if (*token == '\0' || strchr(token, '/') != NULL ||
+	    strcmp(token, ".") == 0 || strcmp(token, "..") == 0)
+		return (NULL);
+	path = xasprintf("%s/%s", src->path, token);
+	if (strlen(path) >= sizeof sun.sun_path || stat(path, &sb) == -1 ||
+	    !S_ISSOCK(sb.st_mode)) {
+		free(path);
+		return (NULL);
+	}
+	free(src->result);
+	src->result = xasprintf("unix:%s", path);
+	free(path);
+	return (src->result);
+}
+
 const char *
 token_source_lookup(struct token_source *src, const char *token)
 {
@@ -423,6 +455,8 @@ token_source_lookup(struct token_source *src, const char *token)
 
 	if (src->plugin == TOKEN_FILENAME)
 		return (token_lookup_name(src, token));
+	if (src->plugin == TOKEN_UDS_DIR)
+		return (token_lookup_socket(src, token));
 	token_load(src);
 	hi = src->n;
 	while (lo < hi) {
@@ -520,14 +554,43 @@ token_from_host(const char *host)
 	return (xstrndup(host, strcspn(host, ":")));
 }
 
+/* How much of an n-byte token may be shown: a third, at most 3 bytes. */
+static size_t
+token_shown(size_t n)
+{
+	return (n / 3 < 3 ? n / 3 : 3);
+}
+
+void
+token_mask_query(char *query)
+{
+	char	*p, *end, *eq, *name;
+	size_t	 i, n;
+	int	 nul;
+
+	if (query == NULL)
+		return;
+	for (p = query; *p != '\0'; p = *end == '\0' ? end : end + 1) {
+		end = p + strcspn(p, "&");
+		if ((eq = memchr(p, '=', (size_t)(end - p))) == NULL)
+			continue;
+		name = token_decode(p, (size_t)(eq - p), &nul);
+		if (strcmp(name, "token") == 0) {
+			n = (size_t)(end - eq - 1);
+			for (i = token_shown(n); i < n; i++)
+				eq[1 + i] = '*';
+		}
+		free(name);
+	}
+}
+
 const char *
 token_redact(const char *token, char *buf, size_t len)
 {
 	size_t	n = strlen(token), show, i;
 	char	head[4];
 
-	/* A third of it at most, and never more than 3 characters. */
-	show = n / 3 < 3 ? n / 3 : 3;
+	show = token_shown(n);
 	for (i = 0; i < show; i++)
 		head[i] = token[i] > 0x20 && token[i] < 0x7f ? token[i] : '?';
 	head[show] = '\0';

@@ -1,8 +1,9 @@
 /*
  * token.h -- token sources: where a route whose target is "token" finds the
  * backend for a client's token, read the way websockify's token plugins read
- * them (TokenFile, ReadOnlyTokenFile, TokenFileName), and the token's place
- * in a request (the "token" query parameter, or the Host header).
+ * them (TokenFile, ReadOnlyTokenFile, TokenFileName,
+ * UnixDomainSocketDirectory), and the token's place in a request (the
+ * "token" query parameter, or the Host header).
  */
 #ifndef TOKEN_H
 #define TOKEN_H
@@ -13,6 +14,7 @@ enum token_plugin {
 	TOKEN_FILE = 0,		/* file or directory, re-read when it changed */
 	TOKEN_FILE_RO,		/* the same, read once at the first lookup */
 	TOKEN_FILENAME,		/* directory of files named by token */
+	TOKEN_UDS_DIR,		/* directory of unix sockets named by token */
 };
 
 /*
@@ -28,7 +30,8 @@ struct token_source;
 
 /*
  * A source of the given plugin over path (a file or a directory). Checks
- * that path exists (and is a directory for TOKEN_FILENAME), as a start-up
+ * that path exists (and is a directory for TOKEN_FILENAME and
+ * TOKEN_UDS_DIR), as a start-up
  * or reload error is better than a 404 for every client. Returns NULL with
  * *cause set (caller frees). The caller owns the result (token_source_free).
  * A source is used by one thread: each worker's config has its own.
@@ -63,6 +66,14 @@ int		 token_parse_line(const char *line, char **tok, char **spec);
 char		*token_from_query(const char *query);
 /* The Host header up to its first ':' (websockify's --host-token). */
 char		*token_from_host(const char *host);
+
+/*
+ * Masks, in place, the value of every "token" parameter of a query string
+ * past what token_redact() shows, with '*': the facts that the frame log,
+ * the control socket and the dashboard keep of a request never hold a
+ * whole token. The length stays, so the string keeps its allocation.
+ */
+void		 token_mask_query(char *query);
 
 /*
  * What a log line may show of a token: its first characters and its

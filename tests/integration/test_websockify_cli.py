@@ -13,6 +13,7 @@ path=websockify?token=X and --host-token."""
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import sys
 import time
@@ -166,8 +167,9 @@ def main():
         T.replace_file(tf, "# websockify token file\n"
             "alpha: %s\nbeta: %s\nsock: unix_socket:%s\n" % (
                 a.addr, b.addr, uecho.path))
+        db = os.path.join(d, "tokens.db")
         br = websockify("--token-plugin", "TokenFile", "--token-source", tf,
-            "127.0.0.1:0")
+            "--log-db", db, "127.0.0.1:0")
         na, nb = a.accepted, b.accepted
         # noVNC's path=websockify?token=X is this request.
         echo_check(br.port, "/websockify?token=alpha").close()
@@ -203,6 +205,15 @@ def main():
         T.expect_eq(a.accepted, na + 1, "alpha back on A after an edit in "
             "place")
         br.stop()
+        # The frame log keeps the query with the token masked.
+        con = sqlite3.connect(db)
+        queries = [r[0] for r in con.execute("SELECT query FROM sessions")]
+        con.close()
+        T.check("token=a****" in queries and "x=1&token=%6****" in queries,
+            "masked tokens in the frame log",
+            "token=a****, x=1&token=%6****", queries)
+        T.check(not any("alpha" in q or "beta" in q for q in queries),
+            "no whole token in the frame log", "none", queries)
 
     with T.subtest("TokenFile over a directory; ReadOnlyTokenFile"):
         td = os.path.join(d, "tokdir")
@@ -259,6 +270,22 @@ def main():
         T.expect_eq(status_of(br.port, "/?token=alpha.example",
             host="other.example"), 404, "the query is not read")
         br.stop()
+
+    with T.subtest("UnixDomainSocketDirectory"):
+        ud = os.path.join(d, "uds")
+        os.mkdir(ud)
+        vm = T.UnixEchoBackend(os.path.join(ud, "vm7"))
+        T.replace_file(os.path.join(ud, "notasocket"), "x\n")
+        br = websockify("--token-plugin", "UnixDomainSocketDirectory",
+            "--token-source", ud, "127.0.0.1:0")
+        echo_check(br.port, "/websockify?token=vm7").close()
+        T.expect_eq(vm.accepted, 1, "the token's socket")
+        for bad in ("notasocket", "vm8", "..%2Fuds%2Fvm7", ".."):
+            T.expect_eq(status_of(br.port, "/?token=" + bad), 404,
+                "token %s" % bad)
+        T.expect_eq(vm.accepted, 1, "no other connect")
+        br.stop()
+        vm.close()
 
     with T.subtest("--run-once: one connection, then exit"):
         br = websockify("--run-once", "127.0.0.1:0", a.addr, control=True)

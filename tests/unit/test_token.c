@@ -1,7 +1,9 @@
 /* test_token.c -- token file lines, the token in a query or Host, redaction, and the file sources as websockify reads them. */
 #include "wsb_autoconf.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,6 +121,29 @@ test_redact(void **state)
 }
 
 static void
+mask_is(const char *query, const char *want)
+{
+	char	*q;
+
+	q = xstrdup(query);
+	token_mask_query(q);
+	assert_string_equal(q, want);
+	free(q);
+}
+
+static void
+test_mask_query(void **state)
+{
+	(void)state;
+	mask_is("token=abcdefghijkl", "token=abc*********");
+	mask_is("a=1&token=abcd&b=2", "a=1&token=a***&b=2");
+	mask_is("tok%65n=secret&token=", "tok%65n=se****&token=");
+	mask_is("tokens=abcdef&x=token", "tokens=abcdef&x=token");
+	mask_is("", "");
+	token_mask_query(NULL);
+}
+
+static void
 put(const char *dir, const char *name, const char *text)
 {
 	char	*path;
@@ -191,6 +216,44 @@ test_sources(void **state)
 	token_source_free(NULL);
 }
 
+/* UnixDomainSocketDirectory: sockets only, never outside the directory. */
+static void
+test_uds_dir(void **state)
+{
+	struct token_source	*src;
+	struct sockaddr_un	 sun;
+	char			 dir[] = "/tmp/wsb-uds-XXXXXX", *path, *want;
+	char			*cause;
+	int			 fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = xasprintf("%s/vm1", dir);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	assert_true((fd = socket(AF_UNIX, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	put(dir, "plain", "not a socket\n");
+	assert_non_null(src = token_source_new(TOKEN_UDS_DIR, dir, &cause));
+	want = xasprintf("unix:%s", path);
+	assert_string_equal(token_source_lookup(src, "vm1"), want);
+	assert_null(token_source_lookup(src, "plain"));
+	assert_null(token_source_lookup(src, "nope"));
+	assert_null(token_source_lookup(src, "../vm1"));
+	assert_null(token_source_lookup(src, ".."));
+	assert_null(token_source_lookup(src, ""));
+	token_source_free(src);
+	close(fd);
+	unlink(path);
+	free(path);
+	free(want);
+	path = xasprintf("%s/plain", dir);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -198,6 +261,8 @@ main(void)
 		cmocka_unit_test(test_parse_line),
 		cmocka_unit_test(test_from_query),
 		cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_mask_query),
+		cmocka_unit_test(test_uds_dir),
 		cmocka_unit_test(test_sources),
 	};
 
