@@ -234,6 +234,7 @@ config_free(struct config *cfg)
 		free(cfg->listens[i].cert);
 		free(cfg->listens[i].key);
 		free(cfg->listens[i].ca);
+		free(cfg->listens[i].ciphers);
 	}
 	free(cfg->listens);
 	for (i = 0; i < cfg->nroutes; i++)
@@ -490,6 +491,18 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 			if (config_listen_file("ca", argv[i] + 3, &lc.ca,
 			    cause) != 0)
 				goto fail;
+		} else if (strncmp(argv[i], "ciphers=", 8) == 0) {
+			/* Checked by OpenSSL when the listener opens. */
+			if (config_listen_file("ciphers", argv[i] + 8,
+			    &lc.ciphers, cause) != 0)
+				goto fail;
+		} else if (strcmp(argv[i], "min-tls=1.2") == 0 ||
+		    strcmp(argv[i], "min-tls=1.3") == 0) {
+			lc.tls13_only = argv[i][10] == '3';
+		} else if (strncmp(argv[i], "min-tls=", 8) == 0) {
+			config_error(cause, "min-tls: expected 1.2 or 1.3, not "
+			    "'%s'", argv[i] + 8);
+			goto fail;
 		} else if (i == 1 && strchr(argv[i], '=') == NULL) {
 			config_error(cause, "listen takes one address, then "
 			    "options (tls cert=FILE key=FILE [ca=FILE]); "
@@ -501,8 +514,10 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 			goto fail;
 		}
 	}
-	if (!lc.tls && (lc.cert != NULL || lc.key != NULL || lc.ca != NULL)) {
-		config_error(cause, "cert=, key= and ca= need 'tls'");
+	if (!lc.tls && (lc.cert != NULL || lc.key != NULL || lc.ca != NULL ||
+	    lc.ciphers != NULL || lc.tls13_only)) {
+		config_error(cause, "cert=, key=, ca=, ciphers= and min-tls= "
+		    "need 'tls'");
 		goto fail;
 	}
 	if (lc.tls && lc.cert == NULL) {
@@ -530,6 +545,7 @@ fail:
 	free(lc.cert);
 	free(lc.key);
 	free(lc.ca);
+	free(lc.ciphers);
 	return (-1);
 }
 

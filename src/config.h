@@ -76,6 +76,8 @@ struct listen_cfg {
 	char		*cert;		/* tls: certificate chain file (PEM) */
 	char		*key;		/* tls: private key file (PEM) */
 	char		*ca;		/* tls: verify client certificates (mTLS), or NULL */
+	int		 tls13_only;	/* tls: min-tls=1.3 (default 1.2) */
+	char		*ciphers;	/* tls: TLS 1.2 cipher list, or NULL */
 };
 
 struct config {

@@ -91,10 +91,11 @@ usage(FILE *f)
 "  --run-once              serve the first connection only, then exit\n"
 "  -D, --daemon            detach once listening\n"
 "  --log-file FILE         append the log to FILE\n"
-"  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver,\n"
-"  --ssl-version default|tlsv1_2: accepted (TLS 1.2 and 1.3)\n"
+"  --ssl-version tlsv1_3, --ssl-ciphers LIST\n"
+"                          min-tls=1.3, ciphers=LIST (TLS 1.2's list)\n"
+"  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver: accepted\n"
 "  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
-"  --key-password, --ssl-ciphers, --unix-listen,\n"
+"  --key-password, --ssl-version tlsv1_1, --unix-listen,\n"
 "  --unix-listen-mode, --inetd, -- COMMAND: not supported yet (say so)\n"
 "\n"
 "Signals: TERM/INT close every WebSocket with 1001 and exit once drained;\n"
@@ -175,8 +176,6 @@ static const struct {
 	    "item 7); the frame log (--log-db) records every frame" },
 	{ OPT_KEY_PASSWORD, "--key-password", "encrypted private keys "
 	    "(issue 16 item 2)" },
-	{ OPT_SSL_CIPHERS, "--ssl-ciphers", "a cipher list other than "
-	    "OpenSSL's default" },
 	{ OPT_UNIX_LISTEN, "--unix-listen", "listening on a unix socket" },
 	{ OPT_UNIX_LISTEN_MODE, "--unix-listen-mode", "listening on a unix "
 	    "socket" },
@@ -195,6 +194,8 @@ struct wsk {
 	int		 any;		/* a websockify-only option was given */
 	const char	*cert, *key, *cafile, *unix_target;
 	const char	*token_plugin, *token_source, *log_file, *syslog;
+	const char	*ciphers;	/* --ssl-ciphers */
+	int		 tls13;		/* --ssl-version tlsv1_3 */
 	int		 ssl_only, ssl_target, verify_client, host_token;
 	int		 daemon, run_once, prefer_ipv6, syslog_bare;
 	long		 timeout, idle_timeout, heartbeat;
@@ -295,17 +296,26 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 		break;
 	case OPT_SSL_VERSION:
 		/* wsbridge's listeners take TLS 1.2 and 1.3. */
-		if (strcmp(arg, "default") == 0 || strcmp(arg, "tlsv1_2") == 0)
+		if (strcmp(arg, "default") == 0 || strcmp(arg, "tlsv1_2") == 0) {
+			k->tls13 = 0;
 			break;
-		if (strcmp(arg, "tlsv1_1") == 0 || strcmp(arg, "tlsv1_3") == 0) {
-			fprintf(stderr, "wsbridge: --ssl-version %s is not "
-			    "supported yet: wsbridge's listeners take TLS 1.2 "
-			    "and 1.3 (--ssl-version tlsv1_2)\n", arg);
+		}
+		if (strcmp(arg, "tlsv1_3") == 0) {
+			k->tls13 = 1;
+			break;
+		}
+		if (strcmp(arg, "tlsv1_1") == 0) {
+			fprintf(stderr, "wsbridge: --ssl-version tlsv1_1 is not "
+			    "supported: wsbridge's listeners take TLS 1.2 and "
+			    "1.3 only (--ssl-version tlsv1_2)\n");
 			return (-1);
 		}
 		fprintf(stderr, "wsbridge: --ssl-version: expected default, "
 		    "tlsv1_1, tlsv1_2 or tlsv1_3, got '%s'\n", arg);
 		return (-1);
+	case OPT_SSL_CIPHERS:
+		k->ciphers = arg;
+		break;
 	case OPT_WRAP_MODE:
 		if (strcmp(arg, "exit") != 0 && strcmp(arg, "ignore") != 0 &&
 		    strcmp(arg, "respawn") != 0) {
@@ -502,6 +512,16 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 	if (ca != NULL) {
 		q = line;
 		line = wsk_kv(q, "ca", ca);
+		free(q);
+	}
+	if (tls && k->ciphers != NULL) {
+		q = line;
+		line = wsk_kv(q, "ciphers", k->ciphers);
+		free(q);
+	}
+	if (tls && k->tls13) {
+		q = line;
+		line = xasprintf("%s min-tls=1.3", q);
 		free(q);
 	}
 	add_flag_line(srv, xasprintf("listen %s", line));

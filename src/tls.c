@@ -121,9 +121,17 @@ tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 		    tls_last_error(err, sizeof err));
 		return (NULL);
 	}
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	if (SSL_CTX_set_min_proto_version(ctx, lc->tls13_only ?
+	    TLS1_3_VERSION : TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, TLS_CIPHERS_12) != 1) {
 		*cause = xasprintf("cannot configure TLS: %s",
+		    tls_last_error(err, sizeof err));
+		goto fail;
+	}
+	/* ciphers= replaces the TLS 1.2 list; TLS 1.3 keeps its suites. */
+	if (lc->ciphers != NULL &&
+	    SSL_CTX_set_cipher_list(ctx, lc->ciphers) != 1) {
+		*cause = xasprintf("ciphers %s: %s", lc->ciphers,
 		    tls_last_error(err, sizeof err));
 		goto fail;
 	}

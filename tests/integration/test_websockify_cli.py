@@ -53,6 +53,32 @@ def websockify(*args, control=False, **kw):
     return T.Bridge(*args, listen=(), nlisteners=1, **kw)
 
 
+def tls_context(ca, tls12=False, ciphers=None):
+    ctx = ssl.create_default_context(cafile=ca)
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ciphers:
+        ctx.set_ciphers(ciphers)
+    return ctx
+
+
+def tls_conn(port, ca, **kw):
+    """A RawConn over TLS, certificate checked against ca."""
+    c = T.RawConn(port)
+    c.sock = tls_context(ca, **kw).wrap_socket(c.sock,
+        server_hostname="127.0.0.1")
+    return c
+
+
+def tls_refused(port, ca, **kw):
+    """Whether the TLS handshake fails."""
+    try:
+        tls_conn(port, ca, **kw).close()
+    except (ssl.SSLError, OSError):
+        return True
+    return False
+
+
 def running(pid):
     """Whether pid runs (a zombie waiting for its reaper does not)."""
     try:
@@ -100,22 +126,52 @@ def main():
             f.write(open(cs["cert"]).read() + open(cs["key"]).read())
         br = websockify("--cert", combined, "--ssl-only", "127.0.0.1:0",
             a.addr)
-        ctx = ssl.create_default_context(cafile=cs["ca"])
-        c = T.RawConn(br.port)
-        c.sock = ctx.wrap_socket(c.sock, server_hostname="127.0.0.1")
-        echo_check(br.port, conn=c).close()
+        echo_check(br.port, conn=tls_conn(br.port, cs["ca"])).close()
         br.stop()
+        st, out = T.run_wsbridge("--ssl-version", "tlsv1_1", "127.0.0.1:0",
+            a.addr)
+        T.expect_eq(st, 2, "--ssl-version tlsv1_1: exit status")
+        T.check("tlsv1_1 is not supported" in out, "refused clearly",
+            "tlsv1_1 is not supported", out)
         st, out = T.run_wsbridge("--ssl-only", "127.0.0.1:0", a.addr)
         T.expect_eq(st, 2, "--ssl-only without self.pem: exit status")
         T.check("SSL only and" in out and "self.pem not found" in out,
             "websockify's message", "SSL only and .../self.pem not found",
             out)
 
+    with T.subtest("--ssl-version tlsv1_3 and --ssl-ciphers"):
+        br = websockify("--cert", combined, "--ssl-only", "--ssl-version",
+            "tlsv1_3", "127.0.0.1:0", a.addr)
+        echo_check(br.port, conn=tls_conn(br.port, cs["ca"])).close()
+        T.check(tls_refused(br.port, cs["ca"], tls12=True),
+            "a TLS 1.2 client is refused")
+        br.stop()
+        br = websockify("--cert", combined, "--ssl-only", "--ssl-ciphers",
+            "ECDHE-ECDSA-AES128-GCM-SHA256", "127.0.0.1:0", a.addr)
+        echo_check(br.port, conn=tls_conn(br.port, cs["ca"], tls12=True,
+            ciphers="ECDHE-ECDSA-AES128-GCM-SHA256")).close()
+        T.check(tls_refused(br.port, cs["ca"], tls12=True,
+            ciphers="ECDHE-ECDSA-CHACHA20-POLY1305"),
+            "a TLS 1.2 client without the listed cipher is refused")
+        # TLS 1.3 keeps its own suites.
+        echo_check(br.port, conn=tls_conn(br.port, cs["ca"])).close()
+        br.stop()
+        st, out = T.run_wsbridge("--cert", combined, "--ssl-only",
+            "--ssl-ciphers", "NO-SUCH-CIPHER", "127.0.0.1:0", a.addr)
+        T.expect_eq(st, 1, "a cipher list OpenSSL refuses: exit status")
+        T.check("ciphers NO-SUCH-CIPHER" in out, "the message names it",
+            "ciphers NO-SUCH-CIPHER", out)
+        st, out = T.run_wsbridge("--print-config", "--cert", combined,
+            "--ssl-only", "--ssl-ciphers", "ECDHE+AESGCM", "--ssl-version",
+            "tlsv1_3", "6080", a.addr)
+        T.check('ciphers="ECDHE+AESGCM" min-tls=1.3' in out,
+            "the listen line", 'ciphers="ECDHE+AESGCM" min-tls=1.3', out)
+
     with T.subtest("options not done yet: a clear message, no usage"):
         for args in (("--web", d), ("--record", "x"), ("--traffic",),
                 ("--auth-plugin", "BasicHTTPAuth"), ("--key-password", "x"),
                 ("--token-plugin", "TokenRedis", "--token-source", "h:1"),
-                ("--unix-listen", "/tmp/x"), ("--ssl-version", "tlsv1_3")):
+                ("--unix-listen", "/tmp/x")):
             st, out = T.run_wsbridge(*(args + ("127.0.0.1:0", a.addr)))
             T.expect_eq(st, 2, "exit status for %s" % (args,))
             T.check("not supported yet" in out and "usage:" not in out,

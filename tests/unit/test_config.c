@@ -145,7 +145,13 @@ test_listen(void **state)
 	    "cert=FILE key=FILE [ca=FILE]); got '81'");
 	bad("listen 80 tls", "tls needs cert=FILE [key=FILE]");
 	bad("listen 80 tls key=a", "tls needs cert=FILE [key=FILE]");
-	bad("listen 80 cert=a key=b", "cert=, key= and ca= need 'tls'");
+	bad("listen 80 cert=a key=b", "cert=, key=, ca=, ciphers= and min-tls= "
+	    "need 'tls'");
+	bad("listen 80 min-tls=1.3", "cert=, key=, ca=, ciphers= and min-tls= "
+	    "need 'tls'");
+	bad("listen 80 tls cert=a min-tls=1.1", "min-tls: expected 1.2 or 1.3, "
+	    "not '1.1'");
+	bad("listen 80 tls cert=a ciphers=", "ciphers: empty file name");
 	bad("listen 80 tls cert=a cert=b key=c", "cert given twice");
 	bad("listen 80 tls cert= key=c", "cert: empty file name");
 	bad("listen 80 tls cert=a key=b h2=no", "unknown listen option 'h2=no'");
@@ -197,6 +203,11 @@ test_listen_tls(void **state)
 	/* No key=: a combined PEM, the key read from the cert file. */
 	ok(cfg, "listen 8444 tls cert=/both.pem");
 	assert_string_equal(cfg->listens[4].key, "/both.pem");
+	assert_int_equal(cfg->listens[4].tls13_only, 0);
+	assert_null(cfg->listens[4].ciphers);
+	ok(cfg, "listen 8445 tls cert=/c.pem min-tls=1.3 ciphers=ECDHE+AESGCM");
+	assert_int_equal(cfg->listens[5].tls13_only, 1);
+	assert_string_equal(cfg->listens[5].ciphers, "ECDHE+AESGCM");
 	config_free(cfg);
 }
 
