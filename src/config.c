@@ -68,6 +68,7 @@ struct config_words {
 };
 
 static void	config_route_clear(struct route *);
+static int	config_unix_path(const char *, char **);
 
 /* Sets *cause to a formatted message. Always returns -1. */
 static int __attribute__((format(printf, 2, 3)))
@@ -230,6 +231,7 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlistens; i++) {
 		free(cfg->listens[i].host);
 		free(cfg->listens[i].port);
+		free(cfg->listens[i].unix_path);
 		free(cfg->listens[i].spec);
 		free(cfg->listens[i].cert);
 		free(cfg->listens[i].key);
@@ -457,7 +459,7 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 {
 	struct listen_cfg	 lc;
 	char			*spec, *tmp;
-	unsigned		 port;
+	unsigned		 port = 0;
 	size_t			 i;
 
 	if (argc == 0)
@@ -465,7 +467,13 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	memset(&lc, 0, sizeof lc);
 	if (config_has_ctl(argv[0]))
 		return (config_error(cause, "bad listen address"));
-	if (config_split_hostport(argv[0], 1, &lc.host, &port, cause) != 0)
+	if (strncmp(argv[0], "unix:", 5) == 0) {
+		if (config_unix_path(argv[0], cause) != 0)
+			return (-1);
+		lc.unix_path = xstrdup(argv[0] + 5);
+		lc.unix_mode = 0600;
+	} else if (config_split_hostport(argv[0], 1, &lc.host, &port,
+	    cause) != 0)
 		return (-1);
 	if (lc.host != NULL && strcmp(lc.host, "*") == 0) {
 		/* "*:PORT": every address, as a bare port. */
@@ -491,6 +499,14 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 			if (config_listen_file("ca", argv[i] + 3, &lc.ca,
 			    cause) != 0)
 				goto fail;
+		} else if (strncmp(argv[i], "mode=", 5) == 0 &&
+		    lc.unix_path != NULL) {
+			if (parse_mode(argv[i] + 5, &lc.unix_mode) != 0) {
+				config_error(cause, "mode: expected an octal "
+				    "mode with 0600 in it, like 0660, not '%s'",
+				    argv[i] + 5);
+				goto fail;
+			}
 		} else if (strncmp(argv[i], "ciphers=", 8) == 0) {
 			/* Checked by OpenSSL when the listener opens. */
 			if (config_listen_file("ciphers", argv[i] + 8,
@@ -533,7 +549,8 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		free(spec);
 		spec = tmp;
 	}
-	lc.port = xasprintf("%u", port);
+	if (lc.unix_path == NULL)
+		lc.port = xasprintf("%u", port);
 	lc.spec = spec;
 	lc.line = lineno;
 	cfg->listens = xreallocarray(cfg->listens, cfg->nlistens + 1,
@@ -542,6 +559,7 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	return (0);
 fail:
 	free(lc.host);
+	free(lc.unix_path);
 	free(lc.cert);
 	free(lc.key);
 	free(lc.ca);
@@ -566,6 +584,25 @@ config_add_listen(struct config *cfg, const char *spec, int lineno,
 }
 
 /*
+ * Checks "unix:/path" (a listen address or a target): absolute, and short
+ * enough for sun_path, caught here rather than at bind or at every
+ * client's connect. Returns 0, or -1 with *cause set.
+ */
+static int
+config_unix_path(const char *spec, char **cause)
+{
+	struct sockaddr_un	sun;
+
+	if (spec[5] != '/')
+		return (config_error(cause,
+		    "unix socket path must be absolute: '%s'", spec));
+	if (strlen(spec + 5) >= sizeof sun.sun_path)
+		return (config_error(cause,
+		    "unix socket path too long: '%s'", spec));
+	return (0);
+}
+
+/*
  * Fills t from "HOST:PORT", "[V6]:PORT", "tls:HOST:PORT", "unix:/path" or
  * "echo". A TLS target's context is made by config_route_words(), once the
  * route's backend-ca and backend-verify are known.
@@ -573,7 +610,6 @@ config_add_listen(struct config *cfg, const char *spec, int lineno,
 static int
 config_parse_target(const char *spec, struct target *t, char **cause)
 {
-	struct sockaddr_un	 sun;
 	unsigned		 port;
 	const char		*hp = spec;
 
@@ -585,13 +621,8 @@ config_parse_target(const char *spec, struct target *t, char **cause)
 	} else if (strcmp(spec, "token") == 0) {
 		t->kind = TARGET_TOKEN;
 	} else if (strncmp(spec, "unix:", 5) == 0) {
-		if (spec[5] != '/')
-			return (config_error(cause,
-			    "unix socket path must be absolute: '%s'", spec));
-		/* Caught here rather than as a connect error on every client. */
-		if (strlen(spec + 5) >= sizeof sun.sun_path)
-			return (config_error(cause,
-			    "unix socket path too long: '%s'", spec));
+		if (config_unix_path(spec, cause) != 0)
+			return (-1);
 		t->kind = TARGET_UNIX;
 		t->path = xstrdup(spec + 5);
 	} else {

@@ -69,7 +69,9 @@ struct route {
 
 struct listen_cfg {
 	char		*host;		/* NULL: every address (IPv4 and IPv6) */
-	char		*port;
+	char		*port;		/* NULL for a unix socket */
+	char		*unix_path;	/* "unix:/path": a unix socket, or NULL */
+	unsigned	 unix_mode;	/* its file mode (mode=, default 0600) */
 	char		*spec;		/* as written, options included: identity on reload */
 	int		 line;
 	int		 tls;		/* "tls": TLS with ALPN h2, http/1.1 */

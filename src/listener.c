@@ -5,6 +5,8 @@
 #include "wsb_autoconf.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -67,7 +69,12 @@ listener_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char	host[INET6_ADDRSTRLEN];
 
-	if (sa->sa_family == AF_INET6) {
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+
+		snprintf(buf, len, "unix:%.*s", (int)sizeof sun->sun_path,
+		    sun->sun_path);
+	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
@@ -81,11 +88,42 @@ listener_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 }
 
 /*
+ * Binds fd to the unix socket path ai names with mode: a stale socket
+ * there (from a run that did not end cleanly) is removed first, as
+ * websockify does, but never a file of another type. The socket is made
+ * with mode 0600 and then widened to mode, so no moment sees it wider.
+ * Returns fd, or -1 with errno set (fd closed).
+ */
+static int
+listener_bind_unix(int fd, const struct addrinfo *ai, unsigned mode)
+{
+	const struct sockaddr_un	*sun = (const struct sockaddr_un *)
+					    (const void *)ai->ai_addr;
+	struct stat			 sb;
+	mode_t				 old;
+	int				 rc, saved;
+
+	if (lstat(sun->sun_path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		(void)unlink(sun->sun_path);
+	old = umask(0177);
+	rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
+	umask(old);
+	if (rc == -1 || chmod(sun->sun_path, (mode_t)mode) == -1 ||
+	    listen(fd, 1024) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
  * Binds one address; shared (SO_REUSEPORT) when more than one worker
  * listens on it. Returns the socket, or -1 with errno set.
  */
 static int
-listener_bind(const struct addrinfo *ai, int reuseport)
+listener_bind(const struct addrinfo *ai, int reuseport, unsigned unix_mode)
 {
 	int	fd, one = 1, saved;
 
@@ -93,6 +131,8 @@ listener_bind(const struct addrinfo *ai, int reuseport)
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
 		return (-1);
+	if (ai->ai_family == AF_UNIX)
+		return (listener_bind_unix(fd, ai, unix_mode));
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1)
 		goto fail;
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
@@ -176,13 +216,33 @@ listener_like_free(struct addrinfo *ai)
 	}
 }
 
+/* own: res came from listener_like() or listener_unix_ai(). */
 static void
-listener_freeaddrinfo(struct addrinfo *res, const struct listener_addrs *like)
+listener_freeaddrinfo(struct addrinfo *res, int own)
 {
-	if (like != NULL)
+	if (own)
 		listener_like_free(res);
 	else
 		freeaddrinfo(res);
+}
+
+/* A unix socket path as a one-entry addrinfo list (listener_like_free). */
+static struct addrinfo *
+listener_unix_ai(const char *path)
+{
+	struct {
+		struct addrinfo		ai;
+		struct sockaddr_un	sun;
+	}	*u;
+
+	u = xcalloc(1, sizeof *u);
+	u->sun.sun_family = AF_UNIX;
+	snprintf(u->sun.sun_path, sizeof u->sun.sun_path, "%s", path);
+	u->ai.ai_family = AF_UNIX;
+	u->ai.ai_socktype = SOCK_STREAM;
+	u->ai.ai_addr = (struct sockaddr *)&u->sun;
+	u->ai.ai_addrlen = sizeof u->sun;
+	return (&u->ai);
 }
 
 int
@@ -195,6 +255,7 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	struct listener		*l;
 	SSL_CTX			*tls = NULL;
 	int			 fd, rc, opened = 0;
+	int			 own = like != NULL || lc->unix_path != NULL;
 
 	if (lc->tls) {
 		char	*why;
@@ -209,7 +270,14 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (like != NULL) {
+	if (lc->unix_path != NULL) {
+		/* SO_REUSEPORT does not spread a unix socket: worker 0 only. */
+		if (like != NULL) {
+			SSL_CTX_free(tls);
+			return (0);
+		}
+		res = listener_unix_ai(lc->unix_path);
+	} else if (like != NULL) {
 		/* The first worker could not open it: it said why. */
 		if ((res = listener_like(like, lc->spec)) == NULL) {
 			SSL_CTX_free(tls);
@@ -222,14 +290,15 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = listener_bind(ai, worker_count(w) > 1)) == -1) {
+		if ((fd = listener_bind(ai, worker_count(w) > 1,
+		    lc->unix_mode)) == -1) {
 			/* A wildcard may lack IPv6 on this host; skip that half. */
 			if (lc->host == NULL && ai->ai_family == AF_INET6 &&
 			    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
 				continue;
 			*cause = xasprintf("listen %s: %s", lc->spec,
 			    strerror(errno));
-			listener_freeaddrinfo(res, like);
+			listener_freeaddrinfo(res, own);
 			SSL_CTX_free(tls);
 			return (-1);
 		}
@@ -251,7 +320,7 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 			    lc->spec);
 			free(l->spec);
 			free(l);
-			listener_freeaddrinfo(res, like);
+			listener_freeaddrinfo(res, own);
 			SSL_CTX_free(tls);
 			return (-1);
 		}
@@ -271,7 +340,7 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 			    l->addr);
 		opened++;
 	}
-	listener_freeaddrinfo(res, like);
+	listener_freeaddrinfo(res, own);
 	SSL_CTX_free(tls);	/* each listener holds its own reference */
 	if (opened == 0) {
 		*cause = xasprintf("listen %s: no usable address", lc->spec);
@@ -303,10 +372,17 @@ listener_reload_tls(struct listener *l, const struct listen_cfg *lc)
 void
 listener_free(struct listener *l)
 {
+	const struct sockaddr_un	*sun;
+
 	if (l == NULL)
 		return;
 	TAILQ_REMOVE(&l->w->listeners, l, entry);
 	evconnlistener_free(l->evl);
+	if (l->ss.ss_family == AF_UNIX) {
+		/* Ours: nobody else may connect to it now. */
+		sun = (const struct sockaddr_un *)(const void *)&l->ss;
+		(void)unlink(sun->sun_path);
+	}
 	event_free(l->ev_resume);
 	SSL_CTX_free(l->tls);
 	free(l->spec);

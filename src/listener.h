@@ -18,7 +18,7 @@ struct listener {
 	struct evconnlistener	*evl;
 	struct event		*ev_resume;	/* re-enables after EMFILE */
 	char			*spec;		/* the listen line it came from */
-	char			 addr[80];	/* bound address, for logs */
+	char			 addr[120];	/* bound address, for logs ("unix:" + sun_path) */
 	struct sockaddr_storage	 ss;		/* bound address */
 	socklen_t		 sslen;
 	SSL_CTX			*tls;		/* new connections' context, or NULL */

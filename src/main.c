@@ -80,6 +80,8 @@ usage(FILE *f)
 "                          wss:// on [HOST:]PORT (key in FILE when no --key)\n"
 "  --ssl-target            TARGET speaks TLS (tls:HOST:PORT)\n"
 "  --unix-target FILE      the target is the unix socket FILE\n"
+"  --unix-listen FILE [--unix-listen-mode MODE]\n"
+"                          listen on the unix socket FILE (not [HOST:]PORT)\n"
 "  --token-plugin NAME --token-source PATH [--host-token]\n"
 "                          the target from the client's ?token= (or Host):\n"
 "                          TokenFile, ReadOnlyTokenFile, TokenFileName,\n"
@@ -95,8 +97,8 @@ usage(FILE *f)
 "                          min-tls=1.3, ciphers=LIST (TLS 1.2's list)\n"
 "  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver: accepted\n"
 "  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
-"  --key-password, --ssl-version tlsv1_1, --unix-listen,\n"
-"  --unix-listen-mode, --inetd, -- COMMAND: not supported yet (say so)\n"
+"  --key-password, --ssl-version tlsv1_1, --inetd, -- COMMAND:\n"
+"                          not supported yet (say so)\n"
 "\n"
 "Signals: TERM/INT close every WebSocket with 1001 and exit once drained;\n"
 "HUP reloads the configuration and TLS certificates (live tunnels keep theirs).\n");
@@ -176,9 +178,6 @@ static const struct {
 	    "item 7); the frame log (--log-db) records every frame" },
 	{ OPT_KEY_PASSWORD, "--key-password", "encrypted private keys "
 	    "(issue 16 item 2)" },
-	{ OPT_UNIX_LISTEN, "--unix-listen", "listening on a unix socket" },
-	{ OPT_UNIX_LISTEN_MODE, "--unix-listen-mode", "listening on a unix "
-	    "socket" },
 	{ OPT_INETD, "--inetd", "a listening socket on stdin" },
 	{ OPT_WEB, "--web", "serving static files (issue 16 item 3); serve "
 	    "the pages from another web server and point the client at "
@@ -195,6 +194,7 @@ struct wsk {
 	const char	*cert, *key, *cafile, *unix_target;
 	const char	*token_plugin, *token_source, *log_file, *syslog;
 	const char	*ciphers;	/* --ssl-ciphers */
+	const char	*unix_listen, *unix_listen_mode;
 	int		 tls13;		/* --ssl-version tlsv1_3 */
 	int		 ssl_only, ssl_target, verify_client, host_token;
 	int		 daemon, run_once, prefer_ipv6, syslog_bare;
@@ -315,6 +315,12 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 		return (-1);
 	case OPT_SSL_CIPHERS:
 		k->ciphers = arg;
+		break;
+	case OPT_UNIX_LISTEN:
+		k->unix_listen = arg;
+		break;
+	case OPT_UNIX_LISTEN_MODE:
+		k->unix_listen_mode = arg;
 		break;
 	case OPT_WRAP_MODE:
 		if (strcmp(arg, "exit") != 0 && strcmp(arg, "ignore") != 0 &&
@@ -446,9 +452,10 @@ wsk_warn(struct server *srv, const char *text)
 }
 
 /*
- * The listener for websockify's [HOST:]PORT with its TLS options, as
- * websockify decides: TLS when the certificate (default ./self.pem) exists,
- * required with --ssl-only. Returns 0, or -1 after saying why.
+ * The listener for websockify's [HOST:]PORT (or --unix-listen) with its
+ * TLS options, as websockify decides: TLS when the certificate (default
+ * ./self.pem) exists, required with --ssl-only. Returns 0, or -1 after
+ * saying why.
  */
 static int
 wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
@@ -457,7 +464,12 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 	char		*spec, *cert, *key = NULL, *ca = NULL, *q, *line;
 	int		 tls = 0, exists;
 
-	spec = wsk_hostport(addr);
+	if (k->unix_listen != NULL) {
+		q = wsk_abspath(k->unix_listen);
+		spec = xasprintf("unix:%s", q);
+		free(q);
+	} else
+		spec = wsk_hostport(addr);
 	cert = wsk_abspath(k->cert != NULL ? k->cert : "self.pem");
 	exists = stat(cert, &sb) == 0;
 	if (k->ssl_only) {
@@ -498,6 +510,11 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 		    "host resolves to, IPv6 ones included");
 	/* Quoted words keep spaces in file names intact. */
 	line = quoted(spec);
+	if (k->unix_listen != NULL && k->unix_listen_mode != NULL) {
+		q = line;
+		line = xasprintf("%s mode=%s", q, k->unix_listen_mode);
+		free(q);
+	}
 	if (tls) {
 		q = line;
 		line = wsk_kv(q, "tls cert", cert);
@@ -578,10 +595,12 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 {
 	enum token_plugin	 p;
 	char			*target, *src, *q, *line;
-	int			 need_target;
+	int			 need_target, nlisten;
 
 	need_target = k->unix_target == NULL && k->token_plugin == NULL &&
 	    k->wrap == NULL;
+	/* --unix-listen takes the place of [HOST:]PORT. */
+	nlisten = k->unix_listen == NULL;
 	if (k->token_source != NULL && k->token_plugin == NULL) {
 		fprintf(stderr, "wsbridge: You must use --token-plugin to use "
 		    "--token-source\n");
@@ -600,7 +619,7 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 	}
 	if (k->token_plugin != NULL && wsk_token_plugin(k->token_plugin) != 0)
 		return (-1);
-	if (npos == 0) {
+	if (npos == 0 && nlisten) {
 		if (k->cert != NULL || k->key != NULL || k->ssl_only ||
 		    k->unix_target != NULL || k->token_plugin != NULL ||
 		    k->ssl_target || k->wrap != NULL) {
@@ -616,12 +635,12 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 		    "/dev/log\n");
 		return (-1);
 	}
-	if (npos < 1 + need_target) {
+	if (npos < nlisten + need_target) {
 		fprintf(stderr, "wsbridge: Too few arguments: give "
 		    "[HOST:]PORT TARGET, or --token-plugin, --unix-target\n");
 		return (-1);
 	}
-	if (npos > 1 + need_target) {
+	if (npos > nlisten + need_target) {
 		fprintf(stderr, "wsbridge: Too many arguments%s\n", need_target ?
 		    "" : ": --unix-target, --token-plugin and -- COMMAND name "
 		    "the target");
@@ -633,8 +652,9 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 		    "and give its HOST:PORT as the target\n", k->wrap[0]);
 		return (-1);
 	}
-	if (wsk_listen(srv, k, pos[0]) != 0)
+	if (wsk_listen(srv, k, nlisten ? pos[0] : NULL) != 0)
 		return (-1);
+	pos += nlisten;
 	if (k->token_plugin != NULL) {
 		token_plugin_parse(k->token_plugin, &p);
 		if (k->token_source == NULL) {
@@ -663,12 +683,12 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 		src = wsk_abspath(k->unix_target);
 		target = xasprintf("unix:%s", src);
 		free(src);
-	} else if (strncmp(pos[1], "unix:", 5) == 0 ||
-	    strncmp(pos[1], "tls:", 4) == 0 || strcmp(pos[1], "echo") == 0) {
+	} else if (strncmp(pos[0], "unix:", 5) == 0 ||
+	    strncmp(pos[0], "tls:", 4) == 0 || strcmp(pos[0], "echo") == 0) {
 		/* wsbridge's own TARGET forms. */
-		target = xstrdup(pos[1]);
+		target = xstrdup(pos[0]);
 	} else {
-		q = wsk_hostport(pos[1]);
+		q = wsk_hostport(pos[0]);
 		target = xasprintf("%s%s", k->ssl_target ? "tls:" : "", q);
 		free(q);
 	}

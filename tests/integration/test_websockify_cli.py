@@ -117,6 +117,32 @@ def main():
         T.expect_eq(uecho.accepted, 1, "unix backend connections")
         br.stop()
 
+    with T.subtest("--unix-listen and --unix-listen-mode"):
+        up = os.path.join(d, "ws.sock")
+        # A stale socket from an earlier run is replaced, as websockify.
+        stale = socket.socket(socket.AF_UNIX)
+        stale.bind(up)
+        stale.close()
+        br = T.Bridge("--unix-listen", up, "--unix-listen-mode", "0660",
+            a.addr)
+        br.wait_log(r"listening on unix:" + up)
+        T.expect_eq(oct(os.stat(up).st_mode & 0o777), oct(0o660),
+            "socket file mode")
+        c = T.RawConn(br.port)
+        c.sock.close()
+        c.sock = socket.socket(socket.AF_UNIX)
+        c.sock.settimeout(10)
+        c.sock.connect(up)
+        before = a.accepted
+        echo_check(br.port, conn=c).close()
+        T.expect_eq(a.accepted, before + 1, "bridged from the unix socket")
+        br.stop()
+        T.check(not os.path.exists(up), "socket file removed at exit")
+        st, out = T.run_wsbridge("--unix-listen", up, "6080", a.addr)
+        T.expect_eq(st, 2, "a listen port besides --unix-listen")
+        T.check("Too many arguments" in out, "websockify's message",
+            "Too many arguments", out)
+
     with T.subtest("--cert with a combined PEM and --ssl-only"):
         cd = os.path.join(d, "certs")
         os.mkdir(cd)
@@ -171,7 +197,7 @@ def main():
         for args in (("--web", d), ("--record", "x"), ("--traffic",),
                 ("--auth-plugin", "BasicHTTPAuth"), ("--key-password", "x"),
                 ("--token-plugin", "TokenRedis", "--token-source", "h:1"),
-                ("--unix-listen", "/tmp/x")):
+                ("--inetd",)):
             st, out = T.run_wsbridge(*(args + ("127.0.0.1:0", a.addr)))
             T.expect_eq(st, 2, "exit status for %s" % (args,))
             T.check("not supported yet" in out and "usage:" not in out,
@@ -200,6 +226,8 @@ def main():
             ("--target-config", tf, "-6", "--file-only", "--ssl-version",
                 "tlsv1_2", "--legacy-syslog", "--libserver", "6080"),
             ("--unix-target", uecho.path, "6080"),
+            ("--unix-listen", os.path.join(d, "x.sock"),
+                "--unix-listen-mode", "0640", a.addr),
             ("--cert", combined, "--ssl-only", "127.0.0.1:6080", a.addr),
             ("--route", "/x=echo", "--heartbeat", "5", "--listen", "0"),
         ]

@@ -224,6 +224,20 @@ test_listen_colon_port(void **state)
 	assert_string_equal(cfg->listens[0].port, "6080");
 	config_free(cfg);
 	bad("listen :x", "bad port in ':x'");
+	cfg = config_new();
+	ok(cfg, "listen unix:/run/ws.sock");
+	ok(cfg, "listen unix:/run/ws2.sock mode=0660");
+	assert_string_equal(cfg->listens[0].unix_path, "/run/ws.sock");
+	assert_int_equal(cfg->listens[0].unix_mode, 0600);
+	assert_null(cfg->listens[0].port);
+	assert_null(cfg->listens[0].host);
+	assert_int_equal(cfg->listens[1].unix_mode, 0660);
+	config_free(cfg);
+	bad("listen unix:run/ws.sock", "unix socket path must be absolute: "
+	    "'unix:run/ws.sock'");
+	bad("listen unix:/run/ws.sock mode=0400", "mode: expected an octal "
+	    "mode with 0600 in it, like 0660, not '0400'");
+	bad("listen 80 mode=0600", "unknown listen option 'mode=0600'");
 	bad("route / :80", "empty host in ':80'");
 }
 
