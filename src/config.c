@@ -931,8 +931,8 @@ config_route_token_option(struct route_tokens **tk, const char *kv,
 		if (token_plugin_parse(kv + 13, &(*tk)->plugin) != 0)
 			return (config_error(cause, "token-plugin: '%s' is not "
 			    "one of TokenFile, ReadOnlyTokenFile, "
-			    "TokenFileName, UnixDomainSocketDirectory",
-			    kv + 13));
+			    "TokenFileName, UnixDomainSocketDirectory, "
+			    "JWTTokenApi", kv + 13));
 	} else if (strncmp(kv, "token-source=", 13) == 0) {
 		if (kv[13] == '\0')
 			return (config_error(cause, "token-source: empty"));
@@ -1434,7 +1434,7 @@ config_token_lookup(const struct route *tr, const struct ws_offer *o,
     struct handshake_policy *pol)
 {
 	struct route_tokens	*tk = tr->tokens;
-	const char		*spec;
+	const char		*spec, *why;
 	char			*token, red[32];
 
 	token = tk->from_host ? token_from_host(o->host) :
@@ -1445,11 +1445,14 @@ config_token_lookup(const struct route *tr, const struct ws_offer *o,
 		return (NULL);
 	}
 	if ((spec = token_source_lookup(tk->src, token)) == NULL) {
-		log_info("token %s not found in %s %s",
+		pol->status = token_source_status(tk->src, &why);
+		log_info("token %s not found in %s %s%s%s",
 		    token_redact(token, red, sizeof red),
-		    token_plugin_name(tk->plugin), tk->source);
+		    token_plugin_name(tk->plugin), tk->source,
+		    why != NULL ? ": " : "", why != NULL ? why : "");
 		free(token);
-		pol->why = "unknown token";
+		pol->why = pol->status == 403 ? "token refused" :
+		    "unknown token";
 		return (NULL);
 	}
 	free(token);

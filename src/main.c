@@ -85,7 +85,7 @@ usage(FILE *f)
 "  --token-plugin NAME --token-source PATH [--host-token]\n"
 "                          the target from the client's ?token= (or Host):\n"
 "                          TokenFile, ReadOnlyTokenFile, TokenFileName,\n"
-"                          UnixDomainSocketDirectory;\n"
+"                          UnixDomainSocketDirectory, JWTTokenApi;\n"
 "                          --target-config FILE is TokenFile FILE\n"
 "  --heartbeat N           ping every N seconds (ping-interval)\n"
 "  --idle-timeout N        exit after N seconds without a connection\n"
@@ -394,7 +394,6 @@ static const struct {
 	{ "TokenRedis", "Redis token lookup (issue 16 item 4)" },
 	{ "JSONTokenApi", "HTTP token APIs (issue 16 item 4)" },
 	{ "BaseTokenAPI", "HTTP token APIs (issue 16 item 4)" },
-	{ "JWTTokenApi", "JWT tokens (issue 16 item 4)" },
 };
 
 /* Checks --token-plugin's name; says why not when it cannot serve it. */
@@ -420,7 +419,7 @@ wsk_token_plugin(const char *name)
 	}
 	fprintf(stderr, "wsbridge: --token-plugin %s: unknown plugin (wsbridge "
 	    "loads no Python classes; it has TokenFile, ReadOnlyTokenFile, "
-	    "TokenFileName and UnixDomainSocketDirectory)\n", name);
+	    "TokenFileName, UnixDomainSocketDirectory and JWTTokenApi)\n", name);
 	return (-1);
 }
 

@@ -46,6 +46,9 @@ struct token_source {
 	struct token_entry	*v;	/* sorted by tok, one per token */
 	size_t			 n;
 	char			*result;	/* TOKEN_FILENAME's last answer */
+	struct token_jwt_key	*jwt;		/* TOKEN_JWT's key */
+	int			 status;	/* of the last lookup that failed */
+	const char		*why;
 };
 
 static const struct {
@@ -56,6 +59,7 @@ static const struct {
 	{ "ReadOnlyTokenFile",	TOKEN_FILE_RO },
 	{ "TokenFileName",	TOKEN_FILENAME },
 	{ "UnixDomainSocketDirectory", TOKEN_UDS_DIR },
+	{ "JWTTokenApi",	TOKEN_JWT },
 };
 
 int
@@ -106,6 +110,12 @@ token_source_new(enum token_plugin plugin, const char *path, char **cause)
 	src = xcalloc(1, sizeof *src);
 	src->plugin = plugin;
 	src->path = xstrdup(path);
+	/* websockify reads the key at each lookup; here at start and reload. */
+	if (plugin == TOKEN_JWT &&
+	    (src->jwt = token_jwt_key_load(path, cause)) == NULL) {
+		token_source_free(src);
+		return (NULL);
+	}
 	return (src);
 }
 
@@ -127,13 +137,13 @@ token_source_free(struct token_source *src)
 	if (src == NULL)
 		return;
 	token_entries_free(src->v, src->n);
+	token_jwt_key_free(src->jwt);
 	free(src->result);
 	free(src->path);
 	free(src);
 }
 
-/* websockify's host, port pair as a config target spec. */
-static char *
+char *
 token_spec(const char *host, size_t hostlen, const char *port)
 {
 	if (hostlen == 11 && memcmp(host, "unix_socket", 11) == 0)
@@ -453,10 +463,18 @@ token_source_lookup(struct token_source *src, const char *token)
 	size_t	lo = 0, hi, mid;
 	int	c;
 
+	src->status = 404;
+	src->why = NULL;
 	if (src->plugin == TOKEN_FILENAME)
 		return (token_lookup_name(src, token));
 	if (src->plugin == TOKEN_UDS_DIR)
 		return (token_lookup_socket(src, token));
+	if (src->plugin == TOKEN_JWT) {
+		free(src->result);
+		src->result = token_jwt_target(src->jwt, token, time(NULL),
+		    &src->status, &src->why);
+		return (src->result);
+	}
 	token_load(src);
 	hi = src->n;
 	while (lo < hi) {
@@ -469,6 +487,13 @@ token_source_lookup(struct token_source *src, const char *token)
 			lo = mid + 1;
 	}
 	return (NULL);
+}
+
+int
+token_source_status(const struct token_source *src, const char **why)
+{
+	*why = src->why;
+	return (src->status);
 }
 
 static int

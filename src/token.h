@@ -9,12 +9,14 @@
 #define TOKEN_H
 
 #include <stddef.h>
+#include <time.h>
 
 enum token_plugin {
 	TOKEN_FILE = 0,		/* file or directory, re-read when it changed */
 	TOKEN_FILE_RO,		/* the same, read once at the first lookup */
 	TOKEN_FILENAME,		/* directory of files named by token */
 	TOKEN_UDS_DIR,		/* directory of unix sockets named by token */
+	TOKEN_JWT,		/* a signed JWT naming the target (token_jwt.c) */
 };
 
 /*
@@ -48,6 +50,39 @@ void		 token_source_free(struct token_source *);
  */
 const char	*token_source_lookup(struct token_source *src,
 		    const char *token);
+
+/*
+ * Why the last token_source_lookup() on src found nothing: the HTTP status
+ * (404, or 403 for a JWT whose signature does not verify) and, in *why, a
+ * static reason or NULL for a plain "not found".
+ */
+int		 token_source_status(const struct token_source *src,
+		    const char **why);
+
+/*
+ * websockify's host, port pair as a config target spec: "unix:PORT" for
+ * the host "unix_socket", "[HOST]:PORT" for an IPv6 address. Caller frees.
+ */
+char		*token_spec(const char *host, size_t hostlen, const char *port);
+
+/* JWTTokenApi (token_jwt.c). */
+struct token_jwt_key;
+/*
+ * Reads a key file: a PEM public key (RSA for RS256, EC P-256 for ES256)
+ * or a JWK "oct" secret, base64url (HS256). Returns NULL with *cause set.
+ * The caller owns the result (token_jwt_key_free).
+ */
+struct token_jwt_key *token_jwt_key_load(const char *path, char **cause);
+void		 token_jwt_key_free(struct token_jwt_key *);
+/*
+ * Verifies jwt (JWS compact form: HS256, RS256 or ES256) with k, honours
+ * "nbf" and "exp" against now, and returns the claims' "host" and "port"
+ * as a target spec (caller frees). Otherwise NULL, with *status 403 for a
+ * signature that does not verify (or an algorithm the key is not for),
+ * 404 for anything else, and a static reason in *why.
+ */
+char		*token_jwt_target(const struct token_jwt_key *k,
+		    const char *jwt, time_t now, int *status, const char **why);
 
 /*
  * Parses one line of a token file, "TOKEN: HOST:PORT" (or "TOKEN:

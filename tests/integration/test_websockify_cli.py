@@ -10,6 +10,10 @@ with no backend connect and no full token in the log, the file edited while
 running), ReadOnlyTokenFile, TokenFileName, noVNC's
 path=websockify?token=X and --host-token."""
 
+import base64
+import hashlib
+import hmac
+import json
 import os
 import signal
 import socket
@@ -77,6 +81,16 @@ def tls_refused(port, ca, **kw):
     except (ssl.SSLError, OSError):
         return True
     return False
+
+
+def jwt_hs256(secret, claims):
+    """A JWS compact HS256 token, made here with hmac."""
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    inp = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(
+        json.dumps(claims).encode())
+    sig = hmac.new(secret, inp.encode(), hashlib.sha256).digest()
+    return inp + "." + b64(sig)
 
 
 def running(pid):
@@ -370,6 +384,34 @@ def main():
         T.expect_eq(vm.accepted, 1, "no other connect")
         br.stop()
         vm.close()
+
+    with T.subtest("JWTTokenApi (HS256)"):
+        kf = os.path.join(d, "jwt.key")
+        T.replace_file(kf, "c2VjcmV0X3NhdWNlX2Zvcl93c2JyaWRnZQ\n")
+        secret = base64.urlsafe_b64decode("c2VjcmV0X3NhdWNlX2Zvcl93c2JyaWRnZQ"
+            + "==")
+        br = websockify("--token-plugin", "JWTTokenApi", "--token-source",
+            kf, "127.0.0.1:0")
+        now = int(time.time())
+        good = jwt_hs256(secret, {"host": "127.0.0.1", "port": a.port,
+            "exp": now + 600})
+        na, nb = a.accepted, b.accepted
+        echo_check(br.port, "/websockify?token=" + good).close()
+        T.expect_eq(a.accepted, na + 1, "the claims' target")
+        forged = jwt_hs256(b"another secret", {"host": "127.0.0.1",
+            "port": b.port})
+        T.expect_eq(status_of(br.port, "/?token=" + forged), 403,
+            "a signature that does not verify")
+        expired = jwt_hs256(secret, {"host": "127.0.0.1", "port": b.port,
+            "exp": now - 10})
+        T.expect_eq(status_of(br.port, "/?token=" + expired), 404,
+            "an expired token")
+        time.sleep(0.3)
+        T.expect_eq((a.accepted, b.accepted), (na + 1, nb),
+            "no backend connect for refused tokens")
+        br.wait_log(r"JWT signature not valid")
+        T.check(forged not in br.log_text(), "the token is not logged")
+        br.stop()
 
     with T.subtest("--run-once: one connection, then exit"):
         br = websockify("--run-once", "127.0.0.1:0", a.addr, control=True)

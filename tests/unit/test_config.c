@@ -310,7 +310,8 @@ test_route_token(void **state)
 	    "'token'");
 	bad("route / token token-plugin=TokenRedis token-source=/x",
 	    "token-plugin: 'TokenRedis' is not one of TokenFile, "
-	    "ReadOnlyTokenFile, TokenFileName, UnixDomainSocketDirectory");
+	    "ReadOnlyTokenFile, TokenFileName, UnixDomainSocketDirectory, "
+	    "JWTTokenApi");
 	bad("route / token token-from=cookie token-source=/x",
 	    "token-from: expected query or host");
 	bad("route / token token-color=red", "unknown route option "

@@ -254,6 +254,136 @@ test_uds_dir(void **state)
 	rmdir(dir);
 }
 
+/* Made with openssl and Python's hmac (see the commit); fixed, so the
+ * checks do not depend on the clock: token_jwt_target() takes now. */
+static const char jwt_rsa_pub[] =
+	    "-----BEGIN PUBLIC KEY-----\n"
+	    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAm1V8H7D8eWta/tDceAdt\n"
+	    "wNaKyoP9pOYWxsMe6O1F58uMcw0N1FyhYi5rqhhdpDyQ5ONT0VrqJgfdq0OZqj15\n"
+	    "+W8CKDLa/KliOHqzYq4YMBpwZrRO/ksG3+xQVAgOZqB+kEY70w+svCYAWyRkWLXR\n"
+	    "bfsusWrmbf8CeIgPMz1DjRokWg5dDcithItww1W9Co22ye+uTJaCTbGgPZRYXL3J\n"
+	    "pLa4w/YlWfuVadYRQ6gvxZ6Oi066LoPeczIZzQZpRYBNppscilgh3IB8f1O4ZYHL\n"
+	    "zZ8e1F42cYHRQtjsy0D6K27S4NA2LCUlFNhFxtHHqgFBJ10p/JeFkQv/snDXnD0m\n"
+	    "UwIDAQAB\n"
+	    "-----END PUBLIC KEY-----\n";
+static const char jwt_ec_pub[] =
+	    "-----BEGIN PUBLIC KEY-----\n"
+	    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEwqbQzVAflaNlNPPQT1g60LoH1nSE\n"
+	    "klt8kQwEXvvnyh+zZO5oJNiiWvb+7Ah9pfZdB1NGuOC9eeSCINrChsrTmQ==\n"
+	    "-----END PUBLIC KEY-----\n";
+static const char jwt_hs[] =
+	    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJob3N0IjoiMTAuMC4wLjU"
+	    "iLCJwb3J0Ijo1OTAxLCJleHAiOjIwMDB9.ZcmV0xZPbPEy2OQGvyFofMNlQF"
+	    "rFmuUYNx9lxxNSTdY";
+static const char jwt_rs[] =
+	    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJob3N0Ijoidm5jLmV4YW1"
+	    "wbGUiLCJwb3J0IjoiNTkwMiIsIm5iZiI6MTAwMH0.lCf7Q30_EESggGDP3h4"
+	    "egeR46o8WBgMyVoSo8cr7tepXK1yh5SNNq1Z078-vaWiSdNvShijeJ0a62lU"
+	    "dCrMb-9dh99mzkldo7jDl8YvEeyNcvLDAxsrWUoY_lQ7RYGEf7Dq0C8avy9f"
+	    "lGrj5Fe6BR7AfY-4DkfpireXqFs5uEo-wZVcxQs7HA7PZ6eWCoSNSPDYZYU2"
+	    "boqnXGL9oet1oreiWN4yUGpSHL3KjWtuQm4010IlGYxaOXmvkYmYPCM1A1Kv"
+	    "3uLGNMkKscbXcPIceIJ2kiw58rMkH0Q74XdTR0w7lDnP-Ej-vuD2-4yORWcm"
+	    "hD5yPxBMrf7v1XHntQJhtZA";
+static const char jwt_es[] =
+	    "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJob3N0IjoiOjoxIiwicG9"
+	    "ydCI6NTkwM30.nmzQjuNXNgDEmiWjf92Ej18ShwILLsB4eSVBF0k_2opd9-1"
+	    "uE05XdP2SkX4Rrn57Purc3nM7Mfv6SJ5Ir4Zrow";
+static const char jwt_esu[] =
+	    "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJob3N0IjoidW5peF9zb2N"
+	    "rZXQiLCJwb3J0IjoiL3J1bi92bS5zb2NrIn0.6NkMVyZm7YblahM1UxhmPiS"
+	    "eXQqhAR_PFHmzxHVpRQ2x7gPzrBuDqfgMJLl5xBOULwwYRkVuBWlA3mlp8Kz"
+	    "gAA";
+static const char jwt_none[] =
+	    "eyJhbGciOiJub25lIn0.eyJob3N0IjoiaCIsInBvcnQiOjF9.";
+
+/* Writes text to dir/name; returns the path (caller frees). */
+static char *
+jwt_keyfile(const char *dir, const char *name, const char *text)
+{
+	put(dir, name, text);
+	return (xasprintf("%s/%s", dir, name));
+}
+
+/* Checks one lookup: the spec, or NULL with status. */
+static void
+jwt_is(const struct token_jwt_key *k, const char *jwt, time_t now,
+    const char *want, int wstatus)
+{
+	const char	*why = NULL;
+	char		*got;
+	int		 status = -1;
+
+	got = token_jwt_target(k, jwt, now, &status, &why);
+	if (want != NULL) {
+		if (got == NULL)
+			fail_msg("%.20s...: refused (%d %s)", jwt, status,
+			    why != NULL ? why : "-");
+		assert_string_equal(got, want);
+	} else {
+		if (got != NULL)
+			fail_msg("%.20s...: accepted as %s", jwt, got);
+		assert_int_equal(status, wstatus);
+		assert_non_null(why);
+	}
+	free(got);
+}
+
+static void
+test_jwt(void **state)
+{
+	struct token_jwt_key	*hs, *rs, *es;
+	char			 dir[] = "/tmp/wsb-jwt-XXXXXX", *f[5], *cause;
+	char			 bad[sizeof jwt_hs];
+	size_t			 i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	f[0] = jwt_keyfile(dir, "hs.key", "secret_sauce\n");
+	f[1] = jwt_keyfile(dir, "rsa.pub", jwt_rsa_pub);
+	f[2] = jwt_keyfile(dir, "ec.pub", jwt_ec_pub);
+	f[3] = jwt_keyfile(dir, "bad.key", "not base64url!\n");
+	f[4] = jwt_keyfile(dir, "empty.key", "");
+	assert_non_null(hs = token_jwt_key_load(f[0], &cause));
+	assert_non_null(rs = token_jwt_key_load(f[1], &cause));
+	assert_non_null(es = token_jwt_key_load(f[2], &cause));
+	assert_null(token_jwt_key_load(f[3], &cause));
+	assert_non_null(strstr(cause, "not a PEM public key nor"));
+	free(cause);
+	assert_null(token_jwt_key_load(f[4], &cause));
+	free(cause);
+
+	jwt_is(hs, jwt_hs, 1500, "10.0.0.5:5901", 0);
+	jwt_is(hs, jwt_hs, 2500, NULL, 404);		/* exp */
+	jwt_is(rs, jwt_rs, 1500, "vnc.example:5902", 0);
+	jwt_is(rs, jwt_rs, 500, NULL, 404);		/* nbf */
+	jwt_is(es, jwt_es, 0, "[::1]:5903", 0);
+	jwt_is(es, jwt_esu, 0, "unix:/run/vm.sock", 0);
+	/* A key of another kind, "none", a changed signature: 403. */
+	jwt_is(rs, jwt_hs, 1500, NULL, 403);
+	jwt_is(hs, jwt_rs, 1500, NULL, 403);
+	jwt_is(rs, jwt_es, 0, NULL, 403);
+	jwt_is(es, jwt_rs, 1500, NULL, 403);
+	jwt_is(hs, jwt_none, 0, NULL, 403);
+	memcpy(bad, jwt_hs, sizeof bad);
+	bad[sizeof bad - 3] = bad[sizeof bad - 3] == 'A' ? 'B' : 'A';
+	jwt_is(hs, bad, 1500, NULL, 403);
+	/* Not JWS: 404. */
+	jwt_is(hs, "abc", 0, NULL, 404);
+	jwt_is(hs, "a.b", 0, NULL, 404);
+	jwt_is(hs, "a.b.c.d.e", 0, NULL, 404);
+	jwt_is(hs, "!!.!!.!!", 0, NULL, 404);
+
+	token_jwt_key_free(hs);
+	token_jwt_key_free(rs);
+	token_jwt_key_free(es);
+	token_jwt_key_free(NULL);
+	for (i = 0; i < nitems(f); i++) {
+		unlink(f[i]);
+		free(f[i]);
+	}
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -263,6 +393,7 @@ main(void)
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_mask_query),
 		cmocka_unit_test(test_uds_dir),
+		cmocka_unit_test(test_jwt),
 		cmocka_unit_test(test_sources),
 	};
 
