@@ -467,11 +467,17 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	memset(&lc, 0, sizeof lc);
 	if (config_has_ctl(argv[0]))
 		return (config_error(cause, "bad listen address"));
+	lc.inherit_fd = -1;
 	if (strncmp(argv[0], "unix:", 5) == 0) {
 		if (config_unix_path(argv[0], cause) != 0)
 			return (-1);
 		lc.unix_path = xstrdup(argv[0] + 5);
 		lc.unix_mode = 0600;
+	} else if (strncmp(argv[0], "fd:", 3) == 0) {
+		if (config_parse_port(argv[0] + 3, &port) != 0 || port > 1023)
+			return (config_error(cause, "bad descriptor in '%s'",
+			    argv[0]));
+		lc.inherit_fd = (int)port;
 	} else if (config_split_hostport(argv[0], 1, &lc.host, &port,
 	    cause) != 0)
 		return (-1);
@@ -549,7 +555,7 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		free(spec);
 		spec = tmp;
 	}
-	if (lc.unix_path == NULL)
+	if (lc.unix_path == NULL && lc.inherit_fd == -1)
 		lc.port = xasprintf("%u", port);
 	lc.spec = spec;
 	lc.line = lineno;

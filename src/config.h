@@ -72,6 +72,8 @@ struct listen_cfg {
 	char		*port;		/* NULL for a unix socket */
 	char		*unix_path;	/* "unix:/path": a unix socket, or NULL */
 	unsigned	 unix_mode;	/* its file mode (mode=, default 0600) */
+	int		 inherit_fd;	/* "fd:N": a listening socket the
+					   process was given (inetd), or -1 */
 	char		*spec;		/* as written, options included: identity on reload */
 	int		 line;
 	int		 tls;		/* "tls": TLS with ALPN h2, http/1.1 */

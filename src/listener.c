@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,35 @@ listener_bind_unix(int fd, const struct addrinfo *ai, unsigned mode)
 	umask(old);
 	if (rc == -1 || chmod(sun->sun_path, (mode_t)mode) == -1 ||
 	    listen(fd, 1024) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	return (fd);
+}
+
+/*
+ * "fd:N": a copy of the listening socket the process was given (inetd's
+ * "wait" mode, systemd's socket activation), so that stdin going to
+ * /dev/null (daemon) or being closed leaves it alone. Returns the copy, or
+ * -1 with errno set (ENOTSOCK or EINVAL when it is no listening socket).
+ */
+static int
+listener_inherit(int given)
+{
+	socklen_t	len = sizeof (int);
+	int		fd, yes = 0, saved;
+
+	if (getsockopt(given, SOL_SOCKET, SO_ACCEPTCONN, &yes, &len) == -1)
+		return (-1);
+	if (!yes) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if ((fd = fcntl(given, F_DUPFD_CLOEXEC, 3)) == -1)
+		return (-1);
+	if (evutil_make_socket_nonblocking(fd) == -1) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -255,7 +285,8 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	struct listener		*l;
 	SSL_CTX			*tls = NULL;
 	int			 fd, rc, opened = 0;
-	int			 own = like != NULL || lc->unix_path != NULL;
+	int			 own = like != NULL || lc->unix_path != NULL ||
+				    lc->inherit_fd != -1;
 
 	if (lc->tls) {
 		char	*why;
@@ -270,13 +301,19 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (lc->unix_path != NULL) {
-		/* SO_REUSEPORT does not spread a unix socket: worker 0 only. */
+	if (lc->unix_path != NULL || lc->inherit_fd != -1) {
+		/*
+		 * SO_REUSEPORT does not spread a unix socket, and a given
+		 * socket is one: worker 0 only.
+		 */
 		if (like != NULL) {
 			SSL_CTX_free(tls);
 			return (0);
 		}
-		res = listener_unix_ai(lc->unix_path);
+		res = listener_unix_ai(lc->unix_path != NULL ? lc->unix_path :
+		    "");
+		if (lc->inherit_fd != -1)
+			res->ai_family = AF_UNSPEC;	/* listener_bind: take it */
 	} else if (like != NULL) {
 		/* The first worker could not open it: it said why. */
 		if ((res = listener_like(like, lc->spec)) == NULL) {
@@ -290,8 +327,9 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 		return (-1);
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if ((fd = listener_bind(ai, worker_count(w) > 1,
-		    lc->unix_mode)) == -1) {
+		if ((fd = ai->ai_family == AF_UNSPEC ?
+		    listener_inherit(lc->inherit_fd) : listener_bind(ai,
+		    worker_count(w) > 1, lc->unix_mode)) == -1) {
 			/* A wildcard may lack IPv6 on this host; skip that half. */
 			if (lc->host == NULL && ai->ai_family == AF_INET6 &&
 			    (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
@@ -304,6 +342,7 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 		}
 		l = xcalloc(1, sizeof *l);
 		l->w = w;
+		l->unlink_path = lc->unix_path != NULL;
 		l->spec = xstrdup(lc->spec);
 		sslen = sizeof ss;
 		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
@@ -378,7 +417,7 @@ listener_free(struct listener *l)
 		return;
 	TAILQ_REMOVE(&l->w->listeners, l, entry);
 	evconnlistener_free(l->evl);
-	if (l->ss.ss_family == AF_UNIX) {
+	if (l->unlink_path && l->ss.ss_family == AF_UNIX) {
 		/* Ours: nobody else may connect to it now. */
 		sun = (const struct sockaddr_un *)(const void *)&l->ss;
 		(void)unlink(sun->sun_path);

@@ -22,6 +22,7 @@ struct listener {
 	struct sockaddr_storage	 ss;		/* bound address */
 	socklen_t		 sslen;
 	SSL_CTX			*tls;		/* new connections' context, or NULL */
+	int			 unlink_path;	/* a unix socket we bound: remove it */
 };
 
 /*

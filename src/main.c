@@ -95,9 +95,10 @@ usage(FILE *f)
 "  --log-file FILE         append the log to FILE\n"
 "  --ssl-version tlsv1_3, --ssl-ciphers LIST\n"
 "                          min-tls=1.3, ciphers=LIST (TLS 1.2's list)\n"
+"  --inetd                 the listening socket is stdin (not [HOST:]PORT)\n"
 "  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver: accepted\n"
 "  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
-"  --key-password, --ssl-version tlsv1_1, --inetd, -- COMMAND:\n"
+"  --key-password, --ssl-version tlsv1_1, -- COMMAND:\n"
 "                          not supported yet (say so)\n"
 "\n"
 "Signals: TERM/INT close every WebSocket with 1001 and exit once drained;\n"
@@ -178,7 +179,6 @@ static const struct {
 	    "item 7); the frame log (--log-db) records every frame" },
 	{ OPT_KEY_PASSWORD, "--key-password", "encrypted private keys "
 	    "(issue 16 item 2)" },
-	{ OPT_INETD, "--inetd", "a listening socket on stdin" },
 	{ OPT_WEB, "--web", "serving static files (issue 16 item 3); serve "
 	    "the pages from another web server and point the client at "
 	    "wsbridge's port" },
@@ -195,6 +195,7 @@ struct wsk {
 	const char	*token_plugin, *token_source, *log_file, *syslog;
 	const char	*ciphers;	/* --ssl-ciphers */
 	const char	*unix_listen, *unix_listen_mode;
+	int		 inetd;		/* the listening socket is stdin */
 	int		 tls13;		/* --ssl-version tlsv1_3 */
 	int		 ssl_only, ssl_target, verify_client, host_token;
 	int		 daemon, run_once, prefer_ipv6, syslog_bare;
@@ -318,6 +319,9 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 		break;
 	case OPT_UNIX_LISTEN:
 		k->unix_listen = arg;
+		break;
+	case OPT_INETD:
+		k->inetd = 1;
 		break;
 	case OPT_UNIX_LISTEN_MODE:
 		k->unix_listen_mode = arg;
@@ -463,7 +467,9 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 	char		*spec, *cert, *key = NULL, *ca = NULL, *q, *line;
 	int		 tls = 0, exists;
 
-	if (k->unix_listen != NULL) {
+	if (k->inetd)
+		spec = xasprintf("fd:%d", STDIN_FILENO);
+	else if (k->unix_listen != NULL) {
 		q = wsk_abspath(k->unix_listen);
 		spec = xasprintf("unix:%s", q);
 		free(q);
@@ -598,8 +604,8 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 
 	need_target = k->unix_target == NULL && k->token_plugin == NULL &&
 	    k->wrap == NULL;
-	/* --unix-listen takes the place of [HOST:]PORT. */
-	nlisten = k->unix_listen == NULL;
+	/* --inetd or --unix-listen takes the place of [HOST:]PORT. */
+	nlisten = k->unix_listen == NULL && !k->inetd;
 	if (k->token_source != NULL && k->token_plugin == NULL) {
 		fprintf(stderr, "wsbridge: You must use --token-plugin to use "
 		    "--token-source\n");

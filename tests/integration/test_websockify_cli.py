@@ -19,6 +19,7 @@ import signal
 import socket
 import sqlite3
 import ssl
+import subprocess
 import sys
 import time
 
@@ -157,6 +158,34 @@ def main():
         T.check("Too many arguments" in out, "websockify's message",
             "Too many arguments", out)
 
+    with T.subtest("--inetd: the listening socket is stdin"):
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(16)
+        lport = ls.getsockname()[1]
+        p = subprocess.Popen([T.wsbridge_path(), "--inetd", a.addr],
+            stdin=ls.fileno(), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE)
+        ls.close()
+        try:
+            line = p.stderr.readline().decode()
+            while line and "listening on" not in line:
+                line = p.stderr.readline().decode()
+            T.check("listening on 127.0.0.1:%d" % lport in line,
+                "listens on the given socket", lport, line)
+            before = a.accepted
+            echo_check(lport).close()
+            T.expect_eq(a.accepted, before + 1, "bridged")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rest = p.communicate(timeout=15)[1].decode()
+        T.expect_eq(p.returncode, 0, "exit status after SIGTERM")
+        for mark in T.SANITIZER_MARKS:
+            T.check(mark not in rest, "no sanitizer report", "", rest)
+        st, out = T.run_wsbridge("--inetd", a.addr)
+        T.expect_eq(st, 1, "stdin that is no listening socket")
+        T.check("listen fd:0" in out, "the message names it", "fd:0", out)
+
     with T.subtest("--cert with a combined PEM and --ssl-only"):
         cd = os.path.join(d, "certs")
         os.mkdir(cd)
@@ -210,8 +239,7 @@ def main():
     with T.subtest("options not done yet: a clear message, no usage"):
         for args in (("--web", d), ("--record", "x"), ("--traffic",),
                 ("--auth-plugin", "BasicHTTPAuth"), ("--key-password", "x"),
-                ("--token-plugin", "TokenRedis", "--token-source", "h:1"),
-                ("--inetd",)):
+                ("--token-plugin", "TokenRedis", "--token-source", "h:1")):
             st, out = T.run_wsbridge(*(args + ("127.0.0.1:0", a.addr)))
             T.expect_eq(st, 2, "exit status for %s" % (args,))
             T.check("not supported yet" in out and "usage:" not in out,
@@ -242,6 +270,7 @@ def main():
             ("--unix-target", uecho.path, "6080"),
             ("--unix-listen", os.path.join(d, "x.sock"),
                 "--unix-listen-mode", "0640", a.addr),
+            ("--inetd", "--unix-target", uecho.path),
             ("--cert", combined, "--ssl-only", "127.0.0.1:6080", a.addr),
             ("--route", "/x=echo", "--heartbeat", "5", "--listen", "0"),
         ]

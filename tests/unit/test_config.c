@@ -233,6 +233,15 @@ test_listen_colon_port(void **state)
 	assert_null(cfg->listens[0].host);
 	assert_int_equal(cfg->listens[1].unix_mode, 0660);
 	config_free(cfg);
+	cfg = config_new();
+	ok(cfg, "listen fd:3");
+	assert_int_equal(cfg->listens[0].inherit_fd, 3);
+	assert_null(cfg->listens[0].port);
+	ok(cfg, "listen 80");
+	assert_int_equal(cfg->listens[1].inherit_fd, -1);
+	config_free(cfg);
+	bad("listen fd:x", "bad descriptor in 'fd:x'");
+	bad("listen fd:5000", "bad descriptor in 'fd:5000'");
 	bad("listen unix:run/ws.sock", "unix socket path must be absolute: "
 	    "'unix:run/ws.sock'");
 	bad("listen unix:/run/ws.sock mode=0400", "mode: expected an octal "
