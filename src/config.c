@@ -493,6 +493,8 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		}
 		if (strcmp(argv[i], "tls") == 0)
 			lc.tls = 1;
+		else if (strcmp(argv[i], "verify-client") == 0)
+			lc.verify_client = 1;
 		else if (strncmp(argv[i], "cert=", 5) == 0) {
 			if (config_listen_file("cert", argv[i] + 5, &lc.cert,
 			    cause) != 0)
@@ -537,11 +539,14 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		}
 	}
 	if (!lc.tls && (lc.cert != NULL || lc.key != NULL || lc.ca != NULL ||
-	    lc.ciphers != NULL || lc.tls13_only)) {
-		config_error(cause, "cert=, key=, ca=, ciphers= and min-tls= "
-		    "need 'tls'");
+	    lc.ciphers != NULL || lc.tls13_only || lc.verify_client)) {
+		config_error(cause, "cert=, key=, ca=, ciphers=, min-tls= and "
+		    "verify-client need 'tls'");
 		goto fail;
 	}
+	/* ca= alone has always meant: client certificates required. */
+	if (lc.ca != NULL)
+		lc.verify_client = 1;
 	if (lc.tls && lc.cert == NULL) {
 		config_error(cause, "tls needs cert=FILE [key=FILE]");
 		goto fail;

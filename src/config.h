@@ -81,6 +81,9 @@ struct listen_cfg {
 	char		*key;		/* tls: private key file (PEM) */
 	char		*ca;		/* tls: verify client certificates (mTLS), or NULL */
 	int		 tls13_only;	/* tls: min-tls=1.3 (default 1.2) */
+	int		 verify_client;	/* tls: client certificates required,
+					   checked against ca= or, without
+					   it, the system's CA store */
 	char		*ciphers;	/* tls: TLS 1.2 cipher list, or NULL */
 };
 

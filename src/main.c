@@ -500,16 +500,8 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 		wsk_warn(srv, line);
 		free(line);
 	}
-	if (tls && k->verify_client) {
-		if (k->cafile == NULL) {
-			fprintf(stderr, "wsbridge: --verify-client without "
-			    "--cafile is not supported yet: give --cafile FILE "
-			    "(wsbridge does not use the system CA list for "
-			    "clients)\n");
-			goto fail;
-		}
+	if (tls && k->verify_client && k->cafile != NULL)
 		ca = wsk_abspath(k->cafile);
-	}
 	if (k->prefer_ipv6)
 		wsk_note(srv, "-6: wsbridge binds every address the listen "
 		    "host resolves to, IPv6 ones included");
@@ -529,6 +521,11 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 		key = wsk_abspath(k->key);
 		q = line;
 		line = wsk_kv(q, "key", key);
+		free(q);
+	}
+	if (tls && k->verify_client) {
+		q = line;
+		line = xasprintf("%s verify-client", q);
 		free(q);
 	}
 	if (ca != NULL) {

@@ -162,7 +162,14 @@ tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 		    lc->cert);
 		goto fail;
 	}
-	if (lc->ca != NULL) {
+	if (lc->verify_client && lc->ca == NULL) {
+		/* websockify's --verify-client without --cafile. */
+		if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+			*cause = xasprintf("the system's CA store: %s",
+			    tls_last_error(err, sizeof err));
+			goto fail;
+		}
+	} else if (lc->ca != NULL) {
 		if (SSL_CTX_load_verify_locations(ctx, lc->ca, NULL) != 1) {
 			*cause = xasprintf("ca %s: %s", lc->ca,
 			    tls_last_error(err, sizeof err));
@@ -174,6 +181,8 @@ tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 			goto fail;
 		}
 		SSL_CTX_set_client_CA_list(ctx, names);
+	}
+	if (lc->verify_client) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 		    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		/* Resumed sessions must carry the verified identity along. */

@@ -58,8 +58,10 @@ def websockify(*args, control=False, **kw):
     return T.Bridge(*args, listen=(), nlisteners=1, **kw)
 
 
-def tls_context(ca, tls12=False, ciphers=None):
+def tls_context(ca, tls12=False, ciphers=None, cert=None):
     ctx = ssl.create_default_context(cafile=ca)
+    if cert:
+        ctx.load_cert_chain(*cert)
     if tls12:
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     if ciphers:
@@ -75,11 +77,16 @@ def tls_conn(port, ca, **kw):
     return c
 
 
-def tls_refused(port, ca, **kw):
-    """Whether the TLS handshake fails."""
+def tls_refused(port, ca, probe=False, **kw):
+    """Whether the TLS handshake fails. probe: also try an upgrade, as a
+    TLS 1.3 server refuses a client certificate after the handshake."""
     try:
-        tls_conn(port, ca, **kw).close()
-    except (ssl.SSLError, OSError):
+        c = tls_conn(port, ca, **kw)
+        if probe:
+            c.send(T.upgrade_request("/"))
+            c.read_response(5)
+        c.close()
+    except (ssl.SSLError, OSError, T.Closed):
         return True
     return False
 
@@ -207,6 +214,23 @@ def main():
         T.check("SSL only and" in out and "self.pem not found" in out,
             "websockify's message", "SSL only and .../self.pem not found",
             out)
+
+    with T.subtest("--verify-client with and without --cafile"):
+        br = websockify("--cert", combined, "--ssl-only", "--verify-client",
+            "--cafile", cs["ca"], "127.0.0.1:0", a.addr)
+        c = tls_conn(br.port, cs["ca"], cert=(cs["client_cert"],
+            cs["client_key"]))
+        echo_check(br.port, conn=c).close()
+        T.check(tls_refused(br.port, cs["ca"], probe=True),
+            "a client without a certificate is refused")
+        br.stop()
+        # Without --cafile: the system's CA store, which lacks our CA.
+        br = websockify("--cert", combined, "--ssl-only", "--verify-client",
+            "127.0.0.1:0", a.addr)
+        T.check(tls_refused(br.port, cs["ca"], cert=(cs["client_cert"],
+            cs["client_key"]), probe=True),
+            "a certificate from a CA outside the system store is refused")
+        br.stop()
 
     with T.subtest("--ssl-version tlsv1_3 and --ssl-ciphers"):
         br = websockify("--cert", combined, "--ssl-only", "--ssl-version",

@@ -145,10 +145,10 @@ test_listen(void **state)
 	    "cert=FILE key=FILE [ca=FILE]); got '81'");
 	bad("listen 80 tls", "tls needs cert=FILE [key=FILE]");
 	bad("listen 80 tls key=a", "tls needs cert=FILE [key=FILE]");
-	bad("listen 80 cert=a key=b", "cert=, key=, ca=, ciphers= and min-tls= "
-	    "need 'tls'");
-	bad("listen 80 min-tls=1.3", "cert=, key=, ca=, ciphers= and min-tls= "
-	    "need 'tls'");
+	bad("listen 80 cert=a key=b", "cert=, key=, ca=, ciphers=, min-tls= "
+	    "and verify-client need 'tls'");
+	bad("listen 80 min-tls=1.3", "cert=, key=, ca=, ciphers=, min-tls= "
+	    "and verify-client need 'tls'");
 	bad("listen 80 tls cert=a min-tls=1.1", "min-tls: expected 1.2 or 1.3, "
 	    "not '1.1'");
 	bad("listen 80 tls cert=a ciphers=", "ciphers: empty file name");
@@ -208,6 +208,12 @@ test_listen_tls(void **state)
 	ok(cfg, "listen 8445 tls cert=/c.pem min-tls=1.3 ciphers=ECDHE+AESGCM");
 	assert_int_equal(cfg->listens[5].tls13_only, 1);
 	assert_string_equal(cfg->listens[5].ciphers, "ECDHE+AESGCM");
+	assert_int_equal(cfg->listens[5].verify_client, 0);
+	/* ca= requires client certificates; verify-client alone too. */
+	assert_int_equal(cfg->listens[1].verify_client, 1);
+	ok(cfg, "listen 8446 tls cert=/c.pem verify-client");
+	assert_int_equal(cfg->listens[6].verify_client, 1);
+	assert_null(cfg->listens[6].ca);
 	config_free(cfg);
 }
 
