@@ -246,6 +246,7 @@ config_free(struct config *cfg)
 	framelog_config_clear(&cfg->log);
 	free(cfg->control);
 	free(cfg->log_file);
+	free(cfg->syslog_server);
 	free(cfg->file);
 	free(cfg);
 }
@@ -1176,6 +1177,21 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			return (config_error(cause,
 			    "%s: bad size '%s' (1M to 1G)", name, arg));
 		cfg->control_client_buffer = (size_t)size;
+	} else if (strcmp(name, "syslog-server") == 0) {
+		if (arg[0] == '\0' || (arg[0] != '/' && strrchr(arg, ':') ==
+		    NULL))
+			return (config_error(cause, "%s: expected HOST:PORT or "
+			    "/PATH", name));
+		free(cfg->syslog_server);
+		cfg->syslog_server = xstrdup(arg);
+	} else if (strcmp(name, "syslog-format") == 0) {
+		if (strcmp(arg, "rfc5424") == 0)
+			cfg->syslog_legacy = 0;
+		else if (strcmp(arg, "rfc3164") == 0)
+			cfg->syslog_legacy = 1;
+		else
+			return (config_error(cause, "%s: expected rfc5424 or "
+			    "rfc3164", name));
 	} else if (strcmp(name, "log-file") == 0) {
 		if (arg[0] == '\0')
 			return (config_error(cause, "%s: empty path", name));
@@ -1208,7 +1224,7 @@ static const char *const config_globals[] = {
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
 	"control", "control-mode", "control-max-clients",
 	"control-client-buffer", "workers", "log-file", "daemon", "run-once",
-	"exit-when-idle", "accept-for",
+	"exit-when-idle", "accept-for", "syslog-server", "syslog-format",
 };
 
 /* Applies the words of one line; errors come back without a location. */

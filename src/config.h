@@ -105,6 +105,8 @@ struct config {
 	unsigned	 h2_idle_timeout_ms;	/* h2 connection without streams */
 	int		 log_level;	/* enum log_level */
 	int		 log_syslog;
+	char		*syslog_server;	/* websockify's --syslog SERVER, or NULL */
+	int		 syslog_legacy;	/* syslog-format rfc3164 */
 	struct route	 defaults;	/* route option defaults ("route-defaults") */
 	struct framelog_cfg log;	/* the frame log (log-db, log-capture...) */
 	char		*control;	/* control socket path, or NULL */

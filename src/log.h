@@ -11,6 +11,15 @@ enum log_level {
 
 /* Sets the threshold and the sink (stderr, or syslog when use_syslog). */
 void	log_init(enum log_level level, int use_syslog);
+/*
+ * Sends the log to a syslog server instead, as websockify's --syslog
+ * SERVER: a UDP "HOST:PORT" ("[V6]:PORT"), or the path of a unix datagram
+ * socket; RFC 5424 lines, or RFC 3164 when legacy. facility is syslog(3)'s
+ * (LOG_USER, LOG_DAEMON). Resolves and connects now, before any thread
+ * starts. Returns 0, or -1 with *cause set (caller frees).
+ */
+int	log_syslog_server(const char *server, int legacy, int facility,
+	    char **cause);
 void	log_set_level(enum log_level level);
 int	log_enabled(enum log_level level);
 /* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -71,12 +72,12 @@ usage(FILE *f)
 "                          listening ports (default 1; auto: one per CPU)\n"
 "      --log-level LEVEL   error, warn, info (default) or debug\n"
 "  -v, --verbose           same as --log-level debug\n"
-"      --syslog [/dev/log] log to syslog instead of stderr\n"
+"      --syslog            log to syslog instead of stderr\n"
 "  -h, --help              show this help\n"
 "  -V, --version           show the version\n"
 "\n"
 "websockify's options (see docs/websockify.md for each one's mapping):\n"
-"  --cert FILE [--key FILE] [--ssl-only] [--verify-client --cafile FILE]\n"
+"  --cert FILE [--key FILE] [--ssl-only] [--verify-client [--cafile FILE]]\n"
 "                          wss:// on [HOST:]PORT (key in FILE when no --key)\n"
 "  --ssl-target            TARGET speaks TLS (tls:HOST:PORT)\n"
 "  --unix-target FILE      the target is the unix socket FILE\n"
@@ -96,7 +97,9 @@ usage(FILE *f)
 "  --ssl-version tlsv1_3, --ssl-ciphers LIST\n"
 "                          min-tls=1.3, ciphers=LIST (TLS 1.2's list)\n"
 "  --inetd                 the listening socket is stdin (not [HOST:]PORT)\n"
-"  -6, --prefer-ipv6, --legacy-syslog, --file-only, --libserver: accepted\n"
+"  --syslog SERVER [--legacy-syslog]\n"
+"                          log to a syslog server (HOST:PORT UDP, /PATH)\n"
+"  -6, --prefer-ipv6, --file-only, --libserver: accepted\n"
 "  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
 "  --key-password, --ssl-version tlsv1_1, -- COMMAND:\n"
 "                          not supported yet (say so)\n"
@@ -199,6 +202,7 @@ struct wsk {
 	int		 tls13;		/* --ssl-version tlsv1_3 */
 	int		 ssl_only, ssl_target, verify_client, host_token;
 	int		 daemon, run_once, prefer_ipv6, syslog_bare;
+	int		 legacy_syslog;
 	long		 timeout, idle_timeout, heartbeat;
 	char		**wrap;		/* after "--": the wrapped program */
 	int		 nwrap;
@@ -356,7 +360,7 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 		k->log_file = arg;
 		break;
 	case OPT_LEGACY_SYSLOG:
-		/* syslog(3) writes the BSD format websockify calls legacy. */
+		k->legacy_syslog = 1;
 		break;
 	case 'D':
 		k->daemon = 1;
@@ -583,8 +587,29 @@ wsk_global_lines(struct server *srv, const struct wsk *k)
 		add_flag_line(srv, quoted_line("log-file", path));
 		free(path);
 	}
-	if (k->syslog != NULL)
+	/* /dev/log through syslog(3); another server through our sender. */
+	if (k->syslog != NULL && strcmp(k->syslog, "/dev/log") == 0)
 		add_flag_line(srv, xstrdup("syslog yes"));
+	else if (k->syslog != NULL) {
+		path = k->syslog[0] == '/' ? wsk_abspath(k->syslog) :
+		    xstrdup(k->syslog);
+		add_flag_line(srv, quoted_line("syslog-server", path));
+		free(path);
+		if (k->legacy_syslog)
+			add_flag_line(srv, xstrdup("syslog-format rfc3164"));
+	}
+}
+
+/* How many positional words websockify's options leave for the command. */
+static int
+wsk_npos(const struct wsk *k)
+{
+	int	nlisten, need_target;
+
+	nlisten = k->unix_listen == NULL && !k->inetd;
+	need_target = k->unix_target == NULL && k->token_plugin == NULL &&
+	    k->wrap == NULL;
+	return (nlisten + need_target);
 }
 
 /*
@@ -613,10 +638,9 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 		    "--host-token\n");
 		return (-1);
 	}
-	if (k->syslog != NULL && strcmp(k->syslog, "/dev/log") != 0) {
-		fprintf(stderr, "wsbridge: --syslog %s is not supported yet: "
-		    "wsbridge logs through syslog(3), which writes to /dev/log\n",
-		    k->syslog);
+	if (k->legacy_syslog && k->syslog == NULL && !k->syslog_bare) {
+		fprintf(stderr, "wsbridge: You must use --syslog to use "
+		    "--legacy-syslog\n");
 		return (-1);
 	}
 	if (k->token_plugin != NULL && wsk_token_plugin(k->token_plugin) != 0)
@@ -630,12 +654,6 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 			return (-1);
 		}
 		return (0);
-	}
-	if (npos > 2 && k->syslog_bare) {
-		fprintf(stderr, "wsbridge: --syslog HOST:PORT (UDP) is not "
-		    "supported yet: wsbridge logs through syslog(3) to "
-		    "/dev/log\n");
-		return (-1);
 	}
 	if (npos < nlisten + need_target) {
 		fprintf(stderr, "wsbridge: Too few arguments: give "
@@ -823,7 +841,7 @@ main(int argc, char **argv)
 		{ "workers",	required_argument,	NULL, OPT_WORKERS },
 		{ "log-level",	required_argument,	NULL, OPT_LOG_LEVEL },
 		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "syslog",	no_argument,		NULL, OPT_SYSLOG },
+		{ "syslog",	optional_argument,	NULL, OPT_SYSLOG },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "version",	no_argument,		NULL, 'V' },
 		/* websockify 0.12's */
@@ -942,8 +960,14 @@ main(int argc, char **argv)
 			level = LOGL_DEBUG;
 			break;
 		case OPT_SYSLOG:
-			use_syslog = 1;
-			k.syslog_bare = 1;
+			/* --syslog=SERVER is websockify's; bare is ours. */
+			if (optarg != NULL)
+				k.syslog = optarg;
+			else {
+				use_syslog = 1;
+				k.syslog_bare = 1;
+				add_flag_line(&srv, xstrdup("syslog yes"));
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -961,7 +985,24 @@ main(int argc, char **argv)
 			break;
 		}
 	}
-	if (k.syslog != NULL)
+	/*
+	 * websockify's "--syslog HOST:PORT": one positional word more than
+	 * its other options leave room for, with a ':' in it.
+	 */
+	if (k.syslog_bare && argc - optind == wsk_npos(&k) + 1 &&
+	    strchr(argv[optind], ':') != NULL) {
+		k.syslog = argv[optind++];
+		k.syslog_bare = 0;
+		use_syslog = 0;
+		for (i = 0; i < srv.nflag_lines; i++) {
+			if (strcmp(srv.flag_lines[i], "syslog yes") == 0) {
+				free(srv.flag_lines[i]);
+				srv.flag_lines[i] = xstrdup("# --syslog "
+				    "HOST:PORT: syslog-server below");
+			}
+		}
+	}
+	if (k.syslog != NULL && strcmp(k.syslog, "/dev/log") == 0)
 		use_syslog = 1;
 	/* websockify's lines first (route-defaults), then the others. */
 	native = srv.flag_lines;
@@ -1022,6 +1063,16 @@ main(int argc, char **argv)
 	srv.log_level_flag = level;
 	log_init(level != -1 ? (enum log_level)level :
 	    (enum log_level)srv.cfg->log_level, use_syslog || srv.cfg->log_syslog);
+	/* websockify's facility: daemon when detached, else user. */
+	if (srv.cfg->syslog_server != NULL && log_syslog_server(
+	    srv.cfg->syslog_server, srv.cfg->syslog_legacy, srv.cfg->daemon ?
+	    LOG_DAEMON : LOG_USER, &cause) == -1) {
+		fprintf(stderr, "wsbridge: %s\n", cause != NULL ? cause :
+		    "syslog-server: out of memory");
+		free(cause);
+		rc = 1;
+		goto out;
+	}
 
 #if defined(__GLIBC__)
 	/*

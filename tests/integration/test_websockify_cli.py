@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -193,6 +194,44 @@ def main():
         T.expect_eq(st, 1, "stdin that is no listening socket")
         T.check("listen fd:0" in out, "the message names it", "fd:0", out)
 
+    with T.subtest("--syslog HOST:PORT (UDP), RFC 5424 and --legacy-syslog"):
+        for legacy in (False, True):
+            us = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            us.bind(("127.0.0.1", 0))
+            us.settimeout(10)
+            args = [T.wsbridge_path(), "--syslog",
+                "127.0.0.1:%d" % us.getsockname()[1]]
+            if legacy:
+                args.append("--legacy-syslog")
+            p = subprocess.Popen(args + ["127.0.0.1:0", a.addr],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE)
+            try:
+                port, lines = None, []
+                while port is None:
+                    m = us.recv(4096).decode()
+                    lines.append(m)
+                    if "listening on 127.0.0.1:" in m:
+                        port = int(m.rsplit(":", 1)[1].split()[0])
+                echo_check(port).close()
+            finally:
+                p.send_signal(signal.SIGTERM)
+                err = p.communicate(timeout=15)[1].decode()
+                us.close()
+            T.expect_eq(p.returncode, 0, "exit status")
+            T.expect_eq(err.strip(), "", "nothing on stderr")
+            pat = (r"<14>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ "
+                r"wsbridge\[%d\]: " % p.pid) if legacy else (
+                r"<14>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ "
+                r"wsbridge %d - - " % p.pid)
+            T.check(all(re.match(pat, m) for m in lines),
+                "every line in %s form" % ("RFC 3164" if legacy else
+                "RFC 5424"), pat, lines)
+        st, out = T.run_wsbridge("--legacy-syslog", "127.0.0.1:0", a.addr)
+        T.expect_eq(st, 2, "--legacy-syslog alone")
+        T.check("You must use --syslog" in out, "websockify's message",
+            "You must use --syslog", out)
+
     with T.subtest("--cert with a combined PEM and --ssl-only"):
         cd = os.path.join(d, "certs")
         os.mkdir(cd)
@@ -290,11 +329,14 @@ def main():
             ("--token-plugin", "TokenFile", "--token-source", tf,
                 "--host-token", "--ssl-target", "6080"),
             ("--target-config", tf, "-6", "--file-only", "--ssl-version",
-                "tlsv1_2", "--legacy-syslog", "--libserver", "6080"),
+                "tlsv1_2", "--libserver", "6080"),
             ("--unix-target", uecho.path, "6080"),
             ("--unix-listen", os.path.join(d, "x.sock"),
                 "--unix-listen-mode", "0640", a.addr),
             ("--inetd", "--unix-target", uecho.path),
+            ("--syslog", "127.0.0.1:514", "--legacy-syslog", "6080",
+                a.addr),
+            ("--syslog", "6080", a.addr),
             ("--cert", combined, "--ssl-only", "127.0.0.1:6080", a.addr),
             ("--route", "/x=echo", "--heartbeat", "5", "--listen", "0"),
         ]

@@ -369,6 +369,20 @@ test_lifetime(void **state)
 	assert_int_equal(cfg->accept_for_ms, 5000);
 	assert_string_equal(cfg->log_file, "/var/log/ws bridge.log");
 	config_free(cfg);
+	cfg = config_new();
+	ok(cfg, "syslog-server [::1]:514");
+	ok(cfg, "syslog-format rfc3164");
+	assert_string_equal(cfg->syslog_server, "[::1]:514");
+	assert_int_equal(cfg->syslog_legacy, 1);
+	ok(cfg, "syslog-server /run/log.sock");
+	ok(cfg, "syslog-format rfc5424");
+	assert_string_equal(cfg->syslog_server, "/run/log.sock");
+	assert_int_equal(cfg->syslog_legacy, 0);
+	config_free(cfg);
+	bad("syslog-server loghost", "syslog-server: expected HOST:PORT or "
+	    "/PATH");
+	bad("syslog-format json", "syslog-format: expected rfc5424 or "
+	    "rfc3164");
 	bad("daemon maybe", "daemon: expected yes or no");
 	bad("exit-when-idle soon", "exit-when-idle: bad duration 'soon'");
 	bad("log-file \"\"", "log-file: empty path");
