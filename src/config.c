@@ -237,6 +237,7 @@ config_free(struct config *cfg)
 		free(cfg->listens[i].key);
 		free(cfg->listens[i].ca);
 		free(cfg->listens[i].ciphers);
+		free(cfg->listens[i].key_password);
 	}
 	free(cfg->listens);
 	for (i = 0; i < cfg->nroutes; i++)
@@ -516,6 +517,12 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 				    argv[i] + 5);
 				goto fail;
 			}
+		} else if (strncmp(argv[i], "key-password=", 13) == 0) {
+			if (lc.key_password != NULL) {
+				config_error(cause, "key-password given twice");
+				goto fail;
+			}
+			lc.key_password = xstrdup(argv[i] + 13);
 		} else if (strncmp(argv[i], "ciphers=", 8) == 0) {
 			/* Checked by OpenSSL when the listener opens. */
 			if (config_listen_file("ciphers", argv[i] + 8,
@@ -540,9 +547,10 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		}
 	}
 	if (!lc.tls && (lc.cert != NULL || lc.key != NULL || lc.ca != NULL ||
-	    lc.ciphers != NULL || lc.tls13_only || lc.verify_client)) {
-		config_error(cause, "cert=, key=, ca=, ciphers=, min-tls= and "
-		    "verify-client need 'tls'");
+	    lc.ciphers != NULL || lc.tls13_only || lc.verify_client ||
+	    lc.key_password != NULL)) {
+		config_error(cause, "cert=, key=, ca=, key-password=, ciphers=, "
+		    "min-tls= and verify-client need 'tls'");
 		goto fail;
 	}
 	/* ca= alone has always meant: client certificates required. */
@@ -576,6 +584,7 @@ fail:
 	free(lc.key);
 	free(lc.ca);
 	free(lc.ciphers);
+	free(lc.key_password);
 	return (-1);
 }
 

@@ -85,6 +85,7 @@ struct listen_cfg {
 					   checked against ca= or, without
 					   it, the system's CA store */
 	char		*ciphers;	/* tls: TLS 1.2 cipher list, or NULL */
+	char		*key_password;	/* tls: the key file's passphrase, or NULL */
 };
 
 struct config {

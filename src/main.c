@@ -77,7 +77,8 @@ usage(FILE *f)
 "  -V, --version           show the version\n"
 "\n"
 "websockify's options (see docs/websockify.md for each one's mapping):\n"
-"  --cert FILE [--key FILE] [--ssl-only] [--verify-client [--cafile FILE]]\n"
+"  --cert FILE [--key FILE] [--key-password PASS] [--ssl-only]\n"
+"  [--verify-client [--cafile FILE]]\n"
 "                          wss:// on [HOST:]PORT (key in FILE when no --key)\n"
 "  --ssl-target            TARGET speaks TLS (tls:HOST:PORT)\n"
 "  --unix-target FILE      the target is the unix socket FILE\n"
@@ -101,7 +102,7 @@ usage(FILE *f)
 "                          log to a syslog server (HOST:PORT UDP, /PATH)\n"
 "  -6, --prefer-ipv6, --file-only, --libserver: accepted\n"
 "  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
-"  --key-password, --ssl-version tlsv1_1, -- COMMAND:\n"
+"  --ssl-version tlsv1_1, -- COMMAND:\n"
 "                          not supported yet (say so)\n"
 "\n"
 "Signals: TERM/INT close every WebSocket with 1001 and exit once drained;\n"
@@ -180,8 +181,6 @@ static const struct {
 	    "item 7); the frame log (--log-db) records every frame" },
 	{ OPT_RECORD, "--record", "websockify's record format (issue 16 "
 	    "item 7); the frame log (--log-db) records every frame" },
-	{ OPT_KEY_PASSWORD, "--key-password", "encrypted private keys "
-	    "(issue 16 item 2)" },
 	{ OPT_WEB, "--web", "serving static files (issue 16 item 3); serve "
 	    "the pages from another web server and point the client at "
 	    "wsbridge's port" },
@@ -197,6 +196,7 @@ struct wsk {
 	const char	*cert, *key, *cafile, *unix_target;
 	const char	*token_plugin, *token_source, *log_file, *syslog;
 	const char	*ciphers;	/* --ssl-ciphers */
+	const char	*key_password;
 	const char	*unix_listen, *unix_listen_mode;
 	int		 inetd;		/* the listening socket is stdin */
 	int		 tls13;		/* --ssl-version tlsv1_3 */
@@ -320,6 +320,9 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 		return (-1);
 	case OPT_SSL_CIPHERS:
 		k->ciphers = arg;
+		break;
+	case OPT_KEY_PASSWORD:
+		k->key_password = arg;
 		break;
 	case OPT_UNIX_LISTEN:
 		k->unix_listen = arg;
@@ -535,6 +538,11 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 	if (ca != NULL) {
 		q = line;
 		line = wsk_kv(q, "ca", ca);
+		free(q);
+	}
+	if (tls && k->key_password != NULL) {
+		q = line;
+		line = wsk_kv(q, "key-password", k->key_password);
 		free(q);
 	}
 	if (tls && k->ciphers != NULL) {

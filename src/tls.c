@@ -104,6 +104,9 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	return (SSL_TLSEXT_ERR_OK);
 }
 
+/* The passphrase given when there is none: never a terminal prompt. */
+static char	tls_no_password[] = "";
+
 SSL_CTX *
 tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 {
@@ -145,6 +148,13 @@ tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 		    tls_last_error(err, sizeof err));
 		goto fail;
 	}
+	/*
+	 * An encrypted key: OpenSSL's default callback reads the passphrase
+	 * from the userdata. Without key-password it would prompt on the
+	 * terminal, which a proxy must never do: an empty one fails instead.
+	 */
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, lc->key_password != NULL ?
+	    lc->key_password : tls_no_password);
 	if (SSL_CTX_use_PrivateKey_file(ctx, lc->key, SSL_FILETYPE_PEM) != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH) {

@@ -254,6 +254,21 @@ def main():
             "websockify's message", "SSL only and .../self.pem not found",
             out)
 
+    with T.subtest("--key-password: an encrypted key"):
+        enc = os.path.join(cd, "enc.key")
+        subprocess.run(["openssl", "pkey", "-in", cs["key"], "-aes256",
+            "-passout", "pass:s3cret wsb", "-out", enc], check=True)
+        br = websockify("--cert", cs["cert"], "--key", enc, "--key-password",
+            "s3cret wsb", "--ssl-only", "127.0.0.1:0", a.addr)
+        echo_check(br.port, conn=tls_conn(br.port, cs["ca"])).close()
+        br.stop()
+        for extra in (("--key-password", "wrong"), ()):
+            st, out = T.run_wsbridge("--cert", cs["cert"], "--key", enc,
+                "--ssl-only", *(extra + ("127.0.0.1:0", a.addr)))
+            T.expect_eq(st, 1, "exit status with %s" % (extra,))
+            T.check("key %s" % enc in out, "the message names the key",
+                enc, out)
+
     with T.subtest("--verify-client with and without --cafile"):
         br = websockify("--cert", combined, "--ssl-only", "--verify-client",
             "--cafile", cs["ca"], "127.0.0.1:0", a.addr)
@@ -301,7 +316,7 @@ def main():
 
     with T.subtest("options not done yet: a clear message, no usage"):
         for args in (("--web", d), ("--record", "x"), ("--traffic",),
-                ("--auth-plugin", "BasicHTTPAuth"), ("--key-password", "x"),
+                ("--auth-plugin", "BasicHTTPAuth"),
                 ("--token-plugin", "TokenRedis", "--token-source", "h:1")):
             st, out = T.run_wsbridge(*(args + ("127.0.0.1:0", a.addr)))
             T.expect_eq(st, 2, "exit status for %s" % (args,))

@@ -145,10 +145,10 @@ test_listen(void **state)
 	    "cert=FILE key=FILE [ca=FILE]); got '81'");
 	bad("listen 80 tls", "tls needs cert=FILE [key=FILE]");
 	bad("listen 80 tls key=a", "tls needs cert=FILE [key=FILE]");
-	bad("listen 80 cert=a key=b", "cert=, key=, ca=, ciphers=, min-tls= "
-	    "and verify-client need 'tls'");
-	bad("listen 80 min-tls=1.3", "cert=, key=, ca=, ciphers=, min-tls= "
-	    "and verify-client need 'tls'");
+	bad("listen 80 cert=a key=b", "cert=, key=, ca=, key-password=, "
+	    "ciphers=, min-tls= and verify-client need 'tls'");
+	bad("listen 80 min-tls=1.3", "cert=, key=, ca=, key-password=, "
+	    "ciphers=, min-tls= and verify-client need 'tls'");
 	bad("listen 80 tls cert=a min-tls=1.1", "min-tls: expected 1.2 or 1.3, "
 	    "not '1.1'");
 	bad("listen 80 tls cert=a ciphers=", "ciphers: empty file name");
