@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import certs  # noqa: E402
+import h2ws  # noqa: E402
 import wsbtest as T  # noqa: E402
 
 
@@ -405,6 +406,20 @@ def main():
         T.expect_eq(b.accepted, nb + 1, "alpha goes to B after the edit")
         T.expect_eq(status_of(br.port, "/?token=beta"), 404,
             "beta gone after the edit")
+        # Over HTTP/2 (RFC 8441, h2c) the :path's query carries it too.
+        c = h2ws.H2Client(br.port)
+        na, nb = a.accepted, b.accepted
+        st = c.open_ws("/websockify?token=alpha")
+        bad = c.open_ws("/websockify?token=nope")
+        c.wait(lambda: st.status is not None and bad.status is not None, 10,
+            "h2 responses")
+        T.expect_eq((st.status, bad.status), (200, 404), "h2 statuses")
+        c.send_message(st, b"over h2")
+        c.wait(lambda: st.messages, 10, "h2 echo")
+        T.expect_eq(st.messages[0][1], b"over h2", "h2 echo")
+        T.expect_eq((a.accepted, b.accepted), (na, nb + 1),
+            "h2: alpha goes to B after the edit")
+        c.close()
         # An edit in place, same size, same second.
         with open(tf, "w") as f:
             f.write("alpha: %s\n" % a.addr)
