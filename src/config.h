@@ -176,8 +176,9 @@ const struct route *config_find_route(const struct config *cfg,
  * config_find_route() for the offer's path with the route's admission
  * policy in *pol. A token route resolves the offer's token (query or Host)
  * through its source to a route for that target, or returns NULL with
- * pol->status and pol->why set (404: no or unknown token; 502: the source
- * names a bad target; 503: too many targets). The arg config is const to
+ * pol->status and pol->why set (404: no or unknown token; 403: a JWT whose
+ * signature does not verify; 502: the source names a bad target; 503: too
+ * many targets). The arg config is const to
  * the caller but a token route's cache in it grows: one thread per config.
  */
 const struct route *config_route_policy(const void *arg,
