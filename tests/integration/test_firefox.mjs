@@ -68,9 +68,9 @@ async function main() {
       const n = b.lines.length;
       const r = await T.within(pageSocket(page, `wss://127.0.0.1:${port}/echo`), 60000, 'page script');
       checkResult(r, 'h1');
-      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 30000, 'the open line');
       T.check(/proto=h1/.test(line), 'wsbridge logged the socket as HTTP/1.1', 'proto=h1', line);
-      await T.waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 5000, 'the tunnel close line');
+      await T.waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 30000, 'the tunnel close line');
       srv.close();
     } finally {
       await T.within(browser.close(), 15000, 'Firefox close').catch(() => {});
@@ -85,28 +85,28 @@ async function main() {
       const resp = await T.within(page.goto(`https://127.0.0.1:${port}/`), 15000, 'page over h2');
       T.expectEq(resp.status(), 404, 'the page request is answered (404 with a body)');
       const conn = /(c\d+): peer=\S+ HTTP\/2 over TLS/.exec(
-        await T.waitLog(b, /c\d+: peer=\S+ HTTP\/2 over TLS/, n0, 5000, 'the page\'s h2 connection'))[1];
+        await T.waitLog(b, /c\d+: peer=\S+ HTTP\/2 over TLS/, n0, 30000, 'the page\'s h2 connection'))[1];
       const n = b.lines.length;
       const r = await T.within(pageSocket(page, `wss://127.0.0.1:${port}/echo`), 60000, 'page script');
       checkResult(r, 'h2');
-      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 30000, 'the open line');
       T.check(/proto=h2/.test(line), 'wsbridge logged the socket as HTTP/2', 'proto=h2', line);
       T.check(!b.lines.slice(n).some((l) => / c\d+: peer=\S+ HTTP\/2 over TLS/.test(l) && !l.includes(`${conn}:`)),
         'no new connection: the socket rode the page\'s', conn, b.lines.slice(n).join('\n'));
       // The page stays open: Firefox keeps its side of the stream open,
       // so wsbridge ends it after its linger, and the tunnel closes.
-      await T.waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 5000, 'the tunnel close line');
+      await T.waitLog(b, /close peer=\S+ \/echo .*code=1000\/1000/, n, 30000, 'the tunnel close line');
       const t0 = Date.now();
       const rst = await T.waitLog(b, new RegExp(`${conn}/s\\d+: peer=\\S+ kept its side open \\d+ ms after our END_STREAM: RST_STREAM\\(NO_ERROR\\)`),
         n, 8000, 'RST_STREAM after the linger');
       T.log(`   ${rst.trim()} (${Date.now() - t0} ms after the tunnel closed)`);
       const sid = /\/s(\d+):/.exec(rst)[1];
-      await T.waitLog(b, new RegExp(`${conn}/s${sid}: stream done`), n, 5000, 'the stream done line');
+      await T.waitLog(b, new RegExp(`${conn}/s${sid}: stream done`), n, 30000, 'the stream done line');
       // The connection itself is still good: a second socket on it.
       const n2 = b.lines.length;
       const r2 = await T.within(pageSocket(page, `wss://127.0.0.1:${port}/echo`), 60000, 'second socket');
       checkResult(r2, 'h2, second socket');
-      const line2 = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n2, 5000, 'the open line');
+      const line2 = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n2, 30000, 'the open line');
       T.check(/proto=h2/.test(line2), 'the second socket also rode HTTP/2', 'proto=h2', line2);
     } finally {
       await T.within(browser.close(), 15000, 'Firefox close').catch(() => {});

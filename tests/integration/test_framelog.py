@@ -1037,7 +1037,7 @@ def test_files(d):
         "database, -wal and -shm at 0600")
     for suf in ("", "-wal", "-shm"):
         b.wait_log(r"frame log: %s had mode 0644; set to 0600 "
-            r"\(log-db-mode\)" % re.escape(db + suf), 5)
+            r"\(log-db-mode\)" % re.escape(db + suf), 30)
     T.expect_eq(b.stop(), 0, "wsbridge exit status")
 
     db = os.path.join(d, "group.db")

@@ -472,7 +472,7 @@ def main():
         many_streams(b, plain, False)
     with T.subtest("10 WebSocket streams on one TLS connection (ALPN h2)"):
         many_streams(b, tls, True)
-        b.wait_log(r"open peer=\S+ proto=h2 /echo", 5)
+        b.wait_log(r"open peer=\S+ proto=h2 /echo", 30)
     with T.subtest("DATA in 1-9 byte frames over 4 streams, h2c and TLS"):
         tiny_data(b, plain, False)
         tiny_data(b, tls, True)

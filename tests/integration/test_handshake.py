@@ -309,7 +309,7 @@ def main():
         # The slot frees when wsbridge has processed the close; no event
         # tells us when, so retry a bounded number of times.
         ok = None
-        for _ in T.deadline_loop(5, "a free slot after closing one"):
+        for _ in T.deadline_loop(30, "a free slot after closing one"):
             st, _ = status_of(m.port, R("/echo"))
             if st == 101:
                 ok = st
@@ -336,7 +336,7 @@ def main():
         def ws_when_free(path="/echo"):
             # A slot frees when wsbridge has read the previous peer's EOF,
             # which may come after our next connect: retry a 503, bounded.
-            for _ in T.deadline_loop(5, "a free slot"):
+            for _ in T.deadline_loop(30, "a free slot"):
                 c = T.RawConn(m.port)
                 c.upgrade(path, expect=None)
                 if c.status == 101:
@@ -365,7 +365,7 @@ def main():
         quiet.close()
         # Slots are released when wsbridge has seen the ends (the /hole ones
         # after the 1s connect-timeout at most): poll, bounded.
-        for _ in T.deadline_loop(6, "two free slots"):
+        for _ in T.deadline_loop(30, "two free slots"):
             c1 = T.RawConn(m.port)
             c1.send(R("/echo"))
             st1 = c1.read_response(5)[0]

@@ -234,7 +234,7 @@ def main():
     with T.subtest("wss:// over HTTP/1.1: ALPN http/1.1, and no ALPN"):
         for alpn in (["http/1.1"], None):
             wss_h1_echo(port, client_ctx(d, alpn=alpn)).close()
-        b.wait_log(r"open peer=\S+ proto=h1 /echo", 5)
+        b.wait_log(r"open peer=\S+ proto=h1 /echo", 30)
 
     with T.subtest("wss:// over HTTP/2 when the client offers h2 first"):
         c = h2ws.H2Client(port, tls=True, ctx=client_ctx(d))
@@ -243,7 +243,7 @@ def main():
         c.wait(lambda: st.messages, 10, "echo")
         T.expect_eq(st.messages[0][1], b"h2 over TLS", "echo over h2")
         c.close()
-        b.wait_log(r"open peer=\S+ proto=h2 /echo", 5)
+        b.wait_log(r"open peer=\S+ proto=h2 /echo", 30)
 
     with T.subtest("TLS 1.2 and TLS 1.3 both work"):
         for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):

@@ -62,7 +62,7 @@ async function main() {
     try { await T.within(ws.opened, 10000, 'refusal'); } catch (e) { err = e; }
     T.check(err !== null && !(err instanceof T.Failure), 'the connection fails', 'a TLS error', err?.message);
     T.log(`   client saw: ${err?.message}`);
-    await T.waitLog(b, /TLS handshake failed/, n, 5000, 'the refused handshake');
+    await T.waitLog(b, /TLS handshake failed/, n, 30000, 'the refused handshake');
   });
 
   if (!existsSync(CHROMIUM)) {
@@ -96,7 +96,7 @@ async function main() {
       const n = b.lines.length;
       const r = await T.within(T.pageEcho(page, `wss://127.0.0.1:${port}/echo`, ECHO), 45000, 'page script');
       check(r, 'h1');
-      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 30000, 'the open line');
       T.check(/proto=h1/.test(line), 'wsbridge logged the socket as HTTP/1.1', 'proto=h1', line);
     } finally {
       await T.within(ctx.close(), 15000, 'Chromium close').catch(() => {});
@@ -112,7 +112,7 @@ async function main() {
       const n = b.lines.length;
       const r = await T.within(T.pageEcho(page, `wss://127.0.0.1:${port}/echo`, ECHO), 45000, 'page script');
       check(r, 'h2');
-      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 5000, 'the open line');
+      const line = await T.waitLog(b, /open peer=\S+ proto=h\d \/echo/, n, 30000, 'the open line');
       T.check(/proto=h2/.test(line), 'wsbridge logged the socket as HTTP/2', 'proto=h2', line);
     } finally {
       await T.within(ctx.close(), 15000, 'Chromium close').catch(() => {});
