@@ -124,8 +124,10 @@ config_new(void)
 	framelog_config_defaults(&cfg->log);
 	/*
 	 * The control socket names every peer and path: the owner only. Each
-	 * client may hold control-client-buffer of unread output, so the
-	 * clients together hold at most 16 x 4 MiB = 64 MiB.
+	 * client may hold control-client-buffer of unread output (or one
+	 * larger answer), so the clients together hold at most 16 x 4 MiB =
+	 * 64 MiB while no answer is larger (a list of up to about 4,000
+	 * connections).
 	 */
 	cfg->control_mode = 0600;
 	cfg->control_max_clients = 16;

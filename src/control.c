@@ -191,7 +191,10 @@ ctl_unread(const struct ctl_client *cl)
 /*
  * Whether n more bytes may be queued for cl. Past its budget
  * (control-client-buffer) the client is cut, counted and logged: a client
- * that asks and never reads would otherwise hold our memory.
+ * that asks and never reads would otherwise hold our memory. A client
+ * that has read everything still gets an answer larger than the budget
+ * (a list of many connections): what it holds stays under the larger of
+ * the two.
  */
 static int
 ctl_fits(struct ctl_client *cl, size_t n)
@@ -199,7 +202,7 @@ ctl_fits(struct ctl_client *cl, size_t n)
 	struct control	*ctl = cl->ctl;
 	size_t		 budget = ctl->home->cfg->control_client_buffer;
 
-	if (ctl_unread(cl) + n <= budget)
+	if (ctl_unread(cl) == 0 || ctl_unread(cl) + n <= budget)
 		return (1);
 	ctl->clients_cut++;
 	log_warn("control client %llu: %zu bytes unread and %zu more would "

@@ -6,9 +6,11 @@
  * are bounded: past control-max-clients a client is refused; snapshots are
  * skipped and events dropped (both counted and reported) while one lags; a
  * client whose unread output would pass control-client-buffer, or that
- * reads nothing for CONTROL_STALL_MS, is disconnected (counted, logged). So
- * the clients hold at most control-max-clients x control-client-buffer of
- * output, and no client can slow the bridge.
+ * reads nothing for CONTROL_STALL_MS, is disconnected (counted, logged); a
+ * client that has read everything still gets one answer larger than that.
+ * So the clients hold at most control-max-clients x the larger of
+ * control-client-buffer and the largest answer (a list: about 1 KiB per
+ * connection), and no client can slow the bridge.
  */
 #ifndef CONTROL_H
 #define CONTROL_H

@@ -421,6 +421,7 @@ def test_limits(d):
     """control-max-clients and control-client-buffer: clients that ask and
     never read are cut once their unread answers pass their budget
     (counted, logged) and wsbridge's memory stays within max-clients x
+    budget; a client that reads still gets an answer larger than its
     budget; a client past the limit gets a clear error instead of hello;
     the others are served meanwhile."""
     maxc, budget = 16, 1024 * 1024
@@ -463,6 +464,24 @@ def test_limits(d):
         r"disconnecting", 30)
     g = keeper.ask({"cmd": "stats"})["global"]
     T.expect_eq(g["control_clients_cut"], maxc - 1, "cut clients counted")
+
+    # A client that reads gets an answer larger than its whole budget.
+    q = "q=" + "x" * 7000
+    conns = [T.raw_ws(b.port, "/echo?" + q) for _ in range(160)]
+    keeper.send({"cmd": "list", "req": 8})
+    while b"\n" not in keeper.buf:
+        x = keeper.s.recv(1 << 20)
+        T.check(x != b"", "the list arrives (not cut)")
+        keeper.buf += x
+    size = keeper.buf.index(b"\n") + 1
+    lst = keeper.recv()
+    T.check(size > budget, "a list larger than the budget", "> %d" % budget,
+        size)
+    T.expect_eq(len(lst["conns"]), 160, "every connection listed")
+    g = keeper.ask({"cmd": "stats"})["global"]
+    T.expect_eq(g["control_clients_cut"], maxc - 1, "the reader not cut")
+    for c in conns:
+        c.close()
 
     # Full house: the next client gets an error line instead of hello.
     others = [T.Ctl(sock) for _ in range(maxc - 1)]
