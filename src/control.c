@@ -147,7 +147,7 @@ struct ctl_part {
 	struct framelog_live	 fl;
 	int			 has_fl;
 	unsigned		 nconns;
-	json_t			*rows, *fresh;	/* snapshot */
+	json_t			*fresh;		/* snapshot */
 	json_t			*list;		/* list */
 	json_t			*conn;		/* conn: NULL if not there */
 	/*
@@ -510,22 +510,85 @@ ctl_conn_numbers(const struct tunnel_info *ti, uint64_t now, uint64_t *v)
 	assert(i == (int)nitems(ctl_cols));
 }
 
-static json_t *
-ctl_conn_row(const struct tunnel_info *ti, uint64_t now)
+/*
+ * Writes v as a JSON integer (as jint() would: a json_int_t) at p, which
+ * has room for 20 characters; returns the end.
+ */
+static char *
+ctl_put_int(char *p, uint64_t v)
+{
+	char		 tmp[20];
+	uint64_t	 u = v;
+	int		 n = 0;
+
+	if ((json_int_t)v < 0) {
+		*p++ = '-';
+		u = -(uint64_t)v;
+	}
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return (p);
+}
+
+/*
+ * Appends one connection's row (ctl_cols) to b as JSON text. Written by
+ * hand rather than built and dumped with jansson: a row is some forty
+ * numbers and a state name, and json_dumps() formats each number with
+ * snprintf -- about 40,000 instructions a row, which at a thousand
+ * connections cost the worker more each second than the messages the
+ * rows describe. The state is one of ws_state_str()'s or
+ * tunnel_state_str()'s names (letters only); a character JSON would
+ * escape becomes '_' all the same.
+ */
+static void
+ctl_conn_row(struct evbuffer *b, const struct tunnel_info *ti, uint64_t now)
 {
 	uint64_t	 v[nitems(ctl_cols)];
-	json_t		*a = json_array();
+	char		 row[nitems(ctl_cols) * 21 + 64], *p = row;
+	const char	*st = ti->ws_state != NULL ? ti->ws_state : ti->state;
 	size_t		 i;
 
 	ctl_conn_numbers(ti, now, v);
+	*p++ = '[';
 	for (i = 0; i < nitems(ctl_cols); i++) {
-		if (i == 1)
-			json_array_append_new(a, jstr(ti->ws_state != NULL ?
-			    ti->ws_state : ti->state));
-		else
-			json_array_append_new(a, jint(v[i]));
+		if (i > 0)
+			*p++ = ',';
+		if (i != 1) {
+			p = ctl_put_int(p, v[i]);
+			continue;
+		}
+		*p++ = '"';
+		for (; st != NULL && *st != '\0' && p < row + sizeof row - 24;
+		    st++) {
+			if (*st == '"' || *st == '\\' ||
+			    (unsigned char)*st < 0x20)
+				*p++ = '_';
+			else
+				*p++ = *st;
+		}
+		*p++ = '"';
 	}
-	return (a);
+	*p++ = ']';
+	if (evbuffer_get_length(b) > 0)
+		evbuffer_add(b, ",", 1);
+	evbuffer_add(b, row, (size_t)(p - row));
+}
+
+/* The text of b, NUL-terminated ("" when empty); b is freed. */
+static char *
+ctl_buffer_text(struct evbuffer *b)
+{
+	size_t	 n = evbuffer_get_length(b);
+	char	*s = xmalloc(n + 1);
+
+	evbuffer_remove(b, s, n);
+	s[n] = '\0';
+	evbuffer_free(b);
+	return (s);
 }
 
 /* Static and dynamic fields by name (wsbridge ctl list). */
@@ -677,9 +740,11 @@ ctl_w_rows(struct worker *w, struct ctl_part *p)
 {
 	struct tunnel		*t;
 	struct tunnel_info	 ti;
+	struct evbuffer		*rows;
 	uint64_t		 max_id = p->sent;
 
-	p->rows = json_array();
+	if ((rows = evbuffer_new()) == NULL)
+		fatalx("out of memory");
 	p->fresh = json_array();
 	for (t = tunnel_first(w); t != NULL; t = tunnel_next(t)) {
 		if (tunnel_stats(t) == NULL)
@@ -690,9 +755,10 @@ ctl_w_rows(struct worker *w, struct ctl_part *p)
 			    ctl_conn_static(p->ask->ctl, &ti));
 			max_id = MAX(max_id, ti.id);
 		}
-		json_array_append_new(p->rows, ctl_conn_row(&ti, p->ask->now));
+		ctl_conn_row(rows, &ti, p->ask->now);
 	}
 	p->sent = max_id;
+	p->text[1] = ctl_buffer_text(rows);
 }
 
 /* The snapshot answer from the parts of a. */
@@ -950,8 +1016,7 @@ ctl_part_build(struct worker *w, void *arg)
 		if (a->rows) {
 			ctl_w_rows(w, p);
 			p->text[0] = ctl_array_text(p->fresh);
-			p->text[1] = ctl_array_text(p->rows);
-			p->fresh = p->rows = NULL;
+			p->fresh = NULL;
 		}
 		break;
 	case CTL_ASK_LIST:
@@ -1012,7 +1077,6 @@ ctl_ask_free(struct ctl_ask *a)
 
 	for (i = 0; i < a->n; i++) {
 		p = &a->parts[i];
-		json_decref(p->rows);
 		json_decref(p->fresh);
 		json_decref(p->list);
 		json_decref(p->conn);
