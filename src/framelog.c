@@ -107,6 +107,8 @@ struct flog_writer {
 	uint64_t		 prio_raised;	/* atomic: times raised */
 	int			 prio_warned;	/* atomic: a raise failed */
 	uint64_t		 prio_hold;	/* atomic: stay normal until (ns) */
+	uint64_t		 hol_written;	/* atomic: HOL results written
+						   (not in st.frames_written) */
 
 	/* Writer thread only. */
 	struct flogdb		*db;
@@ -520,7 +522,7 @@ framelog_tick(evutil_socket_t fd, short what, void *arg)
 	 * lowers itself again after the pass).
 	 */
 	written = ALOAD(&fw->st.frames_written) +
-	    ALOAD(&fw->st.sessions_written);
+	    ALOAD(&fw->st.sessions_written) + ALOAD(&fw->hol_written);
 	used = flogq_used(&fl->q);
 	if (written == fl->tick_written && (used > 0 ||
 	    __atomic_load_n(&fw->sess_head, __ATOMIC_RELAXED) != NULL))
@@ -965,13 +967,14 @@ framelog_write_hol(struct flog_writer *fw, const struct flog_frame *f)
 }
 
 /*
- * Writes sessions (all of them) and frames 0..n-1 of queue q in one
- * transaction. Returns 0 or the SQLite code (the transaction is rolled
- * back).
+ * Writes sessions (all of them) and records 0..n-1 of queue q in one
+ * transaction; *nhol says how many of those were head-of-line results
+ * (updates of rows already written, not frames). Returns 0 or the SQLite
+ * code (the transaction is rolled back).
  */
 static int
 framelog_write(struct flog_writer *fw, struct flogq *q,
-    struct flog_session_rec *sess, size_t n)
+    struct flog_session_rec *sess, size_t n, size_t *nhol)
 {
 	struct flog_session_rec	*r;
 	struct flog_frame	*f, tmp, many[FLOGDB_BATCH_ROWS];
@@ -982,6 +985,7 @@ framelog_write(struct flog_writer *fw, struct flogq *q,
 	size_t			 i, k;
 	int			 rc;
 
+	*nhol = 0;
 	if ((rc = flogdb_begin(fw->db)) != 0)
 		return (rc);
 	for (r = sess; r != NULL; r = r->next) {
@@ -998,6 +1002,7 @@ framelog_write(struct flog_writer *fw, struct flogq *q,
 		if (f->status == FLOG_HOL) {
 			if ((rc = framelog_write_hol(fw, f)) != 0)
 				goto fail;
+			(*nhol)++;
 			i++;
 			continue;
 		}
@@ -1060,7 +1065,7 @@ static void
 framelog_drain_one(struct flog_writer *fw, struct framelog *p,
     struct flog_session_rec *sess, int stop)
 {
-	size_t	n;
+	size_t	n, nhol;
 	int	rc, first;
 
 	for (first = 1;; first = 0) {
@@ -1077,11 +1082,14 @@ framelog_drain_one(struct flog_writer *fw, struct framelog *p,
 		    !ALOAD(&p->blocked) && !stop)
 			return;
 		if (framelog_writer_usable(fw)) {
-			if ((rc = framelog_write(fw, &p->q, sess, n)) == 0) {
+			if ((rc = framelog_write(fw, &p->q, sess, n,
+			    &nhol)) == 0) {
 				framelog_recovered(fw);
 				struct flog_session_rec	*r;
 
-				AADD(&fw->st.frames_written, n);
+				/* Frames are rows; HOL results update them. */
+				AADD(&fw->st.frames_written, n - nhol);
+				AADD(&fw->hol_written, nhol);
 				for (r = sess; r != NULL; r = r->next)
 					AADD(&fw->st.sessions_written, 1);
 			} else

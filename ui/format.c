@@ -112,6 +112,20 @@ fmt_dur(char *buf, size_t len, uint64_t ns)
 }
 
 const char *
+fmt_age(char *buf, size_t len, uint64_t ns)
+{
+	/* Truncated, not rounded: an age never runs ahead of itself. */
+	if (ns < 1000000000ULL)
+		snprintf(buf, len, "%llums", (unsigned long long)(ns / 1000000));
+	else if (ns < 60000000000ULL)
+		snprintf(buf, len, "%llus",
+		    (unsigned long long)(ns / 1000000000ULL));
+	else
+		fmt_dur(buf, len, ns);
+	return (buf);
+}
+
+const char *
 fmt_clock(char *buf, size_t len, uint64_t wall_ns)
 {
 	time_t		t = (time_t)(wall_ns / 1000000000ULL);

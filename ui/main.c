@@ -117,21 +117,26 @@ top_send(struct top *tp, const char *line)
 	evbuffer_add(bufferevent_get_output(tp->bev), "\n", 1);
 }
 
-/* The detail and head-of-line views want the selected connection's facts. */
-static void
+/*
+ * The detail and head-of-line views want the selected connection's facts.
+ * Returns 1 when a "conn" request went out (its answer will draw), 0 when
+ * there is none to ask about (it closed): the caller draws.
+ */
+static int
 top_ask_detail(struct top *tp)
 {
 	char	line[96];
 
 	if (tp->ui.view == VIEW_TABLE || tp->bev == NULL)
-		return;
+		return (0);
 	if (tp->ui.view == VIEW_HOL)
 		ui_order(&tp->ui, &tp->m);
 	if (ui_selected(&tp->ui, &tp->m) == NULL)
-		return;
+		return (0);
 	snprintf(line, sizeof line, "{\"cmd\":\"conn\",\"conn\":%llu}",
 	    (unsigned long long)tp->ui.selected);
 	top_send(tp, line);
+	return (1);
 }
 
 static void
@@ -157,7 +162,7 @@ top_read(struct bufferevent *bev, void *arg)
 	struct evbuffer	*in = bufferevent_get_input(bev);
 	char		*line;
 	size_t		 len;
-	int		 snap = 0, rc;
+	int		 snap = 0, asked = 0, rc;
 
 	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		/* Paused: the screen keeps what it shows. */
@@ -172,9 +177,12 @@ top_read(struct bufferevent *bev, void *arg)
 		free(line);
 	}
 	if (snap)
-		top_ask_detail(tp);
-	/* In the detail views the "conn" answer completes the tick. */
-	if (tp->dirty && (!snap || tp->ui.view == VIEW_TABLE))
+		asked = top_ask_detail(tp);
+	/*
+	 * In the detail views the "conn" answer completes the tick; when
+	 * nothing was asked (the connection closed) the snapshot does.
+	 */
+	if (tp->dirty && !asked)
 		top_draw(tp);
 }
 

@@ -35,6 +35,8 @@ model_clear_conns(struct top_model *m)
 {
 	m->nconns = 0;
 	memset(&m->d, 0, sizeof m->d);
+	/* A new connection may be to another wsbridge: its own peak. */
+	memset(&m->g.peak, 0, sizeof m->g.peak);
 }
 
 /* Index of the first connection with id >= id. */
@@ -163,10 +165,21 @@ model_rates(json_t *o, struct top_rates *r)
 	r->msgs_out = jd(o, "msgs_out");
 }
 
+/* Raises each of p's rates to r's where r's is higher. */
+static void
+model_peak(struct top_rates *p, const struct top_rates *r)
+{
+	p->bytes_in = MAX(p->bytes_in, r->bytes_in);
+	p->bytes_out = MAX(p->bytes_out, r->bytes_out);
+	p->msgs_in = MAX(p->msgs_in, r->msgs_in);
+	p->msgs_out = MAX(p->msgs_out, r->msgs_out);
+}
+
 static void
 model_global(struct top_model *m, json_t *g)
 {
 	struct top_global	*x = &m->g;
+	struct top_rates	 peak;
 	json_t			*o;
 	static const char *const w[] = { "2s", "10s", "40s" };
 	int			 i;
@@ -190,7 +203,13 @@ model_global(struct top_model *m, json_t *g)
 	o = json_object_get(g, "rates");
 	for (i = 0; i < 3; i++)
 		model_rates(json_object_get(o, w[i]), &x->rates[i]);
-	model_rates(json_object_get(g, "peak"), &x->peak);
+	/*
+	 * Peak: the best of what wsbridge says and every 2 s rate seen
+	 * since connecting, so it is never below the rate on screen.
+	 */
+	model_rates(json_object_get(g, "peak"), &peak);
+	model_peak(&x->peak, &peak);
+	model_peak(&x->peak, &x->rates[0]);
 	o = json_object_get(g, "log");
 	x->log_enabled = json_is_true(json_object_get(o, "enabled"));
 	js(o, "path", x->log_path, sizeof x->log_path);
@@ -381,6 +400,30 @@ model_series(json_t *a, uint64_t *v)
 		    json_integer_value(json_array_get(a, i));
 }
 
+/*
+ * The message number of each data frame of a "conn" reply, when the reply
+ * does not carry them: its msgs_in/msgs_out count the messages finished
+ * each way by the time of the reply, and the frames end at that moment, so
+ * walking them back from the newest, the open (or next) message is
+ * msgs + 1 and each FIN frame met finishes the one before.
+ */
+static void
+model_msg_numbers(struct top_detail *d, uint64_t msgs_in, uint64_t msgs_out)
+{
+	uint64_t		 next[2] = { msgs_in + 1, msgs_out + 1 };
+	struct top_frame	*f;
+	int			 i;
+
+	for (i = d->nframes - 1; i >= 0; i--) {
+		f = &d->frames[i];
+		if (f->opcode >= 8 || f->msg_no != 0)
+			continue;	/* control frame, or numbered */
+		if (f->fin && next[f->dir] > 1)
+			next[f->dir]--;
+		f->msg_no = next[f->dir];
+	}
+}
+
 static void
 model_detail(struct top_model *m, json_t *c)
 {
@@ -450,7 +493,9 @@ model_detail(struct top_model *m, json_t *c)
 		f->len = jnum(x, "len");
 		f->close_code = (uint16_t)jnum(x, "close_code");
 		f->status = (uint8_t)jnum(x, "status");
+		f->msg_no = jnum(x, "msg");
 	}
+	model_msg_numbers(d, jnum(c, "msgs_in"), jnum(c, "msgs_out"));
 }
 
 int

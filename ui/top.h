@@ -94,6 +94,12 @@ const char	*fmt_count(char *buf, size_t len, double v);
 const char	*fmt_ratio(char *buf, size_t len, uint64_t milli);
 /* A duration in ns: "0", "850us", "12ms", "1.25s", "3m05s", "2h03m", "4d02h". */
 const char	*fmt_dur(char *buf, size_t len, uint64_t ns);
+/*
+ * An age (how long a connection has been open), as top-like tools show
+ * it: "0ms", "850ms", "8s", "59s", then as fmt_dur ("3m05s", "2h03m",
+ * "4d02h"); truncated, so it only grows.
+ */
+const char	*fmt_age(char *buf, size_t len, uint64_t ns);
 /* A wall time (ns since the epoch) as local "HH:MM:SS.mmm". */
 const char	*fmt_clock(char *buf, size_t len, uint64_t wall_ns);
 /* Sparkline of n values scaled to their maximum, as UTF-8 blocks. */

@@ -28,7 +28,8 @@ static int
 detail_queue(struct scr *s, int y, const char *name, enum top_role dr,
     const struct top_queue *q, uint64_t kernel)
 {
-	char	b1[24], b2[24], b3[24];
+	/* b3 holds composed facts: room for every field at its widest. */
+	char	b1[24], b2[24], b3[96];
 	int	x;
 
 	x = scr_printf(s, 0, y, dr, -1, "  %-4s", name);
@@ -68,7 +69,7 @@ detail_queue(struct scr *s, int y, const char *name, enum top_role dr,
 	snprintf(b3, sizeof b3, "%s last, %s max, %llu",
 	    fmt_dur(b1, sizeof b1, q->ctl_last), fmt_dur(b2, sizeof b2,
 	    q->ctl_max), (unsigned long long)q->ctl_count);
-	x = fact(s, x, y, "control waits", b3, 40);
+	x = fact(s, x, y, "control waits", b3, 48);
 	x = fact(s, x, y, "transfer max", fmt_dur(b1, sizeof b1,
 	    q->transfer_max), 12);
 	if (q->delay_max != 0) {
@@ -255,18 +256,25 @@ detail_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 	int			 x, y = y0, yl, yr, half;
 	uint64_t		 end;
 
-	if (tc == NULL && !(d->valid && d->id == ui->selected)) {
-		scr_printf(s, 2, y + 1, R_DIM, -1, "connection %llu has "
-		    "closed (Esc: back)", (unsigned long long)ui->selected);
-		return;
-	}
-	if (tc != NULL) {
+	if (tc == NULL) {
+		/*
+		 * Gone from the snapshot: say so, and keep what was last
+		 * known about it below (the view goes on refreshing).
+		 */
+		scr_fill_role(s, 0, y, s->w, R_COLHDR);
+		scr_printf(s, 0, y, R_WARN, -1, "connection %llu has closed "
+		    "(Esc: back)%s", (unsigned long long)ui->selected,
+		    d->valid && d->id == ui->selected ? "; as last seen:" : "");
+		if (!(d->valid && d->id == ui->selected))
+			return;
+		y++;
+	} else {
 		scr_fill_role(s, 0, y, s->w, R_COLHDR);
 		end = tc->t_end != 0 ? tc->t_end : m->now;
 		x = scr_printf(s, 0, y, R_COLHDR, -1, "connection %llu  %s  "
 		    "%s -> %s  %s%s  %s  age %s", (unsigned long long)tc->id,
 		    tc->client, tc->path, tc->backend, tc->proto,
-		    tc->tls ? "+tls" : "", tc->state, fmt_dur(b1, sizeof b1,
+		    tc->tls ? "+tls" : "", tc->state, fmt_age(b1, sizeof b1,
 		    end > tc->t_start ? end - tc->t_start : 0));
 		y++;
 	}

@@ -107,8 +107,11 @@ table_cell(const struct top_model *m, const struct top_conn *tc, int c,
 		return (R_NORMAL);
 	case 5:
 		end = tc->t_end != 0 ? tc->t_end : m->now;
-		fmt_dur(buf, len, end > tc->t_start && tc->t_start != 0 ?
-		    (end - tc->t_start) / 1000000000ULL * 1000000000ULL : 0);
+		if (tc->t_start == 0) {
+			snprintf(buf, len, "-");
+			return (R_DIM);
+		}
+		fmt_age(buf, len, end > tc->t_start ? end - tc->t_start : 0);
 		return (R_NORMAL);
 	case 6:
 		fmt_rate(buf, len, tc->rate_in);

@@ -117,13 +117,20 @@ class Client:
                 self.cond.wait(left)
 
 
-def test_live_and_replay(d):
-    sock = os.path.join(d, "top.sock")
-    db = os.path.join(d, "top.db")
+def live_pane(d, tag):
+    """A wsbridge with an echo route, a control socket and a frame log, and
+    wsbridge-top watching it: (socket, log, bridge, pane)."""
+    sock = os.path.join(d, tag + ".sock")
+    db = os.path.join(d, tag + ".db")
     b = T.Bridge("--route", "/echo=echo", "--control", sock, "--log-db", db,
-        name="wsbridge-top-live")
-    pane = Pane("wsbtop%d" % os.getpid(), "%s -s %s -d 0.5" % (top_path(),
-        sock))
+        name="wsbridge-top-" + tag)
+    pane = Pane("wsbtop%s%d" % (tag, os.getpid()), "%s -s %s -d 0.5" % (
+        top_path(), sock))
+    return sock, db, b, pane
+
+
+def test_live_and_replay(d):
+    sock, db, b, pane = live_pane(d, "live")
     try:
         pane.wait(lambda t: "pid %d" % b.pid in t, "the title with "
             "wsbridge's pid")
@@ -322,6 +329,89 @@ def test_replay_deflate(d):
         pane.kill()
 
 
+def ctl_stats(sock):
+    """One "stats" answer from the control socket, as a dict."""
+    import json
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(sock)
+    f = s.makefile("rwb")
+    f.readline()                        # hello
+    f.write(b'{"cmd":"stats"}\n')
+    f.flush()
+    while True:
+        o = json.loads(f.readline())
+        if o.get("type") == "stats":
+            s.close()
+            return o["global"]
+
+
+def test_closed_detail(d):
+    """The detail view of a connection that closes keeps running: it says
+    the connection closed and the header's uptime goes on. Its frames
+    carry message numbers. The frame log's live "written" counts frame
+    rows only, not the head-of-line results that update them."""
+    import sqlite3
+    sock, db, b, pane = live_pane(d, "closed")
+    try:
+        pane.wait(lambda t: "pid %d" % b.pid in t, "the title")
+        c = T.RawConn(b.port)
+        c.upgrade("/echo")
+        cid = "127.0.0.1:%d" % c.sock.getsockname()[1]
+        pane.wait(lambda t: row(t, cid) is not None, "the connection")
+        pane.keys("Enter")
+        pane.wait(lambda t: "no frames seen since" in t, "its detail view")
+        for i in range(3):
+            c.send_frame(T.OP_TEXT, b"m%d" % i)
+            c.recv_message()
+        c.send_frame(T.OP_PING, b"p")
+        T.check(c.recv_frame().opcode == T.OP_PONG, "a pong")
+        # TIME DIR OPCODE FIN RSV MASK LENGTH MSG CLOSE
+        t = pane.wait(lambda t: re.search(r"in\s+text\s+1\s+0\s+1\s+2\s+3"
+            r"\s+-", t) is not None and re.search(r"in\s+ping\s+1\s+0\s+1"
+            r"\s+1\s+-\s+-", t) is not None, "message numbers in MSG (in "
+            "#3 last; none for the ping)")
+        T.check(re.search(r"out\s+(text|cont)\s+1\s+0\s+0\s+\d+\s+3\s", t)
+            is not None, "the echo's last frame is out message #3")
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        c.recv_close()
+        c.close()
+        t = pane.wait(lambda t: "has closed" in t and "OPCODE" in t,
+            "the detail view says it closed and keeps what it knew")
+        up = re.search(r" up (\S+) ", t.splitlines()[0]).group(1)
+        pane.wait(lambda t: re.search(r" up (\S+) ", t.splitlines()[0])
+            .group(1) != up, "the header's uptime going on after %s" % up)
+        pane.keys("Escape")
+        pane.wait(lambda t: "LARGEST" in t, "back to the table")
+
+        # Every record is written: "written" is the frame rows.
+        def settled():
+            g = ctl_stats(sock)["log"]
+            con = sqlite3.connect(db)
+            n = con.execute("SELECT count(*) FROM frames").fetchone()[0]
+            hol = con.execute("SELECT count(*) FROM frames WHERE "
+                "transfer_ns IS NOT NULL OR wait_ns IS NOT NULL")\
+                .fetchone()[0]
+            con.close()
+            return g, n, hol
+        last = None
+        for _ in T.deadline_loop(20, "the frame log settling"):
+            now = settled()
+            if now[0]["queue"] == 0 and now == last:
+                break
+            last = now
+            time.sleep(0.3)
+        g, n, hol = last
+        T.check(hol > 0, "head-of-line results were logged", "> 0", hol)
+        T.expect_eq(g["written"], n, "frames written (live) vs frame rows")
+        pane.keys("q")
+        pane.wait(lambda t: "TOP-EXITED 0" in t, "q quits")
+    finally:
+        pane.kill()
+    T.expect_eq(b.stop(), 0, "wsbridge exit status")
+
+
 def main():
     if shutil.which("tmux") is None:
         raise T.Skip("no tmux")
@@ -330,6 +420,8 @@ def main():
         test_live_and_replay(d)
     with T.subtest("replay of a permessage-deflate session: CMP, detail"):
         test_replay_deflate(d)
+    with T.subtest("a closed connection's detail view; frames written"):
+        test_closed_detail(d)
 
 
 T.run(main)

@@ -352,6 +352,99 @@ test_detail_hol(void **state)
 	model_free(&m);
 }
 
+/* Issue 18's dashboard defects, each as the screen shows it. */
+static const char conn_msgs[] =
+"{\"type\":\"conn\",\"conn\":{\"id\":1,\"peer\":\"127.0.0.1:40001\","
+"\"origin\":\"http://closed.example\",\"msgs_in\":5,\"msgs_out\":7,"
+"\"queue_out\":{\"ctl_last_ns\":1250000000,\"ctl_max_ns\":185000000000,"
+"\"ctl_count\":818},\"queue_in\":{},"
+"\"frames\":[{\"t\":1700000009000000000,\"dir\":\"in\",\"opcode\":1,\"fin\":1,"
+"\"len\":3},{\"t\":1700000009100000000,\"dir\":\"in\",\"opcode\":9,\"fin\":1,"
+"\"len\":4},{\"t\":1700000009200000000,\"dir\":\"out\",\"opcode\":2,\"fin\":1,"
+"\"len\":11},{\"t\":1700000009300000000,\"dir\":\"out\",\"opcode\":2,\"fin\":0,"
+"\"len\":22},{\"t\":1700000009400000000,\"dir\":\"out\",\"opcode\":0,\"fin\":0,"
+"\"len\":33}]}}";
+
+static void
+test_dashboard_defects(void **state)
+{
+	struct top_model	m;
+	struct top_ui		ui;
+	struct scr		s;
+	char			b[64];
+	const char		*l;
+	int			y;
+	static const char rate[] = "{\"type\":\"snapshot\",\"global\":{"
+	    "\"t\":1700000010500000000,\"uptime_ns\":10500000000,"
+	    "\"rates\":{\"2s\":{\"bytes_in\":3145728.0}},\"peak\":{"
+	    "\"bytes_in\":0.0}},\"cols\":[\"id\"],\"new\":[],"
+	    "\"conns\":[[1],[2],[3]]}";
+	static const char idle[] = "{\"type\":\"snapshot\",\"global\":{"
+	    "\"t\":1700000011000000000,\"uptime_ns\":11000000000,"
+	    "\"rates\":{\"2s\":{\"bytes_in\":0.0}},\"peak\":{"
+	    "\"bytes_in\":0.0}},\"cols\":[\"id\"],\"new\":[],"
+	    "\"conns\":[[2],[3]]}";
+
+	/* AGE: ms under a second, whole seconds, then m/h/d. */
+	assert_string_equal(fmt_age(b, sizeof b, 0), "0ms");
+	assert_string_equal(fmt_age(b, sizeof b, 250000000), "250ms");
+	assert_string_equal(fmt_age(b, sizeof b, 8999999999ULL), "8s");
+	assert_string_equal(fmt_age(b, sizeof b, 185000000000ULL), "3m05s");
+	assert_string_equal(fmt_age(b, sizeof b, 7380000000000ULL), "2h03m");
+	setup_model(&m, &ui);
+	screen_init(&s, 160, 48);
+	top_layout(&s, &ui, &m);
+	l = scr_line(&s, find_row(&s, "127.0.0.1:40001"));
+	assert_non_null(strstr(l, " 10s "));	/* 10 s old, not "10.00s" */
+	assert_null(strstr(l, "10.00s"));
+	l = scr_line(&s, find_row(&s, "10.1.2.3:5555"));
+	assert_non_null(strstr(l, " 1s "));
+
+	/* peak (2.0M so far): never below a 2 s rate seen, and it stays. */
+	assert_int_equal(model_apply_json(&m, rate, strlen(rate)), 1);
+	top_layout(&s, &ui, &m);
+	y = find_row(&s, "bytes in ");
+	assert_true(y > 0);
+	l = strstr(scr_line(&s, y), "3.00M");
+	assert_non_null(l);
+	assert_non_null(strstr(l + 5, "3.00M"));	/* 2s, and peak */
+
+	/* Detail: message numbers, the control-wait count whole. */
+	ui_key(&ui, &m, 'g');
+	ui_key(&ui, &m, K_ENTER);
+	ui.selected = 1;
+	assert_int_equal(model_apply_json(&m, conn_msgs, strlen(conn_msgs)),
+	    1);
+	top_layout(&s, &ui, &m);
+	assert_true(find_row(&s, "1.25s last, 3m05s max, 818") > 0);
+	/* LENGTH, MSG, CLOSE: in text #5; out #7 then #8 in two frames. */
+	assert_non_null(strstr(scr_line(&s, find_row(&s, "in   text")),
+	    "      3      5      -"));
+	assert_non_null(strstr(scr_line(&s, find_row(&s, "in   ping")),
+	    "      4      -      -"));
+	assert_non_null(strstr(scr_line(&s, find_row(&s, "        11 ")),
+	    "     11      7      -"));
+	assert_non_null(strstr(scr_line(&s, find_row(&s, "        22 ")),
+	    "     22      8      -"));
+	assert_non_null(strstr(scr_line(&s, find_row(&s, "        33 ")),
+	    "     33      8      -"));
+
+	/* It closes: the view says so, keeps what it knew, header goes on. */
+	assert_int_equal(model_apply_json(&m, idle, strlen(idle)), 1);
+	top_layout(&s, &ui, &m);
+	assert_int_equal(ui.view, VIEW_DETAIL);
+	assert_true(find_row(&s, "connection 1 has closed") > 0);
+	assert_true(find_row(&s, "origin http://closed.example") > 0);
+	assert_non_null(strstr(scr_line(&s, 0), "up 11.00s"));
+	ui_key(&ui, &m, K_ESC);
+	ui_key(&ui, &m, K_ESC);
+	top_layout(&s, &ui, &m);
+	assert_true(find_row(&s, "3.00M") > 0);		/* the peak stays */
+	screen_free(&s);
+	ui_free(&ui);
+	model_free(&m);
+}
+
 /* A wsbridge with the deflate columns: 7 compressed, 8 not. */
 static const char zsnapshot[] =
 "{\"type\":\"snapshot\",\"global\":{\"t\":1700000010000000000},"
@@ -505,6 +598,7 @@ main(void)
 		cmocka_unit_test(test_freeze_pause_help),
 		cmocka_unit_test(test_detail_hol),
 		cmocka_unit_test(test_compression),
+		cmocka_unit_test(test_dashboard_defects),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
