@@ -412,7 +412,32 @@ def test_closed_detail(d):
     T.expect_eq(b.stop(), 0, "wsbridge exit status")
 
 
+def test_man_page():
+    """wsbridge(1) documents every option of wsbridge --help's first block,
+    points to wsbridge-top(1), and does not call permessage-deflate
+    missing."""
+    man = open(os.path.join(T.HERE, "..", "..", "man", "wsbridge.1")).read()
+    p = subprocess.run([T.wsbridge_path(), "--help"], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, timeout=30)
+    helptext = p.stdout.decode().split("websockify's options")[0]
+    opts = sorted(set(re.findall(r"^\s+(?:-(\w), )?--([a-z][a-z-]+)",
+        helptext, re.M)))
+    T.check(("", "log-db") in opts, "--help lists --log-db: %r" % opts)
+    for short, o in opts:
+        # The long form, or the short one it comes with.
+        T.check(re.search(r"^\.It Fl (Fl %s|%s)\b" % (re.escape(o),
+            short or "-"), man, re.M) is not None,
+            "wsbridge(1) documents --%s" % o)
+    see = man.split(".Sh SEE ALSO")[1].split(".Sh ")[0]
+    T.check(".Xr wsbridge-top 1" in see, "SEE ALSO names wsbridge-top(1)")
+    caveats = man.split(".Sh CAVEATS")[1].split(".Sh ")[0]
+    T.check("not implemented" not in caveats and "deflate" in caveats,
+        "CAVEATS says how permessage-deflate is enabled: %r" % caveats)
+
+
 def main():
+    with T.subtest("wsbridge(1): options, SEE ALSO, CAVEATS"):
+        test_man_page()
     if shutil.which("tmux") is None:
         raise T.Skip("no tmux")
     d = T.tmpdir()
