@@ -388,24 +388,34 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	return (0);
 }
 
-void
-listener_reload_tls(struct listener *l, const struct listen_cfg *lc)
+int
+listener_tls_prepare(const struct listener *l, const struct listen_cfg *lc,
+    SSL_CTX **tls, char **cause)
 {
-	SSL_CTX	*tls;
-	char	*cause;
+	char	*why;
 
+	*tls = NULL;
 	if (l->tls == NULL || !lc->tls)
-		return;
-	if ((tls = tls_server_ctx_new(lc, &cause)) == NULL) {
-		log_error("listen %s: %s; keeping the previous certificate",
-		    lc->spec, cause);
-		free(cause);
-		return;
+		return (0);
+	if ((*tls = tls_server_ctx_new(lc, &why)) == NULL) {
+		*cause = xasprintf("listen %s: %s", lc->spec, why);
+		free(why);
+		return (-1);
 	}
+	return (0);
+}
+
+void
+listener_tls_swap(struct listener *l, SSL_CTX *tls,
+    const struct listen_cfg *lc)
+{
+	if (tls == NULL)
+		return;
 	/* Live connections hold their own reference to the old context. */
 	SSL_CTX_free(l->tls);
 	l->tls = tls;
-	log_info("%s: certificate reloaded from %s", l->addr, lc->cert);
+	if (l->w->index == 0)
+		log_info("%s: certificate reloaded from %s", l->addr, lc->cert);
 }
 
 void

@@ -56,11 +56,17 @@ int	listener_open(struct worker *w, const struct listen_cfg *lc,
 	    const struct listener_addrs *like, char **cause);
 
 /*
- * SIGHUP: rereads the certificate and key of a TLS listener kept across a
- * reload (same listen line). New connections get the new context; live ones
- * keep theirs. On error the old context stays and the error is logged.
+ * SIGHUP, in two steps so that a reload is all or nothing: prepare reads
+ * the certificate and key of a TLS listener kept across a reload (same
+ * listen line) into *tls (NULL for a plain one) and fails with *cause
+ * without touching l; swap puts it in place (new connections get it, live
+ * ones keep theirs). A prepared context not swapped is freed with
+ * SSL_CTX_free().
  */
-void	listener_reload_tls(struct listener *l, const struct listen_cfg *lc);
+int	listener_tls_prepare(const struct listener *l,
+	    const struct listen_cfg *lc, SSL_CTX **tls, char **cause);
+void	listener_tls_swap(struct listener *l, SSL_CTX *tls,
+	    const struct listen_cfg *lc);
 
 /* Closes and frees one listener (removing it from w->listeners). */
 void	listener_free(struct listener *l);

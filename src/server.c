@@ -24,6 +24,7 @@
 #include "sockread.h"
 #include "stats.h"
 #include "tlsout.h"
+#include "tls.h"
 #include "tunnel.h"
 #include "util.h"
 #include "worker.h"
@@ -77,53 +78,104 @@ server_has_listener(struct worker *w, const char *spec)
 	return (0);
 }
 
-/*
- * Opens listeners w's config names and w lacks; closes the ones it dropped.
- * like: the first worker's addresses (workers > 0), or NULL.
- */
-static int
-server_sync_listeners(struct worker *w, const struct listener_addrs *like)
+/* Frees w's listeners past the first n (what a failed sync opened). */
+static void
+server_drop_listeners(struct worker *w, size_t n)
 {
 	struct listener	*l, *next;
-	char		*cause;
-	size_t		 i;
-	int		 keep, rc = 0;
+	size_t		 i = 0;
 
 	for (l = TAILQ_FIRST(&w->listeners); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, entry);
-		keep = 0;
-		for (i = 0; i < w->cfg->nlistens && !keep; i++) {
-			if (strcmp(w->cfg->listens[i].spec, l->spec) == 0) {
-				keep = 1;
-				listener_reload_tls(l, &w->cfg->listens[i]);
-			}
+		if (i++ >= n)
+			listener_free(l);
+	}
+}
+
+/*
+ * Brings w's listeners in line with cfg, all or nothing: first the new
+ * TLS contexts of the listeners kept and every listener cfg adds, then,
+ * only once all of them worked, the swap (new contexts in, listeners cfg
+ * dropped closed). like: the first worker's addresses (workers > 0), or
+ * NULL. Returns 0, or -1 with *cause and w's listeners as they were.
+ */
+static int
+server_sync_listeners(struct worker *w, const struct config *cfg,
+    const struct listener_addrs *like, char **cause)
+{
+	struct listener	 *l, *next;
+	const struct listen_cfg *lc;
+	SSL_CTX		**tls;
+	size_t		  i, k, n = 0, nold = 0;
+	int		  rc = 0;
+
+	TAILQ_FOREACH(l, &w->listeners, entry)
+		nold++;
+	tls = xcalloc(nold + 1, sizeof *tls);
+	TAILQ_FOREACH(l, &w->listeners, entry) {
+		for (i = 0; i < cfg->nlistens; i++) {
+			lc = &cfg->listens[i];
+			if (strcmp(lc->spec, l->spec) != 0)
+				continue;
+			if (listener_tls_prepare(l, lc, &tls[n], cause) == -1)
+				rc = -1;
+			break;
 		}
-		if (!keep) {
+		if (rc == -1)
+			break;
+		n++;
+	}
+	for (i = 0; i < cfg->nlistens && rc == 0; i++) {
+		lc = &cfg->listens[i];
+		for (k = 0; k < i; k++)		/* a line twice: once */
+			if (strcmp(cfg->listens[k].spec, lc->spec) == 0)
+				break;
+		if (k < i || server_has_listener(w, lc->spec))
+			continue;
+		rc = listener_open(w, lc, like, cause);
+	}
+	if (rc == -1) {
+		server_drop_listeners(w, nold);
+		for (i = 0; i < n; i++)
+			SSL_CTX_free(tls[i]);
+		free(tls);
+		return (-1);
+	}
+	/* Everything opened: swap. The first nold are the old ones. */
+	i = 0;
+	for (l = TAILQ_FIRST(&w->listeners); l != NULL && i < nold; l = next) {
+		next = TAILQ_NEXT(l, entry);
+		for (k = 0; k < cfg->nlistens; k++)
+			if (strcmp(cfg->listens[k].spec, l->spec) == 0)
+				break;
+		if (k < cfg->nlistens)
+			listener_tls_swap(l, tls[i], &cfg->listens[k]);
+		else {
 			if (w->index == 0)
 				log_info("no longer listening on %s", l->addr);
 			listener_free(l);
 		}
+		i++;
 	}
-	for (i = 0; i < w->cfg->nlistens; i++) {
-		if (server_has_listener(w, w->cfg->listens[i].spec))
-			continue;
-		if (listener_open(w, &w->cfg->listens[i], like,
-		    &cause) == -1) {
-			log_error("%s", cause);
-			free(cause);
-			rc = -1;
-		}
-	}
-	return (rc);
+	free(tls);
+	return (0);
 }
 
-/* Puts cfg (taken) in place on w; like: as for server_sync_listeners(). */
-static void
+/*
+ * Puts cfg (taken) in place on w; like: as for server_sync_listeners().
+ * Returns 0, or -1 when w's listeners could not follow: then w keeps its
+ * config and listeners, cfg is freed and *cause says why.
+ */
+static int
 server_apply(struct server *srv, struct worker *w, struct config *cfg,
-    const struct listener_addrs *like)
+    const struct listener_addrs *like, char **cause)
 {
 	char	who[24];
 
+	if (server_sync_listeners(w, cfg, like, cause) == -1) {
+		config_free(cfg);
+		return (-1);
+	}
 	if (w->index == 0) {
 		/* The frame log's file and writer settings are fixed. */
 		if ((cfg->log.db == NULL) != (srv->flog == NULL) ||
@@ -145,9 +197,9 @@ server_apply(struct server *srv, struct worker *w, struct config *cfg,
 	/* Live tunnels keep their reference to the old config. */
 	config_free(w->cfg);
 	w->cfg = cfg;
-	server_sync_listeners(w, like);
 	log_info("%sconfiguration reloaded: %zu listeners, %zu routes",
 	    worker_who(w, who, sizeof who), cfg->nlistens, cfg->nroutes);
+	return (0);
 }
 
 /* A reload for a worker other than the first, run on its loop. */
@@ -161,8 +213,14 @@ static void
 server_reload_cb(struct worker *w, void *arg)
 {
 	struct server_reload_req	*req = arg;
+	char				*cause, who[24];
 
-	server_apply(req->srv, w, req->cfg, &req->like);
+	/* The first worker opened these addresses: rare, but said. */
+	if (server_apply(req->srv, w, req->cfg, &req->like, &cause) == -1) {
+		log_error("%sreload failed, keeping the running config: %s",
+		    worker_who(w, who, sizeof who), cause);
+		free(cause);
+	}
 	listener_addrs_clear(&req->like);
 	free(req);
 }
@@ -170,7 +228,10 @@ server_reload_cb(struct worker *w, void *arg)
 /*
  * SIGHUP, in the main thread. Every worker gets a config of its own (their
  * tunnels hold references that are not shared across threads), all built
- * here from the same file and flags, so a file that fails reloads none.
+ * here from the same file and flags, so a file that fails reloads none;
+ * and the first worker opens the new listeners before anyone swaps, so a
+ * listener that cannot be opened reloads none either (the others bind the
+ * addresses it got).
  */
 static void
 server_reload(struct server *srv)
@@ -194,7 +255,15 @@ server_reload(struct server *srv)
 		}
 		cfgs[i] = cfg;
 	}
-	server_apply(srv, g->w[0], cfgs[0], NULL);
+	if (server_apply(srv, g->w[0], cfgs[0], NULL, &cause) == -1) {
+		log_error("reload failed, keeping the running config and its "
+		    "listeners: %s", cause);
+		free(cause);
+		for (i = 1; i < g->n; i++)
+			config_free(cfgs[i]);
+		free(cfgs);
+		return;
+	}
 	for (i = 1; i < g->n; i++) {
 		req = xcalloc(1, sizeof *req);
 		req->srv = srv;
@@ -457,6 +526,7 @@ server_workers_start(struct server *srv)
 	struct listener_addrs	 like;
 	struct worker		*w;
 	sigset_t		 set, old;
+	char			*cause;
 	unsigned		 i;
 	int			 rc = 0;
 	struct timeval		 tv = { 1, 0 };
@@ -469,7 +539,11 @@ server_workers_start(struct server *srv)
 			    server_stats_tick, w);
 			evtimer_add(w->ev_tick, &tv);
 		}
-		rc = server_sync_listeners(w, &like);
+		if ((rc = server_sync_listeners(w, w->cfg, &like,
+		    &cause)) == -1) {
+			log_error("%s", cause);
+			free(cause);
+		}
 	}
 	listener_addrs_clear(&like);
 	if (rc == -1)
@@ -535,8 +609,22 @@ server_workers_new(struct server *srv)
 int
 server_check(const struct config *cfg, char **cause)
 {
+	SSL_CTX	*tls;
 	char	*c;
+	size_t	 i;
 
+	/* What a start reads short of binding: certificates and keys. */
+	for (i = 0; i < cfg->nlistens; i++) {
+		if (!cfg->listens[i].tls)
+			continue;
+		if ((tls = tls_server_ctx_new(&cfg->listens[i], &c)) == NULL) {
+			*cause = xasprintf("listen %s: %s",
+			    cfg->listens[i].spec, c);
+			free(c);
+			return (-1);
+		}
+		SSL_CTX_free(tls);
+	}
 	if (framelog_check(&cfg->log, &c) != 0) {
 		*cause = xasprintf("frame log: %s", c);
 		free(c);
@@ -597,7 +685,11 @@ server_start(struct server *srv)
 		for (i = 0; i < n; i++)
 			g->w[i]->hooks = control_hooks(srv->ctl);
 	}
-	rc = server_sync_listeners(g->w[0], NULL);
+	if ((rc = server_sync_listeners(g->w[0], g->w[0]->cfg, NULL,
+	    &cause)) == -1) {
+		log_error("%s", cause);
+		free(cause);
+	}
 	if (rc == 0)
 		server_lifetime_start(srv);
 	if (rc == 0 && n > 1)

@@ -6,6 +6,7 @@ SIGTERM closes every client with 1001 and exits 0 within shutdown-timeout."""
 import asyncio
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -93,6 +94,65 @@ def main():
         echo(t1, b"tunnel after a failed reload")
         T.check(b.alive(), "wsbridge still running")
         t1.close()
+
+    with T.subtest("SIGHUP: a listener that cannot be opened reloads "
+            "nothing; the old listeners and config keep serving"):
+        p1 = T.closed_port()
+        lconf = os.path.join(d, "listen.conf")
+        T.replace_file(lconf, "listen 127.0.0.1:%d\nroute / echo\n" % p1)
+        lb = T.Bridge("-c", lconf, listen=(), nlisteners=1)
+        T.expect_eq(lb.port, p1, "the file's listener")
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        d_key = os.path.join(d, "missing-key.pem")
+        bad = [
+            ("an address this host does not have",
+             "listen 127.0.0.1:%d\nlisten 192.0.2.1:%d\n" % (
+                 p1, T.closed_port())),
+            ("a port in use, the old listen line dropped",
+             "listen 127.0.0.1:%d\n" % busy.getsockname()[1]),
+            ("a tls line whose key is missing",
+             "listen 127.0.0.1:%d\nlisten 127.0.0.1:%d tls cert=%s "
+             "key=%s\n" % (p1, T.closed_port(), d_key, d_key)),
+        ]
+        for what, listens in bad:
+            T.step(what)
+            n0 = lb.nlines()
+            T.replace_file(lconf, listens + "route / echo\nroute /new echo\n")
+            lb.signal(signal.SIGHUP)
+            line = lb.wait_log(r"reload failed, keeping the running config",
+                30, start=n0)
+            T.log("   log: " + line)
+            T.expect_eq(status(p1, "/"), 101, "the old listener still "
+                "serves (%s)" % what)
+            T.expect_eq(status(p1, "/new"), 404, "the old config is kept "
+                "(%s)" % what)
+            T.check(not any("configuration reloaded" in l
+                for l in lb.lines[n0:]), "no 'configuration reloaded' "
+                "line (%s)" % what)
+            if "tls" in what:
+                # --check reads certificates and keys as a start does.
+                rc, out = T.run_wsbridge("--check", "-c", lconf)
+                T.check(rc != 0 and "missing-key.pem" in out,
+                    "--check refuses the missing key", "non-zero, names it",
+                    (rc, out.strip()[-200:]))
+        T.step("then a good file: the new listener opens, the old one "
+            "closes")
+        p2 = T.closed_port()
+        n0 = lb.nlines()
+        T.replace_file(lconf, "listen 127.0.0.1:%d\nroute / echo\n"
+            "route /new echo\n" % p2)
+        lb.signal(signal.SIGHUP)
+        lb.wait_log(r"configuration reloaded", 30, start=n0)
+        T.expect_eq(status(p2, "/new"), 101, "the new listener, new route")
+        try:
+            status(p1, "/")
+            T.fail("the dropped listener still accepts")
+        except (OSError, T.Failure, T.Closed):
+            pass
+        busy.close()
+        lb.stop()
 
     with T.subtest("20 SIGHUPs in a row while a tunnel streams 50 MiB"):
         src = T.SourceBackend(50 * T.MiB, seed=41)
