@@ -1145,6 +1145,14 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			cfg->close_timeout_ms = ms;
 		else
 			cfg->shutdown_timeout_ms = ms;
+	} else if (strcmp(name, "shutdown-mode") == 0) {
+		if (strcmp(arg, "close") == 0)
+			cfg->shutdown_wait = 0;
+		else if (strcmp(arg, "wait") == 0)
+			cfg->shutdown_wait = 1;
+		else
+			return (config_error(cause, "%s: '%s' is not close or "
+			    "wait", name, arg));
 	} else if (strcmp(name, "h2-max-streams") == 0) {
 		/* Each stream may hold a backend and two buffers. */
 		if (parse_u64(arg, strlen(arg), &size) != 0 ||
@@ -1232,6 +1240,7 @@ config_global(struct config *cfg, const char *name, const char *arg,
 static const char *const config_globals[] = {
 	"max-connections", "max-header-size", "buffer-size",
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
+	"shutdown-mode",
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
 	"control", "control-mode", "control-max-clients",
 	"control-client-buffer", "workers", "log-file", "daemon", "run-once",

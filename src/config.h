@@ -101,6 +101,8 @@ struct config {
 	unsigned	 handshake_timeout_ms;
 	unsigned	 close_timeout_ms;
 	unsigned	 shutdown_timeout_ms;
+	int		 shutdown_wait;	/* shutdown-mode wait: tunnels run on
+					   until they end or shutdown-timeout */
 	size_t		 buffer_size;	/* per direction high watermark */
 	unsigned	 h2_max_streams;	/* SETTINGS_MAX_CONCURRENT_STREAMS */
 	unsigned	 h2_idle_timeout_ms;	/* h2 connection without streams */

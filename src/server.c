@@ -274,12 +274,40 @@ server_reload(struct server *srv)
 	free(cfgs);
 }
 
+/*
+ * Every WebSocket gets close 1001; the loop ends when the last connection
+ * does, or after ms.
+ */
+static void
+server_close_all(struct worker *w, unsigned ms)
+{
+	struct timeval	tv;
+
+	w->closing_all = 1;
+	tunnel_shutdown_all(w);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->ev_shutdown, &tv);
+}
+
 static void
 server_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 	char		 who[24];
 
+	if (!w->closing_all) {
+		/*
+		 * shutdown-mode wait: the tunnels had shutdown-timeout to
+		 * end by themselves. Now 1001, and close-timeout for the
+		 * close handshakes and what is queued.
+		 */
+		log_info("%sshutdown-timeout reached: closing the %u "
+		    "connections left with 1001", worker_who(w, who,
+		    sizeof who), w->nconns);
+		server_close_all(w, w->cfg->close_timeout_ms);
+		return;
+	}
 	log_warn("%sshutdown deadline reached with %u connections left",
 	    worker_who(w, who, sizeof who), w->nconns);
 	event_base_loopexit(w->base, NULL);
@@ -323,18 +351,22 @@ server_begin_shutdown(struct worker *w, const char *signame)
 		return;
 	}
 	w->stopping = 1;
-	log_info("%s%s: draining %u connections (deadline %u ms)",
-	    worker_who(w, who, sizeof who), signame, w->nconns,
+	log_info("%s%s: draining %u connections (shutdown-mode %s, deadline "
+	    "%u ms)", worker_who(w, who, sizeof who), signame, w->nconns,
+	    w->cfg->shutdown_wait ? "wait" : "close",
 	    w->cfg->shutdown_timeout_ms);
 	while ((l = TAILQ_FIRST(&w->listeners)) != NULL)
 		listener_free(l);
 	h1conn_shutdown_all(w);
-	tunnel_shutdown_all(w);
 	h2conn_shutdown_all(w);
-	tv.tv_sec = w->cfg->shutdown_timeout_ms / 1000;
-	tv.tv_usec = (w->cfg->shutdown_timeout_ms % 1000) * 1000;
 	w->ev_shutdown = evtimer_new(w->base, server_shutdown_timeout, w);
-	evtimer_add(w->ev_shutdown, &tv);
+	if (w->cfg->shutdown_wait && w->cfg->shutdown_timeout_ms > 0) {
+		/* Tunnels run on until they end: 1001 at the deadline. */
+		tv.tv_sec = w->cfg->shutdown_timeout_ms / 1000;
+		tv.tv_usec = (w->cfg->shutdown_timeout_ms % 1000) * 1000;
+		evtimer_add(w->ev_shutdown, &tv);
+	} else
+		server_close_all(w, w->cfg->shutdown_timeout_ms);
 	if (w->nconns == 0 && w->idle != NULL)
 		w->idle(w, w->idle_arg);
 }

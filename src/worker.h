@@ -61,6 +61,7 @@ struct worker {
 	uint64_t		 next_id;	/* worker_next_id() */
 	unsigned		 nconns;	/* this worker's open connections */
 	int			 stopping;	/* draining: no new work */
+	int			 closing_all;	/* shutdown: 1001 sent to all */
 
 	TAILQ_HEAD(, listener)	 listeners;
 	TAILQ_HEAD(, h1conn)	 h1conns;	/* client connections over HTTP/1.1 */

@@ -265,4 +265,67 @@ def main():
             c.close()
 
 
+    with T.subtest("shutdown-mode wait: SIGTERM stops accepting, open "
+            "tunnels keep working until they end, the last one's end ends "
+            "wsbridge"):
+        eb = T.EchoBackend()
+        b4 = T.Bridge("--route", "/e=%s" % eb.addr, "-o",
+            "shutdown-mode wait", "-o", "shutdown-timeout 120s",
+            name="wsbridge-wait")
+        a = T.raw_ws(b4.port, "/e")
+        c = T.raw_ws(b4.port, "/e")
+        echo(a, b"before SIGTERM")
+        n0 = b4.nlines()
+        b4.signal(signal.SIGTERM)
+        b4.wait_log(r"draining 2 connections \(shutdown-mode wait", 30,
+            start=n0)
+        for i in range(20):
+            echo(a, b"a after SIGTERM %d" % i)
+            echo(c, b"c after SIGTERM %d" % i)
+        try:
+            T.RawConn(b4.port).close()
+            T.fail("a new connection was accepted after SIGTERM")
+        except OSError:
+            pass
+        a.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        code, _ = a.recv_close(30)
+        T.expect_eq(code, 1000, "the first client's own close, answered")
+        echo(c, b"the last tunnel still works")
+        T.check(b4.alive(), "still running while a tunnel is open")
+        c.send_frame(T.OP_CLOSE, T.close_payload(1000))
+        code, _ = c.recv_close(30)
+        T.expect_eq(code, 1000, "the last client's own close, answered")
+        T.expect_eq(b4.wait_exit(60), 0, "exit status once the last "
+            "tunnel ended")
+        T.expect_eq(b4.stop(), 0, "exit status (and no sanitizer report)")
+        for x in (a, c):
+            x.close()
+
+    with T.subtest("shutdown-mode wait: the tunnels left at "
+            "shutdown-timeout get 1001"):
+        eb = T.EchoBackend()
+        b5 = T.Bridge("--route", "/e=%s" % eb.addr, "-o",
+            "shutdown-mode wait", "-o", "shutdown-timeout 1s",
+            name="wsbridge-wait-deadline")
+        t = T.raw_ws(b5.port, "/e")
+        echo(t, b"before SIGTERM")
+        n0 = b5.nlines()
+        b5.signal(signal.SIGTERM)
+        code, _ = t.recv_close(60)
+        T.expect_eq(code, 1001, "close code at the deadline")
+        b5.wait_log(r"shutdown-timeout reached: closing the 1 connections "
+            r"left with 1001", 30, start=n0)
+        try:
+            t.send_frame(T.OP_CLOSE, T.close_payload(1001))
+        except OSError:
+            pass
+        T.expect_eq(b5.wait_exit(60), 0, "exit status")
+        T.expect_eq(b5.stop(), 0, "exit status (and no sanitizer report)")
+        t.close()
+
+    rc, out = T.run_wsbridge("--check", "-o", "shutdown-mode later")
+    T.check(rc != 0 and "shutdown-mode" in out, "--check refuses an unknown "
+        "shutdown-mode", "non-zero, named", (rc, out.strip()[-120:]))
+
+
 T.run(main)
