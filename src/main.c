@@ -971,7 +971,8 @@ main(int argc, char **argv)
 			/* --syslog=SERVER is websockify's; bare is ours. */
 			if (optarg != NULL)
 				k.syslog = optarg;
-			else {
+			else if (k.syslog == NULL) {
+				/* (not the one wsk_syslog_args() took) */
 				use_syslog = 1;
 				k.syslog_bare = 1;
 				add_flag_line(&srv, xstrdup("syslog yes"));

@@ -228,6 +228,11 @@ def main():
             T.check(all(re.match(pat, m) for m in lines),
                 "every line in %s form" % ("RFC 3164" if legacy else
                 "RFC 5424"), pat, lines)
+        st, out = T.run_wsbridge("--print-config", "--syslog",
+            os.path.join(d, "log.sock"), "6080", a.addr)
+        T.check("syslog-server" in out and "syslog yes" not in out,
+            "--syslog /PATH is one syslog-server line", "syslog-server",
+            out)
         st, out = T.run_wsbridge("--legacy-syslog", "127.0.0.1:0", a.addr)
         T.expect_eq(st, 2, "--legacy-syslog alone")
         T.check("You must use --syslog" in out, "websockify's message",
