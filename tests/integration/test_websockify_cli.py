@@ -249,6 +249,13 @@ def main():
             a.addr)
         echo_check(br.port, conn=tls_conn(br.port, cs["ca"])).close()
         br.stop()
+        # Without --ssl-only websockify would take ws:// there too: said.
+        st, out = T.run_wsbridge("--cert", combined, "--print-config",
+            "127.0.0.1:0", a.addr)
+        T.expect_eq(st, 0, "--cert without --ssl-only: --print-config")
+        T.check("warning: websockify also takes ws:// on a --cert port" in
+            out and "# websockify also takes ws://" in out, "the difference "
+            "is warned about and noted in the config", "both", out)
         st, out = T.run_wsbridge("--ssl-version", "tlsv1_1", "127.0.0.1:0",
             a.addr)
         T.expect_eq(st, 2, "--ssl-version tlsv1_1: exit status")
@@ -582,6 +589,11 @@ def main():
         T.expect_eq(br.wait_exit(15), 0, "exit status")
 
     with T.subtest("-D with --log-file: detaches once listening"):
+        st, out = T.run_wsbridge("--log-file", os.path.join(d, "no", "such",
+            "dir.log"), "127.0.0.1:0", a.addr)
+        T.check(st != 0 and "log-file" in out and "No such file" in out,
+            "a log file that cannot be opened stops the start, named",
+            "non-zero status, the reason", (st, out))
         logf = os.path.join(d, "daemon.log")
         st, out = T.run_wsbridge("-D", "--log-file", logf, "127.0.0.1:0",
             a.addr)
