@@ -35,6 +35,7 @@
 #include "sockread.h"
 #include "tls.h"
 #include "tlsout.h"
+#include "token.h"
 #include "tunnel.h"
 #include "util.h"
 #include "worker.h"
@@ -433,7 +434,7 @@ h1conn_request(struct h1conn *c)
 	const char		*why = "malformed request";
 	size_t			 len;
 	ssize_t			 n;
-	char			*buf;
+	char			*buf, target[512];
 	int			 status, agreed;
 
 	len = evbuffer_get_length(in);
@@ -454,8 +455,10 @@ h1conn_request(struct h1conn *c)
 		    "HTTP version not supported" : "malformed request");
 		return;
 	}
-	log_debug("%s: %.*s %.*s from %s", c->logid, (int)req.method_len,
-	    req.method, (int)req.target_len, req.target, c->peer);
+	if (log_enabled(LOGL_DEBUG))
+		log_debug("%s: %.*s %s from %s", c->logid,
+		    (int)req.method_len, req.method, token_mask_target(
+		    req.target, req.target_len, target, sizeof target), c->peer);
 	if ((status = handshake_check_http1(&req, &c->offer, &why)) != 0 ||
 	    (status = handshake_route(config_route_policy, c->cfg, &c->offer,
 	    &rt, &c->subprotocol, &why)) != 0) {

@@ -48,6 +48,7 @@
 #include "stats.h"
 #include "tls.h"
 #include "tlsout.h"
+#include "token.h"
 #include "tunnel.h"
 #include "util.h"
 #include "worker.h"
@@ -693,6 +694,7 @@ h2s_request(struct h2stream *s, int end_stream)
 	struct ws_deflate_params deflate;
 	const struct route	*rt;
 	const char		*why = NULL;
+	char			 target[512];
 	int			 status, agreed, flags = 0;
 
 	if (c->settings_acked)
@@ -731,8 +733,11 @@ h2s_request(struct h2stream *s, int end_stream)
 	    h2s_backend_ready, s);
 	if (agreed)
 		tunnel_set_deflate(s->tunnel, &deflate);
-	log_debug("%s: CONNECT %s is c%llu", s->logid, s->offer.path,
-	    (unsigned long long)tunnel_id(s->tunnel));
+	if (log_enabled(LOGL_DEBUG))
+		log_debug("%s: CONNECT %s is c%llu", s->logid,
+		    token_mask_target(s->offer.path, strlen(s->offer.path),
+		    target, sizeof target),
+		    (unsigned long long)tunnel_id(s->tunnel));
 }
 
 /* ---- nghttp2 callbacks -------------------------------------------------- */

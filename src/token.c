@@ -610,6 +610,19 @@ token_mask_query(char *query)
 }
 
 const char *
+token_mask_target(const char *target, size_t len, char *buf, size_t size)
+{
+	char	*q;
+	size_t	 n = len < size ? len : size - 1;
+
+	memcpy(buf, target, n);
+	buf[n] = '\0';
+	for (q = strchr(buf, '?'); q != NULL; q = strchr(q + 1, '?'))
+		token_mask_query(q + 1);
+	return (buf);
+}
+
+const char *
 token_redact(const char *token, char *buf, size_t len)
 {
 	size_t	n = strlen(token), show, i;

@@ -109,6 +109,14 @@ char		*token_from_host(const char *host);
  * whole token. The length stays, so the string keeps its allocation.
  */
 void		 token_mask_query(char *query);
+/*
+ * A request target (len bytes, not NUL-terminated) for a log line: copied
+ * into buf (size bytes, cut if longer) with the token of its query, and of
+ * a query nested in a parameter (noVNC's path=websockify?token=X), masked
+ * as token_mask_query() does. Returns buf.
+ */
+const char	*token_mask_target(const char *target, size_t len, char *buf,
+		    size_t size);
 
 /*
  * What a log line may show of a token: its first characters and its

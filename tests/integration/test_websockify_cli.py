@@ -389,8 +389,9 @@ def main():
             "alpha: %s\nbeta: %s\nsock: unix_socket:%s\n" % (
                 a.addr, b.addr, uecho.path))
         db = os.path.join(d, "tokens.db")
-        br = websockify("--token-plugin", "TokenFile", "--token-source", tf,
-            "--log-db", db, "127.0.0.1:0")
+        # -v: the debug lines (the request target) must not show it either.
+        br = websockify("-v", "--token-plugin", "TokenFile", "--token-source",
+            tf, "--log-db", db, "127.0.0.1:0")
         na, nb = a.accepted, b.accepted
         # noVNC's path=websockify?token=X is this request.
         echo_check(br.port, "/websockify?token=alpha").close()
