@@ -84,7 +84,7 @@ backend_deliver(struct backend_req *req)
 		bev = req->bev;
 		req->bev = NULL;
 		bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
-		sock_tune(bufferevent_getfd(bev));
+		sock_tune(bufferevent_getfd(bev), req->w->cfg->keepalive_ms);
 	}
 	req->cb(req->arg, bev, req->status, req->status != 0 ? req->why : NULL);
 	backend_req_free(req);

@@ -115,6 +115,7 @@ config_new(void)
 	cfg->handshake_timeout_ms = 10 * 1000;
 	cfg->close_timeout_ms = 5 * 1000;
 	cfg->shutdown_timeout_ms = 10 * 1000;
+	cfg->keepalive_ms = 60 * 1000;
 	cfg->buffer_size = 256 * 1024;
 	cfg->h2_max_streams = 100;
 	cfg->h2_idle_timeout_ms = 60 * 1000;
@@ -1145,6 +1146,13 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			cfg->close_timeout_ms = ms;
 		else
 			cfg->shutdown_timeout_ms = ms;
+	} else if (strcmp(name, "tcp-keepalive") == 0) {
+		/* 0 turns it off; whole seconds, as the kernel counts. */
+		if (parse_duration(arg, &ms) != 0 ||
+		    (ms != 0 && (ms < 1000 || ms > 86400 * 1000)))
+			return (config_error(cause, "%s: bad duration '%s' "
+			    "(0, or 1s to 1d)", name, arg));
+		cfg->keepalive_ms = ms;
 	} else if (strcmp(name, "shutdown-mode") == 0) {
 		if (strcmp(arg, "close") == 0)
 			cfg->shutdown_wait = 0;
@@ -1240,7 +1248,7 @@ config_global(struct config *cfg, const char *name, const char *arg,
 static const char *const config_globals[] = {
 	"max-connections", "max-header-size", "buffer-size",
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
-	"shutdown-mode",
+	"shutdown-mode", "tcp-keepalive",
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
 	"control", "control-mode", "control-max-clients",
 	"control-client-buffer", "workers", "log-file", "daemon", "run-once",

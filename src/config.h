@@ -101,6 +101,9 @@ struct config {
 	unsigned	 handshake_timeout_ms;
 	unsigned	 close_timeout_ms;
 	unsigned	 shutdown_timeout_ms;
+	unsigned	 keepalive_ms;	/* tcp-keepalive: idle before the first
+					   probe on every client and backend
+					   socket; 0: off */
 	int		 shutdown_wait;	/* shutdown-mode wait: tunnels run on
 					   until they end or shutdown-timeout */
 	size_t		 buffer_size;	/* per direction high watermark */

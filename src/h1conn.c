@@ -670,7 +670,7 @@ h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	if (c->tls)
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	worker_conn_new(w);
-	sock_tune(fd);
+	sock_tune(fd, c->cfg->keepalive_ms);
 	c->timer = evtimer_new(w->base, h1conn_timeout, c);
 	c->ev_closed = event_new(w->base, -1, 0, h1conn_closed_cb, c);
 	TAILQ_INSERT_TAIL(&w->h1conns, c, entry);

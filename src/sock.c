@@ -28,12 +28,27 @@
 #include "util.h"
 
 void
-sock_tune(int fd)
+sock_tune(int fd, unsigned keepalive_ms)
 {
-	int	one = 1;
+	int	one = 1, idle, intvl = SOCK_KEEPALIVE_INTVL;
+	int	cnt = SOCK_KEEPALIVE_CNT;
 
 	/* Small frames must not wait for Nagle (40 ms per reply otherwise). */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (keepalive_ms == 0)
+		return;
+	idle = (int)(keepalive_ms / 1000);
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+#ifdef TCP_KEEPIDLE
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof intvl);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+#else
+	(void)idle;
+	(void)intvl;
+	(void)cnt;
+#endif
 }
 
 #define SOCK_WRITE_IOV	64	/* chains per writev (256 KiB of 4 KiB reads) */

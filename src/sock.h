@@ -17,8 +17,16 @@ struct evbuffer;
 struct evbuffer_cb_entry;
 struct iovec;
 
-/* Socket options every bridged socket gets (TCP_NODELAY where TCP). */
-void	sock_tune(int fd);
+/*
+ * Socket options every bridged socket gets, where it is TCP: TCP_NODELAY,
+ * and with keepalive_ms not 0 TCP keepalive (the first probe after that
+ * long idle, then SOCK_KEEPALIVE_INTVL apart, SOCK_KEEPALIVE_CNT of them),
+ * so a peer that vanished without a FIN or RST is noticed and its tunnel
+ * freed.
+ */
+#define SOCK_KEEPALIVE_INTVL	10	/* seconds between probes */
+#define SOCK_KEEPALIVE_CNT	6	/* unanswered probes before reset */
+void	sock_tune(int fd, unsigned keepalive_ms);
 
 /*
  * Writes up to n bytes from the front of src to bev's socket with one

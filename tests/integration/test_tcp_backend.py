@@ -197,6 +197,49 @@ def main():
                 await T.wait_for(ws.send(chunk), 30, "send 256 KiB")
         return sink.wait_result(30)
 
+    with T.subtest("tcp-keepalive: both sockets of a tunnel probe an idle "
+            "peer (the kernel's timer, seen with ss); 0 turns it off"):
+        import subprocess
+
+        def timers(port):
+            """ss's timer column for established TCP sockets with local
+            or remote port, one string per socket."""
+            out = subprocess.run(["ss", "-tnoH", "state", "established",
+                "( sport = :%d or dport = :%d )" % (port, port)],
+                capture_output=True, text=True, timeout=30).stdout
+            return [l for l in out.splitlines() if l.strip()]
+
+        kecho = T.EchoBackend()  # only this subtest connects to it
+        for arg, want in (("30s", True), ("0", False)):
+            kb = T.Bridge("--route", "/e=%s" % kecho.addr, "-o",
+                "tcp-keepalive " + arg, name="wsbridge-ka-" + arg)
+            t = T.raw_ws(kb.port, "/e")
+            t.send_frame(T.OP_BINARY, b"hello")
+            T.expect_eq(t.recv_message(10), (T.OP_BINARY, b"hello"),
+                "echo (tcp-keepalive %s)" % arg)
+            # wsbridge's two sockets, once nothing is in flight on them
+            # (ss shows one timer: a retransmit one while bytes wait).
+            for _ in T.deadline_loop(30, "both sockets idle"):
+                client_side = [l for l in timers(kb.port)
+                    if l.split()[2].endswith(":%d" % kb.port)]
+                backend_side = [l for l in timers(kecho.port)
+                    if l.split()[3].endswith(":%d" % kecho.port)]
+                lines = client_side + backend_side
+                if len(client_side) == 1 and len(backend_side) >= 1 and \
+                        all(l.split()[1] == "0" for l in lines) and \
+                        not any("timer:(on" in l for l in lines):
+                    break
+            T.check(len(client_side) >= 1 and len(backend_side) >= 1,
+                "ss sees both sockets", ">= 1 each",
+                (client_side, backend_side))
+            for what, lines in (("client", client_side),
+                    ("backend", backend_side)):
+                has = any("keepalive" in l for l in lines)
+                T.expect_eq(has, want, "keepalive timer on the %s socket "
+                    "with tcp-keepalive %s: %s" % (what, arg, lines))
+            t.close()
+            kb.stop()
+
     with T.subtest("100 MiB upload to a sink backend"):
         n, digest = T.arun(upload(), 90)
         T.expect_eq(n, BIG, "bytes received by the backend")

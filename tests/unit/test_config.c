@@ -704,6 +704,15 @@ test_globals(void **state)
 	ok(cfg, "buffer-size 4k");
 	ok(cfg, "log-level debug");
 	ok(cfg, "syslog yes");
+	assert_int_equal(cfg->keepalive_ms, 60000);	/* the default */
+	ok(cfg, "tcp-keepalive 0");
+	assert_int_equal(cfg->keepalive_ms, 0);
+	ok(cfg, "tcp-keepalive 2m");
+	assert_int_equal(cfg->keepalive_ms, 120000);
+	ok(cfg, "shutdown-mode wait");
+	assert_int_equal(cfg->shutdown_wait, 1);
+	ok(cfg, "shutdown-mode close");
+	assert_int_equal(cfg->shutdown_wait, 0);
 	assert_int_equal(cfg->max_connections, 5);
 	assert_int_equal(cfg->max_head, 1024);
 	assert_int_equal(cfg->handshake_timeout_ms, 250);
@@ -782,6 +791,10 @@ test_globals(void **state)
 	    "max-header-size: bad size '1025k' (1k to 1M)");
 	bad("handshake-timeout 0", "handshake-timeout: must not be 0");
 	bad("close-timeout 0ms", "close-timeout: must not be 0");
+	bad("tcp-keepalive 500ms",
+	    "tcp-keepalive: bad duration '500ms' (0, or 1s to 1d)");
+	bad("shutdown-mode later",
+	    "shutdown-mode: 'later' is not close or wait");
 	bad("shutdown-timeout forever",
 	    "shutdown-timeout: bad duration 'forever'");
 	bad("buffer-size 4095", "buffer-size: bad size '4095' (4k to 1G)");
