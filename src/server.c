@@ -6,6 +6,9 @@
  */
 #include "wsb_autoconf.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,6 +670,56 @@ server_check(const struct config *cfg, char **cause)
 	return (0);
 }
 
+/* Whether a listen line's host is loopback only (NULL: every address). */
+static int
+server_loopback(const char *host)
+{
+	struct in_addr	a4;
+	struct in6_addr	a6;
+
+	if (host == NULL)
+		return (0);
+	if (strcmp(host, "localhost") == 0)
+		return (1);
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return ((ntohl(a4.s_addr) >> 24) == 127);
+	return (inet_pton(AF_INET6, host, &a6) == 1 &&
+	    IN6_IS_ADDR_LOOPBACK(&a6));
+}
+
+/*
+ * A listener other hosts can reach serving a route to a backend that
+ * takes any Origin and no token: any web page a browser on that network
+ * opens may open WebSockets to that backend (cross-site WebSocket
+ * hijacking). Said once at start, per route.
+ */
+static void
+server_warn_exposed(const struct config *cfg)
+{
+	const struct listen_cfg	*lc = NULL;
+	const struct route	*rt;
+	size_t			 i;
+
+	for (i = 0; i < cfg->nlistens && lc == NULL; i++) {
+		if (cfg->listens[i].unix_path == NULL &&
+		    cfg->listens[i].inherit_fd == -1 &&
+		    !server_loopback(cfg->listens[i].host))
+			lc = &cfg->listens[i];
+	}
+	if (lc == NULL)
+		return;
+	for (i = 0; i < cfg->nroutes; i++) {
+		rt = &cfg->routes[i];
+		if (rt->norigins > 0 || rt->target.kind == TARGET_TOKEN ||
+		    rt->target.kind == TARGET_ECHO)
+			continue;
+		log_warn("route %s -> %s on a listener other hosts reach (%s) "
+		    "accepts any Origin and no token: any web page can open "
+		    "it; set origins= (see Security in wsbridge.conf(5))",
+		    rt->path, rt->target.spec, lc->spec);
+	}
+}
+
 int
 server_start(struct server *srv)
 {
@@ -722,8 +775,10 @@ server_start(struct server *srv)
 		log_error("%s", cause);
 		free(cause);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		server_warn_exposed(g->w[0]->cfg);
 		server_lifetime_start(srv);
+	}
 	if (rc == 0 && n > 1)
 		rc = server_workers_start(srv);
 	return (rc);

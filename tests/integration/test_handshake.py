@@ -57,6 +57,25 @@ def main():
     port = b.port
     R = T.upgrade_request
 
+    with T.subtest("start-up warning: a route any web page can open on a "
+            "listener other hosts reach"):
+        warn = "accepts any Origin and no token"
+        args = ("--route", "/open=127.0.0.1:9", "--route", "/e=echo",
+            "--route", "/kept=127.0.0.1:9 origins=https://app.example")
+        wb = T.Bridge(*args, listen=("0.0.0.0:0",), name="wsbridge-exposed")
+        line = wb.wait_log(warn, 30)
+        T.check("route /open " in line, "the warning names the open route",
+            "route /open", line)
+        T.check(not any(warn in l and ("/kept" in l or "/e " in l)
+            for l in wb.lines), "no warning for a route with origins= or "
+            "the echo route")
+        wb.stop()
+        lb = T.Bridge(*args, name="wsbridge-loopback")
+        lb.wait_log(r"ready", 30)
+        T.check(not any(warn in l for l in lb.lines), "no warning on a "
+            "loopback listener", "none", [l for l in lb.lines if warn in l])
+        lb.stop()
+
     with T.subtest("101 with the RFC 6455 sample key"):
         c = T.RawConn(port)
         c.send(R("/echo", key=RFC_KEY))
