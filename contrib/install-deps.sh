@@ -8,7 +8,7 @@ what=${1:-run}
 build="autoconf automake libtool pkg-config make gcc libevent-dev libssl-dev
 zlib1g-dev libncurses-dev libsqlite3-dev libnghttp2-dev libjansson-dev sqlite3"
 test_pkgs="libcmocka-dev clang python3 python3-websockets python3-wsproto
-python3-h2 chromium firefox-esr tmux nghttp2-client procps"
+python3-h2 chromium firefox-esr tmux nghttp2-client procps haproxy"
 
 pkgs=$build
 [ "$what" = test ] && pkgs="$pkgs $test_pkgs"

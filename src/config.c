@@ -17,9 +17,11 @@
 
 #include <openssl/ssl.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "handshake.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "tls_client.h"
 #include "token.h"
 #include "util.h"
@@ -241,6 +243,7 @@ config_free(struct config *cfg)
 		free(cfg->listens[i].ca);
 		free(cfg->listens[i].ciphers);
 		free(cfg->listens[i].key_password);
+		free(cfg->listens[i].proxy_from);
 	}
 	free(cfg->listens);
 	for (i = 0; i < cfg->nroutes; i++)
@@ -457,6 +460,45 @@ config_listen_file(const char *key, const char *value, char **dst,
 	return (0);
 }
 
+/* proxy-protocol=v1|v2|any into the mask *out. */
+static int
+config_listen_proxy(const char *v, unsigned *out, char **cause)
+{
+	if (strcmp(v, "v1") == 0)
+		*out = PROXYPROTO_V1;
+	else if (strcmp(v, "v2") == 0)
+		*out = PROXYPROTO_V2;
+	else if (strcmp(v, "any") == 0)
+		*out = PROXYPROTO_ANY;
+	else
+		return (config_error(cause, "proxy-protocol: expected v1, v2 "
+		    "or any, not '%s'", v));
+	return (0);
+}
+
+/*
+ * A list of address ranges (proxy-from=, trusted-proxies) into *v (a new
+ * array replacing one given before). Returns 0, or -1 with *cause naming
+ * the item.
+ */
+static int
+config_cidrs(const char *key, const char *s, struct cidr **v, size_t *n,
+    char **cause)
+{
+	struct cidr	*nv;
+	const char	*bad;
+	size_t		 nn, badlen;
+
+	if (cidr_parse_list(s, &nv, &nn, &bad, &badlen) != 0)
+		return (config_error(cause, "%s: '%.*s' is not an address or "
+		    "ADDRESS/BITS range (host bits zero)", key, (int)badlen,
+		    bad));
+	free(*v);
+	*v = nv;
+	*n = nn;
+	return (0);
+}
+
 /* Adds a listener from the words "ADDR [tls cert=FILE key=FILE [ca=FILE]]". */
 static int
 config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
@@ -531,6 +573,14 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 			if (config_listen_file("ciphers", argv[i] + 8,
 			    &lc.ciphers, cause) != 0)
 				goto fail;
+		} else if (strncmp(argv[i], "proxy-protocol=", 15) == 0) {
+			if (config_listen_proxy(argv[i] + 15, &lc.proxy,
+			    cause) != 0)
+				goto fail;
+		} else if (strncmp(argv[i], "proxy-from=", 11) == 0) {
+			if (config_cidrs("proxy-from", argv[i] + 11,
+			    &lc.proxy_from, &lc.nproxy_from, cause) != 0)
+				goto fail;
 		} else if (strcmp(argv[i], "min-tls=1.2") == 0 ||
 		    strcmp(argv[i], "min-tls=1.3") == 0) {
 			lc.tls13_only = argv[i][10] == '3';
@@ -556,6 +606,14 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		    "min-tls= and verify-client need 'tls'");
 		goto fail;
 	}
+	if (lc.proxy_from != NULL && lc.proxy == 0) {
+		config_error(cause, "proxy-from= needs proxy-protocol=");
+		goto fail;
+	}
+	if (lc.proxy != 0 && lc.proxy_from == NULL &&
+	    config_cidrs("proxy-from", "127.0.0.0/8,::1", &lc.proxy_from,
+	    &lc.nproxy_from, cause) != 0)
+		goto fail;
 	/* ca= alone has always meant: client certificates required. */
 	if (lc.ca != NULL)
 		lc.verify_client = 1;
@@ -588,6 +646,7 @@ fail:
 	free(lc.ca);
 	free(lc.ciphers);
 	free(lc.key_password);
+	free(lc.proxy_from);
 	return (-1);
 }
 

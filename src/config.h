@@ -14,6 +14,7 @@
 
 struct handshake_policy;
 struct ws_offer;
+struct cidr;
 
 typedef struct ssl_ctx_st SSL_CTX;
 
@@ -86,6 +87,11 @@ struct listen_cfg {
 					   it, the system's CA store */
 	char		*ciphers;	/* tls: TLS 1.2 cipher list, or NULL */
 	char		*key_password;	/* tls: the key file's passphrase, or NULL */
+	unsigned	 proxy;		/* proxy-protocol=: PROXYPROTO_V1, _V2
+					   or both; 0: no PROXY header */
+	struct cidr	*proxy_from;	/* proxy-from=: who may send one
+					   (loopback unless given) */
+	size_t		 nproxy_from;
 };
 
 struct config {

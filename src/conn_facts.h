@@ -17,8 +17,12 @@ struct ws_offer;
 
 struct conn_facts {
 	/* The client's connection (h1conn, h2conn). */
-	struct sockaddr_storage	 peer;		/* the client */
+	struct sockaddr_storage	 peer;		/* the client (as a PROXY header
+						   names it, when one came) */
 	struct sockaddr_storage	 local;		/* the listener it reached */
+	struct sockaddr_storage	 via;		/* the balancer whose PROXY
+						   header named peer; AF_UNSPEC:
+						   none */
 	const char		*proto;		/* "h1", "h2" */
 	const char		*http_version;	/* "1.1", "2" */
 	int64_t			 h2_stream_id;	/* 0: HTTP/1.1 */

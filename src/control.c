@@ -406,6 +406,7 @@ static const struct ctl_fact {
 	CTL_FACT("protocols", CF_STR, protocols),
 	CTL_FACT("extensions", CF_STR, extensions),
 	CTL_FACT("backend_local", CF_ADDR, backend_local),
+	CTL_FACT("via", CF_ADDR, via),
 };
 
 static json_t *

@@ -620,14 +620,19 @@ h1conn_timeout(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* What the connection's socket says: both addresses, the peer's as text. */
+/*
+ * Both addresses (the client's as a PROXY header gave it, when one came),
+ * the client's as text.
+ */
 static void
 h1conn_addrs(struct h1conn *c, int fd, const struct sockaddr *sa,
-    socklen_t salen)
+    socklen_t salen, const struct sockaddr_storage *via)
 {
 	socklen_t	len = sizeof c->conn.local;
 
 	memcpy(&c->conn.peer, sa, MIN((size_t)salen, sizeof c->conn.peer));
+	if (via != NULL)
+		c->conn.via = *via;
 	if (getsockname(fd, (struct sockaddr *)&c->conn.local, &len) == -1)
 		memset(&c->conn.local, 0, sizeof c->conn.local);
 	if (conn_addr_str(&c->conn.peer, c->peer, sizeof c->peer) == NULL)
@@ -636,7 +641,7 @@ h1conn_addrs(struct h1conn *c, int fd, const struct sockaddr *sa,
 
 void
 h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen, SSL_CTX *tls)
+    socklen_t salen, SSL_CTX *tls, const struct sockaddr_storage *via)
 {
 	struct h1conn	*c;
 	SSL		*ssl = NULL;
@@ -646,7 +651,7 @@ h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	c->cfg = config_ref(w->cfg);
 	c->id = worker_next_id(w);
 	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
-	h1conn_addrs(c, fd, sa, salen);
+	h1conn_addrs(c, fd, sa, salen, via);
 	if (tls != NULL) {
 		c->tls = 1;
 		if ((ssl = SSL_new(tls)) != NULL)

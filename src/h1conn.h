@@ -13,14 +13,15 @@ struct h1conn;
 typedef struct ssl_ctx_st SSL_CTX;
 
 /*
- * Takes over the accepted socket fd, through TLS with a new SSL from tls
- * (borrowed) when it is not NULL. When the server is over its connection
+ * Takes over the accepted socket fd from the client sa, through TLS with a
+ * new SSL from tls (borrowed) when it is not NULL. via is the balancer
+ * whose PROXY header named sa (proxyin.c), or NULL. When the server is over its connection
  * limit, the client gets 503 and is closed. A connection that chooses h2
  * (ALPN, or the HTTP/2 preface on any listener) is handed to h2conn.
  * Frees itself when done.
  */
 void	h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
-	    socklen_t salen, SSL_CTX *tls);
+	    socklen_t salen, SSL_CTX *tls, const struct sockaddr_storage *via);
 
 /* SIGTERM: answers 503 to every connection still in its handshake. */
 void	h1conn_shutdown_all(struct worker *w);

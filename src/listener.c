@@ -22,10 +22,12 @@
 
 #include <openssl/ssl.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "h1conn.h"
 #include "listener.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
@@ -36,7 +38,27 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 
-	h1conn_accept(l->w, fd, sa, (socklen_t)salen, l->tls);
+	if (l->pp.versions != 0)
+		proxyin_accept(l->w, &l->pp, fd, sa, (socklen_t)salen);
+	else
+		h1conn_accept(l->w, fd, sa, (socklen_t)salen, l->tls, NULL);
+}
+
+/* lc's proxy-protocol= and proxy-from=, copied for the listener's life. */
+static void
+listener_proxy_init(struct listener *l, const struct listen_cfg *lc)
+{
+	TAILQ_INIT(&l->pp.pending);
+	l->pp.tls = &l->tls;
+	l->pp.addr = l->addr;
+	if ((l->pp.versions = lc->proxy) == 0)
+		return;
+	l->pp_from = xreallocarray(NULL, MAX(lc->nproxy_from, 1),
+	    sizeof *l->pp_from);
+	memcpy(l->pp_from, lc->proxy_from, lc->nproxy_from *
+	    sizeof *l->pp_from);
+	l->pp.from = l->pp_from;
+	l->pp.nfrom = lc->nproxy_from;
 }
 
 static void
@@ -369,11 +391,15 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 			SSL_CTX_up_ref(tls);
 			l->tls = tls;
 		}
+		listener_proxy_init(l, lc);
 		TAILQ_INSERT_TAIL(&w->listeners, l, entry);
 		/* One line per address: the other workers share it. */
 		if (w->index == 0)
-			log_info("listening on %s%s", l->addr, tls != NULL ?
-			    " (tls: h2, http/1.1)" : "");
+			log_info("listening on %s%s%s", l->addr, tls != NULL ?
+			    " (tls: h2, http/1.1)" : "", l->pp.versions == 0 ?
+			    "" : l->pp.versions == PROXYPROTO_ANY ?
+			    " (PROXY v1/v2)" : l->pp.versions == PROXYPROTO_V1 ?
+			    " (PROXY v1)" : " (PROXY v2)");
 		else
 			log_debug("worker %u: listening on %s", w->index,
 			    l->addr);
@@ -427,6 +453,8 @@ listener_free(struct listener *l)
 		return;
 	TAILQ_REMOVE(&l->w->listeners, l, entry);
 	evconnlistener_free(l->evl);
+	proxyin_free_all(&l->pp);
+	free(l->pp_from);
 	if (l->unlink_path && l->ss.ss_family == AF_UNIX) {
 		/* Ours: nobody else may connect to it now. */
 		sun = (const struct sockaddr_un *)(const void *)&l->ss;

@@ -8,6 +8,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "proxyin.h"
+
 struct worker;
 struct listen_cfg;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -23,6 +25,13 @@ struct listener {
 	socklen_t		 sslen;
 	SSL_CTX			*tls;		/* new connections' context, or NULL */
 	int			 unlink_path;	/* a unix socket we bound: remove it */
+	/*
+	 * proxy-protocol=: every connection starts with a PROXY header
+	 * (proxyin.c); pp.versions 0: none. Fixed for the listener's life
+	 * (a change of the listen line is another listener).
+	 */
+	struct proxyin_cfg	 pp;
+	struct cidr		*pp_from;	/* pp.from, owned */
 };
 
 /*

@@ -1082,6 +1082,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	struct ws_limits	lim;
 	size_t			high = tunnel_high(t);
 	char			peer[CONN_ADDRSTRLEN], local[CONN_ADDRSTRLEN];
+	char			via[CONN_ADDRSTRLEN];
 
 	assert(t->state == TUNNEL_CONNECTING);
 	t->state = TUNNEL_OPEN;
@@ -1117,10 +1118,14 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	} else if (t->flobs != NULL)
 		ws_conn_set_observer(t->ws, t->flobs, t->fls);
 	log_info("%s: open peer=%s proto=%s %s route=%s backend=%s "
-	    "backend-local=%s subprotocol=%s", t->logid, tunnel_peer(t, peer),
-	    t->facts->proto, t->facts->path, t->facts->route, t->facts->backend,
+	    "backend-local=%s subprotocol=%s%s%s", t->logid,
+	    tunnel_peer(t, peer), t->facts->proto, t->facts->path,
+	    t->facts->route, t->facts->backend,
 	    tunnel_addr(&t->facts->backend_local, local),
-	    t->facts->subprotocol != NULL ? t->facts->subprotocol : "-");
+	    t->facts->subprotocol != NULL ? t->facts->subprotocol : "-",
+	    t->facts->via.ss_family != AF_UNSPEC ? " via=" : "",
+	    t->facts->via.ss_family != AF_UNSPEC ? tunnel_addr(&t->facts->via,
+	    via) : "");
 
 	if (t->be != NULL) {
 		bufferevent_setcb(t->be, tunnel_be_read, tunnel_be_write,

@@ -301,7 +301,10 @@ detail_layout(struct scr *s, struct top_ui *ui, struct top_model *m, int y0,
 	if (query[0] != '\0')
 		fact(s, x, y, "query", query, 30);
 	y++;
-	fact(s, 0, y, "backend local", model_fact(d, "backend_local"), 48);
+	x = fact(s, 0, y, "backend local", model_fact(d, "backend_local"),
+	    48);
+	if (model_fact(d, "via")[0] != '\0')
+		fact(s, x, y, "via (PROXY)", model_fact(d, "via"), 48);
 	y++;
 	if (tc != NULL) {
 		x = scr_put(s, 0, y, R_LABEL, -1, "messages in/out ");

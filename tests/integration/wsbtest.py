@@ -930,10 +930,12 @@ class RawConn:
     """A plain TCP client speaking hand-built HTTP and frames."""
 
     def __init__(self, port, host="127.0.0.1", family=socket.AF_INET,
-            timeout=10.0, rcvbuf=None):
+            timeout=10.0, rcvbuf=None, source=None):
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:	# another loopback address, say
+            self.sock.bind((source, 0))
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

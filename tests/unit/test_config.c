@@ -1,6 +1,8 @@
 /* test_config.c -- config file grammar, every directive and route key, errors naming their line. */
 #include "wsb_autoconf.h"
 
+#include <sys/socket.h>
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +15,11 @@
 
 #include <cmocka.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "handshake.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "util.h"
 
 /* Applies line to cfg as line 1 of "t.conf"; fails the test on error. */
@@ -218,6 +222,54 @@ test_listen_tls(void **state)
 }
 
 /* websockify's ":PORT": every address, as a bare port. */
+/* proxy-protocol= and proxy-from= on a listen line. */
+static void
+test_listen_proxy(void **state)
+{
+	struct config		*cfg;
+	const struct listen_cfg	*lc;
+
+	(void)state;
+	cfg = config_new();
+	ok(cfg, "listen 8080");
+	ok(cfg, "listen 8081 proxy-protocol=v1");
+	ok(cfg, "listen 8082 proxy-protocol=v2 proxy-from=10.0.0.0/8,::1");
+	ok(cfg, "listen 8083 tls cert=/c.pem proxy-protocol=any");
+	assert_int_equal(cfg->listens[0].proxy, 0);
+	assert_null(cfg->listens[0].proxy_from);
+	lc = &cfg->listens[1];
+	assert_int_equal(lc->proxy, PROXYPROTO_V1);
+	/* Loopback unless told. */
+	assert_int_equal(lc->nproxy_from, 2);
+	assert_int_equal(lc->proxy_from[0].family, AF_INET);
+	assert_int_equal(lc->proxy_from[0].bits, 8);
+	assert_int_equal(lc->proxy_from[1].family, AF_INET6);
+	assert_int_equal(lc->proxy_from[1].bits, 128);
+	lc = &cfg->listens[2];
+	assert_int_equal(lc->proxy, PROXYPROTO_V2);
+	assert_int_equal(lc->nproxy_from, 2);
+	assert_int_equal(lc->proxy_from[0].addr[0], 10);
+	assert_int_equal(cfg->listens[3].proxy, PROXYPROTO_ANY);
+	assert_string_equal(cfg->listens[2].spec,
+	    "8082 proxy-protocol=v2 proxy-from=10.0.0.0/8,::1");
+	config_free(cfg);
+
+	bad("listen 80 proxy-protocol=v3", "proxy-protocol: expected v1, v2 "
+	    "or any, not 'v3'");
+	bad("listen 80 proxy-protocol=", "proxy-protocol: expected v1, v2 "
+	    "or any, not ''");
+	bad("listen 80 proxy-from=127.0.0.1", "proxy-from= needs "
+	    "proxy-protocol=");
+	bad("listen 80 proxy-protocol=v2 proxy-from=10.0.0.1/8",
+	    "proxy-from: '10.0.0.1/8' is not an address or ADDRESS/BITS range "
+	    "(host bits zero)");
+	bad("listen 80 proxy-protocol=v2 proxy-from=127.0.0.1,lb.example",
+	    "proxy-from: 'lb.example' is not an address or ADDRESS/BITS range "
+	    "(host bits zero)");
+	bad("listen 80 proxy-protocol=v2 proxy-from=", "proxy-from: '' is "
+	    "not an address or ADDRESS/BITS range (host bits zero)");
+}
+
 static void
 test_listen_colon_port(void **state)
 {
@@ -1198,6 +1250,7 @@ main(void)
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_listen_tls),
 		cmocka_unit_test(test_listen_colon_port),
+		cmocka_unit_test(test_listen_proxy),
 		cmocka_unit_test(test_route_token),
 		cmocka_unit_test(test_lifetime),
 		cmocka_unit_test(test_add_listen_and_route),
