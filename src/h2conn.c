@@ -242,7 +242,7 @@ static void
 h2conn_fc_update(struct h2conn *c)
 {
 	struct h2stream	*s;
-	uint64_t	 now = now_ns();
+	uint64_t	 now = obs_now();
 	int32_t		 cwin, swin;
 	enum h2_fc_wait	 w;
 	int		 any = 0, stalled;

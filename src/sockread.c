@@ -658,9 +658,8 @@ sockread_tls_read(struct sockread *r, size_t len)
 }
 
 static void
-sockread_ready(evutil_socket_t fd, short what, void *arg)
+sockread_read(struct sockread *r, evutil_socket_t fd)
 {
-	struct sockread		*r = arg;
 	struct evbuffer_iovec	 v[2];
 	struct iovec		 iov[SOCKREAD_PIECES + 1];
 	size_t			 len, ask, left;
@@ -737,6 +736,15 @@ fail:
 	r->done = 1;
 	sockread_update(r);
 	(void)sockread_tell(r, n == 0 ? SOCK_EOF : SOCK_ERROR);
+}
+
+/* A socket is readable: one observation-clock scope (util.h) around it. */
+static void
+sockread_ready(evutil_socket_t fd, short what, void *arg)
+{
+	obs_clock_open();
+	sockread_read(arg, fd);
+	obs_clock_close();
 }
 
 static struct sockread *

@@ -16,15 +16,12 @@
 unsigned
 stats_hist_bucket(uint64_t len)
 {
-	unsigned	b = 0;
+	unsigned	b;
 
 	if (len == 0)
 		return (0);
-	while (len > 1 && b < STATS_HIST - 2) {
-		len >>= 1;
-		b++;
-	}
-	return (b + 1);
+	b = 64 - (unsigned)__builtin_clzll(len);	/* 1 + floor(log2) */
+	return (b < STATS_HIST - 1 ? b : STATS_HIST - 1);
 }
 
 uint64_t
@@ -37,14 +34,13 @@ stats_hist_floor(unsigned b)
 
 /* ---- one-second buckets ------------------------------------------------- */
 
-void
-stats_secs_roll(struct stats_secs *s, uint64_t now)
+/* The slow part of stats_secs_roll(): a new second began. */
+static void
+stats_secs_turn(struct stats_secs *s, uint64_t sec)
 {
-	uint64_t	sec = now / NS, k;
+	uint64_t	k;
 	int		d;
 
-	if (sec == s->sec)
-		return;
 	/* A clock that went back (it does not: monotonic) resets too. */
 	k = sec > s->sec ? sec - s->sec : STATS_SECS;
 	if (k > STATS_SECS)
@@ -57,15 +53,25 @@ stats_secs_roll(struct stats_secs *s, uint64_t now)
 		}
 	}
 	s->sec = sec;
+	s->sec_ns = sec * NS;
 }
 
-static void
+void
+stats_secs_roll(struct stats_secs *s, uint64_t now)
+{
+	/* Unsigned: a time before the current second is outside it too. */
+	if (now - s->sec_ns >= NS)
+		stats_secs_turn(s, now / NS);
+}
+
+static inline void
 stats_secs_add(struct stats_secs *s, uint64_t now, int dir, uint64_t bytes,
     unsigned msgs)
 {
 	uint64_t	v;
 
-	stats_secs_roll(s, now);
+	if (now - s->sec_ns >= NS)
+		stats_secs_turn(s, now / NS);
 	v = (uint64_t)s->bytes[dir][s->cur] + bytes;
 	s->bytes[dir][s->cur] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 	s->msgs[dir][s->cur] += msgs;
@@ -212,7 +218,7 @@ stats_q_inflight(const struct stats_q *q, uint64_t *size, uint64_t *sent,
 }
 
 /* Appends a piece of n bytes queued at t. */
-static void
+static inline void
 stats_q_add(struct stats_q *q, enum stats_kind kind, size_t n,
     uint64_t payload, uint64_t t, uint64_t tq, uint64_t msg_no, int first,
     int last, unsigned opcode)
@@ -243,7 +249,6 @@ stats_q_add(struct stats_q *q, enum stats_kind kind, size_t n,
 		return;
 	}
 	m = stats_q_mark(q, q->n);
-	memset(m, 0, sizeof *m);
 	m->end = q->added;
 	m->t = t;
 	m->tq = tq;
@@ -309,25 +314,26 @@ stats_q_pop(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
     uint64_t now)
 {
 	struct stats_q		*q = &c->q[dir];
-	struct stats_mark	 m = q->m[q->head];
+	const struct stats_mark	*m = &q->m[q->head];
 	struct stats_msg	*sm;
 	struct stats_done	 d;
 	uint64_t		 wait;
 	unsigned		 i;
 
+	/* Its slot stays as it is until the next stats_q_add(). */
 	q->head = (q->head + 1) % STATS_MARKS;
 	q->n--;
-	wait = now > m.t ? now - m.t : 0;
+	wait = now > m->t ? now - m->t : 0;
 	if (wait > q->max_wait) {
 		q->max_wait = wait;
 		q->max_wait_t = now;
-		q->max_wait_msg = m.blocker != 0 ? m.blocker : m.msg_no;
+		q->max_wait_msg = m->blocker != 0 ? m->blocker : m->msg_no;
 		q->max_wait_size = q->max_wait_msg == q->cur_msg ?
 		    q->cur_size : 0;
 	}
-	if (m.kind == STATS_K_CONTROL) {
+	if (m->kind == STATS_K_CONTROL) {
 		q->ctl_last = wait;
-		q->ctl_last_op = m.opcode;
+		q->ctl_last_op = m->opcode;
 		q->ctl_sum += wait;
 		q->ctl_count++;
 		if (wait > q->ctl_max)
@@ -338,22 +344,22 @@ stats_q_pop(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 			memset(&d, 0, sizeof d);
 			d.dir = dir;
 			d.kind = STATS_K_CONTROL;
-			d.opcode = m.opcode;
-			d.t_queued = m.tq;
+			d.opcode = m->opcode;
+			d.t_queued = m->tq;
 			d.wait_ns = wait;
 			c->done(c->done_arg, &d);
 		}
 		return;
 	}
-	if (m.kind != STATS_K_DATA)
+	if (m->kind != STATS_K_DATA)
 		return;
-	if (m.first || m.msg_no != q->cur_msg) {
-		q->cur_msg = m.msg_no;
-		q->cur_first_t = m.t;
+	if (m->first || m->msg_no != q->cur_msg) {
+		q->cur_msg = m->msg_no;
+		q->cur_first_t = m->t;
 		q->cur_taken = 0;
 	}
-	q->cur_taken += m.payload;
-	if (!m.last)
+	q->cur_taken += m->payload;
+	if (!m->last)
 		return;
 	/* The message's last byte left wsbridge. */
 	if (q->nmsgs == STATS_MSGS) {
@@ -364,7 +370,7 @@ stats_q_pop(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 	q->nmsgs++;
 	q->msgs_done++;
 	memset(sm, 0, sizeof *sm);
-	sm->msg_no = m.msg_no;
+	sm->msg_no = m->msg_no;
 	sm->size = q->cur_msg == q->msg_open ? q->msg_open_size : q->cur_taken;
 	sm->t_first = q->cur_first_t;
 	sm->t_done = now;
@@ -488,13 +494,10 @@ stats_payload(struct stats_conn *c, struct stats_global *g,
 
 void
 stats_frame(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
-    unsigned opcode, int fin, unsigned rsv, int masked, uint64_t len,
-    uint64_t plain, unsigned hdr_len, uint16_t close_code, int status,
-    uint64_t t_src,
-    uint64_t now, uint64_t wall)
+    unsigned opcode, int fin, uint64_t len, uint64_t plain, unsigned hdr_len,
+    uint64_t t_src, uint64_t now)
 {
 	struct stats_q		*q = &c->q[dir];
-	struct stats_frame	*f;
 	unsigned		 b = stats_hist_bucket(len);
 	uint64_t		 t;
 	int			 first;
@@ -503,21 +506,6 @@ stats_frame(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 	g->frames[dir]++;
 	c->hist[dir][b]++;
 	g->hist[dir][b]++;
-	if (c->frames_ring != NULL) {
-		if (c->nframes < STATS_FRAMES)
-			c->nframes++;
-		f = &c->frames_ring[c->frames_head];
-		c->frames_head = (c->frames_head + 1) % STATS_FRAMES;
-		f->t = wall;
-		f->len = len;
-		f->close_code = close_code;
-		f->dir = dir;
-		f->opcode = opcode;
-		f->fin = fin;
-		f->rsv = rsv;
-		f->masked = masked;
-		f->status = status;
-	}
 	if (dir != STATS_OUT)
 		return;
 	t = t_src != 0 && t_src < now ? t_src : now;
@@ -551,6 +539,17 @@ stats_frame(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 	stats_secs_add(&g->secs, now, dir, plain, fin);
 	stats_q_add(q, STATS_K_DATA, hdr_len + len, len, t, now, q->msg_open,
 	    first, fin, 0);
+}
+
+void
+stats_frame_keep(struct stats_conn *c, const struct stats_frame *f)
+{
+	if (c->frames_ring == NULL)
+		return;
+	if (c->nframes < STATS_FRAMES)
+		c->nframes++;
+	c->frames_ring[c->frames_head] = *f;
+	c->frames_head = (c->frames_head + 1) % STATS_FRAMES;
 }
 
 void

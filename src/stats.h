@@ -111,6 +111,7 @@ struct stats_done {
 /* One-second buckets for rates and sparklines. */
 struct stats_secs {
 	uint64_t	sec;		/* the current bucket's second */
+	uint64_t	sec_ns;		/* its first nanosecond (sec * 1e9) */
 	uint32_t	bytes[2][STATS_SECS];	/* by enum stats_dir */
 	uint32_t	msgs[2][STATS_SECS];
 	unsigned	cur;		/* index of the current bucket */
@@ -215,15 +216,15 @@ void	stats_payload(struct stats_conn *, struct stats_global *,
  * in the client's output) enter the out queue. plain: the payload bytes an
  * outbound data frame stands for (len, or for a compressed message what it
  * inflates to: ws_frame_event.plain_len); bytes, rates and the largest
- * message count those, as inbound counts inflated payload. For outbound control frames
- * t_src is when the frame that caused it was read (a ping for a pong), or
- * 0. wall is the wall-clock time for the recent-frames ring.
+ * message count those, as inbound counts inflated payload. For outbound
+ * control frames t_src is when the frame that caused it was read (a ping
+ * for a pong), or 0.
  */
 void	stats_frame(struct stats_conn *, struct stats_global *,
-	    enum stats_dir dir, unsigned opcode, int fin, unsigned rsv,
-	    int masked, uint64_t len, uint64_t plain, unsigned hdr_len,
-	    uint16_t close_code,
-	    int status, uint64_t t_src, uint64_t now, uint64_t wall);
+	    enum stats_dir dir, unsigned opcode, int fin, uint64_t len,
+	    uint64_t plain, unsigned hdr_len, uint64_t t_src, uint64_t now);
+/* Adds a frame to the recent-frames ring, if one is kept. */
+void	stats_frame_keep(struct stats_conn *, const struct stats_frame *);
 
 /* Bytes outside WebSocket framing entered a queue (the 101 response). */
 void	stats_q_other(struct stats_q *, enum stats_dir, size_t n,

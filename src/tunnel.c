@@ -407,7 +407,7 @@ static void
 tunnel_be_taken(struct tunnel *t, size_t n)
 {
 	if (n > 0 && t->watched)
-		stats_taken(t->st, t->w->stats, STATS_IN, n, now_ns());
+		stats_taken(t->st, t->w->stats, STATS_IN, n, obs_now_fresh());
 }
 
 /*
@@ -471,7 +471,7 @@ tunnel_ws_payload(void *arg, const uint8_t *p, size_t n, unsigned opcode,
 	if (t->watched)
 		stats_payload(t->st, t->w->stats, STATS_IN, n, first, last,
 		    !tunnel_is_echo(t) && t->be != NULL && !t->be_flushing &&
-		    !t->be_dead, now_ns());
+		    !t->be_dead, obs_now());
 	if (tunnel_is_echo(t)) {
 		if (ws_conn_state(t->ws) != WS_OPEN)
 			return;		/* our close is out: no replies */
@@ -735,7 +735,7 @@ tunnel_be_data(struct tunnel *t)
 	if (t->fls != NULL || t->watched)
 		arrivals_note(&t->be_arr, t->be_in +
 		    evbuffer_get_length(tunnel_be_input(t)), t->be_in,
-		    now_ns());
+		    obs_now());
 	tunnel_be_pump(t);
 }
 
@@ -836,7 +836,7 @@ tunnel_be_bytes(void *arg, unsigned char *p, size_t n)
 	struct tunnel	*t = arg;
 
 	if (t->fls != NULL || t->watched)
-		arrivals_note(&t->be_arr, t->be_in + n, t->be_in, now_ns());
+		arrivals_note(&t->be_arr, t->be_in + n, t->be_in, obs_now());
 	if (t->ws == NULL)
 		return (0);
 	return (tunnel_be_frame(t, p, n, 0));
@@ -926,16 +926,27 @@ tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
 static void
 tunnel_obs_frame(void *arg, const struct ws_frame_event *ev)
 {
-	struct tunnel	*t = arg;
+	struct tunnel		*t = arg;
+	struct stats_frame	 f;
+	enum stats_dir		 dir = ev->dir == WS_DIR_IN ? STATS_IN : STATS_OUT;
 
 	if (t->st != NULL) {
-		stats_frame(t->st, t->w->stats, ev->dir == WS_DIR_IN ?
-		    STATS_IN : STATS_OUT, ev->opcode, ev->fin, ev->rsv,
-		    ev->masked, ev->len, ev->plain_len, ev->hdr_len,
-		    ev->close_code, ev->status,
+		stats_frame(t->st, t->w->stats, dir, ev->opcode, ev->fin,
+		    ev->len, ev->plain_len, ev->hdr_len,
 		    ev->delay_ns != 0 && ev->delay_ns < ev->t_ns ?
-		    ev->t_ns - ev->delay_ns : 0, ev->t_ns,
-		    t->st->frames_ring != NULL ? wall_ns() : 0);
+		    ev->t_ns - ev->delay_ns : 0, ev->t_ns);
+		if (t->st->frames_ring != NULL) {
+			f.t = wall_ns();
+			f.len = ev->len;
+			f.close_code = ev->close_code;
+			f.dir = dir;
+			f.opcode = ev->opcode;
+			f.fin = ev->fin;
+			f.rsv = ev->rsv;
+			f.masked = ev->masked;
+			f.status = ev->status;
+			stats_frame_keep(t->st, &f);
+		}
 		if (t->w->hooks != NULL)
 			t->w->hooks->frame(t->w->hooks->arg, t, ev);
 	}
@@ -949,7 +960,7 @@ tunnel_obs_taken(void *arg, size_t n)
 {
 	struct tunnel	*t = arg;
 
-	stats_taken(t->st, t->w->stats, STATS_OUT, n, now_ns());
+	stats_taken(t->st, t->w->stats, STATS_OUT, n, obs_now_fresh());
 }
 
 static int
@@ -970,7 +981,7 @@ tunnel_client_drained(struct evbuffer *buf,
 
 	if (info->n_deleted > 0 && t->st != NULL)
 		stats_taken(t->st, t->w->stats, STATS_OUT, info->n_deleted,
-		    now_ns());
+		    obs_now_fresh());
 }
 
 /* Bytes left the backend's output buffer for its socket. */
@@ -982,7 +993,7 @@ tunnel_backend_drained(struct evbuffer *buf,
 
 	if (info->n_deleted > 0 && t->st != NULL)
 		stats_taken(t->st, t->w->stats, STATS_IN, info->n_deleted,
-		    now_ns());
+		    obs_now_fresh());
 }
 
 /* A message or control frame finished leaving: into the frame log. */
@@ -1001,7 +1012,8 @@ tunnel_stats_start(struct tunnel *t)
 {
 	struct evbuffer	*out = t->tops->output(t->tr);
 
-	t->st = stats_conn_new(tunnel_stats_done, t);
+	/* Finished messages go to the frame log only: none, no calls. */
+	t->st = stats_conn_new(t->fls != NULL ? tunnel_stats_done : NULL, t);
 	t->watched = 1;
 	/* The 101 response (h1) may still be queued. */
 	stats_q_other(&t->st->q[STATS_OUT], STATS_OUT,

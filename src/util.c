@@ -118,6 +118,8 @@ strncaseeq(const char *s, size_t n, const char *t)
 	return (t[n] == '\0');
 }
 
+__thread struct obs_clock obs_clock;
+
 uint64_t
 now_ns(void)
 {

@@ -52,6 +52,62 @@ int	 path_dir_usable(const char *path, char **why);
 uint64_t now_ns(void);
 uint64_t wall_ns(void);
 
+/*
+ * The clock observations read (live stats, frame events, arrival times).
+ * Inside a scope -- sockread opens one around each socket's read callback,
+ * where nearly all frames are parsed, relayed and counted -- the first
+ * reading is kept and every later one returns it: counting costs one clock
+ * read per socket event and write, not one per frame and queue; the work
+ * done between two system calls counts as taking no time. Outside a scope
+ * (timers, write callbacks) it is now_ns(). Scopes do not nest.
+ */
+struct obs_clock {
+	uint64_t	t;	/* the scope's reading; 0 before the first */
+	int		open;
+};
+extern __thread struct obs_clock obs_clock;
+
+static inline uint64_t
+obs_now(void)
+{
+	uint64_t	t;
+
+	if (obs_clock.t != 0)
+		return (obs_clock.t);
+	t = now_ns();
+	if (obs_clock.open)
+		obs_clock.t = t;
+	return (t);
+}
+
+/*
+ * A fresh reading, kept for the rest of the scope: for the moment bytes
+ * left on a socket (a system call is where time passes within a scope).
+ */
+static inline uint64_t
+obs_now_fresh(void)
+{
+	uint64_t	t = now_ns();
+
+	if (obs_clock.open)
+		obs_clock.t = t;
+	return (t);
+}
+
+static inline void
+obs_clock_open(void)
+{
+	obs_clock.open = 1;
+	obs_clock.t = 0;
+}
+
+static inline void
+obs_clock_close(void)
+{
+	obs_clock.open = 0;
+	obs_clock.t = 0;
+}
+
 #define nitems(a)	(sizeof (a) / sizeof ((a)[0]))
 #ifndef MIN
 #define MIN(a, b)	((a) < (b) ? (a) : (b))

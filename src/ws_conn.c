@@ -201,7 +201,7 @@ ws_conn_ev_out(struct ws_conn *ws, const struct ws_frame *f, const uint8_t *p,
 	struct ws_frame_event	ev;
 
 	memset(&ev, 0, sizeof ev);
-	ev.t_ns = now_ns();
+	ev.t_ns = obs_now();
 	ev.delay_ns = t_src != 0 && t_src < ev.t_ns ? ev.t_ns - t_src : 0;
 	ev.len = f->len;
 	ev.dir = WS_DIR_OUT;
@@ -234,7 +234,7 @@ ws_conn_ev_in_begin(struct ws_conn *ws)
 	struct ws_frame_event	*ev = &ws->rx_ev;
 
 	memset(ev, 0, sizeof *ev);
-	ev->t_ns = now_ns();
+	ev->t_ns = obs_now();
 	ev->len = ws->rx.len;
 	ev->dir = WS_DIR_IN;
 	ev->opcode = ws->rx.opcode;
@@ -268,7 +268,7 @@ ws_conn_ev_in_end(struct ws_conn *ws, int status)
 	ws->rx_observed = 0;
 	if (ws->obs == NULL)
 		return;
-	now = now_ns();
+	now = obs_now();
 	t_read = arrivals_time(&ws->rx_arr, ws->rx_end);
 	ev->delay_ns = t_read != 0 && t_read < now ? now - t_read : 0;
 	ev->status = status;
@@ -534,7 +534,7 @@ static void
 ws_conn_activity(struct ws_conn *ws)
 {
 	if (ws->ev_idle != NULL)
-		ws->idle_from = now_ns();
+		ws->idle_from = obs_now();
 }
 
 struct ws_conn *
@@ -1280,7 +1280,7 @@ ws_conn_feed(struct ws_conn *ws, uint8_t *p, size_t n)
 	ws->in_input = 1;
 	if (ws->obs != NULL)
 		arrivals_note(&ws->rx_arr, ws->rx_consumed + ws_conn_kept(ws) +
-		    n, ws->rx_consumed + ws_conn_kept(ws), now_ns());
+		    n, ws->rx_consumed + ws_conn_kept(ws), obs_now());
 	took = ws_conn_parse(ws, p, n);
 	ws->in_input = 0;
 	return (took);
@@ -1313,7 +1313,7 @@ ws_conn_input(struct ws_conn *ws)
 	if (ws->obs != NULL)
 		arrivals_note(&ws->rx_arr, ws->rx_consumed + ws_conn_kept(ws) +
 		    evbuffer_get_length(in), ws->rx_consumed + ws_conn_kept(ws),
-		    now_ns());
+		    obs_now());
 	do {
 		ws->input_again = 0;
 		cnt = evbuffer_peek(in, -1, NULL, v, WS_INPUT_IOV);

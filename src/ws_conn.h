@@ -117,8 +117,9 @@ enum ws_fev_status {
 
 struct ws_frame_event {
 	/*
-	 * Monotonic clock (now_ns()): inbound, when its header was parsed;
-	 * outbound, when it was queued.
+	 * Monotonic clock (obs_now(), util.h: one reading per socket
+	 * event): inbound, when its header was parsed; outbound, when it
+	 * was queued.
 	 */
 	uint64_t	 t_ns;
 	/*

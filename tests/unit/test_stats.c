@@ -138,17 +138,12 @@ test_queue(void **state)
 	stats_taken(c, &g, STATS_OUT, 100, t);
 	assert_int_equal(stats_q_bytes(q), 0);
 
-	stats_frame(c, &g, STATS_OUT, WS_OP_BINARY, 0, 0, 0, 1000, 1000, 4, 0,
-	    0, 0, t, 0);
-	stats_frame(c, &g, STATS_OUT, WS_OP_CONT, 0, 0, 0, 1000, 1000, 4, 0, 0,
-	    0, t + 1 * MS, 0);
+	stats_frame(c, &g, STATS_OUT, WS_OP_BINARY, 0, 1000, 1000, 4, 0, t);
+	stats_frame(c, &g, STATS_OUT, WS_OP_CONT, 0, 1000, 1000, 4, 0, t + 1 * MS);
 	/* A ping read at t+2ms is answered at t+3ms. */
-	stats_frame(c, &g, STATS_OUT, WS_OP_PONG, 1, 0, 0, 4, 4, 2, 0, 0,
-	    t + 2 * MS, t + 3 * MS, 0);
-	stats_frame(c, &g, STATS_OUT, WS_OP_CONT, 1, 0, 0, 1000, 1000, 4, 0, 0,
-	    0, t + 4 * MS, 0);
-	stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 1, 0, 0, 10, 10, 2, 0, 0, 0,
-	    t + 5 * MS, 0);
+	stats_frame(c, &g, STATS_OUT, WS_OP_PONG, 1, 4, 4, 2, t + 2 * MS, t + 3 * MS);
+	stats_frame(c, &g, STATS_OUT, WS_OP_CONT, 1, 1000, 1000, 4, 0, t + 4 * MS);
+	stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 1, 10, 10, 2, 0, t + 5 * MS);
 	assert_int_equal(stats_q_bytes(q), 3 * 1004 + 6 + 12);
 	assert_int_equal(c->msgs[STATS_OUT], 2);
 	assert_int_equal(c->largest[STATS_OUT], 3000);
@@ -189,8 +184,7 @@ test_queue(void **state)
 	assert_int_equal(q->max_wait_msg, 1);		/* it was behind #1 */
 	assert_int_equal(ndone, 2);	/* #2's successor is not known yet */
 	/* A third message queued later did not wait for #2. */
-	stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 1, 0, 0, 1, 1, 2, 0, 0, 0,
-	    t + 4 * S, 0);
+	stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 1, 1, 1, 2, 0, t + 4 * S);
 	assert_int_equal(ndone, 3);
 	assert_int_equal(done[2].msg_no, 2);
 	assert_int_equal(done[2].delay_next_ns, 0);
@@ -203,8 +197,8 @@ test_queue(void **state)
 	/* More pieces than marks: merged, counted, never lost bytes. */
 	c = stats_conn_new(NULL, NULL);
 	for (i = 0; i < STATS_MARKS + 5; i++)
-		stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 1, 0, 0, 8, 8, 2, 0,
-		    0, 0, t + (uint64_t)i * MS, 0);
+		stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 1, 8, 8, 2, 0,
+		    t + (uint64_t)i * MS);
 	assert_int_equal(c->q[STATS_OUT].merged, 1);
 	assert_int_equal(stats_q_bytes(&c->q[STATS_OUT]),
 	    (STATS_MARKS + 5) * 10);
@@ -229,10 +223,8 @@ test_compressed_out(void **state)
 	stats_global_init(&g, t);
 	c = stats_conn_new(NULL, NULL);
 	/* 5000 bytes in two frames of 300 and 200 (zlib held some back). */
-	stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 0, WS_RSV1, 0, 300, 4000,
-	    4, 0, 0, 0, t, 0);
-	stats_frame(c, &g, STATS_OUT, WS_OP_CONT, 1, 0, 0, 200, 1000, 4, 0,
-	    0, 0, t, 0);
+	stats_frame(c, &g, STATS_OUT, WS_OP_TEXT, 0, 300, 4000, 4, 0, t);
+	stats_frame(c, &g, STATS_OUT, WS_OP_CONT, 1, 200, 1000, 4, 0, t);
 	assert_int_equal(c->bytes[STATS_OUT], 5000);
 	assert_int_equal(g.bytes[STATS_OUT], 5000);
 	assert_int_equal(c->largest[STATS_OUT], 5000);
