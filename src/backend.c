@@ -53,6 +53,8 @@ struct backend_req {
 	backend_cb			*cb;
 	void				*arg;
 	char				 why[160];
+	uint8_t				*pre;		/* written first, or NULL */
+	size_t				 prelen;
 	int				 in_connect;	/* inside backend_connect() */
 	int				 done;		/* result ready: status, why */
 	int				 status;
@@ -71,6 +73,7 @@ backend_req_free(struct backend_req *req)
 		evutil_freeaddrinfo(req->ais);
 	event_free(req->timer);
 	event_free(req->ev_step);
+	free(req->pre);
 	free(req);
 }
 
@@ -168,6 +171,28 @@ backend_start_tls(struct backend_req *req)
 	bufferevent_enable(fbev, EV_READ | EV_WRITE);
 }
 
+/*
+ * The PROXY header, first on the new connection: a fresh socket's send
+ * buffer takes it whole (it is at most PROXYPROTO_MAX bytes), so it is
+ * written at once, ahead of anything the bufferevent or TLS will write.
+ * Returns 0, or -1 after finishing req with 502.
+ */
+static int
+backend_send_pre(struct backend_req *req, struct bufferevent *bev)
+{
+	ssize_t	n;
+
+	n = send((int)bufferevent_getfd(bev), req->pre, req->prelen,
+	    MSG_NOSIGNAL);
+	if (n == (ssize_t)req->prelen)
+		return (0);
+	snprintf(req->why, sizeof req->why, "cannot send the PROXY header: %s",
+	    n == -1 ? strerror(errno) : "short write");
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	backend_finish(req, 502);
+	return (-1);
+}
+
 static void
 backend_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -175,6 +200,8 @@ backend_event(struct bufferevent *bev, short what, void *arg)
 	int			 err = EVUTIL_SOCKET_ERROR();
 
 	if (what & BEV_EVENT_CONNECTED) {
+		if (req->prelen > 0 && backend_send_pre(req, bev) != 0)
+			return;
 		if (req->tg->tls)
 			backend_start_tls(req);
 		else
@@ -247,7 +274,8 @@ backend_timeout(evutil_socket_t fd, short what, void *arg)
 
 struct backend_req *
 backend_connect(struct worker *w, const struct target *tg,
-    unsigned timeout_ms, backend_cb *cb, void *arg)
+    unsigned timeout_ms, const void *pre, size_t prelen, backend_cb *cb,
+    void *arg)
 {
 	struct backend_req		*req;
 	struct evutil_addrinfo		 hints;
@@ -260,6 +288,11 @@ backend_connect(struct worker *w, const struct target *tg,
 	req->tg = tg;
 	req->cb = cb;
 	req->arg = arg;
+	if (prelen > 0) {
+		req->pre = xmalloc(prelen);
+		memcpy(req->pre, pre, prelen);
+		req->prelen = prelen;
+	}
 	req->timer = evtimer_new(w->base, backend_timeout, req);
 	req->ev_step = event_new(w->base, -1, 0, backend_step, req);
 	tv.tv_sec = timeout_ms / 1000;

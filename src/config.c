@@ -968,6 +968,17 @@ config_route_option(struct route *r, const char *kv, char **cause)
 			goto out;
 		}
 		r->backend_insecure = !yes;
+	} else if (strcmp(key, "send-proxy") == 0) {
+		if (strcmp(value, "v1") == 0)
+			r->send_proxy = 1;
+		else if (strcmp(value, "v2") == 0)
+			r->send_proxy = 2;
+		else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0)
+			r->send_proxy = 0;
+		else {
+			config_error(cause, "%s: expected v1, v2 or off", key);
+			goto out;
+		}
 	} else if (strcmp(key, "connect-timeout") == 0) {
 		if (config_route_duration(key, value, 1, &r->connect_timeout_ms,
 		    cause) != 0)

@@ -59,6 +59,9 @@ struct route {
 	struct ws_deflate_opts deflate;	/* permessage-deflate (RFC 7692) */
 	char		*backend_ca;	/* tls targets: CA file, NULL: system store */
 	int		 backend_insecure; /* tls targets: backend-verify=no */
+	int		 send_proxy;	/* send-proxy=: the PROXY header version
+					   (1, 2) written to the backend
+					   first; 0: none */
 	int		 line;		/* config line, 0 from flags */
 	/*
 	 * TARGET_TOKEN routes: where tokens are looked up, and the routes

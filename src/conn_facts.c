@@ -13,6 +13,7 @@
 
 #include "conn_facts.h"
 #include "handshake.h"
+#include "proxyproto.h"
 #include "token.h"
 #include "util.h"
 
@@ -24,6 +25,7 @@ static const size_t conn_facts_strs[] = {
 	offsetof(struct conn_facts, tls_cipher),
 	offsetof(struct conn_facts, alpn),
 	offsetof(struct conn_facts, sni),
+	offsetof(struct conn_facts, tls_client_cn),
 	offsetof(struct conn_facts, path),
 	offsetof(struct conn_facts, query),
 	offsetof(struct conn_facts, host),
@@ -124,6 +126,23 @@ conn_facts_backend(struct conn_facts *f, int fd, const char *unix_path,
 	} else if (fd == -1 || getpeername(fd,
 	    (struct sockaddr *)&f->backend_peer, &len) == -1)
 		memset(&f->backend_peer, 0, sizeof f->backend_peer);
+}
+
+size_t
+conn_facts_proxy_header(const struct conn_facts *f, int version,
+    uint8_t *buf, size_t size)
+{
+	struct proxyproto_tls	tls;
+
+	memset(&tls, 0, sizeof tls);
+	tls.version = f->tls_version;
+	tls.cipher = f->tls_cipher;
+	tls.alpn = f->alpn;
+	tls.sni = f->sni;
+	tls.cn = f->tls_client_cn;
+	tls.cert = f->tls_client_cn != NULL;
+	return (proxyproto_build(version, &f->peer, &f->local,
+	    f->tls_version != NULL ? &tls : NULL, buf, size));
 }
 
 const char *

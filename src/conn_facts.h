@@ -11,6 +11,7 @@
 #define CONN_FACTS_H
 
 #include <sys/socket.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct ws_offer;
@@ -28,6 +29,7 @@ struct conn_facts {
 	int64_t			 h2_stream_id;	/* 0: HTTP/1.1 */
 	const char		*tls_version;	/* "TLSv1.3"; NULL: plain */
 	const char		*tls_cipher, *alpn, *sni;
+	const char		*tls_client_cn;	/* the client certificate's CN */
 
 	/* The request and the handshake's answer. */
 	const char		*path;		/* without the query */
@@ -77,6 +79,15 @@ void	conn_facts_free(struct conn_facts *f);
  */
 void	conn_facts_backend(struct conn_facts *f, int fd, const char *unix_path,
 	    uint64_t connect_ns);
+
+/*
+ * The PROXY header (version 1 or 2) that tells a backend who the client
+ * is: peer and local, and for version 2 on a TLS connection the ALPN,
+ * SNI and TLS TLVs. Writes it into buf (size bytes; PROXYPROTO_MAX is
+ * enough) and returns its length, 0 when it does not fit.
+ */
+size_t	conn_facts_proxy_header(const struct conn_facts *f, int version,
+	    uint8_t *buf, size_t size);
 
 /* Room for any address conn_addr_str() writes. */
 #define CONN_ADDRSTRLEN	128

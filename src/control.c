@@ -397,6 +397,7 @@ static const struct ctl_fact {
 	CTL_FACT("tls_cipher", CF_STR, tls_cipher),
 	CTL_FACT("alpn", CF_STR, alpn),
 	CTL_FACT("sni", CF_STR, sni),
+	CTL_FACT("tls_client_cn", CF_STR, tls_client_cn),
 	CTL_FACT("http_version", CF_STR, http_version),
 	CTL_FACT("h2_stream", CF_INT, h2_stream_id),
 	CTL_FACT("host", CF_STR, host),

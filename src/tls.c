@@ -206,6 +206,37 @@ fail:
 	return (NULL);
 }
 
+/*
+ * The client certificate's common name when it is plain text (UTF8String,
+ * PrintableString or IA5String without a NUL), or NULL. Borrowed from the
+ * certificate, which ssl holds as long as the connection. Only a listener
+ * with client verification asks for a certificate, so one that is here
+ * was verified.
+ */
+static const char *
+tls_client_cn(SSL *ssl)
+{
+	X509			*x;
+	X509_NAME		*name;
+	const ASN1_STRING	*d;
+	int			 i, type;
+
+	if ((x = SSL_get0_peer_certificate(ssl)) == NULL ||
+	    (name = X509_get_subject_name(x)) == NULL ||
+	    (i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0)
+		return (NULL);
+	d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	type = ASN1_STRING_type(d);
+	if (type != V_ASN1_UTF8STRING && type != V_ASN1_PRINTABLESTRING &&
+	    type != V_ASN1_IA5STRING)
+		return (NULL);
+	/* OpenSSL keeps a NUL after every string's bytes. */
+	if (strlen((const char *)ASN1_STRING_get0_data(d)) !=
+	    (size_t)ASN1_STRING_length(d))
+		return (NULL);
+	return ((const char *)ASN1_STRING_get0_data(d));
+}
+
 void
 tls_client_facts(struct bufferevent *bev, struct conn_facts *f)
 {
@@ -226,6 +257,7 @@ tls_client_facts(struct bufferevent *bev, struct conn_facts *f)
 		break;
 	}
 	f->sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	f->tls_client_cn = tls_client_cn(ssl);
 }
 
 enum tls_alpn

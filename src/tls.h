@@ -30,8 +30,9 @@ enum tls_alpn {
 SSL_CTX	*tls_server_ctx_new(const struct listen_cfg *lc, char **cause);
 
 /*
- * Points f's TLS fields (version, cipher, ALPN, SNI) at what bev's
- * finished handshake agreed; leaves them NULL on a plain socket. The
+ * Points f's TLS fields (version, cipher, ALPN, SNI, the client
+ * certificate's CN) at what bev's finished handshake agreed; leaves them
+ * NULL on a plain socket. The
  * strings live as long as the connection (conn_facts_new() copies them).
  */
 struct conn_facts;

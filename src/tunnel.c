@@ -29,6 +29,7 @@
 #include "handshake.h"
 #include "framelog.h"
 #include "log.h"
+#include "proxyproto.h"
 #include "sock.h"
 #include "sockread.h"
 #include "stats.h"
@@ -914,9 +915,16 @@ tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
 	if (rt->target.kind == TARGET_ECHO) {
 		t->ev_connected = event_new(w->base, -1, 0, tunnel_echo_ready, t);
 		event_active(t->ev_connected, EV_TIMEOUT, 1);
-	} else
+	} else {
+		uint8_t	pre[PROXYPROTO_MAX];
+		size_t	prelen = 0;
+
+		if (rt->send_proxy != 0)
+			prelen = conn_facts_proxy_header(t->facts,
+			    rt->send_proxy, pre, sizeof pre);
 		t->req = backend_connect(w, &rt->target,
-		    rt->connect_timeout_ms, tunnel_connected, t);
+		    rt->connect_timeout_ms, pre, prelen, tunnel_connected, t);
+	}
 	return (t);
 }
 

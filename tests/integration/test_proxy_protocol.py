@@ -6,9 +6,14 @@ and an untrusted source refused with one log line each while a live tunnel
 keeps working; HTTP/1.1 and HTTP/2 (h2c, and h2 by ALPN over TLS) behind a
 header; and Debian's HAProxy in TCP mode with send-proxy-v2 and send-proxy
 in front of wsbridge, a client on 127.0.0.2: the log line, the control
-socket and the frame log show the client, not HAProxy's 127.0.0.1."""
+socket and the frame log show the client, not HAProxy's 127.0.0.1.
+send-proxy= on routes: a backend of the test's own parses the header
+wsbridge writes first (v1, v2; over HTTP/1.1 and HTTP/2; the ALPN,
+AUTHORITY and SSL TLVs with the client certificate's CN; before the TLS
+handshake of a tls: backend) and finds the client behind HAProxy."""
 
 import os
+import queue
 import socket
 import sqlite3
 import ssl
@@ -46,6 +51,113 @@ def v2(src, sport, dst="127.0.0.1", dport=80, tlvs=b"", cmd=1):
     body = (socket.inet_pton(af, src) + socket.inet_pton(af, dst) +
         struct.pack(">HH", sport, dport) + tlvs)
     return SIG + bytes([0x21, fam]) + struct.pack(">H", len(body)) + body
+
+
+def read_exact(c, n):
+    b = b""
+    while len(b) < n:
+        d = c.recv(n - len(b))
+        if not d:
+            raise EOFError("EOF inside the PROXY header")
+        b += d
+    return b
+
+
+def parse_tlvs(b):
+    out = {}
+    while b:
+        t, n = b[0], struct.unpack(">H", b[1:3])[0]
+        if n > len(b) - 3:
+            raise ValueError("TLV %#x runs past the header" % t)
+        out[t] = b[3:3 + n]
+        b = b[3 + n:]
+    return out
+
+
+def read_pp(c):
+    """Reads one PROXY header off socket c (a byte at a time for v1, so
+    nothing behind it is taken) and returns what it says."""
+    first = read_exact(c, 1)
+    if first == b"P":
+        line = first
+        while not line.endswith(b"\r\n"):
+            line += read_exact(c, 1)
+            if len(line) > 107:
+                raise ValueError("v1 line over 107 bytes")
+        w = line[:-2].decode().split(" ")
+        r = {"version": 1, "proto": w[1], "tlvs": {}}
+        if w[1] in ("TCP4", "TCP6"):
+            r["src"] = "%s:%s" % (w[2], w[4])
+            r["dst"] = "%s:%s" % (w[3], w[5])
+        return r
+    hdr = first + read_exact(c, 15)
+    if hdr[:12] != SIG:
+        raise ValueError("bad v2 signature %r" % hdr[:12])
+    n = struct.unpack(">H", hdr[14:16])[0]
+    body = read_exact(c, n)
+    r = {"version": 2, "cmd": hdr[12] & 0xF, "fam": hdr[13]}
+    if hdr[13] == 0x11:
+        a, off = socket.AF_INET, 4
+    elif hdr[13] == 0x21:
+        a, off = socket.AF_INET6, 16
+    else:
+        a, off = None, 0
+    if a is not None:
+        sp, dp = struct.unpack(">HH", body[2 * off:2 * off + 4])
+        fmt = "[%s]:%d" if a == socket.AF_INET6 else "%s:%d"
+        r["src"] = fmt % (socket.inet_ntop(a, body[:off]), sp)
+        r["dst"] = fmt % (socket.inet_ntop(a, body[off:2 * off]), dp)
+        off = 2 * off + 4
+    r["tlvs"] = parse_tlvs(body[off:])
+    ssl_tlv = r["tlvs"].get(0x20)
+    if ssl_tlv is not None:
+        r["ssl_client"] = ssl_tlv[0]
+        r["ssl_verify"] = struct.unpack(">I", ssl_tlv[1:5])[0]
+        r["ssl"] = parse_tlvs(ssl_tlv[5:])
+    return r
+
+
+class PPBackend(T.Backend):
+    """A backend that reads the PROXY header wsbridge sends first (then,
+    with ctx, a TLS handshake), records it, and echoes what follows."""
+
+    def __init__(self, ctx=None):
+        self.ctx = ctx
+        self.got = queue.Queue()
+        super().__init__()
+
+    def handle(self, c):
+        try:
+            h = read_pp(c)
+        except (ValueError, EOFError) as e:
+            self.got.put({"error": str(e)})
+            return
+        self.got.put(h)
+        if self.ctx is not None:
+            c = self.ctx.wrap_socket(c, server_side=True)
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            c.sendall(d)
+
+    def header(self):
+        try:
+            h = self.got.get(timeout=30)
+        except queue.Empty:
+            T.fail("the backend got no connection with a PROXY header")
+        T.check("error" not in h, "backend parsed the header: %r" % h)
+        return h
+
+
+def echo_through(c, payload):
+    """A message through a backend that echoes bytes: they may come back
+    in more than one message."""
+    c.send_frame(T.OP_BINARY, payload)
+    got = b""
+    while len(got) < len(payload):
+        got += c.recv_message(30)[1]
+    T.expect_eq(got, payload, "bytes back through the backend")
 
 
 def raw(port, pre, source="127.0.0.1"):
@@ -224,11 +336,21 @@ def tls_h1(port, pre, cafile):
 
 def test_h2_tls(d):
     c = certs.make(d)
+    be = PPBackend()
+    sctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    sctx.load_cert_chain(c["cert"], c["key"])
+    tbe = PPBackend(sctx)
     b = T.Bridge("--route", "/echo=echo",
+        "--route", "/pp2=%s send-proxy=v2" % be.addr,
+        "--route", "/pp1=%s send-proxy=v1" % be.addr,
+        "--route", "/ppt=tls:%s send-proxy=v2 backend-ca=%s" % (tbe.addr,
+            c["ca"]),
         listen=("127.0.0.1:0 proxy-protocol=any",
             "127.0.0.1:0 tls cert=%s key=%s proxy-protocol=v2" % (c["cert"],
-            c["key"])), name="wsbridge-pp-h2")
-    plain, tls = (a[1] for a in b.addrs)
+            c["key"]),
+            "127.0.0.1:0 tls cert=%s key=%s ca=%s" % (c["cert"], c["key"],
+            c["ca"])), name="wsbridge-pp-h2")
+    plain, tls, mtls = (a[1] for a in b.addrs)
 
     with T.subtest("h2c (prior knowledge) behind a v1 header"):
         n = b.nlines()
@@ -257,7 +379,65 @@ def test_h2_tls(d):
         t.close()
         b.wait_log(r"open peer=192\.0\.2\.23:23 proto=h1 /echo", 30, n)
         refused(b, tls, b"\x16\x03\x01\x02\x00\x01\x00", "no PROXY header")
+
+    with T.subtest("send-proxy over HTTP/2: h2c, and h2 with its TLVs"):
+        cl = h2ws.H2Client(plain, pre=v1("192.0.2.31", 31), timeout=30)
+        st = cl.connect_ws("/pp1", timeout=30)
+        h = be.header()
+        T.expect_eq((h["version"], h["src"], h["dst"]), (1, "192.0.2.31:31",
+            "127.0.0.1:%d" % plain), "h2c: the client in a v1 header")
+        cl.send_message(st, b"h2c through")
+        cl.wait(lambda: st.messages, 30, "bytes back over h2c")
+        cl.close()
+        ctx = ssl.create_default_context(cafile=c["ca"])
+        ctx.check_hostname = False	# an SNI the certificate does not name
+        cl = h2ws.H2Client(tls, tls=True, pre=v2("192.0.2.32", 32),
+            timeout=30, ctx=ctx, sni="localhost")
+        st = cl.connect_ws("/pp2", timeout=30)
+        h = be.header()
+        T.expect_eq((h["version"], h["src"]), (2, "192.0.2.32:32"),
+            "h2: the client in a v2 header")
+        T.expect_eq(h["tlvs"].get(0x01), b"h2", "PP2_TYPE_ALPN")
+        T.expect_eq(h["tlvs"].get(0x02), b"localhost", "PP2_TYPE_AUTHORITY "
+            "(the SNI)")
+        T.expect_eq((h["ssl_client"], h["ssl_verify"]), (0x01, 1),
+            "PP2_TYPE_SSL: TLS, no client certificate")
+        T.check(h["ssl"].get(0x21, b"").startswith(b"TLSv1."),
+            "PP2_SUBTYPE_SSL_VERSION %r" % h["ssl"].get(0x21))
+        T.check(0x23 in h["ssl"], "PP2_SUBTYPE_SSL_CIPHER")
+        T.check(0x22 not in h["ssl"], "no CN without a certificate")
+        cl.send_message(st, b"h2 through")
+        cl.wait(lambda: st.messages, 30, "bytes back over h2")
+        cl.close()
+
+    with T.subtest("send-proxy v2 with a client certificate's CN (mTLS)"):
+        ctx = ssl.create_default_context(cafile=c["ca"])
+        ctx.load_cert_chain(c["client_cert"], c["client_key"])
+        ctx.set_alpn_protocols(["http/1.1"])
+        t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", mtls),
+            timeout=30), server_hostname="127.0.0.1")
+        t.sendall(T.upgrade_request("/pp2"))
+        h = be.header()
+        T.expect_eq(h["src"], "127.0.0.1:%d" % t.getsockname()[1],
+            "no PROXY listener: the socket's peer")
+        T.expect_eq(h["tlvs"].get(0x01), b"http/1.1", "PP2_TYPE_ALPN")
+        T.expect_eq((h["ssl_client"], h["ssl_verify"]), (0x07, 0),
+            "PP2_TYPE_SSL: a verified client certificate")
+        T.expect_eq(h["ssl"].get(0x22), b"client", "PP2_SUBTYPE_SSL_CN")
+        t.close()
+
+    with T.subtest("send-proxy before the TLS handshake of a tls: backend"):
+        cl = T.RawConn(plain, timeout=30)
+        cl.send(v2("192.0.2.33", 33))
+        cl.upgrade("/ppt", timeout=30)
+        h = tbe.header()
+        T.expect_eq((h["version"], h["src"]), (2, "192.0.2.33:33"),
+            "the header came first, in the clear")
+        echo_through(cl, b"over TLS to the backend")
+        cl.close()
     b.stop()
+    be.close()
+    tbe.close()
 
 
 class HAProxy:
@@ -312,7 +492,10 @@ class HAProxy:
 
 def test_haproxy(d):
     sock = os.path.join(d, "hc.sock")
+    be = PPBackend()
     b = T.Bridge("--route", "/echo=echo", "--control", sock,
+        "--route", "/pp2=%s send-proxy=v2" % be.addr,
+        "--route", "/pp1=%s send-proxy=v1" % be.addr,
         listen=("127.0.0.1:0 proxy-protocol=any",), name="wsbridge-ha")
     for opts in ("send-proxy-v2", "send-proxy"):
         with T.subtest("HAProxy %s: the client on 127.0.0.2" % opts):
@@ -331,9 +514,22 @@ def test_haproxy(d):
                 c.send_frame(T.OP_CLOSE, T.close_payload(1000))
                 T.expect_eq(c.recv_close(30)[0], 1000, "close echoed")
                 c.close()
+                for v in (2, 1):
+                    c = T.RawConn(ha.port, source="127.0.0.2", timeout=30)
+                    c.upgrade("/pp%d" % v, timeout=30)
+                    cport = c.sock.getsockname()[1]
+                    h = be.header()
+                    T.expect_eq((h["version"], h["src"], h["dst"]), (v,
+                        "127.0.0.2:%d" % cport, "127.0.0.1:%d" % b.port),
+                        "send-proxy=v%d: the backend's header names the "
+                        "client and the listener" % v)
+                    T.expect_eq(h["tlvs"], {}, "no TLVs without TLS")
+                    echo_through(c, b"after the header %d" % v)
+                    c.close()
             finally:
                 ha.stop()
     b.stop()
+    be.close()
 
 
 def main():

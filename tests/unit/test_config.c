@@ -655,8 +655,20 @@ test_route_keys(void **state)
 	r = last_route(cfg);
 	assert_int_equal(r->norigins, 0);
 	assert_int_equal(r->nsubprotocols, 0);
+	assert_int_equal(r->send_proxy, 0);
+
+	/* send-proxy=, from route-defaults too, and off again. */
+	ok(cfg, "route /p1 127.0.0.1:1 send-proxy=v1");
+	assert_int_equal(last_route(cfg)->send_proxy, 1);
+	ok(cfg, "route-defaults send-proxy=v2");
+	ok(cfg, "route /p2 tls:127.0.0.1:1");
+	assert_int_equal(last_route(cfg)->send_proxy, 2);
+	ok(cfg, "route /p0 unix:/run/x.sock send-proxy=off");
+	assert_int_equal(last_route(cfg)->send_proxy, 0);
 	config_free(cfg);
 
+	bad("route /x echo send-proxy=v3", "send-proxy: expected v1, v2 or off");
+	bad("route /x echo send-proxy=", "send-proxy: expected v1, v2 or off");
 	bad("route /x echo bogus=1", "unknown route option 'bogus'");
 	bad("route /x echo Mode=text", "unknown route option 'Mode'");
 	bad("route /x echo mode", "expected key=value, got 'mode'");
