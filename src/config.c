@@ -244,6 +244,7 @@ config_free(struct config *cfg)
 		free(cfg->listens[i].ciphers);
 		free(cfg->listens[i].key_password);
 		free(cfg->listens[i].proxy_from);
+		free(cfg->listens[i].key_password_file);
 	}
 	free(cfg->listens);
 	for (i = 0; i < cfg->nroutes; i++)
@@ -540,6 +541,8 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 		}
 		if (strcmp(argv[i], "tls") == 0)
 			lc.tls = 1;
+		else if (strcmp(argv[i], "tls=auto") == 0)
+			lc.tls = lc.tls_auto = 1;
 		else if (strcmp(argv[i], "verify-client") == 0)
 			lc.verify_client = 1;
 		else if (strncmp(argv[i], "cert=", 5) == 0) {
@@ -568,6 +571,10 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 				goto fail;
 			}
 			lc.key_password = xstrdup(argv[i] + 13);
+		} else if (strncmp(argv[i], "key-password-file=", 18) == 0) {
+			if (config_listen_file("key-password-file",
+			    argv[i] + 18, &lc.key_password_file, cause) != 0)
+				goto fail;
 		} else if (strncmp(argv[i], "ciphers=", 8) == 0) {
 			/* Checked by OpenSSL when the listener opens. */
 			if (config_listen_file("ciphers", argv[i] + 8,
@@ -590,7 +597,7 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 			goto fail;
 		} else if (i == 1 && strchr(argv[i], '=') == NULL) {
 			config_error(cause, "listen takes one address, then "
-			    "options (tls cert=FILE key=FILE [ca=FILE]); "
+			    "options (tls[=auto] cert=FILE [key=FILE]); "
 			    "got '%s'", argv[i]);
 			goto fail;
 		} else {
@@ -601,7 +608,7 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	}
 	if (!lc.tls && (lc.cert != NULL || lc.key != NULL || lc.ca != NULL ||
 	    lc.ciphers != NULL || lc.tls13_only || lc.verify_client ||
-	    lc.key_password != NULL)) {
+	    lc.key_password != NULL || lc.key_password_file != NULL)) {
 		config_error(cause, "cert=, key=, ca=, key-password=, ciphers=, "
 		    "min-tls= and verify-client need 'tls'");
 		goto fail;
@@ -614,6 +621,11 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	    config_cidrs("proxy-from", "127.0.0.0/8,::1", &lc.proxy_from,
 	    &lc.nproxy_from, cause) != 0)
 		goto fail;
+	if (lc.key_password != NULL && lc.key_password_file != NULL) {
+		config_error(cause, "key-password= and key-password-file= "
+		    "both given");
+		goto fail;
+	}
 	/* ca= alone has always meant: client certificates required. */
 	if (lc.ca != NULL)
 		lc.verify_client = 1;
@@ -647,6 +659,7 @@ fail:
 	free(lc.ciphers);
 	free(lc.key_password);
 	free(lc.proxy_from);
+	free(lc.key_password_file);
 	return (-1);
 }
 

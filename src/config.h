@@ -81,6 +81,9 @@ struct listen_cfg {
 	char		*spec;		/* as written, options included: identity on reload */
 	int		 line;
 	int		 tls;		/* "tls": TLS with ALPN h2, http/1.1 */
+	int		 tls_auto;	/* "tls=auto": TLS when the client's
+					   first byte starts a handshake
+					   (0x16), plain HTTP otherwise */
 	char		*cert;		/* tls: certificate chain file (PEM) */
 	char		*key;		/* tls: private key file (PEM) */
 	char		*ca;		/* tls: verify client certificates (mTLS), or NULL */
@@ -95,6 +98,8 @@ struct listen_cfg {
 	struct cidr	*proxy_from;	/* proxy-from=: who may send one
 					   (loopback unless given) */
 	size_t		 nproxy_from;
+	char		*key_password_file; /* tls: a file whose first line is
+					   it, read with the key, or NULL */
 };
 
 struct config {

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <assert.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,10 @@
 #define H2_PREFACE_LEN	24
 
 enum h1_state {
-	H1_REQUEST = 0,		/* reading the request head (handshake timer) */
+	H1_PEEK = 0,		/* tls=auto: waiting for the first byte to
+				   choose TLS or plain (handshake timer); no
+				   bev yet, fd is ours */
+	H1_REQUEST,		/* reading the request head (handshake timer) */
 	H1_CONNECTING,		/* request valid; backend connect in flight */
 	H1_TUNNEL,		/* 101 sent; the tunnel owns us */
 	H1_FLUSHING,		/* last bytes queued; shut down once written */
@@ -78,6 +82,8 @@ struct h1conn {
 	struct conn_facts	 conn;		/* the addresses, for each tunnel */
 	struct event		*timer;		/* handshake or linger deadline */
 	struct event		*ev_closed;	/* reports the close from the loop */
+	struct event		*ev_peek;	/* H1_PEEK: fd readable */
+	SSL_CTX			*peek_tls;	/* H1_PEEK: the context, a reference */
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
@@ -116,6 +122,11 @@ h1conn_free(struct h1conn *c)
 		evbuffer_remove_cb_entry(c->out, c->out_cb);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	else if (c->ev_peek != NULL)
+		close(c->fd);	/* still peeking: no bev owns it */
+	if (c->ev_peek != NULL)
+		event_free(c->ev_peek);
+	SSL_CTX_free(c->peek_tls);
 	event_free(c->timer);
 	event_free(c->ev_closed);
 	ws_offer_clear(&c->offer);
@@ -153,7 +164,10 @@ h1conn_set_closed(struct h1conn *c)
 		sockread_set(c->rd, 0);
 	if (c->tout != NULL)
 		tlsout_stop(c->tout);
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->ev_peek != NULL)
+		event_del(c->ev_peek);
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	event_active(c->ev_closed, EV_TIMEOUT, 1);
 }
 
@@ -610,6 +624,11 @@ h1conn_timeout(evutil_socket_t fd, short what, void *arg)
 	struct h1conn	*c = arg;
 
 	switch (c->state) {
+	case H1_PEEK:
+		log_info("%s: peer=%s sent nothing within handshake-timeout",
+		    c->logid, c->peer);
+		h1conn_set_closed(c);
+		break;
 	case H1_REQUEST:
 		h1conn_reject(c, 408, "no complete request within "
 		    "handshake-timeout");
@@ -639,47 +658,47 @@ h1conn_addrs(struct h1conn *c, int fd, const struct sockaddr *sa,
 		snprintf(c->peer, sizeof c->peer, "unix");
 }
 
-void
-h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
-    socklen_t salen, SSL_CTX *tls, const struct sockaddr_storage *via)
+/* Refuses the connection when stopping or over max-connections. */
+static void
+h1conn_admit(struct h1conn *c)
 {
-	struct h1conn	*c;
+	struct worker	*w = c->w;
+
+	if (w->stopping || worker_nconns(w) > c->cfg->max_connections)
+		h1conn_reject(c, 503, w->stopping ? "server shutting down" :
+		    "too many connections");
+}
+
+/*
+ * Puts c's socket behind a bufferevent, through a new SSL from tls when it
+ * is not NULL, and starts reading the request. Returns 0, or -1 when no
+ * bufferevent could be made (the socket is then closed).
+ */
+static int
+h1conn_start(struct h1conn *c, SSL_CTX *tls)
+{
+	struct worker	*w = c->w;
 	SSL		*ssl = NULL;
 
-	c = xcalloc_aligned(sizeof *c);
-	c->w = w;
-	c->cfg = config_ref(w->cfg);
-	c->id = worker_next_id(w);
-	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
-	h1conn_addrs(c, fd, sa, salen, via);
 	if (tls != NULL) {
 		c->tls = 1;
 		if ((ssl = SSL_new(tls)) != NULL)
-			c->bev = bufferevent_openssl_socket_new(w->base, fd,
+			c->bev = bufferevent_openssl_socket_new(w->base, c->fd,
 			    ssl, BUFFEREVENT_SSL_ACCEPTING,
 			    BEV_OPT_CLOSE_ON_FREE);
 	} else
-		c->bev = bufferevent_socket_new(w->base, fd,
+		c->bev = bufferevent_socket_new(w->base, c->fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		if (ssl != NULL)
 			SSL_free(ssl);
-		close(fd);
-		config_free(c->cfg);
-		free(c);
-		return;
+		close(c->fd);
+		return (-1);
 	}
 	c->out = bufferevent_get_output(c->bev);
-	c->fd = fd;
 	/* A peer that closes without close_notify has still closed (EOF). */
 	if (c->tls)
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	worker_conn_new(w);
-	sock_tune(fd, c->cfg->keepalive_ms);
-	c->timer = evtimer_new(w->base, h1conn_timeout, c);
-	c->ev_closed = event_new(w->base, -1, 0, h1conn_closed_cb, c);
-	TAILQ_INSERT_TAIL(&w->h1conns, c, entry);
-	c->listed = 1;
 	bufferevent_setcb(c->bev, h1conn_read, h1conn_write, h1conn_event, c);
 	/* A head larger than max-header-size is refused, never buffered. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, c->cfg->max_head + 1);
@@ -691,13 +710,98 @@ h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
 	 * a loop pass more per connection. TLS writes its handshake itself.
 	 */
 	bufferevent_enable(c->bev, c->tls ? EV_READ | EV_WRITE : EV_READ);
+	return (0);
+}
 
-	if (w->stopping || worker_nconns(w) > c->cfg->max_connections) {
-		h1conn_reject(c, 503, w->stopping ? "server shutting down" :
-		    "too many connections");
+/*
+ * tls=auto: the first byte is there (or the peer left). A TLS record
+ * starts with 0x16 (handshake); websockify also takes 0x80, an SSLv2
+ * hello, to TLS, where OpenSSL refuses it. Anything else is plain HTTP
+ * (or the HTTP/2 preface). Peeked, not read: the chosen side reads it.
+ */
+static void
+h1conn_peek_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct h1conn	*c = arg;
+	unsigned char	 b;
+	ssize_t		 n;
+	SSL_CTX		*tls;
+
+	if ((n = recv(c->fd, &b, 1, MSG_PEEK)) == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+		event_add(c->ev_peek, NULL);
 		return;
 	}
+	if (n <= 0) {
+		if (n == -1)
+			log_info("%s: peer=%s: %s", c->logid, c->peer,
+			    strerror(errno));
+		h1conn_set_closed(c);
+		return;
+	}
+	event_free(c->ev_peek);
+	c->ev_peek = NULL;
+	tls = c->peek_tls;
+	c->peek_tls = NULL;
+	c->state = H1_REQUEST;
+	if (h1conn_start(c, b == 0x16 || b == 0x80 ? tls : NULL) == -1) {
+		SSL_CTX_free(tls);
+		c->fd = -1;
+		h1conn_set_closed(c);
+		return;
+	}
+	SSL_CTX_free(tls);	/* the SSL holds its own reference */
+	if (log_enabled(LOGL_DEBUG))
+		log_debug("%s: peer=%s speaks %s", c->logid, c->peer,
+		    c->tls ? "TLS" : "plain HTTP");
+	h1conn_admit(c);
+}
+
+void
+h1conn_accept(struct worker *w, int fd, const struct sockaddr *sa,
+    socklen_t salen, SSL_CTX *tls, int tls_auto,
+    const struct sockaddr_storage *via)
+{
+	struct h1conn	*c;
+
+	c = xcalloc_aligned(sizeof *c);
+	c->w = w;
+	c->cfg = config_ref(w->cfg);
+	c->id = worker_next_id(w);
+	c->fd = fd;
+	snprintf(c->logid, sizeof c->logid, "c%llu", (unsigned long long)c->id);
+	h1conn_addrs(c, fd, sa, salen, via);
+	if (tls != NULL && tls_auto) {
+		c->state = H1_PEEK;
+		c->ev_peek = event_new(w->base, fd, EV_READ, h1conn_peek_cb, c);
+		if (c->ev_peek == NULL) {
+			close(fd);
+			config_free(c->cfg);
+			free(c);
+			return;
+		}
+		SSL_CTX_up_ref(tls);
+		c->peek_tls = tls;
+	} else {
+		c->state = H1_REQUEST;
+		if (h1conn_start(c, tls) == -1) {
+			config_free(c->cfg);
+			free(c);
+			return;
+		}
+	}
+	worker_conn_new(w);
+	sock_tune(fd, c->cfg->keepalive_ms);
+	c->timer = evtimer_new(w->base, h1conn_timeout, c);
+	c->ev_closed = event_new(w->base, -1, 0, h1conn_closed_cb, c);
+	TAILQ_INSERT_TAIL(&w->h1conns, c, entry);
+	c->listed = 1;
+	/* One deadline for the first byte and the request after it. */
 	h1conn_arm(c, c->cfg->handshake_timeout_ms);
+	if (c->state == H1_PEEK)
+		event_add(c->ev_peek, NULL);
+	else
+		h1conn_admit(c);
 }
 
 void
@@ -716,6 +820,11 @@ h1conn_shutdown_all(struct worker *w)
 
 	for (c = TAILQ_FIRST(&w->h1conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
+		if (c->state == H1_PEEK) {
+			/* TLS or not is unknown: no answer can be read. */
+			h1conn_set_closed(c);
+			continue;
+		}
 		if (c->state == H1_CONNECTING) {
 			tunnel_abort(c->tunnel);
 			c->tunnel = NULL;

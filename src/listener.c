@@ -41,7 +41,8 @@ listener_accept(struct evconnlistener *evl, evutil_socket_t fd,
 	if (l->pp.versions != 0)
 		proxyin_accept(l->w, &l->pp, fd, sa, (socklen_t)salen);
 	else
-		h1conn_accept(l->w, fd, sa, (socklen_t)salen, l->tls, NULL);
+		h1conn_accept(l->w, fd, sa, (socklen_t)salen, l->tls,
+		    l->tls_auto, NULL);
 }
 
 /* lc's proxy-protocol= and proxy-from=, copied for the listener's life. */
@@ -50,6 +51,7 @@ listener_proxy_init(struct listener *l, const struct listen_cfg *lc)
 {
 	TAILQ_INIT(&l->pp.pending);
 	l->pp.tls = &l->tls;
+	l->pp.tls_auto = l->tls_auto;
 	l->pp.addr = l->addr;
 	if ((l->pp.versions = lc->proxy) == 0)
 		return;
@@ -390,16 +392,19 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 		if (tls != NULL) {
 			SSL_CTX_up_ref(tls);
 			l->tls = tls;
+			l->tls_auto = lc->tls_auto;
 		}
 		listener_proxy_init(l, lc);
 		TAILQ_INSERT_TAIL(&w->listeners, l, entry);
 		/* One line per address: the other workers share it. */
 		if (w->index == 0)
-			log_info("listening on %s%s%s", l->addr, tls != NULL ?
-			    " (tls: h2, http/1.1)" : "", l->pp.versions == 0 ?
-			    "" : l->pp.versions == PROXYPROTO_ANY ?
-			    " (PROXY v1/v2)" : l->pp.versions == PROXYPROTO_V1 ?
-			    " (PROXY v1)" : " (PROXY v2)");
+			log_info("listening on %s%s%s", l->addr, tls == NULL ?
+			    "" : lc->tls_auto ? " (tls or plain by the first "
+			    "byte: h2, http/1.1)" : " (tls: h2, http/1.1)",
+			    l->pp.versions == 0 ? "" :
+			    l->pp.versions == PROXYPROTO_ANY ? " (PROXY v1/v2)" :
+			    l->pp.versions == PROXYPROTO_V1 ? " (PROXY v1)" :
+			    " (PROXY v2)");
 		else
 			log_debug("worker %u: listening on %s", w->index,
 			    l->addr);

@@ -24,6 +24,7 @@ struct listener {
 	struct sockaddr_storage	 ss;		/* bound address */
 	socklen_t		 sslen;
 	SSL_CTX			*tls;		/* new connections' context, or NULL */
+	int			 tls_auto;	/* tls=auto: plain HTTP too */
 	int			 unlink_path;	/* a unix socket we bound: remove it */
 	/*
 	 * proxy-protocol=: every connection starts with a PROXY header

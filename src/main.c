@@ -52,7 +52,8 @@ usage(FILE *f)
 "  -c, --config FILE       read FILE (see wsbridge.conf(5)); SIGHUP rereads it\n"
 "  -l, --listen ADDR       listen on ADDR: PORT, HOST:PORT, [V6]:PORT (repeatable);\n"
 "                          'ADDR tls cert=FILE [key=FILE] [ca=FILE]' for wss://\n"
-"                          (HTTP/1.1 and HTTP/2 by ALPN; ca= requires client certs)\n"
+"                          (HTTP/1.1 and HTTP/2 by ALPN; ca= requires client certs);\n"
+"                          tls=auto: wss:// and ws:// on the same port\n"
 "  -r, --route 'PATH=TARGET [KEY=VALUE ...]'\n"
 "                          bridge PATH (or * for any) to TARGET (repeatable);\n"
 "                          keys as in a config route line, e.g. mode=text\n"
@@ -79,7 +80,8 @@ usage(FILE *f)
 "websockify's options (see docs/websockify.md for each one's mapping):\n"
 "  --cert FILE [--key FILE] [--key-password PASS] [--ssl-only]\n"
 "  [--verify-client [--cafile FILE]]\n"
-"                          wss:// on [HOST:]PORT (key in FILE when no --key)\n"
+"                          wss:// and ws:// on [HOST:]PORT, wss:// only with\n"
+"                          --ssl-only (key in FILE when no --key)\n"
 "  --ssl-target            TARGET speaks TLS (tls:HOST:PORT)\n"
 "  --unix-target FILE      the target is the unix socket FILE\n"
 "  --unix-listen FILE [--unix-listen-mode MODE]\n"
@@ -463,9 +465,9 @@ wsk_warn(struct server *srv, const char *text)
 
 /*
  * The listener for websockify's [HOST:]PORT (or --unix-listen) with its
- * TLS options, as websockify decides: TLS when the certificate (default
- * ./self.pem) exists, required with --ssl-only. Returns 0, or -1 after
- * saying why.
+ * TLS options, as websockify decides: when the certificate (default
+ * ./self.pem) exists, wss:// and ws:// on the same port (tls=auto), wss://
+ * only with --ssl-only. Returns 0, or -1 after saying why.
  */
 static int
 wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
@@ -473,6 +475,7 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 	struct stat	 sb;
 	char		*spec, *cert, *key = NULL, *ca = NULL, *q, *line;
 	int		 tls = 0, exists;
+	const char	*mode = "tls";
 
 	if (k->inetd)
 		spec = xasprintf("fd:%d", STDIN_FILENO);
@@ -491,17 +494,13 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 			goto fail;
 		}
 		tls = 1;
-	} else if (exists && (k->cert != NULL || k->key != NULL)) {
-		tls = 1;
-		wsk_warn(srv, "websockify also takes ws:// on a --cert port; "
-		    "wsbridge serves wss:// only there until issue 16 item 2 "
-		    "(same-port ws:// and wss://) lands");
 	} else if (exists) {
-		line = xasprintf("%s exists: websockify would take wss:// with "
-		    "it too; wsbridge serves ws:// only unless --cert or "
-		    "--ssl-only is given", cert);
-		wsk_warn(srv, line);
-		free(line);
+		/* The client's first byte says which (0x16: TLS). */
+		tls = 1;
+		mode = "tls=auto";
+		if (k->cert == NULL)
+			wsk_note(srv, "./self.pem exists: wss:// with it, ws:// "
+			    "too (as websockify)");
 	} else if (k->cert != NULL) {
 		line = xasprintf("%s not found: no TLS (as websockify)", cert);
 		wsk_warn(srv, line);
@@ -521,7 +520,10 @@ wsk_listen(struct server *srv, const struct wsk *k, const char *addr)
 	}
 	if (tls) {
 		q = line;
-		line = wsk_kv(q, "tls cert", cert);
+		line = xasprintf("%s %s", q, mode);
+		free(q);
+		q = line;
+		line = wsk_kv(q, "cert", cert);
 		free(q);
 	}
 	if (tls && k->key != NULL) {

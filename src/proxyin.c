@@ -90,7 +90,7 @@ proxyin_done(struct proxyin *p, const struct proxyproto_hdr *h)
 	struct worker		*w = p->w;
 	SSL_CTX			*tls = *p->pc->tls;
 	struct sockaddr_storage	 client, via;
-	int			 fd = p->fd;
+	int			 fd = p->fd, tls_auto = p->pc->tls_auto;
 
 	via = p->peer;
 	if (h->local)
@@ -99,7 +99,7 @@ proxyin_done(struct proxyin *p, const struct proxyproto_hdr *h)
 		client = h->src;
 	proxyin_free(p, 0);
 	h1conn_accept(w, fd, (struct sockaddr *)&client, sizeof client, tls,
-	    h->local ? NULL : &via);
+	    tls_auto, h->local ? NULL : &via);
 }
 
 static void

@@ -26,6 +26,7 @@ struct proxyin_cfg {
 	size_t			 nfrom;
 	SSL_CTX *const		*tls;		/* the listener's context when
 						   the header is read, or NULL */
+	int			 tls_auto;	/* tls=auto: plain HTTP too */
 	const char		*addr;		/* the listener, for the log */
 	struct proxyin_list	 pending;	/* headers being read */
 };

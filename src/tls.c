@@ -107,12 +107,37 @@ tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 /* The passphrase given when there is none: never a terminal prompt. */
 static char	tls_no_password[] = "";
 
+/* Longest key-password-file line: PEM_BUFSIZE is OpenSSL's own bound. */
+#define TLS_PASSWORD_MAX	1024
+
+/*
+ * Reads key-password-file's first line (without its line end) into buf.
+ * Returns 0, or -1 with *cause set naming the file.
+ */
+static int
+tls_read_password(const char *path, char *buf, size_t len, char **cause)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		*cause = xasprintf("key-password-file %s: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';	/* empty file: an empty passphrase */
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return (0);
+}
+
 SSL_CTX *
 tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 {
 	SSL_CTX			*ctx;
 	STACK_OF(X509_NAME)	*names;
-	char			 err[256];
+	char			 err[256], pw[TLS_PASSWORD_MAX];
+	int			 rc;
 
 	ERR_clear_error();
 	if (tls_readable("cert", lc->cert, cause) == -1 ||
@@ -152,10 +177,23 @@ tls_server_ctx_new(const struct listen_cfg *lc, char **cause)
 	 * An encrypted key: OpenSSL's default callback reads the passphrase
 	 * from the userdata. Without key-password it would prompt on the
 	 * terminal, which a proxy must never do: an empty one fails instead.
+	 * key-password-file is read at each (re)load and the passphrase
+	 * wiped once the key is in: it stays off the command line and out
+	 * of the config's memory.
 	 */
-	SSL_CTX_set_default_passwd_cb_userdata(ctx, lc->key_password != NULL ?
-	    lc->key_password : tls_no_password);
-	if (SSL_CTX_use_PrivateKey_file(ctx, lc->key, SSL_FILETYPE_PEM) != 1) {
+	if (lc->key_password_file != NULL) {
+		if (tls_read_password(lc->key_password_file, pw, sizeof pw,
+		    cause) == -1)
+			goto fail;
+		SSL_CTX_set_default_passwd_cb_userdata(ctx, pw);
+	} else
+		SSL_CTX_set_default_passwd_cb_userdata(ctx,
+		    lc->key_password != NULL ? lc->key_password :
+		    tls_no_password);
+	rc = SSL_CTX_use_PrivateKey_file(ctx, lc->key, SSL_FILETYPE_PEM);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, tls_no_password);
+	explicit_bzero(pw, sizeof pw);
+	if (rc != 1) {
 		if (ERR_GET_REASON(ERR_peek_last_error()) ==
 		    X509_R_KEY_VALUES_MISMATCH) {
 			ERR_clear_error();

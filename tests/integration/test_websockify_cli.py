@@ -249,13 +249,13 @@ def main():
             a.addr)
         echo_check(br.port, conn=tls_conn(br.port, cs["ca"])).close()
         br.stop()
-        # Without --ssl-only websockify would take ws:// there too: said.
+        # Without --ssl-only ws:// is taken there too, as websockify
+        # (test_sameport.py serves both).
         st, out = T.run_wsbridge("--cert", combined, "--print-config",
             "127.0.0.1:0", a.addr)
         T.expect_eq(st, 0, "--cert without --ssl-only: --print-config")
-        T.check("warning: websockify also takes ws:// on a --cert port" in
-            out and "# websockify also takes ws://" in out, "the difference "
-            "is warned about and noted in the config", "both", out)
+        T.check(" tls=auto cert=" in out and "warning" not in out,
+            "tls=auto, without a warning", "tls=auto", out)
         st, out = T.run_wsbridge("--ssl-version", "tlsv1_1", "127.0.0.1:0",
             a.addr)
         T.expect_eq(st, 2, "--ssl-version tlsv1_1: exit status")

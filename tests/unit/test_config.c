@@ -145,8 +145,8 @@ test_listen(void **state)
 	config_free(cfg);
 
 	bad("listen", "listen needs one address");
-	bad("listen 80 81", "listen takes one address, then options (tls "
-	    "cert=FILE key=FILE [ca=FILE]); got '81'");
+	bad("listen 80 81", "listen takes one address, then options "
+	    "(tls[=auto] cert=FILE [key=FILE]); got '81'");
 	bad("listen 80 tls", "tls needs cert=FILE [key=FILE]");
 	bad("listen 80 tls key=a", "tls needs cert=FILE [key=FILE]");
 	bad("listen 80 cert=a key=b", "cert=, key=, ca=, key-password=, "
@@ -218,6 +218,19 @@ test_listen_tls(void **state)
 	ok(cfg, "listen 8446 tls cert=/c.pem verify-client");
 	assert_int_equal(cfg->listens[6].verify_client, 1);
 	assert_null(cfg->listens[6].ca);
+	/* tls=auto: TLS or plain HTTP, by the client's first byte. */
+	ok(cfg, "listen 8447 tls=auto cert=/both.pem key-password-file=/pw");
+	assert_int_equal(cfg->listens[cfg->nlistens - 1].tls, 1);
+	assert_int_equal(cfg->listens[cfg->nlistens - 1].tls_auto, 1);
+	assert_string_equal(cfg->listens[cfg->nlistens - 1].key_password_file,
+	    "/pw");
+	assert_int_equal(cfg->listens[4].tls_auto, 0);
+	bad("listen 80 tls=auto", "tls needs cert=FILE [key=FILE]");
+	bad("listen 80 tls=maybe cert=a", "unknown listen option 'tls=maybe'");
+	bad("listen 80 key-password-file=/pw", "cert=, key=, ca=, "
+	    "key-password=, ciphers=, min-tls= and verify-client need 'tls'");
+	bad("listen 80 tls cert=a key-password=x key-password-file=/pw",
+	    "key-password= and key-password-file= both given");
 	config_free(cfg);
 }
 
