@@ -254,6 +254,8 @@ config_free(struct config *cfg)
 	framelog_config_clear(&cfg->log);
 	free(cfg->control);
 	free(cfg->log_file);
+	free(cfg->user);
+	free(cfg->group);
 	free(cfg->syslog_server);
 	free(cfg->file);
 	free(cfg);
@@ -500,6 +502,76 @@ config_cidrs(const char *key, const char *s, struct cidr **v, size_t *n,
 	return (0);
 }
 
+/* Sockets from the service manager (config_set_activation). */
+static struct {
+	int	  first_fd;
+	char	**names;
+	size_t	  n;
+} config_activation;
+
+void
+config_set_activation(int first_fd, char **names, size_t n)
+{
+	config_activation.first_fd = first_fd;
+	config_activation.names = names;
+	config_activation.n = n;
+}
+
+static int config_listen_words(struct config *, char **, size_t, int,
+    char **);
+
+/*
+ * "listen systemd[:NAME] [options]": one listener per socket the service
+ * manager passed (named NAME, when given), each as "fd:N [options]"
+ * would be. None passed at all (not started by a .socket unit; --check
+ * from ExecStartPre=): one placeholder the start refuses with the reason.
+ */
+static int
+config_listen_systemd(struct config *cfg, char **argv, size_t argc,
+    int lineno, char **cause)
+{
+	const char		*name = argv[0][7] == ':' ? argv[0] + 8 : NULL;
+	struct listen_cfg	*lc;
+	char			*word = argv[0], *fdword, *spec;
+	size_t			 i, found = 0;
+	int			 rc = 0;
+
+	if (argv[0][7] != '\0' && (name == NULL || *name == '\0'))
+		return (config_error(cause, "bad listen address '%s' "
+		    "(systemd or systemd:NAME)", argv[0]));
+	for (i = 0; i < config_activation.n || (i == 0 &&
+	    config_activation.n == 0); i++) {
+		if (config_activation.n > 0 && name != NULL &&
+		    (config_activation.names == NULL ||
+		    config_activation.names[i] == NULL ||
+		    strcmp(config_activation.names[i], name) != 0))
+			continue;
+		fdword = xasprintf("fd:%d", config_activation.n > 0 ?
+		    config_activation.first_fd + (int)i : 3);
+		argv[0] = fdword;
+		rc = config_listen_words(cfg, argv, argc, lineno, cause);
+		argv[0] = word;
+		free(fdword);
+		if (rc != 0)
+			return (rc);
+		lc = &cfg->listens[cfg->nlistens - 1];
+		lc->systemd = 1;
+		if (config_activation.n == 0)
+			lc->inherit_fd = -1;
+		/* The identity on reload: the name and the descriptor. */
+		spec = xasprintf("%s#%d%s", word, lc->inherit_fd,
+		    lc->spec + strcspn(lc->spec, " "));
+		free(lc->spec);
+		lc->spec = spec;
+		found++;
+	}
+	if (found == 0)
+		return (config_error(cause, "listen %s: the service manager "
+		    "passed no socket named %s (FileDescriptorName= in the "
+		    ".socket unit)", word, name));
+	return (0);
+}
+
 /* Adds a listener from the words "ADDR [tls cert=FILE key=FILE [ca=FILE]]". */
 static int
 config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
@@ -516,6 +588,9 @@ config_listen_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	if (config_has_ctl(argv[0]))
 		return (config_error(cause, "bad listen address"));
 	lc.inherit_fd = -1;
+	if (strncmp(argv[0], "systemd", 7) == 0 && (argv[0][7] == '\0' ||
+	    argv[0][7] == ':'))
+		return (config_listen_systemd(cfg, argv, argc, lineno, cause));
 	if (strncmp(argv[0], "unix:", 5) == 0) {
 		if (config_unix_path(argv[0], cause) != 0)
 			return (-1);
@@ -1302,6 +1377,17 @@ config_global(struct config *cfg, const char *name, const char *arg,
 		else
 			return (config_error(cause, "%s: expected rfc5424 or "
 			    "rfc3164", name));
+	} else if (strcmp(name, "user") == 0 || strcmp(name, "group") == 0) {
+		if (arg[0] == '\0' || strlen(arg) > 64)
+			return (config_error(cause, "%s: expected a name or "
+			    "number", name));
+		if (strcmp(name, "user") == 0) {
+			free(cfg->user);
+			cfg->user = xstrdup(arg);
+		} else {
+			free(cfg->group);
+			cfg->group = xstrdup(arg);
+		}
 	} else if (strcmp(name, "log-file") == 0) {
 		if (arg[0] == '\0')
 			return (config_error(cause, "%s: empty path", name));
@@ -1336,6 +1422,7 @@ static const char *const config_globals[] = {
 	"control", "control-mode", "control-max-clients",
 	"control-client-buffer", "workers", "log-file", "daemon", "run-once",
 	"exit-when-idle", "accept-for", "syslog-server", "syslog-format",
+	"user", "group",
 };
 
 /* Applies the words of one line; errors come back without a location. */

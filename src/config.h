@@ -78,6 +78,9 @@ struct listen_cfg {
 	unsigned	 unix_mode;	/* its file mode (mode=, default 0600) */
 	int		 inherit_fd;	/* "fd:N": a listening socket the
 					   process was given (inetd), or -1 */
+	int		 systemd;	/* "systemd[:NAME]": one the service
+					   manager passed (inherit_fd), or
+					   none was passed (inherit_fd -1) */
 	char		*spec;		/* as written, options included: identity on reload */
 	int		 line;
 	int		 tls;		/* "tls": TLS with ALPN h2, http/1.1 */
@@ -142,7 +145,17 @@ struct config {
 					   start (--timeout); 0: always accept */
 	int		 run_once;	/* stop accepting after the first
 					   connection, exit when it ends */
+	char		*user;		/* started as root: become this user */
+	char		*group;		/* ... and group, once listening */
 };
+
+/*
+ * The listening sockets the service manager passed (socket activation:
+ * descriptors first_fd .. first_fd + n - 1, names[i] from
+ * FileDescriptorName=, or NULL), which "listen systemd[:NAME]" lines take.
+ * Set once at start, before any config is built; names are kept.
+ */
+void		 config_set_activation(int first_fd, char **names, size_t n);
 
 /* Returns a config holding defaults only; the caller owns it (config_free). */
 struct config	*config_new(void);

@@ -312,6 +312,12 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	int			 own = like != NULL || lc->unix_path != NULL ||
 				    lc->inherit_fd != -1;
 
+	if (lc->systemd && lc->inherit_fd == -1) {
+		*cause = xasprintf("listen %s: the service manager passed no "
+		    "socket (LISTEN_FDS): start wsbridge through its .socket "
+		    "unit, or listen on an address", lc->spec);
+		return (-1);
+	}
 	if (lc->tls) {
 		char	*why;
 

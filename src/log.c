@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 /*
  * Set at start and by a reload in the main thread, read by every worker:
@@ -39,6 +41,29 @@ log_init(enum log_level level, int use_syslog)
 	if (use_syslog && !log_syslog)
 		openlog("wsbridge", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	log_syslog = use_syslog;
+}
+
+int
+log_open_file(const char *path, char **cause)
+{
+	int	fd, saved;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0644)) == -1) {
+		*cause = xasprintf("log-file %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) == -1) {
+			saved = errno;
+			close(fd);
+			*cause = xasprintf("log-file %s: %s", path,
+			    strerror(saved));
+			return (-1);
+		}
+		close(fd);
+	}
+	return (0);
 }
 
 void

@@ -20,6 +20,12 @@ void	log_init(enum log_level level, int use_syslog);
  */
 int	log_syslog_server(const char *server, int legacy, int facility,
 	    char **cause);
+/*
+ * log-file: stderr, and so the log, appended to path (created 0644), now
+ * and again after the file was moved away (SIGUSR1, logrotate). Returns
+ * 0, or -1 with *cause set (caller frees); stderr is unchanged then.
+ */
+int	log_open_file(const char *path, char **cause);
 void	log_set_level(enum log_level level);
 int	log_enabled(enum log_level level);
 /* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */

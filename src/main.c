@@ -23,6 +23,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "server.h"
+#include "service.h"
 #include "sockread.h"
 #include "token.h"
 #include "util.h"
@@ -729,30 +730,6 @@ wsk_lines(struct server *srv, const struct wsk *k, int npos, char **pos)
 	return (0);
 }
 
-/* log-file: stderr, and so the log, appended to path. Returns 0 or -1. */
-static int
-log_to_file(const char *path)
-{
-	int	fd;
-
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0644)) == -1) {
-		fprintf(stderr, "wsbridge: log-file %s: %s\n", path,
-		    strerror(errno));
-		return (-1);
-	}
-	if (fd != STDERR_FILENO) {
-		if (dup2(fd, STDERR_FILENO) == -1) {
-			fprintf(stderr, "wsbridge: log-file %s: %s\n", path,
-			    strerror(errno));
-			close(fd);
-			return (-1);
-		}
-		close(fd);
-	}
-	return (0);
-}
-
 /*
  * daemon yes (websockify's -D): forks before any event loop or thread
  * exists. The parent waits for the child to say it listens, so a port in
@@ -1041,6 +1018,13 @@ main(int argc, char **argv)
 		return (2);
 	}
 
+	/* Before any config: "listen systemd" lines take these. */
+	if (service_take_sockets(&cause) == -1) {
+		fprintf(stderr, "wsbridge: %s\n", cause);
+		free(cause);
+		rc = 1;
+		goto out;
+	}
 	if ((srv.cfg = server_build_config(&srv, &cause)) == NULL) {
 		fprintf(stderr, "wsbridge: %s\n", cause);
 		free(cause);
@@ -1063,7 +1047,10 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (srv.cfg->log_file != NULL && log_to_file(srv.cfg->log_file) == -1) {
+	if (srv.cfg->log_file != NULL && log_open_file(srv.cfg->log_file,
+	    &cause) == -1) {
+		fprintf(stderr, "wsbridge: %s\n", cause);
+		free(cause);
 		rc = 1;
 		goto out;
 	}

@@ -24,6 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "server.h"
+#include "service.h"
 #include "sockread.h"
 #include "stats.h"
 #include "tlsout.h"
@@ -35,6 +36,7 @@
 #define ALOAD(p)	__atomic_load_n((p), __ATOMIC_RELAXED)
 #define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define ASUB(p, v)	__atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
+#define ASTORE(p, v)	__atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
 unsigned
 server_nworkers(const struct config *cfg)
@@ -164,6 +166,13 @@ server_sync_listeners(struct worker *w, const struct config *cfg,
 	return (0);
 }
 
+/* Whether two optional strings are the same (both NULL included). */
+static int
+server_same_str(const char *a, const char *b)
+{
+	return (a == b || (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
 /*
  * Puts cfg (taken) in place on w; like: as for server_sync_listeners().
  * Returns 0, or -1 when w's listeners could not follow: then w keeps its
@@ -194,6 +203,10 @@ server_apply(struct server *srv, struct worker *w, struct config *cfg,
 		if (server_nworkers(cfg) != worker_count(w))
 			log_warn("workers changes take effect at the next "
 			    "start");
+		if (!server_same_str(cfg->user, w->cfg->user) ||
+		    !server_same_str(cfg->group, w->cfg->group))
+			log_warn("user and group changes take effect at the "
+			    "next start");
 		if (srv->log_level_flag == -1)
 			log_set_level(cfg->log_level);
 	}
@@ -245,11 +258,15 @@ server_reload(struct server *srv)
 	char				*cause;
 	unsigned			 i;
 
+	service_notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)(now_ns() / 1000));
 	cfgs = xcalloc(g->n, sizeof *cfgs);
 	for (i = 0; i < g->n; i++) {
 		if ((cfg = server_build_config(srv, &cause)) == NULL) {
 			log_error("reload failed, keeping the running config: "
 			    "%s", cause);
+			service_notify("READY=1\nSTATUS=reload failed, kept "
+			    "the running config: %s", cause);
 			free(cause);
 			while (i-- > 0)
 				config_free(cfgs[i]);
@@ -261,12 +278,17 @@ server_reload(struct server *srv)
 	if (server_apply(srv, g->w[0], cfgs[0], NULL, &cause) == -1) {
 		log_error("reload failed, keeping the running config and its "
 		    "listeners: %s", cause);
+		service_notify("READY=1\nSTATUS=reload failed, kept the "
+		    "running config: %s", cause);
 		free(cause);
 		for (i = 1; i < g->n; i++)
 			config_free(cfgs[i]);
 		free(cfgs);
 		return;
 	}
+	service_notify("READY=1\nSTATUS=configuration reloaded: %zu "
+	    "listeners, %zu routes", g->w[0]->cfg->nlistens,
+	    g->w[0]->cfg->nroutes);
 	for (i = 1; i < g->n; i++) {
 		req = xcalloc(1, sizeof *req);
 		req->srv = srv;
@@ -358,6 +380,9 @@ server_begin_shutdown(struct worker *w, const char *signame)
 	    "%u ms)", worker_who(w, who, sizeof who), signame, w->nconns,
 	    w->cfg->shutdown_wait ? "wait" : "close",
 	    w->cfg->shutdown_timeout_ms);
+	if (w->index == 0)
+		service_notify("STOPPING=1\nSTATUS=%s: draining %u "
+		    "connections", signame, worker_nconns(w));
 	while ((l = TAILQ_FIRST(&w->listeners)) != NULL)
 		listener_free(l);
 	h1conn_shutdown_all(w);
@@ -502,6 +527,94 @@ server_sigint_cb(struct worker *w, void *arg)
 	server_begin_shutdown(w, "SIGINT");
 }
 
+/* SIGUSR1: log-file again, for a log rotated away (a new file). */
+static void
+server_reopen_log(struct server *srv)
+{
+	const char	*path = srv->group->w[0]->cfg->log_file;
+	char		*cause;
+
+	if (path == NULL) {
+		log_debug("SIGUSR1: no log-file to reopen");
+		return;
+	}
+	if (log_open_file(path, &cause) == -1) {
+		log_error("SIGUSR1: %s; still writing to the old file", cause);
+		free(cause);
+		return;
+	}
+	log_info("SIGUSR1: log-file %s reopened", path);
+}
+
+/* A worker's loop answered the watchdog's question (on its loop). */
+static void
+server_watchdog_answer(struct worker *w, void *arg)
+{
+	struct server	*srv = arg;
+
+	ASUB(&srv->wd_pending, 1);
+}
+
+/*
+ * Under a service manager, every half watchdog interval (or 5 s): the
+ * status line, and WATCHDOG=1 if every worker's loop answered the last
+ * round -- a worker stuck in a loop stops the pings and systemd restarts
+ * the service.
+ */
+static void
+server_service_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct worker	*w0 = srv->group->w[0];
+	unsigned	 i, n = srv->group->n;
+
+	if (srv->watchdog_usec > 0) {
+		if (ALOAD(&srv->wd_pending) == 0) {
+			service_notify("WATCHDOG=1");
+			srv->wd_late = 0;
+			ASTORE(&srv->wd_pending, n - 1);
+			for (i = 1; i < n; i++)
+				worker_post(srv->group->w[i],
+				    server_watchdog_answer, srv);
+		} else if (!srv->wd_late) {
+			log_error("watchdog: %u workers' event loops have not "
+			    "answered for %llu ms; no longer telling the "
+			    "service manager all is well",
+			    ALOAD(&srv->wd_pending), (unsigned long long)
+			    (srv->watchdog_usec / 2000));
+			srv->wd_late = 1;
+		}
+	}
+	service_notify("STATUS=%u connections open%s", worker_nconns(w0),
+	    w0->stopping ? ", draining" : "");
+}
+
+static void
+server_service_start(struct server *srv)
+{
+	struct timeval	tv = { 5, 0 };
+	uint64_t	usec;
+
+	if (!service_notifying())
+		return;
+	if ((srv->watchdog_usec = service_watchdog_usec()) > 0) {
+		usec = srv->watchdog_usec / 2;
+		if (usec < 1000)
+			usec = 1000;
+		if (usec < 5000000) {
+			tv.tv_sec = (time_t)(usec / 1000000);
+			tv.tv_usec = (suseconds_t)(usec % 1000000);
+		}
+	}
+	srv->ev_service = event_new(srv->base, -1, EV_PERSIST,
+	    server_service_tick, srv);
+	evtimer_add(srv->ev_service, &tv);
+	service_notify("READY=1\nSTATUS=%zu listeners, %zu routes",
+	    srv->group->w[0]->cfg->nlistens, srv->group->w[0]->cfg->nroutes);
+	if (srv->watchdog_usec > 0)
+		service_notify("WATCHDOG=1");
+}
+
 /* Only the main thread takes signals; it passes them on to the workers. */
 static void
 server_signal(evutil_socket_t sig, short what, void *arg)
@@ -512,6 +625,9 @@ server_signal(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGHUP:
 		server_reload(srv);
+		break;
+	case SIGUSR1:
+		server_reopen_log(srv);
 		break;
 	case SIGTERM:
 	case SIGINT:
@@ -551,42 +667,53 @@ server_worker_main(void *arg)
 }
 
 /*
- * Listeners of workers 1..n-1 on the first worker's addresses, then their
- * threads, which take no signal. Returns 0 or -1 (logged).
+ * Listeners of workers 1..n-1 on the first worker's addresses. Returns 0
+ * or -1 (logged).
  */
 static int
-server_workers_start(struct server *srv)
+server_workers_listen(struct server *srv)
 {
 	struct worker_group	*g = srv->group;
 	struct listener_addrs	 like;
-	struct worker		*w;
-	sigset_t		 set, old;
 	char			*cause;
 	unsigned		 i;
 	int			 rc = 0;
-	struct timeval		 tv = { 1, 0 };
 
 	listener_addrs_get(g->w[0], &like);
 	for (i = 1; i < g->n && rc == 0; i++) {
-		w = g->w[i];
-		if (w->stats != NULL) {
-			w->ev_tick = event_new(w->base, -1, EV_PERSIST,
-			    server_stats_tick, w);
-			evtimer_add(w->ev_tick, &tv);
-		}
-		if ((rc = server_sync_listeners(w, w->cfg, &like,
+		if ((rc = server_sync_listeners(g->w[i], g->w[i]->cfg, &like,
 		    &cause)) == -1) {
 			log_error("%s", cause);
 			free(cause);
 		}
 	}
 	listener_addrs_clear(&like);
-	if (rc == -1)
-		return (-1);
+	return (rc);
+}
+
+/* The threads of workers 1..n-1, which take no signal. */
+static void
+server_workers_run(struct server *srv)
+{
+	struct worker_group	*g = srv->group;
+	struct worker		*w;
+	sigset_t		 set, old;
+	unsigned		 i;
+	struct timeval		 tv = { 1, 0 };
+
+	for (i = 1; i < g->n; i++) {
+		w = g->w[i];
+		if (w->stats != NULL) {
+			w->ev_tick = event_new(w->base, -1, EV_PERSIST,
+			    server_stats_tick, w);
+			evtimer_add(w->ev_tick, &tv);
+		}
+	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	for (i = 1; i < g->n; i++) {
 		AADD(&srv->left, 1);
@@ -597,7 +724,6 @@ server_workers_start(struct server *srv)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_info("%u workers, one event loop each", g->n);
-	return (0);
 }
 
 /*
@@ -720,27 +846,33 @@ server_warn_exposed(const struct config *cfg)
 	}
 }
 
-int
-server_start(struct server *srv)
+/* Every worker's listeners. Returns 0 or -1 (logged). */
+static int
+server_open_listeners(struct server *srv)
 {
-	struct worker_group	 *g;
+	struct worker_group	*g = srv->group;
+	char			*cause;
+
+	if (server_sync_listeners(g->w[0], g->w[0]->cfg, NULL, &cause) ==
+	    -1) {
+		log_error("%s", cause);
+		free(cause);
+		return (-1);
+	}
+	if (g->n > 1 && server_workers_listen(srv) == -1)
+		return (-1);
+	return (0);
+}
+
+/* The frame log and the control socket. Returns 0 or -1 (logged). */
+static int
+server_open_observers(struct server *srv)
+{
+	struct worker_group	 *g = srv->group;
 	struct event_base	**bases;
 	char			 *cause;
-	unsigned		  i, n;
-	int			  rc;
+	unsigned		  i, n = g->n;
 
-	rc = server_workers_new(srv);
-	g = srv->group;
-	n = g->n;
-	signal(SIGPIPE, SIG_IGN);
-	srv->ev_sigterm = evsignal_new(srv->base, SIGTERM, server_signal, srv);
-	srv->ev_sigint = evsignal_new(srv->base, SIGINT, server_signal, srv);
-	srv->ev_sighup = evsignal_new(srv->base, SIGHUP, server_signal, srv);
-	evsignal_add(srv->ev_sigterm, NULL);
-	evsignal_add(srv->ev_sigint, NULL);
-	evsignal_add(srv->ev_sighup, NULL);
-	if (rc == -1)
-		return (-1);
 	if (g->w[0]->cfg->log.db != NULL) {
 		bases = xcalloc(n, sizeof *bases);
 		for (i = 0; i < n; i++)
@@ -770,18 +902,61 @@ server_start(struct server *srv)
 		for (i = 0; i < n; i++)
 			g->w[i]->hooks = control_hooks(srv->ctl);
 	}
-	if ((rc = server_sync_listeners(g->w[0], g->w[0]->cfg, NULL,
-	    &cause)) == -1) {
-		log_error("%s", cause);
-		free(cause);
+	return (0);
+}
+
+int
+server_start(struct server *srv)
+{
+	struct worker_group	 *g;
+	char			 *cause;
+	unsigned		  n;
+	int			  rc, drop;
+
+	rc = server_workers_new(srv);
+	g = srv->group;
+	n = g->n;
+	signal(SIGPIPE, SIG_IGN);
+	srv->ev_sigterm = evsignal_new(srv->base, SIGTERM, server_signal, srv);
+	srv->ev_sigint = evsignal_new(srv->base, SIGINT, server_signal, srv);
+	srv->ev_sighup = evsignal_new(srv->base, SIGHUP, server_signal, srv);
+	srv->ev_sigusr1 = evsignal_new(srv->base, SIGUSR1, server_signal, srv);
+	evsignal_add(srv->ev_sigterm, NULL);
+	evsignal_add(srv->ev_sigint, NULL);
+	evsignal_add(srv->ev_sighup, NULL);
+	evsignal_add(srv->ev_sigusr1, NULL);
+	if (rc == -1)
+		return (-1);
+	/*
+	 * Listeners last, so that a "listening on" line means every other
+	 * part is up (tests and scripts wait for it). With user/group they
+	 * come first instead: they may need root (ports below 1024), which
+	 * goes before the frame log and the control socket are created, so
+	 * those belong to that user.
+	 */
+	drop = g->w[0]->cfg->user != NULL || g->w[0]->cfg->group != NULL;
+	if (drop) {
+		if (server_open_listeners(srv) == -1)
+			return (-1);
+		if (service_drop_privileges(g->w[0]->cfg->user,
+		    g->w[0]->cfg->group, &cause) == -1) {
+			log_error("%s", cause);
+			free(cause);
+			return (-1);
+		}
+		log_info("running as uid %u gid %u", (unsigned)getuid(),
+		    (unsigned)getgid());
 	}
-	if (rc == 0) {
-		server_warn_exposed(g->w[0]->cfg);
-		server_lifetime_start(srv);
-	}
-	if (rc == 0 && n > 1)
-		rc = server_workers_start(srv);
-	return (rc);
+	if (server_open_observers(srv) == -1)
+		return (-1);
+	if (!drop && server_open_listeners(srv) == -1)
+		return (-1);
+	server_warn_exposed(g->w[0]->cfg);
+	server_lifetime_start(srv);
+	if (n > 1)
+		server_workers_run(srv);
+	server_service_start(srv);
+	return (0);
 }
 
 /* What every worker frees after its loop ended. */
@@ -840,6 +1015,10 @@ server_stop(struct server *srv)
 	event_free(srv->ev_sigterm);
 	event_free(srv->ev_sigint);
 	event_free(srv->ev_sighup);
+	event_free(srv->ev_sigusr1);
+	if (srv->ev_service != NULL)
+		event_free(srv->ev_service);
+	srv->ev_service = NULL;
 	for (i = 0; i < nitems(srv->ev_lifetime); i++) {
 		if (srv->ev_lifetime[i] != NULL)
 			event_free(srv->ev_lifetime[i]);

@@ -27,6 +27,12 @@ struct server {
 	size_t			 nflag_lines;
 	int			 log_level_flag; /* --log-level/-v, or -1: beats the file */
 	struct event		*ev_sigterm, *ev_sigint, *ev_sighup;
+	struct event		*ev_sigusr1;	/* log-file reopen */
+	/* Under a service manager: STATUS= and the watchdog (service.h). */
+	struct event		*ev_service;
+	uint64_t		 watchdog_usec;	/* WatchdogSec=, or 0 */
+	unsigned		 wd_pending;	/* atomic: workers yet to answer */
+	int			 wd_late;	/* said that one did not */
 	struct worker_group	*group;		/* every worker, the first included */
 	unsigned		 nthreads;	/* threads started: workers 1..nthreads */
 	unsigned		 left;		/* atomic: workers > 0 whose loop runs */

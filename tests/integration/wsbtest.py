@@ -331,10 +331,13 @@ class Bridge:
     """One wsbridge process. args are extra arguments; listen lists the
     --listen addresses (default one on 127.0.0.1 port 0); nlisteners: how
     many "listening on" lines to wait for (default len(listen)), for
-    listeners given another way (positional PORT, config file)."""
+    listeners given another way (positional PORT, config file); 0: none
+    (port is None). prefix: a command that runs wsbridge (e.g.
+    systemd-socket-activate ...)."""
 
     def __init__(self, *args, listen=("127.0.0.1:0",), env=None,
-            name="wsbridge", start_timeout=10.0, nlisteners=None):
+            name="wsbridge", start_timeout=10.0, nlisteners=None,
+            prefix=()):
         self.name = name
         self.lines = []
         self.cond = threading.Condition()
@@ -345,14 +348,14 @@ class Bridge:
         if WATCH and not _own_control(args):
             watch_sock = os.path.join(tmpdir(), "watch.sock")
             args += ("--control", watch_sock)
-        cmd = [wsbridge_path()]
+        cmd = list(prefix) + [wsbridge_path()]
         for l in listen:
             cmd += ["--listen", l]
         cmd += list(args)
         self.cmd = cmd
-        if not os.access(cmd[0], os.X_OK):
+        if not os.access(wsbridge_path(), os.X_OK):
             fail("wsbridge binary not found or not executable: %s "
-                "(set WSBRIDGE)" % cmd[0])
+                "(set WSBRIDGE)" % wsbridge_path())
         e = dict(os.environ)
         if env:
             e.update(env)
@@ -369,7 +372,7 @@ class Bridge:
         self.addrs = []
         self._wait_listeners(len(listen) if nlisteners is None else
             nlisteners, start_timeout)
-        self.port = self.addrs[0][1]
+        self.port = self.addrs[0][1] if self.addrs else None
         if watch_sock is not None:
             try:
                 self.watcher = watcher.Watcher(watch_sock, self.pid)

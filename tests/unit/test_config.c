@@ -1266,6 +1266,50 @@ test_load_file(void **state)
 	config_free(cfg);
 }
 
+/* listen systemd[:NAME] takes the sockets the service manager passed. */
+static void
+test_listen_systemd(void **state)
+{
+	static char	 ws[] = "ws", wss[] = "wss";
+	char		*names[] = { ws, wss };
+	struct config	*cfg;
+
+	config_set_activation(3, NULL, 0);
+	cfg = config_new();
+	ok(cfg, "listen systemd");
+	assert_int_equal(cfg->nlistens, 1);
+	assert_int_equal(cfg->listens[0].systemd, 1);
+	assert_int_equal(cfg->listens[0].inherit_fd, -1);	/* none passed */
+	config_free(cfg);
+	bad("listen systemd:", "bad listen address 'systemd:' (systemd or "
+	    "systemd:NAME)");
+
+	config_set_activation(3, names, 2);
+	cfg = config_new();
+	ok(cfg, "listen systemd");
+	assert_int_equal(cfg->nlistens, 2);
+	assert_int_equal(cfg->listens[0].inherit_fd, 3);
+	assert_int_equal(cfg->listens[1].inherit_fd, 4);
+	assert_string_not_equal(cfg->listens[0].spec, cfg->listens[1].spec);
+	ok(cfg, "listen systemd:wss");
+	assert_int_equal(cfg->nlistens, 3);
+	assert_int_equal(cfg->listens[2].inherit_fd, 4);
+	assert_string_equal(cfg->listens[2].spec, "systemd:wss#4");
+	config_free(cfg);
+	bad("listen systemd:other", "listen systemd:other: the service "
+	    "manager passed no socket named other (FileDescriptorName= in the "
+	    ".socket unit)");
+	config_set_activation(3, NULL, 0);
+
+	cfg = config_new();
+	ok(cfg, "user nobody");
+	ok(cfg, "group 65534");
+	assert_string_equal(cfg->user, "nobody");
+	assert_string_equal(cfg->group, "65534");
+	config_free(cfg);
+	bad("user \"\"", "user: expected a name or number");
+}
+
 int
 main(void)
 {
@@ -1291,6 +1335,7 @@ main(void)
 		cmocka_unit_test(test_finish),
 		cmocka_unit_test(test_find_route),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_listen_systemd),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
