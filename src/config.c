@@ -247,6 +247,7 @@ config_free(struct config *cfg)
 		free(cfg->listens[i].key_password_file);
 	}
 	free(cfg->listens);
+	free(cfg->trusted_proxies);
 	for (i = 0; i < cfg->nroutes; i++)
 		config_route_clear(&cfg->routes[i]);
 	free(cfg->routes);
@@ -1311,6 +1312,14 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			return (config_error(cause, "%s: bad duration '%s' "
 			    "(0, or 1s to 1d)", name, arg));
 		cfg->keepalive_ms = ms;
+	} else if (strcmp(name, "trusted-proxies") == 0) {
+		if (strcmp(arg, "none") == 0) {
+			free(cfg->trusted_proxies);
+			cfg->trusted_proxies = NULL;
+			cfg->ntrusted_proxies = 0;
+		} else if (config_cidrs(name, arg, &cfg->trusted_proxies,
+		    &cfg->ntrusted_proxies, cause) != 0)
+			return (-1);
 	} else if (strcmp(name, "shutdown-mode") == 0) {
 		if (strcmp(arg, "close") == 0)
 			cfg->shutdown_wait = 0;
@@ -1417,7 +1426,7 @@ config_global(struct config *cfg, const char *name, const char *arg,
 static const char *const config_globals[] = {
 	"max-connections", "max-header-size", "buffer-size",
 	"handshake-timeout", "close-timeout", "shutdown-timeout",
-	"shutdown-mode", "tcp-keepalive",
+	"shutdown-mode", "tcp-keepalive", "trusted-proxies",
 	"log-level", "syslog", "h2-max-streams", "h2-idle-timeout",
 	"control", "control-mode", "control-max-clients",
 	"control-client-buffer", "workers", "log-file", "daemon", "run-once",

@@ -131,6 +131,10 @@ struct config {
 	char		*syslog_server;	/* websockify's --syslog SERVER, or NULL */
 	int		 syslog_legacy;	/* syslog-format rfc3164 */
 	struct route	 defaults;	/* route option defaults ("route-defaults") */
+	struct cidr	*trusted_proxies;	/* whose X-Forwarded-For and
+						   Forwarded are believed; none:
+						   nobody's */
+	size_t		 ntrusted_proxies;
 	struct framelog_cfg log;	/* the frame log (log-db, log-capture...) */
 	char		*control;	/* control socket path, or NULL */
 	unsigned	 control_mode;	/* its file mode (control-mode) */

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "conn_facts.h"
+#include "forwarded.h"
 #include "handshake.h"
 #include "proxyproto.h"
 #include "token.h"
@@ -57,6 +59,21 @@ conn_facts_request(struct conn_facts *f, const struct ws_offer *o)
 	f->extensions_offered = o->extensions;
 	f->http_version = o->http_version == 20 ? "2" : "1.1";
 	f->backend_connect_ns = -1;
+}
+
+void
+conn_facts_forwarded(struct conn_facts *f, const struct ws_offer *o,
+    const struct cidr *trusted, size_t n)
+{
+	struct sockaddr_storage	client;
+
+	if (n == 0 || !cidr_match(trusted, n, (struct sockaddr *)&f->peer))
+		return;
+	if (!forwarded_client(o->forwarded, o->forwarded_for, trusted, n,
+	    &client))
+		return;
+	f->via = f->peer;
+	f->peer = client;
 }
 
 struct conn_facts *

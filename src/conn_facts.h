@@ -21,8 +21,10 @@ struct conn_facts {
 	struct sockaddr_storage	 peer;		/* the client (as a PROXY header
 						   names it, when one came) */
 	struct sockaddr_storage	 local;		/* the listener it reached */
-	struct sockaddr_storage	 via;		/* the balancer whose PROXY
-						   header named peer; AF_UNSPEC:
+	struct sockaddr_storage	 via;		/* the proxy that named peer (a
+						   PROXY header's sender, or a
+						   trusted proxy's
+						   X-Forwarded-For); AF_UNSPEC:
 						   none */
 	const char		*proto;		/* "h1", "h2" */
 	const char		*http_version;	/* "1.1", "2" */
@@ -57,6 +59,16 @@ struct conn_facts {
  * of f (the addresses the transport knows) stays.
  */
 void	conn_facts_request(struct conn_facts *f, const struct ws_offer *o);
+
+/*
+ * The request came from a proxy in trusted (n ranges): when f->peer is
+ * one, the client its Forwarded or X-Forwarded-For header names
+ * (forwarded_client()) becomes f->peer and the proxy f->via. Otherwise f
+ * stays: anyone else's header is ignored.
+ */
+struct cidr;
+void	conn_facts_forwarded(struct conn_facts *f, const struct ws_offer *o,
+	    const struct cidr *trusted, size_t n);
 
 /*
  * A copy of f whose strings live with it (f's are borrowed). Returns it

@@ -487,6 +487,8 @@ h1conn_request(struct h1conn *c)
 	c->state = H1_CONNECTING;
 	f = c->conn;
 	conn_facts_request(&f, &c->offer);
+	conn_facts_forwarded(&f, &c->offer, c->cfg->trusted_proxies,
+	    c->cfg->ntrusted_proxies);
 	f.subprotocol = c->subprotocol;
 	f.proto = "h1";
 	tls_client_facts(c->bev, &f);

@@ -720,6 +720,8 @@ h2s_request(struct h2stream *s, int end_stream)
 	s->state = H2S_CONNECTING;
 	f = c->conn;
 	conn_facts_request(&f, &s->offer);
+	conn_facts_forwarded(&f, &s->offer, c->cfg->trusted_proxies,
+	    c->cfg->ntrusted_proxies);
 	f.subprotocol = s->subprotocol;
 	f.proto = "h2";
 	f.h2_stream_id = s->id;

@@ -30,6 +30,8 @@ ws_offer_clear(struct ws_offer *o)
 	free(o->extensions);
 	free(o->user_agent);
 	free(o->key);
+	free(o->forwarded_for);
+	free(o->forwarded);
 	memset(o, 0, sizeof *o);
 }
 
@@ -146,6 +148,8 @@ handshake_check_http1(const struct http1_request *req, struct ws_offer *o,
 	o->extensions = handshake_join(req, "Sec-WebSocket-Extensions");
 	o->user_agent = handshake_first(req, "User-Agent");
 	o->key = handshake_first(req, "Sec-WebSocket-Key");
+	o->forwarded_for = handshake_join(req, "X-Forwarded-For");
+	o->forwarded = handshake_join(req, "Forwarded");
 
 	/* Methods are case-sensitive (RFC 9110 9.1): "get" is not GET. */
 	if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0) {
@@ -258,6 +262,8 @@ handshake_check_h2(const struct h2_request *req, struct ws_offer *o,
 	o->protocols = handshake_join(f, "Sec-WebSocket-Protocol");
 	o->extensions = handshake_join(f, "Sec-WebSocket-Extensions");
 	o->user_agent = handshake_first(f, "User-Agent");
+	o->forwarded_for = handshake_join(f, "X-Forwarded-For");
+	o->forwarded = handshake_join(f, "Forwarded");
 
 	if (req->method == NULL) {
 		*why = "no :method";

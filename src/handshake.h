@@ -29,6 +29,8 @@ struct ws_offer {
 	char	*extensions;	/* Sec-WebSocket-Extensions offer list */
 	char	*user_agent;
 	char	*key;		/* Sec-WebSocket-Key (HTTP/1.1 only) */
+	char	*forwarded_for;	/* X-Forwarded-For, every line joined */
+	char	*forwarded;	/* Forwarded (RFC 7239), joined */
 	int	 http_version;	/* 11 or 20 */
 };
 

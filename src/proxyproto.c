@@ -51,18 +51,6 @@ proxyproto_v1_char(uint8_t c)
 	return (c >= 0x20 && c <= 0x7e);
 }
 
-/* A port: 1 to 5 digits, at most 65535. Returns 0, or -1. */
-static int
-proxyproto_v1_port(const char *s, size_t n, uint16_t *port)
-{
-	uint64_t	v;
-
-	if (n == 0 || n > 5 || parse_u64(s, n, &v) != 0 || v > 65535)
-		return (-1);
-	*port = htons((uint16_t)v);
-	return (0);
-}
-
 /* One v1 address of family af into ss (port set later). Returns 0, or -1. */
 static int
 proxyproto_v1_addr(int af, const char *s, size_t n,
@@ -182,13 +170,13 @@ proxyproto_parse_v1(const uint8_t *buf, size_t len, struct proxyproto_hdr *h,
 		*why = "v1 header with a bad address";
 		return (-1);
 	}
-	if (proxyproto_v1_port(tok[3], toklen[3], &sport) != 0 ||
-	    proxyproto_v1_port(tok[4], toklen[4], &dport) != 0) {
+	if (parse_port(tok[3], toklen[3], &sport) != 0 ||
+	    parse_port(tok[4], toklen[4], &dport) != 0) {
 		*why = "v1 header with a bad port";
 		return (-1);
 	}
-	proxyproto_set_port(&h->src, sport);
-	proxyproto_set_port(&h->dst, dport);
+	proxyproto_set_port(&h->src, htons(sport));
+	proxyproto_set_port(&h->dst, htons(dport));
 	return ((ssize_t)lf + 1);
 }
 

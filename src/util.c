@@ -158,6 +158,17 @@ parse_u64(const char *s, size_t n, uint64_t *out)
 }
 
 int
+parse_port(const char *s, size_t n, uint16_t *out)
+{
+	uint64_t	v;
+
+	if (n == 0 || n > 5 || parse_u64(s, n, &v) != 0 || v > 65535)
+		return (-1);
+	*out = (uint16_t)v;
+	return (0);
+}
+
+int
 parse_duration(const char *s, unsigned *ms)
 {
 	uint64_t	v, mult;

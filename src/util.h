@@ -31,6 +31,8 @@ int	 strncaseeq(const char *s, size_t n, const char *t);
  * overflow) leaving *out alone.
  */
 int	 parse_u64(const char *s, size_t n, uint64_t *out);
+/* A TCP port as a peer writes it: 1 to 5 digits, at most 65535. */
+int	 parse_port(const char *s, size_t n, uint16_t *out);
 int	 parse_duration(const char *s, unsigned *ms);
 int	 parse_size(const char *s, uint64_t *out);
 /*

@@ -122,7 +122,7 @@ class H2Client:
     def __init__(self, port, tls=False, host="127.0.0.1", ctx=None,
             validate=True, window=4 * MiB, max_frame=256 * 1024,
             timeout=10.0, handshake=True, sni=None, source=None, pre=b""):
-        # source: a local address to connect from; pre: bytes sent first,
+        # source: (address, port) to connect from; pre: bytes sent first,
         # before TLS and the preface (a PROXY protocol header).
         raw = socket.create_connection((host, port), timeout=timeout,
             source_address=source)

@@ -10,10 +10,14 @@ socket and the frame log show the client, not HAProxy's 127.0.0.1.
 send-proxy= on routes: a backend of the test's own parses the header
 wsbridge writes first (v1, v2; over HTTP/1.1 and HTTP/2; the ALPN,
 AUTHORITY and SSL TLVs with the client certificate's CN; before the TLS
-handshake of a tls: backend) and finds the client behind HAProxy."""
+handshake of a tls: backend) and finds the client behind HAProxy.
+trusted-proxies: X-Forwarded-For and Forwarded for= believed from a
+trusted peer only (the rightmost untrusted hop), over HTTP/1.1 and
+HTTP/2, after a PROXY header too, and passed on by send-proxy."""
 
 import os
 import queue
+import re
 import socket
 import sqlite3
 import ssl
@@ -532,6 +536,77 @@ def test_haproxy(d):
     be.close()
 
 
+def test_forwarded(d):
+    be = PPBackend()
+    b = T.Bridge("--route", "/echo=echo",
+        "--route", "/pp1=%s send-proxy=v1" % be.addr,
+        "-o", "trusted-proxies 127.0.0.3,10.0.0.0/8",
+        listen=("127.0.0.1:0", "127.0.0.1:0 proxy-protocol=v2"),
+        name="wsbridge-xff")
+    plain, pp = (a[1] for a in b.addrs)
+
+    def opened(source, extra, path="/echo", port=None, pre=b""):
+        n = b.nlines()
+        c = raw(port or plain, pre, source)
+        c.upgrade(path, timeout=30, extra=extra)
+        line = b.wait_log(r"c\d+: open peer=", 30, n)
+        c.close()
+        return line
+
+    with T.subtest("X-Forwarded-For and Forwarded from a trusted proxy"):
+        line = opened("127.0.0.3", [("X-Forwarded-For",
+            "203.0.113.5, 198.51.100.7")])
+        T.check("open peer=198.51.100.7:0 " in line and
+            " via=127.0.0.3:" in line, "the rightmost untrusted hop, the "
+            "proxy as via: %r" % line)
+        line = opened("127.0.0.3", [("X-Forwarded-For", "192.0.2.1"),
+            ("X-Forwarded-For", "10.1.2.3")])
+        T.check("open peer=192.0.2.1:0 " in line, "trusted hops skipped, "
+            "header lines joined: %r" % line)
+        line = opened("127.0.0.3", [("Forwarded",
+            'for="[2001:db8::5]:4711";proto=http')])
+        T.check("open peer=[2001:db8::5]:4711 " in line, "Forwarded for=: "
+            "%r" % line)
+
+    with T.subtest("ignored from anyone else"):
+        line = opened("127.0.0.2", [("X-Forwarded-For", "203.0.113.5")])
+        T.check(re.search(r"open peer=127\.0\.0\.2:\d+ ", line) and
+            "via=" not in line, "an untrusted peer's header ignored: %r" %
+            line)
+        line = opened("127.0.0.3", [("X-Forwarded-For", "unknown")])
+        T.check(re.search(r"open peer=127\.0\.0\.3:\d+ ", line), "no "
+            "address in the header: the peer stays: %r" % line)
+
+    with T.subtest("after a PROXY header, the client it names must be "
+            "trusted too"):
+        line = opened("127.0.0.1", [("X-Forwarded-For", "203.0.113.5")],
+            port=pp, pre=v2("192.0.2.50", 50))
+        T.check("open peer=192.0.2.50:50 " in line, "an untrusted client's "
+            "X-Forwarded-For ignored: %r" % line)
+        line = opened("127.0.0.1", [("X-Forwarded-For", "203.0.113.5")],
+            port=pp, pre=v2("10.0.0.9", 50))
+        T.check("open peer=203.0.113.5:0 " in line and " via=10.0.0.9:50" in
+            line, "a trusted one's believed: %r" % line)
+
+    with T.subtest("over HTTP/2, and on to a backend with send-proxy"):
+        n = b.nlines()
+        cl = h2ws.H2Client(plain, source=("127.0.0.3", 0), timeout=30)
+        cl.connect_ws("/echo", timeout=30, extra=[("x-forwarded-for",
+            "198.51.100.8")])
+        b.wait_log(r"open peer=198\.51\.100\.8:0 proto=h2 .* "
+            r"via=127\.0\.0\.3:\d+$", 30, n)
+        cl.close()
+        c = raw(plain, b"", "127.0.0.3")
+        c.upgrade("/pp1", timeout=30, extra=[("X-Forwarded-For",
+            "198.51.100.9")])
+        h = be.header()
+        T.expect_eq(h["src"], "198.51.100.9:0", "the backend's PROXY header "
+            "names the forwarded client")
+        c.close()
+    b.stop()
+    be.close()
+
+
 def main():
     d = T.tmpdir()
     with T.subtest("HTTP/1.1 listeners"):
@@ -540,6 +615,8 @@ def main():
         test_h2_tls(d)
     with T.subtest("behind HAProxy"):
         test_haproxy(d)
+    with T.subtest("trusted-proxies: X-Forwarded-For and Forwarded"):
+        test_forwarded(d)
 
 
 T.run(main)

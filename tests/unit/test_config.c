@@ -790,6 +790,16 @@ test_globals(void **state)
 	assert_int_equal(cfg->shutdown_wait, 1);
 	ok(cfg, "shutdown-mode close");
 	assert_int_equal(cfg->shutdown_wait, 0);
+	assert_int_equal(cfg->ntrusted_proxies, 0);	/* nobody by default */
+	ok(cfg, "trusted-proxies 10.0.0.0/8,192.0.2.1,::1");
+	assert_int_equal(cfg->ntrusted_proxies, 3);
+	assert_int_equal(cfg->trusted_proxies[1].bits, 32);
+	ok(cfg, "trusted-proxies 127.0.0.1");
+	assert_int_equal(cfg->ntrusted_proxies, 1);
+	ok(cfg, "trusted-proxies none");
+	assert_int_equal(cfg->ntrusted_proxies, 0);
+	assert_null(cfg->trusted_proxies);
+	ok(cfg, "trusted-proxies 127.0.0.0/8");
 	assert_int_equal(cfg->max_connections, 5);
 	assert_int_equal(cfg->max_head, 1024);
 	assert_int_equal(cfg->handshake_timeout_ms, 250);
@@ -870,6 +880,11 @@ test_globals(void **state)
 	bad("close-timeout 0ms", "close-timeout: must not be 0");
 	bad("tcp-keepalive 500ms",
 	    "tcp-keepalive: bad duration '500ms' (0, or 1s to 1d)");
+	bad("trusted-proxies 10.0.0.1/8", "trusted-proxies: '10.0.0.1/8' is "
+	    "not an address or ADDRESS/BITS range (host bits zero)");
+	bad("trusted-proxies 10.0.0.0/8,,::1", "trusted-proxies: '' is not an "
+	    "address or ADDRESS/BITS range (host bits zero)");
+	bad("trusted-proxies", "trusted-proxies needs one value");
 	bad("shutdown-mode later",
 	    "shutdown-mode: 'later' is not close or wait");
 	bad("shutdown-timeout forever",

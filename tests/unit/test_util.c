@@ -120,6 +120,28 @@ test_strings(void **state)
 	free(s);
 }
 
+/* Ports as peers write them (PROXY v1, X-Forwarded-For). */
+static void
+test_parse_port(void **state)
+{
+	uint16_t	p = 7;
+
+	assert_int_equal(parse_port("0", 1, &p), 0);
+	assert_int_equal(p, 0);
+	assert_int_equal(parse_port("65535", 5, &p), 0);
+	assert_int_equal(p, 65535);
+	assert_int_equal(parse_port("00080", 5, &p), 0);
+	assert_int_equal(p, 80);
+	assert_int_equal(parse_port("443x", 3, &p), 0);	/* n bounds it */
+	assert_int_equal(p, 443);
+	assert_int_equal(parse_port("65536", 5, &p), -1);
+	assert_int_equal(parse_port("000080", 6, &p), -1);
+	assert_int_equal(parse_port("", 0, &p), -1);
+	assert_int_equal(parse_port("-1", 2, &p), -1);
+	assert_int_equal(parse_port("8 0", 3, &p), -1);
+	assert_int_equal(p, 443);
+}
+
 int
 main(void)
 {
@@ -127,6 +149,7 @@ main(void)
 		cmocka_unit_test(test_overflow_is_fatal),
 		cmocka_unit_test(test_zero_sizes),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_parse_port),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
