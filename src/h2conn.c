@@ -139,6 +139,7 @@ struct h2conn {
 	uint8_t			 blocked;	/* nghttp2 stopped at c->high */
 	uint8_t			 kicked;
 	uint8_t			 cwin_empty;	/* client's connection window is 0 */
+	uint8_t			 settings_fixed; /* our first SETTINGS went out */
 	int32_t			 last_sender;	/* stream of the latest DATA */
 	struct event		*ev_work;	/* runs h2conn_work() */
 	struct h2_conn_fc	 fc;
@@ -786,8 +787,16 @@ h2_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags,
 {
 	struct h2conn	*c = arg;
 
+	uint8_t		 first[128];
+
 	if (h2conn_full(c))
 		return (NGHTTP2_ERR_WOULDBLOCK);
+	if (!c->settings_fixed && len <= sizeof first) {
+		/* Our first SETTINGS: the stream limit's real id (h2req.h). */
+		memcpy(first, data, len);
+		if ((c->settings_fixed = h2req_settings_fix(first, len)))
+			data = first;
+	}
 	if (evbuffer_add(c->wbuf, data, len) == -1)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
 	return ((ssize_t)len);
@@ -821,6 +830,19 @@ h2_send_data(nghttp2_session *sess, nghttp2_frame *frame,
 	return (0);
 }
 
+/* Streams open or half-closed, as RFC 9113 counts them against the limit. */
+static unsigned
+h2conn_open_streams(const struct h2conn *c)
+{
+	const struct h2stream	*s;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(s, &c->streams, entry)
+		if (!s->closed)
+			n++;
+	return (n);
+}
+
 static int
 h2_on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame,
     void *arg)
@@ -832,11 +854,14 @@ h2_on_begin_headers(nghttp2_session *sess, const nghttp2_frame *frame,
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return (0);
 	/*
-	 * nghttp2 enforces SETTINGS_MAX_CONCURRENT_STREAMS on open streams;
-	 * tunnels still draining after their stream closed count here, so a
-	 * client opening and resetting streams cannot pile up backends.
+	 * SETTINGS_MAX_CONCURRENT_STREAMS, a stream error (RFC 9113 5.1.2:
+	 * the other streams go on; h2req.h says why nghttp2 does not do it).
+	 * Tunnels still draining after their stream closed count against
+	 * twice the limit, so a client opening and resetting streams cannot
+	 * pile up backends.
 	 */
-	if (c->nstreams >= 2 * c->cfg->h2_max_streams || !h2conn_live(c)) {
+	if (h2conn_open_streams(c) >= c->cfg->h2_max_streams ||
+	    c->nstreams >= 2 * c->cfg->h2_max_streams || !h2conn_live(c)) {
 		c->fc.streams_refused++;
 		(void)nghttp2_submit_rst_stream(sess, NGHTTP2_FLAG_NONE,
 		    frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);

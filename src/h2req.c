@@ -319,6 +319,27 @@ h2req_data_length(nghttp2_session *sess, uint8_t frame_type,
 	return ((ssize_t)MIN(remote_max_frame, (uint32_t)H2_DATA_MAX));
 }
 
+int
+h2req_settings_fix(uint8_t *p, size_t len)
+{
+	size_t	flen, off;
+
+	if (len < 9 || p[3] != NGHTTP2_SETTINGS || (p[4] & NGHTTP2_FLAG_ACK))
+		return (0);
+	flen = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+	if (flen % 6 != 0 || len < 9 + flen || (p[5] | p[6] | p[7] | p[8]))
+		return (0);
+	for (off = 9; off < 9 + flen; off += 6) {
+		if (((unsigned)p[off] << 8 | p[off + 1]) !=
+		    H2REQ_SETTINGS_MAX_STREAMS_ID)
+			continue;
+		p[off] = 0;
+		p[off + 1] = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+		return (1);
+	}
+	return (0);
+}
+
 nghttp2_session *
 h2req_session_new(const nghttp2_session_callbacks *cb, void *user_data,
     const struct h2req_limits *lim, int flags)
@@ -343,7 +364,7 @@ h2req_session_new(const nghttp2_session_callbacks *cb, void *user_data,
 
 	/* A stream may hold one buffer-size of client bytes. */
 	window = (uint32_t)MIN(lim->window, (size_t)INT32_MAX);
-	iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+	iv[0].settings_id = H2REQ_SETTINGS_MAX_STREAMS_ID;	/* see h2req.h */
 	iv[0].value = lim->max_streams;
 	iv[1].settings_id = NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE;
 	iv[1].value = window;

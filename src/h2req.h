@@ -132,6 +132,26 @@ ssize_t	h2req_data_length(nghttp2_session *sess, uint8_t frame_type,
 	    int32_t stream_id, int32_t conn_window, int32_t stream_window,
 	    uint32_t remote_max_frame, void *user_data);
 
+/*
+ * Our SETTINGS carry SETTINGS_MAX_CONCURRENT_STREAMS under an id nghttp2
+ * does not know, so that nghttp2 never enforces it: once a client has
+ * acknowledged a limit nghttp2 knows, nghttp2 answers a HEADERS over it
+ * with GOAWAY, a connection error, where RFC 9113 5.1.2 asks for a stream
+ * error. The program refuses such a stream itself (REFUSED_STREAM) and
+ * h2req_settings_fix() gives the entry its real id on the way out: the
+ * client sees the limit, nghttp2 ignores an unknown setting as RFC 9113
+ * 6.5.2 says every endpoint must. No nghttp2 option does this.
+ */
+#define H2REQ_SETTINGS_MAX_STREAMS_ID	0xf3c5
+
+/*
+ * In the len bytes at p -- the start of our first SETTINGS frame, as
+ * nghttp2 hands it to the send callback -- gives the placeholder entry the
+ * id SETTINGS_MAX_CONCURRENT_STREAMS. Returns 1 when it did, 0 when p is
+ * not a complete non-ACK SETTINGS frame holding the placeholder.
+ */
+int	h2req_settings_fix(uint8_t *p, size_t len);
+
 /* h2req_session_new() flags. */
 #define H2REQ_SESSION_RAW	0x1	/* fuzzing: nghttp2 skips its HTTP
 					   checks, h2req sees every field */

@@ -516,16 +516,30 @@ def main():
         sts = [c.connect_ws("/echo") for _ in range(3)]
         c.send_message(sts[2], b"ok")
         c.wait(lambda: sts[2].messages, 10, "echo on a stream within the limit")
-        # Make h2 believe the server allows more, to send a 4th anyway:
-        # nghttp2 answers a client that ignores the acknowledged limit with
-        # a connection error (RFC 9113 5.1.2 allows only a stream error;
-        # nghttp2 is stricter), GOAWAY(PROTOCOL_ERROR).
+        # Make h2 believe the server allows more, to send a 4th anyway,
+        # after the limit was acknowledged: RFC 9113 5.1.2, a stream error
+        # (REFUSED_STREAM: the client may retry it), the other streams and
+        # the connection untouched.
+        c.wait(lambda: c.settings_acked, 10, "our SETTINGS acknowledged")
         c.conn.remote_settings.max_concurrent_streams = 100
         c.conn.remote_settings.acknowledge()
-        c.open_ws("/echo")
-        c.wait(lambda: c.goaway is not None, 10, "GOAWAY")
-        T.expect_eq(c.goaway.error_code, E.PROTOCOL_ERROR,
-            "GOAWAY code for a 4th concurrent stream")
+        extra = c.open_ws("/echo")
+        c.wait(lambda: extra.reset is not None, 10, "RST_STREAM")
+        T.expect_eq(extra.reset, E.REFUSED_STREAM,
+            "RST_STREAM code for a 4th concurrent stream")
+        for i, st in enumerate(sts):
+            c.send_message(st, b"still %d" % i)
+        c.wait(lambda: all(len(st.messages) >= (2 if i == 2 else 1)
+            for i, st in enumerate(sts)), 10,
+            "the 3 streams within the limit still echo")
+        T.check(c.goaway is None, "no GOAWAY")
+        # A stream ends: a new one fits again.
+        c.send_close(sts[0])
+        c.wait(lambda: sts[0].done(), 10, "stream 1 ended")
+        again = c.connect_ws("/echo")
+        c.send_message(again, b"again")
+        c.wait(lambda: again.messages, 10, "echo on a stream opened after "
+            "one ended")
         c.close()
         T.expect_eq(b2.stop(), 0, "exit status")
     with T.subtest("SIGTERM: GOAWAY, close 1001 on every stream, drained exit"):

@@ -624,8 +624,14 @@ test_session_settings(void **state)
 	assert_non_null(sess);
 	assert_int_equal(nghttp2_session_send(sess), 0);
 
-	/* First frame: SETTINGS on stream 0, five entries. */
+	/*
+	 * First frame: SETTINGS on stream 0, five entries, the stream limit
+	 * under its placeholder id until h2req_settings_fix(), once.
+	 */
 	assert_true(k.len >= 9);
+	assert_int_equal(h2req_settings_fix(k.buf, 8), 0);	/* cut short */
+	assert_int_equal(h2req_settings_fix(k.buf, k.len), 1);
+	assert_int_equal(h2req_settings_fix(k.buf, k.len), 0);
 	n = (size_t)k.buf[0] << 16 | (size_t)k.buf[1] << 8 | k.buf[2];
 	assert_int_equal(k.buf[3], NGHTTP2_SETTINGS);
 	assert_int_equal(n, 5 * 6);
@@ -648,6 +654,10 @@ test_session_settings(void **state)
 	off = 9 + n;
 	assert_true(k.len >= off + 13);
 	assert_int_equal(k.buf[off + 3], NGHTTP2_WINDOW_UPDATE);
+	assert_int_equal(h2req_settings_fix(k.buf + off, 13), 0);
+	/* A SETTINGS ACK is never touched. */
+	k.buf[4] = NGHTTP2_FLAG_ACK;
+	assert_int_equal(h2req_settings_fix(k.buf, k.len), 0);
 	nghttp2_session_del(sess);
 	config_free(cfg);
 }
