@@ -9,7 +9,8 @@ build="autoconf automake libtool pkg-config make gcc libevent-dev libssl-dev
 zlib1g-dev libncurses-dev libsqlite3-dev libnghttp2-dev libjansson-dev sqlite3
 libsystemd-dev"
 test_pkgs="libcmocka-dev clang python3 python3-websockets python3-wsproto
-python3-h2 chromium firefox-esr tmux nghttp2-client procps haproxy systemd"
+python3-h2 chromium firefox-esr tmux nghttp2-client procps haproxy systemd
+prometheus"
 
 pkgs=$build
 [ "$what" = test ] && pkgs="$pkgs $test_pkgs"

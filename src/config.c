@@ -135,6 +135,7 @@ config_new(void)
 	cfg->control_mode = 0600;
 	cfg->control_max_clients = 16;
 	cfg->control_client_buffer = 4 * 1024 * 1024;
+	cfg->admin_mode = 0600;
 	return (cfg);
 }
 
@@ -254,6 +255,9 @@ config_free(struct config *cfg)
 	config_route_clear(&cfg->defaults);
 	framelog_config_clear(&cfg->log);
 	free(cfg->control);
+	free(cfg->admin);
+	free(cfg->admin_host);
+	free(cfg->admin_unix);
 	free(cfg->log_file);
 	free(cfg->user);
 	free(cfg->group);
@@ -753,6 +757,55 @@ config_add_listen(struct config *cfg, const char *spec, int lineno,
 	rc = config_listen_words(cfg, w.argv, w.argc, lineno, cause);
 	config_words_free(&w);
 	return (rc);
+}
+
+/*
+ * "admin ADDR [mode=MODE]": HOST:PORT, [V6]:PORT, PORT or *:PORT (every
+ * IPv4 address), or unix:/path (mode= for its file mode, 0600 by default).
+ * A later line replaces an earlier one.
+ */
+static int
+config_admin_words(struct config *cfg, char **argv, size_t argc,
+    char **cause)
+{
+	char		*host = NULL;
+	unsigned	 port = 0, mode = 0600;
+	size_t		 i;
+
+	if (argc == 0 || config_has_ctl(argv[0]))
+		return (config_error(cause, "admin needs one address"));
+	if (strncmp(argv[0], "unix:", 5) == 0) {
+		if (config_unix_path(argv[0], cause) != 0)
+			return (-1);
+	} else if (config_split_hostport(argv[0], 1, &host, &port,
+	    cause) != 0)
+		return (-1);
+	for (i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "mode=", 5) != 0 ||
+		    strncmp(argv[0], "unix:", 5) != 0) {
+			free(host);
+			return (config_error(cause, "admin: unknown option '%s' "
+			    "(only mode=MODE, for a unix socket)", argv[i]));
+		}
+		if (parse_mode(argv[i] + 5, &mode) != 0)
+			return (config_error(cause, "admin: mode: expected an "
+			    "octal mode with 0600 in it, like 0660, not '%s'",
+			    argv[i] + 5));
+	}
+	if (host != NULL && strcmp(host, "*") == 0) {
+		free(host);
+		host = NULL;
+	}
+	free(cfg->admin);
+	free(cfg->admin_host);
+	free(cfg->admin_unix);
+	cfg->admin = xstrdup(argv[0]);
+	cfg->admin_host = host;
+	cfg->admin_port = port;
+	cfg->admin_unix = strncmp(argv[0], "unix:", 5) == 0 ?
+	    xstrdup(argv[0] + 5) : NULL;
+	cfg->admin_mode = mode;
+	return (0);
 }
 
 /*
@@ -1447,6 +1500,8 @@ config_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	if (strcmp(argv[0], "route") == 0)
 		return (config_route_words(cfg, argv + 1, argc - 1, lineno,
 		    cause));
+	if (strcmp(argv[0], "admin") == 0)
+		return (config_admin_words(cfg, argv + 1, argc - 1, cause));
 	if (strcmp(argv[0], "route-defaults") == 0)
 		return (config_route_defaults_words(cfg, argv + 1, argc - 1,
 		    cause));
@@ -1590,6 +1645,14 @@ config_finish(struct config *cfg, char **cause)
 		}
 	}
 	return (0);
+}
+
+const char *
+config_route_token_source(const struct route *rt)
+{
+	if (rt->target.kind != TARGET_TOKEN || rt->tokens == NULL)
+		return (NULL);
+	return (rt->tokens->source);
 }
 
 const struct route *

@@ -140,6 +140,15 @@ struct config {
 	unsigned	 control_mode;	/* its file mode (control-mode) */
 	unsigned	 control_max_clients;	/* past it: refused */
 	size_t		 control_client_buffer;	/* unread output: cut */
+	/*
+	 * The admin endpoint (health and metrics over HTTP): "admin ADDR".
+	 * Fixed at start, as the control socket is.
+	 */
+	char		*admin;		/* ADDR as written, or NULL: none */
+	char		*admin_host;	/* NULL: every IPv4 address */
+	unsigned	 admin_port;
+	char		*admin_unix;	/* "unix:/path": the path, or NULL */
+	unsigned	 admin_mode;	/* its file mode (mode=, default 0600) */
 	/* Process life, as websockify's options set it; fixed at start. */
 	int		 daemon;	/* detach once listening */
 	char		*log_file;	/* log appended here, or NULL */
@@ -200,6 +209,9 @@ int	config_add_route(struct config *cfg, const char *spec, int lineno,
  * no duplicate route paths). Returns 0, or -1 with *cause set.
  */
 int	config_finish(struct config *cfg, char **cause);
+
+/* A token route's token-source path as configured, or NULL for another. */
+const char	*config_route_token_source(const struct route *rt);
 
 /*
  * Returns the route for path (exact match first, then "*"), or NULL. A

@@ -32,6 +32,7 @@
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
+#include "metrics.h"
 #include "sock.h"
 #include "sockread.h"
 #include "tls.h"
@@ -228,6 +229,7 @@ h1conn_reject(struct h1conn *c, int status, const char *why)
 	char		 body[160];
 	int		 n;
 
+	metrics_handshake(c->w->metrics, 0, status);
 	log_info("c%llu: %d %s peer=%s path=%s: %s", (unsigned long long)c->id,
 	    status, http1_reason(status), c->peer,
 	    c->offer.path != NULL ? c->offer.path : "-", why);
@@ -590,11 +592,13 @@ h1conn_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		/* TLS handshake done: ALPN decides who serves the client. */
 		c->tls_done = 1;
+		metrics_tls_handshake(c->w->metrics, 1);
 		if (c->state == H1_REQUEST && tls_alpn(bev) == TLS_ALPN_H2)
 			h1conn_to_h2(c);
 		return;
 	}
 	if (c->tls && !c->tls_done) {
+		metrics_tls_handshake(c->w->metrics, 0);
 		tls_error_str(bev, err, sizeof err);
 		log_info("%s: peer=%s TLS handshake failed: %s", c->logid,
 		    c->peer, (what & BEV_EVENT_EOF) ? "client closed" : err);

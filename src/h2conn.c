@@ -43,6 +43,7 @@
 #include "handshake.h"
 #include "http1.h"
 #include "log.h"
+#include "metrics.h"
 #include "sock.h"
 #include "sockread.h"
 #include "stats.h"
@@ -349,6 +350,7 @@ h2s_new(struct h2conn *c, int32_t id)
 	TAILQ_INSERT_TAIL(&c->streams, s, entry);
 	c->nstreams++;
 	c->fc.streams_total++;
+	metrics_h2_stream(c->w->metrics, 1);
 	evtimer_del(c->timer);		/* not idle any more */
 	return (s);
 }
@@ -392,6 +394,7 @@ h2s_free(struct h2stream *s)
 	h2s_fc_set(s, H2_FC_NONE, now_ns());
 	TAILQ_REMOVE(&c->streams, s, entry);
 	c->nstreams--;
+	metrics_h2_stream(c->w->metrics, -1);
 	if (h2conn_live(c) && c->sess != NULL)
 		nghttp2_session_set_stream_user_data(c->sess, s->id, NULL);
 	evbuffer_free(s->in);
@@ -622,6 +625,7 @@ h2s_respond(struct h2stream *s, int status, const char *why)
 	struct h2resp		 resp;
 
 	h2resp_error(&resp, req, status, why);
+	metrics_handshake(s->c->w->metrics, 1, resp.status);
 	log_info("%s: %d %s peer=%s method=%s path=%s: %s", s->logid,
 	    resp.status, http1_reason(resp.status), s->c->peer,
 	    req->method != NULL ? req->method : "-",
@@ -1502,6 +1506,7 @@ h2conn_free(struct h2conn *c)
 		h2s_free(s);
 	}
 	TAILQ_REMOVE(&c->w->h2conns, c, entry);
+	metrics_h2_conn(c->w->metrics, -1);
 	nghttp2_session_del(c->sess);
 	sockread_free(c->rd);
 	tlsout_free(c->tout);	/* SSL writes to the socket again */
@@ -1583,6 +1588,7 @@ h2conn_take(struct worker *w, struct bufferevent *bev, struct config *cfg,
 	c->ev_free = event_new(w->base, -1, 0, h2conn_free_cb, c);
 	c->timer = evtimer_new(w->base, h2conn_timeout, c);
 	TAILQ_INSERT_TAIL(&w->h2conns, c, entry);
+	metrics_h2_conn(w->metrics, 1);
 	log_info("%s: peer=%s HTTP/2%s", c->logid, c->peer,
 	    tls ? " over TLS" : " (h2c, prior knowledge)");
 

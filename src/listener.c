@@ -476,3 +476,16 @@ listener_free(struct listener *l)
 	free(l->spec);
 	free(l);
 }
+
+int
+listener_unix_socket(const char *path, unsigned mode)
+{
+	struct addrinfo	*ai = listener_unix_ai(path);
+	int		 fd, saved;
+
+	fd = listener_bind(ai, 0, mode);
+	saved = errno;
+	listener_like_free(ai);
+	errno = saved;
+	return (fd);
+}

@@ -78,6 +78,14 @@ int	listener_tls_prepare(const struct listener *l,
 void	listener_tls_swap(struct listener *l, SSL_CTX *tls,
 	    const struct listen_cfg *lc);
 
+/*
+ * A listening unix socket at path with mode, bound as a listen line's is
+ * (a stale socket there removed), for other servers of the process (the
+ * admin endpoint). Returns the descriptor (non-blocking, close-on-exec),
+ * or -1 with errno set.
+ */
+int	listener_unix_socket(const char *path, unsigned mode);
+
 /* Closes and frees one listener (removing it from w->listeners). */
 void	listener_free(struct listener *l);
 

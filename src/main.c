@@ -70,6 +70,8 @@ usage(FILE *f)
 "                          (mode 0600) for wsbridge-top and wsbridge ctl;\n"
 "                          16 clients, 4 MiB unread each (control-max-clients,\n"
 "                          control-client-buffer in wsbridge.conf(5))\n"
+"      --admin ADDR        serve /healthz, /readyz and Prometheus /metrics over\n"
+"                          HTTP on ADDR: HOST:PORT or unix:/PATH (mode 0600)\n"
 "      --workers N         N event loops, one thread each, sharing the\n"
 "                          listening ports (default 1; auto: one per CPU)\n"
 "      --log-level LEVEL   error, warn, info (default) or debug\n"
@@ -157,7 +159,7 @@ quoted_line(const char *name, const char *value)
  * lines (wsk_lines), so --check, --print-config and SIGHUP see one model.
  */
 enum {
-	OPT_DEMO = 256, OPT_CHECK, OPT_LOG_DB, OPT_CONTROL, OPT_WORKERS,
+	OPT_DEMO = 256, OPT_CHECK, OPT_LOG_DB, OPT_CONTROL, OPT_ADMIN, OPT_WORKERS,
 	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_PRINT_CONFIG,
 	/* websockify's */
 	OPT_TRAFFIC, OPT_RECORD, OPT_RUN_ONCE, OPT_TIMEOUT, OPT_IDLE_TIMEOUT,
@@ -825,6 +827,7 @@ main(int argc, char **argv)
 		{ "print-config", no_argument,		NULL, OPT_PRINT_CONFIG },
 		{ "log-db",	required_argument,	NULL, OPT_LOG_DB },
 		{ "control",	required_argument,	NULL, OPT_CONTROL },
+		{ "admin",	required_argument,	NULL, OPT_ADMIN },
 		{ "workers",	required_argument,	NULL, OPT_WORKERS },
 		{ "log-level",	required_argument,	NULL, OPT_LOG_LEVEL },
 		{ "verbose",	no_argument,		NULL, 'v' },
@@ -932,6 +935,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_CONTROL:
 			add_flag_line(&srv, quoted_line("control", optarg));
+			break;
+		case OPT_ADMIN:
+			add_flag_line(&srv, quoted_line("admin", optarg));
 			break;
 		case OPT_WORKERS:
 			add_flag_line(&srv, quoted_line("workers", optarg));

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "admin.h"
 #include "config.h"
 #include "control.h"
 #include "framelog.h"
@@ -200,6 +201,10 @@ server_apply(struct server *srv, struct worker *w, struct config *cfg,
 		    strcmp(cfg->control, w->cfg->control) != 0))
 			log_warn("control changes take effect at the next "
 			    "start");
+		if ((cfg->admin == NULL) != (srv->admin == NULL) ||
+		    (cfg->admin != NULL && w->cfg->admin != NULL &&
+		    strcmp(cfg->admin, w->cfg->admin) != 0))
+			log_warn("admin changes take effect at the next start");
 		if (server_nworkers(cfg) != worker_count(w))
 			log_warn("workers changes take effect at the next "
 			    "start");
@@ -793,6 +798,8 @@ server_check(const struct config *cfg, char **cause)
 	}
 	if (cfg->control != NULL && control_check(cfg->control, cause) != 0)
 		return (-1);
+	if (admin_check(cfg, cause) != 0)
+		return (-1);
 	return (0);
 }
 
@@ -864,7 +871,7 @@ server_open_listeners(struct server *srv)
 	return (0);
 }
 
-/* The frame log and the control socket. Returns 0 or -1 (logged). */
+/* The frame log, the control socket, the admin endpoint: 0 or -1 (logged). */
 static int
 server_open_observers(struct server *srv)
 {
@@ -901,6 +908,12 @@ server_open_observers(struct server *srv)
 		}
 		for (i = 0; i < n; i++)
 			g->w[i]->hooks = control_hooks(srv->ctl);
+	}
+	if (g->w[0]->cfg->admin != NULL &&
+	    (srv->admin = admin_new(g->w[0], &cause)) == NULL) {
+		log_error("%s", cause);
+		free(cause);
+		return (-1);
 	}
 	return (0);
 }
@@ -1012,6 +1025,8 @@ server_stop(struct server *srv)
 	srv->flog = NULL;
 	control_free(srv->ctl);
 	srv->ctl = NULL;
+	admin_free(srv->admin);
+	srv->admin = NULL;
 	event_free(srv->ev_sigterm);
 	event_free(srv->ev_sigint);
 	event_free(srv->ev_sighup);

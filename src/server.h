@@ -16,6 +16,7 @@ struct event;
 struct config;
 struct framelog;
 struct control;
+struct admin;
 struct worker_group;
 
 struct server {
@@ -38,6 +39,7 @@ struct server {
 	unsigned		 left;		/* atomic: workers > 0 whose loop runs */
 	struct framelog		*flog;		/* frame log, or NULL (log-db) */
 	struct control		*ctl;		/* control socket, or NULL */
+	struct admin		*admin;		/* admin endpoint, or NULL */
 	/* websockify's process life: accept-for, exit-when-idle, run-once. */
 	struct event		*ev_lifetime[2];	/* accept-for, idle check */
 	uint64_t		 idle_since_ns;	/* exit-when-idle: none open since */

@@ -13,6 +13,23 @@
 
 #define NS	1000000000ULL
 
+const uint64_t stats_hol_bounds[STATS_HOL_BUCKETS - 1] = {
+	100000, 1000000, 5000000, 10000000, 50000000, 100000000, 500000000,
+	NS, 5 * NS,
+};
+
+/* One head-of-line wait into a histogram (h) and its sum. */
+static void
+stats_hol_add(uint64_t *h, uint64_t *sum, uint64_t wait)
+{
+	unsigned	b = 0;
+
+	while (b < STATS_HOL_BUCKETS - 1 && wait > stats_hol_bounds[b])
+		b++;
+	h[b]++;
+	*sum += wait;
+}
+
 unsigned
 stats_hist_bucket(uint64_t len)
 {
@@ -292,7 +309,8 @@ stats_report_msg(struct stats_conn *c, enum stats_dir dir,
 
 /* The newest finished message learns what its successor waited. */
 static void
-stats_q_settle(struct stats_conn *c, enum stats_dir dir, uint64_t t_next)
+stats_q_settle(struct stats_conn *c, struct stats_global *g,
+    enum stats_dir dir, uint64_t t_next)
 {
 	struct stats_q		*q = &c->q[dir];
 	struct stats_msg	*sm;
@@ -301,6 +319,9 @@ stats_q_settle(struct stats_conn *c, enum stats_dir dir, uint64_t t_next)
 		return;
 	sm->delay_next = sm->t_done > t_next ? sm->t_done - t_next : 0;
 	sm->next_known = 1;
+	if (g != NULL)
+		stats_hol_add(g->hol_msg[dir], &g->hol_msg_ns[dir],
+		    sm->delay_next);
 	if (sm->delay_next > q->delay_max) {
 		q->delay_max = sm->delay_next;
 		q->delay_max_msg = sm->msg_no;
@@ -340,6 +361,9 @@ stats_q_pop(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 			q->ctl_max = wait;
 		if (g != NULL && wait > g->ctl_max)
 			g->ctl_max = wait;
+		if (g != NULL)
+			stats_hol_add(g->hol_ctl[dir], &g->hol_ctl_ns[dir],
+			    wait);
 		if (c->done != NULL) {
 			memset(&d, 0, sizeof d);
 			d.dir = dir;
@@ -381,7 +405,7 @@ stats_q_pop(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 		struct stats_mark *nm = stats_q_mark(q, i);
 
 		if (nm->kind == STATS_K_DATA && nm->first) {
-			stats_q_settle(c, dir, nm->t);
+			stats_q_settle(c, g, dir, nm->t);
 			break;
 		}
 	}
@@ -473,7 +497,7 @@ stats_payload(struct stats_conn *c, struct stats_global *g,
 		q->msg_open = c->msgs[dir] + 1;
 		q->msg_open_size = 0;
 		if (queued)
-			stats_q_settle(c, dir, now);
+			stats_q_settle(c, g, dir, now);
 	}
 	c->cur_in_msg += n;
 	q->msg_open_size += n;
@@ -523,7 +547,7 @@ stats_frame(struct stats_conn *c, struct stats_global *g, enum stats_dir dir,
 		q->msg_open = c->msgs[dir] + 1;
 		q->msg_open_size = 0;
 		c->cur_out_msg = 0;
-		stats_q_settle(c, dir, t);
+		stats_q_settle(c, g, dir, t);
 	}
 	q->msg_open_size += len;
 	c->cur_out_msg += plain;
@@ -603,6 +627,12 @@ stats_global_add(struct stats_global *dst, const struct stats_global *src,
 		dst->peak_msgs[dir] += src->peak_msgs[dir];
 		for (b = 0; b < STATS_HIST; b++)
 			dst->hist[dir][b] += src->hist[dir][b];
+		for (b = 0; b < STATS_HOL_BUCKETS; b++) {
+			dst->hol_msg[dir][b] += src->hol_msg[dir][b];
+			dst->hol_ctl[dir][b] += src->hol_ctl[dir][b];
+		}
+		dst->hol_msg_ns[dir] += src->hol_msg_ns[dir];
+		dst->hol_ctl_ns[dir] += src->hol_ctl_ns[dir];
 		/* The same second k seconds ago in both rings. */
 		for (k = 0; k < STATS_SECS; k++) {
 			i = (d->cur + STATS_SECS - k) % STATS_SECS;

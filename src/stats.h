@@ -19,6 +19,7 @@
 #define STATS_MARKS	16	/* timed pieces per queue; more are merged */
 #define STATS_MSGS	8	/* finished messages remembered per direction */
 #define STATS_FRAMES	32	/* recent frames (detail view), when asked */
+#define STATS_HOL_BUCKETS 10	/* head-of-line waits: stats_hol_bounds + 1 */
 
 enum stats_dir {
 	STATS_IN = 0,		/* client -> wsbridge -> backend */
@@ -150,7 +151,19 @@ struct stats_global {
 	uint32_t	 hist[2][STATS_HIST];
 	struct stats_secs secs;
 	uint64_t	 ctl_max;	/* worst control-frame wait, any conn */
+	/*
+	 * Head-of-line waits as histograms (the admin endpoint's), by
+	 * direction: hol_msg, what each message with a predecessor waited
+	 * behind it (stats_msg.delay_next, 0 included); hol_ctl, each
+	 * control frame's wait to be written. Bucket b counts waits up to
+	 * stats_hol_bounds[b] ns, the last one the rest (not cumulative).
+	 */
+	uint64_t	 hol_msg[2][STATS_HOL_BUCKETS], hol_ctl[2][STATS_HOL_BUCKETS];
+	uint64_t	 hol_msg_ns[2], hol_ctl_ns[2];	/* their sums */
 };
+
+/* Upper bounds (ns) of the head-of-line buckets but the last. */
+extern const uint64_t stats_hol_bounds[STATS_HOL_BUCKETS - 1];
 
 /*
  * Flow-control waits of one stream, for stats and the dashboard. Times are

@@ -29,6 +29,7 @@
 #include "handshake.h"
 #include "framelog.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxyproto.h"
 #include "sock.h"
 #include "sockread.h"
@@ -307,6 +308,7 @@ static void
 tunnel_free(struct tunnel *t)
 {
 	struct ws_counters	c;
+	struct metrics_tunnel	mt;
 
 	if (tunnel_batch.t == t) {	/* never between reads; to be sure */
 		tunnel_batch.t = NULL;
@@ -314,6 +316,12 @@ tunnel_free(struct tunnel *t)
 		tunnel_batch.len = 0;
 	}
 	tunnel_log_close(t);
+	if (t->w->metrics != NULL && t->ws != NULL) {
+		tunnel_metrics(t, &mt);
+		metrics_tunnel_end(t->w->metrics, &mt, t->closed_by,
+		    ws_conn_counters(t->ws)->close_code_in,
+		    ws_conn_counters(t->ws)->close_code_out);
+	}
 	if (t->counted) {
 		if (t->w->hooks != NULL)
 			t->w->hooks->tunnel_close(t->w->hooks->arg, t);
@@ -1072,6 +1080,33 @@ tunnel_info(struct tunnel *t, struct tunnel_info *ti)
 	}
 }
 
+void
+tunnel_metrics(const struct tunnel *t, struct metrics_tunnel *mt)
+{
+	const struct ws_counters	*c;
+
+	memset(mt, 0, sizeof *mt);
+	mt->route = t->facts->route;
+	mt->h2 = t->h2;
+	mt->tls = t->facts->tls_version != NULL;
+	switch (t->state) {
+	case TUNNEL_CONNECTING:	mt->state = METRICS_CONNECTING; break;
+	case TUNNEL_OPEN:	mt->state = METRICS_OPEN; break;
+	case TUNNEL_DRAINING:	mt->state = METRICS_DRAINING; break;
+	case TUNNEL_CLOSED:	mt->state = METRICS_CLOSED; break;
+	}
+	if (t->ws == NULL)
+		return;
+	c = ws_conn_counters(t->ws);
+	mt->attached = 1;
+	mt->payload[STATS_IN] = c->payload_in;
+	mt->payload[STATS_OUT] = c->payload_out;
+	mt->msgs[STATS_IN] = c->msgs_in;
+	mt->msgs[STATS_OUT] = c->msgs_out;
+	mt->frames[STATS_IN] = c->frames_in;
+	mt->frames[STATS_OUT] = c->frames_out;
+}
+
 struct tunnel *
 tunnel_first(struct worker *w)
 {
@@ -1158,6 +1193,7 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 	}
 	if (t->counted && t->w->hooks != NULL)
 		t->w->hooks->tunnel_open(t->w->hooks->arg, t);
+	metrics_handshake(t->w->metrics, t->h2, t->h2 ? 200 : 101);
 	ws_conn_input(t->ws);
 }
 

@@ -17,6 +17,7 @@ struct route;
 struct ws_deflate_params;
 struct ws_transport_ops;
 struct conn_facts;
+struct metrics_tunnel;
 
 enum tunnel_state {
 	TUNNEL_CONNECTING = 0,	/* backend connect in flight; no 101/200 sent yet */
@@ -95,6 +96,8 @@ struct tunnel_info {
 
 /* Fills ti from t. */
 void	tunnel_info(struct tunnel *t, struct tunnel_info *ti);
+/* What the admin endpoint's metrics count of t (metrics.h). */
+void	tunnel_metrics(const struct tunnel *t, struct metrics_tunnel *mt);
 /* Walks w->tunnels (NULL at the end). */
 struct tunnel	*tunnel_first(struct worker *w);
 struct tunnel	*tunnel_next(struct tunnel *t);

@@ -25,6 +25,7 @@ struct h1conn;
 struct h2conn;
 struct tunnel;
 struct framelog;
+struct metrics;
 struct stats_global;
 struct ws_frame_event;
 struct worker;
@@ -72,6 +73,7 @@ struct worker {
 	struct stats_global	*stats;		/* this worker's live numbers */
 	struct framelog		*flog;		/* this worker's frame-log producer */
 	const struct worker_hooks *hooks;	/* the control socket's */
+	struct metrics		*metrics;	/* the admin endpoint's numbers */
 
 	/*
 	 * The app layer's: idle(w, idle_arg) is called when a connection

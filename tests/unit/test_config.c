@@ -53,6 +53,39 @@ bad(const char *line, const char *want)
 	config_free(cfg);
 }
 
+/* admin ADDR [mode=MODE]: TCP or a unix socket; a later line wins. */
+static void
+test_admin(void **state)
+{
+	struct config	*cfg = config_new();
+
+	assert_null(cfg->admin);
+	ok(cfg, "admin 127.0.0.1:9101");
+	assert_string_equal(cfg->admin, "127.0.0.1:9101");
+	assert_string_equal(cfg->admin_host, "127.0.0.1");
+	assert_int_equal(cfg->admin_port, 9101);
+	assert_null(cfg->admin_unix);
+	ok(cfg, "admin *:9102");
+	assert_null(cfg->admin_host);
+	assert_int_equal(cfg->admin_port, 9102);
+	ok(cfg, "admin [::1]:9103");
+	assert_string_equal(cfg->admin_host, "::1");
+	ok(cfg, "admin unix:/run/wsb/admin.sock mode=0660");
+	assert_string_equal(cfg->admin_unix, "/run/wsb/admin.sock");
+	assert_null(cfg->admin_host);
+	assert_int_equal(cfg->admin_mode, 0660);
+	config_free(cfg);
+
+	bad("admin", "admin needs one address");
+	bad("admin 127.0.0.1:0x50", "bad port in '127.0.0.1:0x50'");
+	bad("admin unix:run/a.sock", "unix socket path must be absolute: "
+	    "'unix:run/a.sock'");
+	bad("admin 127.0.0.1:9101 mode=0660", "admin: unknown option "
+	    "'mode=0660' (only mode=MODE, for a unix socket)");
+	bad("admin unix:/a.sock mode=0400", "admin: mode: expected an octal "
+	    "mode with 0600 in it, like 0660, not '0400'");
+}
+
 /* The last route added. */
 static const struct route *
 last_route(const struct config *cfg)
@@ -1351,6 +1384,7 @@ main(void)
 		cmocka_unit_test(test_find_route),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_listen_systemd),
+		cmocka_unit_test(test_admin),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
