@@ -8,6 +8,7 @@
  */
 #include "wsb_autoconf.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -142,14 +143,28 @@ admin_unready(struct admin *a, char *buf, size_t len)
 	return (NULL);
 }
 
-/* Process-wide numbers for the scrape: start, workers, readiness. */
+/* Process-wide numbers for the scrape: start, CPU, memory, readiness. */
 static void
 admin_process(struct admin *a, struct metrics_process *p)
 {
-	char	buf[256];
+	struct rusage	 ru;
+	FILE		*f;
+	unsigned long	 size, pages;
+	char		 buf[256];
 
 	memset(p, 0, sizeof *p);
 	p->start_wall_ns = a->start_wall_ns;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		p->cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		    1000000000ULL + ((uint64_t)ru.ru_utime.tv_usec +
+		    ru.ru_stime.tv_usec) * 1000;
+	/* Linux: the second number of statm is resident pages. */
+	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%lu %lu", &size, &pages) == 2)
+			p->rss_bytes = (uint64_t)pages *
+			    (uint64_t)sysconf(_SC_PAGESIZE);
+		fclose(f);
+	}
 	p->workers = a->n;
 	p->draining = a->home->stopping;
 	p->ready = admin_unready(a, buf, sizeof buf) == NULL;

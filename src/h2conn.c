@@ -359,8 +359,13 @@ static void
 h2s_log_done(struct h2stream *s)
 {
 	struct h2_stream_fc	fc;
+	uint64_t		waits[METRICS_NH2_WAITS];
 
 	h2stream_fc(s, now_ns(), &fc);
+	waits[METRICS_H2_SEND_STREAM] = fc.out_stream_wait_ns;
+	waits[METRICS_H2_SEND_CONN] = fc.out_conn_wait_ns;
+	waits[METRICS_H2_RECV_FULL] = fc.in_stall_ns;
+	metrics_h2_waits(s->c->w->metrics, waits);
 	log_info("%s: stream done in=%llu out=%llu bytes dur=%.3fs "
 	    "send-wait stream=%.3fs conn=%.3fs (window last used by s%d) "
 	    "recv-stall=%.3fs%s%s", s->logid,

@@ -65,6 +65,8 @@ struct metrics_pub {
 	uint64_t		 h2_conns_total, h2_streams_total;
 	int64_t			 h2_conns, h2_streams;		/* open now */
 	uint64_t		 lag[METRICS_LAG_BUCKETS], lag_ns;
+	uint64_t		 h2_wait[METRICS_NH2_WAITS][STATS_HOL_BUCKETS];
+	uint64_t		 h2_wait_ns[METRICS_NH2_WAITS];
 	unsigned		 client_sockets;
 	int			 has_stats;
 	uint64_t		 hol_msg[2][STATS_HOL_BUCKETS];
@@ -164,17 +166,37 @@ metrics_h2_stream(struct metrics *m, int delta)
 		m->live.h2_streams_total++;
 }
 
-void
-metrics_lag(struct metrics *m, uint64_t lag_ns)
+/* One value into a histogram h (bucket b: up to bounds[b]) and its sum. */
+static void
+metrics_observe(uint64_t *h, uint64_t *sum, const uint64_t *bounds,
+    unsigned nb, uint64_t v)
 {
 	unsigned	b = 0;
 
+	while (b < nb - 1 && v > bounds[b])
+		b++;
+	h[b]++;
+	*sum += v;
+}
+
+void
+metrics_lag(struct metrics *m, uint64_t lag_ns)
+{
+	if (m != NULL)
+		metrics_observe(m->live.lag, &m->live.lag_ns,
+		    metrics_lag_bounds, METRICS_LAG_BUCKETS, lag_ns);
+}
+
+void
+metrics_h2_waits(struct metrics *m, const uint64_t wait_ns[METRICS_NH2_WAITS])
+{
+	unsigned	k;
+
 	if (m == NULL)
 		return;
-	while (b < METRICS_LAG_BUCKETS - 1 && lag_ns > metrics_lag_bounds[b])
-		b++;
-	m->live.lag[b]++;
-	m->live.lag_ns += lag_ns;
+	for (k = 0; k < METRICS_NH2_WAITS; k++)
+		metrics_observe(m->live.h2_wait[k], &m->live.h2_wait_ns[k],
+		    stats_hol_bounds, STATS_HOL_BUCKETS, wait_ns[k]);
 }
 
 /*
@@ -357,6 +379,11 @@ metrics_sum(struct metrics_pub *dst, const struct metrics_pub *src)
 	dst->h2_conns += src->h2_conns;
 	dst->h2_streams += src->h2_streams;
 	dst->client_sockets += src->client_sockets;
+	for (k = 0; k < METRICS_NH2_WAITS; k++) {
+		for (i = 0; i < STATS_HOL_BUCKETS; i++)
+			dst->h2_wait[k][i] += src->h2_wait[k][i];
+		dst->h2_wait_ns[k] += src->h2_wait_ns[k];
+	}
 	if (src->has_stats) {
 		dst->has_stats = 1;
 		for (d = 0; d < 2; d++) {
@@ -576,6 +603,30 @@ metrics_render_framelog(struct evbuffer *b, const struct framelog_live *fl)
 }
 
 static void
+metrics_render_h2_waits(struct evbuffer *b, const struct metrics_pub *p)
+{
+	static const char	 name[] = "wsbridge_h2_flow_wait_seconds";
+	static const char *const waits[METRICS_NH2_WAITS] = {
+		"send_stream_window", "send_connection_window", "receive_full",
+	};
+	char			 labels[64];
+	unsigned		 k;
+
+	metrics_head(b, name, "histogram", "Each ended WebSocket stream over "
+	    "HTTP/2, how long over its life it waited on flow control: "
+	    "send_stream_window, DATA for the client queued while its stream "
+	    "window was shut; send_connection_window, while the connection "
+	    "window was (other streams used it: head-of-line across streams); "
+	    "receive_full, its receive window full because its backend was "
+	    "slow.");
+	for (k = 0; k < METRICS_NH2_WAITS; k++) {
+		snprintf(labels, sizeof labels, "wait=\"%s\",", waits[k]);
+		metrics_hist(b, name, labels, p->h2_wait[k], stats_hol_bounds,
+		    STATS_HOL_BUCKETS, p->h2_wait_ns[k]);
+	}
+}
+
+static void
 metrics_render_hol(struct evbuffer *b, const struct metrics_pub *p)
 {
 	static const char	 name[] = "wsbridge_hol_stall_seconds";
@@ -627,6 +678,16 @@ metrics_render(struct evbuffer *b, struct metrics *const *ms, unsigned n,
 	    "When the process started, in seconds since the epoch.");
 	evbuffer_add_printf(b, "process_start_time_seconds %.3f\n",
 	    metrics_secs(proc->start_wall_ns));
+	metrics_head(b, "process_cpu_seconds_total", "counter",
+	    "User and system CPU time the process used.");
+	evbuffer_add_printf(b, "process_cpu_seconds_total %.3f\n",
+	    metrics_secs(proc->cpu_ns));
+	if (proc->rss_bytes != 0) {
+		metrics_head(b, "process_resident_memory_bytes", "gauge",
+		    "Resident memory of the process.");
+		evbuffer_add_printf(b, "process_resident_memory_bytes %llu\n",
+		    (unsigned long long)proc->rss_bytes);
+	}
 	metrics_head(b, "wsbridge_workers", "gauge",
 	    "Event loops (threads) serving connections.");
 	evbuffer_add_printf(b, "wsbridge_workers %u\n", proc->workers);
@@ -696,6 +757,7 @@ metrics_render(struct evbuffer *b, struct metrics *const *ms, unsigned n,
 	    "HTTP/2 request streams clients opened.");
 	evbuffer_add_printf(b, "wsbridge_h2_streams_total %llu\n",
 	    (unsigned long long)sum.h2_streams_total);
+	metrics_render_h2_waits(b, &sum);
 
 	if (sum.has_stats)
 		metrics_render_hol(b, &sum);

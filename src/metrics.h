@@ -54,9 +54,19 @@ struct metrics_tunnel {
 	uint64_t		 payload[2], msgs[2], frames[2];
 };
 
+/* An HTTP/2 stream's flow-control waits (metrics_h2_waits). */
+enum metrics_h2_wait {
+	METRICS_H2_SEND_STREAM = 0,	/* DATA queued, its stream window shut */
+	METRICS_H2_SEND_CONN,		/* ... the connection window shut */
+	METRICS_H2_RECV_FULL,		/* its receive window full: backend slow */
+	METRICS_NH2_WAITS,
+};
+
 /* The process-wide facts a scrape adds (the caller's thread). */
 struct metrics_process {
 	uint64_t	start_wall_ns;	/* process start, ns since the epoch */
+	uint64_t	cpu_ns;		/* user + system CPU time so far */
+	uint64_t	rss_bytes;	/* resident memory, 0: unknown */
 	unsigned	workers;
 	int		draining;	/* shutdown began, or accept-for ended */
 	int		ready;		/* what /readyz says */
@@ -85,6 +95,12 @@ void	metrics_h2_stream(struct metrics *m, int delta);
  */
 void	metrics_tunnel_end(struct metrics *m, const struct metrics_tunnel *t,
 	    const char *closed_by, uint16_t code_in, uint16_t code_out);
+/*
+ * A WebSocket stream over HTTP/2 ended: its flow-control waits over its
+ * life, by enum metrics_h2_wait (ns).
+ */
+void	metrics_h2_waits(struct metrics *m,
+	    const uint64_t wait_ns[METRICS_NH2_WAITS]);
 /* The worker's loop ran a timer lag_ns after it was due. */
 void	metrics_lag(struct metrics *m, uint64_t lag_ns);
 

@@ -258,6 +258,9 @@ def main():
         T.expect_eq(value(ms, "wsbridge_build_info"), 1, "build_info")
         T.check(abs(value(ms, "process_start_time_seconds") - time.time())
             < 3600, "process_start_time_seconds is about now")
+        T.check(value(ms, "process_cpu_seconds_total") > 0 and
+            value(ms, "process_resident_memory_bytes") > 1 << 20,
+            "process CPU and resident memory are reported")
 
     conns = []
     sizes = [1 + 37 * k for k in range(n_msg)]
@@ -404,9 +407,13 @@ def main():
             T.expect_eq(value(ms, name, **labels), want, "%s%s" % (name,
                 labels))
         c.close()
-        wait_metric(sa, "the h2 connection's end", lambda m: value(m,
+        ms = wait_metric(sa, "the h2 connection's end", lambda m: value(m,
             "wsbridge_h2_connections") == 0 and value(m,
             "wsbridge_h2_streams") == 0)
+        for wait in ("send_stream_window", "send_connection_window",
+                "receive_full"):
+            T.expect_eq(value(ms, "wsbridge_h2_flow_wait_seconds_count",
+                wait=wait), 1, "the ended stream's %s wait observed" % wait)
         s.stop()
 
     with T.subtest("readyz: 503 while a token route's source is gone, "
