@@ -166,24 +166,11 @@ metrics_h2_stream(struct metrics *m, int delta)
 		m->live.h2_streams_total++;
 }
 
-/* One value into a histogram h (bucket b: up to bounds[b]) and its sum. */
-static void
-metrics_observe(uint64_t *h, uint64_t *sum, const uint64_t *bounds,
-    unsigned nb, uint64_t v)
-{
-	unsigned	b = 0;
-
-	while (b < nb - 1 && v > bounds[b])
-		b++;
-	h[b]++;
-	*sum += v;
-}
-
 void
 metrics_lag(struct metrics *m, uint64_t lag_ns)
 {
 	if (m != NULL)
-		metrics_observe(m->live.lag, &m->live.lag_ns,
+		stats_observe(m->live.lag, &m->live.lag_ns,
 		    metrics_lag_bounds, METRICS_LAG_BUCKETS, lag_ns);
 }
 
@@ -195,7 +182,7 @@ metrics_h2_waits(struct metrics *m, const uint64_t wait_ns[METRICS_NH2_WAITS])
 	if (m == NULL)
 		return;
 	for (k = 0; k < METRICS_NH2_WAITS; k++)
-		metrics_observe(m->live.h2_wait[k], &m->live.h2_wait_ns[k],
+		stats_observe(m->live.h2_wait[k], &m->live.h2_wait_ns[k],
 		    stats_hol_bounds, STATS_HOL_BUCKETS, wait_ns[k]);
 }
 

@@ -18,16 +18,23 @@ const uint64_t stats_hol_bounds[STATS_HOL_BUCKETS - 1] = {
 	NS, 5 * NS,
 };
 
+void
+stats_observe(uint64_t *h, uint64_t *sum, const uint64_t *bounds,
+    unsigned nb, uint64_t v)
+{
+	unsigned	b = 0;
+
+	while (b < nb - 1 && v > bounds[b])
+		b++;
+	h[b]++;
+	*sum += v;
+}
+
 /* One head-of-line wait into a histogram (h) and its sum. */
 static void
 stats_hol_add(uint64_t *h, uint64_t *sum, uint64_t wait)
 {
-	unsigned	b = 0;
-
-	while (b < STATS_HOL_BUCKETS - 1 && wait > stats_hol_bounds[b])
-		b++;
-	h[b]++;
-	*sum += wait;
+	stats_observe(h, sum, stats_hol_bounds, STATS_HOL_BUCKETS, wait);
 }
 
 unsigned

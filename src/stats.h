@@ -166,6 +166,13 @@ struct stats_global {
 extern const uint64_t stats_hol_bounds[STATS_HOL_BUCKETS - 1];
 
 /*
+ * Counts v in the histogram h of nb buckets, bucket b holding the values
+ * up to bounds[b] (the last one the rest), and adds it to *sum.
+ */
+void	stats_observe(uint64_t *h, uint64_t *sum, const uint64_t *bounds,
+	    unsigned nb, uint64_t v);
+
+/*
  * Flow-control waits of one stream, for stats and the dashboard. Times are
  * nanoseconds, totals over the stream's life, an ongoing wait included up to
  * the snapshot.

@@ -193,6 +193,16 @@ test_queue(void **state)
 	stats_conn_free(c);
 	assert_int_equal(ndone, 4);
 	assert_int_equal(done[3].msg_no, 3);
+	/*
+	 * The histograms: the pong's wait (up to 5 s); #2 waited behind #1,
+	 * #3 behind nothing; #3 had no successor, so it is not observed.
+	 */
+	assert_int_equal(g.hol_ctl[STATS_OUT][8], 1);
+	assert_int_equal(g.hol_ctl_ns[STATS_OUT], 2 * S - 2 * MS);
+	assert_int_equal(g.hol_msg[STATS_OUT][8], 1);
+	assert_int_equal(g.hol_msg[STATS_OUT][0], 1);
+	assert_int_equal(g.hol_msg_ns[STATS_OUT], 3 * S - 5 * MS);
+	assert_int_equal(g.hol_msg[STATS_IN][0], 0);
 
 	/* More pieces than marks: merged, counted, never lost bytes. */
 	c = stats_conn_new(NULL, NULL);
