@@ -158,6 +158,9 @@ struct h2conn {
 	TAILQ_HEAD(, h2stream)	 streams;
 	unsigned		 nstreams;
 	int			 settings_acked; /* client acknowledged ours */
+	uint64_t		 resets_from;	/* early_resets counts since */
+	unsigned		 early_resets;	/* streams reset before they
+						   opened, since resets_from */
 	int			 goaway_sent;
 	struct event		*ev_free;
 	struct event		*timer;		/* idle or linger deadline */
@@ -900,6 +903,39 @@ h2_on_header(nghttp2_session *sess, const nghttp2_frame *frame,
 	return (0);
 }
 
+/*
+ * The client reset a stream before its WebSocket opened: the backend
+ * connect its CONNECT started was for nothing. Done in a loop (HTTP/2
+ * rapid reset, CVE-2023-44487) that makes wsbridge connect to backends as
+ * fast as the client sends frames, and nghttp2's own flood checks come
+ * late (1,099 backend connects in one probe). So: past h2-max-streams
+ * such resets within H2_RESET_WINDOW_NS, GOAWAY(ENHANCE_YOUR_CALM). A
+ * connection then costs at most 2 x h2-max-streams + 1 backend connects
+ * in any such window (the resets allowed, and as many streams open at
+ * once), whatever it sends.
+ */
+#define H2_RESET_WINDOW_NS	(10 * 1000000000ULL)
+
+static void
+h2conn_early_reset(struct h2conn *c)
+{
+	uint64_t	now = obs_now();
+
+	if (now - c->resets_from > H2_RESET_WINDOW_NS) {
+		c->resets_from = now;
+		c->early_resets = 0;
+	}
+	if (++c->early_resets <= c->cfg->h2_max_streams)
+		return;
+	if (c->early_resets == c->cfg->h2_max_streams + 1) {
+		log_info("%s: peer=%s reset %u streams before they opened "
+		    "within 10 s: GOAWAY(ENHANCE_YOUR_CALM)", c->logid, c->peer,
+		    c->early_resets);
+		(void)nghttp2_session_terminate_session(c->sess,
+		    NGHTTP2_ENHANCE_YOUR_CALM);
+	}
+}
+
 static int
 h2_on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame,
     void *arg)
@@ -912,6 +948,12 @@ h2_on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame,
 	case NGHTTP2_SETTINGS:
 		if (frame->hd.flags & NGHTTP2_FLAG_ACK)
 			c->settings_acked = 1;
+		return (0);
+	case NGHTTP2_RST_STREAM:
+		/* Before nghttp2 closes the stream: it is still ours. */
+		if ((s = h2conn_stream(c, frame->hd.stream_id)) != NULL &&
+		    s->state <= H2S_CONNECTING)
+			h2conn_early_reset(c);
 		return (0);
 	case NGHTTP2_HEADERS:
 	case NGHTTP2_DATA:

@@ -542,6 +542,41 @@ def main():
             "one ended")
         c.close()
         T.expect_eq(b2.stop(), 0, "exit status")
+    with T.subtest("rapid reset: streams reset before they open cost "
+            "bounded backend connects, then GOAWAY(ENHANCE_YOUR_CALM)"):
+        be = T.EchoBackend(backlog=1024)
+        b4 = T.Bridge("--route", "/tcp=%s" % be.addr, "-o",
+            "h2-max-streams 5", name="wsbridge-reset")
+        c = h2ws.H2Client(b4.port)
+        # 300 CONNECTs, each reset at once, in one write: a flood.
+        sent = 300
+        for _ in range(sent):
+            sid = c.conn.get_next_available_stream_id()
+            c.conn.send_headers(sid, c.ws_headers("/tcp"))
+            c.conn.reset_stream(sid, E.CANCEL)
+        c._flush_h2()
+        try:
+            c.flush(30)
+        except OSError:
+            pass		# the server may hang up before it read them all
+        c.wait(lambda: c.goaway is not None, 10, "GOAWAY")
+        T.expect_eq(c.goaway.error_code, E.ENHANCE_YOUR_CALM,
+            "GOAWAY code after a burst of reset CONNECTs")
+        b4.wait_log(r"reset 6 streams before they opened within 10 s: "
+            r"GOAWAY\(ENHANCE_YOUR_CALM\)")
+        T.check(c.wait_eof(10), "the server closes the connection")
+        T.log("   %d CONNECTs reset, %d backend connects" % (sent,
+            be.accepted))
+        T.check(be.accepted <= 2 * 5 + 1, "backend connects bounded by "
+            "2 x h2-max-streams + 1", "<= 11", be.accepted)
+        c.close()
+        c2 = h2ws.H2Client(b4.port)
+        st = c2.connect_ws("/tcp")
+        c2.send_message(st, b"calm")
+        c2.wait(lambda: st.messages, 10, "echo on a new connection")
+        c2.close()
+        T.expect_eq(b4.stop(), 0, "exit status")
+        be.close()
     with T.subtest("SIGTERM: GOAWAY, close 1001 on every stream, drained exit"):
         b3 = T.Bridge("--route", "/echo=echo", name="wsbridge-term")
         c = h2ws.H2Client(b3.port)
