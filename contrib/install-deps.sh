@@ -14,6 +14,8 @@ prometheus"
 
 pkgs=$build
 [ "$what" = test ] && pkgs="$pkgs $test_pkgs"
+# noVNC's pages, which test_static and test_novnc_chromium serve.
+[ "$what" = test ] && pkgs="$pkgs novnc"
 
 missing=
 for p in $pkgs; do

@@ -5,6 +5,7 @@
 #include "wsb_autoconf.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -258,6 +259,7 @@ config_free(struct config *cfg)
 	free(cfg->admin);
 	free(cfg->admin_host);
 	free(cfg->admin_unix);
+	free(cfg->web_root);
 	free(cfg->log_file);
 	free(cfg->user);
 	free(cfg->group);
@@ -1487,6 +1489,28 @@ static const char *const config_globals[] = {
 	"user", "group",
 };
 
+/* "web DIR [listing=yes|no]". */
+static int
+config_web_words(struct config *cfg, char **argv, size_t argc, char **cause)
+{
+	int	listing = 0;
+
+	if (argc == 0 || argc > 2)
+		return (config_error(cause, "web needs DIR [listing=yes|no]"));
+	/* Absolute: a daemon's working directory is "/". */
+	if (argv[0][0] != '/' || config_has_ctl(argv[0]))
+		return (config_error(cause, "web: the directory must be an "
+		    "absolute path, not '%s'", argv[0]));
+	if (argc == 2 && (strncmp(argv[1], "listing=", 8) != 0 ||
+	    config_parse_bool(argv[1] + 8, &listing) != 0))
+		return (config_error(cause, "web: expected listing=yes or "
+		    "listing=no, not '%s'", argv[1]));
+	free(cfg->web_root);
+	cfg->web_root = xstrdup(argv[0]);
+	cfg->web_listing = listing;
+	return (0);
+}
+
 /* Applies the words of one line; errors come back without a location. */
 static int
 config_words(struct config *cfg, char **argv, size_t argc, int lineno,
@@ -1505,6 +1529,8 @@ config_words(struct config *cfg, char **argv, size_t argc, int lineno,
 	if (strcmp(argv[0], "route-defaults") == 0)
 		return (config_route_defaults_words(cfg, argv + 1, argc - 1,
 		    cause));
+	if (strcmp(argv[0], "web") == 0)
+		return (config_web_words(cfg, argv + 1, argc - 1, cause));
 	switch (framelog_config_words(&cfg->log, argv, argc, cause)) {
 	case 1:
 		return (0);
@@ -1614,8 +1640,10 @@ config_where(const struct config *cfg, int line)
 int
 config_finish(struct config *cfg, char **cause)
 {
-	char	*a, *b;
-	size_t	 i, j;
+	struct stat	 sb;
+	const char	*why;
+	char		*a, *b;
+	size_t		 i, j;
 
 	if (cfg->nlistens == 0) {
 		*cause = xasprintf("%s%sno listen address",
@@ -1628,6 +1656,20 @@ config_finish(struct config *cfg, char **cause)
 		    cfg->file != NULL ? cfg->file : "",
 		    cfg->file != NULL ? ": " : "");
 		return (-1);
+	}
+	/* Named now rather than with a 500 at every request. */
+	if (cfg->web_root != NULL) {
+		why = NULL;
+		if (stat(cfg->web_root, &sb) == -1)
+			why = strerror(errno);
+		else if (!S_ISDIR(sb.st_mode))
+			why = "not a directory";
+		if (why != NULL) {
+			*cause = xasprintf("%s%sweb %s: %s",
+			    cfg->file != NULL ? cfg->file : "",
+			    cfg->file != NULL ? ": " : "", cfg->web_root, why);
+			return (-1);
+		}
 	}
 	/* Quadratic, but over a handful of lines written by a person. */
 	for (i = 0; i < cfg->nroutes; i++) {

@@ -137,6 +137,11 @@ struct config {
 	size_t		 ntrusted_proxies;
 	struct framelog_cfg log;	/* the frame log (log-db, log-capture...) */
 	char		*control;	/* control socket path, or NULL */
+	char		*web_root;	/* "web DIR": static files for requests
+					   that are no WebSocket upgrade
+					   (absolute), or NULL: 426 */
+	int		 web_listing;	/* web ... listing=yes: a directory
+					   without index.html is listed */
 	unsigned	 control_mode;	/* its file mode (control-mode) */
 	unsigned	 control_max_clients;	/* past it: refused */
 	size_t		 control_client_buffer;	/* unread output: cut */

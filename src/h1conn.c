@@ -40,11 +40,19 @@
 #include "token.h"
 #include "tunnel.h"
 #include "util.h"
+#include "webfile.h"
 #include "worker.h"
 #include "ws_conn.h"
 #include "ws_deflate.h"
 
 #define H1_LINGER_MS	2000	/* how long we read and drop after closing */
+/*
+ * A file response is added to the output this much at a time, the next
+ * piece once the socket took half: memory per download stays bounded
+ * whatever the file's size (and a TLS connection reads no more than this
+ * of it ahead).
+ */
+#define H1_FILE_PIECE	(256 * 1024)
 
 /* RFC 9113 3.4: what an h2c client with prior knowledge sends first. */
 #define H2_PREFACE	"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -54,7 +62,11 @@ enum h1_state {
 	H1_PEEK = 0,		/* tls=auto: waiting for the first byte to
 				   choose TLS or plain (handshake timer); no
 				   bev yet, fd is ours */
-	H1_REQUEST,		/* reading the request head (handshake timer) */
+	H1_REQUEST,		/* reading the request head (handshake timer;
+				   after a file response: keep-alive wait) */
+	H1_FILE,		/* a static file response going out (write
+				   timeout); input unread until it is all
+				   written, then H1_REQUEST again */
 	H1_CONNECTING,		/* request valid; backend connect in flight */
 	H1_TUNNEL,		/* 101 sent; the tunnel owns us */
 	H1_FLUSHING,		/* last bytes queued; shut down once written */
@@ -85,6 +97,9 @@ struct h1conn {
 	struct event		*ev_closed;	/* reports the close from the loop */
 	struct event		*ev_peek;	/* H1_PEEK: fd readable */
 	SSL_CTX			*peek_tls;	/* H1_PEEK: the context, a reference */
+	struct webfile_reply	*file;		/* H1_FILE: the response, owned */
+	int			 keepalive;	/* H1_FILE: another request may follow */
+	unsigned		 nfiles;	/* file responses sent */
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
@@ -99,6 +114,7 @@ _Static_assert(offsetof(struct h1conn, bev) < CACHE_LINE,
 static void	h1conn_read(struct bufferevent *, void *);
 static void	h1conn_write(struct bufferevent *, void *);
 static void	h1conn_event(struct bufferevent *, short, void *);
+static void	h1conn_request(struct h1conn *);
 static void	h1conn_sock(void *, enum sock_event);
 static size_t	h1conn_bytes(void *, unsigned char *, size_t);
 
@@ -128,6 +144,10 @@ h1conn_free(struct h1conn *c)
 	if (c->ev_peek != NULL)
 		event_free(c->ev_peek);
 	SSL_CTX_free(c->peek_tls);
+	if (c->file != NULL) {
+		webfile_reply_clear(c->file);
+		free(c->file);
+	}
 	event_free(c->timer);
 	event_free(c->ev_closed);
 	ws_offer_clear(&c->offer);
@@ -421,6 +441,129 @@ h1conn_backend_ready(void *arg, int status)
 	sockread_set_bytes(c->rd, h1conn_bytes, tunnel_ws(c->tunnel));
 }
 
+/* ---- static files ------------------------------------------------------- */
+
+/* The file response is all written: the next request, or the end. */
+static void
+h1conn_file_done(struct h1conn *c)
+{
+	webfile_reply_clear(c->file);
+	free(c->file);
+	c->file = NULL;
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (!c->keepalive || c->w->stopping) {
+		c->state = H1_REQUEST;	/* h1conn_close() from here */
+		h1conn_close(c, 0);
+		return;
+	}
+	c->state = H1_REQUEST;
+	h1conn_arm(c, c->cfg->handshake_timeout_ms);
+	bufferevent_enable(c->bev, EV_READ);
+	/* A request sent behind the last one (pipelined) is already here. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		h1conn_request(c);
+}
+
+/*
+ * Keeps the output of a file response fed: up to two pieces queued, the
+ * next added as the socket takes them; once the body is all queued, waits
+ * for the output to empty (the write callback at low mark 0).
+ */
+static void
+h1conn_file_pump(struct h1conn *c)
+{
+	struct webfile_reply	*r = c->file;
+
+	while (r->fd != -1 && evbuffer_get_length(c->out) < H1_FILE_PIECE) {
+		if (webfile_fill(r, c->out, H1_FILE_PIECE) == -1) {
+			log_info("%s: peer=%s /%s: %s", c->logid, c->peer,
+			    r->path, strerror(errno));
+			h1conn_set_closed(c);
+			return;
+		}
+	}
+	if (r->fd != -1) {
+		bufferevent_setwatermark(c->bev, EV_WRITE, H1_FILE_PIECE / 2,
+		    0);
+		return;
+	}
+	if (evbuffer_get_length(c->out) == 0) {
+		h1conn_file_done(c);
+		return;
+	}
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+}
+
+/*
+ * Answers a request that is no WebSocket upgrade from the web root (the
+ * request head, n bytes of the input, goes once answered).
+ */
+static void
+h1conn_file(struct h1conn *c, const struct http1_request *req, size_t n)
+{
+	const struct http1_header	*h;
+	struct webfile_req		 rq;
+	struct webfile_reply		*r;
+	struct timeval			 tv;
+	char				 target[512];
+	int				 lvl;
+
+	memset(&rq, 0, sizeof rq);
+	rq.method = req->method;
+	rq.method_len = req->method_len;
+	rq.target = req->target;
+	rq.target_len = req->target_len;
+	if ((h = http1_find(req, "If-None-Match")) != NULL) {
+		rq.inm = h->value;
+		rq.inm_len = h->value_len;
+	}
+	if ((h = http1_find(req, "If-Modified-Since")) != NULL) {
+		rq.ims = h->value;
+		rq.ims_len = h->value_len;
+	}
+	r = xcalloc(1, sizeof *r);
+	c->keepalive = req->version_minor >= 1 &&
+	    !http1_has_token(req, "Connection", "close");
+	/*
+	 * A body would be read as the next request (request smuggling
+	 * behind a front proxy): none is taken, and the connection ends.
+	 */
+	if (((h = http1_find(req, "Content-Length")) != NULL &&
+	    !(h->value_len == 1 && h->value[0] == '0')) ||
+	    http1_find(req, "Transfer-Encoding") != NULL) {
+		r->fd = -1;
+		r->status = 400;
+		r->why = "a request body on a file request";
+		c->keepalive = 0;
+	} else
+		webfile_serve(c->cfg->web_root, c->cfg->web_listing, &rq,
+		    r);
+	if (r->status >= 400 && r->status != 404 && r->status != 405)
+		c->keepalive = 0;
+	/* Files are many per page: each at debug, refusals of a path at info. */
+	lvl = r->status == 403 || r->status == 400 ? LOGL_INFO : LOGL_DEBUG;
+	if (log_enabled(lvl))
+		log_msg(lvl, __func__, "%s: %d %s peer=%s %.*s %s%s%s",
+		    c->logid, r->status, http1_reason(r->status), c->peer,
+		    (int)req->method_len, req->method, token_mask_target(
+		    req->target, req->target_len, target, sizeof target),
+		    r->why != NULL ? ": " : "", r->why != NULL ? r->why : "");
+	evbuffer_drain(bufferevent_get_input(c->bev), n);	/* req goes */
+	c->file = r;
+	c->nfiles++;
+	c->state = H1_FILE;
+	evtimer_del(c->timer);
+	bufferevent_disable(c->bev, EV_READ);
+	webfile_h1_head(r, c->out, c->keepalive);
+	/* A client that takes nothing for handshake-timeout is dropped. */
+	tv.tv_sec = c->cfg->handshake_timeout_ms / 1000;
+	tv.tv_usec = (c->cfg->handshake_timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_enable(c->bev, EV_WRITE);
+	h1conn_file_pump(c);
+}
+
 /*
  * The client speaks HTTP/2: give the socket (and what it sent so far) to
  * h2conn and free ourselves on the next loop pass.
@@ -475,6 +618,12 @@ h1conn_request(struct h1conn *c)
 		log_debug("%s: %.*s %s from %s", c->logid,
 		    (int)req.method_len, req.method, token_mask_target(
 		    req.target, req.target_len, target, sizeof target), c->peer);
+	/* With a web root, what is no WebSocket upgrade asks for a file. */
+	if (c->cfg->web_root != NULL &&
+	    !http1_has_token(&req, "Upgrade", "websocket")) {
+		h1conn_file(c, &req, (size_t)n);
+		return;
+	}
 	if ((status = handshake_check_http1(&req, &c->offer, &why)) != 0 ||
 	    (status = handshake_route(config_route_policy, c->cfg, &c->offer,
 	    &rt, &c->subprotocol, &why)) != 0) {
@@ -514,6 +663,12 @@ h1conn_read(struct bufferevent *bev, void *arg)
 	case H1_REQUEST:
 		h1conn_request(c);
 		break;
+	case H1_FILE:
+		/*
+		 * Reading is off, but an SSL write may read records: a
+		 * pipelined request waits in the input for its turn.
+		 */
+		break;
 	default:	/* in the tunnel sockread reads; lingering drops */
 		evbuffer_drain(in, evbuffer_get_length(in));
 		break;
@@ -527,6 +682,9 @@ h1conn_drained(struct h1conn *c)
 	switch (c->state) {
 	case H1_TUNNEL:
 		ws_conn_output_drained(tunnel_ws(c->tunnel));
+		break;
+	case H1_FILE:
+		h1conn_file_pump(c);
 		break;
 	case H1_FLUSHING:
 		if (h1t_pending(c) == 0)
@@ -605,6 +763,9 @@ h1conn_event(struct bufferevent *bev, short what, void *arg)
 		h1conn_set_closed(c);
 		return;
 	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->state == H1_FILE)
+		log_info("%s: peer=%s took nothing of /%s for "
+		    "handshake-timeout", c->logid, c->peer, c->file->path);
 	h1conn_ended(c, (what & BEV_EVENT_ERROR) != 0);
 }
 
@@ -636,6 +797,12 @@ h1conn_timeout(evutil_socket_t fd, short what, void *arg)
 		h1conn_set_closed(c);
 		break;
 	case H1_REQUEST:
+		/* An idle keep-alive connection just ends (RFC 9112 9.8). */
+		if (c->nfiles > 0 &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+			h1conn_close(c, 0);
+			break;
+		}
 		h1conn_reject(c, 408, "no complete request within "
 		    "handshake-timeout");
 		break;
@@ -829,6 +996,15 @@ h1conn_shutdown_all(struct worker *w)
 		if (c->state == H1_PEEK) {
 			/* TLS or not is unknown: no answer can be read. */
 			h1conn_set_closed(c);
+			continue;
+		}
+		if (c->state == H1_FILE) {
+			c->keepalive = 0;	/* the body ends, then we do */
+			continue;
+		}
+		if (c->state == H1_REQUEST && c->nfiles > 0 &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+			h1conn_close(c, 0);	/* idle keep-alive */
 			continue;
 		}
 		if (c->state == H1_CONNECTING) {

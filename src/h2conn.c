@@ -22,11 +22,13 @@
 #include <sys/socket.h>
 
 #include <assert.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -52,6 +54,8 @@
 #include "token.h"
 #include "tunnel.h"
 #include "util.h"
+#include "webfile.h"
+#include "webreq.h"
 #include "worker.h"
 #include "ws_conn.h"
 #include "ws_deflate.h"
@@ -59,6 +63,7 @@
 #define H2_STREAM_LINGER_MS	2000	/* after our END_STREAM, wait for theirs */
 #define H2_CONN_LINGER_MS	2000	/* after GOAWAY is written, read and drop */
 #define H2_WORK_PASSES		16	/* passes per event before yielding */
+#define H2_FILE_PIECE		(64 * 1024) /* a file response read ahead */
 
 enum h2_state {
 	H2_OPEN = 0,		/* serving streams (idle timer while none) */
@@ -125,6 +130,7 @@ struct h2stream {
 	struct ws_offer		 offer;
 	const char		*subprotocol;	/* borrowed from the route */
 	char			 extensions[WS_DEFLATE_RESPONSE_MAX]; /* agreed, or "" */
+	struct webfile_reply	*file;		/* a static file's body, owned */
 };
 
 /* The same for the connection: what a message touches, first. */
@@ -410,6 +416,10 @@ h2s_free(struct h2stream *s)
 	event_free(s->ev_linger);
 	ws_offer_clear(&s->offer);
 	h2s_head_free(s);
+	if (s->file != NULL) {
+		webfile_reply_clear(s->file);
+		free(s->file);
+	}
 	free(s);
 
 	if (c->nstreams == 0) {
@@ -602,6 +612,19 @@ h2s_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t length,
 	struct h2stream	*s = src->ptr;
 	size_t		 avail = evbuffer_get_length(s->out);
 
+	/* A file's body: the next piece once the last one went. */
+	if (avail == 0 && s->file != NULL && s->file->fd != -1) {
+		switch (webfile_fill(s->file, s->out, H2_FILE_PIECE)) {
+		case -1:
+			log_info("%s: /%s: %s", s->logid, s->file->path,
+			    strerror(errno));
+			return (NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
+		case 0:
+			s->out_eof = 1;
+			break;
+		}
+		avail = evbuffer_get_length(s->out);
+	}
 	if (avail == 0) {
 		if (s->out_eof) {
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -648,6 +671,89 @@ h2s_respond(struct h2stream *s, int status, const char *why)
 	}
 	evbuffer_add(s->out, resp.body, resp.body_len);
 	s->out_eof = 1;
+	prd.source.ptr = s;
+	prd.read_callback = h2s_read;
+	(void)nghttp2_submit_response(s->c->sess, s->id, resp.nv, resp.nnv,
+	    &prd);
+}
+
+/*
+ * A request that is no extended CONNECT, with a web root: a static file
+ * (webfile.c), its body read piece by piece as the windows let it go.
+ */
+static void
+h2s_file(struct h2stream *s)
+{
+	const struct h2_request		*req = &s->head->req;
+	const struct http1_header	*h;
+	struct webfile_req		 rq;
+	struct webfile_reply		*r;
+	nghttp2_data_provider		 prd;
+	struct h2resp			 resp;
+	char				 now[WEBREQ_DATE_LEN + 1], target[512];
+
+	memset(&rq, 0, sizeof rq);
+	rq.method = req->method;
+	rq.method_len = strlen(req->method);
+	rq.target = req->path;
+	rq.target_len = strlen(req->path);
+	if ((h = http1_find(&req->fields, "if-none-match")) != NULL) {
+		rq.inm = h->value;
+		rq.inm_len = h->value_len;
+	}
+	if ((h = http1_find(&req->fields, "if-modified-since")) != NULL) {
+		rq.ims = h->value;
+		rq.ims_len = h->value_len;
+	}
+	r = xcalloc(1, sizeof *r);
+	webfile_serve(s->c->cfg->web_root, s->c->cfg->web_listing, &rq, r);
+	if (r->status >= 400) {
+		h2s_respond(s, r->status, r->why);
+		webfile_reply_clear(r);
+		free(r);
+		return;
+	}
+	if (log_enabled(LOGL_DEBUG))
+		log_debug("%s: %d %s peer=%s %s %s", s->logid, r->status,
+		    http1_reason(r->status), s->c->peer, req->method,
+		    token_mask_target(req->path, strlen(req->path), target,
+		    sizeof target));
+	s->state = H2S_RESPONDED;
+	h2resp_start(&resp, r->status);
+	webreq_date(time(NULL), now);
+	h2resp_add(&resp, "date", now);
+	if (r->status == 301) {
+		h2resp_add(&resp, "location", r->location);
+		h2resp_add(&resp, "content-length", "0");
+	} else if (r->body != NULL) {
+		/* A listing, made now: no validators; its page is the body. */
+		h2resp_add(&resp, "cache-control", "no-cache");
+		if (!r->head) {
+			evbuffer_add_buffer(s->out, r->body);
+			s->out_eof = 1;
+		}
+	} else {
+		h2resp_add(&resp, "etag", r->etag);
+		h2resp_add(&resp, "last-modified", r->mtime);
+		h2resp_add(&resp, "cache-control", "no-cache");
+	}
+	if (r->status == 200) {
+		snprintf(resp.length_str, sizeof resp.length_str, "%llu",
+		    (unsigned long long)r->size);
+		h2resp_add(&resp, "content-type", r->mime);
+		h2resp_add(&resp, "content-length", resp.length_str);
+		h2resp_add(&resp, "x-content-type-options", "nosniff");
+	}
+	if (!h2conn_live(s->c) || (r->fd == -1 &&
+	    evbuffer_get_length(s->out) == 0)) {
+		if (h2conn_live(s->c))
+			(void)nghttp2_submit_response(s->c->sess, s->id,
+			    resp.nv, resp.nnv, NULL);
+		webfile_reply_clear(r);
+		free(r);
+		return;
+	}
+	s->file = r;
 	prd.source.ptr = s;
 	prd.read_callback = h2s_read;
 	(void)nghttp2_submit_response(s->c->sess, s->id, resp.nv, resp.nnv,
@@ -716,6 +822,13 @@ h2s_request(struct h2stream *s, int end_stream)
 		flags |= H2REQ_END_STREAM;
 	if (c->w->stopping)
 		flags |= H2REQ_STOPPING;
+	/* With a web root, what is no extended CONNECT asks for a file. */
+	if (c->cfg->web_root != NULL && s->head->error == H2REQ_OK &&
+	    s->head->req.method != NULL && s->head->req.path != NULL &&
+	    strcmp(s->head->req.method, "CONNECT") != 0) {
+		h2s_file(s);
+		return;
+	}
 	status = h2req_decide(s->head, config_route_policy, c->cfg, flags,
 	    &s->offer, &rt, &s->subprotocol, &why);
 	if (status == H2REQ_RESET) {

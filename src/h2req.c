@@ -262,7 +262,7 @@ h2resp_add(struct h2resp *resp, const char *name, const char *value)
 	nv->flags = NGHTTP2_NV_FLAG_NONE;
 }
 
-static void
+void
 h2resp_start(struct h2resp *resp, int status)
 {
 	memset(resp, 0, sizeof *resp);

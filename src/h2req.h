@@ -101,6 +101,9 @@ struct h2resp {
 	int		 has_body;	/* a DATA part follows the head */
 };
 
+/* Clears resp and starts it with :status. */
+void	h2resp_start(struct h2resp *resp, int status);
+
 /* Appends a field (lowercase name). Aborts when full: our bug. */
 void	h2resp_add(struct h2resp *resp, const char *name, const char *value);
 

@@ -105,8 +105,11 @@ usage(FILE *f)
 "  --inetd                 the listening socket is stdin (not [HOST:]PORT)\n"
 "  --syslog SERVER [--legacy-syslog]\n"
 "                          log to a syslog server (HOST:PORT UDP, /PATH)\n"
-"  -6, --prefer-ipv6, --file-only, --libserver: accepted\n"
-"  --web, --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
+"  --web DIR [--file-only]  serve the files under DIR to requests that are\n"
+"                          no WebSocket upgrade, listing directories unless\n"
+"                          --file-only\n"
+"  -6, --prefer-ipv6, --libserver: accepted\n"
+"  --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
 "  --ssl-version tlsv1_1, -- COMMAND:\n"
 "                          not supported yet (say so)\n"
 "\n"
@@ -186,11 +189,8 @@ static const struct {
 	    "item 7); the frame log (--log-db) records every frame" },
 	{ OPT_RECORD, "--record", "websockify's record format (issue 16 "
 	    "item 7); the frame log (--log-db) records every frame" },
-	{ OPT_WEB, "--web", "serving static files (issue 16 item 3); serve "
-	    "the pages from another web server and point the client at "
-	    "wsbridge's port" },
-	{ OPT_WEB_AUTH, "--web-auth", "serving static files (issue 16 "
-	    "item 3)" },
+	{ OPT_WEB_AUTH, "--web-auth", "auth plugins, which it applies to "
+	    "files (issue 16 item 5)" },
 	{ OPT_AUTH_PLUGIN, "--auth-plugin", "auth plugins (issue 16 item 5); "
 	    "route keys origins= check Origin" },
 	{ OPT_AUTH_SOURCE, "--auth-source", "auth plugins (issue 16 item 5)" },
@@ -203,6 +203,8 @@ struct wsk {
 	const char	*ciphers;	/* --ssl-ciphers */
 	const char	*key_password;
 	const char	*unix_listen, *unix_listen_mode;
+	const char	*web;		/* --web DIR */
+	int		 file_only;	/* --file-only: no directory listing */
 	int		 inetd;		/* the listening socket is stdin */
 	int		 tls13;		/* --ssl-version tlsv1_3 */
 	int		 ssl_only, ssl_target, verify_client, host_token;
@@ -346,9 +348,14 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 			return (-1);
 		}
 		break;
-	case OPT_LIBSERVER:
+	case OPT_WEB:
+		k->web = arg;
+		break;
 	case OPT_FILE_ONLY:
-		/* One engine; no web server to list directories. */
+		k->file_only = 1;
+		break;
+	case OPT_LIBSERVER:
+		/* One engine: nothing to choose. */
 		break;
 	case OPT_TARGET_CONFIG:
 		/* websockify: the old name of TokenFile's source. */
@@ -581,7 +588,7 @@ fail:
 static void
 wsk_global_lines(struct server *srv, const struct wsk *k)
 {
-	char	*path;
+	char	*path, *line;
 
 	if (k->heartbeat > 0)
 		add_flag_line(srv, xasprintf("route-defaults "
@@ -598,6 +605,16 @@ wsk_global_lines(struct server *srv, const struct wsk *k)
 	if (k->log_file != NULL) {
 		path = wsk_abspath(k->log_file);
 		add_flag_line(srv, quoted_line("log-file", path));
+		free(path);
+	}
+	if (k->web != NULL) {
+		/* As websockify: a listing unless --file-only. */
+		path = wsk_abspath(k->web);
+		line = quoted_line("web", path);
+		add_flag_line(srv, k->file_only ? line : xasprintf("%s "
+		    "listing=yes", line));
+		if (!k->file_only)
+			free(line);
 		free(path);
 	}
 	/* /dev/log through syslog(3); another server through our sender. */

@@ -496,18 +496,6 @@ token_source_status(const struct token_source *src, const char **why)
 	return (src->status);
 }
 
-static int
-token_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * Decodes s[0..n) as application/x-www-form-urlencoded into a new string.
  * A bad escape stays as written. *nul is set when %00 appeared.
@@ -525,8 +513,8 @@ token_decode(const char *s, size_t n, int *nul)
 		if (s[i] == '+')
 			*p++ = ' ';
 		else if (s[i] == '%' && i + 2 < n &&
-		    (hi = token_hexval(s[i + 1])) != -1 &&
-		    (lo = token_hexval(s[i + 2])) != -1) {
+		    (hi = hexval(s[i + 1])) != -1 &&
+		    (lo = hexval(s[i + 2])) != -1) {
 			*p = (char)(hi << 4 | lo);
 			if (*p == '\0')
 				*nul = 1;

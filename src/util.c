@@ -118,6 +118,18 @@ strncaseeq(const char *s, size_t n, const char *t)
 	return (t[n] == '\0');
 }
 
+int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
 __thread struct obs_clock obs_clock;
 
 uint64_t

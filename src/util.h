@@ -23,6 +23,8 @@ char	*xvasprintf(const char *, va_list) __attribute__((format(printf, 1, 0)));
 
 /* Case-insensitive compare of s[0..n) with the NUL-terminated t. */
 int	 strncaseeq(const char *s, size_t n, const char *t);
+/* The value of hex digit c (either case), or -1. */
+int	 hexval(char c);
 
 /*
  * Numbers as a config writes them. A decimal s[0..n) without sign or

@@ -6,7 +6,7 @@
 #  - only the app layer (main.c, server.c) includes server.h.
 set -u
 src=$(cd "$(dirname "$0")/../src" && pwd)
-core="util ws_frame ws_utf8 ws_deflate http1 handshake h2req arrivals proxyproto cidr forwarded"
+core="util ws_frame ws_utf8 ws_deflate http1 handshake h2req arrivals proxyproto cidr forwarded webreq"
 tmp=${TMPDIR:-/tmp}/check-layers.$$
 trap 'rm -f "$tmp"' EXIT
 fail=0

@@ -316,6 +316,31 @@ test_listen_proxy(void **state)
 	    "not an address or ADDRESS/BITS range (host bits zero)");
 }
 
+/* web DIR [listing=yes|no]: static files (issue 16 item 3). */
+static void
+test_web(void **state)
+{
+	struct config	*cfg;
+
+	(void)state;
+	cfg = config_new();
+	assert_null(cfg->web_root);
+	ok(cfg, "web /usr/share/novnc");
+	assert_string_equal(cfg->web_root, "/usr/share/novnc");
+	assert_int_equal(cfg->web_listing, 0);
+	ok(cfg, "web \"/srv/my site\" listing=yes");
+	assert_string_equal(cfg->web_root, "/srv/my site");
+	assert_int_equal(cfg->web_listing, 1);
+	config_free(cfg);
+	bad("web", "web needs DIR [listing=yes|no]");
+	bad("web relative", "web: the directory must be an absolute path, "
+	    "not 'relative'");
+	bad("web /x listing=maybe", "web: expected listing=yes or listing=no, "
+	    "not 'listing=maybe'");
+	bad("web /x /y", "web: expected listing=yes or listing=no, not '/y'");
+	bad("web /x listing=yes more", "web needs DIR [listing=yes|no]");
+}
+
 static void
 test_listen_colon_port(void **state)
 {
@@ -1367,6 +1392,7 @@ main(void)
 		cmocka_unit_test(test_listen),
 		cmocka_unit_test(test_listen_tls),
 		cmocka_unit_test(test_listen_colon_port),
+		cmocka_unit_test(test_web),
 		cmocka_unit_test(test_listen_proxy),
 		cmocka_unit_test(test_route_token),
 		cmocka_unit_test(test_lifetime),
