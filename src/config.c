@@ -264,6 +264,7 @@ config_free(struct config *cfg)
 	free(cfg->user);
 	free(cfg->group);
 	free(cfg->syslog_server);
+	free(cfg->record);
 	free(cfg->file);
 	free(cfg);
 }
@@ -1452,6 +1453,20 @@ config_global(struct config *cfg, const char *name, const char *arg,
 			free(cfg->group);
 			cfg->group = xstrdup(arg);
 		}
+	} else if (strcmp(name, "record") == 0) {
+		/* "no" or "" turns it off (a SIGHUP'd file can drop it). */
+		free(cfg->record);
+		cfg->record = NULL;
+		if (arg[0] != '\0' && strcmp(arg, "no") != 0) {
+			if (arg[0] != '/')
+				return (config_error(cause, "%s: expected an "
+				    "absolute path, not '%s'", name, arg));
+			cfg->record = xstrdup(arg);
+		}
+	} else if (strcmp(name, "traffic") == 0) {
+		if (config_parse_bool(arg, &cfg->traffic) != 0)
+			return (config_error(cause, "%s: expected yes or no",
+			    name));
 	} else if (strcmp(name, "log-file") == 0) {
 		if (arg[0] == '\0')
 			return (config_error(cause, "%s: empty path", name));
@@ -1486,7 +1501,7 @@ static const char *const config_globals[] = {
 	"control", "control-mode", "control-max-clients",
 	"control-client-buffer", "workers", "log-file", "daemon", "run-once",
 	"exit-when-idle", "accept-for", "syslog-server", "syslog-format",
-	"user", "group",
+	"user", "group", "record", "traffic",
 };
 
 /* "web DIR [listing=yes|no]". */

@@ -163,6 +163,8 @@ struct config {
 					   start (--timeout); 0: always accept */
 	int		 run_once;	/* stop accepting after the first
 					   connection, exit when it ends */
+	char		*record;	/* websockify record files PATH.N, or NULL */
+	int		 traffic;	/* websockify's --traffic marks on stdout */
 	char		*user;		/* started as root: become this user */
 	char		*group;		/* ... and group, once listening */
 };

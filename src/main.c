@@ -108,8 +108,10 @@ usage(FILE *f)
 "  --web DIR [--file-only]  serve the files under DIR to requests that are\n"
 "                          no WebSocket upgrade, listing directories unless\n"
 "                          --file-only\n"
+"  --record FILE           each session to FILE.N in websockify's format\n"
+"  --traffic               websockify's per-frame marks on stdout\n"
 "  -6, --prefer-ipv6, --libserver: accepted\n"
-"  --web-auth, --record, --traffic, --auth-plugin, --auth-source,\n"
+"  --web-auth, --auth-plugin, --auth-source,\n"
 "  --ssl-version tlsv1_1, -- COMMAND:\n"
 "                          not supported yet (say so)\n"
 "\n"
@@ -185,10 +187,6 @@ static const struct {
 	const char	*name;
 	const char	*why;
 } wsk_not_yet[] = {
-	{ OPT_TRAFFIC, "--traffic", "per-frame traffic printing (issue 16 "
-	    "item 7); the frame log (--log-db) records every frame" },
-	{ OPT_RECORD, "--record", "websockify's record format (issue 16 "
-	    "item 7); the frame log (--log-db) records every frame" },
 	{ OPT_WEB_AUTH, "--web-auth", "auth plugins, which it applies to "
 	    "files (issue 16 item 5)" },
 	{ OPT_AUTH_PLUGIN, "--auth-plugin", "auth plugins (issue 16 item 5); "
@@ -200,6 +198,8 @@ struct wsk {
 	int		 any;		/* a websockify-only option was given */
 	const char	*cert, *key, *cafile, *unix_target;
 	const char	*token_plugin, *token_source, *log_file, *syslog;
+	const char	*record;	/* --record FILE */
+	int		 traffic;
 	const char	*ciphers;	/* --ssl-ciphers */
 	const char	*key_password;
 	const char	*unix_listen, *unix_listen_mode;
@@ -278,6 +278,12 @@ wsk_option(struct wsk *k, int ch, const char *arg)
 	switch (ch) {
 	case OPT_RUN_ONCE:
 		k->run_once = 1;
+		break;
+	case OPT_RECORD:
+		k->record = arg;
+		break;
+	case OPT_TRAFFIC:
+		k->traffic = 1;
 		break;
 	case OPT_TIMEOUT:
 		return (wsk_seconds("--timeout", arg, &k->timeout));
@@ -602,6 +608,13 @@ wsk_global_lines(struct server *srv, const struct wsk *k)
 		add_flag_line(srv, xstrdup("run-once yes"));
 	if (k->daemon)
 		add_flag_line(srv, xstrdup("daemon yes"));
+	if (k->record != NULL) {
+		path = wsk_abspath(k->record);
+		add_flag_line(srv, quoted_line("record", path));
+		free(path);
+	}
+	if (k->traffic)
+		add_flag_line(srv, xstrdup("traffic yes"));
 	if (k->log_file != NULL) {
 		path = wsk_abspath(k->log_file);
 		add_flag_line(srv, quoted_line("log-file", path));

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "control.h"
 #include "framelog.h"
+#include "record.h"
 #include "h1conn.h"
 #include "h2conn.h"
 #include "listener.h"
@@ -800,6 +801,8 @@ server_check(const struct config *cfg, char **cause)
 		return (-1);
 	if (admin_check(cfg, cause) != 0)
 		return (-1);
+	if (cfg->record != NULL && rec_check(cfg->record, cause) != 0)
+		return (-1);
 	return (0);
 }
 
@@ -1023,6 +1026,7 @@ server_stop(struct server *srv)
 	/* Every session is closed: write what is queued, then exit. */
 	framelog_free(srv->flog);
 	srv->flog = NULL;
+	rec_shutdown();
 	control_free(srv->ctl);
 	srv->ctl = NULL;
 	admin_free(srv->admin);

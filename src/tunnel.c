@@ -28,6 +28,7 @@
 #include "conn_facts.h"
 #include "handshake.h"
 #include "framelog.h"
+#include "record.h"
 #include "log.h"
 #include "metrics.h"
 #include "proxyproto.h"
@@ -110,6 +111,8 @@ struct tunnel {
 	/* Live stats (st above; NULL without a control socket). */
 	struct ws_observer		 obs;		/* fans out to stats and log */
 	const struct ws_observer	*flobs;		/* the frame log's, or NULL */
+	struct rec_session		*rec;		/* --record file, or NULL */
+	int				 traffic;	/* --traffic marks */
 	struct evbuffer_cb_entry	*cb_client;	/* client output drains */
 	struct evbuffer_cb_entry	*cb_backend;	/* backend output drains */
 	int				 counted;	/* in the open counts */
@@ -339,6 +342,8 @@ tunnel_free(struct tunnel *t)
 	t->st = NULL;
 	if (t->fls != NULL)
 		tunnel_log_end(t, t->ws != NULL ? &c : NULL);
+	if (t->rec != NULL)
+		rec_session_close(t->rec);
 	if (t->tops != NULL)
 		t->tops->free(t->tr);
 	if (t->ev_connected != NULL)
@@ -938,12 +943,16 @@ tunnel_new(struct worker *w, struct config *cfg, const struct route *rt,
 
 /* ---- live stats ---------------------------------------------------------- */
 
-/* The observer of the endpoint: stats and control first, then the log. */
+/*
+ * The observer of the endpoint: stats and control first, then websockify's
+ * record and traffic marks, then the log.
+ */
 static void
 tunnel_obs_frame(void *arg, const struct ws_frame_event *ev)
 {
 	struct tunnel		*t = arg;
 	struct stats_frame	 f;
+	struct ws_frame_event	 lev;
 	enum stats_dir		 dir = ev->dir == WS_DIR_IN ? STATS_IN : STATS_OUT;
 
 	if (t->st != NULL) {
@@ -966,8 +975,21 @@ tunnel_obs_frame(void *arg, const struct ws_frame_event *ev)
 		if (t->w->hooks != NULL)
 			t->w->hooks->frame(t->w->hooks->arg, t, ev);
 	}
-	if (t->flobs != NULL)
+	if (t->rec != NULL)
+		rec_frame(t->rec, ev);
+	if (t->traffic && ev->status == WS_FEV_OK && (ev->opcode ==
+	    WS_OP_TEXT || ev->opcode == WS_OP_BINARY || ev->opcode ==
+	    WS_OP_CONT))
+		rec_traffic(ev->dir == WS_DIR_IN ? "}>" : "{<");
+	if (t->flobs != NULL) {
+		/* The record may have asked for more bytes than the log. */
+		if (ev->data_len > t->flobs->capture) {
+			lev = *ev;
+			lev.data_len = t->flobs->capture;
+			ev = &lev;
+		}
 		t->flobs->frame(t->fls, ev);
+	}
 }
 
 /* Frames for the client went to its socket at once. */
@@ -1162,11 +1184,21 @@ tunnel_attach(struct tunnel *t, const struct ws_transport_ops *ops, void *tr)
 		tunnel_stats_start(t);
 	if (t->st != NULL && t->fls != NULL)
 		framelog_session_expect_hol(t->fls);
-	if (t->st != NULL) {
-		/* Both watch: one observer that tells each. */
+	if (t->cfg->record != NULL)
+		t->rec = rec_session_new(t->cfg->record, t->id, t->logid,
+		    t->t_open);
+	if ((t->traffic = t->cfg->traffic))
+		rec_traffic(REC_TRAFFIC_LEGEND);
+	if (t->st != NULL || t->rec != NULL || t->traffic) {
+		/*
+		 * More than the log watches: one observer that tells each.
+		 * Payload bytes only where someone keeps them.
+		 */
 		t->obs.capture = t->flobs != NULL ? t->flobs->capture : 0;
+		if (t->rec != NULL)
+			t->obs.capture = SIZE_MAX;
 		t->obs.frame = tunnel_obs_frame;
-		t->obs.taken = tunnel_obs_taken;
+		t->obs.taken = t->st != NULL ? tunnel_obs_taken : NULL;
 		t->obs.busy = t->flobs != NULL && t->flobs->busy != NULL ?
 		    tunnel_obs_busy : NULL;
 		ws_conn_set_observer(t->ws, &t->obs, t);
