@@ -328,7 +328,7 @@ def main():
             "the listen line", 'ciphers="ECDHE+AESGCM" min-tls=1.3', out)
 
     with T.subtest("options not done yet: a clear message, no usage"):
-        for args in (("--web-auth",), ("--record", "x"), ("--traffic",),
+        for args in (("--web-auth",),
                 ("--auth-plugin", "BasicHTTPAuth"),
                 ("--token-plugin", "TokenRedis", "--token-source", "h:1")):
             st, out = T.run_wsbridge(*(args + ("127.0.0.1:0", a.addr)))
