@@ -247,6 +247,7 @@ config_free(struct config *cfg)
 		free(cfg->listens[i].key_password);
 		free(cfg->listens[i].proxy_from);
 		free(cfg->listens[i].key_password_file);
+		free(cfg->listens[i].taken_fds);
 	}
 	free(cfg->listens);
 	free(cfg->trusted_proxies);

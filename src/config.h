@@ -78,6 +78,11 @@ struct listen_cfg {
 	unsigned	 unix_mode;	/* its file mode (mode=, default 0600) */
 	int		 inherit_fd;	/* "fd:N": a listening socket the
 					   process was given (inetd), or -1 */
+	int		*taken_fds;	/* sockets the wsbridge this one
+					   replaces handed over for this
+					   line, this worker's share (upgrade;
+					   not closed with the config) */
+	size_t		 ntaken;
 	int		 systemd;	/* "systemd[:NAME]": one the service
 					   manager passed (inherit_fd), or
 					   none was passed (inherit_fd -1) */

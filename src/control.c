@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@
 #include "control.h"
 #include "ctl_proto.h"
 #include "framelog.h"
+#include "listener.h"
 #include "log.h"
 #include "stats.h"
 #include "tunnel.h"
@@ -124,6 +126,11 @@ struct control {
 	unsigned		 ninbox;
 	uint64_t		 inbox_dropped;	/* queue full */
 	struct event		*ev_inbox;
+
+	/* Upgrade: the new wsbridge's client, once it took the sockets. */
+	struct ctl_client	*upgrader;
+	int			 handed_over;	/* it is ready: ours is its */
+	int			 keep_file;	/* not ours to remove (yet) */
 };
 
 /* What a request asks the workers for. */
@@ -1250,6 +1257,135 @@ ctl_subscribe(struct ctl_client *cl, json_t *req, json_t *req_id)
 	return (0);
 }
 
+/* ---- upgrade: the listening sockets to a new wsbridge ----------------- */
+
+#define CTL_UPGRADE_FDS	250	/* under SCM_MAX_FD (253) */
+
+static void	ctl_client_kill(struct ctl_client *);
+
+/*
+ * {"cmd":"upgrade"} from a wsbridge started to replace this one
+ * (--upgrade): the reply line goes out with the control socket's and every
+ * worker's listening sockets attached (SCM_RIGHTS), in the order its
+ * "listeners" names them. Written straight to the socket, so only on an
+ * empty output (the client read the hello first): line and descriptors
+ * arrive together. Nothing changes here until "upgrade-done". The other
+ * workers' listener lists are read from this thread; they change only in
+ * a reload, and an upgrade during a reload is not supported.
+ */
+static void
+ctl_upgrade(struct ctl_client *cl, json_t *id)
+{
+	struct control		*ctl = cl->ctl;
+	struct worker_group	*g = ctl->home->group;
+	struct listener		*l;
+	struct msghdr		 msg;
+	struct cmsghdr		*cm;
+	struct iovec		 iov;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(CTL_UPGRADE_FDS * sizeof (int))];
+	}			 cbuf;
+	json_t			*o, *ls, *e;
+	char			*line;
+	int			 fds[CTL_UPGRADE_FDS], nfds = 0;
+	unsigned		 i;
+	ssize_t			 n;
+
+	if (ctl->upgrader != NULL || ctl->handed_over) {
+		ctl_error(cl, id, "busy", "an upgrade is under way");
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(cl->bev)) > 0) {
+		ctl_error(cl, id, "busy", "read everything before asking "
+		    "for the sockets");
+		return;
+	}
+	fds[nfds++] = evconnlistener_get_fd(ctl->evl);
+	ls = json_array();
+	for (i = 0; i < g->n; i++) {
+		TAILQ_FOREACH(l, &g->w[i]->listeners, entry) {
+			if (nfds == CTL_UPGRADE_FDS) {
+				json_decref(ls);
+				ctl_error(cl, id, "too-many", "more listening "
+				    "sockets than one message carries");
+				return;
+			}
+			fds[nfds++] = evconnlistener_get_fd(l->evl);
+			e = json_object();
+			json_object_set_new(e, "spec", json_string(l->spec));
+			json_object_set_new(e, "worker", jint(i));
+			json_object_set_new(e, "addr", json_string(l->addr));
+			json_array_append_new(ls, e);
+		}
+	}
+	o = ctl_reply("upgrade", id);
+	json_object_set_new(o, "pid", jint((uint64_t)getpid()));
+	json_object_set_new(o, "control", json_string(ctl->path));
+	json_object_set_new(o, "listeners", ls);
+	line = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (line == NULL)
+		return;
+	o = NULL;
+	memset(&msg, 0, sizeof msg);
+	memset(&cbuf, 0, sizeof cbuf);
+	iov.iov_base = xasprintf("%s\n", line);
+	iov.iov_len = strlen(iov.iov_base);
+	free(line);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = CMSG_SPACE(nfds * sizeof (int));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(nfds * sizeof (int));
+	memcpy(CMSG_DATA(cm), fds, nfds * sizeof (int));
+	n = sendmsg(bufferevent_getfd(cl->bev), &msg, MSG_NOSIGNAL);
+	if (n != (ssize_t)iov.iov_len) {
+		log_error("upgrade: sending the sockets to control client "
+		    "%llu: %s", (unsigned long long)cl->id, n == -1 ?
+		    strerror(errno) : "short write");
+		free(iov.iov_base);
+		ctl_client_kill(cl);
+		return;
+	}
+	free(iov.iov_base);
+	ctl->upgrader = cl;
+	log_info("upgrade: gave %d listening sockets to a new wsbridge "
+	    "(control client %llu); serving on until it is ready", nfds,
+	    (unsigned long long)cl->id);
+}
+
+/*
+ * {"cmd":"upgrade-done"}: the new wsbridge accepts on the sockets. Ours
+ * stop (they are its now: a unix socket's file is not removed), then the
+ * drain as for SIGTERM, shutdown-mode deciding what tunnels get.
+ */
+static void
+ctl_upgrade_done(struct ctl_client *cl, json_t *id)
+{
+	struct control		*ctl = cl->ctl;
+	struct worker_group	*g = ctl->home->group;
+	struct listener		*l;
+	unsigned		 i;
+
+	if (ctl->upgrader != cl) {
+		ctl_error(cl, id, "no-upgrade", "send \"upgrade\" first");
+		return;
+	}
+	ctl_send(cl, ctl_reply("upgrade-done", id));
+	ctl->upgrader = NULL;
+	ctl->handed_over = 1;
+	evconnlistener_disable(ctl->evl);
+	for (i = 0; i < g->n; i++)
+		TAILQ_FOREACH(l, &g->w[i]->listeners, entry)
+			l->unlink_path = 0;
+	log_info("upgrade: the new wsbridge is ready; draining");
+	kill(getpid(), SIGTERM);
+}
+
 static void
 ctl_request(struct ctl_client *cl, const char *line, size_t len)
 {
@@ -1300,7 +1436,11 @@ ctl_request(struct ctl_client *cl, const char *line, size_t len)
 	} else if (strcmp(cmd, "unsubscribe") == 0) {
 		ctl_unsubscribe(cl);
 		ctl_send(cl, ctl_reply("unsubscribed", id));
-	} else {
+	} else if (strcmp(cmd, "upgrade") == 0)
+		ctl_upgrade(cl, id);
+	else if (strcmp(cmd, "upgrade-done") == 0)
+		ctl_upgrade_done(cl, id);
+	else {
 		snprintf(msg, sizeof msg, "unknown command '%.64s'", cmd);
 		ctl_error(cl, id, "unknown-command", msg);
 	}
@@ -1316,6 +1456,11 @@ ctl_client_free(struct ctl_client *cl)
 	struct control	*ctl = cl->ctl;
 
 	ctl_unsubscribe(cl);
+	if (ctl->upgrader == cl) {
+		ctl->upgrader = NULL;
+		log_warn("upgrade: the new wsbridge went away before it was "
+		    "ready; still serving");
+	}
 	if (cl->ask != NULL)
 		cl->ask->cl = NULL;	/* freed when its last part is back */
 	TAILQ_REMOVE(&ctl->clients, cl, entry);
@@ -1816,7 +1961,7 @@ control_check(const char *path, char **cause)
 }
 
 struct control *
-control_new(struct worker *home, const char *path, char **cause)
+control_new(struct worker *home, const char *path, int given, char **cause)
 {
 	struct control		*ctl;
 	struct sockaddr_un	 sun;
@@ -1833,6 +1978,13 @@ control_new(struct worker *home, const char *path, char **cause)
 		return (NULL);
 	}
 	memcpy(sun.sun_path, path, strlen(path));
+	if (given != -1) {
+		/* The wsbridge we replace listened on it: ours now. */
+		if ((fd = fcntl(given, F_DUPFD_CLOEXEC, 3)) == -1 ||
+		    evutil_make_socket_nonblocking(fd) == -1)
+			goto syserr;
+		goto listen;
+	}
 	if (ctl_path_check(path, &sock, cause) != 0)
 		return (NULL);
 	if (sock) {
@@ -1868,6 +2020,7 @@ control_new(struct worker *home, const char *path, char **cause)
 		close(fd);
 		return (NULL);
 	}
+listen:
 	ctl = xcalloc(1, sizeof *ctl);
 	ctl->home = home;
 	ctl->hooks.tunnel_open = control_tunnel_open;
@@ -1876,6 +2029,7 @@ control_new(struct worker *home, const char *path, char **cause)
 	ctl->hooks.arg = ctl;
 	ctl->thread = pthread_self();
 	ctl->path = xstrdup(path);
+	ctl->keep_file = given != -1;
 	TAILQ_INIT(&ctl->clients);
 	pthread_mutex_init(&ctl->inbox_mu, NULL);
 	STAILQ_INIT(&ctl->inbox);
@@ -1903,6 +2057,13 @@ syserr:
 	return (NULL);
 }
 
+void
+control_adopted(struct control *ctl)
+{
+	if (ctl != NULL)
+		ctl->keep_file = 0;
+}
+
 const struct worker_hooks *
 control_hooks(struct control *ctl)
 {
@@ -1923,7 +2084,8 @@ control_free(struct control *ctl)
 	event_free(ctl->ev_inbox);
 	ctl_inbox_free(STAILQ_FIRST(&ctl->inbox));
 	pthread_mutex_destroy(&ctl->inbox_mu);
-	unlink(ctl->path);
+	if (!ctl->handed_over && !ctl->keep_file)
+		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 }

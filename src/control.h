@@ -33,13 +33,20 @@ struct control;
  * its group must have live stats), created with home's control-mode. A
  * stale socket of ours left by a dead process is replaced; a live one, a
  * symbolic link, another user's socket or any other file is an error.
- * Returns NULL with *cause set (caller frees). Free with control_free(),
- * which removes the socket file. control-max-clients and
- * control-client-buffer are read from home's config as clients come and
- * output is queued (a reload changes them).
+ * given != -1: the listening socket of path itself, handed over by the
+ * wsbridge this one replaces (upgrade): taken as it is. Returns NULL with
+ * *cause set (caller frees). Free with control_free(), which removes the
+ * socket file unless a new wsbridge took it over ("upgrade-done").
+ * control-max-clients and control-client-buffer are read from home's
+ * config as clients come and output is queued (a reload changes them).
+ *
+ * Upgrade protocol (docs/upgrade.md): "upgrade" answers with the control
+ * socket's and every worker's listening sockets attached (SCM_RIGHTS);
+ * "upgrade-done" from that client makes this wsbridge stop accepting and
+ * drain as for SIGTERM.
  */
 struct control	*control_new(struct worker *home, const char *path,
-		    char **cause);
+		    int given, char **cause);
 
 /*
  * For --check, changing nothing: what control_new() would refuse at path,
@@ -47,6 +54,12 @@ struct control	*control_new(struct worker *home, const char *path,
  * *cause set.
  */
 int		 control_check(const char *path, char **cause);
+/*
+ * A control socket taken over (given != -1) is left in place at exit
+ * until the wsbridge it came from let go of it ("upgrade-done"
+ * answered): from then on it is ours to remove.
+ */
+void		 control_adopted(struct control *);
 void		 control_free(struct control *);
 
 /*

@@ -299,6 +299,26 @@ listener_unix_ai(const char *path)
 	return (&u->ai);
 }
 
+/*
+ * Given sockets as an addrinfo list for listener_open(): AF_UNSPEC
+ * entries ("take it"), each with the descriptor in ai_protocol. Freed
+ * with listener_like_free().
+ */
+static struct addrinfo *
+listener_taken_ai(const int *fds, size_t n)
+{
+	struct addrinfo	*res = NULL, **tail = &res;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		*tail = listener_unix_ai("");
+		(*tail)->ai_family = AF_UNSPEC;
+		(*tail)->ai_protocol = fds[i];
+		tail = &(*tail)->ai_next;
+	}
+	return (res);
+}
+
 int
 listener_open(struct worker *w, const struct listen_cfg *lc,
     const struct listener_addrs *like, char **cause)
@@ -310,9 +330,9 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	SSL_CTX			*tls = NULL;
 	int			 fd, rc, opened = 0;
 	int			 own = like != NULL || lc->unix_path != NULL ||
-				    lc->inherit_fd != -1;
+				    lc->inherit_fd != -1 || lc->ntaken > 0;
 
-	if (lc->systemd && lc->inherit_fd == -1) {
+	if (lc->systemd && lc->inherit_fd == -1 && lc->ntaken == 0) {
 		*cause = xasprintf("listen %s: the service manager passed no "
 		    "socket (LISTEN_FDS): start wsbridge through its .socket "
 		    "unit, or listen on an address", lc->spec);
@@ -331,7 +351,14 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if (lc->unix_path != NULL || lc->inherit_fd != -1) {
+	if (lc->ntaken > 0) {
+		/*
+		 * Handed over by the wsbridge this one replaces (upgrade):
+		 * this worker's share of its sockets for the line, whatever
+		 * worker this is (server.c shared them out).
+		 */
+		res = listener_taken_ai(lc->taken_fds, lc->ntaken);
+	} else if (lc->unix_path != NULL || lc->inherit_fd != -1) {
 		/*
 		 * SO_REUSEPORT does not spread a unix socket, and a given
 		 * socket is one: worker 0 only.
@@ -342,8 +369,10 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 		}
 		res = listener_unix_ai(lc->unix_path != NULL ? lc->unix_path :
 		    "");
-		if (lc->inherit_fd != -1)
+		if (lc->inherit_fd != -1) {
 			res->ai_family = AF_UNSPEC;	/* listener_bind: take it */
+			res->ai_protocol = lc->inherit_fd;
+		}
 	} else if (like != NULL) {
 		/* The first worker could not open it: it said why. */
 		if ((res = listener_like(like, lc->spec)) == NULL) {
@@ -358,7 +387,7 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = ai->ai_family == AF_UNSPEC ?
-		    listener_inherit(lc->inherit_fd) : listener_bind(ai,
+		    listener_inherit(ai->ai_protocol) : listener_bind(ai,
 		    worker_count(w) > 1, lc->unix_mode)) == -1) {
 			/* A wildcard may lack IPv6 on this host; skip that half. */
 			if (lc->host == NULL && ai->ai_family == AF_INET6 &&
@@ -372,7 +401,8 @@ listener_open(struct worker *w, const struct listen_cfg *lc,
 		}
 		l = xcalloc(1, sizeof *l);
 		l->w = w;
-		l->unlink_path = lc->unix_path != NULL;
+		/* A taken one: the old process's file until it lets go. */
+		l->unlink_path = lc->unix_path != NULL && lc->ntaken == 0;
 		l->spec = xstrdup(lc->spec);
 		sslen = sizeof ss;
 		if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {

@@ -26,6 +26,7 @@
 #include "service.h"
 #include "sockread.h"
 #include "token.h"
+#include "upgrade.h"
 #include "util.h"
 
 /* What `wsbridge --demo` runs: the quick start's embedded default. */
@@ -64,6 +65,10 @@ usage(FILE *f)
 "                          and control files can be made) and exit\n"
 "      --print-config      print the configuration the options make, as\n"
 "                          config lines that -c FILE reads back, and exit\n"
+"      --upgrade           replace the wsbridge running with this config's\n"
+"                          control socket: take its listening sockets, serve,\n"
+"                          then have it drain (with -D: once this one is\n"
+"                          ready, the command exits; see docs/upgrade.md)\n"
 "      --log-db FILE       record every session and frame to the SQLite\n"
 "                          database FILE, mode 0600 (-o 'log-db-mode 0640')\n"
 "      --control PATH      serve stats and events on the unix socket PATH\n"
@@ -165,7 +170,7 @@ quoted_line(const char *name, const char *value)
  */
 enum {
 	OPT_DEMO = 256, OPT_CHECK, OPT_LOG_DB, OPT_CONTROL, OPT_ADMIN, OPT_WORKERS,
-	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_PRINT_CONFIG,
+	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_PRINT_CONFIG, OPT_UPGRADE,
 	/* websockify's */
 	OPT_TRAFFIC, OPT_RECORD, OPT_RUN_ONCE, OPT_TIMEOUT, OPT_IDLE_TIMEOUT,
 	OPT_CERT, OPT_KEY, OPT_KEY_PASSWORD, OPT_SSL_ONLY, OPT_SSL_TARGET,
@@ -855,6 +860,7 @@ main(int argc, char **argv)
 		{ "demo",	no_argument,		NULL, OPT_DEMO },
 		{ "check",	no_argument,		NULL, OPT_CHECK },
 		{ "print-config", no_argument,		NULL, OPT_PRINT_CONFIG },
+		{ "upgrade",	no_argument,		NULL, OPT_UPGRADE },
 		{ "log-db",	required_argument,	NULL, OPT_LOG_DB },
 		{ "control",	required_argument,	NULL, OPT_CONTROL },
 		{ "admin",	required_argument,	NULL, OPT_ADMIN },
@@ -905,6 +911,7 @@ main(int argc, char **argv)
 	struct wsk	 k;
 	char		*cause, *eq, *line, **native = NULL;
 	int		 ch, check = 0, demo = 0, level = -1, use_syslog = 0, rc;
+	int		 upgrade = 0;
 	int		 print = 0, i_argc, ready_fd = -1;
 	int		 keep_stderr = 0;
 	size_t		 i, nnative = 0, nroutes;
@@ -956,6 +963,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			check = 1;
+			break;
+		case OPT_UPGRADE:
+			upgrade = 1;
 			break;
 		case OPT_PRINT_CONFIG:
 			print = 1;
@@ -1083,6 +1093,21 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
+	if (upgrade) {
+		if (srv.cfg->control == NULL) {
+			fprintf(stderr, "wsbridge: --upgrade needs the control "
+			    "socket of the running wsbridge (control PATH)\n");
+			rc = 1;
+			goto out;
+		}
+		if ((srv.upgrade = upgrade_take(srv.cfg->control,
+		    &cause)) == NULL) {
+			fprintf(stderr, "wsbridge: %s\n", cause);
+			free(cause);
+			rc = 1;
+			goto out;
+		}
+	}
 	if (srv.cfg->log_file != NULL && log_open_file(srv.cfg->log_file,
 	    &cause) == -1) {
 		fprintf(stderr, "wsbridge: %s\n", cause);
@@ -1130,6 +1155,22 @@ main(int argc, char **argv)
 		goto stop;
 	}
 	log_info("wsbridge %s ready: %zu routes", PACKAGE_VERSION, nroutes);
+	if (srv.upgrade != NULL) {
+		/* We accept: the old one stops and drains. */
+		if (upgrade_done(srv.upgrade, &cause) == -1) {
+			log_error("upgrade: %s; both serve until it is stopped",
+			    cause);
+			free(cause);
+		} else {
+			log_info("upgrade: took over from pid %ld, which "
+			    "drains now", srv.upgrade->pid);
+			server_upgrade_adopted(&srv);
+		}
+		upgrade_free(srv.upgrade);
+		srv.upgrade = NULL;
+		/* Under systemd (NotifyAccess=all): we are the service now. */
+		service_notify("MAINPID=%ld\nREADY=1", (long)getpid());
+	}
 	if (ready_fd != -1)
 		daemon_ready(ready_fd, keep_stderr);
 	event_base_dispatch(srv.base);
@@ -1140,6 +1181,7 @@ stop:
 	sockread_thread_end();	/* its event is on the base */
 	event_base_free(srv.base);
 out:
+	upgrade_free(srv.upgrade);
 	config_free(srv.cfg);
 	for (i = 0; i < srv.nflag_lines; i++) {
 		line = srv.flag_lines[i];

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "server.h"
 #include "service.h"
+#include "upgrade.h"
 #include "sockread.h"
 #include "stats.h"
 #include "tlsout.h"
@@ -336,6 +337,7 @@ server_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
 		log_info("%sshutdown-timeout reached: closing the %u "
 		    "connections left with 1001", worker_who(w, who,
 		    sizeof who), w->nconns);
+		h1conn_shutdown_all(w);
 		server_close_all(w, w->cfg->close_timeout_ms);
 		return;
 	}
@@ -391,7 +393,13 @@ server_begin_shutdown(struct worker *w, const char *signame)
 		    "connections", signame, worker_nconns(w));
 	while ((l = TAILQ_FIRST(&w->listeners)) != NULL)
 		listener_free(l);
-	h1conn_shutdown_all(w);
+	/*
+	 * wait: a handshake under way completes and its tunnel runs on like
+	 * the others (an upgrade hands the listeners over while clients are
+	 * in the middle of one); close: 503.
+	 */
+	if (!w->cfg->shutdown_wait)
+		h1conn_shutdown_all(w);
 	h2conn_shutdown_all(w);
 	w->ev_shutdown = evtimer_new(w->base, server_shutdown_timeout, w);
 	if (w->cfg->shutdown_wait && w->cfg->shutdown_timeout_ms > 0) {
@@ -762,6 +770,9 @@ server_workers_new(struct server *srv)
 			rc = -1;
 		}
 	}
+	/* --upgrade: each worker's config its share of the old sockets. */
+	for (i = 0; i < n && rc == 0 && srv->upgrade != NULL; i++)
+		upgrade_assign(srv->upgrade, cfgs[i], i, n);
 	srv->group = worker_group_new(bases, cfgs, n);
 	for (i = 0; i < n; i++) {
 		srv->group->w[i]->idle = server_idle;
@@ -904,6 +915,7 @@ server_open_observers(struct server *srv)
 			stats_global_init(g->w[i]->stats, now_ns());
 		}
 		if ((srv->ctl = control_new(g->w[0], g->w[0]->cfg->control,
+		    srv->upgrade != NULL ? srv->upgrade->ctl_fd : -1,
 		    &cause)) == NULL) {
 			log_error("%s", cause);
 			free(cause);
@@ -973,6 +985,17 @@ server_start(struct server *srv)
 		server_workers_run(srv);
 	server_service_start(srv);
 	return (0);
+}
+
+void
+server_upgrade_adopted(struct server *srv)
+{
+	struct listener	*l;
+
+	TAILQ_FOREACH(l, &srv->group->w[0]->listeners, entry)
+		if (strncmp(l->addr, "unix:", 5) == 0)
+			l->unlink_path = 1;
+	control_adopted(srv->ctl);
 }
 
 /* What every worker frees after its loop ended. */

@@ -18,6 +18,7 @@ struct framelog;
 struct control;
 struct admin;
 struct worker_group;
+struct upgrade;
 
 struct server {
 	struct event_base	*base;		/* the main thread's loop */
@@ -37,6 +38,8 @@ struct server {
 	struct worker_group	*group;		/* every worker, the first included */
 	unsigned		 nthreads;	/* threads started: workers 1..nthreads */
 	unsigned		 left;		/* atomic: workers > 0 whose loop runs */
+	struct upgrade		*upgrade;	/* --upgrade: the sockets taken
+						   from the running wsbridge */
 	struct framelog		*flog;		/* frame log, or NULL (log-db) */
 	struct control		*ctl;		/* control socket, or NULL */
 	struct admin		*admin;		/* admin endpoint, or NULL */
@@ -72,5 +75,12 @@ int	server_check(const struct config *cfg, char **cause);
 int	server_start(struct server *srv);
 /* Frees what server_start built; after the loop ends (joins the workers). */
 void	server_stop(struct server *srv);
+
+/*
+ * --upgrade: the wsbridge we took the sockets from let go of them; the
+ * socket files (unix listeners, the control socket) are ours to remove
+ * at exit from now on.
+ */
+void	server_upgrade_adopted(struct server *srv);
 
 #endif

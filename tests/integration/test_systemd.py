@@ -131,6 +131,37 @@ def main():
         c.close()
         T.expect_eq(b.stop(), 0, "exit status")
 
+    with T.subtest("upgrade of a socket-activated wsbridge: the new one "
+            "takes the passed socket and tells systemd MAINPID"):
+        port = T.closed_port()  # for the activator to bind
+        ctl = os.path.join(d, "act-ctl.sock")
+        conf = os.path.join(d, "act-upg.conf")
+        T.replace_file(conf, "listen systemd:ws\ncontrol %s\n"
+            "shutdown-mode wait\nroute /echo echo\n" % ctl)
+        old = T.Bridge("-c", conf, listen=(), nlisteners=0, prefix=(
+            "systemd-socket-activate", "-l", "127.0.0.1:%d" % port,
+            "--fdname=ws"), name="activated-old")
+        old.wait_log(r"Listening on 127\.0\.0\.1:%d" % port)
+        c = echo(port)
+        old.wait_log(r"control socket")
+        os.mkdir(os.path.join(d, "u"))
+        n = Notify(os.path.join(d, "u"))
+        new = T.Bridge("--upgrade", "-c", conf, listen=(), nlisteners=1,
+            env={"NOTIFY_SOCKET": n.path}, name="activated-new")
+        i = n.wait("MAINPID=%d" % new.pid)
+        T.check("READY=1" in n.msgs[i].split("\n"), "with READY=1", "",
+            n.msgs[i])
+        echo(port, msg=b"to the new one").close()
+        c.send_frame(T.OP_BINARY, b"old tunnel")
+        T.expect_eq(c.recv_message(10)[1], b"old tunnel",
+            "the old process's tunnel runs on")
+        c.close()
+        T.expect_eq(old.wait_exit(30), 0, "the old process drained")
+        old.stop()
+        echo(port, msg=b"after the old one left").close()
+        T.expect_eq(new.stop(), 0, "exit status")
+        n.close()
+
     with T.subtest("socket activation: a name nobody passed, and no "
             "socket at all, are refused with the reason"):
         port = T.closed_port()  # for the activator to bind
