@@ -485,13 +485,7 @@ class HAProxy:
         T.fail("haproxy did not start")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        T.terminate(self.proc)
 
 
 def test_haproxy(d):

@@ -12,11 +12,8 @@ its address. A new process that fails to start leaves the old one
 serving, and says so in both logs."""
 
 import os
-import signal
 import socket
 import sys
-import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsbtest as T  # noqa: E402
@@ -35,49 +32,7 @@ def unix_ws(path, ws_path="/echo"):
     return c
 
 
-def echo(c, msg):
-    c.send_frame(T.OP_BINARY, msg)
-    got = bytearray()
-    while len(got) < len(msg):
-        got += c.recv_message(10)[1]
-    return bytes(got)
-
-
-class Hammer:
-    """Opens WebSockets one after another (TCP and unix in turn), one echo
-    each, until stopped; counts what failed."""
-
-    def __init__(self, port, upath):
-        self.port, self.upath = port, upath
-        self.ok = self.failed = 0
-        self.errors = []
-        self.stop = threading.Event()
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        i = 0
-        while not self.stop.is_set():
-            i += 1
-            msg = b"hammer %d" % i
-            try:
-                c = unix_ws(self.upath) if i % 2 else T.raw_ws(self.port,
-                    "/echo")
-                got = echo(c, msg)
-                c.close()
-                if got != msg:
-                    raise RuntimeError("echo %r != %r" % (got, msg))
-                self.ok += 1
-            except Exception as e:  # noqa: BLE001 -- counted, reported
-                self.failed += 1
-                if len(self.errors) < 5:
-                    self.errors.append("%s #%d: %r" % ("unix" if i % 2 else
-                        "tcp", i, e))
-
-    def finish(self):
-        self.stop.set()
-        self.t.join(30)
-        return self.ok, self.failed
+echo = T.echo_binary
 
 
 def main():
@@ -99,18 +54,14 @@ def main():
         for i, c in enumerate(tunnels):
             T.expect_eq(echo(c, T.pattern_bytes(3000, i)),
                 T.pattern_bytes(3000, i), "tunnel %d before" % i)
-        h = Hammer(port, upath)
-        for _ in T.deadline_loop(15, "the hammer's first connections"):
-            if h.ok >= 20:
-                break
+        h = T.Hammer(lambda i: unix_ws(upath) if i % 2 else
+            T.raw_ws(port, "/echo"))
+        h.wait_ok(20, 15, "the hammer's first connections")
         new = T.Bridge("--upgrade", "-c", conf, listen=(), nlisteners=1,
             name="new")
         new.wait_log(r"upgrade: took over from pid %d" % old.pid)
         old.wait_log(r"upgrade: the new wsbridge is ready; draining")
-        before = h.ok
-        for _ in T.deadline_loop(15, "connections after the upgrade"):
-            if h.ok >= before + 40:
-                break
+        h.wait_ok(40, 15, "connections after the upgrade")
         T.check(new.wait_log(r"c\d+: open", timeout=15) is not None,
             "the new process serves new connections")
         for i, c in enumerate(tunnels):
@@ -122,10 +73,7 @@ def main():
         T.expect_eq(old.wait_exit(30), 0, "the old process exits 0 once "
             "its tunnels ended")
         T.expect_eq(old.stop(), 0, "old exit status")
-        before = h.ok
-        for _ in T.deadline_loop(15, "connections after the old exited"):
-            if h.ok >= before + 20:
-                break
+        h.wait_ok(20, 15, "connections after the old exited")
         ok, failed = h.finish()
         T.log("   %d connections during the upgrade, %d failed" % (ok,
             failed))

@@ -552,6 +552,18 @@ def _shq(a):
     return "'" + a.replace("'", "'\\''") + "'"
 
 
+def terminate(proc, timeout=30.0):
+    """SIGTERM to a helper process (HAProxy, a server), SIGKILL if it has
+    not exited after timeout."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def run_wsbridge(*args, timeout=15.0):
     """Runs wsbridge to completion (e.g. --check, --help). Returns
     (status, stdout+stderr text)."""
@@ -1115,6 +1127,60 @@ def raw_ws(port, path="/", **kw):
     c = RawConn(port)
     c.upgrade(path, **kw)
     return c
+
+
+def echo_binary(c, data, timeout=30.0):
+    """Sends data as one binary message on c and returns what comes back,
+    as many messages as it takes to get as many bytes."""
+    c.send_frame(OP_BINARY, data)
+    got = bytearray()
+    while len(got) < len(data):
+        got += c.recv_message(timeout)[1]
+    return bytes(got)
+
+
+class Hammer:
+    """Opens WebSockets one after another, one echo each, until finished:
+    connect(i) returns the i-th, upgraded. Counts what worked and what
+    failed (refused, reset, a wrong echo), with the first errors."""
+
+    def __init__(self, connect):
+        self.connect = connect
+        self.ok = self.failed = 0
+        self.errors = []
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        i = 0
+        while not self.stop.is_set():
+            i += 1
+            msg = b"hammer %d" % i
+            try:
+                c = self.connect(i)
+                got = echo_binary(c, msg)
+                c.close()
+                if got != msg:
+                    raise RuntimeError("echo %r != %r" % (got, msg))
+                self.ok += 1
+            except Exception as e:  # noqa: BLE001 -- counted, reported
+                self.failed += 1
+                if len(self.errors) < 5:
+                    self.errors.append("#%d: %r" % (i, e))
+
+    def wait_ok(self, n, timeout=30.0, what="connections"):
+        """Waits until n more connections worked than now."""
+        want = self.ok + n
+        for _ in deadline_loop(timeout, what):
+            if self.ok >= want:
+                break
+
+    def finish(self):
+        """Stops; returns (worked, failed)."""
+        self.stop.set()
+        self.t.join(60)
+        return self.ok, self.failed
 
 
 # ---------------------------------------------------------------- control socket
