@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,9 @@ struct admin_w {
 struct admin {
 	struct worker	*home;		/* the first worker: our loop */
 	struct evhttp	*http;
+	struct evhttp_bound_socket *bound;	/* its listening socket */
 	char		*unix_path;	/* a socket we made, removed at free */
+	char		*taken_path;	/* one taken over: ours once adopted */
 	char		 addr[CONN_ADDRSTRLEN];	/* bound, for the log */
 	uint64_t	 start_wall_ns;
 	unsigned	 n;
@@ -301,6 +304,7 @@ admin_bind(struct admin *a, const struct config *cfg, char **cause)
 		bs = evhttp_bind_socket_with_handle(a->http, cfg->admin_host !=
 		    NULL ? cfg->admin_host : "0.0.0.0",
 		    (uint16_t)cfg->admin_port);
+		a->bound = bs;
 		if (bs == NULL) {
 			*cause = xasprintf("admin %s: %s", cfg->admin,
 			    errno != 0 ? strerror(errno) : "cannot listen");
@@ -326,7 +330,8 @@ admin_bind(struct admin *a, const struct config *cfg, char **cause)
 	a->unix_path = xstrdup(cfg->admin_unix);
 	evl = evconnlistener_new(a->home->base, NULL, NULL,
 	    LEV_OPT_CLOSE_ON_FREE, 0, fd);
-	if (evl == NULL || evhttp_bind_listener(a->http, evl) == NULL) {
+	if (evl == NULL || (a->bound = evhttp_bind_listener(a->http,
+	    evl)) == NULL) {
 		if (evl != NULL)
 			evconnlistener_free(evl);
 		else
@@ -337,8 +342,59 @@ admin_bind(struct admin *a, const struct config *cfg, char **cause)
 	return (0);
 }
 
+/* The socket an upgrade handed over (admin_new's given). */
+static int
+admin_take(struct admin *a, const struct config *cfg, int given,
+    char **cause)
+{
+	int	fd;
+
+	snprintf(a->addr, sizeof a->addr, "%s", cfg->admin);
+	if ((fd = fcntl(given, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    evutil_make_socket_nonblocking(fd) == -1 ||
+	    (a->bound = evhttp_accept_socket_with_handle(a->http, fd)) ==
+	    NULL) {
+		*cause = xasprintf("admin %s: the socket handed over: %s",
+		    cfg->admin, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	if (cfg->admin_unix != NULL)
+		a->taken_path = xstrdup(cfg->admin_unix);
+	return (0);
+}
+
+int
+admin_fd(const struct admin *a)
+{
+	return (a->bound != NULL ? (int)evhttp_bound_socket_get_fd(a->bound) :
+	    -1);
+}
+
+void
+admin_stop(void *arg)
+{
+	struct admin	*a = arg;
+
+	if (a->bound != NULL)
+		evhttp_del_accept_socket(a->http, a->bound);
+	a->bound = NULL;
+	free(a->unix_path);
+	a->unix_path = NULL;
+}
+
+void
+admin_adopted(struct admin *a)
+{
+	if (a == NULL || a->taken_path == NULL)
+		return;
+	a->unix_path = a->taken_path;
+	a->taken_path = NULL;
+}
+
 struct admin *
-admin_new(struct worker *home, char **cause)
+admin_new(struct worker *home, int given, char **cause)
 {
 	const struct config	*cfg = home->cfg;
 	struct admin		*a;
@@ -362,7 +418,8 @@ admin_new(struct worker *home, char **cause)
 	evhttp_set_max_headers_size(a->http, ADMIN_HEAD_MAX);
 	evhttp_set_max_body_size(a->http, ADMIN_HEAD_MAX);
 	evhttp_set_gencb(a->http, admin_request, a);
-	if (admin_bind(a, cfg, cause) != 0) {
+	if ((given != -1 ? admin_take(a, cfg, given, cause) :
+	    admin_bind(a, cfg, cause)) != 0) {
 		admin_free(a);
 		return (NULL);
 	}
@@ -399,6 +456,7 @@ admin_free(struct admin *a)
 	if (a->unix_path != NULL)
 		(void)unlink(a->unix_path);
 	free(a->unix_path);
+	free(a->taken_path);
 	free(a->ws);
 	free(a->ms);
 	free(a);

@@ -23,8 +23,19 @@ struct admin;
  * after every loop ended and every connection was freed; it removes a
  * unix socket it made.
  */
-struct admin	*admin_new(struct worker *home, char **cause);
+/*
+ * given != -1: the admin listening socket of the wsbridge this one
+ * replaces (--upgrade), taken as it is; its unix socket file, if any, is
+ * ours to remove only after admin_adopted().
+ */
+struct admin	*admin_new(struct worker *home, int given, char **cause);
 void		 admin_free(struct admin *);
+/* The listening socket, for an upgrade to hand over. */
+int		 admin_fd(const struct admin *);
+/* An upgrade took it over: stop accepting; its file is not ours now. */
+void		 admin_stop(void *admin);
+/* The wsbridge we took it from let go (upgrade-done answered). */
+void		 admin_adopted(struct admin *);
 
 /*
  * For --check, changing nothing: what admin_new() would refuse of cfg's

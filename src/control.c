@@ -104,6 +104,8 @@ enum { CTL_EV_OPEN, CTL_EV_CLOSE, CTL_EV_FRAME };
 #define AADD(p, v)	__atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define ASUB(p, v)	__atomic_sub_fetch((p), (v), __ATOMIC_RELAXED)
 
+#define CTL_EXTRA_MAX	4	/* sockets an upgrade hands over besides */
+
 struct control {
 	struct worker		*home;		/* the first worker: our loop */
 	struct worker_hooks	 hooks;		/* what the workers tell us */
@@ -131,6 +133,13 @@ struct control {
 	struct ctl_client	*upgrader;
 	int			 handed_over;	/* it is ready: ours is its */
 	int			 keep_file;	/* not ours to remove (yet) */
+	struct {
+		const char	*name;
+		int		 fd;
+		void		(*stop)(void *);
+		void		*arg;
+	}			 extra[CTL_EXTRA_MAX];	/* handed over too */
+	unsigned		 nextra;
 };
 
 /* What a request asks the workers for. */
@@ -1286,7 +1295,7 @@ ctl_upgrade(struct ctl_client *cl, json_t *id)
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(CTL_UPGRADE_FDS * sizeof (int))];
 	}			 cbuf;
-	json_t			*o, *ls, *e;
+	json_t			*o, *ls, *e, *ex;
 	char			*line;
 	int			 fds[CTL_UPGRADE_FDS], nfds = 0;
 	unsigned		 i;
@@ -1319,7 +1328,13 @@ ctl_upgrade(struct ctl_client *cl, json_t *id)
 			json_array_append_new(ls, e);
 		}
 	}
+	ex = json_array();
+	for (i = 0; i < ctl->nextra && nfds < CTL_UPGRADE_FDS; i++) {
+		fds[nfds++] = ctl->extra[i].fd;
+		json_array_append_new(ex, json_string(ctl->extra[i].name));
+	}
 	o = ctl_reply("upgrade", id);
+	json_object_set_new(o, "extra", ex);
 	json_object_set_new(o, "pid", jint((uint64_t)getpid()));
 	json_object_set_new(o, "control", json_string(ctl->path));
 	json_object_set_new(o, "listeners", ls);
@@ -1382,6 +1397,8 @@ ctl_upgrade_done(struct ctl_client *cl, json_t *id)
 	for (i = 0; i < g->n; i++)
 		TAILQ_FOREACH(l, &g->w[i]->listeners, entry)
 			l->unlink_path = 0;
+	for (i = 0; i < ctl->nextra; i++)
+		ctl->extra[i].stop(ctl->extra[i].arg);
 	log_info("upgrade: the new wsbridge is ready; draining");
 	kill(getpid(), SIGTERM);
 }
@@ -2055,6 +2072,19 @@ syserr:
 	if (fd != -1)
 		close(fd);
 	return (NULL);
+}
+
+void
+control_handover_add(struct control *ctl, const char *name, int fd,
+    void (*stop)(void *), void *arg)
+{
+	if (ctl == NULL || fd == -1 || ctl->nextra == CTL_EXTRA_MAX)
+		return;
+	ctl->extra[ctl->nextra].name = name;
+	ctl->extra[ctl->nextra].fd = fd;
+	ctl->extra[ctl->nextra].stop = stop;
+	ctl->extra[ctl->nextra].arg = arg;
+	ctl->nextra++;
 }
 
 void

@@ -60,6 +60,12 @@ int		 control_check(const char *path, char **cause);
  * answered): from then on it is ours to remove.
  */
 void		 control_adopted(struct control *);
+/*
+ * Another listening socket an upgrade hands over besides the listeners
+ * (the admin endpoint's), named name; stop(arg) runs on "upgrade-done".
+ */
+void		 control_handover_add(struct control *, const char *name,
+		    int fd, void (*stop)(void *), void *arg);
 void		 control_free(struct control *);
 
 /*

@@ -37,6 +37,8 @@
 #define FLOG_SIDE_BYTES		(8 * 1024 * 1024)	/* captures + reasons */
 #define FLOG_WAIT_MS		100	/* writer wakes at least this often */
 #define FLOG_RETRY_MS		1000	/* database retry after an error */
+#define FLOG_START_TRIES	10	/* at start, a busy file: tries (each
+					   waits the 1 s busy timeout) */
 #define FLOG_STATUS_MS		1000	/* log_status refresh, file check */
 #define FLOG_PRUNE_MS		10000	/* retention */
 #define FLOG_REPORT_MS		10000	/* log line when something was lost */
@@ -818,7 +820,7 @@ framelog_writer_open(struct flog_writer *fw, char **start_cause)
 	struct stat	 sb;
 	char		*cause = NULL;
 	uint64_t	 max;
-	int		 rc, same;
+	int		 rc, same, tries;
 
 	if (fw->db != NULL)
 		return (0);
@@ -848,10 +850,21 @@ framelog_writer_open(struct flog_writer *fw, char **start_cause)
 	fw->db_dev = sb.st_dev;
 	fw->db_ino = sb.st_ino;
 	if (!same) {
-		/* A new file (or the first): new session ids, a new run. */
-		if ((rc = flogdb_max_session(fw->db, &max)) != 0 ||
-		    (rc = flogdb_run_start(fw->db, (int64_t)wall_ns(),
-		    (long)getpid(), PACKAGE_VERSION, NULL, &fw->run_id)) != 0) {
+		/*
+		 * A new file (or the first): new session ids, a new run. At
+		 * start another process may be writing the file (the wsbridge
+		 * an upgrade replaces, draining): each try waits out its
+		 * busy timeout, ten of them before giving up.
+		 */
+		tries = start_cause != NULL ? FLOG_START_TRIES : 1;
+		do {
+			if ((rc = flogdb_max_session(fw->db, &max)) == 0)
+				rc = flogdb_run_start(fw->db, (int64_t)wall_ns(),
+				    (long)getpid(), PACKAGE_VERSION, NULL,
+				    &fw->run_id);
+		} while (rc != 0 && --tries > 0 &&
+		    strcmp(flogdb_errkind(rc), "busy") == 0);
+		if (rc != 0) {
 			if (start_cause != NULL) {
 				*start_cause = xasprintf("%s: starting a run: "
 				    "%s", fw->cfg.db, flogdb_errmsg(fw->db));

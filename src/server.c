@@ -925,11 +925,16 @@ server_open_observers(struct server *srv)
 			g->w[i]->hooks = control_hooks(srv->ctl);
 	}
 	if (g->w[0]->cfg->admin != NULL &&
-	    (srv->admin = admin_new(g->w[0], &cause)) == NULL) {
+	    (srv->admin = admin_new(g->w[0], srv->upgrade != NULL ?
+	    srv->upgrade->admin_fd : -1, &cause)) == NULL) {
 		log_error("%s", cause);
 		free(cause);
 		return (-1);
 	}
+	/* An upgrade of this process hands the admin socket over too. */
+	if (srv->admin != NULL)
+		control_handover_add(srv->ctl, "admin", admin_fd(srv->admin),
+		    admin_stop, srv->admin);
 	return (0);
 }
 
@@ -996,6 +1001,7 @@ server_upgrade_adopted(struct server *srv)
 		if (strncmp(l->addr, "unix:", 5) == 0)
 			l->unlink_path = 1;
 	control_adopted(srv->ctl);
+	admin_adopted(srv->admin);
 }
 
 /* What every worker frees after its loop ended. */

@@ -137,6 +137,8 @@ upgrade_free(struct upgrade *u)
 	free(u->s);
 	if (u->ctl_fd != -1)
 		close(u->ctl_fd);
+	if (u->admin_fd != -1)
+		close(u->admin_fd);
 	if (u->conn != -1)
 		close(u->conn);
 	free(u);
@@ -148,14 +150,16 @@ upgrade_take(const char *path, char **cause)
 	struct upgrade		*u;
 	struct sockaddr_un	 sun;
 	struct timeval		 tv = { UPGRADE_TIMEOUT_S, 0 };
-	json_t			*o = NULL, *ls, *e;
+	json_t			*o = NULL, *ls, *e, *ex;
 	json_error_t		 err;
+	const char		*name;
 	char			*line, *why = NULL;
 	int			 fds[UPGRADE_FDS];
-	size_t			 nfds = 0, i;
+	size_t			 nfds = 0, i, k, nex;
 
 	u = xcalloc(1, sizeof *u);
 	u->ctl_fd = -1;
+	u->admin_fd = -1;
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -189,11 +193,24 @@ upgrade_take(const char *path, char **cause)
 	if ((why = upgrade_check(o, "upgrade")) != NULL)
 		goto fail;
 	ls = json_object_get(o, "listeners");
-	if (!json_is_array(ls) || nfds != json_array_size(ls) + 1) {
+	ex = json_object_get(o, "extra");
+	nex = json_is_array(ex) ? json_array_size(ex) : 0;
+	if (!json_is_array(ls) || nfds != json_array_size(ls) + 1 + nex) {
 		why = xasprintf("%zu sockets for %zu listeners", nfds,
 		    json_is_array(ls) ? json_array_size(ls) : 0);
 		goto fail;
 	}
+	/* After the listeners: other sockets, by name. */
+	for (i = 0; i < nex; i++) {
+		k = json_array_size(ls) + 1 + i;
+		name = json_string_value(json_array_get(ex, i));
+		if (name != NULL && strcmp(name, "admin") == 0 &&
+		    u->admin_fd == -1)
+			u->admin_fd = fds[k];
+		else
+			close(fds[k]);
+	}
+	nfds -= nex;
 	u->pid = (long)json_integer_value(json_object_get(o, "pid"));
 	u->ctl_fd = fds[0];
 	u->s = xcalloc(MAX(nfds - 1, 1), sizeof *u->s);

@@ -27,6 +27,7 @@ struct upgrade {
 	int			 conn;	/* to the old control socket */
 	long			 pid;	/* the old wsbridge */
 	int			 ctl_fd;	/* the old control socket's */
+	int			 admin_fd;	/* its admin endpoint's, or -1 */
 	struct upgrade_sock	*s;
 	size_t			 n;
 };

@@ -95,7 +95,7 @@ class ProxyEcho:
 
 
 class HAProxy:
-    def __init__(self, d, ports):
+    def __init__(self, d, ports, aports):
         exe = "/usr/sbin/haproxy"
         if not os.access(exe, os.X_OK):
             T.fail("haproxy not installed (contrib/install-deps.sh test "
@@ -109,9 +109,9 @@ class HAProxy:
         text = text.replace("maxconn 20000", "maxconn 4000")
         text = text.replace("inter 1s fall 2 rise 2",
             "inter 300ms fall 2 rise 2")
-        for i, p in enumerate(ports):
-            text = text.replace("127.0.0.1:%d\n" % (8081 + i),
-                "127.0.0.1:%d\n" % p)
+        for i, (p, a) in enumerate(zip(ports, aports)):
+            text = text.replace("127.0.0.1:%d check port %d\n" % (8081 + i,
+                9081 + i), "127.0.0.1:%d check port %d\n" % (p, a))
         self.cfg = os.path.join(d, "haproxy.cfg")
         with open(self.cfg, "w") as f:
             f.write(text)
@@ -162,20 +162,21 @@ def main():
     d = T.tmpdir()
     be = ProxyEcho()
     ports = [T.closed_port() for _ in range(3)]
+    aports = [T.closed_port() for _ in range(3)]
     confs, dbs, inst = [], [], []
     for i, p in enumerate(ports):
         conf = os.path.join(d, "ws%d.conf" % (i + 1))
         db = os.path.join(d, "ws%d.db" % (i + 1))
         T.replace_file(conf, "workers 1\nlisten 127.0.0.1:%d "
-            "proxy-protocol=v2\ncontrol %s/ws%d.sock\nlog-db %s\n"
-            "shutdown-mode wait\nshutdown-timeout 60s\n"
-            "max-connections 5000\nroute /tcp %s send-proxy=v1\n" % (p, d,
-            i + 1, db, be.addr))
+            "proxy-protocol=v2\nadmin 127.0.0.1:%d\ncontrol %s/ws%d.sock\n"
+            "log-db %s\nshutdown-mode wait\nshutdown-timeout 60s\n"
+            "max-connections 5000\nroute /tcp %s send-proxy=v1\n" % (p,
+            aports[i], d, i + 1, db, be.addr))
         confs.append(conf)
         dbs.append(db)
         inst.append(T.Bridge("-c", conf, listen=(), nlisteners=1,
             name="ws%d" % (i + 1)))
-    ha = HAProxy(d, ports)
+    ha = HAProxy(d, ports, aports)
     tunnels = []
 
     with T.subtest("%d tunnels through HAProxy to 3 instances, every byte "

@@ -14,9 +14,20 @@ serving, and says so in both logs."""
 import os
 import socket
 import sys
+import urllib.error
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsbtest as T  # noqa: E402
+
+
+def admin_get(port, path):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 def unix_ws(path, ws_path="/echo"):
@@ -42,10 +53,11 @@ def main():
     upath = os.path.join(d, "ws.sock")
     conf = os.path.join(d, "w.conf")
     port = T.closed_port()
+    aport = T.closed_port()
     T.replace_file(conf, "workers 2\nlisten 127.0.0.1:%d\nlisten unix:%s\n"
-        "control %s\nshutdown-mode wait\nshutdown-timeout 60s\n"
-        "route /echo echo\nroute /tcp %s\n" % (port, upath, ctl,
-        backend.addr))
+        "control %s\nadmin 127.0.0.1:%d\nshutdown-mode wait\n"
+        "shutdown-timeout 60s\nroute /echo echo\nroute /tcp %s\n" % (port,
+        upath, ctl, aport, backend.addr))
     old = T.Bridge("-c", conf, listen=(), nlisteners=1, name="old")
 
     with T.subtest("upgrade under load: nothing refused, old tunnels run "
@@ -85,6 +97,10 @@ def main():
         T.expect_eq(c.hello.get("pid"), new.pid, "the control socket is "
             "the new process's")
         c.close()
+        for path in ("/healthz", "/readyz"):
+            T.expect_eq(admin_get(aport, path), 200, "the admin endpoint, "
+                "handed over too, answers %s: the new process serves" %
+                path)
 
     with T.subtest("a failed upgrade leaves the running wsbridge serving"):
         bad = os.path.join(d, "bad.conf")
