@@ -42,6 +42,7 @@ usage(FILE *f)
 "usage: wsbridge [options] [[HOST:]PORT [TARGET]]\n"
 "       wsbridge [options] [HOST:]PORT -- WRAP_COMMAND_LINE  (not yet)\n"
 "       wsbridge ctl [-s PATH] [--json] hello|stats|list|conn ID|events\n"
+"       wsbridge upgrade [options]   (--upgrade -D: replace the running one)\n"
 "\n"
 "Bridges WebSocket clients (RFC 6455) to TCP or unix-socket backends.\n"
 "With PORT and TARGET, listens on PORT and bridges every path to TARGET,\n"
@@ -919,6 +920,16 @@ main(int argc, char **argv)
 	/* wsbridge ctl ...: the control socket's batch client. */
 	if (argc >= 2 && strcmp(argv[1], "ctl") == 0)
 		return (ctl_main(argc - 1, argv + 1));
+	/*
+	 * wsbridge upgrade [options]: --upgrade, detached; it exits 0 once
+	 * the new process serves (ExecReload=, scripts).
+	 */
+	if (argc >= 2 && strcmp(argv[1], "upgrade") == 0) {
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+		upgrade = 2;
+	}
 	memset(&srv, 0, sizeof srv);
 	memset(&k, 0, sizeof k);
 	/* "-- COMMAND ...": websockify's wrapped program, never options. */
@@ -1094,6 +1105,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (upgrade) {
+		if (upgrade == 2)
+			srv.cfg->daemon = 1;
 		if (srv.cfg->control == NULL) {
 			fprintf(stderr, "wsbridge: --upgrade needs the control "
 			    "socket of the running wsbridge (control PATH)\n");

@@ -8,7 +8,6 @@ real Prometheus (Debian's) started here scrapes wsbridge every second, its
 recording rules from contrib/prometheus load, and a query of the
 connections gauge through its HTTP API equals what the test opened."""
 
-import json
 import os
 import re
 import shutil
@@ -17,8 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsbtest as T  # noqa: E402
@@ -143,86 +140,6 @@ def endpoints(addr, where):
     promtool_clean(metrics(addr), "a fresh bridge " + where)
 
 
-def prom_get(port, path, timeout=10):
-    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
-            timeout=timeout) as r:
-        return r.status, r.read()
-
-
-def prom_query(port, q):
-    """The single value of instant query q, or None when it has none."""
-    try:
-        st, body = prom_get(port, "/api/v1/query?query=" +
-            urllib.parse.quote(q))
-    except OSError:
-        return None
-    res = json.loads(body)
-    if res.get("status") != "success" or not res["data"]["result"]:
-        return None
-    return float(res["data"]["result"][0]["value"][1])
-
-
-def prometheus_scrapes(addr, want):
-    """A Prometheus of our own scrapes addr every second with the contrib
-    rules; the open-connections gauge (raw and as recorded) is want."""
-    d = T.tmpdir()
-    rules = os.path.join(d, "wsbridge.rules.yml")
-    shutil.copy(os.path.join(CONTRIB, "wsbridge.rules.yml"), rules)
-    conf = os.path.join(d, "prometheus.yml")
-    with open(conf, "w") as f:
-        f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-            "rule_files:\n  - %s\n"
-            "scrape_configs:\n  - job_name: wsbridge\n"
-            "    static_configs:\n      - targets: ['%s:%d']\n" % (
-                rules, addr[0], addr[1]))
-    port = T.closed_port()
-    log = open(os.path.join(d, "prometheus.log"), "w")
-    T.log("   start: prometheus on 127.0.0.1:%d scraping %s:%d" % (
-        port, addr[0], addr[1]))
-    p = subprocess.Popen(["prometheus", "--config.file=" + conf,
-        "--storage.tsdb.path=" + os.path.join(d, "data"),
-        "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in T.deadline_loop(WAIT, "Prometheus ready", 0.2):
-            if p.poll() is not None:
-                T.fail("prometheus exited with %s; see %s" % (p.returncode,
-                    log.name))
-            try:
-                if prom_get(port, "/-/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-        got = None
-        for _ in T.deadline_loop(WAIT, "Prometheus's query of the "
-                "connections gauge", 0.2):
-            got = prom_query(port, 'sum(wsbridge_connections'
-                '{state="open"})')
-            if got == want:
-                break
-        T.expect_eq(got, want, "sum(wsbridge_connections{state=\"open\"}) "
-            "through Prometheus's HTTP API")
-        got = None
-        for _ in T.deadline_loop(WAIT, "the recording rule's value", 0.2):
-            got = prom_query(port, "job:wsbridge_connections_open:sum")
-            if got == want:
-                break
-        T.expect_eq(got, want, "job:wsbridge_connections_open:sum (contrib "
-            "rules)")
-        st, body = prom_get(port, "/api/v1/targets")
-        health = [t["health"] for t in
-            json.loads(body)["data"]["activeTargets"]]
-        T.expect_eq(health, ["up"], "Prometheus's target health")
-    finally:
-        p.terminate()
-        try:
-            p.wait(30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(10)
-        log.close()
-
-
 def main():
     if shutil.which("promtool") is None or shutil.which("prometheus") is None:
         T.fail("promtool and prometheus are needed (Debian package "
@@ -333,7 +250,7 @@ def main():
     with T.subtest("Prometheus scrapes it: the connections gauge equals "
             "the %d tunnels open" % n_tun):
         conns = [T.raw_ws(b.port, "/other") for _ in range(n_tun)]
-        prometheus_scrapes(addr, n_tun)
+        T.prometheus_scrapes([addr], n_tun)
         for c in conns:
             c.close()
     b.stop()

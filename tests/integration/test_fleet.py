@@ -207,6 +207,9 @@ def main():
             CLIENT)
         T.check(all(n > 0 for n in per), "every instance served some",
             "> 0 each", per)
+        # Prometheus scrapes the three admin endpoints: the open
+        # connections it adds up are the tunnels the test holds open.
+        T.prometheus_scrapes([("127.0.0.1", a) for a in aports], NTUNNELS)
 
     with T.subtest("one instance killed: its tunnels end, the others go "
             "on, new connections all land on the two left"):

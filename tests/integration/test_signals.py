@@ -265,6 +265,52 @@ def main():
             c.close()
 
 
+    with T.subtest("20 reloads alternating good and bad under 100 live "
+            "tunnels: every bad one keeps the running config, no tunnel "
+            "notices"):
+        eb = T.EchoBackend(backlog=256)
+        d2 = T.tmpdir()
+        conf2 = os.path.join(d2, "r.conf")
+        base = "route /e %s\n" % eb.addr
+        T.replace_file(conf2, base)
+        b6 = T.Bridge("-c", conf2, name="wsbridge-reloads")
+        tunnels = [T.raw_ws(b6.port, "/e") for _ in range(100)]
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        bad = ["listen 192.0.2.1:%d\n" % T.closed_port(),
+            "listen 127.0.0.1:%d\n" % busy.getsockname()[1],
+            "route /x nonsense-target\n"]
+        for r in range(20):
+            n0 = b6.nlines()
+            good = r % 2 == 0
+            if good:
+                T.replace_file(conf2, base + ("route /b %s\n" % eb.addr if
+                    r % 4 == 0 else ""))
+            else:
+                T.replace_file(conf2, base + bad[(r // 2) % len(bad)])
+            b6.signal(signal.SIGHUP)
+            b6.wait_log(r"configuration reloaded|reload failed", 30,
+                start=n0)
+            said = "\n".join(b6.lines[n0:])
+            T.check(("reload failed" in said) != good, "reload %d (%s) "
+                "said so" % (r, "good" if good else "bad"), "", said)
+            for i, t in enumerate(tunnels):
+                echo(t, b"r%d t%d" % (r, i))
+            last_good = r if good else r - 1
+            T.expect_eq(status(b6.port, "/b"), 101 if last_good % 4 == 0
+                else 404, "/b after reload %d" % r)
+        T.check(True, "100 tunnels echoed after each of 20 reloads")
+        T.replace_file(conf2, base + bad[2])
+        st, out = T.run_wsbridge("--check", "-c", conf2)
+        T.check(st != 0, "--check refuses the bad route", "non-0",
+            (st, out))
+        for t in tunnels:
+            t.close()
+        busy.close()
+        T.expect_eq(b6.stop(), 0, "exit status")
+        eb.close()
+
     with T.subtest("shutdown-mode wait: SIGTERM stops accepting, open "
             "tunnels keep working until they end, the last one's end ends "
             "wsbridge"):

@@ -12,6 +12,7 @@ its address. A new process that fails to start leaves the old one
 serving, and says so in both logs."""
 
 import os
+import signal
 import socket
 import sys
 import urllib.error
@@ -138,7 +139,28 @@ def main():
             "socket the old line had, with the new line's PROXY header")
         c.close()
         newer.wait_log(r"peer=192\.0\.2\.7")
-        T.expect_eq(newer.stop(), 0, "exit status")
+
+    with T.subtest("wsbridge upgrade: detached, exits 0 once the new "
+            "process serves; that one removes the socket files at exit"):
+        st, out = T.run_wsbridge("upgrade", "-c", conf, timeout=60)
+        T.expect_eq(st, 0, "wsbridge upgrade's status\n" + out)
+        T.expect_eq(newer.wait_exit(30), 0, "the one it replaced drained")
+        newer.stop()
+        c = T.Ctl(ctl)
+        pid = c.hello.get("pid")
+        c.close()
+        T.check(pid not in (None, newer.pid), "the control socket answers "
+            "from another process", "a new pid", pid)
+        c = T.RawConn(port)
+        c.send(b"PROXY TCP4 192.0.2.8 127.0.0.1 40001 %d\r\n" % port)
+        c.upgrade("/echo")
+        T.expect_eq(echo(c, b"daemon"), b"daemon", "the detached one "
+            "serves")
+        c.close()
+        os.kill(pid, signal.SIGTERM)
+        for _ in T.deadline_loop(30, "the detached one exits"):
+            if not os.path.exists("/proc/%d" % pid):
+                break
         T.check(not os.path.exists(upath) and not os.path.exists(ctl),
             "the last one removes the socket files it took at exit")
     backend.close()

@@ -39,12 +39,15 @@ import signal
 import socket
 import ssl
 import struct
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
+import urllib.request
 
 import watcher
 
@@ -550,6 +553,93 @@ def _shq(a):
     if re.fullmatch(r"[\w@%+=:,./-]+", a):
         return a
     return "'" + a.replace("'", "'\\''") + "'"
+
+
+# ---------------------------------------------------------------- Prometheus
+
+PROM_WAIT = 60.0
+
+
+def prom_get(port, path, timeout=10):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+            timeout=timeout) as r:
+        return r.status, r.read()
+
+
+def prom_query(port, q):
+    """The single value of instant query q, or None when it has none."""
+    try:
+        st, body = prom_get(port, "/api/v1/query?query=" +
+            urllib.parse.quote(q))
+    except OSError:
+        return None
+    res = json.loads(body)
+    if res.get("status") != "success" or not res["data"]["result"]:
+        return None
+    return float(res["data"]["result"][0]["value"][1])
+
+
+def prometheus_scrapes(addrs, want):
+    """A Prometheus of our own (Debian's prometheus) scrapes the admin
+    endpoints at addrs ((host, port) each) every second with
+    contrib/prometheus's rules; the open-connections gauge summed over
+    them (raw and as recorded) must come to want, every target up."""
+    d = tmpdir()
+    rules = os.path.join(d, "wsbridge.rules.yml")
+    shutil.copy(os.path.join(HERE, "..", "..", "contrib", "prometheus", "wsbridge.rules.yml"), rules)
+    conf = os.path.join(d, "prometheus.yml")
+    with open(conf, "w") as f:
+        f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            "rule_files:\n  - %s\n"
+            "scrape_configs:\n  - job_name: wsbridge\n"
+            "    static_configs:\n      - targets: [%s]\n" % (rules,
+            ", ".join("'%s:%d'" % a for a in addrs)))
+    port = closed_port()
+    plog = open(os.path.join(d, "prometheus.log"), "w")
+    log("   start: prometheus on 127.0.0.1:%d scraping %s" % (port,
+        ", ".join("%s:%d" % a for a in addrs)))
+    p = subprocess.Popen(["prometheus", "--config.file=" + conf,
+        "--storage.tsdb.path=" + os.path.join(d, "data"),
+        "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+        stdin=subprocess.DEVNULL, stdout=plog, stderr=subprocess.STDOUT)
+    try:
+        for _ in deadline_loop(PROM_WAIT, "Prometheus ready", 0.2):
+            if p.poll() is not None:
+                fail("prometheus exited with %s; see %s" % (p.returncode,
+                    plog.name))
+            try:
+                if prom_get(port, "/-/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+        got = None
+        for _ in deadline_loop(PROM_WAIT, "Prometheus's query of the "
+                "connections gauge", 0.2):
+            got = prom_query(port, 'sum(wsbridge_connections'
+                '{state="open"})')
+            if got == want:
+                break
+        expect_eq(got, want, "sum(wsbridge_connections{state=\"open\"}) "
+            "through Prometheus's HTTP API")
+        got = None
+        for _ in deadline_loop(PROM_WAIT, "the recording rule's value", 0.2):
+            got = prom_query(port, "job:wsbridge_connections_open:sum")
+            if got == want:
+                break
+        expect_eq(got, want, "job:wsbridge_connections_open:sum (contrib "
+            "rules)")
+        st, body = prom_get(port, "/api/v1/targets")
+        health = [t["health"] for t in
+            json.loads(body)["data"]["activeTargets"]]
+        expect_eq(health, ["up"] * len(addrs), "Prometheus's target health")
+    finally:
+        p.terminate()
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
+        plog.close()
 
 
 def terminate(proc, timeout=30.0):
