@@ -6,9 +6,13 @@
  */
 #include "wsb_autoconf.h"
 
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -784,6 +788,47 @@ server_workers_new(struct server *srv)
 	return (rc);
 }
 
+/*
+ * For --check: whether lc's host is an address of this host, by binding
+ * each of its addresses with port 0 (the port itself may be the running
+ * wsbridge's, which a reload keeps: in use is no error here). Returns 0,
+ * or -1 with *cause set.
+ */
+static int
+server_check_address(const struct listen_cfg *lc, char **cause)
+{
+	struct addrinfo	 hints, *res, *ai;
+	int		 fd, rc, ok = 0, err = 0;
+
+	if (lc->host == NULL || lc->unix_path != NULL || lc->inherit_fd != -1
+	    || lc->systemd)
+		return (0);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(lc->host, "0", &hints, &res)) != 0) {
+		*cause = xasprintf("listen %s: %s", lc->spec, gai_strerror(rc));
+		return (-1);
+	}
+	for (ai = res; ai != NULL && !ok; ai = ai->ai_next) {
+		if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    0)) == -1)
+			continue;
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			ok = 1;
+		else
+			err = errno;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (ok)
+		return (0);
+	*cause = xasprintf("listen %s: %s", lc->spec, strerror(err != 0 ?
+	    err : EADDRNOTAVAIL));
+	return (-1);
+}
+
 int
 server_check(const struct config *cfg, char **cause)
 {
@@ -791,8 +836,13 @@ server_check(const struct config *cfg, char **cause)
 	char	*c;
 	size_t	 i;
 
-	/* What a start reads short of binding: certificates and keys. */
+	/*
+	 * What a start reads short of binding: certificates and keys, and
+	 * whether each address is this host's.
+	 */
 	for (i = 0; i < cfg->nlistens; i++) {
+		if (server_check_address(&cfg->listens[i], cause) != 0)
+			return (-1);
 		if (!cfg->listens[i].tls)
 			continue;
 		if ((tls = tls_server_ctx_new(&cfg->listens[i], &c)) == NULL) {

@@ -137,6 +137,16 @@ def main():
                 T.check(rc != 0 and "missing-key.pem" in out,
                     "--check refuses the missing key", "non-zero, names it",
                     (rc, out.strip()[-200:]))
+            elif "address" in what:
+                # --check binds each address with port 0.
+                rc, out = T.run_wsbridge("--check", "-c", lconf)
+                T.check(rc != 0 and "192.0.2.1" in out,
+                    "--check refuses the address", "non-zero, names it",
+                    (rc, out.strip()[-200:]))
+            else:
+                # A port in use may be the running wsbridge's own.
+                rc, out = T.run_wsbridge("--check", "-c", lconf)
+                T.expect_eq(rc, 0, "--check passes a port in use\n" + out)
         T.step("then a good file: the new listener opens, the old one "
             "closes")
         p2 = T.closed_port()
