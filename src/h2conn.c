@@ -146,7 +146,7 @@ struct h2conn {
 	uint8_t			 blocked;	/* nghttp2 stopped at c->high */
 	uint8_t			 kicked;
 	uint8_t			 cwin_empty;	/* client's connection window is 0 */
-	uint8_t			 settings_fixed; /* our first SETTINGS went out */
+	uint8_t			 settings_fixed; /* our first frame was looked at */
 	int32_t			 last_sender;	/* stream of the latest DATA */
 	struct event		*ev_work;	/* runs h2conn_work() */
 	struct h2_conn_fc	 fc;
@@ -916,11 +916,18 @@ h2_send(nghttp2_session *sess, const uint8_t *data, size_t len, int flags,
 
 	if (h2conn_full(c))
 		return (NGHTTP2_ERR_WOULDBLOCK);
-	if (!c->settings_fixed && len <= sizeof first) {
-		/* Our first SETTINGS: the stream limit's real id (h2req.h). */
-		memcpy(first, data, len);
-		if ((c->settings_fixed = h2req_settings_fix(first, len)))
-			data = first;
+	if (!c->settings_fixed) {
+		/*
+		 * Our first frame, the SETTINGS: the stream limit's real id
+		 * (h2req.h). Looked at once, whatever it holds, so no later
+		 * frame pays for the look.
+		 */
+		c->settings_fixed = 1;
+		if (len <= sizeof first) {
+			memcpy(first, data, len);
+			if (h2req_settings_fix(first, len))
+				data = first;
+		}
 	}
 	if (evbuffer_add(c->wbuf, data, len) == -1)
 		return (NGHTTP2_ERR_CALLBACK_FAILURE);
