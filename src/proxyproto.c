@@ -89,7 +89,8 @@ proxyproto_parse_v1(const uint8_t *buf, size_t len, struct proxyproto_hdr *h,
     const char **why)
 {
 	const char	*p, *end, *tok[5];
-	size_t		 toklen[5], i, lf, ntok = 0;
+	/* Zeroed: the loop below always fills toklen[0], gcc -O2 cannot tell. */
+	size_t		 toklen[5] = { 0 }, i, lf, ntok = 0;
 	uint16_t	 sport, dport;
 	int		 af;
 
